@@ -1,0 +1,1 @@
+"""purchasegraph: a GraphQL gateway over a self-service purchase system."""

@@ -1,0 +1,151 @@
+"""`purchasegraph serve | migrate | seed | token EMAIL | demo-tokens`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from purchasegraph.settings import Settings, settings_from_env
+
+EXIT_USAGE = 2
+EXIT_NOT_FOUND = 3
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = settings_from_env()
+    if getattr(args, "data_dir", None):
+        settings = settings.with_changes(data_dir=Path(args.data_dir).expanduser().resolve())
+    if getattr(args, "production", False):
+        settings = settings.with_changes(production=True)
+    return settings
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from purchasegraph.app import create_app
+
+    settings = _settings(args).with_changes(announce_url=f"http://{args.host}:{args.port}/graphql")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def migrate(args: argparse.Namespace) -> int:
+    from purchasegraph.runtime import running
+
+    async def run() -> list[int]:
+        async with running(_settings(args), seed=False) as runtime:
+            return runtime.migrated
+
+    applied = asyncio.run(run())
+    print(f"applied migrations {applied}" if applied else "database is up to date")
+    return 0
+
+
+def seed(args: argparse.Namespace) -> int:
+    from purchasegraph.runtime import running
+
+    async def run() -> bool:
+        async with running(_settings(args), seed=True) as runtime:
+            return runtime.seeded
+
+    print("seeded the demo world" if asyncio.run(run()) else "the demo world was already there")
+    return 0
+
+
+def token(args: argparse.Namespace) -> int:
+    from purchasegraph.db.executor import PoolExecutor
+    from purchasegraph.db.queries.users import fetch_user_by_principal_name
+    from purchasegraph.identity import mint_token
+    from purchasegraph.runtime import running
+
+    async def run() -> str | None:
+        async with running(_settings(args), seed=False) as runtime:
+            row = await fetch_user_by_principal_name(PoolExecutor(runtime.pool), args.email)
+            if row is None or runtime.jwt_secret is None:
+                return None
+            return mint_token(
+                secret=runtime.jwt_secret,
+                user_id=row["id"],
+                tenant_id=row["tenant_id"],
+                issuer=runtime.settings.jwt_issuer,
+                audience=runtime.settings.jwt_audience,
+                ttl_seconds=args.ttl,
+            )
+
+    minted = asyncio.run(run())
+    if minted is None:
+        print(f"no user signs in as {args.email!r} (try `purchasegraph demo-tokens`)", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    print(minted)
+    return 0
+
+
+def demo_tokens(args: argparse.Namespace) -> int:
+    from purchasegraph.demo import demo_tokens as mint_all
+    from purchasegraph.runtime import running
+
+    async def run() -> list[dict[str, str]]:
+        async with running(_settings(args), seed=False) as runtime:
+            return [dict(t) for t in await mint_all(runtime)]
+
+    tokens = asyncio.run(run())
+    if not tokens:
+        print("the demo world is not seeded here: run `purchasegraph seed` first", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    if args.json:
+        print(json.dumps(tokens, indent=2))
+    else:
+        for t in tokens:
+            print(f"{t['actor']:<16} {t['email']:<44} {t['token']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="purchasegraph",
+        description="GraphQL gateway over a self-service purchase system. Without DATABASE_URL it runs "
+        "its own PostgreSQL in a data folder and seeds a demo world.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help_: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_, description=help_)
+        sub.add_argument("--data-dir", help="Data folder of the embedded server and dev secret.")
+        return sub
+
+    p = command("serve", "Run the gateway (playground at /graphql).")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--production", action="store_true", help="No GraphiQL; needs a JWT secret or JWKS.")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(run=serve)
+
+    command("migrate", "Apply pending migrations and exit.").set_defaults(run=migrate)
+    command("seed", "Migrate and seed the demo world (once).").set_defaults(run=seed)
+
+    p = command("token", "Print a development bearer token for a user.")
+    p.add_argument("email", help="The user's sign-in name, e.g. paula.purchaser@contoso.example")
+    p.add_argument("--ttl", type=int, default=12 * 3600, help="Lifetime in seconds (default 12 h).")
+    p.set_defaults(run=token)
+
+    p = command("demo-tokens", "Print a bearer token for every demo user.")
+    p.add_argument("--json", action="store_true", help="As [{email, tenant, actor, token}].")
+    p.set_defaults(run=demo_tokens)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Everything that talks to PostgreSQL: pool, migrations, queries, loaders, embedded server, seed."""

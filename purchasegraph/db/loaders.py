@@ -1,0 +1,126 @@
+"""Per-request DataLoaders, one per access path and scope.
+
+A loader's cache lives exactly as long as its request. Loaders of scoped entities are keyed
+by the ``Scope`` (and the page, for connections), so two scopes never share a cached row: an
+admin's view of a subscription can never leak into a member's resolution of the same id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, TypeVar
+
+from aiodataloader import DataLoader
+
+from purchasegraph.db.executor import Executor, Record
+from purchasegraph.db.pagination import PageArgs, Slice
+from purchasegraph.db.queries import (
+    assignments,
+    eligibility,
+    invoices,
+    orders,
+    payment_methods,
+    products,
+    subscriptions,
+    tenants,
+    users,
+)
+from purchasegraph.policy import Scope
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+ScopedFetch = Callable[..., Awaitable[list[Record | None]]]
+ChildFetch = Callable[..., Awaitable[list[Slice]]]
+
+
+class Loaders:
+    def __init__(self, db: Executor) -> None:
+        self._db = db
+        self._loaders: dict[Hashable, DataLoader[Any, Any]] = {}
+
+    def _loader(self, key: Hashable, batch: Callable[[list[K]], Awaitable[list[V]]]) -> DataLoader[K, V]:
+        loader = self._loaders.get(key)
+        if loader is None:
+
+            async def load(keys: list[K]) -> list[V]:
+                return await batch(keys)
+
+            loader = self._loaders[key] = DataLoader(batch_load_fn=load)
+        return loader
+
+    def _scoped(self, name: str, fetch: ScopedFetch, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
+        async def batch(ids: list[uuid.UUID]) -> list[Record | None]:
+            return await fetch(self._db, scope=scope, ids=ids)
+
+        return self._loader((name, scope), batch)
+
+    def _children(
+        self, name: str, fetch: ChildFetch, scope: Scope, page: PageArgs
+    ) -> DataLoader[uuid.UUID, Slice]:
+        async def batch(parent_ids: list[uuid.UUID]) -> list[Slice]:
+            return await fetch(self._db, scope=scope, page=page, subscription_ids=parent_ids)
+
+        return self._loader((name, scope, page), batch)
+
+    # Objects by id.
+    def tenant(self) -> DataLoader[uuid.UUID, Record | None]:
+        async def batch(ids: list[uuid.UUID]) -> list[Record | None]:
+            return await tenants.fetch_tenants_by_id(self._db, ids=ids)
+
+        return self._loader("tenant", batch)
+
+    def product(self) -> DataLoader[str, Record | None]:
+        async def batch(ids: list[str]) -> list[Record | None]:
+            return await products.fetch_products_by_id(self._db, ids=ids)
+
+        return self._loader("product", batch)
+
+    def prices(self, market: str | None) -> DataLoader[str, list[Record]]:
+        async def batch(ids: list[str]) -> list[list[Record]]:
+            return await products.fetch_prices_by_product(self._db, product_ids=ids, market=market)
+
+        return self._loader(("prices", market), batch)
+
+    def user(self, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
+        return self._scoped("user", users.fetch_users_by_id, scope)
+
+    def subscription(self, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
+        return self._scoped("subscription", subscriptions.fetch_subscriptions_by_id, scope)
+
+    def order(self, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
+        return self._scoped("order", orders.fetch_orders_by_id, scope)
+
+    def assignment(self, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
+        return self._scoped("assignment", assignments.fetch_assignments_by_id, scope)
+
+    def invoice(self, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
+        return self._scoped("invoice", invoices.fetch_invoices_by_id, scope)
+
+    def payment_method(self, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
+        return self._scoped("payment_method", payment_methods.fetch_payment_methods_by_id, scope)
+
+    def eligibility_facts(self, tenant_id: uuid.UUID) -> DataLoader[str, Record | None]:
+        async def batch(product_ids: list[str]) -> list[Record | None]:
+            return await eligibility.fetch_eligibility_facts(
+                self._db, tenant_id=tenant_id, product_ids=product_ids
+            )
+
+        return self._loader(("eligibility", tenant_id), batch)
+
+    # Children of subscriptions, one page each, for many subscriptions at once.
+    def orders_of_subscription(self, scope: Scope, page: PageArgs) -> DataLoader[uuid.UUID, Slice]:
+        return self._children("orders_of_subscription", orders.fetch_orders_by_subscription, scope, page)
+
+    def assignments_of_subscription(self, scope: Scope, page: PageArgs) -> DataLoader[uuid.UUID, Slice]:
+        return self._children(
+            "assignments_of_subscription", assignments.fetch_assignments_by_subscription, scope, page
+        )
+
+    def invoices_of_subscription(self, scope: Scope, page: PageArgs) -> DataLoader[uuid.UUID, Slice]:
+        return self._children("invoices_of_subscription", invoices.fetch_invoices_by_subscription, scope, page)
+
+
+async def load_many(loader: DataLoader[K, V], keys: Sequence[K]) -> list[V]:
+    return list(await loader.load_many(list(keys)))

@@ -1,0 +1,1 @@
+"""SQL per entity, each constant beside the function that runs it."""

@@ -1,0 +1,72 @@
+"""License assignments: whole-tenant viewers see all; a purchaser sees those on what they
+bought; anyone sees the licenses assigned to themselves (licensed users and guests)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from purchasegraph.db.batch import by_ids_query, fetch_by_ids
+from purchasegraph.db.executor import Executor, Record
+from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
+from purchasegraph.policy import Scope
+
+COLUMNS = """a.tenant_id, a.id, a.subscription_id, a.user_id, a.assigned_by, a.assigned_at,
+       a.removed_at, s.product_id"""
+
+SELECT_ASSIGNMENTS_BY_ID = by_ids_query(
+    columns=COLUMNS,
+    source="""FROM license_assignments a
+      JOIN subscriptions s ON s.tenant_id = a.tenant_id AND s.id = a.subscription_id
+     WHERE a.tenant_id = $1 AND a.id = ANY($2::uuid[])
+       AND ($3::bool OR s.purchaser_user_id = $4::uuid OR a.user_id = $4::uuid)""",
+)
+
+SELECT_ASSIGNMENTS_BY_SUBSCRIPTION = connection_query(
+    source="""FROM license_assignments a
+       JOIN subscriptions s ON s.tenant_id = a.tenant_id AND s.id = a.subscription_id
+      WHERE a.tenant_id = $1 AND a.subscription_id = k.parent AND a.removed_at IS NULL
+        AND ($7::bool OR s.purchaser_user_id = $8::uuid OR a.user_id = $8::uuid)""",
+    columns=COLUMNS,
+    order_by="a.assigned_at, a.id",
+)
+
+# $9 product id, $10 user uuid (NULL = any).
+SELECT_ASSIGNMENTS_BY_TENANT = connection_query(
+    source="""FROM license_assignments a
+       JOIN subscriptions s ON s.tenant_id = a.tenant_id AND s.id = a.subscription_id
+      WHERE a.tenant_id = $1 AND a.tenant_id = k.parent AND a.removed_at IS NULL
+        AND ($7::bool OR s.purchaser_user_id = $8::uuid OR a.user_id = $8::uuid)
+        AND ($9::text IS NULL OR s.product_id = $9::text)
+        AND ($10::uuid IS NULL OR a.user_id = $10::uuid)""",
+    columns=COLUMNS,
+    order_by="a.assigned_at, a.id",
+)
+
+
+async def fetch_assignments_by_id(
+    db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]
+) -> list[Record | None]:
+    return await fetch_by_ids(db, SELECT_ASSIGNMENTS_BY_ID, scope=scope, ids=ids)
+
+
+async def fetch_assignments_by_subscription(
+    db: Executor, *, scope: Scope, page: PageArgs, subscription_ids: Sequence[uuid.UUID]
+) -> list[Slice]:
+    return await fetch_slices(
+        db, SELECT_ASSIGNMENTS_BY_SUBSCRIPTION, scope=scope, parents=subscription_ids, page=page
+    )
+
+
+async def fetch_assignments_by_tenant(
+    db: Executor, *, scope: Scope, page: PageArgs, product_id: str | None, user_id: uuid.UUID | None
+) -> Slice:
+    (slice_,) = await fetch_slices(
+        db,
+        SELECT_ASSIGNMENTS_BY_TENANT,
+        scope=scope,
+        parents=[scope.tenant_id],
+        page=page,
+        filters=(product_id, user_id),
+    )
+    return slice_

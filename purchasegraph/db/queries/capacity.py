@@ -1,0 +1,34 @@
+"""Self-service capacity per product (rule 9): licenses bought, assigned and free.
+
+Counted over subscriptions whose licenses can still be used or assigned (trial, active,
+expired: everyone keeps access during the 30 days after the end date), within the viewer's
+scope, so a purchaser sees the capacity of what they bought and an admin the tenant's.
+"""
+
+from __future__ import annotations
+
+from purchasegraph.db.executor import Executor, Record
+from purchasegraph.policy import Scope
+
+SELECT_CAPACITY_BY_TENANT = """
+SELECT s.product_id,
+       COALESCE(sum(s.quantity) FILTER (WHERE s.channel = 'self_service'), 0)::int AS self_service_quantity,
+       COALESCE(sum(s.quantity) FILTER (WHERE s.channel = 'central'), 0)::int AS central_quantity,
+       COALESCE(sum(a.assigned), 0)::int AS assigned,
+       count(*) FILTER (WHERE s.channel = 'self_service')::int AS self_service_subscriptions,
+       count(*) FILTER (WHERE s.channel = 'central')::int AS central_subscriptions
+  FROM subscriptions s
+  LEFT JOIN LATERAL (SELECT count(*) AS assigned FROM license_assignments la
+                      WHERE la.tenant_id = s.tenant_id AND la.subscription_id = s.id
+                        AND la.removed_at IS NULL) a ON true
+ WHERE s.tenant_id = $1 AND s.status IN ('trial', 'active', 'expired')
+   AND ($2::bool OR s.purchaser_user_id = $3::uuid)
+ GROUP BY s.product_id
+ ORDER BY s.product_id
+"""
+
+
+async def fetch_capacity_by_tenant(db: Executor, *, scope: Scope) -> list[Record]:
+    if not scope.sees_anything:
+        return []
+    return await db.fetch(SELECT_CAPACITY_BY_TENANT, scope.tenant_id, scope.whole_tenant, scope.viewer_id)

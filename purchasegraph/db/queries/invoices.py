@@ -1,0 +1,41 @@
+"""Invoices: the billed purchaser sees theirs (rule 8); whole-tenant viewers see all."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from purchasegraph.db.batch import by_ids_query, fetch_by_ids
+from purchasegraph.db.executor import Executor, Record
+from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
+from purchasegraph.policy import Scope
+
+COLUMNS = """i.tenant_id, i.id, i.subscription_id, i.billed_user_id, i.period_start, i.period_end,
+       i.amount, i.currency, i.status, i.due_date, i.paid_at"""
+
+SELECT_INVOICES_BY_ID = by_ids_query(
+    columns=COLUMNS,
+    source="""FROM invoices i
+     WHERE i.tenant_id = $1 AND i.id = ANY($2::uuid[])
+       AND ($3::bool OR i.billed_user_id = $4::uuid)""",
+)
+
+SELECT_INVOICES_BY_SUBSCRIPTION = connection_query(
+    source="""FROM invoices i
+      WHERE i.tenant_id = $1 AND i.subscription_id = k.parent
+        AND ($7::bool OR i.billed_user_id = $8::uuid)""",
+    columns=COLUMNS,
+    order_by="i.period_start DESC, i.id",
+)
+
+
+async def fetch_invoices_by_id(db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]) -> list[Record | None]:
+    return await fetch_by_ids(db, SELECT_INVOICES_BY_ID, scope=scope, ids=ids)
+
+
+async def fetch_invoices_by_subscription(
+    db: Executor, *, scope: Scope, page: PageArgs, subscription_ids: Sequence[uuid.UUID]
+) -> list[Slice]:
+    return await fetch_slices(
+        db, SELECT_INVOICES_BY_SUBSCRIPTION, scope=scope, parents=subscription_ids, page=page
+    )

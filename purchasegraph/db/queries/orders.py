@@ -1,0 +1,75 @@
+"""Order history: visible wherever its subscription is."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from purchasegraph.db.batch import by_ids_query, fetch_by_ids
+from purchasegraph.db.executor import Executor, Record
+from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
+from purchasegraph.policy import Scope
+
+COLUMNS = """o.tenant_id, o.id, o.subscription_id, o.kind, o.actor_user_id, o.actor_tenant_id,
+       o.quantity_delta, o.quantity_after, o.unit_price, o.total, o.currency, o.created_at,
+       s.product_id, s.purchaser_user_id"""
+
+# A purchase is an order that bought licenses (rule 9's "order history" and "purchase price").
+PURCHASE_KINDS = ("purchase", "add_licenses", "renew")
+
+SELECT_ORDERS_BY_ID = by_ids_query(
+    columns=COLUMNS,
+    source="""FROM orders o
+      JOIN subscriptions s ON s.tenant_id = o.tenant_id AND s.id = o.subscription_id
+     WHERE o.tenant_id = $1 AND o.id = ANY($2::uuid[])
+       AND ($3::bool OR s.purchaser_user_id = $4::uuid)""",
+)
+
+# Newest first: the order history reads like a statement.
+SELECT_ORDERS_BY_SUBSCRIPTION = connection_query(
+    source="""FROM orders o
+       JOIN subscriptions s ON s.tenant_id = o.tenant_id AND s.id = o.subscription_id
+      WHERE o.tenant_id = $1 AND o.subscription_id = k.parent
+        AND ($7::bool OR s.purchaser_user_id = $8::uuid)""",
+    columns=COLUMNS,
+    order_by="o.created_at DESC, o.id",
+)
+
+# $9 product id (NULL = any), $10 purchaser uuid (NULL = any).
+SELECT_PURCHASES_BY_TENANT = connection_query(
+    source="""FROM orders o
+       JOIN subscriptions s ON s.tenant_id = o.tenant_id AND s.id = o.subscription_id
+      WHERE o.tenant_id = $1 AND o.tenant_id = k.parent
+        AND o.kind IN ('purchase', 'add_licenses', 'renew')
+        AND ($7::bool OR s.purchaser_user_id = $8::uuid)
+        AND ($9::text IS NULL OR s.product_id = $9::text)
+        AND ($10::uuid IS NULL OR s.purchaser_user_id = $10::uuid)""",
+    columns=COLUMNS,
+    order_by="o.created_at DESC, o.id",
+)
+
+
+async def fetch_orders_by_id(db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]) -> list[Record | None]:
+    return await fetch_by_ids(db, SELECT_ORDERS_BY_ID, scope=scope, ids=ids)
+
+
+async def fetch_orders_by_subscription(
+    db: Executor, *, scope: Scope, page: PageArgs, subscription_ids: Sequence[uuid.UUID]
+) -> list[Slice]:
+    return await fetch_slices(
+        db, SELECT_ORDERS_BY_SUBSCRIPTION, scope=scope, parents=subscription_ids, page=page
+    )
+
+
+async def fetch_purchases_by_tenant(
+    db: Executor, *, scope: Scope, page: PageArgs, product_id: str | None, purchaser_id: uuid.UUID | None
+) -> Slice:
+    (slice_,) = await fetch_slices(
+        db,
+        SELECT_PURCHASES_BY_TENANT,
+        scope=scope,
+        parents=[scope.tenant_id],
+        page=page,
+        filters=(product_id, purchaser_id),
+    )
+    return slice_

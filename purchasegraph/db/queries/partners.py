@@ -1,0 +1,20 @@
+"""Delegated-admin relationships of a customer tenant, for whole-tenant viewers."""
+
+from __future__ import annotations
+
+from purchasegraph.db.executor import Executor, Record
+from purchasegraph.policy import Scope
+
+SELECT_RELATIONSHIPS_BY_CUSTOMER = """
+SELECT p.tenant_id, p.id, p.partner_tenant_id, p.display_name, p.roles, p.status, p.starts_at, p.ends_at,
+       (p.status = 'active' AND now() >= p.starts_at AND now() < p.ends_at) AS in_force
+  FROM partner_relationships p
+ WHERE p.tenant_id = $1 AND $2::bool
+ ORDER BY p.starts_at DESC, p.id
+"""
+
+
+async def fetch_relationships_by_customer(db: Executor, *, scope: Scope) -> list[Record]:
+    if not scope.whole_tenant:
+        return []
+    return await db.fetch(SELECT_RELATIONSHIPS_BY_CUSTOMER, scope.tenant_id, scope.whole_tenant)

@@ -1,0 +1,68 @@
+"""Subscriptions: a member sees what they bought; whole-tenant viewers see all of them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from purchasegraph.db.batch import by_ids_query, fetch_by_ids
+from purchasegraph.db.executor import Executor, Record
+from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
+from purchasegraph.policy import Scope
+
+COLUMNS = """s.tenant_id, s.id, s.product_id, s.channel, s.purchaser_user_id, s.controlled_by,
+       s.quantity, s.status, s.is_trial, s.term_start, s.expires_at, s.auto_renew,
+       s.billing_frequency, s.payment_method_id, s.unit_price, s.currency, s.created_at,
+       s.canceled_at, s.cancel_reason"""
+
+SELECT_SUBSCRIPTIONS_BY_ID = by_ids_query(
+    columns=COLUMNS,
+    source="""FROM subscriptions s
+     WHERE s.tenant_id = $1 AND s.id = ANY($2::uuid[])
+       AND ($3::bool OR s.purchaser_user_id = $4::uuid)""",
+)
+
+# Filters: $9 channels text[], $10 product id, $11 statuses text[], $12 purchaser uuid (NULL = any).
+SELECT_SUBSCRIPTIONS_BY_TENANT = connection_query(
+    source="""FROM subscriptions s
+      WHERE s.tenant_id = $1 AND s.tenant_id = k.parent
+        AND ($7::bool OR s.purchaser_user_id = $8::uuid)
+        AND ($9::text[] IS NULL OR s.channel = ANY($9::text[]))
+        AND ($10::text IS NULL OR s.product_id = $10::text)
+        AND ($11::text[] IS NULL OR s.status = ANY($11::text[]))
+        AND ($12::uuid IS NULL OR s.purchaser_user_id = $12::uuid)""",
+    columns=COLUMNS,
+    order_by="s.created_at, s.id",
+)
+
+
+async def fetch_subscriptions_by_id(
+    db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]
+) -> list[Record | None]:
+    return await fetch_by_ids(db, SELECT_SUBSCRIPTIONS_BY_ID, scope=scope, ids=ids)
+
+
+async def fetch_subscriptions_by_tenant(
+    db: Executor,
+    *,
+    scope: Scope,
+    page: PageArgs,
+    channels: Sequence[str] | None,
+    product_id: str | None,
+    statuses: Sequence[str] | None,
+    purchaser_id: uuid.UUID | None,
+) -> Slice:
+    (slice_,) = await fetch_slices(
+        db,
+        SELECT_SUBSCRIPTIONS_BY_TENANT,
+        scope=scope,
+        parents=[scope.tenant_id],
+        page=page,
+        filters=(
+            list(channels) if channels is not None else None,
+            product_id,
+            list(statuses) if statuses is not None else None,
+            purchaser_id,
+        ),
+    )
+    return slice_

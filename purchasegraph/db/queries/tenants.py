@@ -1,0 +1,21 @@
+"""Tenants: a tenant row is shown only to viewers with some scope in it (the resolver's
+scope decides whether this runs at all)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from purchasegraph.db.executor import Executor, Record
+
+SELECT_TENANTS_BY_ID = """
+SELECT t.id, t.name, t.primary_domain, t.managed, t.organization_type, t.country, t.currency, t.created_at
+  FROM tenants t
+ WHERE t.id = ANY($1::uuid[])
+"""
+
+
+async def fetch_tenants_by_id(db: Executor, *, ids: Sequence[uuid.UUID]) -> list[Record | None]:
+    records = await db.fetch(SELECT_TENANTS_BY_ID, list(ids))
+    by_id = {r["id"]: r for r in records}
+    return [by_id.get(i) for i in ids]

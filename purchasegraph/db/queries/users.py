@@ -1,0 +1,66 @@
+"""Users: whole-tenant viewers and members see the directory; a guest sees only themselves."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from purchasegraph.db.batch import by_ids_query, fetch_by_ids
+from purchasegraph.db.executor import Executor, Record
+from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
+from purchasegraph.policy import Scope
+
+COLUMNS = """u.tenant_id, u.id, u.display_name, u.user_principal_name, u.mail, u.user_type, u.source,
+       u.account_enabled, u.departed_at"""
+
+# $3 here is "sees the directory" (see fetch_users_by_id).
+SELECT_USERS_BY_ID = by_ids_query(
+    columns=COLUMNS,
+    source="""FROM users u
+     WHERE u.tenant_id = $1 AND u.id = ANY($2::uuid[])
+       AND ($3::bool OR u.id = $4::uuid)""",
+)
+
+# $7 here is "sees the directory", $9 a name or UPN prefix (NULL = all).
+SELECT_USERS_BY_TENANT = connection_query(
+    source="""FROM users u
+      WHERE u.tenant_id = $1 AND u.tenant_id = k.parent
+        AND ($7::bool OR u.id = $8::uuid)
+        AND ($9::text IS NULL
+             OR lower(u.display_name) LIKE lower($9::text) || '%'
+             OR lower(u.user_principal_name) LIKE lower($9::text) || '%')""",
+    columns=COLUMNS,
+    order_by="u.display_name, u.id",
+)
+
+SELECT_USER_BY_PRINCIPAL_NAME = """
+SELECT u.tenant_id, u.id, u.display_name, u.user_principal_name
+  FROM users u
+ WHERE lower(u.user_principal_name) = lower($1)
+"""
+
+
+async def fetch_users_by_id(db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]) -> list[Record | None]:
+    return await fetch_by_ids(db, SELECT_USERS_BY_ID, scope=scope, ids=ids, widen_to=scope.sees_directory)
+
+
+async def fetch_users_by_tenant(db: Executor, *, scope: Scope, page: PageArgs, search: str | None) -> Slice:
+    (slice_,) = await fetch_slices(
+        db,
+        SELECT_USERS_BY_TENANT,
+        scope=scope,
+        widen_to=scope.sees_directory,
+        parents=[scope.tenant_id],
+        page=page,
+        filters=(_escape_like(search) if search else None,),
+    )
+    return slice_
+
+
+async def fetch_user_by_principal_name(db: Executor, user_principal_name: str) -> Record | None:
+    """For the CLI's `token EMAIL`: not a request path, so no scope."""
+    return await db.fetchrow(SELECT_USER_BY_PRINCIPAL_NAME, user_principal_name)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,99 @@
+"""Who may buy a product self-service (DOMAIN rules 2, 3, 4 and 6), as reasons, not booleans.
+
+The purchase mutations refuse with exactly these codes, so the playground's eligibility check
+and a refused purchase always agree.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+# Self-service purchase is not offered in these markets at all (rule 2).
+INELIGIBLE_MARKETS = frozenset({"IN"})
+INELIGIBLE_ORGANIZATION_TYPES = frozenset({"government", "education"})
+# Project and Visio are not sold self-service in Brazil and the Democratic Republic of the Congo.
+RESTRICTED_FAMILIES_BY_MARKET = {"BR": frozenset({"project", "visio"}), "CD": frozenset({"project", "visio"})}
+
+CONTACT_IT_ADMIN = "Contact your IT admin for help."
+
+
+class Reason(enum.Enum):
+    UNMANAGED_TENANT = "Your organization's directory is not managed by an admin yet."
+    GUEST_USER = "Guests can't buy in an organization where they are guests."
+    ACCOUNT_DISABLED = "Your account is disabled."
+    ORGANIZATION_TYPE_NOT_ELIGIBLE = (
+        "Self-service purchase isn't available to government or education organizations."
+    )
+    MARKET_NOT_ELIGIBLE = "Self-service purchase isn't available in your organization's country."
+    PRODUCT_NOT_AVAILABLE_IN_MARKET = "This product isn't sold self-service in your organization's country."
+    POLICY_DISABLED = "Your organization has turned off self-service purchase of this product."
+    TRIALS_ONLY = "Your organization allows only trials of this product, without a payment method."
+
+
+@dataclass(frozen=True)
+class Facts:
+    tenant_managed: bool
+    organization_type: str
+    country: str
+    is_guest: bool
+    account_enabled: bool
+    product_name: str
+    product_family: str
+    product_self_service: bool
+    sold_in_market: bool
+    trial_available: bool
+    trial_requires_payment_method: bool
+    policy: str
+
+
+@dataclass(frozen=True)
+class Assessment:
+    reasons: tuple[Reason, ...]
+    can_start_trial: bool
+    message: str
+
+    @property
+    def eligible(self) -> bool:
+        return not self.reasons
+
+
+def assess(facts: Facts) -> Assessment:
+    """Every reason that applies, in the order a person would fix them."""
+    blocking: list[Reason] = []
+    if not facts.tenant_managed:
+        blocking.append(Reason.UNMANAGED_TENANT)
+    if facts.is_guest:
+        blocking.append(Reason.GUEST_USER)
+    if not facts.account_enabled:
+        blocking.append(Reason.ACCOUNT_DISABLED)
+    if facts.organization_type in INELIGIBLE_ORGANIZATION_TYPES:
+        blocking.append(Reason.ORGANIZATION_TYPE_NOT_ELIGIBLE)
+    if facts.country in INELIGIBLE_MARKETS:
+        blocking.append(Reason.MARKET_NOT_ELIGIBLE)
+    elif (
+        not facts.product_self_service
+        or not facts.sold_in_market
+        or facts.product_family in RESTRICTED_FAMILIES_BY_MARKET.get(facts.country, frozenset())
+    ):
+        blocking.append(Reason.PRODUCT_NOT_AVAILABLE_IN_MARKET)
+    if facts.policy == "disabled":
+        blocking.append(Reason.POLICY_DISABLED)
+
+    # A policy of trials-only refuses purchases but still lets an otherwise eligible user start
+    # a trial that needs no payment method.
+    trials_only = facts.policy == "only_trials_without_payment_method"
+    reasons = (*blocking, Reason.TRIALS_ONLY) if trials_only else tuple(blocking)
+    can_start_trial = (
+        not blocking
+        and facts.trial_available
+        and (not trials_only or not facts.trial_requires_payment_method)
+    )
+    return Assessment(reasons=reasons, can_start_trial=can_start_trial, message=_message(facts, reasons))
+
+
+def _message(facts: Facts, reasons: tuple[Reason, ...]) -> str:
+    if not reasons:
+        return f"You can buy {facts.product_name} yourself."
+    why = " ".join(reason.value for reason in reasons)
+    return f"You can't buy {facts.product_name} yourself. {why} {CONTACT_IT_ADMIN}"

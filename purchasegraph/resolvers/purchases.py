@@ -1,0 +1,98 @@
+"""Subscriptions, orders, assignments, invoices and payment methods, within the viewer's scope."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from purchasegraph.context import Info
+from purchasegraph.db.executor import Record
+from purchasegraph.db.pagination import PageArgs, Slice
+from purchasegraph.db.queries import assignments, orders, subscriptions
+
+
+async def subscription(info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID) -> Record | None:
+    return await info.context.loaders.subscription(info.context.scope_of(tenant_id)).load(subscription_id)
+
+
+async def subscriptions_of_tenant(
+    info: Info,
+    tenant_id: uuid.UUID,
+    page: PageArgs,
+    *,
+    channels: Sequence[str] | None,
+    product_id: str | None,
+    statuses: Sequence[str] | None,
+    purchaser_id: uuid.UUID | None,
+) -> Slice:
+    return await subscriptions.fetch_subscriptions_by_tenant(
+        info.context.db,
+        scope=info.context.scope_of(tenant_id),
+        page=page,
+        channels=channels,
+        product_id=product_id,
+        statuses=statuses,
+        purchaser_id=purchaser_id,
+    )
+
+
+async def order(info: Info, tenant_id: uuid.UUID, order_id: uuid.UUID) -> Record | None:
+    return await info.context.loaders.order(info.context.scope_of(tenant_id)).load(order_id)
+
+
+async def orders_of_subscription(
+    info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID, page: PageArgs
+) -> Slice:
+    loader = info.context.loaders.orders_of_subscription(info.context.scope_of(tenant_id), page)
+    return await loader.load(subscription_id)
+
+
+async def purchases_of_tenant(
+    info: Info, tenant_id: uuid.UUID, page: PageArgs, *, product_id: str | None, purchaser_id: uuid.UUID | None
+) -> Slice:
+    return await orders.fetch_purchases_by_tenant(
+        info.context.db,
+        scope=info.context.scope_of(tenant_id),
+        page=page,
+        product_id=product_id,
+        purchaser_id=purchaser_id,
+    )
+
+
+async def assignment(info: Info, tenant_id: uuid.UUID, assignment_id: uuid.UUID) -> Record | None:
+    return await info.context.loaders.assignment(info.context.scope_of(tenant_id)).load(assignment_id)
+
+
+async def assignments_of_subscription(
+    info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID, page: PageArgs
+) -> Slice:
+    loader = info.context.loaders.assignments_of_subscription(info.context.scope_of(tenant_id), page)
+    return await loader.load(subscription_id)
+
+
+async def assignments_of_tenant(
+    info: Info, tenant_id: uuid.UUID, page: PageArgs, *, product_id: str | None, user_id: uuid.UUID | None
+) -> Slice:
+    return await assignments.fetch_assignments_by_tenant(
+        info.context.db,
+        scope=info.context.scope_of(tenant_id),
+        page=page,
+        product_id=product_id,
+        user_id=user_id,
+    )
+
+
+async def invoice(info: Info, tenant_id: uuid.UUID, invoice_id: uuid.UUID) -> Record | None:
+    return await info.context.loaders.invoice(info.context.scope_of(tenant_id)).load(invoice_id)
+
+
+async def invoices_of_subscription(
+    info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID, page: PageArgs
+) -> Slice:
+    loader = info.context.loaders.invoices_of_subscription(info.context.scope_of(tenant_id), page)
+    return await loader.load(subscription_id)
+
+
+async def payment_method(info: Info, tenant_id: uuid.UUID, payment_method_id: uuid.UUID) -> Record | None:
+    """Only the card's owner gets a row back; the query has no whole-tenant way in."""
+    return await info.context.loaders.payment_method(info.context.scope_of(tenant_id)).load(payment_method_id)

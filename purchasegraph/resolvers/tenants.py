@@ -1,0 +1,46 @@
+"""Tenants and what hangs off them directly: directory, policies, capacity, partners."""
+
+from __future__ import annotations
+
+import uuid
+
+from purchasegraph.context import Info
+from purchasegraph.db.executor import Record
+from purchasegraph.db.pagination import PageArgs, Slice
+from purchasegraph.db.queries import capacity, partners, policies, users
+from purchasegraph.policy import Scope, tenants_in_reach
+
+
+async def tenant(info: Info, tenant_id: uuid.UUID) -> Record | None:
+    """A tenant exists for a viewer only if the viewer has some scope in it."""
+    if not info.context.scope_of(tenant_id).sees_anything:
+        return None
+    return await info.context.loaders.tenant().load(tenant_id)
+
+
+async def reachable_tenants(info: Info) -> list[tuple[Scope, Record]]:
+    scopes = tenants_in_reach(info.context.viewer)
+    rows = await info.context.loaders.tenant().load_many([s.tenant_id for s in scopes])
+    return [(scope, row) for scope, row in zip(scopes, rows, strict=True) if row is not None]
+
+
+async def user(info: Info, tenant_id: uuid.UUID, user_id: uuid.UUID) -> Record | None:
+    return await info.context.loaders.user(info.context.scope_of(tenant_id)).load(user_id)
+
+
+async def users_of_tenant(info: Info, tenant_id: uuid.UUID, page: PageArgs, search: str | None) -> Slice:
+    scope = info.context.scope_of(tenant_id)
+    return await users.fetch_users_by_tenant(info.context.db, scope=scope, page=page, search=search)
+
+
+async def policies_of_tenant(info: Info, tenant_id: uuid.UUID) -> list[Record]:
+    return await policies.fetch_policies_by_tenant(info.context.db, scope=info.context.scope_of(tenant_id))
+
+
+async def capacity_of_tenant(info: Info, tenant_id: uuid.UUID) -> list[Record]:
+    return await capacity.fetch_capacity_by_tenant(info.context.db, scope=info.context.scope_of(tenant_id))
+
+
+async def partner_relationships_of_tenant(info: Info, tenant_id: uuid.UUID) -> list[Record]:
+    scope = info.context.scope_of(tenant_id)
+    return await partners.fetch_relationships_by_customer(info.context.db, scope=scope)

@@ -1,0 +1,86 @@
+"""What a running purchasegraph holds: the database (embedded or not), the pool, the verifier.
+
+The app's lifespan and the CLI commands both start one of these, so `serve`, `token` and
+`seed` always agree on where the data and the development secret live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from purchasegraph.db.embedded import EmbeddedServer, dev_secret, start_embedded_server
+from purchasegraph.db.migrate import migrate
+from purchasegraph.db.pool import create_pool
+from purchasegraph.db.seed import seed_demo_world
+from purchasegraph.identity import TokenVerifier
+from purchasegraph.settings import Settings
+
+log = logging.getLogger("purchasegraph")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    pool: asyncpg.Pool
+    verifier: TokenVerifier
+    jwt_secret: str | None
+    embedded: EmbeddedServer | None = None
+    migrated: list[int] = field(default_factory=list)
+    seeded: bool = False
+    startup_seconds: float = 0.0
+
+
+def jwt_secret_for(settings: Settings) -> str | None:
+    """The configured secret; in development, else the one kept in the data folder."""
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    if settings.jwks_url:
+        return None
+    if settings.production:
+        raise RuntimeError(
+            "production mode needs PURCHASEGRAPH_JWKS_URL or PURCHASEGRAPH_JWT_SECRET; "
+            "it never falls back to a development secret"
+        )
+    return dev_secret(settings.data_dir)
+
+
+@asynccontextmanager
+async def running(settings: Settings, *, seed: bool | None = None) -> AsyncIterator[Runtime]:
+    """Start the database side (embedded server, pool, migrations, seed), stop it on exit."""
+    started = time.perf_counter()
+    embedded = None
+    database_url = settings.database_url
+    if database_url is None:
+        embedded = await asyncio.to_thread(start_embedded_server, settings.data_dir)
+        database_url = embedded.database_url
+    try:
+        pool = await create_pool(database_url, min_size=settings.pool_min_size, max_size=settings.pool_max_size)
+        try:
+            async with pool.acquire() as conn:
+                migrated = await migrate(conn)
+                should_seed = settings.should_seed if seed is None else seed
+                seeded = await seed_demo_world(conn) if should_seed else False
+            secret = jwt_secret_for(settings)
+            runtime = Runtime(
+                settings=settings,
+                pool=pool,
+                verifier=TokenVerifier(settings, secret=secret),
+                jwt_secret=secret,
+                embedded=embedded,
+                migrated=migrated,
+                seeded=seeded,
+                startup_seconds=time.perf_counter() - started,
+            )
+            yield runtime
+        finally:
+            await pool.close()
+    finally:
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)

@@ -1,0 +1,66 @@
+"""The schema's table of contents: root fields, the types they reach, the extensions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+import strawberry
+from strawberry.extensions import SchemaExtension
+
+from purchasegraph.context import Info
+from purchasegraph.resolvers import catalogue
+from purchasegraph.schema.catalogue import Product
+from purchasegraph.schema.ids import decode_uuid
+from purchasegraph.schema.node import Node
+from purchasegraph.schema.nodes import resolve_node
+from purchasegraph.schema.purchases import Assignment, Invoice, Order, PaymentMethod, Purchase, Subscription
+from purchasegraph.schema.tenants import PartnerRelationship, Tenant, load_tenant
+from purchasegraph.schema.directory import User
+from purchasegraph.schema.viewer import Viewer
+
+
+@strawberry.type(description="The purchase graph. What you see depends on who you are: see `viewer`.")
+class Query:
+    @strawberry.field(description="The signed-in principal; null without a token.")
+    def viewer(self, info: Info) -> Viewer | None:
+        viewer = info.context.viewer
+        if viewer is None:
+            return None
+        return Viewer(user_id=viewer.user_id, tenant_id=viewer.tenant_id, role_names=viewer.roles)
+
+    @strawberry.field(description="A tenant by directory id or Tenant ID; null outside your reach.")
+    async def tenant(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="UUID or Tenant ID.")]
+    ) -> Tenant | None:
+        tenant_id = decode_uuid(str(id), "Tenant")
+        return await load_tenant(info, tenant_id) if tenant_id is not None else None
+
+    @strawberry.field(description="Any object by its global ID; null if it does not exist or is outside your reach.")
+    async def node(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="A global ID.")]
+    ) -> Node | None:
+        return await resolve_node(info, str(id))
+
+    @strawberry.field(description="The public catalogue, with list prices; open to everyone.")
+    async def products(
+        self,
+        info: Info,
+        market: Annotated[
+            str | None, strawberry.argument(description="Only products sold in this market (ISO 3166 alpha-2).")
+        ] = None,
+    ) -> list[Product]:
+        rows = await catalogue.products_in_market(info, market.upper() if market else None)
+        return [Product.from_row(r) for r in rows]
+
+
+# Types reachable only through `node` must be named for the schema to include them.
+NODE_TYPES = [Tenant, User, Product, Subscription, Order, Purchase, Assignment, Invoice, PaymentMethod, PartnerRelationship]
+
+
+
+def build_schema(*, extensions: Sequence[SchemaExtension | type[SchemaExtension]] = ()) -> strawberry.Schema:
+    return strawberry.Schema(query=Query, types=NODE_TYPES, extensions=list(extensions))
+
+
+schema = build_schema()

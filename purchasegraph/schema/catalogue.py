@@ -1,0 +1,80 @@
+"""The public catalogue: products and list prices, visible to everyone."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+import strawberry
+
+from purchasegraph.context import Info
+from purchasegraph.db.executor import Record
+from purchasegraph.resolvers import catalogue
+from purchasegraph.schema.enums import ProductFamily, SubscriptionChannel
+from purchasegraph.schema.ids import encode_id
+from purchasegraph.schema.node import Node
+
+
+@strawberry.type(description="An amount of money in a currency.")
+class Money:
+    amount: Decimal = strawberry.field(description="Decimal amount, as a string to keep every cent.")
+    currency: str = strawberry.field(description="ISO 4217 currency code.")
+
+
+@strawberry.type(description="List price of one license per month in a market, for one channel.")
+class ProductPrice:
+    market: str = strawberry.field(description="ISO 3166 alpha-2 country code.")
+    channel: SubscriptionChannel = strawberry.field(
+        description="Self-service and central prices may differ."
+    )
+    unit_price: Money = strawberry.field(description="Per license per month.")
+
+    @classmethod
+    def from_row(cls, row: Record) -> ProductPrice:
+        return cls(
+            market=row["market"],
+            channel=SubscriptionChannel(row["channel"]),
+            unit_price=Money(amount=row["unit_price"], currency=row["currency"]),
+        )
+
+
+@strawberry.type(description="A product that can be bought self-service or centrally.")
+class Product(Node):
+    product_id: str = strawberry.field(description="The commerce product id, e.g. CFQ7TTC0H9MP (Power BI Pro).")
+    name: str = strawberry.field(description="Display name.")
+    family: ProductFamily = strawberry.field(description="Product family.")
+    self_service: bool = strawberry.field(description="Offered for self-service purchase at all.")
+    trial_available: bool = strawberry.field(description="A free trial can be started.")
+    trial_days: int | None = strawberry.field(description="Length of the trial in days.")
+    trial_requires_payment_method: bool = strawberry.field(
+        description="Whether starting the trial needs a credit card."
+    )
+
+    @classmethod
+    def from_row(cls, row: Record) -> Product:
+        return cls(
+            id=strawberry.ID(encode_id("Product", row["id"])),
+            product_id=row["id"],
+            name=row["name"],
+            family=ProductFamily(row["family"]),
+            self_service=row["self_service"],
+            trial_available=row["trial_available"],
+            trial_days=row["trial_days"],
+            trial_requires_payment_method=row["trial_requires_payment_method"],
+        )
+
+    @strawberry.field(description="List prices per license per month, per market and channel.")
+    async def prices(
+        self,
+        info: Info,
+        market: Annotated[
+            str | None, strawberry.argument(description="Only this market (ISO 3166 alpha-2).")
+        ] = None,
+    ) -> list[ProductPrice]:
+        rows = await catalogue.prices(info, self.product_id, market.upper() if market else None)
+        return [ProductPrice.from_row(r) for r in rows]
+
+
+async def load_product(info: Info, product_id: str) -> Product | None:
+    row = await catalogue.product(info, product_id)
+    return Product.from_row(row) if row is not None else None

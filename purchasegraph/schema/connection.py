@@ -1,0 +1,55 @@
+"""Relay connections: ``edges { cursor node }``, ``pageInfo`` and a scoped ``totalCount``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import strawberry
+
+from purchasegraph.db.executor import Record
+from purchasegraph.db.pagination import Slice, encode_cursor
+
+T = TypeVar("T")
+
+
+@strawberry.type(description="Where a page sits in its connection (Relay cursor pagination).")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More items follow this page.")
+    has_previous_page: bool = strawberry.field(description="Items come before this page.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first item of the page.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last item of the page.")
+
+
+@strawberry.type(description="One item of a connection with the cursor to page from it.")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="Pass as `after` or `before` to page from here.")
+    node: T = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of items; `totalCount` counts only what the viewer may see.")
+class Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="The items of this page with their cursors.")
+    page_info: PageInfo = strawberry.field(description="How this page relates to the rest.")
+    total_count: int = strawberry.field(description="Items in the viewer's scope across all pages.")
+
+    @strawberry.field(description="The items of this page, without cursors.")
+    def nodes(self) -> list[T]:
+        return [edge.node for edge in self.edges]
+
+
+def connection_from_slice(slice_: Slice, make: Callable[[Record], T]) -> Connection[T]:
+    edges = [
+        Edge(cursor=encode_cursor(rn), node=make(row))
+        for row, rn in zip(slice_.rows, slice_.row_numbers, strict=True)
+    ]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=slice_.has_next_page,
+            has_previous_page=slice_.has_previous_page,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=slice_.total,
+    )

@@ -1,0 +1,52 @@
+"""People of a directory."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+import strawberry
+
+from purchasegraph.context import Info
+from purchasegraph.db.executor import Record
+from purchasegraph.resolvers import tenants
+from purchasegraph.schema.enums import UserSource, UserType
+from purchasegraph.schema.ids import encode_id
+from purchasegraph.schema.node import Node
+
+
+@strawberry.type(description="A user of a tenant's directory.")
+class User(Node):
+    user_id: strawberry.ID = strawberry.field(description="The directory object id (a UUID).")
+    display_name: str = strawberry.field(description="Name as shown in the directory.")
+    user_principal_name: str = strawberry.field(description="Sign-in name.")
+    mail: str | None = strawberry.field(description="Email address, if any.")
+    user_type: UserType = strawberry.field(description="Member, or guest from another organization.")
+    source: UserSource = strawberry.field(description="Cloud-only, or synced from on-premises AD.")
+    account_enabled: bool = strawberry.field(description="Whether the account can sign in.")
+    departed_at: datetime.date | None = strawberry.field(
+        description="When the user left the organization, if they did."
+    )
+    tenant_id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_row(cls, row: Record) -> User:
+        return cls(
+            id=strawberry.ID(encode_id("User", row["id"], row["tenant_id"])),
+            user_id=strawberry.ID(str(row["id"])),
+            display_name=row["display_name"],
+            user_principal_name=row["user_principal_name"],
+            mail=row["mail"],
+            user_type=UserType(row["user_type"]),
+            source=UserSource(row["source"]),
+            account_enabled=row["account_enabled"],
+            departed_at=row["departed_at"],
+            tenant_id=row["tenant_id"],
+        )
+
+
+async def load_user(info: Info, tenant_id: uuid.UUID, user_id: uuid.UUID | None) -> User | None:
+    if user_id is None:
+        return None
+    row = await tenants.user(info, tenant_id, user_id)
+    return User.from_row(row) if row is not None else None

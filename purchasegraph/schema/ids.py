@@ -1,0 +1,56 @@
+"""Opaque Relay global IDs.
+
+A global ID carries the tenant of the object, so ``node(id)`` knows which tenant's scope to
+apply before it runs any SQL (and a distributed database knows which shard to ask).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GlobalId:
+    type_name: str
+    tenant_id: uuid.UUID | None
+    key: str
+
+    @property
+    def uuid(self) -> uuid.UUID:
+        return uuid.UUID(self.key)
+
+
+def encode_id(type_name: str, key: object, tenant_id: uuid.UUID | None = None) -> str:
+    raw = f"{type_name}:{tenant_id}:{key}" if tenant_id is not None else f"{type_name}::{key}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_id(value: str) -> GlobalId | None:
+    """The parts of a global ID, or None for anything this API did not issue."""
+    try:
+        padded = value + "=" * (-len(value) % 4)
+        type_name, tenant, key = base64.urlsafe_b64decode(padded.encode()).decode().split(":", 2)
+        tenant_id = uuid.UUID(tenant) if tenant else None
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    if not type_name or not key:
+        return None
+    return GlobalId(type_name=type_name, tenant_id=tenant_id, key=key)
+
+
+def decode_uuid(value: str, type_name: str) -> uuid.UUID | None:
+    """A raw UUID, or the UUID inside a global ID of the expected type; None otherwise."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        pass
+    gid = decode_id(value)
+    if gid is None or gid.type_name != type_name:
+        return None
+    try:
+        return gid.uuid
+    except ValueError:
+        return None

@@ -1,0 +1,14 @@
+"""The Relay arguments every connection field takes, turned into one validated value."""
+
+from __future__ import annotations
+
+from purchasegraph.db.pagination import PageArgs
+
+FIRST = "Items from the start (or after `after`); at most 100, default 20."
+AFTER = "Cursor to start after."
+LAST = "Items from the end (or before `before`); at most 100."
+BEFORE = "Cursor to end before."
+
+
+def page_args(first: int | None, after: str | None, last: int | None, before: str | None) -> PageArgs:
+    return PageArgs.from_relay(first=first, after=after, last=last, before=before)

@@ -1,0 +1,294 @@
+"""Subscriptions and everything recorded about them."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from decimal import Decimal
+from typing import Annotated
+
+import strawberry
+
+from purchasegraph.context import Info
+from purchasegraph.db.executor import Record
+from purchasegraph.resolvers import purchases
+from purchasegraph.schema import paging
+from purchasegraph.schema.catalogue import Money, Product, load_product
+from purchasegraph.schema.connection import Connection, connection_from_slice
+from purchasegraph.schema.directory import User, load_user
+from purchasegraph.schema.enums import (
+    BillingFrequency,
+    ControlledBy,
+    InvoiceStatus,
+    OrderKind,
+    SubscriptionChannel,
+    SubscriptionStatus,
+)
+from purchasegraph.schema.ids import encode_id
+from purchasegraph.schema.node import Node
+
+First = Annotated[int | None, strawberry.argument(description=paging.FIRST)]
+After = Annotated[str | None, strawberry.argument(description=paging.AFTER)]
+Last = Annotated[int | None, strawberry.argument(description=paging.LAST)]
+Before = Annotated[str | None, strawberry.argument(description=paging.BEFORE)]
+
+
+@strawberry.type(description="A credit card on file; only its owner ever sees it. Never the card number.")
+class PaymentMethod(Node):
+    kind: str = strawberry.field(description="Always `credit_card`: invoicing is not supported.")
+    brand: str = strawberry.field(description="Card brand.")
+    last4: str = strawberry.field(description="Last four digits.")
+    exp_month: int = strawberry.field(description="Expiry month.")
+    exp_year: int = strawberry.field(description="Expiry year.")
+
+    @classmethod
+    def from_row(cls, row: Record) -> PaymentMethod:
+        return cls(
+            id=strawberry.ID(encode_id("PaymentMethod", row["id"], row["tenant_id"])),
+            kind=row["kind"],
+            brand=row["brand"],
+            last4=row["last4"],
+            exp_month=row["exp_month"],
+            exp_year=row["exp_year"],
+        )
+
+
+@strawberry.type(description="A subscription of a product: bought self-service by a user, or centrally.")
+class Subscription(Node):
+    channel: SubscriptionChannel = strawberry.field(description="Self-service or central.")
+    controlled_by: ControlledBy = strawberry.field(description="The purchaser, or admins after a take-over.")
+    quantity: int = strawberry.field(description="Licenses bought.")
+    status: SubscriptionStatus = strawberry.field(description="Where it is in its lifecycle.")
+    is_trial: bool = strawberry.field(description="A free trial.")
+    term_start: datetime.datetime = strawberry.field(description="Start of the current term.")
+    expires_at: datetime.datetime = strawberry.field(description="End of the current term (renewal date).")
+    auto_renew: bool = strawberry.field(description="Renews at the end of the term.")
+    billing_frequency: BillingFrequency = strawberry.field(description="How often it is billed.")
+    unit_price: Money = strawberry.field(description="Price per license per month at purchase.")
+    created_at: datetime.datetime = strawberry.field(description="When it was bought.")
+    canceled_at: datetime.datetime | None = strawberry.field(description="When it was canceled, if it was.")
+    cancel_reason: str | None = strawberry.field(description="Why it was canceled.")
+    tenant_id: strawberry.Private[uuid.UUID]
+    subscription_id: strawberry.Private[uuid.UUID]
+    product_id: strawberry.Private[str]
+    purchaser_id: strawberry.Private[uuid.UUID | None]
+    payment_method_id: strawberry.Private[uuid.UUID | None]
+
+    @classmethod
+    def from_row(cls, row: Record) -> Subscription:
+        return cls(
+            id=strawberry.ID(encode_id("Subscription", row["id"], row["tenant_id"])),
+            channel=SubscriptionChannel(row["channel"]),
+            controlled_by=ControlledBy(row["controlled_by"]),
+            quantity=row["quantity"],
+            status=SubscriptionStatus(row["status"]),
+            is_trial=row["is_trial"],
+            term_start=row["term_start"],
+            expires_at=row["expires_at"],
+            auto_renew=row["auto_renew"],
+            billing_frequency=BillingFrequency(row["billing_frequency"]),
+            unit_price=Money(amount=row["unit_price"], currency=row["currency"]),
+            created_at=row["created_at"],
+            canceled_at=row["canceled_at"],
+            cancel_reason=row["cancel_reason"],
+            tenant_id=row["tenant_id"],
+            subscription_id=row["id"],
+            product_id=row["product_id"],
+            purchaser_id=row["purchaser_user_id"],
+            payment_method_id=row["payment_method_id"],
+        )
+
+    @strawberry.field(description="The product subscribed to.")
+    async def product(self, info: Info) -> Product:
+        product = await load_product(info, self.product_id)
+        assert product is not None, "a subscription's product is a foreign key"
+        return product
+
+    @strawberry.field(description="Who bought it self-service; null for central subscriptions.")
+    async def purchaser(self, info: Info) -> User | None:
+        return await load_user(info, self.tenant_id, self.purchaser_id)
+
+    @strawberry.field(description="The card it is billed to; visible to the card's owner only.")
+    async def payment_method(self, info: Info) -> PaymentMethod | None:
+        if self.payment_method_id is None:
+            return None
+        row = await purchases.payment_method(info, self.tenant_id, self.payment_method_id)
+        return PaymentMethod.from_row(row) if row is not None else None
+
+    @strawberry.field(description="Order history, newest first: purchases, changes, cancellation, take-over.")
+    async def orders(
+        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
+    ) -> Connection[Order]:
+        page = paging.page_args(first, after, last, before)
+        slice_ = await purchases.orders_of_subscription(info, self.tenant_id, self.subscription_id, page)
+        return connection_from_slice(slice_, Order.from_row)
+
+    @strawberry.field(description="Licenses currently assigned from it, oldest first.")
+    async def assignments(
+        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
+    ) -> Connection[Assignment]:
+        page = paging.page_args(first, after, last, before)
+        slice_ = await purchases.assignments_of_subscription(info, self.tenant_id, self.subscription_id, page)
+        return connection_from_slice(slice_, Assignment.from_row)
+
+    @strawberry.field(description="Bills, newest first.")
+    async def invoices(
+        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
+    ) -> Connection[Invoice]:
+        page = paging.page_args(first, after, last, before)
+        slice_ = await purchases.invoices_of_subscription(info, self.tenant_id, self.subscription_id, page)
+        return connection_from_slice(slice_, Invoice.from_row)
+
+
+async def load_subscription(info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID) -> Subscription | None:
+    row = await purchases.subscription(info, tenant_id, subscription_id)
+    return Subscription.from_row(row) if row is not None else None
+
+
+@strawberry.type(description="One line of a subscription's order history.")
+class Order(Node):
+    kind: OrderKind = strawberry.field(description="What the line did.")
+    quantity_delta: int = strawberry.field(description="Licenses added (positive) or removed (negative).")
+    quantity_after: int = strawberry.field(description="Licenses on the subscription afterwards.")
+    unit_price: Money = strawberry.field(description="Price per license per month.")
+    total: Money = strawberry.field(description="Amount charged by this line.")
+    created_at: datetime.datetime = strawberry.field(description="When it happened.")
+    tenant_id: strawberry.Private[uuid.UUID]
+    subscription_id: strawberry.Private[uuid.UUID]
+    actor_id: strawberry.Private[uuid.UUID | None]
+    actor_tenant_id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_row(cls, row: Record) -> Order:
+        return cls(
+            id=strawberry.ID(encode_id("Order", row["id"], row["tenant_id"])),
+            kind=OrderKind(row["kind"]),
+            quantity_delta=row["quantity_delta"],
+            quantity_after=row["quantity_after"],
+            unit_price=Money(amount=row["unit_price"], currency=row["currency"]),
+            total=Money(amount=row["total"], currency=row["currency"]),
+            created_at=row["created_at"],
+            tenant_id=row["tenant_id"],
+            subscription_id=row["subscription_id"],
+            actor_id=row["actor_user_id"],
+            actor_tenant_id=row["actor_tenant_id"],
+        )
+
+    @strawberry.field(description="The subscription the line belongs to.")
+    async def subscription(self, info: Info) -> Subscription | None:
+        return await load_subscription(info, self.tenant_id, self.subscription_id)
+
+    @strawberry.field(description="Who did it, when the viewer may see them (partners act from their own tenant).")
+    async def actor(self, info: Info) -> User | None:
+        return await load_user(info, self.actor_tenant_id, self.actor_id)
+
+
+@strawberry.type(description="An order that bought licenses: a new subscription, added licenses or a renewal.")
+class Purchase(Node):
+    kind: OrderKind = strawberry.field(description="PURCHASE, ADD_LICENSES or RENEW.")
+    quantity: int = strawberry.field(description="Licenses bought by this purchase.")
+    unit_price: Money = strawberry.field(description="Price per license per month.")
+    total: Money = strawberry.field(description="Amount of this purchase.")
+    purchased_at: datetime.datetime = strawberry.field(description="When it was bought.")
+    tenant_id: strawberry.Private[uuid.UUID]
+    subscription_id: strawberry.Private[uuid.UUID]
+    product_id: strawberry.Private[str]
+    purchaser_id: strawberry.Private[uuid.UUID | None]
+
+    @classmethod
+    def from_row(cls, row: Record) -> Purchase:
+        return cls(
+            id=strawberry.ID(encode_id("Purchase", row["id"], row["tenant_id"])),
+            kind=OrderKind(row["kind"]),
+            quantity=row["quantity_delta"],
+            unit_price=Money(amount=row["unit_price"], currency=row["currency"]),
+            total=Money(amount=row["total"], currency=row["currency"]),
+            purchased_at=row["created_at"],
+            tenant_id=row["tenant_id"],
+            subscription_id=row["subscription_id"],
+            product_id=row["product_id"],
+            purchaser_id=row["purchaser_user_id"],
+        )
+
+    @strawberry.field(description="Who bought it; null for central purchases.")
+    async def purchaser(self, info: Info) -> User | None:
+        return await load_user(info, self.tenant_id, self.purchaser_id)
+
+    @strawberry.field(description="The product bought.")
+    async def product(self, info: Info) -> Product:
+        product = await load_product(info, self.product_id)
+        assert product is not None, "a subscription's product is a foreign key"
+        return product
+
+    @strawberry.field(description="The subscription this purchase created or grew.")
+    async def subscription(self, info: Info) -> Subscription | None:
+        return await load_subscription(info, self.tenant_id, self.subscription_id)
+
+
+@strawberry.type(description="A license of a subscription assigned to a user.")
+class Assignment(Node):
+    assigned_at: datetime.datetime = strawberry.field(description="Since when the user holds it.")
+    removed_at: datetime.datetime | None = strawberry.field(description="When it was taken back, if it was.")
+    tenant_id: strawberry.Private[uuid.UUID]
+    subscription_id: strawberry.Private[uuid.UUID]
+    user_id: strawberry.Private[uuid.UUID]
+    product_id: strawberry.Private[str]
+    assigned_by_id: strawberry.Private[uuid.UUID | None]
+
+    @classmethod
+    def from_row(cls, row: Record) -> Assignment:
+        return cls(
+            id=strawberry.ID(encode_id("Assignment", row["id"], row["tenant_id"])),
+            assigned_at=row["assigned_at"],
+            removed_at=row["removed_at"],
+            tenant_id=row["tenant_id"],
+            subscription_id=row["subscription_id"],
+            user_id=row["user_id"],
+            product_id=row["product_id"],
+            assigned_by_id=row["assigned_by"],
+        )
+
+    @strawberry.field(description="The user holding the license.")
+    async def user(self, info: Info) -> User | None:
+        return await load_user(info, self.tenant_id, self.user_id)
+
+    @strawberry.field(description="The product licensed.")
+    async def product(self, info: Info) -> Product:
+        product = await load_product(info, self.product_id)
+        assert product is not None, "a subscription's product is a foreign key"
+        return product
+
+    @strawberry.field(description="The subscription the license comes from; null for a licensed user who did not buy it.")
+    async def subscription(self, info: Info) -> Subscription | None:
+        return await load_subscription(info, self.tenant_id, self.subscription_id)
+
+
+@strawberry.type(description="A bill of a subscription; its purchaser is the one billed.")
+class Invoice(Node):
+    period_start: datetime.date = strawberry.field(description="First day billed.")
+    period_end: datetime.date = strawberry.field(description="Last day billed.")
+    amount: Money = strawberry.field(description="Amount due.")
+    status: InvoiceStatus = strawberry.field(description="Open, paid or past due.")
+    due_date: datetime.date = strawberry.field(description="When payment is due.")
+    paid_at: datetime.datetime | None = strawberry.field(description="When it was paid.")
+    tenant_id: strawberry.Private[uuid.UUID]
+    subscription_id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_row(cls, row: Record) -> Invoice:
+        amount: Decimal = row["amount"]
+        return cls(
+            id=strawberry.ID(encode_id("Invoice", row["id"], row["tenant_id"])),
+            period_start=row["period_start"],
+            period_end=row["period_end"],
+            amount=Money(amount=amount, currency=row["currency"]),
+            status=InvoiceStatus(row["status"]),
+            due_date=row["due_date"],
+            paid_at=row["paid_at"],
+            tenant_id=row["tenant_id"],
+            subscription_id=row["subscription_id"],
+        )
+
+    @strawberry.field(description="The subscription billed.")
+    async def subscription(self, info: Info) -> Subscription | None:
+        return await load_subscription(info, self.tenant_id, self.subscription_id)

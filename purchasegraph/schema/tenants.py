@@ -1,0 +1,250 @@
+"""A tenant and its purchase graph, as far as the viewer's scope reaches."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Annotated
+
+import strawberry
+
+from purchasegraph.context import Info
+from purchasegraph.db.executor import Record
+from purchasegraph.errors import BadUserInput
+from purchasegraph.resolvers import purchases, tenants
+from purchasegraph.schema import paging
+from purchasegraph.schema.catalogue import Product, load_product
+from purchasegraph.schema.connection import Connection, connection_from_slice
+from purchasegraph.schema.directory import User
+from purchasegraph.schema.enums import (
+    ChannelFilter,
+    DirectoryRole,
+    OrganizationType,
+    PartnerRelationshipStatus,
+    SelfServicePolicyValue,
+    SubscriptionStatus,
+)
+from purchasegraph.schema.ids import decode_uuid, encode_id
+from purchasegraph.schema.node import Node
+from purchasegraph.schema.purchases import After, Assignment, Before, First, Last, Purchase, Subscription
+
+ProductIdArg = Annotated[
+    str | None, strawberry.argument(description="Only this product (commerce id, e.g. CFQ7TTC0H9MP).")
+]
+
+
+def _user_filter(value: strawberry.ID | None, field: str) -> uuid.UUID | None:
+    if value is None:
+        return None
+    user_id = decode_uuid(str(value), "User")
+    if user_id is None:
+        raise BadUserInput(f"`{field}` is not a user ID.", field=field)
+    return user_id
+
+
+@strawberry.type(description="A product's AllowSelfServicePurchase policy in a tenant.")
+class SelfServicePolicy:
+    value: SelfServicePolicyValue = strawberry.field(description="ENABLED unless an admin changed it.")
+    updated_at: datetime.datetime | None = strawberry.field(description="Last change; null if never set.")
+    product_id: strawberry.Private[str]
+
+    @strawberry.field(description="The product the policy governs.")
+    async def product(self, info: Info) -> Product:
+        product = await load_product(info, self.product_id)
+        assert product is not None, "policies are joined from products"
+        return product
+
+
+@strawberry.type(description="Licenses of one product in a tenant: bought, assigned and free.")
+class ProductCapacity:
+    self_service_licenses: int = strawberry.field(description="Licenses bought self-service.")
+    central_licenses: int = strawberry.field(description="Licenses bought centrally.")
+    assigned_licenses: int = strawberry.field(description="Licenses assigned to users.")
+    self_service_subscriptions: int = strawberry.field(description="Self-service subscriptions counted.")
+    central_subscriptions: int = strawberry.field(description="Central subscriptions counted.")
+    product_id: strawberry.Private[str]
+
+    @strawberry.field(description="Licenses bought and not assigned.")
+    def free_licenses(self) -> int:
+        return self.self_service_licenses + self.central_licenses - self.assigned_licenses
+
+    @strawberry.field(description="The product counted.")
+    async def product(self, info: Info) -> Product:
+        product = await load_product(info, self.product_id)
+        assert product is not None, "capacity is grouped by a foreign key"
+        return product
+
+
+@strawberry.type(description="A delegated-admin (GDAP) relationship of this tenant with a partner.")
+class PartnerRelationship(Node):
+    display_name: str = strawberry.field(description="Name of the relationship.")
+    partner_tenant_id: strawberry.ID = strawberry.field(description="Directory id of the partner tenant.")
+    roles: list[DirectoryRole] = strawberry.field(description="Roles the partner holds through it.")
+    status: PartnerRelationshipStatus = strawberry.field(description="Active, expired or terminated.")
+    starts_at: datetime.datetime = strawberry.field(description="Start of the relationship.")
+    ends_at: datetime.datetime = strawberry.field(description="End (at most two years after the start).")
+    in_force: bool = strawberry.field(description="Active and inside its dates right now.")
+
+    @classmethod
+    def from_row(cls, row: Record) -> PartnerRelationship:
+        return cls(
+            id=strawberry.ID(encode_id("PartnerRelationship", row["id"], row["tenant_id"])),
+            display_name=row["display_name"],
+            partner_tenant_id=strawberry.ID(str(row["partner_tenant_id"])),
+            roles=[DirectoryRole(r) for r in row["roles"]],
+            status=PartnerRelationshipStatus(row["status"]),
+            starts_at=row["starts_at"],
+            ends_at=row["ends_at"],
+            in_force=row["in_force"],
+        )
+
+
+@strawberry.type(description="An organization's directory and everything bought in it.")
+class Tenant(Node):
+    tenant_id: strawberry.ID = strawberry.field(description="The directory id (a UUID).")
+    name: str = strawberry.field(description="Organization name.")
+    primary_domain: str = strawberry.field(description="Primary domain.")
+    managed: bool = strawberry.field(description="Managed by an admin (false for an unmanaged, viral directory).")
+    organization_type: OrganizationType = strawberry.field(description="Commercial, government, education…")
+    country: str = strawberry.field(description="ISO 3166 alpha-2 country: the market it buys in.")
+    currency: str = strawberry.field(description="ISO 4217 billing currency.")
+    uuid: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_row(cls, row: Record) -> Tenant:
+        return cls(
+            id=strawberry.ID(encode_id("Tenant", row["id"])),
+            tenant_id=strawberry.ID(str(row["id"])),
+            name=row["name"],
+            primary_domain=row["primary_domain"],
+            managed=row["managed"],
+            organization_type=OrganizationType(row["organization_type"]),
+            country=row["country"],
+            currency=row["currency"],
+            uuid=row["id"],
+        )
+
+    @strawberry.field(description="Orders that bought licenses, newest first (a member sees their own).")
+    async def purchases(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        product_id: ProductIdArg = None,
+        purchaser_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this purchaser (User ID).")
+        ] = None,
+    ) -> Connection[Purchase]:
+        page = paging.page_args(first, after, last, before)
+        slice_ = await purchases.purchases_of_tenant(
+            info,
+            self.uuid,
+            page,
+            product_id=product_id,
+            purchaser_id=_user_filter(purchaser_id, "purchaserId"),
+        )
+        return connection_from_slice(slice_, Purchase.from_row)
+
+    @strawberry.field(description="Subscriptions, oldest first (a member sees what they bought).")
+    async def subscriptions(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        channel: Annotated[
+            ChannelFilter, strawberry.argument(description="Central only, or include self-service.")
+        ] = ChannelFilter.INCLUDE_SELF_SERVICE,
+        product_id: ProductIdArg = None,
+        status: Annotated[
+            list[SubscriptionStatus] | None, strawberry.argument(description="Only these statuses.")
+        ] = None,
+        purchaser_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this purchaser (User ID).")
+        ] = None,
+    ) -> Connection[Subscription]:
+        page = paging.page_args(first, after, last, before)
+        channels = None if channel is ChannelFilter.INCLUDE_SELF_SERVICE else [channel.value]
+        slice_ = await purchases.subscriptions_of_tenant(
+            info,
+            self.uuid,
+            page,
+            channels=channels,
+            product_id=product_id,
+            statuses=[s.value for s in status] if status is not None else None,
+            purchaser_id=_user_filter(purchaser_id, "purchaserId"),
+        )
+        return connection_from_slice(slice_, Subscription.from_row)
+
+    @strawberry.field(description="Licenses assigned in the tenant (a licensed user sees their own).")
+    async def assignments(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        product_id: ProductIdArg = None,
+        user_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this user's licenses (User ID).")
+        ] = None,
+    ) -> Connection[Assignment]:
+        page = paging.page_args(first, after, last, before)
+        slice_ = await purchases.assignments_of_tenant(
+            info, self.uuid, page, product_id=product_id, user_id=_user_filter(user_id, "userId")
+        )
+        return connection_from_slice(slice_, Assignment.from_row)
+
+    @strawberry.field(description="The directory: members and admins see it all, a guest sees only themselves.")
+    async def users(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        search: Annotated[
+            str | None, strawberry.argument(description="Prefix of the display name or sign-in name.")
+        ] = None,
+    ) -> Connection[User]:
+        page = paging.page_args(first, after, last, before)
+        slice_ = await tenants.users_of_tenant(info, self.uuid, page, search)
+        return connection_from_slice(slice_, User.from_row)
+
+    @strawberry.field(description="AllowSelfServicePurchase per product; admins, readers and partners only.")
+    async def policies(self, info: Info) -> list[SelfServicePolicy]:
+        rows = await tenants.policies_of_tenant(info, self.uuid)
+        return [
+            SelfServicePolicy(
+                value=SelfServicePolicyValue(r["value"]), updated_at=r["updated_at"], product_id=r["product_id"]
+            )
+            for r in rows
+        ]
+
+    @strawberry.field(description="Licenses per product: bought self-service and central, assigned, free.")
+    async def capacity(self, info: Info) -> list[ProductCapacity]:
+        rows = await tenants.capacity_of_tenant(info, self.uuid)
+        return [
+            ProductCapacity(
+                self_service_licenses=r["self_service_quantity"],
+                central_licenses=r["central_quantity"],
+                assigned_licenses=r["assigned"],
+                self_service_subscriptions=r["self_service_subscriptions"],
+                central_subscriptions=r["central_subscriptions"],
+                product_id=r["product_id"],
+            )
+            for r in rows
+        ]
+
+    @strawberry.field(description="Delegated-admin relationships with partners; admins, readers and partners only.")
+    async def partner_relationships(self, info: Info) -> list[PartnerRelationship]:
+        rows = await tenants.partner_relationships_of_tenant(info, self.uuid)
+        return [PartnerRelationship.from_row(r) for r in rows]
+
+
+async def load_tenant(info: Info, tenant_id: uuid.UUID) -> Tenant | None:
+    row = await tenants.tenant(info, tenant_id)
+    return Tenant.from_row(row) if row is not None else None

@@ -1,0 +1,87 @@
+"""The calling principal: who they are, where they reach, what they may buy."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import strawberry
+
+from purchasegraph.context import Info
+from purchasegraph.eligibility import Reason
+from purchasegraph.policy import Access
+from purchasegraph.resolvers import tenants
+from purchasegraph.resolvers import viewer as viewer_resolvers
+from purchasegraph.schema.directory import User, load_user
+from purchasegraph.schema.enums import AccessLevel, DirectoryRole, EligibilityReason
+from purchasegraph.schema.ids import decode_id
+from purchasegraph.schema.tenants import Tenant, load_tenant
+
+
+@strawberry.type(description="A tenant the viewer may act on, and why.")
+class TenantAccess:
+    tenant: Tenant = strawberry.field(description="The tenant.")
+    access: AccessLevel = strawberry.field(description="What decides the viewer's reach there.")  # type: ignore[valid-type]
+
+
+@strawberry.type(description="Whether the viewer may buy a product self-service, and if not, why.")
+class Eligibility:
+    eligible: bool = strawberry.field(description="True when a purchase would be accepted.")
+    reasons: list[EligibilityReason] = strawberry.field(  # type: ignore[valid-type]
+        description="Every reason that blocks a purchase; empty when eligible."
+    )
+    message: str = strawberry.field(description="What to tell the user, including to contact their IT admin.")
+    can_start_trial: bool = strawberry.field(description="A trial could be started even if buying cannot.")
+
+
+def product_key(value: str) -> str:
+    """A commerce product id, given either raw (CFQ7TTC0H9MP) or as a Product global ID."""
+    gid = decode_id(value)
+    return gid.key if gid is not None and gid.type_name == "Product" else value
+
+
+@strawberry.type(description="The signed-in principal.")
+class Viewer:
+    user_id: strawberry.Private[uuid.UUID]
+    tenant_id: strawberry.Private[uuid.UUID]
+    role_names: strawberry.Private[frozenset[str]]
+
+    @strawberry.field(description="The viewer as a directory user.")
+    async def user(self, info: Info) -> User:
+        user = await load_user(info, self.tenant_id, self.user_id)
+        assert user is not None, "the viewer was loaded from this row in this request"
+        return user
+
+    @strawberry.field(description="The tenant whose directory the viewer signed in to.")
+    async def home_tenant(self, info: Info) -> Tenant:
+        tenant = await load_tenant(info, self.tenant_id)
+        assert tenant is not None, "the viewer was loaded from this tenant in this request"
+        return tenant
+
+    @strawberry.field(description="The viewer's directory roles in the home tenant.")
+    def directory_roles(self) -> list[DirectoryRole]:
+        return sorted((DirectoryRole(r) for r in self.role_names), key=lambda r: r.value)
+
+    @strawberry.field(description="Every tenant the viewer may act on: home first, then partner customers.")
+    async def tenants(self, info: Info) -> list[TenantAccess]:
+        reachable = await tenants.reachable_tenants(info)
+        return [TenantAccess(tenant=Tenant.from_row(row), access=scope.access or Access.GUEST) for scope, row in reachable]
+
+    @strawberry.field(description="Whether the viewer may buy a product self-service; null for an unknown product.")
+    async def eligibility(
+        self,
+        info: Info,
+        product_id: Annotated[
+            strawberry.ID, strawberry.argument(description="Commerce product id or Product ID.")
+        ],
+    ) -> Eligibility | None:
+        assessment = await viewer_resolvers.eligibility(info, product_key(str(product_id)))
+        if assessment is None:
+            return None
+        reasons: list[Reason] = list(assessment.reasons)
+        return Eligibility(
+            eligible=assessment.eligible,
+            reasons=reasons,
+            message=assessment.message,
+            can_start_trial=assessment.can_start_trial,
+        )

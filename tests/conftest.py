@@ -1,0 +1,133 @@
+"""The test world: one real PostgreSQL per session, migrated and seeded once.
+
+Without DATABASE_URL the embedded server starts in a temporary folder (which also proves it
+starts from nothing); with it, a fresh database is created on that server and dropped after.
+Each test gets a connection inside a transaction that is rolled back, so tests may write.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from strawberry.types import ExecutionResult
+
+from purchasegraph.context import build_context
+from purchasegraph.db.embedded import start_embedded_server
+from purchasegraph.db.executor import ConnectionExecutor
+from purchasegraph.db.migrate import migrate
+from purchasegraph.db.pool import create_pool
+from purchasegraph.db.seed import DEMO_USERS, seed_demo_world
+from purchasegraph.identity import Claims
+from purchasegraph.schema import schema
+from purchasegraph.viewer import load_viewer
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        import asyncio
+
+        name = f"purchasegraph_test_{secrets.token_hex(4)}"
+
+        async def admin(sql: str) -> None:
+            conn = await asyncpg.connect(external)
+            try:
+                await conn.execute(sql)
+            finally:
+                await conn.close()
+
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        yield _with_database(external, name)
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    else:
+        server = start_embedded_server(Path(tmp_path_factory.mktemp("pg")))
+        yield server.database_url
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database_url, min_size=1, max_size=8)
+    async with pool.acquire() as conn:
+        await migrate(conn)
+        await seed_demo_world(conn)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    async with pool.acquire() as connection:
+        transaction = connection.transaction()
+        await transaction.start()
+        try:
+            yield connection
+        finally:
+            await transaction.rollback()
+
+
+@dataclass(frozen=True)
+class DemoUserIds:
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID
+
+
+@pytest.fixture(scope="session")
+async def demo_ids(pool: asyncpg.Pool) -> dict[str, DemoUserIds]:
+    """Sign-in name → ids, for every demo user."""
+    rows = await pool.fetch(
+        "SELECT user_principal_name, id, tenant_id FROM users WHERE user_principal_name = ANY($1::text[])",
+        [u.user_principal_name for u in DEMO_USERS],
+    )
+    return {r["user_principal_name"]: DemoUserIds(r["id"], r["tenant_id"]) for r in rows}
+
+
+@dataclass
+class Api:
+    """Runs GraphQL against the schema as a given user, inside the test's transaction."""
+
+    conn: asyncpg.Connection
+    ids: dict[str, DemoUserIds]
+    last_statements: int = 0
+
+    async def execute(
+        self, query: str, *, as_user: str | None = None, variables: dict[str, Any] | None = None
+    ) -> ExecutionResult:
+        db = ConnectionExecutor(self.conn)
+        viewer = None
+        if as_user is not None:
+            ids = self.ids[as_user]
+            viewer = await load_viewer(db, Claims(user_id=ids.user_id, tenant_id=ids.tenant_id))
+            assert viewer is not None, as_user
+            db.statements = 0  # count what the query runs, not the authentication
+        result = await schema.execute(query, variable_values=variables, context_value=build_context(viewer=viewer, db=db))
+        self.last_statements = db.statements
+        return result
+
+    async def data(
+        self, query: str, *, as_user: str | None = None, variables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        result = await self.execute(query, as_user=as_user, variables=variables)
+        assert result.errors is None, result.errors
+        assert result.data is not None
+        return result.data
+
+
+@pytest.fixture
+def api(conn: asyncpg.Connection, demo_ids: dict[str, DemoUserIds]) -> Api:
+    return Api(conn=conn, ids=demo_ids)
