@@ -108,7 +108,7 @@ async def readyz(request: Request) -> Response:
 
 
 def create_app(settings: Settings) -> Starlette:
-    schema = build_schema(extensions=[MaskErrors(should_mask_error=mask_unexpected)])
+    schema = build_schema(extensions=[lambda: MaskErrors(should_mask_error=mask_unexpected)])
     graphql_app = PurchaseGraphQL(schema, graphql_ide=None if settings.production else "graphiql")
 
     @asynccontextmanager

@@ -340,19 +340,19 @@ _ACCOUNT_BY_UPN = {a.user.user_principal_name: a for a in _ACCOUNTS}
 DEMO_USERS: tuple[DemoUser, ...] = tuple(a.user for a in _ACCOUNTS)
 
 
-def _tenant_id(domain: str) -> uuid.UUID:
+def demo_tenant_id(domain: str) -> uuid.UUID:
     return demo_id(f"tenant:{domain}")
 
 
-def _user_id(upn: str) -> uuid.UUID:
+def demo_user_id(upn: str) -> uuid.UUID:
     return demo_id(f"user:{upn}")
 
 
 def _home_tenant_id(upn: str) -> uuid.UUID:
-    return _tenant_id(_ACCOUNT_BY_UPN[upn].user.tenant_domain)
+    return demo_tenant_id(_ACCOUNT_BY_UPN[upn].user.tenant_domain)
 
 
-_CONTOSO_ID = _tenant_id(CONTOSO)
+_CONTOSO_ID = demo_tenant_id(CONTOSO)
 
 # ---------------------------------------------------------------------------------------------
 # Building the rows
@@ -474,7 +474,7 @@ class _World:
     def tenant(self, tenant: _Tenant) -> None:
         self.tenants.append(
             (
-                _tenant_id(tenant.domain),
+                demo_tenant_id(tenant.domain),
                 tenant.name,
                 tenant.domain,
                 tenant.managed,
@@ -487,7 +487,7 @@ class _World:
 
     def user(self, account: _Account) -> None:
         upn = account.user.user_principal_name
-        tenant_id = _tenant_id(account.user.tenant_domain)
+        tenant_id = demo_tenant_id(account.user.tenant_domain)
         departed = (
             None
             if account.departed_days_ago is None
@@ -496,7 +496,7 @@ class _World:
         self.users.append(
             (
                 tenant_id,
-                _user_id(upn),
+                demo_user_id(upn),
                 account.user.display_name,
                 upn,
                 account.mail or upn,
@@ -508,7 +508,7 @@ class _World:
             )
         )
         for role in account.roles:
-            self.directory_roles.append((tenant_id, _user_id(upn), role, self.days_ago(1400)))
+            self.directory_roles.append((tenant_id, demo_user_id(upn), role, self.days_ago(1400)))
 
     def partner(
         self, customer: str, partner: str, roles: list[str], status: str, starts: datetime, ends: datetime
@@ -516,9 +516,9 @@ class _World:
         name = f"{_TENANT_BY_DOMAIN[partner].name} for {_TENANT_BY_DOMAIN[customer].name}"
         self.partner_relationships.append(
             (
-                _tenant_id(customer),
+                demo_tenant_id(customer),
                 demo_id(f"partner_relationship:{partner}->{customer}"),
-                _tenant_id(partner),
+                demo_tenant_id(partner),
                 name,
                 roles,
                 status,
@@ -554,8 +554,8 @@ class _World:
         self, domain: str, product_id: str, value: str, by: str, at: datetime, previous: str | None
     ) -> None:
         """``previous`` is None where the tenant had no row yet, i.e. the implicit default."""
-        tenant_id = _tenant_id(domain)
-        self.policies.append((tenant_id, product_id, value, at, _user_id(by)))
+        tenant_id = demo_tenant_id(domain)
+        self.policies.append((tenant_id, product_id, value, at, demo_user_id(by)))
         self.audit(
             tenant_id,
             by,
@@ -588,7 +588,7 @@ class _World:
             (
                 _home_tenant_id(upn),
                 method_id,
-                _user_id(upn),
+                demo_user_id(upn),
                 brand,
                 last4,
                 exp_month,
@@ -619,9 +619,9 @@ class _World:
         unit_price = Decimal("0.00") if is_trial else _price(product_id, tenant.country, channel)
         sub = _Subscription(
             label,
-            _tenant_id(domain),
+            demo_tenant_id(domain),
             demo_id(f"subscription:{label}"),
-            _user_id(purchaser) if purchaser else None,
+            demo_user_id(purchaser) if purchaser else None,
             unit_price,
             tenant.currency,
         )
@@ -662,7 +662,7 @@ class _World:
                 demo_id(f"order:{sub.label}:{number}"),
                 sub.id,
                 kind,
-                _user_id(actor),
+                demo_user_id(actor),
                 actor_tenant_id,
                 delta,
                 quantity_after,
@@ -700,9 +700,9 @@ class _World:
             raise ValueError(f"{upn} is not in the tenant of {sub.label}")
         assignment_id = demo_id(f"assignment:{sub.label}:{upn}")
         self.assignments.append(
-            (sub.tenant_id, assignment_id, sub.id, _user_id(upn), _user_id(by), at, removed)
+            (sub.tenant_id, assignment_id, sub.id, demo_user_id(upn), demo_user_id(by), at, removed)
         )
-        details = {"subscription_id": str(sub.id), "user_id": str(_user_id(upn))}
+        details = {"subscription_id": str(sub.id), "user_id": str(demo_user_id(upn))}
         self.audit(sub.tenant_id, by, "license.assign", "license_assignment", str(assignment_id), at, details)
         if removed is not None:
             self.audit(
@@ -758,7 +758,7 @@ class _World:
         self.audit_events.append(
             (
                 tenant_id,
-                _user_id(actor),
+                demo_user_id(actor),
                 actor_tenant_id,
                 on_behalf_of,
                 action,
@@ -784,7 +784,7 @@ class _World:
             (
                 _home_tenant_id(upn),
                 demo_id(f"notification:{key}"),
-                _user_id(upn),
+                demo_user_id(upn),
                 kind,
                 subject_id,
                 message,
@@ -983,7 +983,7 @@ def _contoso(w: _World) -> None:
             premium.tenant_id,
             request_id,
             premium.id,
-            _user_id(ALEX),
+            demo_user_id(ALEX),
             _CONTOSO_ID,
             "Dana has left Contoso. Please cancel this subscription so its users can move to licenses "
             "the company bought centrally.",
@@ -1061,8 +1061,8 @@ def _contoso(w: _World) -> None:
             _CONTOSO_ID,
             lee_request,
             PROJECT_PLAN_3,
-            _user_id(LEE),
-            [_user_id(LEE), _user_id(MIA)],
+            demo_user_id(LEE),
+            [demo_user_id(LEE), demo_user_id(MIA)],
             "pending",
             w.days_ago(6, 9),
             None,
@@ -1084,11 +1084,11 @@ def _contoso(w: _World) -> None:
             _CONTOSO_ID,
             noah_request,
             PROJECT_PLAN_3,
-            _user_id(NOAH),
-            [_user_id(NOAH)],
+            demo_user_id(NOAH),
+            [demo_user_id(NOAH)],
             "denied",
             w.days_ago(30, 9),
-            _user_id(ALEX),
+            demo_user_id(ALEX),
             denied_at,
         )
     )

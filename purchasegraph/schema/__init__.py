@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated
 
 import strawberry
 from strawberry.extensions import SchemaExtension
 
 from purchasegraph.context import Info
-from purchasegraph.resolvers import catalogue
+from purchasegraph.resolvers import catalogue as catalogue_resolvers
 from purchasegraph.schema.catalogue import Product
 from purchasegraph.schema.ids import decode_uuid
 from purchasegraph.schema.node import Node
@@ -50,7 +50,7 @@ class Query:
             str | None, strawberry.argument(description="Only products sold in this market (ISO 3166 alpha-2).")
         ] = None,
     ) -> list[Product]:
-        rows = await catalogue.products_in_market(info, market.upper() if market else None)
+        rows = await catalogue_resolvers.products_in_market(info, market.upper() if market else None)
         return [Product.from_row(r) for r in rows]
 
 
@@ -59,7 +59,9 @@ NODE_TYPES = [Tenant, User, Product, Subscription, Order, Purchase, Assignment, 
 
 
 
-def build_schema(*, extensions: Sequence[SchemaExtension | type[SchemaExtension]] = ()) -> strawberry.Schema:
+def build_schema(
+    *, extensions: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = ()
+) -> strawberry.Schema:
     return strawberry.Schema(query=Query, types=NODE_TYPES, extensions=list(extensions))
 
 
