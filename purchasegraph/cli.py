@@ -87,12 +87,13 @@ def token(args: argparse.Namespace) -> int:
 
 
 def demo_tokens(args: argparse.Namespace) -> int:
+    from purchasegraph.demo import DemoToken
     from purchasegraph.demo import demo_tokens as mint_all
     from purchasegraph.runtime import running
 
-    async def run() -> list[dict[str, str]]:
+    async def run() -> list[DemoToken]:
         async with running(_settings(args), seed=False) as runtime:
-            return [dict(t) for t in await mint_all(runtime)]
+            return await mint_all(runtime)
 
     tokens = asyncio.run(run())
     if not tokens:

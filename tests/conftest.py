@@ -115,7 +115,9 @@ class Api:
             viewer = await load_viewer(db, Claims(user_id=ids.user_id, tenant_id=ids.tenant_id))
             assert viewer is not None, as_user
             db.statements = 0  # count what the query runs, not the authentication
-        result = await schema.execute(query, variable_values=variables, context_value=build_context(viewer=viewer, db=db))
+        result = await schema.execute(
+            query, variable_values=variables, context_value=build_context(viewer=viewer, db=db)
+        )
         self.last_statements = db.statements
         return result
 

@@ -56,7 +56,9 @@ async def create_tenant(
     """A fresh tenant with a global admin and ``users`` members."""
     tenant_id = uuid.uuid4()
     domain = f"t{tenant_id.hex[:12]}.example"
-    await conn.execute(INSERT_TENANT, tenant_id, f"Tenant {domain}", domain, managed, organization_type, country, "USD")
+    await conn.execute(
+        INSERT_TENANT, tenant_id, f"Tenant {domain}", domain, managed, organization_type, country, "USD"
+    )
     admin_id = uuid.uuid4()
     admin_upn = f"admin@{domain}"
     await conn.execute(INSERT_USER, tenant_id, admin_id, "Admin", admin_upn, "member", "cloud", True)
@@ -64,12 +66,19 @@ async def create_tenant(
     rows = TenantRows(tenant_id=tenant_id, admin_upn=admin_upn, admin_id=admin_id)
     await conn.executemany(
         INSERT_USER,
-        [(tenant_id, uid, f"User {i:05d}", f"user{i}@{domain}", "member", "cloud", True)
-         for i, uid in enumerate(uuid.uuid4() for _ in range(users))],
+        [
+            (tenant_id, uid, f"User {i:05d}", f"user{i}@{domain}", "member", "cloud", True)
+            for i, uid in enumerate(uuid.uuid4() for _ in range(users))
+        ],
     )
-    rows.user_ids = [r["id"] for r in await conn.fetch(
-        "SELECT id FROM users WHERE tenant_id = $1 AND id <> $2 ORDER BY display_name", tenant_id, admin_id
-    )]
+    rows.user_ids = [
+        r["id"]
+        for r in await conn.fetch(
+            "SELECT id FROM users WHERE tenant_id = $1 AND id <> $2 ORDER BY display_name",
+            tenant_id,
+            admin_id,
+        )
+    ]
     return rows
 
 
@@ -88,11 +97,25 @@ async def add_subscriptions(
         sub_id = uuid.uuid4()
         purchaser = tenant.user_ids[n % len(tenant.user_ids)]
         quantity = max(assignments_each, 1) + 2
-        subscriptions.append((tenant.tenant_id, sub_id, PRODUCTS[n % len(PRODUCTS)], purchaser, quantity, price, n))
+        subscriptions.append(
+            (tenant.tenant_id, sub_id, PRODUCTS[n % len(PRODUCTS)], purchaser, quantity, price, n)
+        )
         for k in range(orders_each):
             kind = "purchase" if k == 0 else "add_licenses"
-            orders.append((tenant.tenant_id, uuid.uuid4(), sub_id, kind, purchaser, 1, k + 1, price, price,
-                           orders_each - k))
+            orders.append(
+                (
+                    tenant.tenant_id,
+                    uuid.uuid4(),
+                    sub_id,
+                    kind,
+                    purchaser,
+                    1,
+                    k + 1,
+                    price,
+                    price,
+                    orders_each - k,
+                )
+            )
         for k in range(assignments_each):
             user = tenant.user_ids[(n + k) % len(tenant.user_ids)]
             assignments.append((tenant.tenant_id, uuid.uuid4(), sub_id, user, purchaser))

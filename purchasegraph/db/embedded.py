@@ -18,7 +18,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import pgserver
 
-SECRET_FILE = "jwt-secret"
+SECRET_FILE = "jwt-secret"  # noqa: S105 - the file name, not the secret
 PGDATA = "pgdata"
 
 

@@ -10,11 +10,11 @@ Both count the statements they send; every query of a request goes through its e
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 import asyncpg
 
-Record = asyncpg.Record
+Record: TypeAlias = asyncpg.Record
 
 
 class Executor(Protocol):

@@ -119,7 +119,9 @@ class Loaders:
         )
 
     def invoices_of_subscription(self, scope: Scope, page: PageArgs) -> DataLoader[uuid.UUID, Slice]:
-        return self._children("invoices_of_subscription", invoices.fetch_invoices_by_subscription, scope, page)
+        return self._children(
+            "invoices_of_subscription", invoices.fetch_invoices_by_subscription, scope, page
+        )
 
 
 async def load_many(loader: DataLoader[K, V], keys: Sequence[K]) -> list[V]:

@@ -48,7 +48,12 @@ async def orders_of_subscription(
 
 
 async def purchases_of_tenant(
-    info: Info, tenant_id: uuid.UUID, page: PageArgs, *, product_id: str | None, purchaser_id: uuid.UUID | None
+    info: Info,
+    tenant_id: uuid.UUID,
+    page: PageArgs,
+    *,
+    product_id: str | None,
+    purchaser_id: uuid.UUID | None,
 ) -> Slice:
     return await orders.fetch_purchases_by_tenant(
         info.context.db,

@@ -11,12 +11,12 @@ from strawberry.extensions import SchemaExtension
 from purchasegraph.context import Info
 from purchasegraph.resolvers import catalogue as catalogue_resolvers
 from purchasegraph.schema.catalogue import Product
+from purchasegraph.schema.directory import User
 from purchasegraph.schema.ids import decode_uuid
 from purchasegraph.schema.node import Node
 from purchasegraph.schema.nodes import resolve_node
 from purchasegraph.schema.purchases import Assignment, Invoice, Order, PaymentMethod, Purchase, Subscription
 from purchasegraph.schema.tenants import PartnerRelationship, Tenant, load_tenant
-from purchasegraph.schema.directory import User
 from purchasegraph.schema.viewer import Viewer
 
 
@@ -36,7 +36,9 @@ class Query:
         tenant_id = decode_uuid(str(id), "Tenant")
         return await load_tenant(info, tenant_id) if tenant_id is not None else None
 
-    @strawberry.field(description="Any object by its global ID; null if it does not exist or is outside your reach.")
+    @strawberry.field(
+        description="Any object by its global ID; null if it does not exist or is outside your reach."
+    )
     async def node(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="A global ID.")]
     ) -> Node | None:
@@ -47,7 +49,8 @@ class Query:
         self,
         info: Info,
         market: Annotated[
-            str | None, strawberry.argument(description="Only products sold in this market (ISO 3166 alpha-2).")
+            str | None,
+            strawberry.argument(description="Only products sold in this market (ISO 3166 alpha-2)."),
         ] = None,
     ) -> list[Product]:
         rows = await catalogue_resolvers.products_in_market(info, market.upper() if market else None)
@@ -55,8 +58,18 @@ class Query:
 
 
 # Types reachable only through `node` must be named for the schema to include them.
-NODE_TYPES = [Tenant, User, Product, Subscription, Order, Purchase, Assignment, Invoice, PaymentMethod, PartnerRelationship]
-
+NODE_TYPES = [
+    Tenant,
+    User,
+    Product,
+    Subscription,
+    Order,
+    Purchase,
+    Assignment,
+    Invoice,
+    PaymentMethod,
+    PartnerRelationship,
+]
 
 
 def build_schema(

@@ -24,9 +24,7 @@ class Money:
 @strawberry.type(description="List price of one license per month in a market, for one channel.")
 class ProductPrice:
     market: str = strawberry.field(description="ISO 3166 alpha-2 country code.")
-    channel: SubscriptionChannel = strawberry.field(
-        description="Self-service and central prices may differ."
-    )
+    channel: SubscriptionChannel = strawberry.field(description="Self-service and central prices may differ.")
     unit_price: Money = strawberry.field(description="Per license per month.")
 
     @classmethod
@@ -40,7 +38,9 @@ class ProductPrice:
 
 @strawberry.type(description="A product that can be bought self-service or centrally.")
 class Product(Node):
-    product_id: str = strawberry.field(description="The commerce product id, e.g. CFQ7TTC0H9MP (Power BI Pro).")
+    product_id: str = strawberry.field(
+        description="The commerce product id, e.g. CFQ7TTC0H9MP (Power BI Pro)."
+    )
     name: str = strawberry.field(description="Display name.")
     family: ProductFamily = strawberry.field(description="Product family.")
     self_service: bool = strawberry.field(description="Offered for self-service purchase at all.")

@@ -42,7 +42,9 @@ class SubscriptionStatus(enum.Enum):
     DISABLED = strawberry.enum_value(
         "disabled", description="Up to 90 days after: only admins reach the data; no new assignments."
     )
-    DELETED = strawberry.enum_value("deleted", description="Final: canceled or lapsed; cannot be reactivated.")
+    DELETED = strawberry.enum_value(
+        "deleted", description="Final: canceled or lapsed; cannot be reactivated."
+    )
 
 
 @strawberry.enum(description="Who governs a self-service subscription.")

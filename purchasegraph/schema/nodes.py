@@ -12,7 +12,14 @@ from purchasegraph.schema.catalogue import load_product
 from purchasegraph.schema.directory import load_user
 from purchasegraph.schema.ids import GlobalId, decode_id
 from purchasegraph.schema.node import Node
-from purchasegraph.schema.purchases import Assignment, Invoice, Order, PaymentMethod, Purchase, load_subscription
+from purchasegraph.schema.purchases import (
+    Assignment,
+    Invoice,
+    Order,
+    PaymentMethod,
+    Purchase,
+    load_subscription,
+)
 from purchasegraph.schema.tenants import PartnerRelationship, load_tenant
 
 TenantScoped = Callable[[Info, uuid.UUID, uuid.UUID], Awaitable[Node | None]]

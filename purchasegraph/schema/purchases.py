@@ -140,7 +140,9 @@ class Subscription(Node):
         return connection_from_slice(slice_, Invoice.from_row)
 
 
-async def load_subscription(info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID) -> Subscription | None:
+async def load_subscription(
+    info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID
+) -> Subscription | None:
     row = await purchases.subscription(info, tenant_id, subscription_id)
     return Subscription.from_row(row) if row is not None else None
 
@@ -178,12 +180,16 @@ class Order(Node):
     async def subscription(self, info: Info) -> Subscription | None:
         return await load_subscription(info, self.tenant_id, self.subscription_id)
 
-    @strawberry.field(description="Who did it, when the viewer may see them (partners act from their own tenant).")
+    @strawberry.field(
+        description="Who did it, when the viewer may see them (partners act from their own tenant)."
+    )
     async def actor(self, info: Info) -> User | None:
         return await load_user(info, self.actor_tenant_id, self.actor_id)
 
 
-@strawberry.type(description="An order that bought licenses: a new subscription, added licenses or a renewal.")
+@strawberry.type(
+    description="An order that bought licenses: a new subscription, added licenses or a renewal."
+)
 class Purchase(Node):
     kind: OrderKind = strawberry.field(description="PURCHASE, ADD_LICENSES or RENEW.")
     quantity: int = strawberry.field(description="Licenses bought by this purchase.")
@@ -258,7 +264,9 @@ class Assignment(Node):
         assert product is not None, "a subscription's product is a foreign key"
         return product
 
-    @strawberry.field(description="The subscription the license comes from; null for a licensed user who did not buy it.")
+    @strawberry.field(
+        description="The subscription the license comes from; null for a licensed user who did not buy it."
+    )
     async def subscription(self, info: Info) -> Subscription | None:
         return await load_subscription(info, self.tenant_id, self.subscription_id)
 

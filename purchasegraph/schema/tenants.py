@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import Annotated
+from typing import Annotated, cast
 
 import strawberry
 
@@ -104,7 +104,9 @@ class Tenant(Node):
     tenant_id: strawberry.ID = strawberry.field(description="The directory id (a UUID).")
     name: str = strawberry.field(description="Organization name.")
     primary_domain: str = strawberry.field(description="Primary domain.")
-    managed: bool = strawberry.field(description="Managed by an admin (false for an unmanaged, viral directory).")
+    managed: bool = strawberry.field(
+        description="Managed by an admin (false for an unmanaged, viral directory)."
+    )
     organization_type: OrganizationType = strawberry.field(description="Commercial, government, education…")
     country: str = strawberry.field(description="ISO 3166 alpha-2 country: the market it buys in.")
     currency: str = strawberry.field(description="ISO 4217 billing currency.")
@@ -167,14 +169,14 @@ class Tenant(Node):
         ] = None,
     ) -> Connection[Subscription]:
         page = paging.page_args(first, after, last, before)
-        channels = None if channel is ChannelFilter.INCLUDE_SELF_SERVICE else [channel.value]
+        channels = None if channel is ChannelFilter.INCLUDE_SELF_SERVICE else [cast(str, channel.value)]
         slice_ = await purchases.subscriptions_of_tenant(
             info,
             self.uuid,
             page,
             channels=channels,
             product_id=product_id,
-            statuses=[s.value for s in status] if status is not None else None,
+            statuses=[cast(str, s.value) for s in status] if status is not None else None,
             purchaser_id=_user_filter(purchaser_id, "purchaserId"),
         )
         return connection_from_slice(slice_, Subscription.from_row)
@@ -198,7 +200,9 @@ class Tenant(Node):
         )
         return connection_from_slice(slice_, Assignment.from_row)
 
-    @strawberry.field(description="The directory: members and admins see it all, a guest sees only themselves.")
+    @strawberry.field(
+        description="The directory: members and admins see it all, a guest sees only themselves."
+    )
     async def users(
         self,
         info: Info,
@@ -219,7 +223,9 @@ class Tenant(Node):
         rows = await tenants.policies_of_tenant(info, self.uuid)
         return [
             SelfServicePolicy(
-                value=SelfServicePolicyValue(r["value"]), updated_at=r["updated_at"], product_id=r["product_id"]
+                value=SelfServicePolicyValue(r["value"]),
+                updated_at=r["updated_at"],
+                product_id=r["product_id"],
             )
             for r in rows
         ]
@@ -239,7 +245,9 @@ class Tenant(Node):
             for r in rows
         ]
 
-    @strawberry.field(description="Delegated-admin relationships with partners; admins, readers and partners only.")
+    @strawberry.field(
+        description="Delegated-admin relationships with partners; admins, readers and partners only."
+    )
     async def partner_relationships(self, info: Info) -> list[PartnerRelationship]:
         rows = await tenants.partner_relationships_of_tenant(info, self.uuid)
         return [PartnerRelationship.from_row(r) for r in rows]

@@ -65,9 +65,14 @@ class Viewer:
     @strawberry.field(description="Every tenant the viewer may act on: home first, then partner customers.")
     async def tenants(self, info: Info) -> list[TenantAccess]:
         reachable = await tenants.reachable_tenants(info)
-        return [TenantAccess(tenant=Tenant.from_row(row), access=scope.access or Access.GUEST) for scope, row in reachable]
+        return [
+            TenantAccess(tenant=Tenant.from_row(row), access=scope.access or Access.GUEST)
+            for scope, row in reachable
+        ]
 
-    @strawberry.field(description="Whether the viewer may buy a product self-service; null for an unknown product.")
+    @strawberry.field(
+        description="Whether the viewer may buy a product self-service; null for an unknown product."
+    )
     async def eligibility(
         self,
         info: Info,

@@ -29,7 +29,9 @@ SELECT_INVOICES_BY_SUBSCRIPTION = connection_query(
 )
 
 
-async def fetch_invoices_by_id(db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]) -> list[Record | None]:
+async def fetch_invoices_by_id(
+    db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]
+) -> list[Record | None]:
     return await fetch_by_ids(db, SELECT_INVOICES_BY_ID, scope=scope, ids=ids)
 
 
