@@ -49,6 +49,9 @@ class Scope:
     can_administer: bool = False
     # Policy changes and take-over: admins of the tenant, partners only with a global-admin grant.
     can_govern: bool = False
+    # For PARTNER access, the partner's own tenant: a partner sees its own relationship with the
+    # customer, never the customer's relationships with other partners.
+    partner_tenant_id: uuid.UUID | None = None
 
     @property
     def sees_anything(self) -> bool:
@@ -81,6 +84,7 @@ def scope_for(viewer: Viewer | None, tenant_id: uuid.UUID) -> Scope:
                 viewer_id=viewer.user_id,
                 can_administer=bool(grant.roles & PARTNER_WRITE_ROLES),
                 can_govern=bool(grant.roles & PARTNER_GOVERN_ROLES),
+                partner_tenant_id=viewer.tenant_id,
             )
     return nothing(tenant_id)
 

@@ -1,4 +1,5 @@
-"""Delegated-admin relationships of a customer tenant, for whole-tenant viewers."""
+"""Delegated-admin relationships of a customer tenant: admins and readers see all of them, a
+partner only its own (as in GDAP, where a partner never learns of the customer's other partners)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ SELECT_RELATIONSHIPS_BY_CUSTOMER = """
 SELECT p.tenant_id, p.id, p.partner_tenant_id, p.display_name, p.roles, p.status, p.starts_at, p.ends_at,
        (p.status = 'active' AND now() >= p.starts_at AND now() < p.ends_at) AS in_force
   FROM partner_relationships p
- WHERE p.tenant_id = $1 AND $2::bool
+ WHERE p.tenant_id = $1 AND $2::bool AND ($3::uuid IS NULL OR p.partner_tenant_id = $3::uuid)
  ORDER BY p.starts_at DESC, p.id
 """
 
@@ -17,4 +18,6 @@ SELECT p.tenant_id, p.id, p.partner_tenant_id, p.display_name, p.roles, p.status
 async def fetch_relationships_by_customer(db: Executor, *, scope: Scope) -> list[Record]:
     if not scope.whole_tenant:
         return []
-    return await db.fetch(SELECT_RELATIONSHIPS_BY_CUSTOMER, scope.tenant_id, scope.whole_tenant)
+    return await db.fetch(
+        SELECT_RELATIONSHIPS_BY_CUSTOMER, scope.tenant_id, scope.whole_tenant, scope.partner_tenant_id
+    )
