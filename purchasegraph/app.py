@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -62,7 +63,14 @@ def unauthenticated_response(message: str) -> Response:
 
 class PurchaseGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
-        return build_context(viewer=request.state.viewer, db=request.state.db, request=request)
+        runtime: Runtime = request.state.runtime
+        return build_context(
+            viewer=request.state.viewer,
+            db=request.state.db,
+            processor=runtime.processor,
+            request=request,
+            request_id=request_id_of(request),
+        )
 
 
 class AuthenticatedGraphQL:
@@ -84,6 +92,14 @@ class AuthenticatedGraphQL:
             request.state.viewer = viewer
             request.state.db = db
         await self._graphql(scope, receive, send)
+
+
+def request_id_of(request: Request) -> str:
+    """The caller's X-Request-Id when it is a sane token, else a fresh one (it ends up in audit rows)."""
+    given = request.headers.get("x-request-id", "")
+    if 8 <= len(given) <= 128 and all(c.isalnum() or c in "-_.:" for c in given):
+        return given
+    return uuid.uuid4().hex
 
 
 def mask_unexpected(error: GraphQLError) -> bool:

@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 from purchasegraph.db.executor import Executor
 from purchasegraph.db.loaders import Loaders
+from purchasegraph.payments import PaymentProcessor, SandboxProcessor
 from purchasegraph.policy import Scope, scope_for
 from purchasegraph.viewer import Viewer
 
@@ -19,6 +20,8 @@ class Context:
     viewer: Viewer | None
     db: Executor
     loaders: Loaders
+    processor: PaymentProcessor = field(default_factory=SandboxProcessor)
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     request: Request | None = None
     _scopes: dict[uuid.UUID, Scope] = field(default_factory=dict)
 
@@ -30,8 +33,22 @@ class Context:
         return scope
 
 
-def build_context(*, viewer: Viewer | None, db: Executor, request: Request | None = None) -> Context:
-    return Context(viewer=viewer, db=db, loaders=Loaders(db), request=request)
+def build_context(
+    *,
+    viewer: Viewer | None,
+    db: Executor,
+    processor: PaymentProcessor | None = None,
+    request: Request | None = None,
+    request_id: str | None = None,
+) -> Context:
+    return Context(
+        viewer=viewer,
+        db=db,
+        loaders=Loaders(db),
+        processor=processor if processor is not None else SandboxProcessor(),
+        request_id=request_id or uuid.uuid4().hex,
+        request=request,
+    )
 
 
 Info = strawberry.Info[Context, None]

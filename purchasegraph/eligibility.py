@@ -7,7 +7,9 @@ and a refused purchase always agree.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 # Self-service purchase is not offered in these markets at all (rule 2).
 INELIGIBLE_MARKETS = frozenset({"IN"})
@@ -97,3 +99,21 @@ def _message(facts: Facts, reasons: tuple[Reason, ...]) -> str:
         return f"You can buy {facts.product_name} yourself."
     why = " ".join(reason.value for reason in reasons)
     return f"You can't buy {facts.product_name} yourself. {why} {CONTACT_IT_ADMIN}"
+
+
+def facts_from(row: Mapping[str, Any], *, is_guest: bool, account_enabled: bool) -> Facts:
+    """Facts from a row of ``SELECT_ELIGIBILITY_FACTS`` and what is known of the user."""
+    return Facts(
+        tenant_managed=row["managed"],
+        organization_type=row["organization_type"],
+        country=row["country"],
+        is_guest=is_guest,
+        account_enabled=account_enabled,
+        product_name=row["product_name"],
+        product_family=row["family"],
+        product_self_service=row["self_service"],
+        sold_in_market=row["sold_in_market"],
+        trial_available=row["trial_available"],
+        trial_requires_payment_method=row["trial_requires_payment_method"],
+        policy=row["policy"],
+    )

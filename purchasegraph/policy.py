@@ -107,3 +107,52 @@ def tenants_in_reach(viewer: Viewer | None) -> list[Scope]:
     scopes = [_home_scope(viewer)]
     scopes += [scope_for(viewer, g.customer_tenant_id) for g in viewer.partner_grants]
     return scopes
+
+
+class Decision(enum.Enum):
+    """The answer to "may this viewer change that?"; the names are the refusal codes."""
+
+    ALLOWED = "allowed"
+    NOT_FOUND = "not_found"  # outside the viewer's reach: it looks like it does not exist
+    NOT_AUTHORIZED = "not_authorized"  # visible, but the viewer's role only reads
+    NOT_IN_CONTROL = "not_in_control"  # governed by the purchaser, or by admins after a take-over
+
+
+def may_buy(scope: Scope) -> Decision:
+    """Self-service buying happens in one's own tenant; partners never buy for a customer."""
+    if scope.access in {Access.MEMBER, Access.ADMIN, Access.READER, Access.GUEST}:
+        return Decision.ALLOWED  # guests are then refused by eligibility, with its reason code
+    return Decision.NOT_FOUND
+
+
+def may_administer(scope: Scope) -> Decision:
+    """Admin actions: global and billing admins, partners whose grant includes an admin role."""
+    if scope.can_administer:
+        return Decision.ALLOWED
+    return Decision.NOT_AUTHORIZED if scope.sees_anything else Decision.NOT_FOUND
+
+
+def may_govern(scope: Scope) -> Decision:
+    """Policies and take-over: admins of the tenant; a partner only with a global-admin grant."""
+    if scope.can_govern:
+        return Decision.ALLOWED
+    return Decision.NOT_AUTHORIZED if scope.sees_anything else Decision.NOT_FOUND
+
+
+def may_manage_subscription(
+    scope: Scope, *, controlled_by: str, purchaser_id: uuid.UUID | None
+) -> Decision:
+    """Who changes a subscription's licenses and life: its purchaser while they control it,
+    the tenant's admins once it is central or taken over (rule 10)."""
+    is_purchaser = scope.sees_anything and purchaser_id is not None and scope.viewer_id == purchaser_id
+    if controlled_by == "purchaser":
+        if is_purchaser and scope.access is not Access.PARTNER:
+            return Decision.ALLOWED
+        if scope.whole_tenant:
+            return Decision.NOT_IN_CONTROL if scope.can_administer else Decision.NOT_AUTHORIZED
+        return Decision.NOT_FOUND
+    if scope.can_administer:
+        return Decision.ALLOWED
+    if scope.whole_tenant:
+        return Decision.NOT_AUTHORIZED
+    return Decision.NOT_IN_CONTROL if is_purchaser else Decision.NOT_FOUND

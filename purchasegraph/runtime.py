@@ -20,6 +20,7 @@ from purchasegraph.db.migrate import migrate
 from purchasegraph.db.pool import create_pool
 from purchasegraph.db.seed import seed_demo_world
 from purchasegraph.identity import TokenVerifier
+from purchasegraph.payments import PaymentProcessor, SandboxProcessor
 from purchasegraph.settings import Settings
 
 log = logging.getLogger("purchasegraph")
@@ -32,6 +33,8 @@ class Runtime:
     verifier: TokenVerifier
     jwt_secret: str | None
     embedded: EmbeddedServer | None = None
+    # The sandbox until a real processor is configured (cards never leave the process).
+    processor: PaymentProcessor = field(default_factory=SandboxProcessor)
     migrated: list[int] = field(default_factory=list)
     seeded: bool = False
     startup_seconds: float = 0.0

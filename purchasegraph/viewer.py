@@ -49,6 +49,11 @@ class Viewer:
     roles: frozenset[str]
     partner_grants: tuple[PartnerGrant, ...]
 
+    @property
+    def can_sign_in(self) -> bool:
+        """An enabled account of someone who has not left the organization."""
+        return self.account_enabled and not self.departed
+
 
 async def load_viewer(db: Executor, claims: Claims) -> Viewer | None:
     """The viewer named by verified claims, or None when the directory no longer has them."""

@@ -11,7 +11,7 @@ import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -27,6 +27,7 @@ from purchasegraph.db.migrate import migrate
 from purchasegraph.db.pool import create_pool
 from purchasegraph.db.seed import DEMO_USERS, seed_demo_world
 from purchasegraph.identity import Claims
+from purchasegraph.payments import SandboxProcessor
 from purchasegraph.schema import schema
 from purchasegraph.viewer import load_viewer
 
@@ -104,6 +105,7 @@ class Api:
     conn: asyncpg.Connection
     ids: dict[str, DemoUserIds]
     last_statements: int = 0
+    processor: SandboxProcessor = field(default_factory=SandboxProcessor)
 
     async def execute(
         self, query: str, *, as_user: str | None = None, variables: dict[str, Any] | None = None
@@ -115,9 +117,8 @@ class Api:
             viewer = await load_viewer(db, Claims(user_id=ids.user_id, tenant_id=ids.tenant_id))
             assert viewer is not None, as_user
             db.statements = 0  # count what the query runs, not the authentication
-        result = await schema.execute(
-            query, variable_values=variables, context_value=build_context(viewer=viewer, db=db)
-        )
+        context = build_context(viewer=viewer, db=db, processor=self.processor)
+        result = await schema.execute(query, variable_values=variables, context_value=context)
         self.last_statements = db.statements
         return result
 

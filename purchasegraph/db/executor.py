@@ -10,6 +10,8 @@ Both count the statements they send; every query of a request goes through its e
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, TypeAlias
 
 import asyncpg
@@ -23,6 +25,10 @@ class Executor(Protocol):
     async def fetch(self, sql: str, *args: Any) -> list[Record]: ...
 
     async def fetchrow(self, sql: str, *args: Any) -> Record | None: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """A connection inside a transaction that commits on exit (the unit of work of a mutation)."""
+        ...
 
 
 class _Counting:
@@ -47,6 +53,11 @@ class PoolExecutor(_Counting):
             row: Record | None = await conn.fetchrow(sql, *args)
             return row
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield conn
+
 
 class ConnectionExecutor(_Counting):
     def __init__(self, conn: asyncpg.Connection) -> None:
@@ -65,3 +76,9 @@ class ConnectionExecutor(_Counting):
             self.statements += 1
             row: Record | None = await self._conn.fetchrow(sql, *args)
             return row
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        # Inside a test's transaction this is a savepoint: the test still rolls everything back.
+        async with self._lock, self._conn.transaction():
+            yield self._conn

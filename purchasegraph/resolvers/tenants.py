@@ -7,7 +7,7 @@ import uuid
 from purchasegraph.context import Info
 from purchasegraph.db.executor import Record
 from purchasegraph.db.pagination import PageArgs, Slice
-from purchasegraph.db.queries import capacity, partners, policies, users
+from purchasegraph.db.queries import capacity, partners, policies, requests, users
 from purchasegraph.policy import Scope, tenants_in_reach
 
 
@@ -44,3 +44,32 @@ async def capacity_of_tenant(info: Info, tenant_id: uuid.UUID) -> list[Record]:
 async def partner_relationships_of_tenant(info: Info, tenant_id: uuid.UUID) -> list[Record]:
     scope = info.context.scope_of(tenant_id)
     return await partners.fetch_relationships_by_customer(info.context.db, scope=scope)
+
+
+async def license_requests_of_tenant(info: Info, tenant_id: uuid.UUID, page: PageArgs) -> Slice:
+    scope = info.context.scope_of(tenant_id)
+    return await requests.fetch_license_requests_by_tenant(info.context.db, scope=scope, page=page)
+
+
+async def license_request(info: Info, tenant_id: uuid.UUID, request_id: uuid.UUID) -> Record | None:
+    scope = info.context.scope_of(tenant_id)
+    return await requests.fetch_license_request(info.context.db, scope=scope, request_id=request_id)
+
+
+async def audit_events_of_tenant(info: Info, tenant_id: uuid.UUID, page: PageArgs) -> Slice:
+    scope = info.context.scope_of(tenant_id)
+    return await requests.fetch_audit_events_by_tenant(info.context.db, scope=scope, page=page)
+
+
+async def policy(info: Info, tenant_id: uuid.UUID, product_id: str) -> Record | None:
+    scope = info.context.scope_of(tenant_id)
+    return await requests.fetch_policy(info.context.db, scope=scope, product_id=product_id)
+
+
+async def notifications_of_viewer(info: Info, limit: int) -> list[Record]:
+    viewer = info.context.viewer
+    if viewer is None:
+        return []
+    return await requests.fetch_notifications(
+        info.context.db, tenant_id=viewer.tenant_id, user_id=viewer.user_id, limit=limit
+    )

@@ -16,7 +16,8 @@ from purchasegraph.schema.ids import decode_uuid
 from purchasegraph.schema.node import Node
 from purchasegraph.schema.nodes import resolve_node
 from purchasegraph.schema.purchases import Assignment, Invoice, Order, PaymentMethod, Purchase, Subscription
-from purchasegraph.schema.tenants import PartnerRelationship, Tenant, load_tenant
+from purchasegraph.schema.tenants import LicenseRequest, PartnerRelationship, Tenant, load_tenant
+from purchasegraph.schema.mutations import Mutation
 from purchasegraph.schema.viewer import Viewer
 
 
@@ -75,7 +76,7 @@ NODE_TYPES = [
 def build_schema(
     *, extensions: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = ()
 ) -> strawberry.Schema:
-    return strawberry.Schema(query=Query, types=NODE_TYPES, extensions=list(extensions))
+    return strawberry.Schema(query=Query, mutation=Mutation, types=NODE_TYPES, extensions=list(extensions))
 
 
 schema = build_schema()

@@ -20,7 +20,7 @@ from purchasegraph.schema.purchases import (
     Purchase,
     load_subscription,
 )
-from purchasegraph.schema.tenants import PartnerRelationship, load_tenant
+from purchasegraph.schema.tenants import PartnerRelationship, load_license_request, load_tenant
 
 TenantScoped = Callable[[Info, uuid.UUID, uuid.UUID], Awaitable[Node | None]]
 
@@ -55,7 +55,12 @@ async def _partner_relationship(info: Info, tenant_id: uuid.UUID, key: uuid.UUID
     return next((PartnerRelationship.from_row(r) for r in rows if r["id"] == key), None)
 
 
+async def _license_request(info: Info, tenant_id: uuid.UUID, key: uuid.UUID) -> Node | None:
+    return await load_license_request(info, tenant_id, key)
+
+
 TENANT_SCOPED: dict[str, TenantScoped] = {
+    "LicenseRequest": _license_request,
     "User": load_user,
     "Subscription": load_subscription,
     "Order": _order,

@@ -15,7 +15,7 @@ from purchasegraph.resolvers import purchases, tenants
 from purchasegraph.schema import paging
 from purchasegraph.schema.catalogue import Product, load_product
 from purchasegraph.schema.connection import Connection, connection_from_slice
-from purchasegraph.schema.directory import User
+from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.enums import (
     ChannelFilter,
     DirectoryRole,
@@ -73,6 +73,93 @@ class ProductCapacity:
         product = await load_product(info, self.product_id)
         assert product is not None, "capacity is grouped by a foreign key"
         return product
+
+
+@strawberry.type(description="A user's request for a product the organization blocks; kept 12 months.")
+class LicenseRequest(Node):
+    status: str = strawberry.field(description="pending, approved or denied.")
+    created_at: datetime.datetime = strawberry.field(description="When it was asked.")
+    decided_at: datetime.datetime | None = strawberry.field(description="When an admin decided.")
+    tenant_id: strawberry.Private[uuid.UUID]
+    product_id: strawberry.Private[str]
+    requester_id: strawberry.Private[uuid.UUID]
+    for_user_ids: strawberry.Private[list[uuid.UUID]]
+
+    @classmethod
+    def from_row(cls, row: Record) -> LicenseRequest:
+        return cls(
+            id=strawberry.ID(encode_id("LicenseRequest", row["id"], row["tenant_id"])),
+            status=row["status"],
+            created_at=row["created_at"],
+            decided_at=row["decided_at"],
+            tenant_id=row["tenant_id"],
+            product_id=row["product_id"],
+            requester_id=row["requester_user_id"],
+            for_user_ids=list(row["for_user_ids"]),
+        )
+
+    @strawberry.field(description="The product asked for.")
+    async def product(self, info: Info) -> Product:
+        product = await load_product(info, self.product_id)
+        assert product is not None, "license requests reference products"
+        return product
+
+    @strawberry.field(description="Who asked.")
+    async def requester(self, info: Info) -> User | None:
+        return await load_user(info, self.tenant_id, self.requester_id)
+
+    @strawberry.field(description="Who it is for (the requester and named colleagues).")
+    async def for_users(self, info: Info) -> list[User]:
+        users = [await load_user(info, self.tenant_id, u) for u in self.for_user_ids]
+        return [u for u in users if u is not None]
+
+
+async def load_license_request(info: Info, tenant_id: uuid.UUID, request_id: uuid.UUID) -> LicenseRequest | None:
+    row = await tenants.license_request(info, tenant_id, request_id)
+    return LicenseRequest.from_row(row) if row is not None else None
+
+
+async def load_policy(info: Info, tenant_id: uuid.UUID, product_id: str) -> SelfServicePolicy | None:
+    row = await tenants.policy(info, tenant_id, product_id)
+    if row is None:
+        return None
+    return SelfServicePolicy(
+        value=SelfServicePolicyValue(row["value"]), updated_at=row["updated_at"], product_id=row["product_id"]
+    )
+
+
+@strawberry.type(description="One recorded mutation, accepted or refused; append-only.")
+class AuditEvent:
+    action: str = strawberry.field(description="What was attempted, e.g. subscription.purchase.")
+    outcome: str = strawberry.field(description="accepted or refused.")
+    error_codes: list[str] = strawberry.field(description="The refusal codes, if refused.")
+    target_type: str = strawberry.field(description="Kind of object acted on.")
+    target_id: str = strawberry.field(description="Its id.")
+    actor_user_id: strawberry.ID | None = strawberry.field(description="Directory id of the actor.")
+    actor_tenant_id: strawberry.ID | None = strawberry.field(description="The actor's own tenant.")
+    on_behalf_of_tenant_id: strawberry.ID | None = strawberry.field(
+        description="The customer tenant a partner acted for."
+    )
+    request_id: str | None = strawberry.field(description="The request that did it.")
+    occurred_at: datetime.datetime = strawberry.field(description="When.")
+
+    @classmethod
+    def from_row(cls, row: Record) -> AuditEvent:
+        def as_id(value: uuid.UUID | None) -> strawberry.ID | None:
+            return strawberry.ID(str(value)) if value is not None else None
+
+        return cls(
+            action=row["action"],
+            outcome=row["outcome"],
+            error_codes=list(row["error_codes"]),
+            target_type=row["target_type"],
+            target_id=row["target_id"],
+            actor_user_id=as_id(row["actor_user_id"]),
+            actor_tenant_id=as_id(row["actor_tenant_id"]),
+            on_behalf_of_tenant_id=as_id(row["on_behalf_of_tenant_id"]),
+            request_id=row["request_id"],
+            occurred_at=row["occurred_at"],
+        )
 
 
 @strawberry.type(description="A delegated-admin (GDAP) relationship of this tenant with a partner.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from typing import Annotated
 
@@ -32,6 +33,14 @@ class Eligibility:
     )
     message: str = strawberry.field(description="What to tell the user, including to contact their IT admin.")
     can_start_trial: bool = strawberry.field(description="A trial could be started even if buying cannot.")
+
+
+@strawberry.type(description="Something the viewer is told: a take-over, a cancellation request, a decision.")
+class Notification:
+    kind: str = strawberry.field(description="What happened, e.g. subscription_taken_over.")
+    message: str = strawberry.field(description="The text shown to the user.")
+    subject_id: strawberry.ID | None = strawberry.field(description="Directory id of the object concerned.")
+    created_at: datetime.datetime = strawberry.field(description="When.")
 
 
 def product_key(value: str) -> str:

@@ -21,7 +21,7 @@ SELECT s.product_id,
   LEFT JOIN LATERAL (SELECT count(*) AS assigned FROM license_assignments la
                       WHERE la.tenant_id = s.tenant_id AND la.subscription_id = s.id
                         AND la.removed_at IS NULL) a ON true
- WHERE s.tenant_id = $1 AND s.status IN ('trial', 'active', 'expired')
+ WHERE s.tenant_id = $1 AND effective_status(s) IN ('trial', 'active', 'expired')
    AND ($2::bool OR s.purchaser_user_id = $3::uuid)
  GROUP BY s.product_id
  ORDER BY s.product_id

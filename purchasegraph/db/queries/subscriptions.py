@@ -11,7 +11,7 @@ from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch
 from purchasegraph.policy import Scope
 
 COLUMNS = """s.tenant_id, s.id, s.product_id, s.channel, s.purchaser_user_id, s.controlled_by,
-       s.quantity, s.status, s.is_trial, s.term_start, s.expires_at, s.auto_renew,
+       s.quantity, effective_status(s) AS status, s.is_trial, s.term_start, s.expires_at, s.auto_renew,
        s.billing_frequency, s.payment_method_id, s.unit_price, s.currency, s.created_at,
        s.canceled_at, s.cancel_reason"""
 
@@ -29,7 +29,7 @@ SELECT_SUBSCRIPTIONS_BY_TENANT = connection_query(
         AND ($7::bool OR s.purchaser_user_id = $8::uuid)
         AND ($9::text[] IS NULL OR s.channel = ANY($9::text[]))
         AND ($10::text IS NULL OR s.product_id = $10::text)
-        AND ($11::text[] IS NULL OR s.status = ANY($11::text[]))
+        AND ($11::text[] IS NULL OR effective_status(s) = ANY($11::text[]))
         AND ($12::uuid IS NULL OR s.purchaser_user_id = $12::uuid)""",
     columns=COLUMNS,
     order_by="s.created_at, s.id",

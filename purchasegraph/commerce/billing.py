@@ -1,0 +1,145 @@
+"""Cards and bills: the purchaser pays (rule 8), by credit card only (rule 5)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from purchasegraph.commerce.codes import ErrorCode
+from purchasegraph.commerce.records import lock_subscription, require
+from purchasegraph.commerce.unit_of_work import Work, refuse
+from purchasegraph.payments import CardDetails, InvalidCard
+from purchasegraph.policy import Decision, may_buy
+
+INSERT_PAYMENT_METHOD = """
+INSERT INTO payment_methods (tenant_id, id, owner_user_id, kind, brand, last4, exp_month, exp_year,
+                             processor_token, created_at)
+VALUES ($1, $2, $3, 'credit_card', $4, $5, $6, $7, $8, app_now())
+"""
+# Only the owner's own, live cards: anyone else's card id is simply not found.
+SELECT_OWN_PAYMENT_METHOD = """
+SELECT id, processor_token FROM payment_methods
+ WHERE tenant_id = $1 AND id = $2 AND owner_user_id = $3 AND removed_at IS NULL
+"""
+SET_SUBSCRIPTION_PAYMENT_METHOD = """
+UPDATE subscriptions SET payment_method_id = $3 WHERE tenant_id = $1 AND id = $2
+"""
+# The billed purchaser's invoice, locked: two payments of one bill take turns.
+LOCK_OWN_INVOICE = """
+SELECT i.id, i.subscription_id, i.amount, i.currency, i.status, s.payment_method_id
+  FROM invoices i
+  JOIN subscriptions s ON s.tenant_id = i.tenant_id AND s.id = i.subscription_id
+ WHERE i.tenant_id = $1 AND i.id = $2 AND i.billed_user_id = $3
+   FOR UPDATE OF i
+"""
+MARK_INVOICE_PAID = "UPDATE invoices SET status = 'paid', paid_at = app_now() WHERE tenant_id = $1 AND id = $2"
+
+
+@dataclass(frozen=True)
+class PaymentChoice:
+    """How the caller pays: a saved card, a new card, or (refused) an invoice."""
+
+    payment_method_id: uuid.UUID | None = None
+    card: CardDetails | None = None
+    invoice: bool = False
+
+
+@dataclass(frozen=True)
+class ChosenCard:
+    payment_method_id: uuid.UUID
+    token: str
+
+
+async def save_card(work: Work, card: CardDetails, field: str = "card") -> ChosenCard:
+    """Tokenize with the processor and keep only what it hands back."""
+    try:
+        token = await work.processor.tokenize(card)
+    except InvalidCard as exc:
+        raise refuse(ErrorCode.INVALID_CARD, f"The card was not accepted: {exc}.", field) from exc
+    payment_method_id = uuid.uuid4()
+    await work.conn.execute(
+        INSERT_PAYMENT_METHOD,
+        work.scope.tenant_id,
+        payment_method_id,
+        work.viewer.user_id,
+        token.brand,
+        token.last4,
+        token.exp_month,
+        token.exp_year,
+        token.token,
+    )
+    return ChosenCard(payment_method_id, token.token)
+
+
+async def own_card(work: Work, payment_method_id: uuid.UUID, field: str = "paymentMethodId") -> ChosenCard:
+    row = await work.conn.fetchrow(
+        SELECT_OWN_PAYMENT_METHOD, work.scope.tenant_id, payment_method_id, work.viewer.user_id
+    )
+    if row is None:
+        raise refuse(ErrorCode.NOT_FOUND, "No such payment method.", field)
+    return ChosenCard(row["id"], row["processor_token"])
+
+
+async def choose_card(work: Work, payment: PaymentChoice, *, required: bool = True) -> ChosenCard | None:
+    if payment.invoice:
+        raise refuse(
+            ErrorCode.PAYMENT_METHOD_NOT_SUPPORTED,
+            "Self-service purchases are paid by credit card; invoicing is not supported.",
+            "payBy",
+        )
+    if payment.payment_method_id is not None and payment.card is not None:
+        raise refuse(ErrorCode.PAYMENT_METHOD_REQUIRED, "Give a saved payment method or a card, not both.", "card")
+    if payment.payment_method_id is not None:
+        return await own_card(work, payment.payment_method_id)
+    if payment.card is not None:
+        return await save_card(work, payment.card)
+    if required:
+        raise refuse(ErrorCode.PAYMENT_METHOD_REQUIRED, "Give a saved payment method or a card.", "paymentMethodId")
+    return None
+
+
+async def add_payment_method(work: Work, *, card: CardDetails) -> dict[str, Any]:
+    require(may_buy(work.scope), "tenant", "tenantId")
+    if work.viewer.is_guest:
+        raise refuse(ErrorCode.GUEST_USER, "Guests keep no payment methods in the organization.")
+    chosen = await save_card(work, card)
+    work.target("PaymentMethod", chosen.payment_method_id)
+    return {"payment_method_id": str(chosen.payment_method_id)}
+
+
+async def update_subscription_payment_method(
+    work: Work, *, subscription_id: uuid.UUID, payment_method_id: uuid.UUID
+) -> dict[str, Any]:
+    """Only the purchaser, with their own card: admins never handle a purchaser's card."""
+    subscription = await lock_subscription(work, subscription_id)
+    if subscription["purchaser_user_id"] != work.viewer.user_id or work.scope.tenant_id != work.viewer.tenant_id:
+        require(
+            Decision.NOT_AUTHORIZED if work.scope.whole_tenant else Decision.NOT_FOUND,
+            "subscription",
+            "subscriptionId",
+        )
+    if subscription["status"] == "deleted":
+        raise refuse(ErrorCode.SUBSCRIPTION_NOT_ACTIVE, "The subscription was canceled.", "subscriptionId")
+    chosen = await own_card(work, payment_method_id)
+    await work.conn.execute(SET_SUBSCRIPTION_PAYMENT_METHOD, work.scope.tenant_id, subscription_id, chosen.payment_method_id)
+    return {"subscription_id": str(subscription_id)}
+
+
+async def pay_invoice(work: Work, *, invoice_id: uuid.UUID, payment: PaymentChoice) -> dict[str, Any]:
+    """The billed purchaser pays a bill with the subscription's card or another of theirs."""
+    row = await work.conn.fetchrow(LOCK_OWN_INVOICE, work.scope.tenant_id, invoice_id, work.viewer.user_id)
+    if row is None:
+        raise refuse(ErrorCode.NOT_FOUND, "No such invoice.", "invoiceId")
+    work.target("Invoice", invoice_id)
+    if row["status"] == "paid":
+        raise refuse(ErrorCode.INVOICE_ALREADY_PAID, "This invoice is already paid.", "invoiceId")
+    chosen = await choose_card(work, payment, required=row["payment_method_id"] is None)
+    token = chosen.token if chosen is not None else await _subscription_card_token(work, row["payment_method_id"])
+    await work.charge(token, row["amount"], row["currency"], reference=str(invoice_id))
+    await work.conn.execute(MARK_INVOICE_PAID, work.scope.tenant_id, invoice_id)
+    return {"invoice_id": str(invoice_id)}
+
+
+async def _subscription_card_token(work: Work, payment_method_id: uuid.UUID) -> str:
+    return (await own_card(work, payment_method_id, "paymentMethodId")).token

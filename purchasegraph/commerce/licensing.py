@@ -1,0 +1,223 @@
+"""Licenses: assigning and unassigning (rules 7 and 14), moving users, asking for a license."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from purchasegraph.commerce.codes import ErrorCode
+from purchasegraph.commerce.records import (
+    ASSIGNABLE_STATUSES,
+    lock_managed_subscription,
+    notify,
+    require,
+)
+from purchasegraph.commerce.unit_of_work import Problem, Refusal, Work, refuse
+from purchasegraph.eligibility import Reason, assess, facts_from
+from purchasegraph.policy import may_administer, may_buy
+
+MAX_USERS_PER_CALL = 20
+
+# Users of the subscription's tenant among the given ids; any other id is "not in tenant",
+# whether it exists elsewhere or not.
+SELECT_TENANT_USERS = "SELECT id FROM users WHERE tenant_id = $1 AND id = ANY($2::uuid[])"
+SELECT_LIVE_ASSIGNEES = """
+SELECT user_id FROM license_assignments
+ WHERE tenant_id = $1 AND subscription_id = $2 AND removed_at IS NULL AND user_id = ANY($3::uuid[])
+"""
+SELECT_ALL_LIVE_ASSIGNEES = """
+SELECT user_id FROM license_assignments WHERE tenant_id = $1 AND subscription_id = $2 AND removed_at IS NULL
+"""
+INSERT_ASSIGNMENTS = """
+INSERT INTO license_assignments (tenant_id, id, subscription_id, user_id, assigned_by, assigned_at)
+SELECT $1, gen_random_uuid(), $2, u, $3, app_now() FROM unnest($4::uuid[]) AS u
+"""
+REMOVE_ASSIGNMENTS = """
+UPDATE license_assignments SET removed_at = app_now()
+ WHERE tenant_id = $1 AND subscription_id = $2 AND removed_at IS NULL AND user_id = ANY($3::uuid[])
+"""
+SELECT_ELIGIBILITY_FACTS = """
+SELECT p.id AS product_id, p.name AS product_name, p.family, p.self_service, p.trial_available,
+       p.trial_requires_payment_method, t.managed, t.organization_type, t.country,
+       COALESCE(ssp.value, 'enabled') AS policy,
+       EXISTS (SELECT 1 FROM product_prices pp WHERE pp.product_id = p.id AND pp.market = t.country
+                  AND pp.channel = 'self_service') AS sold_in_market,
+       u.user_type = 'guest' AS is_guest, u.account_enabled AND u.departed_at IS NULL AS can_sign_in
+  FROM tenants t
+ CROSS JOIN products p
+  JOIN users u ON u.tenant_id = t.id AND u.id = $3
+  LEFT JOIN self_service_policies ssp ON ssp.tenant_id = t.id AND ssp.product_id = p.id
+ WHERE t.id = $1 AND p.id = $2
+"""
+INSERT_LICENSE_REQUEST = """
+INSERT INTO license_requests (tenant_id, id, product_id, requester_user_id, for_user_ids, status, created_at)
+VALUES ($1, $2, $3, $4, $5, 'pending', app_now())
+"""
+LOCK_LICENSE_REQUEST = """
+SELECT id, requester_user_id, status, product_id FROM license_requests
+ WHERE tenant_id = $1 AND id = $2 FOR UPDATE
+"""
+DECIDE_LICENSE_REQUEST = """
+UPDATE license_requests SET status = $3, decided_by = $4, decided_at = app_now() WHERE tenant_id = $1 AND id = $2
+"""
+
+
+def _check_batch(user_ids: Sequence[uuid.UUID]) -> None:
+    if not user_ids:
+        raise refuse(ErrorCode.INVALID_INPUT, "Name at least one user.", "userIds")
+    if len(user_ids) > MAX_USERS_PER_CALL:
+        raise refuse(ErrorCode.TOO_MANY_USERS, f"At most {MAX_USERS_PER_CALL} users in one call.", "userIds")
+    if len(set(user_ids)) != len(user_ids):
+        raise refuse(ErrorCode.INVALID_INPUT, "A user is named twice.", "userIds")
+
+
+async def _require_tenant_users(work: Work, user_ids: Sequence[uuid.UUID], field: str = "userIds") -> None:
+    found = {r["id"] for r in await work.conn.fetch(SELECT_TENANT_USERS, work.scope.tenant_id, list(user_ids))}
+    missing = [i for i, user_id in enumerate(user_ids) if user_id not in found]
+    if missing:
+        raise Refusal(
+            *(
+                Problem(ErrorCode.USER_NOT_IN_TENANT, "Licenses go only to users of this organization.", (field, str(i)))
+                for i in missing
+            )
+        )
+
+
+async def assign_licenses(work: Work, *, subscription_id: uuid.UUID, user_ids: Sequence[uuid.UUID]) -> dict[str, Any]:
+    """All named users get a license, or none does; never more licenses than were bought."""
+    _check_batch(user_ids)
+    # Locked: concurrent assignments on one subscription take turns, so the count below holds.
+    subscription = await lock_managed_subscription(work, subscription_id)
+    if subscription["status"] not in ASSIGNABLE_STATUSES:
+        raise refuse(
+            ErrorCode.SUBSCRIPTION_NOT_ACTIVE,
+            f"A {subscription['status']} subscription takes no new assignments.",
+            "subscriptionId",
+        )
+    await _require_tenant_users(work, user_ids)
+    tenant_id = work.scope.tenant_id
+    holders = {r["user_id"] for r in await work.conn.fetch(SELECT_LIVE_ASSIGNEES, tenant_id, subscription_id, list(user_ids))}
+    if holders:
+        raise Refusal(
+            *(
+                Problem(ErrorCode.ALREADY_ASSIGNED, "This user already holds a license of it.", ("userIds", str(i)))
+                for i, user_id in enumerate(user_ids)
+                if user_id in holders
+            )
+        )
+    free = subscription["quantity"] - subscription["assigned"]
+    if len(user_ids) > free:
+        raise refuse(
+            ErrorCode.NO_LICENSES_LEFT,
+            f"{free} of {subscription['quantity']} licenses are free; buy more or unassign some first.",
+            "userIds",
+        )
+    await work.conn.execute(INSERT_ASSIGNMENTS, tenant_id, subscription_id, work.viewer.user_id, list(user_ids))
+    work.details.update(users=[str(u) for u in user_ids])
+    return {"subscription_id": str(subscription_id)}
+
+
+async def unassign_licenses(
+    work: Work, *, subscription_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+) -> dict[str, Any]:
+    _check_batch(user_ids)
+    await lock_managed_subscription(work, subscription_id)
+    tenant_id = work.scope.tenant_id
+    holders = {r["user_id"] for r in await work.conn.fetch(SELECT_LIVE_ASSIGNEES, tenant_id, subscription_id, list(user_ids))}
+    if len(holders) != len(user_ids):
+        raise Refusal(
+            *(
+                Problem(ErrorCode.NOT_ASSIGNED, "This user holds no license of it.", ("userIds", str(i)))
+                for i, user_id in enumerate(user_ids)
+                if user_id not in holders
+            )
+        )
+    await work.conn.execute(REMOVE_ASSIGNMENTS, tenant_id, subscription_id, list(user_ids))
+    work.details.update(users=[str(u) for u in user_ids])
+    return {"subscription_id": str(subscription_id)}
+
+
+async def move_users(
+    work: Work, *, from_subscription_id: uuid.UUID, to_subscription_id: uuid.UUID
+) -> dict[str, Any]:
+    """Centralize (rule 10): every user of a taken-over subscription moves to another one, which
+    needs a free license per user; the old one is then canceled and its purchaser told."""
+    from purchasegraph.commerce.purchasing import cancel_locked
+
+    require(may_administer(work.scope), "subscription", "fromSubscriptionId")
+    if from_subscription_id == to_subscription_id:
+        raise refuse(ErrorCode.SAME_SUBSCRIPTION, "Move users to another subscription.", "toSubscriptionId")
+    # Lock in a fixed order so two moves between the same pair cannot deadlock.
+    first, second = sorted([from_subscription_id, to_subscription_id])
+    locked = {
+        first: await lock_managed_subscription(work, first),
+        second: await lock_managed_subscription(work, second),
+    }
+    source, target = locked[from_subscription_id], locked[to_subscription_id]
+    if source["channel"] != "self_service":
+        raise refuse(ErrorCode.NOT_SELF_SERVICE, "Users are moved off self-service subscriptions.", "fromSubscriptionId")
+    if source["product_id"] != target["product_id"]:
+        raise refuse(ErrorCode.PRODUCT_MISMATCH, "The target must be a subscription of the same product.", "toSubscriptionId")
+    if target["status"] not in {"active", "trial"}:
+        raise refuse(ErrorCode.SUBSCRIPTION_NOT_ACTIVE, "The target subscription is not active.", "toSubscriptionId")
+    tenant_id = work.scope.tenant_id
+    users = [r["user_id"] for r in await work.conn.fetch(SELECT_ALL_LIVE_ASSIGNEES, tenant_id, from_subscription_id)]
+    already = {r["user_id"] for r in await work.conn.fetch(SELECT_LIVE_ASSIGNEES, tenant_id, to_subscription_id, users)}
+    moving = [u for u in users if u not in already]
+    free = target["quantity"] - target["assigned"]
+    if len(moving) > free:
+        raise refuse(
+            ErrorCode.NO_LICENSES_LEFT,
+            f"The target has {free} free licenses for {len(moving)} users; add licenses to it first.",
+            "toSubscriptionId",
+        )
+    await work.conn.execute(REMOVE_ASSIGNMENTS, tenant_id, from_subscription_id, users)
+    await work.conn.execute(INSERT_ASSIGNMENTS, tenant_id, to_subscription_id, work.viewer.user_id, moving)
+    await cancel_locked(work, source, reason=f"Users moved to subscription {to_subscription_id}")
+    work.target("Subscription", from_subscription_id)
+    work.details.update(moved=[str(u) for u in users], to=str(to_subscription_id))
+    return {"subscription_id": str(from_subscription_id), "to_subscription_id": str(to_subscription_id)}
+
+
+async def request_license(work: Work, *, product_id: str, for_user_ids: Sequence[uuid.UUID]) -> dict[str, Any]:
+    """When a product is blocked by policy, a user asks the admins for it (for them and colleagues)."""
+    require(may_buy(work.scope), "tenant", "tenantId")
+    if len(for_user_ids) > MAX_USERS_PER_CALL:
+        raise refuse(ErrorCode.TOO_MANY_USERS, f"At most {MAX_USERS_PER_CALL} users in one call.", "forUserIds")
+    row = await work.conn.fetchrow(SELECT_ELIGIBILITY_FACTS, work.scope.tenant_id, product_id, work.viewer.user_id)
+    if row is None:
+        raise refuse(ErrorCode.NOT_FOUND, "No such product.", "productId")
+    assessment = assess(facts_from(row, is_guest=row["is_guest"], account_enabled=row["can_sign_in"]))
+    if assessment.eligible:
+        raise refuse(ErrorCode.PRODUCT_NOT_BLOCKED, "You can buy this product yourself.", "productId")
+    other = [r for r in assessment.reasons if r not in {Reason.POLICY_DISABLED, Reason.TRIALS_ONLY}]
+    if other:
+        raise Refusal(*(Problem(ErrorCode[r.name], r.value, ("productId",)) for r in other))
+    users = list(dict.fromkeys([work.viewer.user_id, *for_user_ids]))
+    await _require_tenant_users(work, users, "forUserIds")
+    request_id = uuid.uuid4()
+    await work.conn.execute(INSERT_LICENSE_REQUEST, work.scope.tenant_id, request_id, product_id, work.viewer.user_id, users)
+    work.target("LicenseRequest", request_id)
+    return {"license_request_id": str(request_id)}
+
+
+async def decide_license_request(work: Work, *, request_id: uuid.UUID, approve: bool) -> dict[str, Any]:
+    require(may_administer(work.scope), "license request", "requestId")
+    row = await work.conn.fetchrow(LOCK_LICENSE_REQUEST, work.scope.tenant_id, request_id)
+    if row is None:
+        raise refuse(ErrorCode.NOT_FOUND, "No such license request.", "requestId")
+    work.target("LicenseRequest", request_id)
+    if row["status"] != "pending":
+        raise refuse(ErrorCode.ALREADY_DECIDED, f"The request was already {row['status']}.", "requestId")
+    status = "approved" if approve else "denied"
+    await work.conn.execute(DECIDE_LICENSE_REQUEST, work.scope.tenant_id, request_id, status, work.viewer.user_id)
+    await notify(
+        work.conn,
+        tenant_id=work.scope.tenant_id,
+        user_id=row["requester_user_id"],
+        kind=f"license_request_{status}",
+        subject_id=request_id,
+        message=f"Your license request was {status}.",
+    )
+    return {"license_request_id": str(request_id)}

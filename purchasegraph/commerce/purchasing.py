@@ -1,0 +1,339 @@
+"""Buying: new subscriptions, trials, more or fewer licenses, cancellation."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from purchasegraph.commerce.billing import PaymentChoice, choose_card, own_card
+from purchasegraph.commerce.codes import ErrorCode, code_of
+from purchasegraph.commerce.records import (
+    MONTHS_PER_TERM,
+    TERM,
+    lock_managed_subscription,
+    notify,
+    require,
+    require_quantity,
+    write_invoice,
+    write_order,
+)
+from purchasegraph.commerce.unit_of_work import Problem, Refusal, Work, refuse
+from purchasegraph.db.executor import Record
+from purchasegraph.eligibility import Assessment, Reason, assess, facts_from
+from purchasegraph.policy import may_buy
+
+SELECT_ELIGIBILITY_FACTS_FOR_UPDATE = """
+SELECT p.id AS product_id, p.name AS product_name, p.family, p.self_service, p.trial_available,
+       p.trial_days, p.trial_requires_payment_method,
+       t.managed, t.organization_type, t.country,
+       COALESCE(ssp.value, 'enabled') AS policy,
+       pp.unit_price, pp.currency, pp.unit_price IS NOT NULL AS sold_in_market
+  FROM tenants t
+ CROSS JOIN products p
+  LEFT JOIN self_service_policies ssp ON ssp.tenant_id = t.id AND ssp.product_id = p.id
+  LEFT JOIN product_prices pp ON pp.product_id = p.id AND pp.market = t.country AND pp.channel = 'self_service'
+ WHERE t.id = $1 AND p.id = $2
+"""
+SELECT_USER_STANDING = """
+SELECT user_type = 'guest' AS is_guest, account_enabled AND departed_at IS NULL AS can_sign_in
+  FROM users WHERE tenant_id = $1 AND id = $2
+"""
+INSERT_SUBSCRIPTION = """
+INSERT INTO subscriptions (tenant_id, id, product_id, channel, purchaser_user_id, controlled_by, quantity, status,
+                           is_trial, term_start, expires_at, auto_renew, billing_frequency, payment_method_id,
+                           unit_price, currency, created_at)
+VALUES ($1, $2, $3, 'self_service', $4, 'purchaser', $5, $6, $7, app_now(), app_now() + $8::text::interval, $9, $10,
+        $11, $12, $13, app_now())
+"""
+INSERT_ASSIGNMENT = """
+INSERT INTO license_assignments (tenant_id, id, subscription_id, user_id, assigned_by, assigned_at)
+VALUES ($1, $2, $3, $4, $5, app_now())
+"""
+SELECT_PRIOR_TRIAL = """
+SELECT EXISTS (SELECT 1 FROM subscriptions
+                WHERE tenant_id = $1 AND purchaser_user_id = $2 AND product_id = $3 AND is_trial)
+    OR EXISTS (SELECT 1 FROM orders o JOIN subscriptions s ON s.tenant_id = o.tenant_id AND s.id = o.subscription_id
+                WHERE o.tenant_id = $1 AND s.purchaser_user_id = $2 AND s.product_id = $3 AND o.kind = 'trial')
+"""
+SET_QUANTITY = "UPDATE subscriptions SET quantity = $3 WHERE tenant_id = $1 AND id = $2"
+CANCEL_SUBSCRIPTION = """
+UPDATE subscriptions SET status = 'deleted', canceled_at = app_now(), cancel_reason = $3, auto_renew = false
+ WHERE tenant_id = $1 AND id = $2
+"""
+REMOVE_ALL_ASSIGNMENTS = """
+UPDATE license_assignments SET removed_at = app_now()
+ WHERE tenant_id = $1 AND subscription_id = $2 AND removed_at IS NULL
+"""
+SELECT_UNPAID_INVOICES = """
+SELECT id, amount, currency FROM invoices
+ WHERE tenant_id = $1 AND subscription_id = $2 AND status <> 'paid' FOR UPDATE
+"""
+MARK_INVOICES_PAID = """
+UPDATE invoices SET status = 'paid', paid_at = app_now() WHERE tenant_id = $1 AND id = ANY($2::uuid[])
+"""
+CLOSE_CANCELLATION_REQUESTS = """
+UPDATE cancellation_requests SET status = 'accepted', resolved_at = app_now()
+ WHERE tenant_id = $1 AND subscription_id = $2 AND status = 'pending'
+"""
+# The subscription's card, whoever governs it now: a final bill is the purchaser's (rule 8).
+SELECT_CARD_TOKEN = "SELECT processor_token FROM payment_methods WHERE tenant_id = $1 AND id = $2"
+SELECT_CENTRAL_PRICE = """
+SELECT pp.unit_price FROM product_prices pp JOIN tenants t ON t.country = pp.market
+ WHERE t.id = $1 AND pp.product_id = $2 AND pp.channel = 'central'
+"""
+
+
+async def _product_for_buyer(work: Work, product_id: str) -> tuple[Record, Assessment]:
+    """The product with its self-service price in the buyer's market, and the buyer's eligibility."""
+    require(may_buy(work.scope), "tenant", "tenantId")
+    row = await work.conn.fetchrow(SELECT_ELIGIBILITY_FACTS_FOR_UPDATE, work.scope.tenant_id, product_id)
+    if row is None:
+        raise refuse(ErrorCode.NOT_FOUND, "No such product.", "productId")
+    standing = await work.conn.fetchrow(SELECT_USER_STANDING, work.scope.tenant_id, work.viewer.user_id)
+    facts = facts_from(row, is_guest=standing["is_guest"], account_enabled=standing["can_sign_in"])
+    return row, assess(facts)
+
+
+def _refuse_for(reasons: tuple[Reason, ...], message: str) -> Refusal:
+    # The same codes `viewer.eligibility` reports, one userError per reason.
+    return Refusal(*(Problem(code_of(r), f"{r.value} {message}", ("productId",)) for r in reasons))
+
+
+async def purchase_subscription(
+    work: Work, *, product_id: str, quantity: int, billing_frequency: str, payment: PaymentChoice
+) -> dict[str, Any]:
+    require_quantity(quantity)
+    product, eligibility = await _product_for_buyer(work, product_id)
+    if not eligibility.eligible:
+        raise _refuse_for(eligibility.reasons, "Contact your IT admin for help.")
+    card = await choose_card(work, payment)
+    assert card is not None, "choose_card requires a card by default"
+    subscription_id = uuid.uuid4()
+    unit_price: Decimal = product["unit_price"]
+    amount = unit_price * quantity * MONTHS_PER_TERM[billing_frequency]
+    await work.charge(card.token, amount, product["currency"], reference=str(subscription_id))
+    tenant_id = work.scope.tenant_id
+    await work.conn.execute(
+        INSERT_SUBSCRIPTION,
+        tenant_id,
+        subscription_id,
+        product_id,
+        work.viewer.user_id,
+        quantity,
+        "active",
+        False,
+        TERM[billing_frequency],
+        True,
+        billing_frequency,
+        card.payment_method_id,
+        unit_price,
+        product["currency"],
+    )
+    subscription = {"tenant_id": tenant_id, "id": subscription_id, "currency": product["currency"]}
+    order_id = await write_order(
+        work.conn,
+        work,
+        subscription=subscription,  # type: ignore[arg-type]
+        kind="purchase",
+        delta=quantity,
+        quantity_after=quantity,
+        unit_price=unit_price,
+        total=amount,
+    )
+    await write_invoice(
+        work.conn,
+        tenant_id=tenant_id,
+        subscription_id=subscription_id,
+        billed_user_id=work.viewer.user_id,
+        billing_frequency=billing_frequency,
+        amount=amount,
+        currency=product["currency"],
+        paid=True,
+    )
+    work.target("Subscription", subscription_id)
+    work.details.update(product_id=product_id, quantity=quantity, amount=str(amount), currency=product["currency"])
+    return {"subscription_id": str(subscription_id), "order_id": str(order_id)}
+
+
+async def start_trial(work: Work, *, product_id: str, payment: PaymentChoice) -> dict[str, Any]:
+    product, eligibility = await _product_for_buyer(work, product_id)
+    blocking = tuple(r for r in eligibility.reasons if r is not Reason.TRIALS_ONLY)
+    if blocking:
+        raise _refuse_for(blocking, "Contact your IT admin for help.")
+    if not product["trial_available"]:
+        raise refuse(ErrorCode.TRIAL_NOT_AVAILABLE, "This product has no trial.", "productId")
+    if not eligibility.can_start_trial:
+        raise _refuse_for((Reason.TRIALS_ONLY,), "This trial needs a payment method. Contact your IT admin for help.")
+    tenant_id, user_id = work.scope.tenant_id, work.viewer.user_id
+    if await work.conn.fetchval(SELECT_PRIOR_TRIAL, tenant_id, user_id, product_id):
+        raise refuse(ErrorCode.TRIAL_ALREADY_USED, "You already had a trial of this product.", "productId")
+    card = await choose_card(work, payment, required=product["trial_requires_payment_method"])
+    subscription_id = uuid.uuid4()
+    await work.conn.execute(
+        INSERT_SUBSCRIPTION,
+        tenant_id,
+        subscription_id,
+        product_id,
+        user_id,
+        1,
+        "trial",
+        True,
+        f"{product['trial_days']} days",
+        card is not None,
+        "monthly",
+        card.payment_method_id if card is not None else None,
+        product["unit_price"],
+        product["currency"],
+    )
+    subscription = {"tenant_id": tenant_id, "id": subscription_id, "currency": product["currency"]}
+    await write_order(
+        work.conn,
+        work,
+        subscription=subscription,  # type: ignore[arg-type]
+        kind="trial",
+        delta=1,
+        quantity_after=1,
+        unit_price=Decimal("0.00"),
+        total=Decimal("0.00"),
+    )
+    # The trial's one license goes to whoever started it.
+    await work.conn.execute(INSERT_ASSIGNMENT, tenant_id, uuid.uuid4(), subscription_id, user_id, user_id)
+    work.target("Subscription", subscription_id)
+    return {"subscription_id": str(subscription_id)}
+
+
+async def add_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: int) -> dict[str, Any]:
+    require_quantity(quantity)
+    subscription = await lock_managed_subscription(work, subscription_id)
+    if subscription["status"] != "active":
+        raise refuse(ErrorCode.SUBSCRIPTION_NOT_ACTIVE, "Licenses are added to active subscriptions only.", "subscriptionId")
+    new_quantity = subscription["quantity"] + quantity
+    if new_quantity > 10_000:
+        raise refuse(ErrorCode.INVALID_QUANTITY, "A subscription holds at most 10,000 licenses.", "quantity")
+    by_purchaser = subscription["controlled_by"] == "purchaser"
+    if by_purchaser and subscription["purchaser_departed"]:
+        raise refuse(
+            ErrorCode.PURCHASER_DEPARTED,
+            "Its purchaser left the organization: an admin must take it over first.",
+            "subscriptionId",
+        )
+    if by_purchaser:
+        # Buying more is a purchase: the product's policy and the buyer's eligibility apply again.
+        _, eligibility = await _product_for_buyer(work, subscription["product_id"])
+        if not eligibility.eligible:
+            raise _refuse_for(eligibility.reasons, "Contact your IT admin for help.")
+        unit_price: Decimal = subscription["unit_price"]
+        amount = unit_price * quantity
+        card = await own_card(work, subscription["payment_method_id"], "subscriptionId")
+        await work.charge(card.token, amount, subscription["currency"], reference=str(subscription_id))
+        await write_invoice(
+            work.conn,
+            tenant_id=work.scope.tenant_id,
+            subscription_id=subscription_id,
+            billed_user_id=work.viewer.user_id,
+            billing_frequency="monthly",
+            amount=amount,
+            currency=subscription["currency"],
+            paid=True,
+        )
+    else:
+        # Admin-governed subscriptions are billed centrally, at the central price.
+        central = await work.conn.fetchval(SELECT_CENTRAL_PRICE, work.scope.tenant_id, subscription["product_id"])
+        unit_price = central if central is not None else subscription["unit_price"]
+        amount = unit_price * quantity
+    await work.conn.execute(SET_QUANTITY, work.scope.tenant_id, subscription_id, new_quantity)
+    order_id = await write_order(
+        work.conn,
+        work,
+        subscription=subscription,
+        kind="add_licenses",
+        delta=quantity,
+        quantity_after=new_quantity,
+        unit_price=unit_price,
+        total=amount,
+    )
+    work.details.update(quantity=quantity, amount=str(amount))
+    return {"subscription_id": str(subscription_id), "order_id": str(order_id)}
+
+
+async def remove_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: int) -> dict[str, Any]:
+    require_quantity(quantity)
+    subscription = await lock_managed_subscription(work, subscription_id)
+    if subscription["status"] != "active":
+        raise refuse(ErrorCode.SUBSCRIPTION_NOT_ACTIVE, "Licenses are removed from active subscriptions only.", "subscriptionId")
+    new_quantity = subscription["quantity"] - quantity
+    if new_quantity < 1:
+        raise refuse(
+            ErrorCode.INVALID_QUANTITY, "A subscription keeps at least one license; cancel it instead.", "quantity"
+        )
+    if new_quantity < subscription["assigned"]:
+        raise refuse(
+            ErrorCode.LICENSES_ASSIGNED,
+            f"{subscription['assigned']} licenses are assigned: unassign some before removing them.",
+            "quantity",
+        )
+    await work.conn.execute(SET_QUANTITY, work.scope.tenant_id, subscription_id, new_quantity)
+    order_id = await write_order(
+        work.conn,
+        work,
+        subscription=subscription,
+        kind="remove_licenses",
+        delta=-quantity,
+        quantity_after=new_quantity,
+        unit_price=subscription["unit_price"],
+        total=Decimal("0.00"),
+    )
+    return {"subscription_id": str(subscription_id), "order_id": str(order_id)}
+
+
+async def cancel_subscription(work: Work, *, subscription_id: uuid.UUID, reason: str) -> dict[str, Any]:
+    """Canceled is final (DELETED): its users lose their licenses and its open bills are settled."""
+    subscription = await lock_managed_subscription(work, subscription_id)
+    return await cancel_locked(work, subscription, reason=reason)
+
+
+async def cancel_locked(work: Work, subscription: Record, *, reason: str) -> dict[str, Any]:
+    if subscription["status"] == "deleted":
+        raise refuse(ErrorCode.SUBSCRIPTION_NOT_ACTIVE, "The subscription is already canceled.", "subscriptionId")
+    tenant_id, subscription_id = work.scope.tenant_id, subscription["id"]
+    await _settle_open_invoices(work, subscription)
+    await work.conn.execute(CANCEL_SUBSCRIPTION, tenant_id, subscription_id, reason or None)
+    await work.conn.execute(REMOVE_ALL_ASSIGNMENTS, tenant_id, subscription_id)
+    await work.conn.execute(CLOSE_CANCELLATION_REQUESTS, tenant_id, subscription_id)
+    order_id = await write_order(
+        work.conn,
+        work,
+        subscription=subscription,
+        kind="cancel",
+        delta=0,
+        quantity_after=subscription["quantity"],
+        unit_price=subscription["unit_price"],
+        total=Decimal("0.00"),
+    )
+    purchaser = subscription["purchaser_user_id"]
+    if purchaser is not None and purchaser != work.viewer.user_id:
+        await notify(
+            work.conn,
+            tenant_id=tenant_id,
+            user_id=purchaser,
+            kind="subscription_canceled",
+            subject_id=subscription_id,
+            message=f"Your {subscription['product_name']} subscription was canceled by an admin: {reason}",
+        )
+    work.details.update(reason=reason)
+    return {"subscription_id": str(subscription_id), "order_id": str(order_id)}
+
+
+async def _settle_open_invoices(work: Work, subscription: Record) -> None:
+    """The final bill: whatever is still owed is charged to the subscription's card."""
+    rows = await work.conn.fetch(SELECT_UNPAID_INVOICES, work.scope.tenant_id, subscription["id"])
+    if not rows:
+        return
+    owed = sum((r["amount"] for r in rows), Decimal("0.00"))
+    if subscription["payment_method_id"] is not None:
+        token = await work.conn.fetchval(
+            SELECT_CARD_TOKEN, work.scope.tenant_id, subscription["payment_method_id"]
+        )
+        await work.charge(token, owed, subscription["currency"], reference=f"final:{subscription['id']}")
+    await work.conn.execute(MARK_INVOICES_PAID, work.scope.tenant_id, [r["id"] for r in rows])

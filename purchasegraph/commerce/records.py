@@ -1,0 +1,157 @@
+"""Rows every operation writes or locks: subscriptions, order lines, invoices, notifications."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import asyncpg
+
+from purchasegraph.commerce.codes import ErrorCode
+from purchasegraph.commerce.unit_of_work import Work, refuse
+from purchasegraph.db.executor import Record
+from purchasegraph.policy import Decision, may_manage_subscription
+
+# The row an operation changes, locked so concurrent operations on it take turns (rule 7:
+# concurrent assignments must not oversell). Scoped: a row outside the viewer's reach is absent.
+LOCK_SUBSCRIPTION = """
+SELECT s.tenant_id, s.id, s.product_id, s.channel, s.purchaser_user_id, s.controlled_by, s.quantity,
+       effective_status(s) AS status, s.is_trial, s.expires_at, s.auto_renew, s.billing_frequency,
+       s.payment_method_id, s.unit_price, s.currency, p.name AS product_name,
+       (SELECT count(*) FROM license_assignments a
+         WHERE a.tenant_id = s.tenant_id AND a.subscription_id = s.id AND a.removed_at IS NULL)::int AS assigned,
+       (SELECT u.departed_at IS NOT NULL FROM users u
+         WHERE u.tenant_id = s.tenant_id AND u.id = s.purchaser_user_id) AS purchaser_departed
+  FROM subscriptions s
+  JOIN products p ON p.id = s.product_id
+ WHERE s.tenant_id = $1 AND s.id = $2 AND ($3::bool OR s.purchaser_user_id = $4::uuid)
+   FOR UPDATE OF s
+"""
+
+INSERT_ORDER = """
+INSERT INTO orders (tenant_id, id, subscription_id, kind, actor_user_id, actor_tenant_id, quantity_delta,
+                    quantity_after, unit_price, total, currency, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, app_now())
+"""
+
+# A charge for one billing period from today; paid when a card paid it, open otherwise.
+INSERT_INVOICE = """
+INSERT INTO invoices (tenant_id, id, subscription_id, billed_user_id, period_start, period_end, amount, currency,
+                      status, due_date, paid_at)
+VALUES ($1, $2, $3, $4, app_now()::date, (app_now() + $5::text::interval)::date - 1, $6, $7,
+        CASE WHEN $8::bool THEN 'paid' ELSE 'open' END, app_now()::date + 7,
+        CASE WHEN $8::bool THEN app_now() END)
+"""
+
+INSERT_NOTIFICATION = """
+INSERT INTO notifications (tenant_id, id, user_id, kind, subject_id, message, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, app_now())
+"""
+
+TERM = {"monthly": "1 month", "annual": "1 year"}
+MONTHS_PER_TERM = {"monthly": 1, "annual": 12}
+ASSIGNABLE_STATUSES = frozenset({"trial", "active", "expired"})
+
+
+async def lock_subscription(work: Work, subscription_id: uuid.UUID, field: str = "subscriptionId") -> Record:
+    scope = work.scope
+    row: Record | None = None
+    if scope.sees_anything:
+        row = await work.conn.fetchrow(
+            LOCK_SUBSCRIPTION, scope.tenant_id, subscription_id, scope.whole_tenant, scope.viewer_id
+        )
+    if row is None:
+        raise refuse(ErrorCode.NOT_FOUND, "No such subscription.", field)
+    work.target("Subscription", subscription_id)
+    return row
+
+
+def require(decision: Decision, what: str, field: str | None = None) -> None:
+    """Turn a policy decision into a refusal with the matching code."""
+    if decision is Decision.ALLOWED:
+        return
+    messages = {
+        Decision.NOT_FOUND: f"No such {what}.",
+        Decision.NOT_AUTHORIZED: f"Your role can read this {what} but not change it.",
+        Decision.NOT_IN_CONTROL: (
+            f"This {what} is governed by someone else: its purchaser, or the admins after they took control."
+        ),
+    }
+    fields = (field,) if field else ()
+    raise refuse(ErrorCode[decision.name], messages[decision], *fields)
+
+
+async def lock_managed_subscription(work: Work, subscription_id: uuid.UUID) -> Record:
+    """The subscription, locked, if the viewer governs it (rule 10); a refusal otherwise."""
+    row = await lock_subscription(work, subscription_id)
+    decision = may_manage_subscription(
+        work.scope, controlled_by=row["controlled_by"], purchaser_id=row["purchaser_user_id"]
+    )
+    require(decision, "subscription", "subscriptionId")
+    return row
+
+
+async def write_order(
+    conn: asyncpg.Connection,
+    work: Work,
+    *,
+    subscription: Record,
+    kind: str,
+    delta: int,
+    quantity_after: int,
+    unit_price: Decimal,
+    total: Decimal,
+) -> uuid.UUID:
+    order_id = uuid.uuid4()
+    await conn.execute(
+        INSERT_ORDER,
+        subscription["tenant_id"],
+        order_id,
+        subscription["id"],
+        kind,
+        work.viewer.user_id,
+        work.viewer.tenant_id,
+        delta,
+        quantity_after,
+        unit_price,
+        total,
+        subscription["currency"],
+    )
+    return order_id
+
+
+async def write_invoice(
+    conn: asyncpg.Connection,
+    *,
+    tenant_id: uuid.UUID,
+    subscription_id: uuid.UUID,
+    billed_user_id: uuid.UUID | None,
+    billing_frequency: str,
+    amount: Decimal,
+    currency: str,
+    paid: bool,
+) -> uuid.UUID:
+    invoice_id = uuid.uuid4()
+    await conn.execute(
+        INSERT_INVOICE,
+        tenant_id,
+        invoice_id,
+        subscription_id,
+        billed_user_id,
+        TERM[billing_frequency],
+        amount,
+        currency,
+        paid,
+    )
+    return invoice_id
+
+
+async def notify(
+    conn: asyncpg.Connection, *, tenant_id: uuid.UUID, user_id: uuid.UUID, kind: str, subject_id: uuid.UUID, message: str
+) -> None:
+    await conn.execute(INSERT_NOTIFICATION, tenant_id, uuid.uuid4(), user_id, kind, subject_id, message)
+
+
+def require_quantity(quantity: int, field: str = "quantity") -> None:
+    if not 1 <= quantity <= 10_000:
+        raise refuse(ErrorCode.INVALID_QUANTITY, "Quantities are whole numbers from 1 to 10,000.", field)

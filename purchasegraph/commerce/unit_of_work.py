@@ -1,0 +1,219 @@
+"""One mutation, one transaction: refusals roll back, audit events stay, charges never dangle.
+
+The operation runs in a savepoint inside the transaction. A ``Refusal`` rolls the savepoint
+back — nothing it wrote survives — and the refusal is audited in the same transaction; an
+accepted change is audited beside it. Charges the operation made are voided whenever its
+writes do not commit. An idempotency key claims its row inside the savepoint: a concurrent
+request with the same key waits on that row and then replays the stored result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from purchasegraph.commerce.codes import ErrorCode
+from purchasegraph.context import Context
+from purchasegraph.payments import CardDeclined, Charge, PaymentProcessor, ProcessorUnavailable
+from purchasegraph.policy import Scope
+from purchasegraph.viewer import Viewer
+
+log = logging.getLogger("purchasegraph.mutations")
+
+INSERT_AUDIT_EVENT = """
+INSERT INTO audit_events (tenant_id, actor_user_id, actor_tenant_id, on_behalf_of_tenant_id, action,
+                          target_type, target_id, request_id, details, outcome, error_codes, occurred_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, app_now())
+"""
+CLAIM_IDEMPOTENCY_KEY = """
+INSERT INTO idempotency_keys (tenant_id, principal_id, key, operation, request_hash, response)
+VALUES ($1, $2, $3, $4, $5, '{}')
+ON CONFLICT DO NOTHING
+RETURNING true
+"""
+SELECT_IDEMPOTENCY_KEY = """
+SELECT operation, request_hash, response FROM idempotency_keys
+ WHERE tenant_id = $1 AND principal_id = $2 AND key = $3
+"""
+STORE_IDEMPOTENT_RESPONSE = """
+UPDATE idempotency_keys SET response = $4 WHERE tenant_id = $1 AND principal_id = $2 AND key = $3
+"""
+SELECT_TENANT_EXISTS = "SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1)"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One entry of a payload's ``userErrors``."""
+
+    code: ErrorCode
+    message: str
+    field: tuple[str, ...] | None = None
+
+
+class Refusal(Exception):
+    """The operation refuses; everything it wrote is rolled back."""
+
+    def __init__(self, *problems: Problem) -> None:
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+
+def refuse(code: ErrorCode, message: str, *fields: str) -> Refusal:
+    return Refusal(Problem(code, message, tuple(fields) or None))
+
+
+@dataclass
+class Work:
+    """What an operation works with: the connection in its savepoint, who acts, and where."""
+
+    conn: asyncpg.Connection
+    viewer: Viewer
+    scope: Scope
+    processor: PaymentProcessor
+    request_id: str
+    target_type: str
+    target_id: str
+    charges: list[Charge] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    async def charge(self, token: str, amount: Decimal, currency: str, *, reference: str) -> Charge | None:
+        """Charge a card; a refusal if the card or the processor says no. Nothing to charge: None."""
+        if amount <= 0:
+            return None
+        try:
+            charge = await self.processor.charge(token, amount, currency, reference=reference)
+        except CardDeclined as exc:
+            raise refuse(ErrorCode.CARD_DECLINED, "The card was declined. Try another card.") from exc
+        except ProcessorUnavailable as exc:
+            raise refuse(
+                ErrorCode.PAYMENT_PROCESSOR_UNAVAILABLE,
+                "The payment processor is not answering; nothing was charged. Try again.",
+            ) from exc
+        self.charges.append(charge)
+        return charge
+
+    def target(self, type_name: str, target_id: uuid.UUID | str) -> None:
+        self.target_type, self.target_id = type_name, str(target_id)
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    key: str
+    request: dict[str, Any]
+
+    def request_hash(self, operation: str) -> str:
+        canonical = json.dumps({"operation": operation, "input": self.request}, sort_keys=True, default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the payload is built from: ids of what changed (JSON, replayable) or the problems."""
+
+    data: dict[str, Any]
+    problems: tuple[Problem, ...] = ()
+    replayed: bool = False
+
+
+Operation = Callable[[Work], Awaitable[dict[str, Any]]]
+
+
+async def run(
+    ctx: Context,
+    *,
+    action: str,
+    tenant_id: uuid.UUID,
+    target_type: str,
+    target_id: uuid.UUID | str,
+    operation: Operation,
+    idempotency: Idempotency | None = None,
+) -> Outcome:
+    viewer = ctx.viewer
+    if viewer is None:
+        # No principal, no tenant to record it in: refused before any transaction starts.
+        return Outcome({}, (Problem(ErrorCode.UNAUTHENTICATED, "Sign in to do this."),))
+    scope = ctx.scope_of(tenant_id)
+    async with ctx.db.transaction() as conn:
+        work = Work(
+            conn=conn,
+            viewer=viewer,
+            scope=scope,
+            processor=ctx.processor,
+            request_id=ctx.request_id,
+            target_type=target_type,
+            target_id=str(target_id),
+        )
+        try:
+            try:
+                async with conn.transaction():
+                    outcome = await _perform(work, action, operation, idempotency)
+            except Refusal as refusal:
+                await _void(work)
+                outcome = Outcome({}, refusal.problems)
+            await _audit(work, action, tenant_id, outcome)
+        except BaseException:
+            await _void(work)
+            raise
+    return outcome
+
+
+async def _perform(work: Work, action: str, operation: Operation, idempotency: Idempotency | None) -> Outcome:
+    if idempotency is None:
+        return Outcome(await operation(work))
+    scope, principal = work.scope, work.viewer.user_id
+    request_hash = idempotency.request_hash(action)
+    claimed = await work.conn.fetchval(
+        CLAIM_IDEMPOTENCY_KEY, scope.tenant_id, principal, idempotency.key, action, request_hash
+    )
+    if not claimed:
+        row = await work.conn.fetchrow(SELECT_IDEMPOTENCY_KEY, scope.tenant_id, principal, idempotency.key)
+        if row is None or row["request_hash"] != request_hash:
+            raise refuse(
+                ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                "This idempotency key was already used for a different request.",
+                "idempotencyKey",
+            )
+        work.details["replayed"] = True
+        return Outcome(dict(row["response"]), replayed=True)
+    data = await operation(work)
+    await work.conn.execute(STORE_IDEMPOTENT_RESPONSE, scope.tenant_id, principal, idempotency.key, data)
+    return Outcome(data)
+
+
+async def _audit(work: Work, action: str, tenant_id: uuid.UUID, outcome: Outcome) -> None:
+    # A refusal about a tenant that does not exist is recorded in the actor's own tenant.
+    audit_tenant = tenant_id
+    if tenant_id != work.viewer.tenant_id and not await work.conn.fetchval(SELECT_TENANT_EXISTS, tenant_id):
+        audit_tenant = work.viewer.tenant_id
+    on_behalf = audit_tenant if audit_tenant != work.viewer.tenant_id else None
+    await work.conn.execute(
+        INSERT_AUDIT_EVENT,
+        audit_tenant,
+        work.viewer.user_id,
+        work.viewer.tenant_id,
+        on_behalf,
+        action,
+        work.target_type,
+        work.target_id,
+        work.request_id,
+        work.details,
+        "refused" if outcome.problems else "accepted",
+        [p.code.name for p in outcome.problems],
+    )
+
+
+async def _void(work: Work) -> None:
+    for charge in work.charges:
+        try:
+            await work.processor.void(charge.charge_id)
+        except Exception:  # the charge stays to be reconciled; the log line names it
+            log.exception("could not void charge %s", charge.charge_id)
+    work.charges.clear()

@@ -1,0 +1,91 @@
+"""License requests, audit events and notifications: the paper trail around purchases."""
+
+from __future__ import annotations
+
+import uuid
+
+from purchasegraph.db.executor import Executor, Record
+from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
+from purchasegraph.policy import Access, Scope
+
+LICENSE_REQUEST_COLUMNS = """r.tenant_id, r.id, r.product_id, r.requester_user_id, r.for_user_ids, r.status,
+       r.created_at, r.decided_by, r.decided_at"""
+
+# Admins see every request of the tenant (kept 12 months); a member sees their own.
+SELECT_LICENSE_REQUESTS_BY_TENANT = connection_query(
+    source="""FROM license_requests r
+      WHERE r.tenant_id = $1 AND r.tenant_id = k.parent
+        AND r.created_at > app_now() - interval '12 months'
+        AND ($7::bool OR r.requester_user_id = $8::uuid)""",
+    columns=LICENSE_REQUEST_COLUMNS,
+    order_by="r.created_at DESC, r.id",
+)
+SELECT_LICENSE_REQUEST = """
+SELECT r.tenant_id, r.id, r.product_id, r.requester_user_id, r.for_user_ids, r.status,
+       r.created_at, r.decided_by, r.decided_at
+  FROM license_requests r
+ WHERE r.tenant_id = $1 AND r.id = $2 AND ($3::bool OR r.requester_user_id = $4::uuid)
+"""
+
+SELECT_AUDIT_EVENTS_BY_TENANT = connection_query(
+    source="""FROM audit_events e
+      WHERE e.tenant_id = $1 AND e.tenant_id = k.parent AND $7::bool AND $8::uuid IS NOT NULL""",
+    columns="""e.tenant_id, e.id, e.actor_user_id, e.actor_tenant_id, e.on_behalf_of_tenant_id, e.action,
+       e.target_type, e.target_id, e.request_id, e.outcome, e.error_codes, e.occurred_at""",
+    order_by="e.occurred_at DESC, e.id DESC",
+)
+
+SELECT_NOTIFICATIONS_OF_USER = """
+SELECT n.tenant_id, n.id, n.kind, n.subject_id, n.message, n.created_at, n.read_at
+  FROM notifications n
+ WHERE n.tenant_id = $1 AND n.user_id = $2
+ ORDER BY n.created_at DESC, n.id
+ LIMIT $3
+"""
+
+SELECT_POLICY = """
+SELECT p.id AS product_id, COALESCE(ssp.value, 'enabled') AS value, ssp.updated_at
+  FROM products p
+  LEFT JOIN self_service_policies ssp ON ssp.tenant_id = $1 AND ssp.product_id = p.id
+ WHERE p.id = $2 AND p.self_service AND $3::bool
+"""
+
+
+def sees_audit(scope: Scope) -> bool:
+    """The audit trail is for the tenant's admins and its active partners."""
+    return scope.can_administer or scope.access is Access.PARTNER
+
+
+async def fetch_license_requests_by_tenant(db: Executor, *, scope: Scope, page: PageArgs) -> Slice:
+    (slice_,) = await fetch_slices(
+        db, SELECT_LICENSE_REQUESTS_BY_TENANT, scope=scope, parents=[scope.tenant_id], page=page
+    )
+    return slice_
+
+
+async def fetch_license_request(db: Executor, *, scope: Scope, request_id: uuid.UUID) -> Record | None:
+    if not scope.sees_anything:
+        return None
+    return await db.fetchrow(SELECT_LICENSE_REQUEST, scope.tenant_id, request_id, scope.whole_tenant, scope.viewer_id)
+
+
+async def fetch_audit_events_by_tenant(db: Executor, *, scope: Scope, page: PageArgs) -> Slice:
+    (slice_,) = await fetch_slices(
+        db,
+        SELECT_AUDIT_EVENTS_BY_TENANT,
+        scope=scope,
+        parents=[scope.tenant_id],
+        page=page,
+        widen_to=sees_audit(scope),
+    )
+    return slice_
+
+
+async def fetch_notifications(db: Executor, *, tenant_id: uuid.UUID, user_id: uuid.UUID, limit: int) -> list[Record]:
+    return await db.fetch(SELECT_NOTIFICATIONS_OF_USER, tenant_id, user_id, limit)
+
+
+async def fetch_policy(db: Executor, *, scope: Scope, product_id: str) -> Record | None:
+    if not scope.whole_tenant:
+        return None
+    return await db.fetchrow(SELECT_POLICY, scope.tenant_id, product_id, scope.whole_tenant)
