@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import uuid
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, TypedDict

@@ -36,8 +36,6 @@ async def demo_tokens(runtime: Runtime) -> list[DemoToken]:
             audience=runtime.settings.jwt_audience,
         )
         tokens.append(
-            DemoToken(
-                email=demo.user_principal_name, tenant=demo.tenant_domain, actor=demo.actor, token=token
-            )
+            DemoToken(email=demo.user_principal_name, tenant=demo.tenant_domain, actor=demo.actor, token=token)
         )
     return tokens

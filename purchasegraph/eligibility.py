@@ -24,9 +24,7 @@ class Reason(enum.Enum):
     UNMANAGED_TENANT = "Your organization's directory is not managed by an admin yet."
     GUEST_USER = "Guests can't buy in an organization where they are guests."
     ACCOUNT_DISABLED = "Your account is disabled."
-    ORGANIZATION_TYPE_NOT_ELIGIBLE = (
-        "Self-service purchase isn't available to government or education organizations."
-    )
+    ORGANIZATION_TYPE_NOT_ELIGIBLE = "Self-service purchase isn't available to government or education organizations."
     MARKET_NOT_ELIGIBLE = "Self-service purchase isn't available in your organization's country."
     PRODUCT_NOT_AVAILABLE_IN_MARKET = "This product isn't sold self-service in your organization's country."
     POLICY_DISABLED = "Your organization has turned off self-service purchase of this product."
@@ -87,9 +85,7 @@ def assess(facts: Facts) -> Assessment:
     trials_only = facts.policy == "only_trials_without_payment_method"
     reasons = (*blocking, Reason.TRIALS_ONLY) if trials_only else tuple(blocking)
     can_start_trial = (
-        not blocking
-        and facts.trial_available
-        and (not trials_only or not facts.trial_requires_payment_method)
+        not blocking and facts.trial_available and (not trials_only or not facts.trial_requires_payment_method)
     )
     return Assessment(reasons=reasons, can_start_trial=can_start_trial, message=_message(facts, reasons))
 

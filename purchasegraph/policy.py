@@ -139,9 +139,7 @@ def may_govern(scope: Scope) -> Decision:
     return Decision.NOT_AUTHORIZED if scope.sees_anything else Decision.NOT_FOUND
 
 
-def may_manage_subscription(
-    scope: Scope, *, controlled_by: str, purchaser_id: uuid.UUID | None
-) -> Decision:
+def may_manage_subscription(scope: Scope, *, controlled_by: str, purchaser_id: uuid.UUID | None) -> Decision:
     """Who changes a subscription's licenses and life: its purchaser while they control it,
     the tenant's admins once it is central or taken over (rule 10)."""
     is_purchaser = scope.sees_anything and purchaser_id is not None and scope.viewer_id == purchaser_id

@@ -64,9 +64,7 @@ async def running(settings: Settings, *, seed: bool | None = None) -> AsyncItera
         embedded = await asyncio.to_thread(start_embedded_server, settings.data_dir)
         database_url = embedded.database_url
     try:
-        pool = await create_pool(
-            database_url, min_size=settings.pool_min_size, max_size=settings.pool_max_size
-        )
+        pool = await create_pool(database_url, min_size=settings.pool_min_size, max_size=settings.pool_max_size)
         try:
             async with pool.acquire() as conn:
                 migrated = await migrate(conn)

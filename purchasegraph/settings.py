@@ -56,9 +56,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     defaults = Settings()
     return Settings(
         database_url=env.get("DATABASE_URL") or None,
-        data_dir=Path(env["PURCHASEGRAPH_DATA_DIR"])
-        if env.get("PURCHASEGRAPH_DATA_DIR")
-        else defaults.data_dir,
+        data_dir=Path(env["PURCHASEGRAPH_DATA_DIR"]) if env.get("PURCHASEGRAPH_DATA_DIR") else defaults.data_dir,
         production=env.get("PURCHASEGRAPH_ENV", "development").lower() == "production",
         jwt_secret=env.get("PURCHASEGRAPH_JWT_SECRET") or None,
         jwks_url=env.get("PURCHASEGRAPH_JWKS_URL") or None,

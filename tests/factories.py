@@ -56,9 +56,7 @@ async def create_tenant(
     """A fresh tenant with a global admin and ``users`` members."""
     tenant_id = uuid.uuid4()
     domain = f"t{tenant_id.hex[:12]}.example"
-    await conn.execute(
-        INSERT_TENANT, tenant_id, f"Tenant {domain}", domain, managed, organization_type, country, "USD"
-    )
+    await conn.execute(INSERT_TENANT, tenant_id, f"Tenant {domain}", domain, managed, organization_type, country, "USD")
     admin_id = uuid.uuid4()
     admin_upn = f"admin@{domain}"
     await conn.execute(INSERT_USER, tenant_id, admin_id, "Admin", admin_upn, "member", "cloud", True)
@@ -89,6 +87,7 @@ async def add_subscriptions(
     count: int,
     orders_each: int = 6,
     assignments_each: int = 3,
+    quantity: int | None = None,
 ) -> None:
     """``count`` self-service subscriptions bought by the tenant's members, with history and licenses."""
     price = Decimal("10.00")
@@ -97,9 +96,7 @@ async def add_subscriptions(
         sub_id = uuid.uuid4()
         purchaser = tenant.user_ids[n % len(tenant.user_ids)]
         quantity = max(assignments_each, 1) + 2
-        subscriptions.append(
-            (tenant.tenant_id, sub_id, PRODUCTS[n % len(PRODUCTS)], purchaser, quantity, price, n)
-        )
+        subscriptions.append((tenant.tenant_id, sub_id, PRODUCTS[n % len(PRODUCTS)], purchaser, quantity, price, n))
         for k in range(orders_each):
             kind = "purchase" if k == 0 else "add_licenses"
             orders.append(

@@ -132,24 +132,19 @@ class SeededSubscription:
 
     def purchase_gids(self) -> frozenset[str]:
         return frozenset(
-            encode_id("Purchase", demo_id(f"order:{self.label}:{n}"), CONTOSO_ID)
-            for n in self.purchase_orders
+            encode_id("Purchase", demo_id(f"order:{self.label}:{n}"), CONTOSO_ID) for n in self.purchase_orders
         )
 
 
 CONTOSO_SUBSCRIPTIONS = (
     # purchase 6 + add_licenses 4; Raj's license was taken back.
-    SeededSubscription(
-        "paula-power-bi-pro", POWER_BI_PRO, PAULA, 10, "active", (LEE, MIA, NOAH, OLIVIA, GUS), (1, 2)
-    ),
+    SeededSubscription("paula-power-bi-pro", POWER_BI_PRO, PAULA, 10, "active", (LEE, MIA, NOAH, OLIVIA, GUS), (1, 2)),
     SeededSubscription("paula-power-apps", POWER_APPS_PER_USER, PAULA, 5, "active", (LEE, TESS), (1,)),
     # purchase 4, remove_licenses 1 (not a purchase).
     SeededSubscription("pete-power-automate", POWER_AUTOMATE_PER_USER, PETE, 3, "active", (RAJ,), (1,)),
     # A trial order is not a purchase.
     SeededSubscription("pete-visio-plan-1-trial", VISIO_PLAN_1, PETE, 5, "trial", (PETE,), ()),
-    SeededSubscription(
-        "pete-project-plan-3-expired", PROJECT_PLAN_3, PETE, 2, "expired", (PETE, OLIVIA), (1,)
-    ),
+    SeededSubscription("pete-project-plan-3-expired", PROJECT_PLAN_3, PETE, 2, "expired", (PETE, OLIVIA), (1,)),
     # Canceled: its one license was removed with it.
     SeededSubscription("pete-power-automate-rpa-deleted", POWER_AUTOMATE_RPA, PETE, 1, "deleted", (), (1,)),
     SeededSubscription("sam-visio-plan-2-disabled", VISIO_PLAN_2, SAM, 1, "disabled", (SAM,), (1,)),
@@ -166,9 +161,7 @@ CONTOSO_SUBSCRIPTIONS = (
         (ALEX, BEA, RITA, PAULA, PETE, SAM),
         (1, 2),
     ),
-    SeededSubscription(
-        "contoso-central-power-apps", POWER_APPS_PER_USER, None, 20, "active", (ALEX, MIA, RAJ), (1,)
-    ),
+    SeededSubscription("contoso-central-power-apps", POWER_APPS_PER_USER, None, 20, "active", (ALEX, MIA, RAJ), (1,)),
 )
 SUBSCRIPTION = {s.label: s for s in CONTOSO_SUBSCRIPTIONS}
 PAULAS_POWER_BI = SUBSCRIPTION["paula-power-bi-pro"]
@@ -231,10 +224,7 @@ def member_view(upn: str) -> ExpectedView:
         subscriptions=frozenset(s.gid for s in bought),
         purchases=frozenset().union(*(s.purchase_gids() for s in bought)),
         assignments=frozenset(
-            s.assignment_gid(u)
-            for s in CONTOSO_SUBSCRIPTIONS
-            for u in s.assignees
-            if s.purchaser == upn or u == upn
+            s.assignment_gid(u) for s in CONTOSO_SUBSCRIPTIONS for u in s.assignees if s.purchaser == upn or u == upn
         ),
         users=CONTOSO_USERS,
         capacity=capacity_of(bought),
@@ -246,9 +236,7 @@ def guest_view(upn: str) -> ExpectedView:
     return ExpectedView(
         subscriptions=frozenset(),
         purchases=frozenset(),
-        assignments=frozenset(
-            s.assignment_gid(u) for s in CONTOSO_SUBSCRIPTIONS for u in s.assignees if u == upn
-        ),
+        assignments=frozenset(s.assignment_gid(u) for s in CONTOSO_SUBSCRIPTIONS for u in s.assignees if u == upn),
         users=frozenset({upn}),
         capacity={},
         policies={},
@@ -273,18 +261,10 @@ class MatrixRow:
 # capacity over the 6 products with a trial, active or expired subscription (RPA is deleted, Visio
 # Plan 2 disabled).
 CONTOSO_MATRIX = [
-    pytest.param(
-        MatrixRow(ALEX, whole_tenant_view(), 11, 12, 23, 15, 6), id="global_admin-sees-whole-tenant"
-    ),
-    pytest.param(
-        MatrixRow(BEA, whole_tenant_view(), 11, 12, 23, 15, 6), id="billing_admin-sees-whole-tenant"
-    ),
-    pytest.param(
-        MatrixRow(RITA, whole_tenant_view(), 11, 12, 23, 15, 6), id="global_reader-sees-whole-tenant"
-    ),
-    pytest.param(
-        MatrixRow(PAT, whole_tenant_view(), 11, 12, 23, 15, 6), id="active_partner-sees-whole-tenant"
-    ),
+    pytest.param(MatrixRow(ALEX, whole_tenant_view(), 11, 12, 23, 15, 6), id="global_admin-sees-whole-tenant"),
+    pytest.param(MatrixRow(BEA, whole_tenant_view(), 11, 12, 23, 15, 6), id="billing_admin-sees-whole-tenant"),
+    pytest.param(MatrixRow(RITA, whole_tenant_view(), 11, 12, 23, 15, 6), id="global_reader-sees-whole-tenant"),
+    pytest.param(MatrixRow(PAT, whole_tenant_view(), 11, 12, 23, 15, 6), id="active_partner-sees-whole-tenant"),
     # Paula: her 2 subscriptions and their 7 licenses, plus the central Power BI license she holds.
     pytest.param(MatrixRow(PAULA, member_view(PAULA), 2, 3, 8, 15, 2), id="purchaser-sees-what-she-bought"),
     # Pete: 4 subscriptions (RPA deleted, so no capacity), 4 licenses on them + his central one.
@@ -470,9 +450,7 @@ async def test_the_seed_facts_this_matrix_is_built_on_match_the_database(api: Ap
 
 @pytest.mark.parametrize("id_form", ["uuid", "global_id"])
 @pytest.mark.parametrize("row", CONTOSO_MATRIX)
-async def test_tenant_resolves_for_every_viewer_with_scope_in_it(
-    api: Api, row: MatrixRow, id_form: str
-) -> None:
+async def test_tenant_resolves_for_every_viewer_with_scope_in_it(api: Api, row: MatrixRow, id_form: str) -> None:
     tenant_id = str(CONTOSO_ID) if id_form == "uuid" else CONTOSO_GID
     data = await api.data(TENANT, as_user=row.upn, variables={"id": tenant_id})
     assert data["tenant"] == {"id": CONTOSO_GID, "tenantId": str(CONTOSO_ID), "name": "Contoso"}
@@ -480,9 +458,7 @@ async def test_tenant_resolves_for_every_viewer_with_scope_in_it(
 
 @pytest.mark.parametrize("id_form", ["uuid", "global_id"])
 @pytest.mark.parametrize("upn", OUTSIDERS_OF_CONTOSO)
-async def test_tenant_is_null_for_viewers_without_scope_in_it(
-    api: Api, upn: str | None, id_form: str
-) -> None:
+async def test_tenant_is_null_for_viewers_without_scope_in_it(api: Api, upn: str | None, id_form: str) -> None:
     tenant_id = str(CONTOSO_ID) if id_form == "uuid" else CONTOSO_GID
     result = await api.execute(TENANT, as_user=upn, variables={"id": tenant_id})
     assert result.errors is None
@@ -502,9 +478,7 @@ async def test_admin_cannot_see_another_tenant(api: Api) -> None:
     for tenant_id in (str(WOODGROVE_ID), encode_id("Tenant", WOODGROVE_ID)):
         data = await api.data(TENANT, as_user=ALEX, variables={"id": tenant_id})
         assert data["tenant"] is None
-    petras_subscription = encode_id(
-        "Subscription", demo_id("subscription:woodgrove-petra-power-bi-pro"), WOODGROVE_ID
-    )
+    petras_subscription = encode_id("Subscription", demo_id("subscription:woodgrove-petra-power-bi-pro"), WOODGROVE_ID)
     assert await node_as(api, ALEX, petras_subscription) is None
 
 
@@ -553,9 +527,7 @@ async def test_assignments_list_and_count_only_the_viewers_scope(api: Api, row: 
 
 
 @pytest.mark.parametrize("row", CONTOSO_MATRIX)
-async def test_directory_is_open_to_members_but_a_guest_sees_only_themselves(
-    api: Api, row: MatrixRow
-) -> None:
+async def test_directory_is_open_to_members_but_a_guest_sees_only_themselves(api: Api, row: MatrixRow) -> None:
     users = (await contoso_as(api, row.upn))["users"]
     assert ids_of(users, "userPrincipalName") == row.view.users
     assert users["totalCount"] == len(row.view.users) == row.users
@@ -608,9 +580,7 @@ async def test_partner_sees_nothing_of_a_customer_whose_relationship_expired(api
 
 PARTNER_RELATIONSHIPS = "query($t: ID!) { tenant(id: $t) { partnerRelationships { id status inForce } } }"
 # seed._directory: Adatum's relationship with Contoso is active, Litware's expired 5 days ago.
-ADATUM_FOR_CONTOSO = encode_id(
-    "PartnerRelationship", demo_id(f"partner_relationship:{ADATUM}->{CONTOSO}"), CONTOSO_ID
-)
+ADATUM_FOR_CONTOSO = encode_id("PartnerRelationship", demo_id(f"partner_relationship:{ADATUM}->{CONTOSO}"), CONTOSO_ID)
 LITWARE_FOR_CONTOSO = encode_id(
     "PartnerRelationship", demo_id(f"partner_relationship:{LITWARE}->{CONTOSO}"), CONTOSO_ID
 )
@@ -684,9 +654,7 @@ async def test_purchaser_reaches_her_own_subscription_with_its_licenses_orders_a
     assert {n["user"]["userPrincipalName"] for n in subscription["assignments"]["nodes"]} == set(
         PAULAS_POWER_BI.assignees
     )
-    assert ids_of(subscription["assignments"]) == {
-        PAULAS_POWER_BI.assignment_gid(u) for u in PAULAS_POWER_BI.assignees
-    }
+    assert ids_of(subscription["assignments"]) == {PAULAS_POWER_BI.assignment_gid(u) for u in PAULAS_POWER_BI.assignees}
     assert subscription["assignments"]["totalCount"] == 5
     assert subscription["orders"]["totalCount"] == 2  # purchase, add_licenses
     # running_term(months=5): one bill per monthly period, the current one included.
@@ -800,9 +768,7 @@ async def test_purchaser_sees_the_card_her_own_subscription_is_billed_to(api: Ap
         "purchaser": {"displayName": "Pete Purchaser"},
         "paymentMethod": None,
     }
-    pete = await api.data(
-        PAYMENT_METHOD_OF, as_user=PETE, variables={"id": SUBSCRIPTION["pete-power-automate"].gid}
-    )
+    pete = await api.data(PAYMENT_METHOD_OF, as_user=PETE, variables={"id": SUBSCRIPTION["pete-power-automate"].gid})
     assert pete["node"]["paymentMethod"]["last4"] == "4444"
 
 
@@ -815,9 +781,7 @@ async def test_purchaser_sees_the_card_her_own_subscription_is_billed_to(api: Ap
         pytest.param(PAT, id="active_partner"),
     ],
 )
-async def test_whole_tenant_viewers_see_the_subscription_but_never_the_purchasers_card(
-    api: Api, upn: str
-) -> None:
+async def test_whole_tenant_viewers_see_the_subscription_but_never_the_purchasers_card(api: Api, upn: str) -> None:
     data = await api.data(PAYMENT_METHOD_OF, as_user=upn, variables={"id": PAULAS_POWER_BI.gid})
     # Product, quantity and purchaser name are theirs to see (rule 9); the card is not.
     assert data["node"] == {
@@ -849,12 +813,8 @@ TENANT_SCOPED_TYPES = [t for t in NODE_SAMPLES if t != "Product"]
 def node_cases() -> list[Any]:
     cases = [pytest.param(PAULA, t, id=f"purchaser-refetches-{t}") for t in NODE_SAMPLES]
     # The card is its owner's only; admins and partners reach every other type.
-    cases += [
-        pytest.param(ALEX, t, id=f"global_admin-refetches-{t}") for t in NODE_SAMPLES if t != "PaymentMethod"
-    ]
-    cases += [
-        pytest.param(PAT, t, id=f"active_partner-refetches-{t}") for t in NODE_SAMPLES if t != "PaymentMethod"
-    ]
+    cases += [pytest.param(ALEX, t, id=f"global_admin-refetches-{t}") for t in NODE_SAMPLES if t != "PaymentMethod"]
+    cases += [pytest.param(PAT, t, id=f"active_partner-refetches-{t}") for t in NODE_SAMPLES if t != "PaymentMethod"]
     return cases
 
 

@@ -43,9 +43,7 @@ async def test_every_tenant_owned_table_is_keyed_by_tenant(conn: asyncpg.Connect
         """
     )
     assert len(rows) >= 12
-    assert {r["table_name"]: r["first_key_column"] for r in rows} == {
-        r["table_name"]: "tenant_id" for r in rows
-    }
+    assert {r["table_name"]: r["first_key_column"] for r in rows} == {r["table_name"]: "tenant_id" for r in rows}
 
 
 async def test_a_row_cannot_reference_a_row_of_another_tenant(conn: asyncpg.Connection) -> None:

@@ -257,9 +257,7 @@ async def test_other_products_are_sold_self_service_in_brazil(api: Api, product_
 @pytest.mark.parametrize("family", ["project", "visio"])
 def test_project_and_visio_are_not_sold_self_service_in_the_drc(family: str) -> None:
     # Even if the catalogue listed a price there, the market restriction still holds.
-    assessment = assess(
-        contoso_facts(country="CD", product_family=family, product_name="X", sold_in_market=True)
-    )
+    assessment = assess(contoso_facts(country="CD", product_family=family, product_name="X", sold_in_market=True))
     assert assessment.reasons == (Reason.PRODUCT_NOT_AVAILABLE_IN_MARKET,)
     assert not assessment.eligible
     assert not assessment.can_start_trial
@@ -396,9 +394,7 @@ async def test_guest_in_an_education_tenant_gets_both_reasons(api: Api) -> None:
 
 
 async def test_every_reason_that_applies_is_listed(api: Api) -> None:
-    tenant_id = await add_tenant(
-        api, organization_type="government", country="IN", currency="INR", managed=False
-    )
+    tenant_id = await add_tenant(api, organization_type="government", country="IN", currency="INR", managed=False)
     upn = await add_user(api, tenant_id, guest=True, account_enabled=False)
     await set_policy(api, upn, POWER_BI_PRO, "disabled")
     result = await refused(api, upn, POWER_BI_PRO)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from strawberry.extensions import MaskErrors
@@ -20,6 +21,9 @@ class BrokenDatabase:
         raise RuntimeError("connection to 10.0.0.7 refused: password for purchasegraph_app")
 
     async def fetchrow(self, sql: str, *args: Any) -> Record | None:
+        raise RuntimeError("connection to 10.0.0.7 refused: password for purchasegraph_app")
+
+    def transaction(self) -> AbstractAsyncContextManager[Any]:
         raise RuntimeError("connection to 10.0.0.7 refused: password for purchasegraph_app")
 
 

@@ -60,9 +60,7 @@ async def test_filtering_by_status_returns_only_that_status(api: Api, status: st
 
 
 async def test_filtering_by_product_and_purchaser_combines(api: Api) -> None:
-    paula = encode_id(
-        "User", demo_user_id("paula.purchaser@contoso.example"), demo_tenant_id("contoso.example")
-    )
+    paula = encode_id("User", demo_user_id("paula.purchaser@contoso.example"), demo_tenant_id("contoso.example"))
     found = await subscriptions(api, product="CFQ7TTC0H9MP", purchaser=paula)
     assert found["totalCount"] == 1
     assert found["nodes"][0]["purchaser"]["userPrincipalName"] == "paula.purchaser@contoso.example"

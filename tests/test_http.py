@@ -69,9 +69,7 @@ async def post(client: httpx.AsyncClient, query: str, token: str | None = None) 
 
 
 async def test_a_valid_token_names_the_viewer(client: httpx.AsyncClient) -> None:
-    response = await post(
-        client, VIEWER_QUERY, token_for("paula.purchaser@contoso.example", "contoso.example")
-    )
+    response = await post(client, VIEWER_QUERY, token_for("paula.purchaser@contoso.example", "contoso.example"))
     assert response.status_code == 200
     assert response.json()["data"]["viewer"] == {
         "user": {"displayName": "Paula Purchaser"},
@@ -95,8 +93,7 @@ async def test_no_token_is_anonymous_and_sees_only_the_catalogue(client: httpx.A
         ("empty bearer", "Bearer "),
         (
             "wrong secret",
-            "Bearer "
-            + jwt.encode({"oid": "x"}, "another-secret-that-is-long-enough-0123456789", algorithm="HS256"),
+            "Bearer " + jwt.encode({"oid": "x"}, "another-secret-that-is-long-enough-0123456789", algorithm="HS256"),
         ),
     ],
 )
@@ -171,14 +168,10 @@ class _JwksHandler(BaseHTTPRequestHandler):
         return None
 
 
-async def test_tokens_signed_by_a_jwks_key_are_accepted_and_hs256_ones_refused(
-    database_url: str, pool: object
-) -> None:
+async def test_tokens_signed_by_a_jwks_key_are_accepted_and_hs256_ones_refused(database_url: str, pool: object) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     public_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
-    _JwksHandler.jwks = json.dumps(
-        {"keys": [public_jwk | {"kid": "k1", "use": "sig", "alg": "ES256"}]}
-    ).encode()
+    _JwksHandler.jwks = json.dumps({"keys": [public_jwk | {"kid": "k1", "use": "sig", "alg": "ES256"}]}).encode()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _JwksHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -201,9 +194,7 @@ async def test_tokens_signed_by_a_jwks_key_are_accepted_and_hs256_ones_refused(
             "exp": now + 600,
         }
         good = jwt.encode(claims, key, algorithm="ES256", headers={"kid": "k1"})
-        wrong_audience = jwt.encode(
-            claims | {"aud": "api://other"}, key, algorithm="ES256", headers={"kid": "k1"}
-        )
+        wrong_audience = jwt.encode(claims | {"aud": "api://other"}, key, algorithm="ES256", headers={"kid": "k1"})
         hs256 = jwt.encode(claims, SECRET, algorithm="HS256")
         async with serving(settings) as jwks_client:
             ok = await post(jwks_client, VIEWER_QUERY, good)

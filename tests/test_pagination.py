@@ -56,13 +56,9 @@ async def test_last_and_before_page_backwards(api: Api) -> None:
     assert [e["node"]["id"] for e in tail["edges"]] == ids[-5:]
     assert tail["pageInfo"]["hasPreviousPage"]
     assert not tail["pageInfo"]["hasNextPage"]
-    before = await page(
-        api, tenant.admin_upn, str(tenant.tenant_id), last=5, before=tail["pageInfo"]["startCursor"]
-    )
+    before = await page(api, tenant.admin_upn, str(tenant.tenant_id), last=5, before=tail["pageInfo"]["startCursor"])
     assert [e["node"]["id"] for e in before["edges"]] == ids[-10:-5]
-    head = await page(
-        api, tenant.admin_upn, str(tenant.tenant_id), last=5, before=before["edges"][2]["cursor"]
-    )
+    head = await page(api, tenant.admin_upn, str(tenant.tenant_id), last=5, before=before["edges"][2]["cursor"])
     # Only four items come before the fifth: a short page, and nothing before it.
     assert [e["node"]["id"] for e in head["edges"]] == ids[0:4]
     assert not head["pageInfo"]["hasPreviousPage"]
@@ -73,9 +69,7 @@ async def test_a_page_past_the_end_is_empty_but_still_counts(api: Api) -> None:
     await add_subscriptions(api.conn, tenant, count=3, orders_each=1, assignments_each=0)
     api.ids[tenant.admin_upn] = DemoUserIds(tenant.admin_id, tenant.tenant_id)
     first = await page(api, tenant.admin_upn, str(tenant.tenant_id), first=3)
-    after_end = await page(
-        api, tenant.admin_upn, str(tenant.tenant_id), first=3, after=first["pageInfo"]["endCursor"]
-    )
+    after_end = await page(api, tenant.admin_upn, str(tenant.tenant_id), first=3, after=first["pageInfo"]["endCursor"])
     assert after_end["edges"] == []
     assert after_end["totalCount"] == 3
     assert not after_end["pageInfo"]["hasNextPage"]

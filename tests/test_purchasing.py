@@ -53,7 +53,7 @@ async def table_counts(api: Api) -> dict[str, int]:
     counts = {}
     for table in tables:
         # Table names come from the catalogue, not from a request.
-        counts[table] = await api.conn.fetchval(f'SELECT count(*) FROM "{table}"')  # noqa: S608
+        counts[table] = await api.conn.fetchval(f'SELECT count(*) FROM "{table}"')
     return counts
 
 
@@ -153,8 +153,11 @@ async def test_every_refusal_and_acceptance_is_audited(api: Api) -> None:
     await purchase(api, quantity=0)
     await purchase(api)
     rows = await api.conn.fetch(
-        "SELECT action, outcome, error_codes FROM audit_events WHERE tenant_id = $1 AND action = 'subscription.purchase' "
-        "ORDER BY id DESC LIMIT 2",
+        "SELECT action, outcome, error_codes FROM audit_events"
+        " WHERE tenant_id = $1 AND action = 'subscription.purchase' ORDER BY id DESC LIMIT 2",
         demo_tenant_id("contoso.example"),
     )
-    assert [(r["outcome"], list(r["error_codes"])) for r in rows] == [("accepted", []), ("refused", ["INVALID_QUANTITY"])]
+    assert [(r["outcome"], list(r["error_codes"])) for r in rows] == [
+        ("accepted", []),
+        ("refused", ["INVALID_QUANTITY"]),
+    ]

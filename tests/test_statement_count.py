@@ -40,9 +40,7 @@ async def statements_for(api: Api, subscriptions: int) -> tuple[int, int, int]:
     logged: list[str] = []
     await asyncio.sleep(0.05)  # let earlier log callbacks drain before listening
     with api.conn.query_logger(lambda record: logged.append(record.query)):
-        data = await api.data(
-            PURCHASE_GRAPH, as_user=tenant.admin_upn, variables={"id": str(tenant.tenant_id)}
-        )
+        data = await api.data(PURCHASE_GRAPH, as_user=tenant.admin_upn, variables={"id": str(tenant.tenant_id)})
         await asyncio.sleep(0.05)  # asyncpg reports to query loggers from the event loop
     edges = data["tenant"]["subscriptions"]["edges"]
     assert data["tenant"]["subscriptions"]["totalCount"] == subscriptions

@@ -122,7 +122,9 @@ async def update_subscription_payment_method(
     if subscription["status"] == "deleted":
         raise refuse(ErrorCode.SUBSCRIPTION_NOT_ACTIVE, "The subscription was canceled.", "subscriptionId")
     chosen = await own_card(work, payment_method_id)
-    await work.conn.execute(SET_SUBSCRIPTION_PAYMENT_METHOD, work.scope.tenant_id, subscription_id, chosen.payment_method_id)
+    await work.conn.execute(
+        SET_SUBSCRIPTION_PAYMENT_METHOD, work.scope.tenant_id, subscription_id, chosen.payment_method_id
+    )
     return {"subscription_id": str(subscription_id)}
 
 

@@ -73,7 +73,8 @@ class ErrorCode(enum.Enum):
         "CANNOT_REACTIVATE", description="Only EXPIRED or DISABLED subscriptions can be reactivated."
     )
     PURCHASER_DEPARTED = strawberry.enum_value(
-        "PURCHASER_DEPARTED", description="Its purchaser left: nobody buys more on it until an admin takes it over."
+        "PURCHASER_DEPARTED",
+        description="Its purchaser left: nobody buys more on it until an admin takes it over.",
     )
     TRIAL_NOT_AVAILABLE = strawberry.enum_value("TRIAL_NOT_AVAILABLE", description="The product has no trial.")
     TRIAL_ALREADY_USED = strawberry.enum_value(

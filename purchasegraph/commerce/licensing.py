@@ -78,7 +78,11 @@ async def _require_tenant_users(work: Work, user_ids: Sequence[uuid.UUID], field
     if missing:
         raise Refusal(
             *(
-                Problem(ErrorCode.USER_NOT_IN_TENANT, "Licenses go only to users of this organization.", (field, str(i)))
+                Problem(
+                    ErrorCode.USER_NOT_IN_TENANT,
+                    "Licenses go only to users of this organization.",
+                    (field, str(i)),
+                )
                 for i in missing
             )
         )
@@ -97,11 +101,17 @@ async def assign_licenses(work: Work, *, subscription_id: uuid.UUID, user_ids: S
         )
     await _require_tenant_users(work, user_ids)
     tenant_id = work.scope.tenant_id
-    holders = {r["user_id"] for r in await work.conn.fetch(SELECT_LIVE_ASSIGNEES, tenant_id, subscription_id, list(user_ids))}
+    holders = {
+        r["user_id"] for r in await work.conn.fetch(SELECT_LIVE_ASSIGNEES, tenant_id, subscription_id, list(user_ids))
+    }
     if holders:
         raise Refusal(
             *(
-                Problem(ErrorCode.ALREADY_ASSIGNED, "This user already holds a license of it.", ("userIds", str(i)))
+                Problem(
+                    ErrorCode.ALREADY_ASSIGNED,
+                    "This user already holds a license of it.",
+                    ("userIds", str(i)),
+                )
                 for i, user_id in enumerate(user_ids)
                 if user_id in holders
             )
@@ -118,13 +128,13 @@ async def assign_licenses(work: Work, *, subscription_id: uuid.UUID, user_ids: S
     return {"subscription_id": str(subscription_id)}
 
 
-async def unassign_licenses(
-    work: Work, *, subscription_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
-) -> dict[str, Any]:
+async def unassign_licenses(work: Work, *, subscription_id: uuid.UUID, user_ids: Sequence[uuid.UUID]) -> dict[str, Any]:
     _check_batch(user_ids)
     await lock_managed_subscription(work, subscription_id)
     tenant_id = work.scope.tenant_id
-    holders = {r["user_id"] for r in await work.conn.fetch(SELECT_LIVE_ASSIGNEES, tenant_id, subscription_id, list(user_ids))}
+    holders = {
+        r["user_id"] for r in await work.conn.fetch(SELECT_LIVE_ASSIGNEES, tenant_id, subscription_id, list(user_ids))
+    }
     if len(holders) != len(user_ids):
         raise Refusal(
             *(
@@ -138,9 +148,7 @@ async def unassign_licenses(
     return {"subscription_id": str(subscription_id)}
 
 
-async def move_users(
-    work: Work, *, from_subscription_id: uuid.UUID, to_subscription_id: uuid.UUID
-) -> dict[str, Any]:
+async def move_users(work: Work, *, from_subscription_id: uuid.UUID, to_subscription_id: uuid.UUID) -> dict[str, Any]:
     """Centralize (rule 10): every user of a taken-over subscription moves to another one, which
     needs a free license per user; the old one is then canceled and its purchaser told."""
     from purchasegraph.commerce.purchasing import cancel_locked
@@ -156,9 +164,17 @@ async def move_users(
     }
     source, target = locked[from_subscription_id], locked[to_subscription_id]
     if source["channel"] != "self_service":
-        raise refuse(ErrorCode.NOT_SELF_SERVICE, "Users are moved off self-service subscriptions.", "fromSubscriptionId")
+        raise refuse(
+            ErrorCode.NOT_SELF_SERVICE,
+            "Users are moved off self-service subscriptions.",
+            "fromSubscriptionId",
+        )
     if source["product_id"] != target["product_id"]:
-        raise refuse(ErrorCode.PRODUCT_MISMATCH, "The target must be a subscription of the same product.", "toSubscriptionId")
+        raise refuse(
+            ErrorCode.PRODUCT_MISMATCH,
+            "The target must be a subscription of the same product.",
+            "toSubscriptionId",
+        )
     if target["status"] not in {"active", "trial"}:
         raise refuse(ErrorCode.SUBSCRIPTION_NOT_ACTIVE, "The target subscription is not active.", "toSubscriptionId")
     tenant_id = work.scope.tenant_id
@@ -197,7 +213,9 @@ async def request_license(work: Work, *, product_id: str, for_user_ids: Sequence
     users = list(dict.fromkeys([work.viewer.user_id, *for_user_ids]))
     await _require_tenant_users(work, users, "forUserIds")
     request_id = uuid.uuid4()
-    await work.conn.execute(INSERT_LICENSE_REQUEST, work.scope.tenant_id, request_id, product_id, work.viewer.user_id, users)
+    await work.conn.execute(
+        INSERT_LICENSE_REQUEST, work.scope.tenant_id, request_id, product_id, work.viewer.user_id, users
+    )
     work.target("LicenseRequest", request_id)
     return {"license_request_id": str(request_id)}
 

@@ -77,7 +77,7 @@ UPDATE cancellation_requests SET status = 'accepted', resolved_at = app_now()
  WHERE tenant_id = $1 AND subscription_id = $2 AND status = 'pending'
 """
 # The subscription's card, whoever governs it now: a final bill is the purchaser's (rule 8).
-SELECT_CARD_TOKEN = "SELECT processor_token FROM payment_methods WHERE tenant_id = $1 AND id = $2"
+SELECT_CARD_TOKEN = "SELECT processor_token FROM payment_methods WHERE tenant_id = $1 AND id = $2"  # noqa: S105
 SELECT_CENTRAL_PRICE = """
 SELECT pp.unit_price FROM product_prices pp JOIN tenants t ON t.country = pp.market
  WHERE t.id = $1 AND pp.product_id = $2 AND pp.channel = 'central'
@@ -134,7 +134,7 @@ async def purchase_subscription(
     order_id = await write_order(
         work.conn,
         work,
-        subscription=subscription,  # type: ignore[arg-type]
+        subscription=subscription,
         kind="purchase",
         delta=quantity,
         quantity_after=quantity,
@@ -190,7 +190,7 @@ async def start_trial(work: Work, *, product_id: str, payment: PaymentChoice) ->
     await write_order(
         work.conn,
         work,
-        subscription=subscription,  # type: ignore[arg-type]
+        subscription=subscription,
         kind="trial",
         delta=1,
         quantity_after=1,
@@ -207,7 +207,11 @@ async def add_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: int)
     require_quantity(quantity)
     subscription = await lock_managed_subscription(work, subscription_id)
     if subscription["status"] != "active":
-        raise refuse(ErrorCode.SUBSCRIPTION_NOT_ACTIVE, "Licenses are added to active subscriptions only.", "subscriptionId")
+        raise refuse(
+            ErrorCode.SUBSCRIPTION_NOT_ACTIVE,
+            "Licenses are added to active subscriptions only.",
+            "subscriptionId",
+        )
     new_quantity = subscription["quantity"] + quantity
     if new_quantity > 10_000:
         raise refuse(ErrorCode.INVALID_QUANTITY, "A subscription holds at most 10,000 licenses.", "quantity")
@@ -261,11 +265,17 @@ async def remove_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: i
     require_quantity(quantity)
     subscription = await lock_managed_subscription(work, subscription_id)
     if subscription["status"] != "active":
-        raise refuse(ErrorCode.SUBSCRIPTION_NOT_ACTIVE, "Licenses are removed from active subscriptions only.", "subscriptionId")
+        raise refuse(
+            ErrorCode.SUBSCRIPTION_NOT_ACTIVE,
+            "Licenses are removed from active subscriptions only.",
+            "subscriptionId",
+        )
     new_quantity = subscription["quantity"] - quantity
     if new_quantity < 1:
         raise refuse(
-            ErrorCode.INVALID_QUANTITY, "A subscription keeps at least one license; cancel it instead.", "quantity"
+            ErrorCode.INVALID_QUANTITY,
+            "A subscription keeps at least one license; cancel it instead.",
+            "quantity",
         )
     if new_quantity < subscription["assigned"]:
         raise refuse(
@@ -332,8 +342,6 @@ async def _settle_open_invoices(work: Work, subscription: Record) -> None:
         return
     owed = sum((r["amount"] for r in rows), Decimal("0.00"))
     if subscription["payment_method_id"] is not None:
-        token = await work.conn.fetchval(
-            SELECT_CARD_TOKEN, work.scope.tenant_id, subscription["payment_method_id"]
-        )
+        token = await work.conn.fetchval(SELECT_CARD_TOKEN, work.scope.tenant_id, subscription["payment_method_id"])
         await work.charge(token, owed, subscription["currency"], reference=f"final:{subscription['id']}")
     await work.conn.execute(MARK_INVOICES_PAID, work.scope.tenant_id, [r["id"] for r in rows])

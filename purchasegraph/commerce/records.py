@@ -147,7 +147,13 @@ async def write_invoice(
 
 
 async def notify(
-    conn: asyncpg.Connection, *, tenant_id: uuid.UUID, user_id: uuid.UUID, kind: str, subject_id: uuid.UUID, message: str
+    conn: asyncpg.Connection,
+    *,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    kind: str,
+    subject_id: uuid.UUID,
+    message: str,
 ) -> None:
     await conn.execute(INSERT_NOTIFICATION, tenant_id, uuid.uuid4(), user_id, kind, subject_id, message)
 

@@ -56,9 +56,7 @@ class Loaders:
 
         return self._loader((name, scope), batch)
 
-    def _children(
-        self, name: str, fetch: ChildFetch, scope: Scope, page: PageArgs
-    ) -> DataLoader[uuid.UUID, Slice]:
+    def _children(self, name: str, fetch: ChildFetch, scope: Scope, page: PageArgs) -> DataLoader[uuid.UUID, Slice]:
         async def batch(parent_ids: list[uuid.UUID]) -> list[Slice]:
             return await fetch(self._db, scope=scope, page=page, subscription_ids=parent_ids)
 
@@ -103,9 +101,7 @@ class Loaders:
 
     def eligibility_facts(self, tenant_id: uuid.UUID) -> DataLoader[str, Record | None]:
         async def batch(product_ids: list[str]) -> list[Record | None]:
-            return await eligibility.fetch_eligibility_facts(
-                self._db, tenant_id=tenant_id, product_ids=product_ids
-            )
+            return await eligibility.fetch_eligibility_facts(self._db, tenant_id=tenant_id, product_ids=product_ids)
 
         return self._loader(("eligibility", tenant_id), batch)
 
@@ -114,14 +110,10 @@ class Loaders:
         return self._children("orders_of_subscription", orders.fetch_orders_by_subscription, scope, page)
 
     def assignments_of_subscription(self, scope: Scope, page: PageArgs) -> DataLoader[uuid.UUID, Slice]:
-        return self._children(
-            "assignments_of_subscription", assignments.fetch_assignments_by_subscription, scope, page
-        )
+        return self._children("assignments_of_subscription", assignments.fetch_assignments_by_subscription, scope, page)
 
     def invoices_of_subscription(self, scope: Scope, page: PageArgs) -> DataLoader[uuid.UUID, Slice]:
-        return self._children(
-            "invoices_of_subscription", invoices.fetch_invoices_by_subscription, scope, page
-        )
+        return self._children("invoices_of_subscription", invoices.fetch_invoices_by_subscription, scope, page)
 
 
 async def load_many(loader: DataLoader[K, V], keys: Sequence[K]) -> list[V]:

@@ -64,9 +64,7 @@ async def migrate(conn: asyncpg.Connection) -> list[int]:
         for migration in load_migrations():
             if migration.version in applied:
                 if applied[migration.version] != migration.checksum:
-                    raise MigrationError(
-                        f"migration {migration.version}_{migration.name} changed after it was applied"
-                    )
+                    raise MigrationError(f"migration {migration.version}_{migration.name} changed after it was applied")
                 continue
             async with conn.transaction():
                 await conn.execute(migration.sql)

@@ -143,9 +143,7 @@ async def fetch_slices(
     if not scope.sees_anything:
         return [EMPTY_SLICE for _ in parents]
     whole = scope.whole_tenant if widen_to is None else widen_to
-    records = await db.fetch(
-        sql, scope.tenant_id, list(parents), *page.sql_args(), whole, scope.viewer_id, *filters
-    )
+    records = await db.fetch(sql, scope.tenant_id, list(parents), *page.sql_args(), whole, scope.viewer_id, *filters)
     grouped: dict[uuid.UUID, list[Record]] = defaultdict(list)
     for record in records:
         grouped[record["_parent"]].append(record)

@@ -488,11 +488,7 @@ class _World:
     def user(self, account: _Account) -> None:
         upn = account.user.user_principal_name
         tenant_id = demo_tenant_id(account.user.tenant_domain)
-        departed = (
-            None
-            if account.departed_days_ago is None
-            else self.today - timedelta(days=account.departed_days_ago)
-        )
+        departed = None if account.departed_days_ago is None else self.today - timedelta(days=account.departed_days_ago)
         self.users.append(
             (
                 tenant_id,
@@ -545,14 +541,10 @@ class _World:
             )
             for market, (self_service, central) in _PRICES[product.id].items():
                 currency = _MARKET_CURRENCY[market]
-                self.product_prices.append(
-                    (product.id, market, "self_service", currency, Decimal(self_service))
-                )
+                self.product_prices.append((product.id, market, "self_service", currency, Decimal(self_service)))
                 self.product_prices.append((product.id, market, "central", currency, Decimal(central)))
 
-    def policy(
-        self, domain: str, product_id: str, value: str, by: str, at: datetime, previous: str | None
-    ) -> None:
+    def policy(self, domain: str, product_id: str, value: str, by: str, at: datetime, previous: str | None) -> None:
         """``previous`` is None where the tenant had no row yet, i.e. the implicit default."""
         tenant_id = demo_tenant_id(domain)
         self.policies.append((tenant_id, product_id, value, at, demo_user_id(by)))
@@ -693,9 +685,7 @@ class _World:
         row = self._subscription_rows[sub.label]
         row[10], row[17], row[18] = at, at, reason
 
-    def assign(
-        self, sub: _Subscription, upn: str, by: str, at: datetime, removed: datetime | None = None
-    ) -> None:
+    def assign(self, sub: _Subscription, upn: str, by: str, at: datetime, removed: datetime | None = None) -> None:
         if _home_tenant_id(upn) != sub.tenant_id:
             raise ValueError(f"{upn} is not in the tenant of {sub.label}")
         assignment_id = demo_id(f"assignment:{sub.label}:{upn}")
@@ -829,9 +819,7 @@ def _policies(w: _World) -> None:
 
 def _contoso(w: _World) -> None:
     w.payment_method(PAULA, "visa", "4242", (8, 2), w.days_ago(90))
-    w.payment_method(
-        PAULA, "mastercard", "5454", (3, 1), w.days_ago(400), key="replaced", removed=w.days_ago(90)
-    )
+    w.payment_method(PAULA, "mastercard", "5454", (3, 1), w.days_ago(400), key="replaced", removed=w.days_ago(90))
     w.payment_method(PETE, "mastercard", "4444", (11, 3), w.days_ago(500))
     w.payment_method(SAM, "visa", "1881", (6, 1), w.days_ago(500))
     w.payment_method(DANA, "amex", "8431", (1, 2), w.days_ago(300))

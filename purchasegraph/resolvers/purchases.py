@@ -40,9 +40,7 @@ async def order(info: Info, tenant_id: uuid.UUID, order_id: uuid.UUID) -> Record
     return await info.context.loaders.order(info.context.scope_of(tenant_id)).load(order_id)
 
 
-async def orders_of_subscription(
-    info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID, page: PageArgs
-) -> Slice:
+async def orders_of_subscription(info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID, page: PageArgs) -> Slice:
     loader = info.context.loaders.orders_of_subscription(info.context.scope_of(tenant_id), page)
     return await loader.load(subscription_id)
 

@@ -13,11 +13,11 @@ from purchasegraph.resolvers import catalogue as catalogue_resolvers
 from purchasegraph.schema.catalogue import Product
 from purchasegraph.schema.directory import User
 from purchasegraph.schema.ids import decode_uuid
+from purchasegraph.schema.mutations import Mutation
 from purchasegraph.schema.node import Node
 from purchasegraph.schema.nodes import resolve_node
 from purchasegraph.schema.purchases import Assignment, Invoice, Order, PaymentMethod, Purchase, Subscription
 from purchasegraph.schema.tenants import LicenseRequest, PartnerRelationship, Tenant, load_tenant
-from purchasegraph.schema.mutations import Mutation
 from purchasegraph.schema.viewer import Viewer
 
 
@@ -37,9 +37,7 @@ class Query:
         tenant_id = decode_uuid(str(id), "Tenant")
         return await load_tenant(info, tenant_id) if tenant_id is not None else None
 
-    @strawberry.field(
-        description="Any object by its global ID; null if it does not exist or is outside your reach."
-    )
+    @strawberry.field(description="Any object by its global ID; null if it does not exist or is outside your reach.")
     async def node(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="A global ID.")]
     ) -> Node | None:
@@ -70,6 +68,7 @@ NODE_TYPES = [
     Invoice,
     PaymentMethod,
     PartnerRelationship,
+    LicenseRequest,
 ]
 
 

@@ -38,9 +38,7 @@ class ProductPrice:
 
 @strawberry.type(description="A product that can be bought self-service or centrally.")
 class Product(Node):
-    product_id: str = strawberry.field(
-        description="The commerce product id, e.g. CFQ7TTC0H9MP (Power BI Pro)."
-    )
+    product_id: str = strawberry.field(description="The commerce product id, e.g. CFQ7TTC0H9MP (Power BI Pro).")
     name: str = strawberry.field(description="Display name.")
     family: ProductFamily = strawberry.field(description="Product family.")
     self_service: bool = strawberry.field(description="Offered for self-service purchase at all.")
@@ -67,9 +65,7 @@ class Product(Node):
     async def prices(
         self,
         info: Info,
-        market: Annotated[
-            str | None, strawberry.argument(description="Only this market (ISO 3166 alpha-2).")
-        ] = None,
+        market: Annotated[str | None, strawberry.argument(description="Only this market (ISO 3166 alpha-2).")] = None,
     ) -> list[ProductPrice]:
         rows = await catalogue.prices(info, self.product_id, market.upper() if market else None)
         return [ProductPrice.from_row(r) for r in rows]

@@ -40,8 +40,7 @@ class Connection(Generic[T]):
 
 def connection_from_slice(slice_: Slice, make: Callable[[Record], T]) -> Connection[T]:
     edges = [
-        Edge(cursor=encode_cursor(rn), node=make(row))
-        for row, rn in zip(slice_.rows, slice_.row_numbers, strict=True)
+        Edge(cursor=encode_cursor(rn), node=make(row)) for row, rn in zip(slice_.rows, slice_.row_numbers, strict=True)
     ]
     return Connection(
         edges=edges,

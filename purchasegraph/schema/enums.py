@@ -36,15 +36,11 @@ class ChannelFilter(enum.Enum):
 class SubscriptionStatus(enum.Enum):
     TRIAL = strawberry.enum_value("trial", description="A free trial.")
     ACTIVE = strawberry.enum_value("active", description="Paid and running.")
-    EXPIRED = strawberry.enum_value(
-        "expired", description="Up to 30 days after the end date: everyone keeps access."
-    )
+    EXPIRED = strawberry.enum_value("expired", description="Up to 30 days after the end date: everyone keeps access.")
     DISABLED = strawberry.enum_value(
         "disabled", description="Up to 90 days after: only admins reach the data; no new assignments."
     )
-    DELETED = strawberry.enum_value(
-        "deleted", description="Final: canceled or lapsed; cannot be reactivated."
-    )
+    DELETED = strawberry.enum_value("deleted", description="Final: canceled or lapsed; cannot be reactivated.")
 
 
 @strawberry.enum(description="Who governs a self-service subscription.")

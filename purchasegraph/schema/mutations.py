@@ -11,7 +11,7 @@ import datetime
 import enum
 import uuid
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import strawberry
 
@@ -21,12 +21,12 @@ from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.commerce.unit_of_work import Idempotency, Operation, Outcome, Problem, Work, run
 from purchasegraph.context import Info
 from purchasegraph.payments import CardDetails
+from purchasegraph.resolvers import purchases
+from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.enums import BillingFrequency, SelfServicePolicyValue
 from purchasegraph.schema.ids import decode_id
 from purchasegraph.schema.purchases import Invoice, Order, PaymentMethod, Subscription, load_subscription
 from purchasegraph.schema.tenants import LicenseRequest, SelfServicePolicy, load_license_request, load_policy
-from purchasegraph.schema.directory import User, load_user
-from purchasegraph.resolvers import purchases
 from purchasegraph.schema.viewer import product_key
 
 
@@ -224,7 +224,9 @@ class Mutation:
         tenant_id = _tenant(info, str(input.tenant_id))
         if tenant_id is None:
             return SubscriptionPayload(subscription=None, order=None, user_errors=_user_errors(NOT_FOUND))
-        payment_method = _target(info, str(input.payment_method_id), "PaymentMethod") if input.payment_method_id else None
+        payment_method = (
+            _target(info, str(input.payment_method_id), "PaymentMethod") if input.payment_method_id else None
+        )
         if input.payment_method_id and payment_method is None:
             return SubscriptionPayload(subscription=None, order=None, user_errors=_user_errors(NOT_FOUND))
         choice = PaymentChoice(
@@ -237,7 +239,11 @@ class Mutation:
 
         async def operation(work: Work) -> dict[str, Any]:
             return await purchasing.purchase_subscription(
-                work, product_id=product_id, quantity=input.quantity, billing_frequency=frequency, payment=choice
+                work,
+                product_id=product_id,
+                quantity=input.quantity,
+                billing_frequency=frequency,
+                payment=choice,
             )
 
         request = {
@@ -299,7 +305,9 @@ class Mutation:
         )
 
     @strawberry.mutation(description="Remove unassigned licenses (refused below the assigned count).")
-    async def remove_licenses(self, info: Info, subscription_id: SubscriptionIdArg, quantity: int) -> SubscriptionPayload:
+    async def remove_licenses(
+        self, info: Info, subscription_id: SubscriptionIdArg, quantity: int
+    ) -> SubscriptionPayload:
         return await _on_subscription(
             info,
             str(subscription_id),
@@ -308,7 +316,9 @@ class Mutation:
         )
 
     @strawberry.mutation(description="Assign licenses to users of the same tenant: all of them or none.")
-    async def assign_licenses(self, info: Info, subscription_id: SubscriptionIdArg, user_ids: UserIdsArg) -> SubscriptionPayload:
+    async def assign_licenses(
+        self, info: Info, subscription_id: SubscriptionIdArg, user_ids: UserIdsArg
+    ) -> SubscriptionPayload:
         users = _user_ids(user_ids)
         return await _on_subscription(
             info,
@@ -387,7 +397,8 @@ class Mutation:
         invoice_id: Annotated[strawberry.ID, strawberry.argument(description="The invoice (Invoice ID).")],
         idempotency_key: KeyArg,
         payment_method_id: Annotated[
-            strawberry.ID | None, strawberry.argument(description="Another card of yours; default the subscription's.")
+            strawberry.ID | None,
+            strawberry.argument(description="Another card of yours; default the subscription's."),
         ] = None,
     ) -> InvoicePayload:
         target = _target(info, str(invoice_id), "Invoice")
@@ -417,8 +428,8 @@ class Mutation:
         info: Info,
         product_id: Annotated[strawberry.ID, strawberry.argument(description="Commerce product id or Product ID.")],
         for_user_ids: Annotated[
-            list[strawberry.ID], strawberry.argument(description="Colleagues who need it too (User IDs).")
-        ] = strawberry.UNSET,  # type: ignore[assignment]
+            list[strawberry.ID] | None, strawberry.argument(description="Colleagues who need it too (User IDs).")
+        ] = None,
     ) -> LicenseRequestPayload:
         viewer = info.context.viewer
         tenant_id = viewer.tenant_id if viewer else uuid.UUID(int=0)
@@ -434,7 +445,9 @@ class Mutation:
         )
         return await _license_request_payload(info, outcome, tenant_id)
 
-    @strawberry.mutation(description="Admins: turn self-service purchase of a product on or off (AllowSelfServicePurchase).")
+    @strawberry.mutation(
+        description="Admins: turn self-service purchase of a product on or off (AllowSelfServicePurchase)."
+    )
     async def set_self_service_policy(
         self,
         info: Info,
@@ -446,7 +459,7 @@ class Mutation:
         if tenant is None:
             return SelfServicePolicyPayload(policy=None, user_errors=_user_errors(NOT_FOUND))
         key = product_key(str(product_id))
-        policy_value: str = value.value
+        policy_value = cast(str, value.value)
         outcome = await _run(
             info,
             action="self_service_policy.update",
@@ -524,13 +537,17 @@ class Mutation:
 
     @strawberry.mutation(description="Admins: approve a license request.")
     async def approve_license_request(
-        self, info: Info, request_id: Annotated[strawberry.ID, strawberry.argument(description="LicenseRequest ID.")]
+        self,
+        info: Info,
+        request_id: Annotated[strawberry.ID, strawberry.argument(description="LicenseRequest ID.")],
     ) -> LicenseRequestPayload:
         return await _decide(info, str(request_id), approve=True)
 
     @strawberry.mutation(description="Admins: deny a license request.")
     async def deny_license_request(
-        self, info: Info, request_id: Annotated[strawberry.ID, strawberry.argument(description="LicenseRequest ID.")]
+        self,
+        info: Info,
+        request_id: Annotated[strawberry.ID, strawberry.argument(description="LicenseRequest ID.")],
     ) -> LicenseRequestPayload:
         return await _decide(info, str(request_id), approve=False)
 

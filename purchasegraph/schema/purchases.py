@@ -140,9 +140,7 @@ class Subscription(Node):
         return connection_from_slice(slice_, Invoice.from_row)
 
 
-async def load_subscription(
-    info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID
-) -> Subscription | None:
+async def load_subscription(info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID) -> Subscription | None:
     row = await purchases.subscription(info, tenant_id, subscription_id)
     return Subscription.from_row(row) if row is not None else None
 
@@ -180,16 +178,12 @@ class Order(Node):
     async def subscription(self, info: Info) -> Subscription | None:
         return await load_subscription(info, self.tenant_id, self.subscription_id)
 
-    @strawberry.field(
-        description="Who did it, when the viewer may see them (partners act from their own tenant)."
-    )
+    @strawberry.field(description="Who did it, when the viewer may see them (partners act from their own tenant).")
     async def actor(self, info: Info) -> User | None:
         return await load_user(info, self.actor_tenant_id, self.actor_id)
 
 
-@strawberry.type(
-    description="An order that bought licenses: a new subscription, added licenses or a renewal."
-)
+@strawberry.type(description="An order that bought licenses: a new subscription, added licenses or a renewal.")
 class Purchase(Node):
     kind: OrderKind = strawberry.field(description="PURCHASE, ADD_LICENSES or RENEW.")
     quantity: int = strawberry.field(description="Licenses bought by this purchase.")

@@ -191,9 +191,7 @@ class Tenant(Node):
     tenant_id: strawberry.ID = strawberry.field(description="The directory id (a UUID).")
     name: str = strawberry.field(description="Organization name.")
     primary_domain: str = strawberry.field(description="Primary domain.")
-    managed: bool = strawberry.field(
-        description="Managed by an admin (false for an unmanaged, viral directory)."
-    )
+    managed: bool = strawberry.field(description="Managed by an admin (false for an unmanaged, viral directory).")
     organization_type: OrganizationType = strawberry.field(description="Commercial, government, education…")
     country: str = strawberry.field(description="ISO 3166 alpha-2 country: the market it buys in.")
     currency: str = strawberry.field(description="ISO 4217 billing currency.")
@@ -287,9 +285,7 @@ class Tenant(Node):
         )
         return connection_from_slice(slice_, Assignment.from_row)
 
-    @strawberry.field(
-        description="The directory: members and admins see it all, a guest sees only themselves."
-    )
+    @strawberry.field(description="The directory: members and admins see it all, a guest sees only themselves.")
     async def users(
         self,
         info: Info,
@@ -332,9 +328,7 @@ class Tenant(Node):
             for r in rows
         ]
 
-    @strawberry.field(
-        description="Delegated-admin relationships with partners; admins, readers and partners only."
-    )
+    @strawberry.field(description="Delegated-admin relationships with partners; admins, readers and partners only.")
     async def partner_relationships(self, info: Info) -> list[PartnerRelationship]:
         rows = await tenants.partner_relationships_of_tenant(info, self.uuid)
         return [PartnerRelationship.from_row(r) for r in rows]

@@ -75,19 +75,14 @@ class Viewer:
     async def tenants(self, info: Info) -> list[TenantAccess]:
         reachable = await tenants.reachable_tenants(info)
         return [
-            TenantAccess(tenant=Tenant.from_row(row), access=scope.access or Access.GUEST)
-            for scope, row in reachable
+            TenantAccess(tenant=Tenant.from_row(row), access=scope.access or Access.GUEST) for scope, row in reachable
         ]
 
-    @strawberry.field(
-        description="Whether the viewer may buy a product self-service; null for an unknown product."
-    )
+    @strawberry.field(description="Whether the viewer may buy a product self-service; null for an unknown product.")
     async def eligibility(
         self,
         info: Info,
-        product_id: Annotated[
-            strawberry.ID, strawberry.argument(description="Commerce product id or Product ID.")
-        ],
+        product_id: Annotated[strawberry.ID, strawberry.argument(description="Commerce product id or Product ID.")],
     ) -> Eligibility | None:
         assessment = await viewer_resolvers.eligibility(info, product_key(str(product_id)))
         if assessment is None:

@@ -29,15 +29,11 @@ SELECT_INVOICES_BY_SUBSCRIPTION = connection_query(
 )
 
 
-async def fetch_invoices_by_id(
-    db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]
-) -> list[Record | None]:
+async def fetch_invoices_by_id(db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]) -> list[Record | None]:
     return await fetch_by_ids(db, SELECT_INVOICES_BY_ID, scope=scope, ids=ids)
 
 
 async def fetch_invoices_by_subscription(
     db: Executor, *, scope: Scope, page: PageArgs, subscription_ids: Sequence[uuid.UUID]
 ) -> list[Slice]:
-    return await fetch_slices(
-        db, SELECT_INVOICES_BY_SUBSCRIPTION, scope=scope, parents=subscription_ids, page=page
-    )
+    return await fetch_slices(db, SELECT_INVOICES_BY_SUBSCRIPTION, scope=scope, parents=subscription_ids, page=page)

@@ -56,9 +56,7 @@ async def fetch_orders_by_id(db: Executor, *, scope: Scope, ids: Sequence[uuid.U
 async def fetch_orders_by_subscription(
     db: Executor, *, scope: Scope, page: PageArgs, subscription_ids: Sequence[uuid.UUID]
 ) -> list[Slice]:
-    return await fetch_slices(
-        db, SELECT_ORDERS_BY_SUBSCRIPTION, scope=scope, parents=subscription_ids, page=page
-    )
+    return await fetch_slices(db, SELECT_ORDERS_BY_SUBSCRIPTION, scope=scope, parents=subscription_ids, page=page)
 
 
 async def fetch_purchases_by_tenant(

@@ -19,7 +19,5 @@ SELECT_PAYMENT_METHODS_BY_ID = by_ids_query(
 )
 
 
-async def fetch_payment_methods_by_id(
-    db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]
-) -> list[Record | None]:
+async def fetch_payment_methods_by_id(db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]) -> list[Record | None]:
     return await fetch_by_ids(db, SELECT_PAYMENT_METHODS_BY_ID, scope=scope, ids=ids)

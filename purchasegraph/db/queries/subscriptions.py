@@ -36,9 +36,7 @@ SELECT_SUBSCRIPTIONS_BY_TENANT = connection_query(
 )
 
 
-async def fetch_subscriptions_by_id(
-    db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]
-) -> list[Record | None]:
+async def fetch_subscriptions_by_id(db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]) -> list[Record | None]:
     return await fetch_by_ids(db, SELECT_SUBSCRIPTIONS_BY_ID, scope=scope, ids=ids)
 
 

@@ -1,0 +1,135 @@
+"""Races through the real pool: separate connections, separate transactions, committed data."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import asyncpg
+from strawberry.types import ExecutionResult
+
+from purchasegraph.context import build_context
+from purchasegraph.db.executor import PoolExecutor
+from purchasegraph.identity import Claims
+from purchasegraph.payments import SandboxProcessor
+from purchasegraph.schema import schema
+from purchasegraph.schema.ids import encode_id
+from purchasegraph.viewer import load_viewer
+from tests.factories import TenantRows, add_subscriptions, create_tenant
+
+ASSIGN = """
+mutation ($s: ID!, $users: [ID!]!) {
+  assignLicenses(subscriptionId: $s, userIds: $users) { userErrors { code } }
+}
+"""
+PURCHASE = """
+mutation ($input: PurchaseSubscriptionInput!) {
+  purchaseSubscription(input: $input) { subscription { id } userErrors { code } }
+}
+"""
+
+
+async def execute_as(
+    pool: asyncpg.Pool,
+    user_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    query: str,
+    variables: dict[str, Any],
+    processor: SandboxProcessor,
+) -> ExecutionResult:
+    db = PoolExecutor(pool)
+    viewer = await load_viewer(db, Claims(user_id=user_id, tenant_id=tenant_id))
+    context = build_context(viewer=viewer, db=db, processor=processor)
+    return await schema.execute(query, variable_values=variables, context_value=context)
+
+
+async def committed_tenant(pool: asyncpg.Pool, *, users: int, licenses: int) -> TenantRows:
+    async with pool.acquire() as conn:
+        tenant = await create_tenant(conn, users=users)
+        await add_subscriptions(conn, tenant, count=1, orders_each=1, assignments_each=0, quantity=licenses)
+    return tenant
+
+
+async def test_fifty_concurrent_assignments_on_ten_licenses_assign_exactly_ten(pool: asyncpg.Pool) -> None:
+    tenant = await committed_tenant(pool, users=60, licenses=10)
+    subscription = tenant.subscription_ids[0]
+    purchaser = tenant.user_ids[0]
+    processor = SandboxProcessor()
+    targets = tenant.user_ids[1:51]
+    results = await asyncio.gather(
+        *(
+            execute_as(
+                pool,
+                purchaser,
+                tenant.tenant_id,
+                ASSIGN,
+                {"s": encode_id("Subscription", subscription, tenant.tenant_id), "users": [str(user)]},
+                processor,
+            )
+            for user in targets
+        )
+    )
+    assert all(r.errors is None for r in results)
+    codes = [[e["code"] for e in r.data["assignLicenses"]["userErrors"]] for r in results if r.data]
+    assert sum(1 for c in codes if c == []) == 10
+    assert sum(1 for c in codes if c == ["NO_LICENSES_LEFT"]) == 40
+    live = await pool.fetchval(
+        "SELECT count(*) FROM license_assignments WHERE tenant_id = $1 AND subscription_id = $2 AND removed_at IS NULL",
+        tenant.tenant_id,
+        subscription,
+    )
+    assert live == 10
+
+
+async def test_the_same_purchase_sent_five_times_at_once_charges_once(pool: asyncpg.Pool) -> None:
+    tenant = await committed_tenant(pool, users=3, licenses=1)
+    buyer = tenant.user_ids[1]  # user 0 already bought the factory's subscription
+    processor = SandboxProcessor()
+    request = {
+        "input": {
+            "tenantId": str(tenant.tenant_id),
+            "productId": "CFQ7TTC0H9MP",
+            "quantity": 4,
+            "card": {"number": "4242424242424242", "expMonth": 1, "expYear": 2031, "cvc": "321"},
+            "idempotencyKey": "order-2026-11-25-0001",
+        }
+    }
+    results = await asyncio.gather(
+        *(execute_as(pool, buyer, tenant.tenant_id, PURCHASE, request, processor) for _ in range(5))
+    )
+    assert all(r.errors is None and r.data is not None for r in results)
+    payloads = [r.data["purchaseSubscription"] for r in results if r.data]
+    assert all(p["userErrors"] == [] for p in payloads)
+    assert len({p["subscription"]["id"] for p in payloads}) == 1
+    assert len(processor.settled()) == 1
+    bought = await pool.fetchval(
+        "SELECT count(*) FROM subscriptions WHERE tenant_id = $1 AND purchaser_user_id = $2 AND product_id = $3",
+        tenant.tenant_id,
+        buyer,
+        "CFQ7TTC0H9MP",
+    )
+    assert bought == 1
+
+
+async def test_the_same_key_with_a_different_request_is_refused(pool: asyncpg.Pool) -> None:
+    tenant = await committed_tenant(pool, users=3, licenses=1)
+    buyer = tenant.user_ids[1]  # user 0 already bought the factory's subscription
+    processor = SandboxProcessor()
+    request: dict[str, Any] = {
+        "input": {
+            "tenantId": str(tenant.tenant_id),
+            "productId": "CFQ7TTC0H9MP",
+            "quantity": 2,
+            "card": {"number": "4242424242424242", "expMonth": 1, "expYear": 2031, "cvc": "321"},
+            "idempotencyKey": "key-1",
+        }
+    }
+    first = await execute_as(pool, buyer, tenant.tenant_id, PURCHASE, request, processor)
+    assert first.data is not None
+    assert first.data["purchaseSubscription"]["userErrors"] == []
+    request["input"]["quantity"] = 3
+    second = await execute_as(pool, buyer, tenant.tenant_id, PURCHASE, request, processor)
+    assert second.data is not None
+    assert [e["code"] for e in second.data["purchaseSubscription"]["userErrors"]] == ["IDEMPOTENCY_KEY_REUSED"]
+    assert len(processor.settled()) == 1
