@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sys
 import uuid
@@ -18,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.extensions import MaskErrors
 
+from purchasegraph.commerce.lifecycle import sweep
 from purchasegraph.context import Context, build_context
 from purchasegraph.db.executor import PoolExecutor
 from purchasegraph.demo import demo_tokens
@@ -132,7 +135,14 @@ def create_app(settings: Settings) -> Starlette:
         async with running(settings) as runtime:
             if settings.announce_url:
                 await print_banner(runtime, settings.announce_url)
-            yield {"runtime": runtime}
+            sweeper = asyncio.create_task(sweep_forever(runtime)) if settings.sweep_seconds > 0 else None
+            try:
+                yield {"runtime": runtime}
+            finally:
+                if sweeper is not None:
+                    sweeper.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await sweeper
 
     return Starlette(
         routes=[
@@ -142,6 +152,18 @@ def create_app(settings: Settings) -> Starlette:
         ],
         lifespan=lifespan,
     )
+
+
+async def sweep_forever(runtime: Runtime) -> None:
+    """Renewals and lifecycle, every few seconds, for as long as the app runs."""
+    while True:
+        await asyncio.sleep(runtime.settings.sweep_seconds)
+        try:
+            report = await sweep(PoolExecutor(runtime.pool), runtime.processor)
+            if report.renewed or report.failed:
+                log.info("lifecycle sweep: %d renewed, %d failed", len(report.renewed), len(report.failed))
+        except Exception:  # the next sweep tries again; a failing database is reported by /readyz
+            log.exception("lifecycle sweep failed")
 
 
 async def print_banner(runtime: Runtime, url: str) -> None:

@@ -107,6 +107,23 @@ def demo_tokens(args: argparse.Namespace) -> int:
     return 0
 
 
+def sweep(args: argparse.Namespace) -> int:
+    from purchasegraph.commerce.lifecycle import sweep as run_sweep
+    from purchasegraph.db.executor import PoolExecutor
+    from purchasegraph.runtime import running
+
+    async def run() -> str:
+        async with running(_settings(args), seed=False) as runtime:
+            report = await run_sweep(PoolExecutor(runtime.pool), runtime.processor)
+            return (
+                f"renewed {len(report.renewed)}, renewal failed {len(report.failed)}, "
+                f"statuses stored {report.status_changes}"
+            )
+
+    print(asyncio.run(run()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="purchasegraph",
@@ -129,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("migrate", "Apply pending migrations and exit.").set_defaults(run=migrate)
     command("seed", "Migrate and seed the demo world (once).").set_defaults(run=seed)
+
+    command("sweep", "Run the lifecycle sweep once: renewals, trial conversions, statuses.").set_defaults(run=sweep)
 
     p = command("token", "Print a development bearer token for a user.")
     p.add_argument("email", help="The user's sign-in name, e.g. paula.purchaser@contoso.example")

@@ -30,6 +30,8 @@ class Settings:
     seed_demo: bool | None = None
     pool_min_size: int = 2
     pool_max_size: int = 10
+    # Seconds between lifecycle sweeps (renewals, trial conversions); 0 turns the sweep off.
+    sweep_seconds: float = 60.0
     # Print the playground URL and demo tokens once the app is up (the `serve` command does).
     announce_url: str | None = None
 
@@ -65,4 +67,5 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         seed_demo=_flag(env.get("PURCHASEGRAPH_SEED_DEMO")),
         pool_min_size=int(env.get("PURCHASEGRAPH_POOL_MIN", defaults.pool_min_size)),
         pool_max_size=int(env.get("PURCHASEGRAPH_POOL_MAX", defaults.pool_max_size)),
+        sweep_seconds=float(env.get("PURCHASEGRAPH_SWEEP_SECONDS", defaults.sweep_seconds)),
     )

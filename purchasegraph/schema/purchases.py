@@ -200,7 +200,8 @@ class Purchase(Node):
         return cls(
             id=strawberry.ID(encode_id("Purchase", row["id"], row["tenant_id"])),
             kind=OrderKind(row["kind"]),
-            quantity=row["quantity_delta"],
+            # A renewal buys the whole quantity again for a new term.
+            quantity=row["quantity_after"] if row["kind"] == "renew" else row["quantity_delta"],
             unit_price=Money(amount=row["unit_price"], currency=row["currency"]),
             total=Money(amount=row["total"], currency=row["currency"]),
             purchased_at=row["created_at"],

@@ -328,6 +328,22 @@ class Tenant(Node):
             for r in rows
         ]
 
+    @strawberry.field(description="License requests, newest first: admins see all, a member their own.")
+    async def license_requests(
+        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
+    ) -> Connection[LicenseRequest]:
+        page = paging.page_args(first, after, last, before)
+        slice_ = await tenants.license_requests_of_tenant(info, self.uuid, page)
+        return connection_from_slice(slice_, LicenseRequest.from_row)
+
+    @strawberry.field(description="Every mutation on the tenant, newest first; admins and active partners only.")
+    async def audit_events(
+        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
+    ) -> Connection[AuditEvent]:
+        page = paging.page_args(first, after, last, before)
+        slice_ = await tenants.audit_events_of_tenant(info, self.uuid, page)
+        return connection_from_slice(slice_, AuditEvent.from_row)
+
     @strawberry.field(description="Delegated-admin relationships with partners; admins, readers and partners only.")
     async def partner_relationships(self, info: Info) -> list[PartnerRelationship]:
         rows = await tenants.partner_relationships_of_tenant(info, self.uuid)

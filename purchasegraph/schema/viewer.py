@@ -78,6 +78,21 @@ class Viewer:
             TenantAccess(tenant=Tenant.from_row(row), access=scope.access or Access.GUEST) for scope, row in reachable
         ]
 
+    @strawberry.field(description="What the viewer has been told, newest first.")
+    async def notifications(
+        self, info: Info, first: Annotated[int, strawberry.argument(description="At most 100.")] = 20
+    ) -> list[Notification]:
+        rows = await tenants.notifications_of_viewer(info, max(0, min(first, 100)))
+        return [
+            Notification(
+                kind=r["kind"],
+                message=r["message"],
+                subject_id=strawberry.ID(str(r["subject_id"])) if r["subject_id"] else None,
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
+
     @strawberry.field(description="Whether the viewer may buy a product self-service; null for an unknown product.")
     async def eligibility(
         self,
