@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
+
+import pytest
 
 from purchasegraph.db.seed import demo_tenant_id
 from tests.conftest import Api
@@ -161,3 +164,17 @@ async def test_every_refusal_and_acceptance_is_audited(api: Api) -> None:
         ("accepted", []),
         ("refused", ["INVALID_QUANTITY"]),
     ]
+
+
+async def test_the_card_number_never_reaches_the_logs(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    await purchase(api, card=GOOD_CARD | {"number": "4000000000000119", "cvc": "777"})
+    # A malformed request carrying a card inline is logged without its source text.
+    await api.execute(
+        'mutation { addPaymentMethod(card: {number: "4000000000000119", expMonth: 1, expYear: 2030, cvc: "777"}) '
+        "{ nope } }",
+        as_user=PAULA,
+    )
+    assert caplog.records, "the malformed request is logged"
+    assert "4000000000000119" not in caplog.text
+    assert "777" not in caplog.text

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Annotated
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from purchasegraph.context import Info
 from purchasegraph.resolvers import catalogue as catalogue_resolvers
@@ -56,6 +59,8 @@ class Query:
         return [Product.from_row(r) for r in rows]
 
 
+ERROR_LOG = logging.getLogger("purchasegraph.graphql")
+
 # Types reachable only through `node` must be named for the schema to include them.
 NODE_TYPES = [
     Tenant,
@@ -72,10 +77,19 @@ NODE_TYPES = [
 ]
 
 
+class PurchaseGraphSchema(strawberry.Schema):
+    """Logs errors without the request's source text: a query may carry a card number inline."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        for error in errors:
+            path = ".".join(str(p) for p in error.path or ())
+            ERROR_LOG.error("%s%s", f"{path}: " if path else "", error.message, exc_info=error.original_error)
+
+
 def build_schema(
     *, extensions: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = ()
 ) -> strawberry.Schema:
-    return strawberry.Schema(query=Query, mutation=Mutation, types=NODE_TYPES, extensions=list(extensions))
+    return PurchaseGraphSchema(query=Query, mutation=Mutation, types=NODE_TYPES, extensions=list(extensions))
 
 
 schema = build_schema()
