@@ -219,12 +219,14 @@ def whole_tenant_view() -> ExpectedView:
 
 
 def member_view(upn: str) -> ExpectedView:
-    bought = [s for s in CONTOSO_SUBSCRIPTIONS if s.purchaser == upn]
+    # A DISABLED subscription is for admins only: its purchaser and licensed users lose sight of it.
+    reachable = [s for s in CONTOSO_SUBSCRIPTIONS if s.status != "disabled"]
+    bought = [s for s in reachable if s.purchaser == upn]
     return ExpectedView(
         subscriptions=frozenset(s.gid for s in bought),
         purchases=frozenset().union(*(s.purchase_gids() for s in bought)),
         assignments=frozenset(
-            s.assignment_gid(u) for s in CONTOSO_SUBSCRIPTIONS for u in s.assignees if s.purchaser == upn or u == upn
+            s.assignment_gid(u) for s in reachable for u in s.assignees if s.purchaser == upn or u == upn
         ),
         users=CONTOSO_USERS,
         capacity=capacity_of(bought),
@@ -270,8 +272,8 @@ CONTOSO_MATRIX = [
     # Pete: 4 subscriptions (RPA deleted, so no capacity), 4 licenses on them + his central one.
     pytest.param(MatrixRow(PETE, member_view(PETE), 4, 3, 5, 15, 3), id="purchaser-sees-what-he-bought"),
     pytest.param(MatrixRow(LEE, member_view(LEE), 0, 0, 2, 15, 0), id="licensed_user-sees-own-licenses"),
-    # Sam's one subscription is disabled: listed, but no longer capacity.
-    pytest.param(MatrixRow(SAM, member_view(SAM), 1, 1, 2, 15, 0), id="synced_user-sees-what-he-bought"),
+    # Sam's one subscription is disabled: for admins only now, so he sees only his central license.
+    pytest.param(MatrixRow(SAM, member_view(SAM), 0, 0, 1, 15, 0), id="synced_user-no-longer-sees-his-disabled-one"),
     # Dana left: her account is disabled but her subscriptions run on (rule 11); one was taken over.
     pytest.param(MatrixRow(DANA, member_view(DANA), 2, 2, 2, 15, 2), id="departed_user-sees-what-she-bought"),
     pytest.param(MatrixRow(UNA, member_view(UNA), 0, 0, 0, 15, 0), id="plain_member-sees-only-the-directory"),

@@ -171,3 +171,17 @@ async def test_the_audit_trail_is_read_by_admins_and_active_partners_only(api: A
         assert data["tenant"]["auditEvents"] == {"totalCount": 0, "nodes": []}, upn
     outsider = await api.data(AUDIT, as_user="olga.outsider@woodgrove.example", variables={"t": str(CONTOSO)})
     assert outsider["tenant"] is None
+
+
+async def test_a_disabled_subscription_is_reached_by_admins_only(api: Api) -> None:
+    await api.conn.execute(
+        "UPDATE subscriptions SET auto_renew = false WHERE tenant_id = $1 AND id = $2", CONTOSO, PAULAS_POWER_BI
+    )
+    end = await expires_at(api, PAULAS_POWER_BI)
+    await travel_to(api, end + datetime.timedelta(days=1))
+    assert (await status_of(api, PAULAS_POWER_BI, as_user=PAULA))["status"] == "EXPIRED"  # everyone keeps access
+    await travel_to(api, end + datetime.timedelta(days=31))
+    assert (await status_of(api, PAULAS_POWER_BI))["status"] == "DISABLED"
+    gid = encode_id("Subscription", PAULAS_POWER_BI, CONTOSO)
+    for upn in (PAULA, "lee.licensed@contoso.example"):
+        assert (await api.data(STATUS, as_user=upn, variables={"id": gid}))["node"] is None, upn

@@ -24,7 +24,7 @@ SELECT s.tenant_id, s.id, s.product_id, s.channel, s.purchaser_user_id, s.contro
          WHERE u.tenant_id = s.tenant_id AND u.id = s.purchaser_user_id) AS purchaser_departed
   FROM subscriptions s
   JOIN products p ON p.id = s.product_id
- WHERE s.tenant_id = $1 AND s.id = $2 AND ($3::bool OR s.purchaser_user_id = $4::uuid)
+ WHERE s.tenant_id = $1 AND s.id = $2 AND ($3::bool OR (s.purchaser_user_id = $4::uuid AND effective_status(s) <> 'disabled'))
    FOR UPDATE OF s
 """
 

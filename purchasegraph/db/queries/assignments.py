@@ -19,14 +19,16 @@ SELECT_ASSIGNMENTS_BY_ID = by_ids_query(
     source="""FROM license_assignments a
       JOIN subscriptions s ON s.tenant_id = a.tenant_id AND s.id = a.subscription_id
      WHERE a.tenant_id = $1 AND a.id = ANY($2::uuid[])
-       AND ($3::bool OR s.purchaser_user_id = $4::uuid OR a.user_id = $4::uuid)""",
+       AND ($3::bool OR (effective_status(s) <> 'disabled'
+                        AND (s.purchaser_user_id = $4::uuid OR a.user_id = $4::uuid)))""",
 )
 
 SELECT_ASSIGNMENTS_BY_SUBSCRIPTION = connection_query(
     source="""FROM license_assignments a
        JOIN subscriptions s ON s.tenant_id = a.tenant_id AND s.id = a.subscription_id
       WHERE a.tenant_id = $1 AND a.subscription_id = k.parent AND a.removed_at IS NULL
-        AND ($7::bool OR s.purchaser_user_id = $8::uuid OR a.user_id = $8::uuid)""",
+        AND ($7::bool OR (effective_status(s) <> 'disabled'
+                        AND (s.purchaser_user_id = $8::uuid OR a.user_id = $8::uuid)))""",
     columns=COLUMNS,
     order_by="a.assigned_at, a.id",
 )
@@ -36,7 +38,8 @@ SELECT_ASSIGNMENTS_BY_TENANT = connection_query(
     source="""FROM license_assignments a
        JOIN subscriptions s ON s.tenant_id = a.tenant_id AND s.id = a.subscription_id
       WHERE a.tenant_id = $1 AND a.tenant_id = k.parent AND a.removed_at IS NULL
-        AND ($7::bool OR s.purchaser_user_id = $8::uuid OR a.user_id = $8::uuid)
+        AND ($7::bool OR (effective_status(s) <> 'disabled'
+                        AND (s.purchaser_user_id = $8::uuid OR a.user_id = $8::uuid)))
         AND ($9::text IS NULL OR s.product_id = $9::text)
         AND ($10::uuid IS NULL OR a.user_id = $10::uuid)""",
     columns=COLUMNS,

@@ -22,7 +22,7 @@ SELECT_ORDERS_BY_ID = by_ids_query(
     source="""FROM orders o
       JOIN subscriptions s ON s.tenant_id = o.tenant_id AND s.id = o.subscription_id
      WHERE o.tenant_id = $1 AND o.id = ANY($2::uuid[])
-       AND ($3::bool OR s.purchaser_user_id = $4::uuid)""",
+       AND ($3::bool OR (s.purchaser_user_id = $4::uuid AND effective_status(s) <> 'disabled'))""",
 )
 
 # Newest first: the order history reads like a statement.
@@ -30,7 +30,7 @@ SELECT_ORDERS_BY_SUBSCRIPTION = connection_query(
     source="""FROM orders o
        JOIN subscriptions s ON s.tenant_id = o.tenant_id AND s.id = o.subscription_id
       WHERE o.tenant_id = $1 AND o.subscription_id = k.parent
-        AND ($7::bool OR s.purchaser_user_id = $8::uuid)""",
+        AND ($7::bool OR (s.purchaser_user_id = $8::uuid AND effective_status(s) <> 'disabled'))""",
     columns=COLUMNS,
     order_by="o.created_at DESC, o.id",
 )
@@ -41,7 +41,7 @@ SELECT_PURCHASES_BY_TENANT = connection_query(
        JOIN subscriptions s ON s.tenant_id = o.tenant_id AND s.id = o.subscription_id
       WHERE o.tenant_id = $1 AND o.tenant_id = k.parent
         AND o.kind IN ('purchase', 'add_licenses', 'renew')
-        AND ($7::bool OR s.purchaser_user_id = $8::uuid)
+        AND ($7::bool OR (s.purchaser_user_id = $8::uuid AND effective_status(s) <> 'disabled'))
         AND ($9::text IS NULL OR s.product_id = $9::text)
         AND ($10::uuid IS NULL OR s.purchaser_user_id = $10::uuid)""",
     columns=COLUMNS,

@@ -1,4 +1,8 @@
-"""Subscriptions: a member sees what they bought; whole-tenant viewers see all of them."""
+"""Subscriptions: a member sees what they bought; whole-tenant viewers see all of them.
+
+A DISABLED subscription (30 to 120 days past its end date) is for admins only: its purchaser
+and its licensed users no longer reach it, its orders or its licenses (DOMAIN lifecycle).
+"""
 
 from __future__ import annotations
 
@@ -19,14 +23,14 @@ SELECT_SUBSCRIPTIONS_BY_ID = by_ids_query(
     columns=COLUMNS,
     source="""FROM subscriptions s
      WHERE s.tenant_id = $1 AND s.id = ANY($2::uuid[])
-       AND ($3::bool OR s.purchaser_user_id = $4::uuid)""",
+       AND ($3::bool OR (s.purchaser_user_id = $4::uuid AND effective_status(s) <> 'disabled'))""",
 )
 
 # Filters: $9 channels text[], $10 product id, $11 statuses text[], $12 purchaser uuid (NULL = any).
 SELECT_SUBSCRIPTIONS_BY_TENANT = connection_query(
     source="""FROM subscriptions s
       WHERE s.tenant_id = $1 AND s.tenant_id = k.parent
-        AND ($7::bool OR s.purchaser_user_id = $8::uuid)
+        AND ($7::bool OR (s.purchaser_user_id = $8::uuid AND effective_status(s) <> 'disabled'))
         AND ($9::text[] IS NULL OR s.channel = ANY($9::text[]))
         AND ($10::text IS NULL OR s.product_id = $10::text)
         AND ($11::text[] IS NULL OR effective_status(s) = ANY($11::text[]))
