@@ -185,3 +185,30 @@ async def test_a_disabled_subscription_is_reached_by_admins_only(api: Api) -> No
     gid = encode_id("Subscription", PAULAS_POWER_BI, CONTOSO)
     for upn in (PAULA, "lee.licensed@contoso.example"):
         assert (await api.data(STATUS, as_user=upn, variables={"id": gid}))["node"] is None, upn
+
+
+PURCHASE = """
+mutation ($input: PurchaseSubscriptionInput!) {
+  purchaseSubscription(input: $input) { subscription { id } userErrors { code } }
+}
+"""
+
+
+async def test_an_idempotency_key_is_kept_at_least_24_hours(api: Api) -> None:
+    request = {
+        "input": {
+            "tenantId": str(CONTOSO),
+            "productId": "CFQ7TTC0LH2H",
+            "quantity": 1,
+            "card": CARD,
+            "idempotencyKey": "kept-a-day",
+        }
+    }
+    first = (await api.data(PURCHASE, as_user=PAULA, variables=request))["purchaseSubscription"]
+    assert first["userErrors"] == []
+    now = await api.conn.fetchval("SELECT app_now()")
+    await travel_to(api, now + datetime.timedelta(hours=25))
+    await sweep(ConnectionExecutor(api.conn), api.processor)
+    again = (await api.data(PURCHASE, as_user=PAULA, variables=request))["purchaseSubscription"]
+    assert again == first
+    assert len(api.processor.settled()) == 1

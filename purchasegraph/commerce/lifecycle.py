@@ -52,6 +52,8 @@ UPDATE subscriptions s SET status = effective_status(s)
  WHERE s.status <> effective_status(s)
 RETURNING s.tenant_id, s.id, s.status
 """
+# Idempotency keys are promised for at least 24 hours; a week keeps slow retries safe too.
+PURGE_IDEMPOTENCY_KEYS = "DELETE FROM idempotency_keys WHERE created_at < app_now() - interval '7 days'"
 RELEASE_DELETED_LICENSES = """
 UPDATE license_assignments a SET removed_at = app_now()
   FROM subscriptions s
@@ -75,6 +77,7 @@ async def sweep(db: Executor, processor: PaymentProcessor, *, max_renewals: int 
     async with db.transaction() as conn:
         report.status_changes = len(await conn.fetch(STORE_STATUSES))
         await conn.execute(RELEASE_DELETED_LICENSES)
+        await conn.execute(PURGE_IDEMPOTENCY_KEYS)
     return report
 
 

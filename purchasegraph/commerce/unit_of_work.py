@@ -34,8 +34,8 @@ INSERT INTO audit_events (tenant_id, actor_user_id, actor_tenant_id, on_behalf_o
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, app_now())
 """
 CLAIM_IDEMPOTENCY_KEY = """
-INSERT INTO idempotency_keys (tenant_id, principal_id, key, operation, request_hash, response)
-VALUES ($1, $2, $3, $4, $5, '{}')
+INSERT INTO idempotency_keys (tenant_id, principal_id, key, operation, request_hash, response, created_at)
+VALUES ($1, $2, $3, $4, $5, '{}', app_now())
 ON CONFLICT DO NOTHING
 RETURNING true
 """
