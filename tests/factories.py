@@ -95,8 +95,8 @@ async def add_subscriptions(
     for n in range(count):
         sub_id = uuid.uuid4()
         purchaser = tenant.user_ids[n % len(tenant.user_ids)]
-        quantity = max(assignments_each, 1) + 2
-        subscriptions.append((tenant.tenant_id, sub_id, PRODUCTS[n % len(PRODUCTS)], purchaser, quantity, price, n))
+        licenses = quantity if quantity is not None else max(assignments_each, 1) + 2
+        subscriptions.append((tenant.tenant_id, sub_id, PRODUCTS[n % len(PRODUCTS)], purchaser, licenses, price, n))
         for k in range(orders_each):
             kind = "purchase" if k == 0 else "add_licenses"
             orders.append(

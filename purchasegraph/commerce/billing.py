@@ -25,12 +25,12 @@ SELECT id, processor_token FROM payment_methods
 SET_SUBSCRIPTION_PAYMENT_METHOD = """
 UPDATE subscriptions SET payment_method_id = $3 WHERE tenant_id = $1 AND id = $2
 """
-# The billed purchaser's invoice, locked: two payments of one bill take turns.
-LOCK_OWN_INVOICE = """
-SELECT i.id, i.subscription_id, i.amount, i.currency, i.status, s.payment_method_id
+# The invoice as far as the viewer may read it, locked: two payments of one bill take turns.
+LOCK_INVOICE = """
+SELECT i.id, i.subscription_id, i.amount, i.currency, i.status, i.billed_user_id, s.payment_method_id
   FROM invoices i
   JOIN subscriptions s ON s.tenant_id = i.tenant_id AND s.id = i.subscription_id
- WHERE i.tenant_id = $1 AND i.id = $2 AND i.billed_user_id = $3
+ WHERE i.tenant_id = $1 AND i.id = $2 AND ($3::bool OR i.billed_user_id = $4::uuid)
    FOR UPDATE OF i
 """
 MARK_INVOICE_PAID = "UPDATE invoices SET status = 'paid', paid_at = app_now() WHERE tenant_id = $1 AND id = $2"
@@ -129,11 +129,17 @@ async def update_subscription_payment_method(
 
 
 async def pay_invoice(work: Work, *, invoice_id: uuid.UUID, payment: PaymentChoice) -> dict[str, Any]:
-    """The billed purchaser pays a bill with the subscription's card or another of theirs."""
-    row = await work.conn.fetchrow(LOCK_OWN_INVOICE, work.scope.tenant_id, invoice_id, work.viewer.user_id)
+    """The billed purchaser pays a bill with the subscription's card or another of theirs (rule 8):
+    admins who can read the bill are not the ones who pay it."""
+    scope = work.scope
+    row = None
+    if scope.sees_anything:
+        row = await work.conn.fetchrow(LOCK_INVOICE, scope.tenant_id, invoice_id, scope.whole_tenant, scope.viewer_id)
     if row is None:
         raise refuse(ErrorCode.NOT_FOUND, "No such invoice.", "invoiceId")
     work.target("Invoice", invoice_id)
+    if row["billed_user_id"] != work.viewer.user_id or scope.tenant_id != work.viewer.tenant_id:
+        require(Decision.NOT_AUTHORIZED, "invoice", "invoiceId")
     if row["status"] == "paid":
         raise refuse(ErrorCode.INVOICE_ALREADY_PAID, "This invoice is already paid.", "invoiceId")
     chosen = await choose_card(work, payment, required=row["payment_method_id"] is None)

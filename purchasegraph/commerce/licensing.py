@@ -158,9 +158,10 @@ async def move_users(work: Work, *, from_subscription_id: uuid.UUID, to_subscrip
         raise refuse(ErrorCode.SAME_SUBSCRIPTION, "Move users to another subscription.", "toSubscriptionId")
     # Lock in a fixed order so two moves between the same pair cannot deadlock.
     first, second = sorted([from_subscription_id, to_subscription_id])
+    fields = {from_subscription_id: "fromSubscriptionId", to_subscription_id: "toSubscriptionId"}
     locked = {
-        first: await lock_managed_subscription(work, first),
-        second: await lock_managed_subscription(work, second),
+        first: await lock_managed_subscription(work, first, fields[first]),
+        second: await lock_managed_subscription(work, second, fields[second]),
     }
     source, target = locked[from_subscription_id], locked[to_subscription_id]
     if source["channel"] != "self_service":
@@ -210,8 +211,8 @@ async def request_license(work: Work, *, product_id: str, for_user_ids: Sequence
     other = [r for r in assessment.reasons if r not in {Reason.POLICY_DISABLED, Reason.TRIALS_ONLY}]
     if other:
         raise Refusal(*(Problem(ErrorCode[r.name], r.value, ("productId",)) for r in other))
+    await _require_tenant_users(work, for_user_ids, "forUserIds")
     users = list(dict.fromkeys([work.viewer.user_id, *for_user_ids]))
-    await _require_tenant_users(work, users, "forUserIds")
     request_id = uuid.uuid4()
     await work.conn.execute(
         INSERT_LICENSE_REQUEST, work.scope.tenant_id, request_id, product_id, work.viewer.user_id, users

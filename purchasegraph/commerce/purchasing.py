@@ -95,9 +95,9 @@ async def _product_for_buyer(work: Work, product_id: str) -> tuple[Record, Asses
     return row, assess(facts)
 
 
-def _refuse_for(reasons: tuple[Reason, ...], message: str) -> Refusal:
+def _refuse_for(reasons: tuple[Reason, ...], message: str, field: str = "productId") -> Refusal:
     # The same codes `viewer.eligibility` reports, one userError per reason.
-    return Refusal(*(Problem(code_of(r), f"{r.value} {message}", ("productId",)) for r in reasons))
+    return Refusal(*(Problem(code_of(r), f"{r.value} {message}", (field,)) for r in reasons))
 
 
 async def purchase_subscription(
@@ -168,6 +168,15 @@ async def start_trial(work: Work, *, product_id: str, payment: PaymentChoice) ->
     tenant_id, user_id = work.scope.tenant_id, work.viewer.user_id
     if await work.conn.fetchval(SELECT_PRIOR_TRIAL, tenant_id, user_id, product_id):
         raise refuse(ErrorCode.TRIAL_ALREADY_USED, "You already had a trial of this product.", "productId")
+    if Reason.TRIALS_ONLY in eligibility.reasons and (payment.card is not None or payment.payment_method_id):
+        # Trials only *without* a payment method: a card would turn the trial into a purchase at its end.
+        raise Refusal(
+            Problem(
+                ErrorCode.TRIALS_ONLY,
+                f"{Reason.TRIALS_ONLY.value} Start the trial without a card.",
+                ("card" if payment.card is not None else "paymentMethodId",),
+            )
+        )
     card = await choose_card(work, payment, required=product["trial_requires_payment_method"])
     subscription_id = uuid.uuid4()
     await work.conn.execute(
@@ -226,7 +235,7 @@ async def add_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: int)
         # Buying more is a purchase: the product's policy and the buyer's eligibility apply again.
         _, eligibility = await _product_for_buyer(work, subscription["product_id"])
         if not eligibility.eligible:
-            raise _refuse_for(eligibility.reasons, "Contact your IT admin for help.")
+            raise _refuse_for(eligibility.reasons, "Contact your IT admin for help.", "subscriptionId")
         unit_price: Decimal = subscription["unit_price"]
         amount = unit_price * quantity
         card = await own_card(work, subscription["payment_method_id"], "subscriptionId")
@@ -336,12 +345,17 @@ async def cancel_locked(work: Work, subscription: Record, *, reason: str) -> dic
 
 
 async def _settle_open_invoices(work: Work, subscription: Record) -> None:
-    """The final bill: whatever is still owed is charged to the subscription's card."""
+    """The final bill: whatever is still owed is charged to the subscription's card. A card that
+    fails does not keep a subscription alive (admins must be able to cancel a departed purchaser's
+    subscription): the bills then stay open, owed by the purchaser (rule 8)."""
     rows = await work.conn.fetch(SELECT_UNPAID_INVOICES, work.scope.tenant_id, subscription["id"])
-    if not rows:
+    if not rows or subscription["payment_method_id"] is None:
+        work.details.update(unsettled=len(rows))
         return
     owed = sum((r["amount"] for r in rows), Decimal("0.00"))
-    if subscription["payment_method_id"] is not None:
-        token = await work.conn.fetchval(SELECT_CARD_TOKEN, work.scope.tenant_id, subscription["payment_method_id"])
-        await work.charge(token, owed, subscription["currency"], reference=f"final:{subscription['id']}")
+    token = await work.conn.fetchval(SELECT_CARD_TOKEN, work.scope.tenant_id, subscription["payment_method_id"])
+    charge = await work.try_charge(token, owed, subscription["currency"], reference=f"final:{subscription['id']}")
+    if charge is None:
+        work.details.update(unsettled=len(rows))
+        return
     await work.conn.execute(MARK_INVOICES_PAID, work.scope.tenant_id, [r["id"] for r in rows])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
@@ -18,14 +19,21 @@ LOCK_SUBSCRIPTION = """
 SELECT s.tenant_id, s.id, s.product_id, s.channel, s.purchaser_user_id, s.controlled_by, s.quantity,
        effective_status(s) AS status, s.is_trial, s.expires_at, s.auto_renew, s.billing_frequency,
        s.payment_method_id, s.unit_price, s.currency, p.name AS product_name,
-       (SELECT count(*) FROM license_assignments a
-         WHERE a.tenant_id = s.tenant_id AND a.subscription_id = s.id AND a.removed_at IS NULL)::int AS assigned,
        (SELECT u.departed_at IS NOT NULL FROM users u
          WHERE u.tenant_id = s.tenant_id AND u.id = s.purchaser_user_id) AS purchaser_departed
   FROM subscriptions s
   JOIN products p ON p.id = s.product_id
- WHERE s.tenant_id = $1 AND s.id = $2 AND ($3::bool OR (s.purchaser_user_id = $4::uuid AND effective_status(s) <> 'disabled'))
+ WHERE s.tenant_id = $1 AND s.id = $2
+   AND ($3::bool OR (s.purchaser_user_id = $4::uuid AND effective_status(s) <> 'disabled'))
    FOR UPDATE OF s
+"""
+
+# Counted in its own statement, after the lock is held: under READ COMMITTED a subquery of the
+# locking statement would read the snapshot taken before the lock wait and miss the assignments
+# committed by whoever held the lock (that oversold subscriptions under concurrency).
+COUNT_LIVE_ASSIGNMENTS = """
+SELECT count(*)::int FROM license_assignments
+ WHERE tenant_id = $1 AND subscription_id = $2 AND removed_at IS NULL
 """
 
 INSERT_ORDER = """
@@ -53,7 +61,8 @@ MONTHS_PER_TERM = {"monthly": 1, "annual": 12}
 ASSIGNABLE_STATUSES = frozenset({"trial", "active", "expired"})
 
 
-async def lock_subscription(work: Work, subscription_id: uuid.UUID, field: str = "subscriptionId") -> Record:
+async def lock_subscription(work: Work, subscription_id: uuid.UUID, field: str = "subscriptionId") -> dict[str, Any]:
+    """The subscription, locked, with its live assignment count taken after the lock."""
     scope = work.scope
     row: Record | None = None
     if scope.sees_anything:
@@ -63,7 +72,9 @@ async def lock_subscription(work: Work, subscription_id: uuid.UUID, field: str =
     if row is None:
         raise refuse(ErrorCode.NOT_FOUND, "No such subscription.", field)
     work.target("Subscription", subscription_id)
-    return row
+    locked = dict(row)
+    locked["assigned"] = await work.conn.fetchval(COUNT_LIVE_ASSIGNMENTS, scope.tenant_id, subscription_id)
+    return locked
 
 
 def require(decision: Decision, what: str, field: str | None = None) -> None:
@@ -81,13 +92,15 @@ def require(decision: Decision, what: str, field: str | None = None) -> None:
     raise refuse(ErrorCode[decision.name], messages[decision], *fields)
 
 
-async def lock_managed_subscription(work: Work, subscription_id: uuid.UUID) -> Record:
+async def lock_managed_subscription(
+    work: Work, subscription_id: uuid.UUID, field: str = "subscriptionId"
+) -> dict[str, Any]:
     """The subscription, locked, if the viewer governs it (rule 10); a refusal otherwise."""
-    row = await lock_subscription(work, subscription_id)
+    row = await lock_subscription(work, subscription_id, field)
     decision = may_manage_subscription(
         work.scope, controlled_by=row["controlled_by"], purchaser_id=row["purchaser_user_id"]
     )
-    require(decision, "subscription", "subscriptionId")
+    require(decision, "subscription", field)
     return row
 
 

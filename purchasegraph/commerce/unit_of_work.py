@@ -100,6 +100,13 @@ class Work:
         self.charges.append(charge)
         return charge
 
+    async def try_charge(self, token: str, amount: Decimal, currency: str, *, reference: str) -> Charge | None:
+        """Charge if the card allows it; None (not a refusal) when it declines or the processor fails."""
+        try:
+            return await self.charge(token, amount, currency, reference=reference)
+        except Refusal:
+            return None
+
     def target(self, type_name: str, target_id: uuid.UUID | str) -> None:
         self.target_type, self.target_id = type_name, str(target_id)
 
@@ -108,6 +115,9 @@ class Work:
 class Idempotency:
     key: str
     request: dict[str, Any]
+    # What the request names, for the NOT_FOUND a key outside the viewer's reach gets.
+    what: str = "object"
+    field: str | None = None
 
     def request_hash(self, operation: str) -> str:
         canonical = json.dumps({"operation": operation, "input": self.request}, sort_keys=True, default=str)
@@ -169,6 +179,10 @@ async def _perform(work: Work, action: str, operation: Operation, idempotency: I
     if idempotency is None:
         return Outcome(await operation(work))
     scope, principal = work.scope, work.viewer.user_id
+    if not scope.sees_anything:
+        # Nothing to claim a key in: a tenant out of reach (or nonexistent) is simply not found.
+        fields = (idempotency.field,) if idempotency.field else ()
+        raise refuse(ErrorCode.NOT_FOUND, f"No such {idempotency.what}.", *fields)
     request_hash = idempotency.request_hash(action)
     claimed = await work.conn.fetchval(
         CLAIM_IDEMPOTENCY_KEY, scope.tenant_id, principal, idempotency.key, action, request_hash

@@ -18,7 +18,7 @@ import strawberry
 from purchasegraph.commerce import billing, governance, licensing, purchasing
 from purchasegraph.commerce.billing import PaymentChoice
 from purchasegraph.commerce.codes import ErrorCode
-from purchasegraph.commerce.unit_of_work import Idempotency, Operation, Outcome, Problem, Work, run
+from purchasegraph.commerce.unit_of_work import Idempotency, Operation, Outcome, Problem, Work, refuse, run
 from purchasegraph.context import Info
 from purchasegraph.payments import CardDetails
 from purchasegraph.resolvers import purchases
@@ -157,7 +157,22 @@ def _user_ids(values: Sequence[strawberry.ID]) -> list[uuid.UUID]:
     return decoded
 
 
-NOT_FOUND = (Problem(ErrorCode.NOT_FOUND, "No such object within your reach."),)
+async def _unknown(info: Info, action: str, target_type: str, value: str, what: str, field: str) -> list[UserError]:
+    """An id that names nothing this API issued: refused like any absent object, and audited too."""
+    viewer = info.context.viewer
+
+    async def operation(work: Work) -> dict[str, Any]:
+        raise refuse(ErrorCode.NOT_FOUND, f"No such {what}.", field)
+
+    outcome = await _run(
+        info,
+        action=action,
+        tenant_id=viewer.tenant_id if viewer is not None else uuid.UUID(int=0),
+        target_type=target_type,
+        target_id=value[:200],
+        operation=operation,
+    )
+    return _user_errors(outcome.problems)
 
 
 async def _run(
@@ -203,7 +218,11 @@ async def _on_subscription(
 ) -> SubscriptionPayload:
     target = _target(info, subscription_id, "Subscription")
     if target is None:
-        return SubscriptionPayload(subscription=None, order=None, user_errors=_user_errors(NOT_FOUND))
+        return SubscriptionPayload(
+            subscription=None,
+            order=None,
+            user_errors=await _unknown(info, action, "Subscription", subscription_id, "subscription", "subscriptionId"),
+        )
     tenant_id, sub_id = target
     outcome = await _run(
         info,
@@ -223,12 +242,29 @@ class Mutation:
     async def purchase_subscription(self, info: Info, input: PurchaseSubscriptionInput) -> SubscriptionPayload:
         tenant_id = _tenant(info, str(input.tenant_id))
         if tenant_id is None:
-            return SubscriptionPayload(subscription=None, order=None, user_errors=_user_errors(NOT_FOUND))
+            return SubscriptionPayload(
+                subscription=None,
+                order=None,
+                user_errors=await _unknown(
+                    info, "subscription.purchase", "Tenant", str(input.tenant_id), "tenant", "tenantId"
+                ),
+            )
         payment_method = (
             _target(info, str(input.payment_method_id), "PaymentMethod") if input.payment_method_id else None
         )
         if input.payment_method_id and payment_method is None:
-            return SubscriptionPayload(subscription=None, order=None, user_errors=_user_errors(NOT_FOUND))
+            return SubscriptionPayload(
+                subscription=None,
+                order=None,
+                user_errors=await _unknown(
+                    info,
+                    "subscription.purchase",
+                    "PaymentMethod",
+                    str(input.payment_method_id),
+                    "payment method",
+                    "paymentMethodId",
+                ),
+            )
         choice = PaymentChoice(
             payment_method_id=payment_method[1] if payment_method else None,
             card=input.card.details() if input.card else None,
@@ -260,7 +296,7 @@ class Mutation:
             target_type="Product",
             target_id=product_id,
             operation=operation,
-            idempotency=Idempotency(input.idempotency_key, request),
+            idempotency=Idempotency(input.idempotency_key, request, "tenant", "tenantId"),
         )
         return await _subscription_payload(info, outcome, tenant_id)
 
@@ -301,7 +337,12 @@ class Mutation:
             str(subscription_id),
             "subscription.add_licenses",
             lambda work, sid: purchasing.add_licenses(work, subscription_id=sid, quantity=quantity),
-            Idempotency(idempotency_key, {"subscription": str(subscription_id), "quantity": quantity}),
+            Idempotency(
+                idempotency_key,
+                {"subscription": str(subscription_id), "quantity": quantity},
+                "subscription",
+                "subscriptionId",
+            ),
         )
 
     @strawberry.mutation(description="Remove unassigned licenses (refused below the assigned count).")
@@ -403,7 +444,10 @@ class Mutation:
     ) -> InvoicePayload:
         target = _target(info, str(invoice_id), "Invoice")
         if target is None:
-            return InvoicePayload(invoice=None, user_errors=_user_errors(NOT_FOUND))
+            return InvoicePayload(
+                invoice=None,
+                user_errors=await _unknown(info, "invoice.pay", "Invoice", str(invoice_id), "invoice", "invoiceId"),
+            )
         tenant_id, invoice_uuid = target
         method = _target(info, str(payment_method_id), "PaymentMethod") if payment_method_id else None
         choice = PaymentChoice(payment_method_id=method[1] if method else (uuid.uuid4() if payment_method_id else None))
@@ -414,7 +458,9 @@ class Mutation:
             target_type="Invoice",
             target_id=invoice_uuid,
             operation=lambda work: billing.pay_invoice(work, invoice_id=invoice_uuid, payment=choice),
-            idempotency=Idempotency(idempotency_key, {"invoice": str(invoice_uuid), "payment": choice}),
+            idempotency=Idempotency(
+                idempotency_key, {"invoice": str(invoice_uuid), "payment": choice}, "invoice", "invoiceId"
+            ),
         )
         invoice = None
         if not outcome.problems:
@@ -457,7 +503,12 @@ class Mutation:
     ) -> SelfServicePolicyPayload:
         tenant = _tenant(info, str(tenant_id))
         if tenant is None:
-            return SelfServicePolicyPayload(policy=None, user_errors=_user_errors(NOT_FOUND))
+            return SelfServicePolicyPayload(
+                policy=None,
+                user_errors=await _unknown(
+                    info, "self_service_policy.update", "Tenant", str(tenant_id), "tenant", "tenantId"
+                ),
+            )
         key = product_key(str(product_id))
         policy_value = cast(str, value.value)
         outcome = await _run(
@@ -504,7 +555,18 @@ class Mutation:
         source = _target(info, str(from_subscription_id), "Subscription")
         target = _target(info, str(to_subscription_id), "Subscription")
         if source is None or target is None or source[0] != target[0]:
-            return MoveUsersPayload(from_subscription=None, to_subscription=None, user_errors=_user_errors(NOT_FOUND))
+            return MoveUsersPayload(
+                from_subscription=None,
+                to_subscription=None,
+                user_errors=await _unknown(
+                    info,
+                    "subscription.move_users",
+                    "Subscription",
+                    str(from_subscription_id if source is None else to_subscription_id),
+                    "subscription",
+                    "fromSubscriptionId" if source is None else "toSubscriptionId",
+                ),
+            )
         tenant_id = source[0]
         outcome = await _run(
             info,
@@ -562,7 +624,10 @@ class Mutation:
     ) -> UserPayload:
         target = _target(info, str(user_id), "User")
         if target is None:
-            return UserPayload(user=None, user_errors=_user_errors(NOT_FOUND))
+            return UserPayload(
+                user=None,
+                user_errors=await _unknown(info, "user.mark_departed", "User", str(user_id), "user", "userId"),
+            )
         tenant_id, user_uuid = target
         day = departed_on or datetime.datetime.now(datetime.UTC).date()
         outcome = await _run(
@@ -580,7 +645,17 @@ class Mutation:
 async def _decide(info: Info, request_id: str, *, approve: bool) -> LicenseRequestPayload:
     target = _target(info, request_id, "LicenseRequest")
     if target is None:
-        return LicenseRequestPayload(license_request=None, user_errors=_user_errors(NOT_FOUND))
+        return LicenseRequestPayload(
+            license_request=None,
+            user_errors=await _unknown(
+                info,
+                "license_request.approve" if approve else "license_request.deny",
+                "LicenseRequest",
+                request_id,
+                "license request",
+                "requestId",
+            ),
+        )
     tenant_id, request_uuid = target
     outcome = await _run(
         info,
