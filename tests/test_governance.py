@@ -197,7 +197,7 @@ async def test_every_policy_change_is_audited_with_previous_and_new_value(api: A
         CONTOSO,
     )
     assert [(r["actor_user_id"], r["outcome"]) for r in rows] == [(demo_user_id(ALEX), "accepted")] * 2
-    assert [(r["details"]["previous"], r["details"]["value"]) for r in rows] == [
+    assert [(r["details"]["old_value"], r["details"]["new_value"]) for r in rows] == [
         ("disabled", "only_trials_without_payment_method"),
         ("enabled", "disabled"),
     ]
@@ -580,3 +580,15 @@ async def test_a_license_request_is_only_for_colleagues_of_the_same_tenant(api: 
 async def test_a_license_request_names_at_most_20_colleagues(api: Api) -> None:
     payload = await request_license(api, LEE, PROJECT_PLAN_3, [str(uuid.uuid4()) for _ in range(21)])
     assert problems(payload) == [("TOO_MANY_USERS", ["forUserIds"])]
+
+
+async def test_admins_are_notified_of_a_license_request(api: Api) -> None:
+    before = await api.data("{ viewer { notifications { kind } } }", as_user="alex.admin@contoso.example")
+    requested = await api.data(
+        'mutation { requestLicense(productId: "CFQ7TTC0HDB0") { licenseRequest { status } userErrors { code } } }',
+        as_user="una.unlicensed@contoso.example",
+    )
+    assert requested["requestLicense"] == {"licenseRequest": {"status": "pending"}, "userErrors": []}
+    after = await api.data("{ viewer { notifications { kind } } }", as_user="alex.admin@contoso.example")
+    assert len(after["viewer"]["notifications"]) == len(before["viewer"]["notifications"]) + 1
+    assert after["viewer"]["notifications"][0] == {"kind": "license_requested"}

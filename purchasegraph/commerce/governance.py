@@ -49,7 +49,7 @@ async def set_self_service_policy(work: Work, *, product_id: str, value: str) ->
     previous = await work.conn.fetchval(SELECT_POLICY, tenant_id, product_id) or "enabled"
     await work.conn.execute(UPSERT_POLICY, tenant_id, product_id, value, work.viewer.user_id)
     work.target("SelfServicePolicy", f"{tenant_id}:{product_id}")
-    work.details.update(product_id=product_id, previous=previous, value=value)
+    work.details.update(product_id=product_id, old_value=previous, new_value=value)
     return {"tenant_id": str(tenant_id), "product_id": product_id}
 
 

@@ -58,6 +58,12 @@ LOCK_LICENSE_REQUEST = """
 SELECT id, requester_user_id, status, product_id FROM license_requests
  WHERE tenant_id = $1 AND id = $2 FOR UPDATE
 """
+# Who decides a request: the tenant's global and billing admins, each told of it.
+SELECT_ADMINS = """
+SELECT DISTINCT r.user_id FROM directory_roles r
+  JOIN users u ON u.tenant_id = r.tenant_id AND u.id = r.user_id
+ WHERE r.tenant_id = $1 AND r.role IN ('global_admin', 'billing_admin') AND u.account_enabled
+"""
 DECIDE_LICENSE_REQUEST = """
 UPDATE license_requests SET status = $3, decided_by = $4, decided_at = app_now() WHERE tenant_id = $1 AND id = $2
 """
@@ -218,6 +224,15 @@ async def request_license(work: Work, *, product_id: str, for_user_ids: Sequence
         INSERT_LICENSE_REQUEST, work.scope.tenant_id, request_id, product_id, work.viewer.user_id, users
     )
     work.target("LicenseRequest", request_id)
+    for admin in await work.conn.fetch(SELECT_ADMINS, work.scope.tenant_id):
+        await notify(
+            work.conn,
+            tenant_id=work.scope.tenant_id,
+            user_id=admin["user_id"],
+            kind="license_requested",
+            subject_id=request_id,
+            message=f"{work.viewer.display_name} asks for {row['product_name']} for {len(users)} people.",
+        )
     return {"license_request_id": str(request_id)}
 
 
