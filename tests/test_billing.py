@@ -9,37 +9,33 @@ from typing import Any
 
 from purchasegraph.commerce.lifecycle import sweep
 from purchasegraph.db.executor import ConnectionExecutor
-from purchasegraph.db.seed import demo_id, demo_tenant_id, demo_user_id
+from purchasegraph.db.seed import demo_id, demo_user_id
 from purchasegraph.schema.ids import decode_id, encode_id
 from tests.conftest import Api
-from tests.test_licenses import (
+from tests.demo import (
     ALEX,
+    CONTOSO_ID,
     DANA,
+    DANAS_PREMIUM,
+    GOOD_CARD,
     GUS,
     LEE,
     PAULA,
     PAULAS_POWER_BI,
+    PAULAS_POWER_BI_UUID,
     PETE,
     POWER_BI_PRO,
-    SUBSCRIPTION,
     UNA,
-    assign,
-    holders,
-    problems,
-    read,
+    VISIO_PLAN_1,
+    WILL,
     user,
 )
-from tests.test_purchasing import GOOD_CARD, purchase
+from tests.mutations import SUBSCRIPTION, assign, holders, mutate, problems, purchase, read, travel_to
 
-CONTOSO = demo_tenant_id("contoso.example")
-WILL = "will.admin@woodgrove.example"
 POWER_APPS = "CFQ7TTC0LH2H"  # no trial
-VISIO_PLAN_1 = "CFQ7TTC0HD33"  # 30-day trial without a card; trials only at Contoso
-PAULAS_POWER_BI_UUID = demo_id("subscription:paula-power-bi-pro")
 DANAS_PREMIUM_UUID = demo_id("subscription:dana-power-bi-premium")
-DANAS_PREMIUM = encode_id("Subscription", DANAS_PREMIUM_UUID, CONTOSO)
-PETES_CARD = encode_id("PaymentMethod", demo_id(f"payment_method:{PETE}:current"), CONTOSO)
-PAULAS_OLD_CARD = encode_id("PaymentMethod", demo_id(f"payment_method:{PAULA}:replaced"), CONTOSO)
+PETES_CARD = encode_id("PaymentMethod", demo_id(f"payment_method:{PETE}:current"), CONTOSO_ID)
+PAULAS_OLD_CARD = encode_id("PaymentMethod", demo_id(f"payment_method:{PAULA}:replaced"), CONTOSO_ID)
 
 CANCEL = (
     "mutation ($s: ID!, $r: String!) { cancelSubscription(subscriptionId: $s, reason: $r) {"
@@ -91,13 +87,6 @@ query ($s: ID!) {
 STATUS = "query ($s: ID!) { node(id: $s) { ... on Subscription { status } } }"
 
 
-async def mutate(api: Api, query: str, as_user: str, **variables: Any) -> dict[str, Any]:
-    data = await api.data(query, as_user=as_user, variables=variables)
-    (payload,) = data.values()
-    result: dict[str, Any] = payload
-    return result
-
-
 async def cancel(api: Api, subscription_id: str, as_user: str = PAULA, reason: str = "No longer needed.") -> Any:
     return await mutate(api, CANCEL, as_user, s=subscription_id, r=reason)
 
@@ -123,15 +112,10 @@ async def invoices_of(api: Api, subscription_id: str) -> list[dict[str, Any]]:
 async def unpaid_invoice(api: Api, subscription_id: uuid.UUID) -> tuple[str, Decimal]:
     row = await api.conn.fetchrow(
         "SELECT id, amount FROM invoices WHERE tenant_id = $1 AND subscription_id = $2 AND status <> 'paid'",
-        CONTOSO,
+        CONTOSO_ID,
         subscription_id,
     )
-    return encode_id("Invoice", row["id"], CONTOSO), row["amount"]
-
-
-async def travel_to(api: Api, when: datetime.datetime) -> None:
-    """Move the application's clock for the rest of the test's transaction."""
-    await api.conn.execute("SELECT set_config('purchasegraph.now', $1, true)", when.isoformat())
+    return encode_id("Invoice", row["id"], CONTOSO_ID), row["amount"]
 
 
 async def status_at(api: Api, subscription_id: str, when: datetime.datetime) -> str:
@@ -144,7 +128,7 @@ async def status_at(api: Api, subscription_id: str, when: datetime.datetime) -> 
 async def expires_at(api: Api, subscription_id: str) -> datetime.datetime:
     value: datetime.datetime = await api.conn.fetchval(
         "SELECT expires_at FROM subscriptions WHERE tenant_id = $1 AND id = $2",
-        CONTOSO,
+        CONTOSO_ID,
         uuid.UUID(key_of(subscription_id)),
     )
     return value
@@ -170,7 +154,7 @@ async def test_a_canceled_subscription_is_deleted_and_its_users_lose_their_licen
     assert canceled["assignments"]["totalCount"] == 0
     live = await api.conn.fetchval(
         "SELECT count(*) FROM license_assignments WHERE tenant_id = $1 AND subscription_id = $2 AND removed_at IS NULL",
-        CONTOSO,
+        CONTOSO_ID,
         PAULAS_POWER_BI_UUID,
     )
     assert live == 0
@@ -191,7 +175,7 @@ async def test_cancelling_settles_the_open_bills_on_the_card(api: Api) -> None:
     assert [(c.amount, c.currency) for c in api.processor.settled()] == [(owed, "USD")]
     token = await api.conn.fetchval(
         "SELECT processor_token FROM payment_methods WHERE tenant_id = $1 AND id = $2",
-        CONTOSO,
+        CONTOSO_ID,
         demo_id(f"payment_method:{PAULA}:current"),
     )
     assert [c.token for c in api.processor.settled()] == [token]
@@ -210,7 +194,7 @@ async def test_a_subscription_is_canceled_once(api: Api) -> None:
     assert len(api.processor.settled()) == 1
     cancels = await api.conn.fetchval(
         "SELECT count(*) FROM orders WHERE tenant_id = $1 AND subscription_id = $2 AND kind = 'cancel'",
-        CONTOSO,
+        CONTOSO_ID,
         PAULAS_POWER_BI_UUID,
     )
     assert cancels == 1
@@ -221,7 +205,7 @@ async def test_admins_cancel_a_taken_over_subscription_even_when_the_purchasers_
     from canceling what they took over; the unpaid bill stays unpaid, it is not marked paid."""
     token = await api.conn.fetchval(
         "SELECT processor_token FROM payment_methods WHERE tenant_id = $1 AND id = $2",
-        CONTOSO,
+        CONTOSO_ID,
         demo_id(f"payment_method:{DANA}:current"),
     )
     api.processor.decline_token(token)
@@ -283,7 +267,7 @@ async def test_trials_only_refuses_a_trial_that_needs_a_card(api: Api) -> None:
     await api.conn.execute(
         "UPDATE self_service_policies SET value = 'only_trials_without_payment_method'"
         " WHERE tenant_id = $1 AND product_id = $2",
-        CONTOSO,
+        CONTOSO_ID,
         POWER_BI_PRO,
     )
     payload = await start_trial(api, UNA, POWER_BI_PRO, card=GOOD_CARD)
@@ -301,7 +285,7 @@ async def test_a_trial_under_trials_only_never_becomes_a_paid_subscription(api: 
         r["processor_token"]
         for r in await api.conn.fetch(
             "SELECT processor_token FROM payment_methods WHERE tenant_id = $1 AND owner_user_id = $2",
-            CONTOSO,
+            CONTOSO_ID,
             demo_user_id(UNA),
         )
     }
@@ -309,7 +293,7 @@ async def test_a_trial_under_trials_only_never_becomes_a_paid_subscription(api: 
     paid = await api.conn.fetchval(
         "SELECT count(*) FROM subscriptions s WHERE tenant_id = $1 AND purchaser_user_id = $2 AND product_id = $3"
         " AND effective_status(s) = 'active'",
-        CONTOSO,
+        CONTOSO_ID,
         demo_user_id(UNA),
         VISIO_PLAN_1,
     )
@@ -346,7 +330,7 @@ async def test_a_saved_card_keeps_its_brand_last_four_digits_and_expiry_only(api
     }
     row = await api.conn.fetchrow(
         "SELECT * FROM payment_methods WHERE tenant_id = $1 AND id = $2",
-        CONTOSO,
+        CONTOSO_ID,
         uuid.UUID(key_of(saved["id"])),
     )
     assert row["owner_user_id"] == demo_user_id(PAULA)
@@ -406,7 +390,7 @@ async def test_a_paid_bill_is_not_paid_twice(api: Api) -> None:
 
 async def test_no_one_else_pays_a_purchasers_bill(api: Api) -> None:
     invoice_id, _ = await unpaid_invoice(api, DANAS_PREMIUM_UUID)
-    absent = await pay(api, PAULA, encode_id("Invoice", uuid.uuid4(), CONTOSO))
+    absent = await pay(api, PAULA, encode_id("Invoice", uuid.uuid4(), CONTOSO_ID))
     for someone in (PAULA, LEE, WILL):
         refused = await pay(api, someone, invoice_id)
         assert problems(refused) == [("NOT_FOUND", ["invoiceId"])]
@@ -436,7 +420,7 @@ async def test_a_bill_is_paid_only_with_a_card_of_the_payer(api: Api) -> None:
     assert paid["userErrors"] == []
     token = await api.conn.fetchval(
         "SELECT processor_token FROM payment_methods WHERE tenant_id = $1 AND id = $2",
-        CONTOSO,
+        CONTOSO_ID,
         uuid.UUID(key_of(other["id"])),
     )
     assert [c.token for c in api.processor.settled()] == [token]
@@ -450,7 +434,7 @@ async def test_a_subscription_that_does_not_renew_expires_then_is_disabled_then_
     subscription_id = bought["subscription"]["id"]
     await api.conn.execute(
         "UPDATE subscriptions SET auto_renew = false WHERE tenant_id = $1 AND id = $2",
-        CONTOSO,
+        CONTOSO_ID,
         uuid.UUID(key_of(subscription_id)),
     )
     end = await expires_at(api, subscription_id)
@@ -482,7 +466,7 @@ async def test_a_subscription_the_dates_deleted_cannot_be_reactivated(api: Api) 
     subscription_id = bought["subscription"]["id"]
     await api.conn.execute(
         "UPDATE subscriptions SET auto_renew = false WHERE tenant_id = $1 AND id = $2",
-        CONTOSO,
+        CONTOSO_ID,
         uuid.UUID(key_of(subscription_id)),
     )
     end = await expires_at(api, subscription_id)

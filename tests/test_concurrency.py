@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 import asyncpg
-from strawberry.types import ExecutionResult
 
-from purchasegraph.context import build_context
-from purchasegraph.db.executor import PoolExecutor
-from purchasegraph.identity import Claims
 from purchasegraph.payments import SandboxProcessor
-from purchasegraph.schema import schema
 from purchasegraph.schema.ids import encode_id
-from purchasegraph.viewer import load_viewer
 from tests.factories import TenantRows, add_subscriptions, create_tenant
+from tests.mutations import execute_as
 
 ASSIGN = """
 mutation ($s: ID!, $users: [ID!]!) {
@@ -28,20 +22,6 @@ mutation ($input: PurchaseSubscriptionInput!) {
   purchaseSubscription(input: $input) { subscription { id } userErrors { code } }
 }
 """
-
-
-async def execute_as(
-    pool: asyncpg.Pool,
-    user_id: uuid.UUID,
-    tenant_id: uuid.UUID,
-    query: str,
-    variables: dict[str, Any],
-    processor: SandboxProcessor,
-) -> ExecutionResult:
-    db = PoolExecutor(pool)
-    viewer = await load_viewer(db, Claims(user_id=user_id, tenant_id=tenant_id))
-    context = build_context(viewer=viewer, db=db, processor=processor)
-    return await schema.execute(query, variable_values=variables, context_value=context)
 
 
 async def committed_tenant(pool: asyncpg.Pool, *, users: int, licenses: int) -> TenantRows:

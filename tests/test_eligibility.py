@@ -25,11 +25,8 @@ from purchasegraph.db.seed import (
 from purchasegraph.eligibility import Facts, Reason, assess
 from purchasegraph.schema.ids import encode_id
 from tests.conftest import Api, DemoUserIds
+from tests.demo import DANA, GUS, PAULA, SAM
 
-PAULA = "paula.purchaser@contoso.example"
-SAM = "sam.synced@contoso.example"
-DANA = "dana.departed@contoso.example"
-GUS = "gus_fabrikam.example#EXT#@contoso.example"
 BRUNO = "bruno@fabrikam.example"
 INES = "ines@tailspin.example"
 ED = "ed@northwind-school.example"

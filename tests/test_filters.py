@@ -9,9 +9,8 @@ import pytest
 from purchasegraph.db.seed import demo_tenant_id, demo_user_id
 from purchasegraph.schema.ids import encode_id
 from tests.conftest import Api
+from tests.demo import ALEX, CONTOSO
 
-ALEX = "alex.admin@contoso.example"
-CONTOSO = str(demo_tenant_id("contoso.example"))
 FILTERED = """
 query ($t: ID!, $channel: ChannelFilter!, $product: String, $status: [SubscriptionStatus!], $purchaser: ID) {
   tenant(id: $t) {

@@ -9,9 +9,11 @@ from typing import Any
 
 from purchasegraph.db.seed import demo_id, demo_tenant_id, demo_user_id
 from tests.conftest import Api
-from tests.test_licenses import (
+from tests.demo import (
     ALEX,
+    CONTOSO_ID,
     DANA,
+    GOOD_CARD,
     GUS,
     LEE,
     MIA,
@@ -20,41 +22,43 @@ from tests.test_licenses import (
     OLIVIA,
     PAULA,
     PAULAS_POWER_BI,
+    PAULAS_POWER_BI_UUID,
     PETE,
     PETES_PROJECT_EXPIRED,
     PETES_RPA_DELETED,
     POWER_BI_PRO,
     SAM,
     SAMS_VISIO_DISABLED,
-    SUBSCRIPTION,
     UNA,
+    VISIO_PLAN_1,
+    WILL,
     WOODGROVE_ID,
+    subscription,
+    user,
+)
+from tests.mutations import (
+    SUBSCRIPTION,
     add,
     assign,
     holders,
+    mutate,
     problems,
+    purchase,
     read,
     remove,
-    subscription,
     unassign,
-    user,
 )
-from tests.test_purchasing import GOOD_CARD, purchase
 
-CONTOSO = demo_tenant_id("contoso.example")
 RITA = "rita.reader@contoso.example"
 BEA = "bea.billing@contoso.example"
 PAT = "pat.partner@adatum-partners.example"  # Adatum: active relationship with Contoso, global-admin grant
 LIA = "lia.partner@litware-partners.example"  # Litware: its relationship with Contoso expired
-WILL = "will.admin@woodgrove.example"
 PROJECT_PLAN_3 = "CFQ7TTC0HDB0"  # disabled at Contoso
-VISIO_PLAN_1 = "CFQ7TTC0HD33"  # trials only at Contoso
 
 CENTRAL_POWER_BI = subscription("contoso-central-power-bi-pro")  # 50 licenses, 6 assigned
 CENTRAL_POWER_APPS = subscription("contoso-central-power-apps")
 DANAS_TAKEN_OVER = subscription("dana-power-apps-taken-over")
 PETES_TRIAL = subscription("pete-visio-plan-1-trial")
-PAULAS_POWER_BI_UUID = demo_id("subscription:paula-power-bi-pro")
 
 SET_POLICY = """
 mutation ($t: ID!, $p: ID!, $v: SelfServicePolicyValue!) {
@@ -123,15 +127,8 @@ mutation ($p: ID!, $card: CardInput) {
 """
 
 
-async def mutate(api: Api, query: str, as_user: str, **variables: Any) -> dict[str, Any]:
-    data = await api.data(query, as_user=as_user, variables=variables)
-    (payload,) = data.values()
-    result: dict[str, Any] = payload
-    return result
-
-
 async def set_policy(api: Api, value: str, product: str = POWER_BI_PRO, as_user: str = ALEX) -> dict[str, Any]:
-    return await mutate(api, SET_POLICY, as_user, t=str(CONTOSO), p=product, v=value)
+    return await mutate(api, SET_POLICY, as_user, t=str(CONTOSO_ID), p=product, v=value)
 
 
 async def take_control(api: Api, subscription_id: str = PAULAS_POWER_BI, as_user: str = ALEX) -> dict[str, Any]:
@@ -194,7 +191,7 @@ async def test_every_policy_change_is_audited_with_previous_and_new_value(api: A
     rows = await api.conn.fetch(
         "SELECT actor_user_id, outcome, details FROM audit_events"
         " WHERE tenant_id = $1 AND action = 'self_service_policy.update' ORDER BY id DESC LIMIT 2",
-        CONTOSO,
+        CONTOSO_ID,
     )
     assert [(r["actor_user_id"], r["outcome"]) for r in rows] == [(demo_user_id(ALEX), "accepted")] * 2
     assert [(r["details"]["old_value"], r["details"]["new_value"]) for r in rows] == [
@@ -220,13 +217,13 @@ async def test_a_partner_governs_only_with_a_global_admin_grant(api: Api) -> Non
     on_behalf = await api.conn.fetchval(
         "SELECT on_behalf_of_tenant_id FROM audit_events"
         " WHERE tenant_id = $1 AND action = 'self_service_policy.update' ORDER BY id DESC LIMIT 1",
-        CONTOSO,
+        CONTOSO_ID,
     )
-    assert on_behalf == CONTOSO
+    assert on_behalf == CONTOSO_ID
     # With billing admin only, it may still ask a purchaser to cancel, but neither govern policies nor take over.
     await api.conn.execute(
         "UPDATE partner_relationships SET roles = '{billing_admin}' WHERE tenant_id = $1 AND partner_tenant_id = $2",
-        CONTOSO,
+        CONTOSO_ID,
         demo_tenant_id("adatum-partners.example"),
     )
     assert problems(await set_policy(api, "ENABLED", as_user=PAT)) == [("NOT_AUTHORIZED", ["tenantId"])]
@@ -246,7 +243,7 @@ async def test_an_admin_asks_the_purchaser_to_cancel_and_the_purchaser_is_told(a
     assert payload["subscription"]["status"] == "ACTIVE"
     request = await api.conn.fetchrow(
         "SELECT status, message, requested_by FROM cancellation_requests WHERE tenant_id = $1 AND subscription_id = $2",
-        CONTOSO,
+        CONTOSO_ID,
         PAULAS_POWER_BI_UUID,
     )
     assert dict(request) == {
@@ -265,7 +262,7 @@ async def test_a_pending_cancellation_request_is_closed_when_the_purchaser_cance
     assert canceled["userErrors"] == []
     status = await api.conn.fetchval(
         "SELECT status FROM cancellation_requests WHERE tenant_id = $1 AND subscription_id = $2",
-        CONTOSO,
+        CONTOSO_ID,
         PAULAS_POWER_BI_UUID,
     )
     assert status == "accepted"
@@ -281,7 +278,7 @@ async def test_cancellation_is_asked_only_of_a_purchaser_governing_a_live_subscr
     assert await ask(PAULAS_POWER_BI, as_user=RITA) == [("NOT_AUTHORIZED", ["subscriptionId"])]
     assert await ask(PAULAS_POWER_BI, as_user=PETE) == [("NOT_AUTHORIZED", ["subscriptionId"])]
     pending = await api.conn.fetchval(
-        "SELECT count(*) FROM cancellation_requests WHERE tenant_id = $1 AND status = 'pending'", CONTOSO
+        "SELECT count(*) FROM cancellation_requests WHERE tenant_id = $1 AND status = 'pending'", CONTOSO_ID
     )
     assert pending == 1  # only the seeded request for Dana's Power BI Premium
 
@@ -324,7 +321,7 @@ async def test_a_subscription_is_taken_over_once(api: Api) -> None:
     ]
     takeovers = await api.conn.fetchval(
         "SELECT count(*) FROM orders WHERE tenant_id = $1 AND subscription_id = $2 AND kind = 'take_over'",
-        CONTOSO,
+        CONTOSO_ID,
         PAULAS_POWER_BI_UUID,
     )
     assert takeovers == 1
@@ -361,7 +358,7 @@ async def test_moving_users_needs_one_free_license_per_user(api: Api) -> None:
     # The central subscription keeps 6 users; with 10 licenses it has 4 free for Paula's 5 users.
     await api.conn.execute(
         "UPDATE subscriptions SET quantity = 10 WHERE tenant_id = $1 AND id = $2",
-        CONTOSO,
+        CONTOSO_ID,
         demo_id("subscription:contoso-central-power-bi-pro"),
     )
     refused = await move_users(api, PAULAS_POWER_BI, CENTRAL_POWER_BI)
@@ -374,7 +371,7 @@ async def test_moving_users_needs_one_free_license_per_user(api: Api) -> None:
     # One more license is exactly enough.
     await api.conn.execute(
         "UPDATE subscriptions SET quantity = 11 WHERE tenant_id = $1 AND id = $2",
-        CONTOSO,
+        CONTOSO_ID,
         demo_id("subscription:contoso-central-power-bi-pro"),
     )
     moved = await move_users(api, PAULAS_POWER_BI, CENTRAL_POWER_BI)
@@ -494,7 +491,7 @@ async def test_only_admins_mark_a_user_departed(api: Api) -> None:
     for nobody in (str(uuid.uuid4()), user(OLGA, WOODGROVE_ID)):
         assert problems(await mutate(api, MARK_DEPARTED, ALEX, u=nobody)) == [("NOT_FOUND", ["userId"])]
     departed = await api.conn.fetchval(
-        "SELECT departed_at FROM users WHERE tenant_id = $1 AND id = $2", CONTOSO, demo_user_id(LEE)
+        "SELECT departed_at FROM users WHERE tenant_id = $1 AND id = $2", CONTOSO_ID, demo_user_id(LEE)
     )
     assert departed is None
 
@@ -511,7 +508,7 @@ async def test_a_user_requests_a_blocked_product_and_admins_see_the_request(api:
     assert request["requester"] == {"userPrincipalName": LEE}
     assert {u["userPrincipalName"] for u in request["forUsers"]} == {LEE, UNA}
 
-    data = await api.data(LICENSE_REQUESTS, as_user=ALEX, variables={"t": str(CONTOSO)})
+    data = await api.data(LICENSE_REQUESTS, as_user=ALEX, variables={"t": str(CONTOSO_ID)})
     seen = {n["id"]: n for n in data["tenant"]["licenseRequests"]["nodes"]}
     assert seen[request["id"]] == {
         "id": request["id"],
@@ -557,7 +554,7 @@ async def test_admins_deny_a_request_once_and_the_requester_is_told(api: Api) ->
 
 async def test_a_request_decided_before_cannot_be_decided_again(api: Api) -> None:
     # Seeded: Noah's request for Project Plan 3 was denied a month ago.
-    data = await api.data(LICENSE_REQUESTS, as_user=ALEX, variables={"t": str(CONTOSO)})
+    data = await api.data(LICENSE_REQUESTS, as_user=ALEX, variables={"t": str(CONTOSO_ID)})
     (noahs,) = [n for n in data["tenant"]["licenseRequests"]["nodes"] if n["requester"]["userPrincipalName"] == NOAH]
     assert noahs["status"] == "denied"
     assert problems(await mutate(api, APPROVE, ALEX, r=noahs["id"])) == [("ALREADY_DECIDED", ["requestId"])]

@@ -5,119 +5,37 @@ from __future__ import annotations
 import asyncio
 import uuid
 from decimal import Decimal
-from typing import Any
 
 import asyncpg
 
-from purchasegraph.db.seed import demo_id, demo_tenant_id, demo_user_id
+from purchasegraph.db.seed import demo_id, demo_user_id
 from purchasegraph.payments import SandboxProcessor
 from purchasegraph.schema.ids import encode_id
 from tests.conftest import Api
+from tests.demo import (
+    ALEX,
+    CONTOSO_ID,
+    DANA,
+    DANAS_PREMIUM,
+    LEE,
+    OLGA,
+    OLIVIA,
+    PAULA,
+    PAULAS_POWER_BI,
+    PETE,
+    PETES_PROJECT_EXPIRED,
+    PETES_RPA_DELETED,
+    POWER_BI_PRO,
+    RAJ,
+    SAM,
+    SAMS_VISIO_DISABLED,
+    TESS,
+    UNA,
+    WOODGROVE_ID,
+    user,
+)
 from tests.factories import INSERT_USER, add_subscriptions, create_tenant
-from tests.test_concurrency import execute_as
-from tests.test_purchasing import purchase
-
-CONTOSO_ID = demo_tenant_id("contoso.example")
-WOODGROVE_ID = demo_tenant_id("woodgrove.example")
-ALEX = "alex.admin@contoso.example"
-PAULA = "paula.purchaser@contoso.example"
-PETE = "pete.purchaser@contoso.example"
-SAM = "sam.synced@contoso.example"
-DANA = "dana.departed@contoso.example"
-LEE = "lee.licensed@contoso.example"
-MIA = "mia.martin@contoso.example"
-NOAH = "noah.novak@contoso.example"
-OLIVIA = "olivia.ortiz@contoso.example"
-RAJ = "raj.rao@contoso.example"
-TESS = "tess.tan@contoso.example"
-UNA = "una.unlicensed@contoso.example"
-GUS = "gus_fabrikam.example#EXT#@contoso.example"
-OLGA = "olga.outsider@woodgrove.example"
-POWER_BI_PRO = "CFQ7TTC0H9MP"
-
-SUBSCRIPTION = """
-  subscription {
-    id status quantity
-    assignments(first: 100) { totalCount nodes { user { userPrincipalName } } }
-  }
-  order { id kind quantityDelta quantityAfter unitPrice { amount currency } total { amount currency } }
-  userErrors { code field message }
-"""
-ASSIGN = (
-    "mutation ($s: ID!, $users: [ID!]!) { assignLicenses(subscriptionId: $s, userIds: $users) {" + SUBSCRIPTION + "} }"
-)
-UNASSIGN = (
-    "mutation ($s: ID!, $users: [ID!]!) { unassignLicenses(subscriptionId: $s, userIds: $users) {"
-    + SUBSCRIPTION
-    + "} }"
-)
-ADD = (
-    "mutation ($s: ID!, $q: Int!, $key: String!) {"
-    " addLicenses(subscriptionId: $s, quantity: $q, idempotencyKey: $key) {" + SUBSCRIPTION + "} }"
-)
-REMOVE = "mutation ($s: ID!, $q: Int!) { removeLicenses(subscriptionId: $s, quantity: $q) {" + SUBSCRIPTION + "} }"
-READ = (
-    "query ($s: ID!) { node(id: $s) { ... on Subscription {"
-    " id status quantity"
-    " assignments(first: 100) { totalCount nodes { user { userPrincipalName } } }"
-    " orders(first: 100) { nodes { kind quantityDelta quantityAfter total { amount currency } } }"
-    " invoices(first: 100) { totalCount nodes { status amount { amount currency } } } } } }"
-)
-
-
-def subscription(label: str) -> str:
-    """The global ID of a demo subscription of Contoso."""
-    return encode_id("Subscription", demo_id(f"subscription:{label}"), CONTOSO_ID)
-
-
-def user(upn: str, tenant_id: uuid.UUID = CONTOSO_ID) -> str:
-    return encode_id("User", demo_user_id(upn), tenant_id)
-
-
-PAULAS_POWER_BI = subscription("paula-power-bi-pro")  # 10 licenses: Lee, Mia, Noah, Olivia, Gus hold 5
-DANAS_PREMIUM = subscription("dana-power-bi-premium")
-SAMS_VISIO_DISABLED = subscription("sam-visio-plan-2-disabled")
-PETES_RPA_DELETED = subscription("pete-power-automate-rpa-deleted")
-PETES_PROJECT_EXPIRED = subscription("pete-project-plan-3-expired")  # 2 licenses: Pete and Olivia hold both
-
-
-def problems(payload: dict[str, Any]) -> list[tuple[str, list[str] | None]]:
-    return [(e["code"], e["field"]) for e in payload["userErrors"]]
-
-
-def holders(subscription_payload: dict[str, Any]) -> set[str]:
-    return {n["user"]["userPrincipalName"] for n in subscription_payload["assignments"]["nodes"]}
-
-
-async def assign(api: Api, as_user: str, subscription_id: str, users: list[str]) -> dict[str, Any]:
-    data = await api.data(ASSIGN, as_user=as_user, variables={"s": subscription_id, "users": users})
-    payload: dict[str, Any] = data["assignLicenses"]
-    return payload
-
-
-async def unassign(api: Api, as_user: str, subscription_id: str, users: list[str]) -> dict[str, Any]:
-    data = await api.data(UNASSIGN, as_user=as_user, variables={"s": subscription_id, "users": users})
-    payload: dict[str, Any] = data["unassignLicenses"]
-    return payload
-
-
-async def add(api: Api, as_user: str, subscription_id: str, quantity: int, key: str | None = None) -> dict[str, Any]:
-    variables = {"s": subscription_id, "q": quantity, "key": key or uuid.uuid4().hex}
-    data = await api.data(ADD, as_user=as_user, variables=variables)
-    payload: dict[str, Any] = data["addLicenses"]
-    return payload
-
-
-async def remove(api: Api, as_user: str, subscription_id: str, quantity: int) -> dict[str, Any]:
-    data = await api.data(REMOVE, as_user=as_user, variables={"s": subscription_id, "q": quantity})
-    payload: dict[str, Any] = data["removeLicenses"]
-    return payload
-
-
-async def read(api: Api, subscription_id: str, as_user: str = ALEX) -> dict[str, Any]:
-    data = await api.data(READ, as_user=as_user, variables={"s": subscription_id})
-    node: dict[str, Any] = data["node"]
-    return node
+from tests.mutations import ASSIGN, add, assign, execute_as, holders, problems, purchase, read, remove, unassign
 
 
 async def new_contoso_users(api: Api, count: int) -> list[str]:

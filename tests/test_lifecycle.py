@@ -8,13 +8,11 @@ from typing import Any
 
 from purchasegraph.commerce.lifecycle import sweep
 from purchasegraph.db.executor import ConnectionExecutor
-from purchasegraph.db.seed import demo_id, demo_tenant_id
 from purchasegraph.schema.ids import encode_id
 from tests.conftest import Api
+from tests.demo import CONTOSO_ID, PAULA, PAULAS_POWER_BI_UUID
+from tests.mutations import travel_to
 
-CONTOSO = demo_tenant_id("contoso.example")
-PAULA = "paula.purchaser@contoso.example"
-PAULAS_POWER_BI = demo_id("subscription:paula-power-bi-pro")
 STATUS = "query ($id: ID!) { node(id: $id) { ... on Subscription { status expiresAt quantity isTrial } } }"
 TRIAL = """
 mutation ($product: ID!, $card: CardInput) {
@@ -24,80 +22,75 @@ mutation ($product: ID!, $card: CardInput) {
 CARD = {"number": "4242424242424242", "expMonth": 12, "expYear": 2035, "cvc": "123"}
 
 
-async def travel_to(api: Api, when: datetime.datetime) -> None:
-    """Move the application's clock for the rest of the test's transaction."""
-    await api.conn.execute("SELECT set_config('purchasegraph.now', $1, true)", when.isoformat())
-
-
 async def expires_at(api: Api, subscription_id: uuid.UUID) -> datetime.datetime:
     value: datetime.datetime = await api.conn.fetchval(
-        "SELECT expires_at FROM subscriptions WHERE tenant_id = $1 AND id = $2", CONTOSO, subscription_id
+        "SELECT expires_at FROM subscriptions WHERE tenant_id = $1 AND id = $2", CONTOSO_ID, subscription_id
     )
     return value
 
 
 async def status_of(api: Api, subscription_id: uuid.UUID, as_user: str = "alex.admin@contoso.example") -> Any:
     data = await api.data(
-        STATUS, as_user=as_user, variables={"id": encode_id("Subscription", subscription_id, CONTOSO)}
+        STATUS, as_user=as_user, variables={"id": encode_id("Subscription", subscription_id, CONTOSO_ID)}
     )
     return data["node"]
 
 
 async def test_a_subscription_that_does_not_renew_expires_then_is_disabled_then_deleted(api: Api) -> None:
     await api.conn.execute(
-        "UPDATE subscriptions SET auto_renew = false WHERE tenant_id = $1 AND id = $2", CONTOSO, PAULAS_POWER_BI
+        "UPDATE subscriptions SET auto_renew = false WHERE tenant_id = $1 AND id = $2", CONTOSO_ID, PAULAS_POWER_BI_UUID
     )
-    end = await expires_at(api, PAULAS_POWER_BI)
+    end = await expires_at(api, PAULAS_POWER_BI_UUID)
     await travel_to(api, end - datetime.timedelta(minutes=1))
-    assert (await status_of(api, PAULAS_POWER_BI))["status"] == "ACTIVE"
+    assert (await status_of(api, PAULAS_POWER_BI_UUID))["status"] == "ACTIVE"
     await travel_to(api, end + datetime.timedelta(days=1))
-    assert (await status_of(api, PAULAS_POWER_BI))["status"] == "EXPIRED"
+    assert (await status_of(api, PAULAS_POWER_BI_UUID))["status"] == "EXPIRED"
     await travel_to(api, end + datetime.timedelta(days=31))
-    assert (await status_of(api, PAULAS_POWER_BI))["status"] == "DISABLED"
+    assert (await status_of(api, PAULAS_POWER_BI_UUID))["status"] == "DISABLED"
     await travel_to(api, end + datetime.timedelta(days=121))
-    assert (await status_of(api, PAULAS_POWER_BI))["status"] == "DELETED"
+    assert (await status_of(api, PAULAS_POWER_BI_UUID))["status"] == "DELETED"
 
 
 async def test_auto_renew_charges_the_card_and_writes_a_renewal_order_and_invoice(api: Api) -> None:
-    end = await expires_at(api, PAULAS_POWER_BI)
+    end = await expires_at(api, PAULAS_POWER_BI_UUID)
     await travel_to(api, end + datetime.timedelta(hours=1))
     # Due for renewal: still shown ACTIVE, never EXPIRED, while the renewal is pending.
-    assert (await status_of(api, PAULAS_POWER_BI))["status"] == "ACTIVE"
+    assert (await status_of(api, PAULAS_POWER_BI_UUID))["status"] == "ACTIVE"
     report = await sweep(ConnectionExecutor(api.conn), api.processor)
-    assert PAULAS_POWER_BI in report.renewed
-    assert await expires_at(api, PAULAS_POWER_BI) > end
+    assert PAULAS_POWER_BI_UUID in report.renewed
+    assert await expires_at(api, PAULAS_POWER_BI_UUID) > end
     renewal = await api.conn.fetchrow(
         "SELECT kind, quantity_after, total FROM orders WHERE tenant_id = $1 AND subscription_id = $2"
         " ORDER BY created_at DESC LIMIT 1",
-        CONTOSO,
-        PAULAS_POWER_BI,
+        CONTOSO_ID,
+        PAULAS_POWER_BI_UUID,
     )
     assert renewal["kind"] == "renew"
     charged = [c for c in api.processor.settled() if c.amount == renewal["total"]]
     assert len(charged) == 1
     invoice = await api.conn.fetchval(
         "SELECT status FROM invoices WHERE tenant_id = $1 AND subscription_id = $2 ORDER BY period_start DESC LIMIT 1",
-        CONTOSO,
-        PAULAS_POWER_BI,
+        CONTOSO_ID,
+        PAULAS_POWER_BI_UUID,
     )
     assert invoice == "paid"
     # A second sweep finds nothing more to renew.
-    assert PAULAS_POWER_BI not in (await sweep(ConnectionExecutor(api.conn), api.processor)).renewed
+    assert PAULAS_POWER_BI_UUID not in (await sweep(ConnectionExecutor(api.conn), api.processor)).renewed
 
 
 async def test_a_declined_renewal_stops_auto_renew_and_the_subscription_expires(api: Api) -> None:
     token = await api.conn.fetchval(
         "SELECT pm.processor_token FROM subscriptions s JOIN payment_methods pm"
         " ON pm.tenant_id = s.tenant_id AND pm.id = s.payment_method_id WHERE s.tenant_id = $1 AND s.id = $2",
-        CONTOSO,
-        PAULAS_POWER_BI,
+        CONTOSO_ID,
+        PAULAS_POWER_BI_UUID,
     )
     api.processor.decline_token(token)
-    end = await expires_at(api, PAULAS_POWER_BI)
+    end = await expires_at(api, PAULAS_POWER_BI_UUID)
     await travel_to(api, end + datetime.timedelta(hours=1))
     report = await sweep(ConnectionExecutor(api.conn), api.processor)
-    assert PAULAS_POWER_BI in report.failed
-    assert (await status_of(api, PAULAS_POWER_BI))["status"] == "EXPIRED"
+    assert PAULAS_POWER_BI_UUID in report.failed
+    assert (await status_of(api, PAULAS_POWER_BI_UUID))["status"] == "EXPIRED"
     notified = await api.data("{ viewer { notifications { kind } } }", as_user=PAULA)
     assert {"kind": "renewal_failed"} in notified["viewer"]["notifications"]
 
@@ -111,7 +104,7 @@ async def test_a_trial_with_a_card_converts_to_paid_at_its_end(api: Api) -> None
         str(
             await api.conn.fetchval(
                 "SELECT id FROM subscriptions WHERE tenant_id = $1 AND is_trial AND product_id = 'CFQ7TTC0H9MP'",
-                CONTOSO,
+                CONTOSO_ID,
             )
         )
     )
@@ -130,7 +123,7 @@ async def test_a_trial_without_a_card_expires_at_its_end(api: Api) -> None:
             await api.conn.fetchval(
                 "SELECT id FROM subscriptions WHERE tenant_id = $1 AND purchaser_user_id = $2 AND is_trial"
                 " AND product_id = 'CFQ7TTC0HD33'",
-                CONTOSO,
+                CONTOSO_ID,
                 api.ids[PAULA].user_id,
             )
         )
@@ -142,17 +135,17 @@ async def test_a_trial_without_a_card_expires_at_its_end(api: Api) -> None:
 
 async def test_the_sweep_stores_deleted_and_takes_the_licenses_back(api: Api) -> None:
     await api.conn.execute(
-        "UPDATE subscriptions SET auto_renew = false WHERE tenant_id = $1 AND id = $2", CONTOSO, PAULAS_POWER_BI
+        "UPDATE subscriptions SET auto_renew = false WHERE tenant_id = $1 AND id = $2", CONTOSO_ID, PAULAS_POWER_BI_UUID
     )
-    await travel_to(api, await expires_at(api, PAULAS_POWER_BI) + datetime.timedelta(days=121))
+    await travel_to(api, await expires_at(api, PAULAS_POWER_BI_UUID) + datetime.timedelta(days=121))
     await sweep(ConnectionExecutor(api.conn), api.processor)
     stored = await api.conn.fetchval(
-        "SELECT status FROM subscriptions WHERE tenant_id = $1 AND id = $2", CONTOSO, PAULAS_POWER_BI
+        "SELECT status FROM subscriptions WHERE tenant_id = $1 AND id = $2", CONTOSO_ID, PAULAS_POWER_BI_UUID
     )
     live = await api.conn.fetchval(
         "SELECT count(*) FROM license_assignments WHERE tenant_id = $1 AND subscription_id = $2 AND removed_at IS NULL",
-        CONTOSO,
-        PAULAS_POWER_BI,
+        CONTOSO_ID,
+        PAULAS_POWER_BI_UUID,
     )
     assert (stored, live) == ("deleted", 0)
 
@@ -164,25 +157,25 @@ query ($t: ID!) { tenant(id: $t) { auditEvents(first: 5) { totalCount nodes { ac
 
 async def test_the_audit_trail_is_read_by_admins_and_active_partners_only(api: Api) -> None:
     for upn in ("alex.admin@contoso.example", "pat.partner@adatum-partners.example"):
-        data = await api.data(AUDIT, as_user=upn, variables={"t": str(CONTOSO)})
+        data = await api.data(AUDIT, as_user=upn, variables={"t": str(CONTOSO_ID)})
         assert data["tenant"]["auditEvents"]["totalCount"] > 0, upn
     for upn in ("rita.reader@contoso.example", PAULA, "lee.licensed@contoso.example"):
-        data = await api.data(AUDIT, as_user=upn, variables={"t": str(CONTOSO)})
+        data = await api.data(AUDIT, as_user=upn, variables={"t": str(CONTOSO_ID)})
         assert data["tenant"]["auditEvents"] == {"totalCount": 0, "nodes": []}, upn
-    outsider = await api.data(AUDIT, as_user="olga.outsider@woodgrove.example", variables={"t": str(CONTOSO)})
+    outsider = await api.data(AUDIT, as_user="olga.outsider@woodgrove.example", variables={"t": str(CONTOSO_ID)})
     assert outsider["tenant"] is None
 
 
 async def test_a_disabled_subscription_is_reached_by_admins_only(api: Api) -> None:
     await api.conn.execute(
-        "UPDATE subscriptions SET auto_renew = false WHERE tenant_id = $1 AND id = $2", CONTOSO, PAULAS_POWER_BI
+        "UPDATE subscriptions SET auto_renew = false WHERE tenant_id = $1 AND id = $2", CONTOSO_ID, PAULAS_POWER_BI_UUID
     )
-    end = await expires_at(api, PAULAS_POWER_BI)
+    end = await expires_at(api, PAULAS_POWER_BI_UUID)
     await travel_to(api, end + datetime.timedelta(days=1))
-    assert (await status_of(api, PAULAS_POWER_BI, as_user=PAULA))["status"] == "EXPIRED"  # everyone keeps access
+    assert (await status_of(api, PAULAS_POWER_BI_UUID, as_user=PAULA))["status"] == "EXPIRED"  # everyone keeps access
     await travel_to(api, end + datetime.timedelta(days=31))
-    assert (await status_of(api, PAULAS_POWER_BI))["status"] == "DISABLED"
-    gid = encode_id("Subscription", PAULAS_POWER_BI, CONTOSO)
+    assert (await status_of(api, PAULAS_POWER_BI_UUID))["status"] == "DISABLED"
+    gid = encode_id("Subscription", PAULAS_POWER_BI_UUID, CONTOSO_ID)
     for upn in (PAULA, "lee.licensed@contoso.example"):
         assert (await api.data(STATUS, as_user=upn, variables={"id": gid}))["node"] is None, upn
 
@@ -197,7 +190,7 @@ mutation ($input: PurchaseSubscriptionInput!) {
 async def test_an_idempotency_key_is_kept_at_least_24_hours(api: Api) -> None:
     request = {
         "input": {
-            "tenantId": str(CONTOSO),
+            "tenantId": str(CONTOSO_ID),
             "productId": "CFQ7TTC0LH2H",
             "quantity": 1,
             "card": CARD,

@@ -54,7 +54,6 @@ from purchasegraph.db.seed import (
     ADATUM,
     ALEX,
     BEA,
-    CONTOSO,
     DANA,
     GUS,
     LEE,
@@ -78,11 +77,10 @@ from purchasegraph.db.seed import (
 )
 from purchasegraph.schema.ids import encode_id
 from tests.conftest import Api
+from tests.demo import CONTOSO_ID, GOOD_CARD
 
-CONTOSO_ID = demo_tenant_id(CONTOSO)
 ADATUM_ID = demo_tenant_id(ADATUM)
 LITWARE_ID = demo_tenant_id(LITWARE)
-CARD = {"number": "4242424242424242", "expMonth": 12, "expYear": 2030, "cvc": "123"}
 
 # The seed's objects the mutations aim at (checked against the database by the first test).
 PAULAS_POWER_BI = "paula-power-bi-pro"  # purchaser-controlled, 10 licenses, Lee among its 5 users
@@ -351,7 +349,7 @@ def purchase_variables() -> Variables:
             "tenantId": encode_id("Tenant", CONTOSO_ID),
             "productId": POWER_BI_PRO,
             "quantity": 2,
-            "card": CARD,
+            "card": GOOD_CARD,
             "idempotencyKey": uuid.uuid4().hex,
         }
     }
@@ -395,7 +393,7 @@ def start_trial(api: Api) -> Scenario:
         field="startTrial",
         returns="subscription",
         action="subscription.start_trial",
-        variables=given(lambda: {"productId": POWER_BI_PRO, "card": CARD}),
+        variables=given(lambda: {"productId": POWER_BI_PRO, "card": GOOD_CARD}),
         state=trials_of,
         after=after,
         at_home=True,
@@ -606,7 +604,7 @@ def add_payment_method(api: Api) -> Scenario:
         field="addPaymentMethod",
         returns="paymentMethod",
         action="payment_method.add",
-        variables=given(lambda: {"card": CARD}),
+        variables=given(lambda: {"card": GOOD_CARD}),
         state=cards,
         after=after,
         at_home=True,

@@ -3,49 +3,16 @@
 from __future__ import annotations
 
 import logging
-import uuid
-from typing import Any
 
 import pytest
 
 from purchasegraph.db.seed import demo_tenant_id
 from tests.conftest import Api
+from tests.demo import GOOD_CARD, PAULA, POWER_BI_PRO
+from tests.mutations import purchase
 
-PAULA = "paula.purchaser@contoso.example"
-CONTOSO = str(demo_tenant_id("contoso.example"))
-POWER_BI_PRO = "CFQ7TTC0H9MP"
-GOOD_CARD = {"number": "4242424242424242", "expMonth": 12, "expYear": 2030, "cvc": "123"}
 DECLINED_CARD = {"number": "4000000000000002", "expMonth": 12, "expYear": 2030, "cvc": "123"}
 FAILING_CARD = {"number": "4000000000000119", "expMonth": 12, "expYear": 2030, "cvc": "123"}
-
-PURCHASE = """
-mutation ($input: PurchaseSubscriptionInput!) {
-  purchaseSubscription(input: $input) {
-    subscription { id status quantity channel controlledBy unitPrice { amount currency }
-                   purchaser { userPrincipalName } paymentMethod { brand last4 }
-                   orders { nodes { kind quantityDelta total { amount currency } } }
-                   invoices { nodes { status amount { amount currency } } } }
-    order { kind quantityDelta total { amount currency } }
-    userErrors { code field message }
-  }
-}
-"""
-
-
-def purchase_input(**overrides: Any) -> dict[str, Any]:
-    return {
-        "tenantId": CONTOSO,
-        "productId": POWER_BI_PRO,
-        "quantity": 3,
-        "card": GOOD_CARD,
-        "idempotencyKey": uuid.uuid4().hex,
-    } | overrides
-
-
-async def purchase(api: Api, as_user: str = PAULA, **overrides: Any) -> dict[str, Any]:
-    data = await api.data(PURCHASE, as_user=as_user, variables={"input": purchase_input(**overrides)})
-    payload: dict[str, Any] = data["purchaseSubscription"]
-    return payload
 
 
 async def table_counts(api: Api) -> dict[str, int]:
