@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from decimal import Decimal
 from typing import Any
 
 from purchasegraph.commerce.codes import ErrorCode
-from purchasegraph.commerce.records import TERM, lock_subscription, notify, require, write_order
+from purchasegraph.commerce.records import TERM, lock_subscription, notify, require, write_event_order
 from purchasegraph.commerce.unit_of_work import Work, refuse
 from purchasegraph.policy import may_administer, may_govern
 
@@ -85,16 +84,7 @@ async def take_control(work: Work, *, subscription_id: uuid.UUID) -> dict[str, A
     subscription = await lock_subscription(work, subscription_id)
     _require_purchaser_controlled(subscription["channel"], subscription["controlled_by"], subscription["status"])
     await work.conn.execute(TAKE_CONTROL, work.scope.tenant_id, subscription_id)
-    order_id = await write_order(
-        work.conn,
-        work,
-        subscription=subscription,
-        kind="take_over",
-        delta=0,
-        quantity_after=subscription["quantity"],
-        unit_price=subscription["unit_price"],
-        total=Decimal("0.00"),
-    )
+    order_id = await write_event_order(work, subscription=subscription, kind="take_over")
     await notify(
         work.conn,
         tenant_id=work.scope.tenant_id,
@@ -117,16 +107,7 @@ async def reactivate(work: Work, *, subscription_id: uuid.UUID) -> dict[str, Any
             "subscriptionId",
         )
     await work.conn.execute(REACTIVATE, work.scope.tenant_id, subscription_id, TERM[subscription["billing_frequency"]])
-    order_id = await write_order(
-        work.conn,
-        work,
-        subscription=subscription,
-        kind="reactivate",
-        delta=0,
-        quantity_after=subscription["quantity"],
-        unit_price=subscription["unit_price"],
-        total=Decimal("0.00"),
-    )
+    order_id = await write_event_order(work, subscription=subscription, kind="reactivate")
     return {"subscription_id": str(subscription_id), "order_id": str(order_id)}
 
 

@@ -15,6 +15,7 @@ from purchasegraph.commerce.records import (
     notify,
     require,
     require_quantity,
+    write_event_order,
     write_invoice,
     write_order,
 )
@@ -320,16 +321,7 @@ async def cancel_locked(work: Work, subscription: Record, *, reason: str) -> dic
     await work.conn.execute(CANCEL_SUBSCRIPTION, tenant_id, subscription_id, reason or None)
     await work.conn.execute(REMOVE_ALL_ASSIGNMENTS, tenant_id, subscription_id)
     await work.conn.execute(CLOSE_CANCELLATION_REQUESTS, tenant_id, subscription_id)
-    order_id = await write_order(
-        work.conn,
-        work,
-        subscription=subscription,
-        kind="cancel",
-        delta=0,
-        quantity_after=subscription["quantity"],
-        unit_price=subscription["unit_price"],
-        total=Decimal("0.00"),
-    )
+    order_id = await write_event_order(work, subscription=subscription, kind="cancel")
     purchaser = subscription["purchaser_user_id"]
     if purchaser is not None and purchaser != work.viewer.user_id:
         await notify(

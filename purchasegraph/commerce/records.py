@@ -133,6 +133,20 @@ async def write_order(
     return order_id
 
 
+async def write_event_order(work: Work, *, subscription: Record, kind: str) -> uuid.UUID:
+    """An order line that changes no quantity and charges nothing: cancel, take-over, reactivation."""
+    return await write_order(
+        work.conn,
+        work,
+        subscription=subscription,
+        kind=kind,
+        delta=0,
+        quantity_after=subscription["quantity"],
+        unit_price=subscription["unit_price"],
+        total=Decimal("0.00"),
+    )
+
+
 async def write_invoice(
     conn: asyncpg.Connection,
     *,
