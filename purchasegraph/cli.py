@@ -1,4 +1,4 @@
-"""`purchasegraph serve | migrate | seed | token EMAIL | demo-tokens`."""
+"""`purchasegraph serve | migrate | seed | sweep | token EMAIL | demo-tokens | trusted-documents`."""
 
 from __future__ import annotations
 
@@ -31,7 +31,15 @@ def serve(args: argparse.Namespace) -> int:
     from purchasegraph.app import create_app
 
     settings = _settings(args).with_changes(announce_url=f"http://{args.host}:{args.port}/graphql")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    # On SIGTERM uvicorn stops accepting, lets in-flight requests finish (up to 30 s), then the
+    # lifespan closes the pool and stops the embedded server.
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=30,
+    )
     return 0
 
 
@@ -66,7 +74,8 @@ def token(args: argparse.Namespace) -> int:
 
     async def run() -> str | None:
         async with running(_settings(args), seed=False) as runtime:
-            row = await fetch_user_by_principal_name(PoolExecutor(runtime.pool), args.email)
+            # Any tenant's user: a cross-tenant look-up, so the owner's pool.
+            row = await fetch_user_by_principal_name(PoolExecutor(runtime.owner_pool), args.email)
             if row is None or runtime.jwt_secret is None:
                 return None
             return mint_token(
@@ -114,13 +123,30 @@ def sweep(args: argparse.Namespace) -> int:
 
     async def run() -> str:
         async with running(_settings(args), seed=False) as runtime:
-            report = await run_sweep(PoolExecutor(runtime.pool), runtime.processor)
+            report = await run_sweep(PoolExecutor(runtime.owner_pool), runtime.processor)
             return (
                 f"renewed {len(report.renewed)}, renewal failed {len(report.failed)}, "
                 f"statuses stored {report.status_changes}"
             )
 
     print(asyncio.run(run()))
+    return 0
+
+
+def trusted_documents(args: argparse.Namespace) -> int:
+    from purchasegraph.gateway.manifest import InvalidDocument, build_manifest
+
+    try:
+        manifest = build_manifest(Path(p) for p in args.paths)
+    except (InvalidDocument, OSError) as error:
+        print(f"purchasegraph trusted-documents: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    text = json.dumps(manifest, indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"{len(manifest['operations'])} documents written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
     return 0
 
 
@@ -157,6 +183,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("demo-tokens", "Print a bearer token for every demo user.")
     p.add_argument("--json", action="store_true", help="As [{email, tenant, actor, token}].")
     p.set_defaults(run=demo_tokens)
+
+    p = commands.add_parser(
+        "trusted-documents",
+        help="Build a trusted-documents manifest from .graphql files.",
+        description="Build an Apollo persisted-query manifest (for PURCHASEGRAPH_TRUSTED_DOCUMENTS) from "
+        ".graphql files or folders; every document is validated against the schema first.",
+    )
+    p.add_argument("paths", nargs="+", help=".graphql files or folders holding them")
+    p.add_argument("-o", "--output", help="Write the manifest here instead of stdout.")
+    p.set_defaults(run=trusted_documents)
     return parser
 
 

@@ -22,7 +22,7 @@ async def demo_tokens(runtime: Runtime) -> list[DemoToken]:
     """A token per seeded demo user; users missing from the database (not seeded) are skipped."""
     if runtime.jwt_secret is None:
         raise RuntimeError("demo tokens need the HS256 development secret; a JWKS deployment has none")
-    db = PoolExecutor(runtime.pool)
+    db = PoolExecutor(runtime.owner_pool)  # users of every demo tenant: past row-level security
     tokens: list[DemoToken] = []
     for demo in DEMO_USERS:
         row = await fetch_user_by_principal_name(db, demo.user_principal_name)

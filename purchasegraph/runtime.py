@@ -1,4 +1,4 @@
-"""What a running purchasegraph holds: the database (embedded or not), the pool, the verifier.
+"""What a running purchasegraph holds: the database (embedded or not), the pools, the verifier.
 
 The app's lifespan and the CLI commands both start one of these, so `serve`, `token` and
 `seed` always agree on where the data and the development secret live.
@@ -17,7 +17,7 @@ import asyncpg
 
 from purchasegraph.db.embedded import EmbeddedServer, dev_secret, start_embedded_server
 from purchasegraph.db.migrate import migrate
-from purchasegraph.db.pool import create_pool
+from purchasegraph.db.pool import GATEWAY_ROLE, create_pool
 from purchasegraph.db.seed import seed_demo_world
 from purchasegraph.identity import TokenVerifier
 from purchasegraph.payments import PaymentProcessor, SandboxProcessor
@@ -29,7 +29,10 @@ log = logging.getLogger("purchasegraph")
 @dataclass
 class Runtime:
     settings: Settings
+    # Requests: connections act as the gateway role, bound by row-level security.
     pool: asyncpg.Pool
+    # Work across tenants on purpose (lifecycle sweep, CLI look-ups): the owner, past RLS.
+    owner_pool: asyncpg.Pool
     verifier: TokenVerifier
     jwt_secret: str | None
     embedded: EmbeddedServer | None = None
@@ -64,26 +67,39 @@ async def running(settings: Settings, *, seed: bool | None = None) -> AsyncItera
         embedded = await asyncio.to_thread(start_embedded_server, settings.data_dir)
         database_url = embedded.database_url
     try:
-        pool = await create_pool(database_url, min_size=settings.pool_min_size, max_size=settings.pool_max_size)
+        # Small: it serves start-up, the sweep and the CLI, never a request.
+        owner_pool = await create_pool(database_url, min_size=1, max_size=2)
         try:
-            async with pool.acquire() as conn:
+            async with owner_pool.acquire() as conn:
                 migrated = await migrate(conn)
                 should_seed = settings.should_seed if seed is None else seed
                 seeded = await seed_demo_world(conn) if should_seed else False
-            secret = jwt_secret_for(settings)
-            runtime = Runtime(
-                settings=settings,
-                pool=pool,
-                verifier=TokenVerifier(settings, secret=secret),
-                jwt_secret=secret,
-                embedded=embedded,
-                migrated=migrated,
-                seeded=seeded,
-                startup_seconds=time.perf_counter() - started,
+            # Only now: the gateway role is made by a migration, and connecting names it.
+            pool = await create_pool(
+                database_url,
+                min_size=settings.pool_min_size,
+                max_size=settings.pool_max_size,
+                role=GATEWAY_ROLE,
+                statement_timeout=settings.statement_timeout,
             )
-            yield runtime
+            try:
+                secret = jwt_secret_for(settings)
+                runtime = Runtime(
+                    settings=settings,
+                    pool=pool,
+                    owner_pool=owner_pool,
+                    verifier=TokenVerifier(settings, secret=secret),
+                    jwt_secret=secret,
+                    embedded=embedded,
+                    migrated=migrated,
+                    seeded=seeded,
+                    startup_seconds=time.perf_counter() - started,
+                )
+                yield runtime
+            finally:
+                await pool.close()
         finally:
-            await pool.close()
+            await owner_pool.close()
     finally:
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)

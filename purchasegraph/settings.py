@@ -14,6 +14,32 @@ DEFAULT_AUDIENCE = "purchasegraph"
 
 
 @dataclass(frozen=True)
+class QueryLimits:
+    """What one HTTP request may ask for; every limit is checked before any SQL runs."""
+
+    max_depth: int = 10
+    max_tokens: int = 2000
+    # Aliases counted through fragment spreads: a fragment with 5 aliases spread 3 times is 15.
+    max_aliases: int = 30
+    max_root_fields: int = 10
+    # Operations per HTTP request; 1 means a JSON array body (a batch) is refused.
+    max_batch: int = 1
+    max_body_bytes: int = 256 * 1024
+    max_page_size: int = 100
+    # GitHub-style cost: the nodes a query could return, multiplying `first`/`last` down the tree.
+    max_cost: int = 50_000
+
+
+@dataclass(frozen=True)
+class ThrottleSettings:
+    """A leaky bucket of query-cost points per principal, kept in PostgreSQL (shared by replicas)."""
+
+    maximum_available: int = 100_000
+    # Points given back per second; 0 turns throttling off.
+    restore_rate: int = 10_000
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the app needs to start; ``database_url=None`` means the embedded server."""
 
@@ -32,6 +58,15 @@ class Settings:
     pool_max_size: int = 10
     # Seconds between lifecycle sweeps (renewals, trial conversions); 0 turns the sweep off.
     sweep_seconds: float = 60.0
+    limits: QueryLimits = QueryLimits()
+    # An Apollo persisted-query manifest; with require_trusted_documents only its documents run.
+    trusted_documents: Path | None = None
+    require_trusted_documents: bool = False
+    throttle: ThrottleSettings = ThrottleSettings()
+    # Seconds a request may wait for a pool connection, and a statement may run, before the
+    # request fails fast with SERVICE_UNAVAILABLE instead of hanging on a sick database.
+    acquire_timeout: float = 5.0
+    statement_timeout: float = 10.0
     # Print the playground URL and demo tokens once the app is up (the `serve` command does).
     announce_url: str | None = None
 
@@ -53,6 +88,30 @@ def _flag(value: str | None) -> bool | None:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+
+
+def _limits_from_env(env: Mapping[str, str]) -> QueryLimits:
+    d = QueryLimits()
+    return QueryLimits(
+        max_depth=int(_number(env, "PURCHASEGRAPH_MAX_DEPTH", d.max_depth)),
+        max_tokens=int(_number(env, "PURCHASEGRAPH_MAX_TOKENS", d.max_tokens)),
+        max_aliases=int(_number(env, "PURCHASEGRAPH_MAX_ALIASES", d.max_aliases)),
+        max_root_fields=int(_number(env, "PURCHASEGRAPH_MAX_ROOT_FIELDS", d.max_root_fields)),
+        max_batch=int(_number(env, "PURCHASEGRAPH_MAX_BATCH", d.max_batch)),
+        max_body_bytes=int(_number(env, "PURCHASEGRAPH_MAX_BODY_BYTES", d.max_body_bytes)),
+        max_page_size=d.max_page_size,
+        max_cost=int(_number(env, "PURCHASEGRAPH_MAX_COST", d.max_cost)),
+    )
+
+
 def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     defaults = Settings()
@@ -67,5 +126,16 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         seed_demo=_flag(env.get("PURCHASEGRAPH_SEED_DEMO")),
         pool_min_size=int(env.get("PURCHASEGRAPH_POOL_MIN", defaults.pool_min_size)),
         pool_max_size=int(env.get("PURCHASEGRAPH_POOL_MAX", defaults.pool_max_size)),
-        sweep_seconds=float(env.get("PURCHASEGRAPH_SWEEP_SECONDS", defaults.sweep_seconds)),
+        sweep_seconds=_number(env, "PURCHASEGRAPH_SWEEP_SECONDS", defaults.sweep_seconds),
+        limits=_limits_from_env(env),
+        trusted_documents=Path(env["PURCHASEGRAPH_TRUSTED_DOCUMENTS"])
+        if env.get("PURCHASEGRAPH_TRUSTED_DOCUMENTS")
+        else None,
+        require_trusted_documents=bool(_flag(env.get("PURCHASEGRAPH_REQUIRE_TRUSTED_DOCUMENTS"))),
+        throttle=ThrottleSettings(
+            maximum_available=int(_number(env, "PURCHASEGRAPH_THROTTLE_MAXIMUM", defaults.throttle.maximum_available)),
+            restore_rate=int(_number(env, "PURCHASEGRAPH_THROTTLE_RESTORE_RATE", defaults.throttle.restore_rate)),
+        ),
+        acquire_timeout=_number(env, "PURCHASEGRAPH_ACQUIRE_TIMEOUT", defaults.acquire_timeout),
+        statement_timeout=_number(env, "PURCHASEGRAPH_STATEMENT_TIMEOUT", defaults.statement_timeout),
     )

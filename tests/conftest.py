@@ -7,6 +7,7 @@ Each test gets a connection inside a transaction that is rolled back, so tests m
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import uuid
@@ -24,7 +25,7 @@ from purchasegraph.context import build_context
 from purchasegraph.db.embedded import start_embedded_server
 from purchasegraph.db.executor import ConnectionExecutor
 from purchasegraph.db.migrate import migrate
-from purchasegraph.db.pool import create_pool
+from purchasegraph.db.pool import GATEWAY_ROLE, create_pool
 from purchasegraph.db.seed import DEMO_USERS, seed_demo_world
 from purchasegraph.identity import Claims
 from purchasegraph.payments import SandboxProcessor
@@ -71,6 +72,15 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
+@pytest.fixture(scope="session")
+async def gateway_pool(database_url: str, pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
+    """Connections as the gateway makes them: as its role, bound by row-level security. After
+    `pool`, whose migrations create the role."""
+    gateway = await create_pool(database_url, min_size=1, max_size=8, role=GATEWAY_ROLE)
+    yield gateway
+    await gateway.close()
+
+
 @pytest.fixture
 async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     async with pool.acquire() as connection:
@@ -98,6 +108,14 @@ async def demo_ids(pool: asyncpg.Pool) -> dict[str, DemoUserIds]:
     return {r["user_principal_name"]: DemoUserIds(r["id"], r["tenant_id"]) for r in rows}
 
 
+# What Api.execute wraps every request in (for the whole of the test's transaction, which
+# already is one): the gateway's role and tenant setting, then back to the owner.
+ENTER_GATEWAY_ROLE = f"SET LOCAL ROLE {GATEWAY_ROLE}"
+ACT_FOR_TENANT = "SELECT set_config('purchasegraph.tenant_id', $1, true)"
+LEAVE_GATEWAY_ROLE = "RESET ROLE"
+GATEWAY_SET_UP = frozenset({ENTER_GATEWAY_ROLE, ACT_FOR_TENANT, LEAVE_GATEWAY_ROLE})
+
+
 @dataclass
 class Api:
     """Runs GraphQL against the schema as a given user, inside the test's transaction."""
@@ -110,15 +128,27 @@ class Api:
     async def execute(
         self, query: str, *, as_user: str | None = None, variables: dict[str, Any] | None = None
     ) -> ExecutionResult:
+        """As the gateway runs it: the viewer read and the query run as the gateway role, bound by
+        row-level security to the viewer's tenant, so every test also proves the policies admit
+        what it does. The test's own statements and factories stay the owner's."""
         db = ConnectionExecutor(self.conn)
-        viewer = None
-        if as_user is not None:
-            ids = self.ids[as_user]
-            viewer = await load_viewer(db, Claims(user_id=ids.user_id, tenant_id=ids.tenant_id))
-            assert viewer is not None, as_user
-            db.statements = 0  # count what the query runs, not the authentication
-        context = build_context(viewer=viewer, db=db, processor=self.processor)
-        result = await schema.execute(query, variable_values=variables, context_value=context)
+        tenant_id = self.ids[as_user].tenant_id if as_user is not None else None
+        await self.conn.execute(ENTER_GATEWAY_ROLE)
+        await self.conn.execute(ACT_FOR_TENANT, "" if tenant_id is None else str(tenant_id))
+        try:
+            viewer = None
+            if as_user is not None:
+                ids = self.ids[as_user]
+                viewer = await load_viewer(db, Claims(user_id=ids.user_id, tenant_id=ids.tenant_id))
+                assert viewer is not None, as_user
+                db.statements = 0  # count what the query runs, not the authentication
+            context = build_context(viewer=viewer, db=db, processor=self.processor)
+            result = await schema.execute(query, variable_values=variables, context_value=context)
+        finally:
+            # A statement that failed outside a savepoint leaves the transaction aborted: the role
+            # ends with it, and the test reads the error from the result, not from this reset.
+            with contextlib.suppress(asyncpg.InFailedSQLTransactionError):
+                await self.conn.execute(LEAVE_GATEWAY_ROLE)
         self.last_statements = db.statements
         return result
 

@@ -13,7 +13,7 @@ import asyncpg
 from strawberry.types import ExecutionResult
 
 from purchasegraph.context import build_context
-from purchasegraph.db.executor import PoolExecutor
+from purchasegraph.db.executor import RequestExecutor
 from purchasegraph.identity import Claims
 from purchasegraph.payments import SandboxProcessor
 from purchasegraph.schema import schema
@@ -142,11 +142,15 @@ async def execute_as(
     variables: dict[str, Any],
     processor: SandboxProcessor,
 ) -> ExecutionResult:
-    """Run `query` through the real pool, on its own connection and transaction (committed data)."""
-    db = PoolExecutor(pool)
-    viewer = await load_viewer(db, Claims(user_id=user_id, tenant_id=tenant_id))
-    context = build_context(viewer=viewer, db=db, processor=processor)
-    return await schema.execute(query, variable_values=variables, context_value=context)
+    """Run `query` as the gateway does, through the gateway's pool (`gateway_pool`): on a connection of
+    its own, as the gateway role, in the viewer's tenant (committed data)."""
+    db = RequestExecutor(pool, tenant_id=tenant_id)
+    try:
+        viewer = await load_viewer(db, Claims(user_id=user_id, tenant_id=tenant_id))
+        context = build_context(viewer=viewer, db=db, processor=processor)
+        return await schema.execute(query, variable_values=variables, context_value=context)
+    finally:
+        await db.close()
 
 
 # -- The application's clock --------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""Races through the real pool: separate connections, separate transactions, committed data."""
+"""Races through the real pools: separate connections, separate transactions, committed data.
+
+Requests go through the gateway's pool (its role, under row-level security); set-up and checks
+through the owner's."""
 
 from __future__ import annotations
 
@@ -31,7 +34,9 @@ async def committed_tenant(pool: asyncpg.Pool, *, users: int, licenses: int) -> 
     return tenant
 
 
-async def test_fifty_concurrent_assignments_on_ten_licenses_assign_exactly_ten(pool: asyncpg.Pool) -> None:
+async def test_fifty_concurrent_assignments_on_ten_licenses_assign_exactly_ten(
+    pool: asyncpg.Pool, gateway_pool: asyncpg.Pool
+) -> None:
     tenant = await committed_tenant(pool, users=60, licenses=10)
     subscription = tenant.subscription_ids[0]
     purchaser = tenant.user_ids[0]
@@ -40,7 +45,7 @@ async def test_fifty_concurrent_assignments_on_ten_licenses_assign_exactly_ten(p
     results = await asyncio.gather(
         *(
             execute_as(
-                pool,
+                gateway_pool,
                 purchaser,
                 tenant.tenant_id,
                 ASSIGN,
@@ -62,7 +67,9 @@ async def test_fifty_concurrent_assignments_on_ten_licenses_assign_exactly_ten(p
     assert live == 10
 
 
-async def test_the_same_purchase_sent_five_times_at_once_charges_once(pool: asyncpg.Pool) -> None:
+async def test_the_same_purchase_sent_five_times_at_once_charges_once(
+    pool: asyncpg.Pool, gateway_pool: asyncpg.Pool
+) -> None:
     tenant = await committed_tenant(pool, users=3, licenses=1)
     buyer = tenant.user_ids[1]  # user 0 already bought the factory's subscription
     processor = SandboxProcessor()
@@ -76,7 +83,7 @@ async def test_the_same_purchase_sent_five_times_at_once_charges_once(pool: asyn
         }
     }
     results = await asyncio.gather(
-        *(execute_as(pool, buyer, tenant.tenant_id, PURCHASE, request, processor) for _ in range(5))
+        *(execute_as(gateway_pool, buyer, tenant.tenant_id, PURCHASE, request, processor) for _ in range(5))
     )
     assert all(r.errors is None and r.data is not None for r in results)
     payloads = [r.data["purchaseSubscription"] for r in results if r.data]
@@ -92,7 +99,7 @@ async def test_the_same_purchase_sent_five_times_at_once_charges_once(pool: asyn
     assert bought == 1
 
 
-async def test_the_same_key_with_a_different_request_is_refused(pool: asyncpg.Pool) -> None:
+async def test_the_same_key_with_a_different_request_is_refused(pool: asyncpg.Pool, gateway_pool: asyncpg.Pool) -> None:
     tenant = await committed_tenant(pool, users=3, licenses=1)
     buyer = tenant.user_ids[1]  # user 0 already bought the factory's subscription
     processor = SandboxProcessor()
@@ -105,11 +112,11 @@ async def test_the_same_key_with_a_different_request_is_refused(pool: asyncpg.Po
             "idempotencyKey": "key-1",
         }
     }
-    first = await execute_as(pool, buyer, tenant.tenant_id, PURCHASE, request, processor)
+    first = await execute_as(gateway_pool, buyer, tenant.tenant_id, PURCHASE, request, processor)
     assert first.data is not None
     assert first.data["purchaseSubscription"]["userErrors"] == []
     request["input"]["quantity"] = 3
-    second = await execute_as(pool, buyer, tenant.tenant_id, PURCHASE, request, processor)
+    second = await execute_as(gateway_pool, buyer, tenant.tenant_id, PURCHASE, request, processor)
     assert second.data is not None
     assert [e["code"] for e in second.data["purchaseSubscription"]["userErrors"]] == ["IDEMPOTENCY_KEY_REUSED"]
     assert len(processor.settled()) == 1

@@ -5,12 +5,13 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from strawberry.extensions import MaskErrors
+import pytest
 
-from purchasegraph.app import mask_unexpected
 from purchasegraph.context import build_context
 from purchasegraph.db.executor import Record
+from purchasegraph.gateway.execution import Engine, format_result
 from purchasegraph.schema import build_schema
+from purchasegraph.settings import QueryLimits
 from tests.conftest import Api
 
 
@@ -27,14 +28,28 @@ class BrokenDatabase:
         raise RuntimeError("connection to 10.0.0.7 refused: password for purchasegraph_app")
 
 
-async def test_an_unexpected_failure_is_masked_and_reveals_nothing() -> None:
-    schema = build_schema(extensions=[lambda: MaskErrors(should_mask_error=mask_unexpected)])
-    result = await schema.execute(
-        "{ products { name } }", context_value=build_context(viewer=None, db=BrokenDatabase())
-    )
-    assert result.errors is not None
-    assert [e.message for e in result.errors] == ["Unexpected error."]
-    assert "10.0.0.7" not in str(result.errors[0].formatted)
+async def test_an_unexpected_failure_is_masked_and_logged_under_the_request_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine = Engine(build_schema(), QueryLimits(), production=True)
+    prepared = engine.prepare("{ products { name } }", None)
+    context = build_context(viewer=None, db=BrokenDatabase(), request_id="req-0123456789")
+    result = await engine.execute(prepared, variables=None, context=context)
+    formatted = format_result(result, request_id="req-0123456789")
+
+    assert formatted.body["errors"] == [
+        {
+            "message": "Internal server error.",
+            "locations": [{"line": 1, "column": 3}],
+            "path": ["products"],
+            "extensions": {"code": "INTERNAL_SERVER_ERROR", "requestId": "req-0123456789"},
+        }
+    ]
+    assert "10.0.0.7" not in str(formatted.body)
+    [logged] = [r for r in caplog.records if r.exc_info is not None]
+    assert "req-0123456789" in logged.getMessage()
+    assert logged.exc_info is not None
+    assert "10.0.0.7" in str(logged.exc_info[1])  # the stack trace stays in the log
 
 
 async def test_a_page_size_over_the_cap_is_a_bad_user_input_error(api: Api) -> None:

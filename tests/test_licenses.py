@@ -168,7 +168,9 @@ async def test_an_expired_subscription_still_takes_assignments(api: Api) -> None
     assert holders(payload["subscription"]) == {PETE, UNA}
 
 
-async def test_concurrent_assignments_never_oversell_a_subscription(pool: asyncpg.Pool) -> None:
+async def test_concurrent_assignments_never_oversell_a_subscription(
+    pool: asyncpg.Pool, gateway_pool: asyncpg.Pool
+) -> None:
     """Rule 7, through the real pool: 20 purchasers' calls at once on 3 free licenses."""
     async with pool.acquire() as conn:
         tenant = await create_tenant(conn, users=21)
@@ -185,7 +187,7 @@ async def test_concurrent_assignments_never_oversell_a_subscription(pool: asyncp
     results = await asyncio.gather(
         *(
             execute_as(
-                pool,
+                gateway_pool,
                 purchaser,
                 tenant.tenant_id,
                 ASSIGN,

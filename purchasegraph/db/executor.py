@@ -10,6 +10,8 @@ Both count the statements they send; every query of a request goes through its e
 from __future__ import annotations
 
 import asyncio
+import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, TypeAlias
@@ -17,6 +19,8 @@ from typing import Any, Protocol, TypeAlias
 import asyncpg
 
 Record: TypeAlias = asyncpg.Record
+
+log = logging.getLogger("purchasegraph.db")
 
 
 class Executor(Protocol):
@@ -82,3 +86,102 @@ class ConnectionExecutor(_Counting):
         # Inside a test's transaction this is a savepoint: the test still rolls everything back.
         async with self._lock, self._conn.transaction():
             yield self._conn
+
+
+# Session-level (not for one transaction): the request's reads run outside any transaction, and
+# its mutations inside one, on the same connection. asyncpg's RESET ALL on release clears it.
+SET_TENANT = "SELECT set_config('purchasegraph.tenant_id', $1, false)"
+
+
+class RequestExecutor(_Counting):
+    """One pool connection for the whole of a request, taken at its first statement.
+
+    Holding one connection lets the request's database settings (whose tenant it acts in) be
+    set once, and saves an acquire per statement; its statements run one after another.
+    ``close()`` must be awaited when the request ends: it gives the connection back.
+
+    Right after acquiring, it names ``tenant_id`` (the token's home tenant; '' when anonymous)
+    in ``purchasegraph.tenant_id``, which row-level security reads (migration 0003). It does so
+    on every acquire, so a connection never acts for a previous request's tenant even if a reset
+    were skipped. That set-up statement is not counted in ``statements``, which counts the
+    request's data statements only (what the statement-count tests bound).
+    """
+
+    def __init__(
+        self, pool: asyncpg.Pool, *, tenant_id: uuid.UUID | None = None, acquire_timeout: float | None = None
+    ) -> None:
+        super().__init__()
+        self._pool = pool
+        self.tenant_id = tenant_id
+        self._acquire_timeout = acquire_timeout
+        self._conn: asyncpg.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def _connection(self) -> asyncpg.Connection:
+        attempts = self._pool.get_max_size() + 1
+        while self._conn is None:
+            attempts -= 1
+            try:
+                self._conn = await self._set_up(await self._pool.acquire(timeout=self._acquire_timeout))
+            except STALE_CONNECTION:
+                # A pooled connection the server dropped (it restarted since) fails its first
+                # statement; it was terminated, the pool replaces it, the next acquire is fresh.
+                if attempts <= 0:
+                    raise
+        return self._conn
+
+    async def _set_up(self, conn: asyncpg.Connection) -> asyncpg.Connection:
+        try:
+            await conn.execute(SET_TENANT, "" if self.tenant_id is None else str(self.tenant_id))
+        except BaseException:
+            # Not handed to the request, so close() would never give it back.
+            await _give_back(self._pool, conn)
+            raise
+        return conn
+
+    async def fetch(self, sql: str, *args: Any) -> list[Record]:
+        async with self._lock:
+            conn = await self._connection()
+            self.statements += 1
+            rows: list[Record] = await conn.fetch(sql, *args)
+            return rows
+
+    async def fetchrow(self, sql: str, *args: Any) -> Record | None:
+        async with self._lock:
+            conn = await self._connection()
+            self.statements += 1
+            row: Record | None = await conn.fetchrow(sql, *args)
+            return row
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self._lock:
+            conn = await self._connection()
+            async with conn.transaction():
+                yield conn
+
+    async def close(self) -> None:
+        # Under the lock: a resolver still running when the result is already decided (a sibling
+        # field failed) finishes its statement before the connection goes back.
+        async with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            await _give_back(self._pool, conn)
+
+
+# The first statement on a connection the server closed since it was pooled fails with one of
+# these (the last when asyncpg has not yet noticed the socket closing under a statement).
+STALE_CONNECTION = (
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+)
+
+
+async def _give_back(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    """Release. When the release-time reset fails, asyncpg terminates the connection and replaces
+    it; the request has its answer already, so that is logged, not raised."""
+    try:
+        await pool.release(conn)
+    except Exception:
+        log.warning("a broken connection was dropped on release", exc_info=True)

@@ -9,6 +9,7 @@ import strawberry
 
 from purchasegraph.db.executor import Record
 from purchasegraph.db.pagination import Slice, encode_cursor
+from purchasegraph.gateway.actual_cost import count_nodes
 
 T = TypeVar("T")
 
@@ -39,6 +40,7 @@ class Connection(Generic[T]):
 
 
 def connection_from_slice(slice_: Slice, make: Callable[[Record], T]) -> Connection[T]:
+    count_nodes(len(slice_.rows))
     edges = [
         Edge(cursor=encode_cursor(rn), node=make(row)) for row, rn in zip(slice_.rows, slice_.row_numbers, strict=True)
     ]

@@ -36,8 +36,8 @@ def decode_id(value: str) -> GlobalId | None:
         tenant_id = uuid.UUID(tenant) if tenant else None
     except (binascii.Error, UnicodeError, ValueError):
         return None
-    if not type_name or not key:
-        return None
+    if not type_name or not key or not (type_name + key).isprintable():
+        return None  # NUL or control characters: nothing this API issued, and unstorable
     return GlobalId(type_name=type_name, tenant_id=tenant_id, key=key)
 
 

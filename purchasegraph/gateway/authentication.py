@@ -1,0 +1,46 @@
+"""Who the request is from: a bearer token checked, then the viewer read in one statement.
+
+A missing token is anonymous. A token that is present must verify and name a user of the
+directory, else the request is refused 401 before anything else runs.
+"""
+
+from __future__ import annotations
+
+from purchasegraph.db.executor import RequestExecutor
+from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.identity import InvalidToken
+from purchasegraph.runtime import Runtime
+from purchasegraph.viewer import Viewer, load_viewer
+
+
+def unauthenticated(message: str) -> RequestError:
+    return RequestError(
+        RequestCode.UNAUTHENTICATED,
+        message,
+        status=401,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+async def authenticate(authorization: str | None, runtime: Runtime) -> tuple[Viewer | None, RequestExecutor]:
+    """The viewer and the executor the request's statements run on (bound to the token's tenant)."""
+    settings = runtime.settings
+    if authorization is None:
+        return None, RequestExecutor(runtime.pool, tenant_id=None, acquire_timeout=settings.acquire_timeout)
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthenticated("The Authorization header must be `Bearer <token>`.")
+    try:
+        claims = await runtime.verifier.verify(token.strip())
+    except InvalidToken as exc:
+        raise unauthenticated(f"The bearer token is not valid: {exc}.") from exc
+    db = RequestExecutor(runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=settings.acquire_timeout)
+    try:
+        viewer = await load_viewer(db, claims)
+    except BaseException:
+        await db.close()
+        raise
+    if viewer is None:
+        await db.close()
+        raise unauthenticated("The bearer token names a user this directory does not have.")
+    return viewer, db

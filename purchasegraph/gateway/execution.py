@@ -1,0 +1,241 @@
+"""From document text to a result: parse, measure, validate (all cached), cost, execute.
+
+The HTTP layer asks for the pieces in the order that keeps abuse cheap: the syntax tree and
+its shape are checked before validation, validation before anyone is authenticated, and the
+cost before a single statement runs. Parsing and validation results are cached by document
+text, so a client repeating its query pays for neither again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from inspect import isawaitable
+from typing import Any
+
+import strawberry
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    GraphQLSyntaxError,
+    NoSchemaIntrospectionCustomRule,
+    OperationDefinitionNode,
+    OperationType,
+    StringValueNode,
+    Visitor,
+    execute,
+    parse,
+    specified_rules,
+    validate,
+    visit,
+)
+from strawberry.execution import optimized_is_awaitable
+
+from purchasegraph.db.availability import database_unavailable
+from purchasegraph.gateway.errors import RequestCode, RequestError, malformed
+from purchasegraph.gateway.limits import Shape, check_shape
+from purchasegraph.gateway.strings import storable
+from purchasegraph.settings import QueryLimits
+
+log = logging.getLogger("purchasegraph.graphql")
+
+CACHE_SIZE = 1024
+INTROSPECTION_DISABLED_MESSAGE = "GraphQL introspection has been disabled"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A parsed, measured and valid document, and the operation the request names."""
+
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    shape: Shape
+
+    @property
+    def is_mutation(self) -> bool:
+        return self.operation.operation is OperationType.MUTATION
+
+    @property
+    def operation_name(self) -> str | None:
+        return self.operation.name.value if self.operation.name else None
+
+
+def with_code(error: GraphQLError, code: str) -> dict[str, Any]:
+    formatted: dict[str, Any] = dict(error.formatted)
+    formatted["extensions"] = {**(formatted.get("extensions") or {}), "code": code}
+    return formatted
+
+
+class Engine:
+    def __init__(self, schema: strawberry.Schema, limits: QueryLimits, *, production: bool) -> None:
+        self.schema = schema._schema
+        self._executor_class = schema.execution_context_class
+        self.limits = limits
+        self.production = production
+        rules = list(specified_rules)
+        if production:
+            rules.append(NoSchemaIntrospectionCustomRule)
+        self._rules = tuple(rules)
+        self._checked: OrderedDict[str, DocumentNode | RequestError] = OrderedDict()
+
+    def prepare(self, text: str, operation_name: str | None) -> Prepared:
+        """The document checked against every limit and the schema, or a RequestError."""
+        checked = self._checked.get(text)
+        if checked is None:
+            try:
+                checked = self._check(text)
+            except RequestError as refused:
+                checked = refused
+            self._checked[text] = checked
+            if len(self._checked) > CACHE_SIZE:
+                self._checked.popitem(last=False)
+        else:
+            self._checked.move_to_end(text)
+        if isinstance(checked, RequestError):
+            raise checked
+        operation = select_operation(checked, operation_name)
+        return Prepared(checked, operation, check_shape(checked, operation, self.limits))
+
+    def _check(self, text: str) -> DocumentNode:
+        if not storable(text):
+            raise malformed("The document holds NUL or an unpaired surrogate.")
+        document = self._parse(text)
+        for node in string_literals(document):
+            if not storable(node.value):
+                raise malformed("A string in the document holds NUL or an unpaired surrogate.")
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        for operation in operations:  # validation walks every operation, so each must fit
+            check_shape(document, operation, self.limits)
+        errors = validate(
+            self.schema,
+            document,
+            self._rules,
+            max_errors=20,
+            hide_suggestions=self.production,
+            allow_empty_selection_sets=False,
+        )
+        if errors:
+            if any(e.message.startswith(INTROSPECTION_DISABLED_MESSAGE) for e in errors):
+                raise RequestError(
+                    RequestCode.INTROSPECTION_DISABLED,
+                    "Introspection is disabled in production; the schema is published as schema.graphql.",
+                )
+            raise RequestError(
+                RequestCode.GRAPHQL_VALIDATION_FAILED,
+                errors[0].message,
+                legacy_status=200,
+                errors=[with_code(e, RequestCode.GRAPHQL_VALIDATION_FAILED) for e in errors],
+            )
+        return document
+
+    def _parse(self, text: str) -> DocumentNode:
+        try:
+            return parse(text, max_tokens=self.limits.max_tokens, allow_empty_selection_sets=False)
+        except GraphQLSyntaxError as error:
+            if "more than" in error.message and "tokens" in error.message:
+                raise RequestError(
+                    RequestCode.MAX_TOKENS_EXCEEDED,
+                    f"The document has more than {self.limits.max_tokens} tokens.",
+                    extensions={"maximum": self.limits.max_tokens},
+                ) from None
+            raise RequestError(
+                RequestCode.GRAPHQL_PARSE_FAILED,
+                error.message,
+                legacy_status=200,
+                errors=[with_code(error, RequestCode.GRAPHQL_PARSE_FAILED)],
+            ) from None
+        except RecursionError:
+            raise RequestError(
+                RequestCode.MAX_DEPTH_EXCEEDED, f"The document nests deeper than {self.limits.max_depth} levels."
+            ) from None
+
+    async def execute(
+        self, prepared: Prepared, *, variables: Mapping[str, Any] | None, context: object
+    ) -> ExecutionResult:
+        result = execute(
+            self.schema,
+            prepared.document,
+            context_value=context,
+            variable_values=dict(variables) if variables is not None else None,
+            operation_name=prepared.operation_name,
+            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+            executor_class=self._executor_class,
+            hide_suggestions=self.production,
+        )
+        if isawaitable(result):
+            result = await result
+        assert isinstance(result, ExecutionResult)
+        return result
+
+
+def string_literals(document: DocumentNode) -> list[StringValueNode]:
+    found: list[StringValueNode] = []
+
+    class Collect(Visitor):
+        def enter_string_value(self, node: StringValueNode, *_: object) -> None:
+            found.append(node)
+
+    visit(document, Collect())
+    return found
+
+
+def select_operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        if len(operations) == 1:
+            return operations[0]
+        message = "The document has no operation." if not operations else "Name the operation to run: operationName."
+    else:
+        for operation in operations:
+            if operation.name is not None and operation.name.value == operation_name:
+                return operation
+        message = f"The document has no operation named {operation_name!r}."
+    raise RequestError(RequestCode.OPERATION_NOT_FOUND, message, legacy_status=200)
+
+
+@dataclass
+class FormattedResult:
+    body: dict[str, Any]
+    unavailable: bool
+    # Execution never started (the variables did not fit): a request error, not a result.
+    not_executed: bool
+
+
+def format_result(result: ExecutionResult, *, request_id: str) -> FormattedResult:
+    """Errors the API raised on purpose keep their message; anything else is masked and logged."""
+    errors: list[dict[str, Any]] = []
+    unavailable = False
+    for error in result.errors or ():
+        original = error.original_error
+        if original is None or isinstance(original, GraphQLError):
+            not_run = result.data is None and not error.path
+            errors.append(with_code(error, RequestCode.BAD_VARIABLES) if not_run else dict(error.formatted))
+            continue
+        if database_unavailable(original):
+            unavailable = True
+            log.warning("database unavailable [request %s]: %r", request_id, original)
+            continue
+        log.error(
+            "internal error [request %s] at %s",
+            request_id,
+            ".".join(str(p) for p in error.path or ()),
+            exc_info=original,
+        )
+        errors.append(
+            {
+                "message": "Internal server error.",
+                "locations": error.formatted.get("locations"),
+                "path": error.path,
+                "extensions": {"code": RequestCode.INTERNAL_SERVER_ERROR.value, "requestId": request_id},
+            }
+        )
+    body: dict[str, Any] = {}
+    if errors:
+        body["errors"] = errors
+    not_executed = result.data is None and bool(result.errors) and all(not e.path for e in result.errors or ())
+    if not not_executed:
+        body["data"] = result.data
+    return FormattedResult(body=body, unavailable=unavailable, not_executed=not_executed)

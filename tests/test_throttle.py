@@ -1,0 +1,100 @@
+"""The cost throttle: every response reports its cost, and a principal over budget waits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from purchasegraph.settings import Settings, ThrottleSettings
+from tests.demo import MIA, NOAH, OLIVIA, RAJ, TESS
+from tests.test_http import SECRET, serving, token_for
+
+# 50 subscriptions asked for: requested cost 1 + 50 = 51, whatever the tenant holds.
+FIFTY = "{ viewer { homeTenant { subscriptions(first: 50) { nodes { id } } } } }"
+SMALL = ThrottleSettings(maximum_available=100, restore_rate=50)
+
+
+def settings_for(database_url: str, throttle: ThrottleSettings) -> Settings:
+    return Settings(
+        database_url=database_url,
+        jwt_secret=SECRET,
+        seed_demo=False,
+        pool_min_size=1,
+        sweep_seconds=0,
+        throttle=throttle,
+    )
+
+
+@pytest.fixture(scope="module")
+async def client(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(settings_for(database_url, SMALL)) as http:
+        yield http
+
+
+async def ask(client: httpx.AsyncClient, upn: str, query: str = FIFTY) -> httpx.Response:
+    token = token_for(upn, "contoso.example")
+    return await client.post("/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token}"})
+
+
+def cost_of(response: httpx.Response) -> dict[str, Any]:
+    cost: dict[str, Any] = response.json()["extensions"]["cost"]
+    return cost
+
+
+async def test_every_response_reports_requested_and_actual_cost_and_the_bucket(client: httpx.AsyncClient) -> None:
+    first = await ask(client, MIA)
+    assert first.status_code == 200
+    returned = len(first.json()["data"]["viewer"]["homeTenant"]["subscriptions"]["nodes"])
+    assert cost_of(first) == {
+        "requestedQueryCost": 51,
+        "actualQueryCost": 1 + returned,
+        "throttleStatus": {"maximumAvailable": 100, "currentlyAvailable": 49, "restoreRate": 50},
+    }
+
+
+async def test_a_principal_over_budget_is_refused_with_429_and_retry_after(client: httpx.AsyncClient) -> None:
+    assert (await ask(client, NOAH)).status_code == 200  # 100 → 49
+    refused = await ask(client, NOAH)  # 51 > 49 (+ a few ms of refill)
+    assert refused.status_code == 429
+    body = refused.json()
+    assert "data" not in body
+    assert body["errors"][0]["extensions"]["code"] == "THROTTLED"
+    assert body["errors"][0]["extensions"]["cost"]["requestedQueryCost"] == 51
+    assert refused.headers["retry-after"] == "1"
+
+
+async def test_the_bucket_refills_at_the_restore_rate(client: httpx.AsyncClient) -> None:
+    assert (await ask(client, OLIVIA)).status_code == 200
+    assert (await ask(client, OLIVIA)).status_code == 429
+    await asyncio.sleep(0.1 + 51 / SMALL.restore_rate)
+    assert (await ask(client, OLIVIA)).status_code == 200
+
+
+async def test_buckets_are_per_principal(client: httpx.AsyncClient) -> None:
+    assert (await ask(client, RAJ)).status_code == 200
+    assert (await ask(client, RAJ)).status_code == 429
+    assert (await ask(client, TESS)).status_code == 200
+
+
+async def test_replicas_share_one_bucket_through_the_database(database_url: str, pool: object) -> None:
+    """Two gateway processes on one database: draining the bucket through one throttles the other."""
+    tight = ThrottleSettings(maximum_available=60, restore_rate=1)
+    async with serving(settings_for(database_url, tight)) as one, serving(settings_for(database_url, tight)) as two:
+        upn = "lee.licensed@contoso.example"
+        assert (await ask(one, upn, "{ __typename }")).status_code == 200  # settles the bucket at 60 - 1
+        assert (await ask(one, upn)).status_code == 200  # 59 - 51 = 8 left
+        refused = await ask(two, upn)
+        assert refused.status_code == 429
+        assert int(refused.headers["retry-after"]) >= 40
+
+
+async def test_throttling_off_reports_cost_without_a_bucket(database_url: str, pool: object) -> None:
+    off = ThrottleSettings(restore_rate=0)
+    async with serving(settings_for(database_url, off)) as http:
+        response = await ask(http, "una.unlicensed@contoso.example")
+    assert response.status_code == 200
+    assert set(cost_of(response)) == {"requestedQueryCost", "actualQueryCost"}
