@@ -39,8 +39,7 @@ async def test_introspection_is_refused_in_production_before_any_sql(
         response = await production.post("/graphql", json={"query": INTROSPECTION})
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "INTROSPECTION_DISABLED"
-    [record] = [r for r in caplog.records if r.name == "purchasegraph.request"][-1:]
-    assert record.__dict__["statements"] == 0
+    assert statements_of_last_request(caplog) == 0
 
 
 async def test_introspection_works_in_development(development: httpx.AsyncClient) -> None:
@@ -54,16 +53,28 @@ async def test_typename_is_not_introspection_and_still_works_in_production(produ
     assert response.json()["data"] == {"__typename": "Query"}
 
 
-async def test_the_playground_is_not_served_in_production(production: httpx.AsyncClient) -> None:
-    response = await production.get("/graphql", headers={"Accept": "text/html,application/json;q=0.9"})
+def statements_of_last_request(caplog: pytest.LogCaptureFixture) -> int:
+    [record] = [r for r in caplog.records if r.name == "purchasegraph.request"][-1:]
+    statements: int = record.__dict__["statements"]
+    return statements
+
+
+async def test_the_playground_is_not_served_in_production(
+    production: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="purchasegraph.request"):
+        response = await production.get("/graphql", headers={"Accept": "text/html,application/json;q=0.9"})
     assert "graphiql" not in response.text.lower()
     assert response.status_code == 400
+    assert statements_of_last_request(caplog) == 0
 
 
 async def test_field_suggestions_are_hidden_in_production(
-    production: httpx.AsyncClient, development: httpx.AsyncClient
+    production: httpx.AsyncClient, development: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    prod = (await production.post("/graphql", json={"query": TYPO})).json()["errors"][0]["message"]
+    with caplog.at_level(logging.INFO, logger="purchasegraph.request"):
+        prod = (await production.post("/graphql", json={"query": TYPO})).json()["errors"][0]["message"]
+    assert statements_of_last_request(caplog) == 0
     dev = (await development.post("/graphql", json={"query": TYPO})).json()["errors"][0]["message"]
     assert "Did you mean" in dev
     assert "Did you mean" not in prod
