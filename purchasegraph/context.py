@@ -40,11 +40,12 @@ def build_context(
     processor: PaymentProcessor | None = None,
     request: Request | None = None,
     request_id: str | None = None,
+    batching: bool = True,
 ) -> Context:
     return Context(
         viewer=viewer,
         db=db,
-        loaders=Loaders(db),
+        loaders=Loaders(db, batching=batching),
         processor=processor if processor is not None else SandboxProcessor(),
         request_id=request_id or uuid.uuid4().hex,
         request=request,

@@ -67,6 +67,10 @@ class Settings:
     # request fails fast with SERVICE_UNAVAILABLE instead of hanging on a sick database.
     acquire_timeout: float = 5.0
     statement_timeout: float = 10.0
+    # DataLoader batching; off only to benchmark what batching buys (the "naive" contender).
+    dataloaders: bool = True
+    # Reads the compiler understands run as one SQL statement building the JSON (compiled/).
+    compiled_reads: bool = True
     # Print the playground URL and demo tokens once the app is up (the `serve` command does).
     announce_url: str | None = None
 
@@ -136,6 +140,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
             maximum_available=int(_number(env, "PURCHASEGRAPH_THROTTLE_MAXIMUM", defaults.throttle.maximum_available)),
             restore_rate=int(_number(env, "PURCHASEGRAPH_THROTTLE_RESTORE_RATE", defaults.throttle.restore_rate)),
         ),
+        dataloaders=_flag(env.get("PURCHASEGRAPH_DATALOADERS")) is not False,
+        compiled_reads=_flag(env.get("PURCHASEGRAPH_COMPILED_READS")) is not False,
         acquire_timeout=_number(env, "PURCHASEGRAPH_ACQUIRE_TIMEOUT", defaults.acquire_timeout),
         statement_timeout=_number(env, "PURCHASEGRAPH_STATEMENT_TIMEOUT", defaults.statement_timeout),
     )

@@ -19,8 +19,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from graphql import OperationDefinitionNode, parse
 from strawberry.types import ExecutionResult
 
+from purchasegraph.compiled import run_compiled
 from purchasegraph.context import build_context
 from purchasegraph.db.embedded import start_embedded_server
 from purchasegraph.db.executor import ConnectionExecutor
@@ -151,6 +153,31 @@ class Api:
                 await self.conn.execute(LEAVE_GATEWAY_ROLE)
         self.last_statements = db.statements
         return result
+
+    async def compiled(
+        self, query: str, *, as_user: str | None = None, variables: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """The compiled read path's data for the query, run exactly as ``execute`` runs the
+        resolvers (gateway role, the viewer's tenant); None when it does not compile."""
+        db = ConnectionExecutor(self.conn)
+        tenant_id = self.ids[as_user].tenant_id if as_user is not None else None
+        await self.conn.execute(ENTER_GATEWAY_ROLE)
+        await self.conn.execute(ACT_FOR_TENANT, "" if tenant_id is None else str(tenant_id))
+        try:
+            viewer = None
+            if as_user is not None:
+                ids = self.ids[as_user]
+                viewer = await load_viewer(db, Claims(user_id=ids.user_id, tenant_id=ids.tenant_id))
+                db.statements = 0
+            context = build_context(viewer=viewer, db=db, processor=self.processor)
+            document = parse(query)
+            [operation] = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            result = await run_compiled(schema._schema, document, operation, variables, context)
+        finally:
+            with contextlib.suppress(asyncpg.InFailedSQLTransactionError):
+                await self.conn.execute(LEAVE_GATEWAY_ROLE)
+        self.last_statements = db.statements
+        return result.data if result is not None else None
 
     async def data(
         self, query: str, *, as_user: str | None = None, variables: dict[str, Any] | None = None

@@ -36,8 +36,11 @@ ChildFetch = Callable[..., Awaitable[list[Slice]]]
 
 
 class Loaders:
-    def __init__(self, db: Executor) -> None:
+    def __init__(self, db: Executor, *, batching: bool = True) -> None:
         self._db = db
+        # Off only for the benchmark's "naive" contender: one query per field, to show what
+        # batching buys. Never in production.
+        self._batching = batching
         self._loaders: dict[Hashable, DataLoader[Any, Any]] = {}
 
     def _loader(self, key: Hashable, batch: Callable[[list[K]], Awaitable[list[V]]]) -> DataLoader[K, V]:
@@ -47,7 +50,7 @@ class Loaders:
             async def load(keys: list[K]) -> list[V]:
                 return await batch(keys)
 
-            loader = self._loaders[key] = DataLoader(batch_load_fn=load)
+            loader = self._loaders[key] = DataLoader(batch_load_fn=load, batch=self._batching, cache=self._batching)
         return loader
 
     def _scoped(self, name: str, fetch: ScopedFetch, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:

@@ -22,11 +22,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.http.ides import get_graphql_ide_html
 
+from purchasegraph.compiled import run_compiled
 from purchasegraph.context import build_context
 from purchasegraph.db.availability import database_unavailable
 from purchasegraph.db.executor import RequestExecutor
@@ -205,7 +207,7 @@ def _service_unavailable() -> RequestError:
 
 
 def _json_response(body: Any, *, status: int, media_type: str, headers: Mapping[str, str] | None = None) -> Response:
-    content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    content = orjson.dumps(body, default=str)
     return Response(content, status_code=status, media_type=f"{media_type}; charset=utf-8", headers=headers)
 
 
@@ -384,8 +386,19 @@ class GraphQLHTTP:
         outcome: Outcome,
     ) -> dict[str, Any]:
         context = build_context(
-            viewer=viewer, db=executor, processor=runtime.processor, request=request, request_id=outcome.request_id
+            viewer=viewer,
+            db=executor,
+            processor=runtime.processor,
+            request=request,
+            request_id=outcome.request_id,
+            batching=runtime.settings.dataloaders,
         )
+        if runtime.settings.compiled_reads and not plan.prepared.is_mutation:
+            compiled = await run_compiled(
+                self.engine.schema, plan.prepared.document, plan.prepared.operation, plan.params.variables, context
+            )
+            if compiled is not None:
+                return {"data": compiled.data, "_actual_cost": 1 + compiled.nodes}
         meter = NodeMeter()
         token = METER.set(meter)
         try:

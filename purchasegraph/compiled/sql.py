@@ -1,0 +1,61 @@
+"""SQL expressions that render values exactly as the resolver path serializes them.
+
+The compiled read path builds the response JSON inside PostgreSQL, so every scalar must come
+out byte-for-byte as Strawberry would print it: global IDs in base64url without padding,
+DateTime as Python's ``isoformat()`` (six fractional digits, or none), enums by GraphQL name.
+Only constants of our own schema are ever inlined here; every value from a request is a
+``$n`` parameter (see ``Params``).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from graphql import GraphQLEnumType
+
+
+class Params:
+    """The statement's parameters; ``add`` returns the placeholder, cast to the type given."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def add(self, value: Any, cast: str) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}::{cast}"
+
+
+def literal(text: str) -> str:
+    """A SQL string literal of a constant of our own code (type names, enum values)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def global_id(type_name: str, tenant: str | None, key: str) -> str:
+    """``encode_id``: base64url of ``Type:tenant:key`` (``Type::key`` without a tenant), no padding."""
+    prefix = literal(f"{type_name}:") + (f" || {tenant}::text" if tenant is not None else "")
+    raw = f"{prefix} || ':' || {key}::text"
+    return f"rtrim(translate(replace(encode(convert_to({raw}, 'UTF8'), 'base64'), E'\\n', ''), '+/', '-_'), '=')"
+
+
+def timestamp(expr: str) -> str:
+    """A timestamptz as Python's ``datetime.isoformat()`` of asyncpg's UTC value."""
+    return (
+        f"CASE WHEN {expr} IS NULL THEN NULL ELSE "
+        f"to_char({expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
+        f"CASE WHEN (date_part('microseconds', {expr})::bigint % 1000000) <> 0 "
+        f"THEN to_char({expr} AT TIME ZONE 'UTC', '.US') ELSE '' END || '+00:00' END"
+    )
+
+
+def date(expr: str) -> str:
+    return f"to_char({expr}, 'YYYY-MM-DD')"
+
+
+def enum_name(expr: str, graphql_enum: GraphQLEnumType) -> str:
+    """The GraphQL name of a stored enum value (the schema's own table, never ``upper()``)."""
+    whens = []
+    for name, value in graphql_enum.values.items():
+        stored = value.value.value if isinstance(value.value, enum.Enum) else value.value
+        whens.append(f"WHEN {literal(str(stored))} THEN {literal(name)}")
+    return f"CASE {expr} {' '.join(whens)} END"
