@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from purchasegraph.schema.ids import encode_id
 from tests.conftest import Api
 from tests.demo import ALEX, CONTOSO, CONTOSO_ID, GUS, LEE, MIA, OLGA, PAULA, WILL, WOODGROVE_ID
+from tests.mutations import purchase
 
 WORKLOAD = (Path(__file__).parent.parent / "bench" / "workloads" / "purchase_graph.graphql").read_text()
 PARTNER = "pat.partner@adatum-partners.example"
@@ -210,3 +211,14 @@ async def test_random_selections_agree_with_the_resolvers(
     if compiled is None:  # merged keys: the resolvers' job, and fine
         return
     assert json.dumps(compiled) == json.dumps(result.data), (viewer, query)
+
+
+async def test_a_purchase_is_visible_to_the_next_compiled_read(api: Api) -> None:
+    """No result is cached: the compiled path reads the database every time."""
+    query = f'{{ tenant(id: "{CONTOSO}") {{ subscriptions {{ totalCount }} }} }}'
+    before = await api.compiled(query, as_user=PAULA)
+    assert before is not None
+    await purchase(api)
+    after = await api.compiled(query, as_user=PAULA)
+    assert after is not None
+    assert after["tenant"]["subscriptions"]["totalCount"] == before["tenant"]["subscriptions"]["totalCount"] + 1

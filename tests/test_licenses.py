@@ -10,7 +10,7 @@ import asyncpg
 
 from purchasegraph.db.seed import demo_id, demo_user_id
 from purchasegraph.payments import SandboxProcessor
-from purchasegraph.schema.ids import encode_id
+from purchasegraph.schema.ids import decode_uuid, encode_id
 from tests.conftest import Api
 from tests.demo import (
     ALEX,
@@ -359,3 +359,27 @@ async def test_licenses_are_added_to_active_subscriptions_only(api: Api) -> None
     payload = await add(api, PETE, PETES_PROJECT_EXPIRED, 1)
     assert problems(payload) == [("SUBSCRIPTION_NOT_ACTIVE", ["subscriptionId"])]
     assert api.processor.settled() == []
+
+
+async def test_a_license_assigned_after_the_unassigning_transaction_began_can_be_taken_back(api: Api) -> None:
+    """Found by the benchmark's write mix: an unassign that waited on the subscription lock while
+    a concurrent assign committed has an older transaction time than the assignment. Its
+    removal is stamped no earlier than the assignment, never refused as an internal error."""
+    bought = await purchase(api, quantity=2)
+    subscription_id = bought["subscription"]["id"]
+    [colleague] = await new_contoso_users(api, 1)
+    assert (await assign(api, PAULA, subscription_id, [colleague]))["userErrors"] == []
+    # The unassigning transaction's clock reads a minute before the assignment was made.
+    await api.conn.execute(
+        "SELECT set_config('purchasegraph.now', (clock_timestamp() - interval '1 minute')::text, true)"
+    )
+    taken_back = await unassign(api, PAULA, subscription_id, [colleague])
+    assert taken_back["userErrors"] == []
+    assert taken_back["subscription"]["assignments"]["totalCount"] == 0
+    assert (
+        await api.conn.fetchval(
+            "SELECT count(*) FROM license_assignments WHERE removed_at = assigned_at AND user_id = $1",
+            decode_uuid(colleague, "User"),
+        )
+        == 1
+    )

@@ -34,7 +34,7 @@ INSERT INTO license_assignments (tenant_id, id, subscription_id, user_id, assign
 SELECT $1, gen_random_uuid(), $2, u, $3, app_now() FROM unnest($4::uuid[]) AS u
 """
 REMOVE_ASSIGNMENTS = """
-UPDATE license_assignments SET removed_at = app_now()
+UPDATE license_assignments SET removed_at = GREATEST(app_now(), assigned_at)
  WHERE tenant_id = $1 AND subscription_id = $2 AND removed_at IS NULL AND user_id = ANY($3::uuid[])
 """
 SELECT_ELIGIBILITY_FACTS = """

@@ -55,7 +55,7 @@ RETURNING s.tenant_id, s.id, s.status
 # Idempotency keys are promised for at least 24 hours; a week keeps slow retries safe too.
 PURGE_IDEMPOTENCY_KEYS = "DELETE FROM idempotency_keys WHERE created_at < app_now() - interval '7 days'"
 RELEASE_DELETED_LICENSES = """
-UPDATE license_assignments a SET removed_at = app_now()
+UPDATE license_assignments a SET removed_at = GREATEST(app_now(), a.assigned_at)
   FROM subscriptions s
  WHERE s.tenant_id = a.tenant_id AND s.id = a.subscription_id AND s.status = 'deleted' AND a.removed_at IS NULL
 """

@@ -63,7 +63,7 @@ UPDATE subscriptions SET status = 'deleted', canceled_at = app_now(), cancel_rea
  WHERE tenant_id = $1 AND id = $2
 """
 REMOVE_ALL_ASSIGNMENTS = """
-UPDATE license_assignments SET removed_at = app_now()
+UPDATE license_assignments SET removed_at = GREATEST(app_now(), assigned_at)
  WHERE tenant_id = $1 AND subscription_id = $2 AND removed_at IS NULL
 """
 SELECT_UNPAID_INVOICES = """

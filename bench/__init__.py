@@ -1,0 +1,1 @@
+"""Benchmarks; a package so that ``from bench.data import build_bench_world`` works from the repo root."""
