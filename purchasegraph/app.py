@@ -14,16 +14,20 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from purchasegraph.commerce.lifecycle import sweep
 from purchasegraph.db.executor import PoolExecutor
 from purchasegraph.demo import demo_tokens
+from purchasegraph.events.hub import EventHub, listening
+from purchasegraph.events.transport import EventStreams
 from purchasegraph.gateway.documents import DocumentStore, load_manifest
 from purchasegraph.gateway.execution import Engine
 from purchasegraph.gateway.http import GraphQLHTTP
 from purchasegraph.gateway.request_id import RequestIdMiddleware
 from purchasegraph.gateway.throttle import PostgresCostBucket
+from purchasegraph.observability.metrics import metrics_endpoint
+from purchasegraph.playground import playground
 from purchasegraph.runtime import Runtime, running
 from purchasegraph.schema import build_schema
 from purchasegraph.settings import Settings
@@ -33,6 +37,8 @@ log = logging.getLogger("purchasegraph")
 
 class State(TypedDict):
     runtime: Runtime
+    # Live purchase events: this process's LISTEN connection and its subscribers.
+    events: EventHub
 
 
 async def healthz(_: Request) -> Response:
@@ -60,12 +66,12 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[State]:
-        async with running(settings) as runtime:
+        async with running(settings) as runtime, listening(runtime) as events:
             if settings.announce_url:
                 await print_banner(runtime, settings.announce_url)
             sweeper = asyncio.create_task(sweep_forever(runtime)) if settings.sweep_seconds > 0 else None
             try:
-                yield {"runtime": runtime}
+                yield {"runtime": runtime, "events": events}
             finally:
                 if sweeper is not None:
                     sweeper.cancel()
@@ -75,8 +81,12 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=[
             Route("/graphql", graphql_http),
+            # The same path over a websocket: subscriptions, graphql-transport-ws.
+            WebSocketRoute("/graphql", EventStreams(engine, documents)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
+            Route("/", playground),
         ],
         middleware=[Middleware(RequestIdMiddleware)],
         lifespan=lifespan,
@@ -98,9 +108,12 @@ async def sweep_forever(runtime: Runtime) -> None:
 async def print_banner(runtime: Runtime, url: str) -> None:
     """What `serve` prints: where the playground is and a token per demo actor."""
     lines = [f"purchasegraph is up ({runtime.startup_seconds:.2f}s to start)", f"  playground: {url}"]
+    if not runtime.settings.production:
+        lines.append(f"  demo actors, one click into the playground each: {url.removesuffix('graphql')}")
     if runtime.embedded is not None:
         lines.append(f"  embedded PostgreSQL, data in {runtime.embedded.data_dir}")
-    tokens = await demo_tokens(runtime) if runtime.jwt_secret else []
+    # Demo tokens are a development convenience: a production banner never prints credentials.
+    tokens = await demo_tokens(runtime) if runtime.jwt_secret and not runtime.settings.production else []
     if tokens:
         lines.append("  demo bearer tokens (header  Authorization: Bearer <token>):")
         lines += [f"    {t['actor']:<16} {t['email']:<44} {t['token']}" for t in tokens]

@@ -1,4 +1,4 @@
-"""`purchasegraph serve | migrate | seed | sweep | token EMAIL | demo-tokens | trusted-documents`."""
+"""`purchasegraph serve | migrate | seed | sweep | token EMAIL | demo-tokens | trusted-documents | schema`."""
 
 from __future__ import annotations
 
@@ -29,8 +29,13 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from purchasegraph.app import create_app
+    from purchasegraph.observability.logs import configure_logging
 
     settings = _settings(args).with_changes(announce_url=f"http://{args.host}:{args.port}/graphql")
+    # One handler on the root logger, JSON or text, for ours and uvicorn's records alike; our
+    # request line (INFO, purchasegraph.request) replaces uvicorn's access log, which would
+    # print the URL with its query string, and so a GET's variables.
+    configure_logging(settings.effective_log_format, args.log_level)
     # On SIGTERM uvicorn stops accepting, lets in-flight requests finish (up to 30 s), then the
     # lifespan closes the pool and stops the embedded server.
     uvicorn.run(
@@ -38,6 +43,8 @@ def serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level=args.log_level,
+        log_config=None,
+        access_log=False,
         timeout_graceful_shutdown=30,
     )
     return 0
@@ -67,6 +74,11 @@ def seed(args: argparse.Namespace) -> int:
 
 
 def token(args: argparse.Namespace) -> int:
+    if args.app is not None:
+        return _app_token(args)
+    if args.email is None or args.tenant is not None or args.role:
+        print("give EMAIL for a user's token, or --app CLIENT_ID --tenant TENANT --role ROLE", file=sys.stderr)
+        return EXIT_USAGE
     from purchasegraph.db.executor import PoolExecutor
     from purchasegraph.db.queries.users import fetch_user_by_principal_name
     from purchasegraph.identity import mint_token
@@ -90,6 +102,54 @@ def token(args: argparse.Namespace) -> int:
     minted = asyncio.run(run())
     if minted is None:
         print(f"no user signs in as {args.email!r} (try `purchasegraph demo-tokens`)", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    print(minted)
+    return 0
+
+
+# A tenant named by its directory id or its primary domain; the owner's pool, since it may be any.
+SELECT_TENANT_BY_ID_OR_DOMAIN = """
+SELECT id FROM tenants WHERE id::text = lower($1) OR lower(primary_domain) = lower($1)
+"""
+
+
+def _app_token(args: argparse.Namespace) -> int:
+    """A client-credential token for an application of a tenant, as Azure AD would issue one. The
+    application needs no registration here: its app roles are the token's, as the identity provider
+    grants them; only the tenant must exist, since the gateway refuses a token of any other."""
+    import uuid
+
+    from purchasegraph.db.executor import PoolExecutor
+    from purchasegraph.identity import AppRole, mint_app_token
+    from purchasegraph.runtime import running
+
+    if args.email is not None or args.tenant is None or not args.role:
+        print("--app takes --tenant and at least one --role, and no EMAIL", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        app_id = uuid.UUID(args.app)
+    except ValueError:
+        print(f"--app must be an application (client) id, a GUID; got {args.app!r}", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def run() -> str | None:
+        async with running(_settings(args), seed=False) as runtime:
+            tenant = await PoolExecutor(runtime.owner_pool).fetchrow(SELECT_TENANT_BY_ID_OR_DOMAIN, args.tenant)
+            if tenant is None or runtime.jwt_secret is None:
+                return None
+            return mint_app_token(
+                secret=runtime.jwt_secret,
+                app_id=app_id,
+                tenant_id=tenant["id"],
+                roles=[AppRole(r) for r in args.role],
+                issuer=runtime.settings.jwt_issuer,
+                audience=runtime.settings.jwt_audience,
+                ttl_seconds=args.ttl,
+            )
+
+    minted = asyncio.run(run())
+    if minted is None:
+        print(f"no tenant has the id or domain {args.tenant!r}", file=sys.stderr)
         return EXIT_NOT_FOUND
     print(minted)
     return 0
@@ -150,6 +210,13 @@ def trusted_documents(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_schema(args: argparse.Namespace) -> int:
+    from purchasegraph.schema import schema
+
+    sys.stdout.write(schema.as_str() + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="purchasegraph",
@@ -175,8 +242,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("sweep", "Run the lifecycle sweep once: renewals, trial conversions, statuses.").set_defaults(run=sweep)
 
-    p = command("token", "Print a development bearer token for a user.")
-    p.add_argument("email", help="The user's sign-in name, e.g. paula.purchaser@contoso.example")
+    from purchasegraph.identity import AppRole
+
+    p = command("token", "Print a development bearer token for a user, or for an application (--app).")
+    p.add_argument("email", nargs="?", help="The user's sign-in name, e.g. paula.purchaser@contoso.example")
+    p.add_argument("--app", metavar="CLIENT_ID", help="An application (client) id, a GUID: an app-only token.")
+    p.add_argument("--tenant", metavar="TENANT", help="With --app: the application's tenant, by id or domain.")
+    p.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        choices=[r.value for r in AppRole],
+        metavar="ROLE",
+        help=f"With --app: an app role it holds, one of {', '.join(r.value for r in AppRole)} (repeat for more).",
+    )
     p.add_argument("--ttl", type=int, default=12 * 3600, help="Lifetime in seconds (default 12 h).")
     p.set_defaults(run=token)
 
@@ -193,6 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help=".graphql files or folders holding them")
     p.add_argument("-o", "--output", help="Write the manifest here instead of stdout.")
     p.set_defaults(run=trusted_documents)
+
+    command(
+        "schema", "Print the schema in SDL; `purchasegraph schema > schema.graphql` refreshes the committed copy."
+    ).set_defaults(run=print_schema)
     return parser
 
 

@@ -17,6 +17,7 @@ from purchasegraph.viewer import Viewer
 
 @dataclass
 class Context:
+    # The principal: a user or an application (``purchasegraph.viewer``); None when anonymous.
     viewer: Viewer | None
     db: Executor
     loaders: Loaders

@@ -9,6 +9,19 @@ Query functions take that value and turn it into SQL conditions; no resolver ask
   them, and the directory of T (to pick whom to assign).
 - GUEST sees the licenses assigned to them and themselves, nothing else of T.
 - Anyone else sees nothing; an object they ask for does not exist for them.
+
+Applications (app-only tokens: no user) act in their own tenant with their app roles, and in a
+customer's only through an active delegated relationship, with the least of what the app role and
+the relationship's grant allow:
+
+- ``SelfServicePurchase.Read.All``: READER of the whole tenant, like a global reader. Through a
+  relationship it needs a grant with a reader or admin role.
+- ``Policy.ReadWrite.AllowSelfServicePurchase``: the tenant and its self-service policies, read
+  and changed, nothing else. Through a relationship, changing them needs a grant that may govern
+  (global admin); a grant that only reads leaves the policies readable.
+- An application never buys, assigns, takes over, cancels or administers: it has no user to be a
+  purchaser, and app roles grant no admin action. An expired relationship or an unrelated tenant
+  gives it nothing, exactly as for a user.
 """
 
 from __future__ import annotations
@@ -17,7 +30,8 @@ import enum
 import uuid
 from dataclasses import dataclass
 
-from purchasegraph.viewer import Viewer
+from purchasegraph.identity import AppRole
+from purchasegraph.viewer import AppViewer, UserViewer, Viewer
 
 ADMIN_ROLES = frozenset({"global_admin", "billing_admin"})
 READER_ROLES = frozenset({"global_reader"})
@@ -25,6 +39,22 @@ READER_ROLES = frozenset({"global_reader"})
 # policies and take-over need global admin (rule 12).
 PARTNER_WRITE_ROLES = ADMIN_ROLES
 PARTNER_GOVERN_ROLES = frozenset({"global_admin"})
+# What a relationship must grant before a partner's application reads the customer's tenant.
+PARTNER_READ_ROLES = ADMIN_ROLES | READER_ROLES
+
+
+class AppPower(enum.Enum):
+    """What an application may do in a tenant, the terms app roles and relationships are met in."""
+
+    READ_TENANT = "read_tenant"  # the whole tenant, as a global reader sees it
+    READ_POLICIES = "read_policies"
+    WRITE_POLICIES = "write_policies"
+
+
+APP_ROLE_POWERS: dict[AppRole, frozenset[AppPower]] = {
+    AppRole.READ_ALL: frozenset({AppPower.READ_TENANT, AppPower.READ_POLICIES}),
+    AppRole.POLICY_READ_WRITE: frozenset({AppPower.READ_POLICIES, AppPower.WRITE_POLICIES}),
+}
 
 
 class Access(enum.Enum):
@@ -50,12 +80,26 @@ class Scope:
     # Policy changes and take-over: admins of the tenant, partners only with a global-admin grant.
     can_govern: bool = False
     # For PARTNER access, the partner's own tenant: a partner sees its own relationship with the
-    # customer, never the customer's relationships with other partners.
+    # customer, never the customer's relationships with other partners. Also set for a partner's
+    # application acting through the relationship (its access is READER).
     partner_tenant_id: uuid.UUID | None = None
+    # The application acting, when the principal is one (viewer_id is then None): it never buys,
+    # assigns or administers, whatever it sees.
+    app_id: uuid.UUID | None = None
+    # An application's reach into the self-service policies, beyond what `access` shows: an app
+    # with only Policy.ReadWrite sees the tenant and its policies and nothing else of it. Users
+    # see policies through whole-tenant access and change them through `can_govern`.
+    reads_policies: bool = False
+    writes_policies: bool = False
 
     @property
     def sees_anything(self) -> bool:
-        return self.access is not None
+        return self.access is not None or self.reads_policies
+
+    @property
+    def sees_policies(self) -> bool:
+        """The tenant's self-service policies: whole-tenant viewers, and applications allowed them."""
+        return self.whole_tenant or self.reads_policies
 
     @property
     def whole_tenant(self) -> bool:
@@ -74,6 +118,8 @@ def nothing(tenant_id: uuid.UUID) -> Scope:
 def scope_for(viewer: Viewer | None, tenant_id: uuid.UUID) -> Scope:
     if viewer is None:
         return nothing(tenant_id)
+    if isinstance(viewer, AppViewer):
+        return _app_scope(viewer, tenant_id)
     if viewer.tenant_id == tenant_id:
         return _home_scope(viewer)
     for grant in viewer.partner_grants:
@@ -89,7 +135,41 @@ def scope_for(viewer: Viewer | None, tenant_id: uuid.UUID) -> Scope:
     return nothing(tenant_id)
 
 
-def _home_scope(viewer: Viewer) -> Scope:
+def _app_scope(app: AppViewer, tenant_id: uuid.UUID) -> Scope:
+    """The app's roles at home; in a customer's tenant, the least of its roles and the grant."""
+    powers: frozenset[AppPower] = frozenset().union(*(APP_ROLE_POWERS[role] for role in app.app_roles))
+    partner_tenant_id = None
+    if app.tenant_id != tenant_id:
+        grant = next((g for g in app.partner_grants if g.customer_tenant_id == tenant_id), None)
+        if grant is None:
+            return nothing(tenant_id)
+        powers &= _grant_powers(grant.roles)
+        partner_tenant_id = app.tenant_id
+    if not powers:
+        return nothing(tenant_id)
+    return Scope(
+        tenant_id=tenant_id,
+        access=Access.READER if AppPower.READ_TENANT in powers else None,
+        viewer_id=None,
+        partner_tenant_id=partner_tenant_id,
+        app_id=app.app_id,
+        reads_policies=AppPower.READ_POLICIES in powers,
+        writes_policies=AppPower.WRITE_POLICIES in powers,
+    )
+
+
+def _grant_powers(roles: frozenset[str]) -> frozenset[AppPower]:
+    """What a relationship's grant lets a partner's application do: read with a reader or admin
+    role (admins see the whole tenant), change policies only with one that may govern (rule 12)."""
+    powers: set[AppPower] = set()
+    if roles & PARTNER_READ_ROLES:
+        powers |= {AppPower.READ_TENANT, AppPower.READ_POLICIES}
+    if roles & PARTNER_GOVERN_ROLES:
+        powers.add(AppPower.WRITE_POLICIES)
+    return frozenset(powers)
+
+
+def _home_scope(viewer: UserViewer) -> Scope:
     if viewer.is_guest:
         return Scope(tenant_id=viewer.tenant_id, access=Access.GUEST, viewer_id=viewer.user_id)
     # A disabled account keeps its own rows visible but loses directory roles' powers.
@@ -104,6 +184,9 @@ def tenants_in_reach(viewer: Viewer | None) -> list[Scope]:
     """Every tenant the viewer may act on, home first, with the access that decides it."""
     if viewer is None:
         return []
+    if isinstance(viewer, AppViewer):
+        candidates = [viewer.tenant_id, *(g.customer_tenant_id for g in viewer.partner_grants)]
+        return [s for s in (scope_for(viewer, t) for t in candidates) if s.sees_anything]
     scopes = [_home_scope(viewer)]
     scopes += [scope_for(viewer, g.customer_tenant_id) for g in viewer.partner_grants]
     return scopes
@@ -119,7 +202,12 @@ class Decision(enum.Enum):
 
 
 def may_buy(scope: Scope) -> Decision:
-    """Self-service buying happens in one's own tenant; partners never buy for a customer."""
+    """Self-service buying happens in one's own tenant; partners never buy for a customer. An
+    application is nobody's purchaser: refused where it sees the tenant, not found elsewhere (a
+    partner's app in a customer's tenant, like the partner's users)."""
+    if scope.app_id is not None:
+        at_home = scope.partner_tenant_id is None
+        return Decision.NOT_AUTHORIZED if scope.sees_anything and at_home else Decision.NOT_FOUND
     if scope.access in {Access.MEMBER, Access.ADMIN, Access.READER, Access.GUEST}:
         return Decision.ALLOWED  # guests are then refused by eligibility, with its reason code
     return Decision.NOT_FOUND
@@ -133,15 +221,37 @@ def may_administer(scope: Scope) -> Decision:
 
 
 def may_govern(scope: Scope) -> Decision:
-    """Policies and take-over: admins of the tenant; a partner only with a global-admin grant."""
+    """Take-over: admins of the tenant; a partner only with a global-admin grant. Never an
+    application: no app role governs subscriptions."""
     if scope.can_govern:
         return Decision.ALLOWED
     return Decision.NOT_AUTHORIZED if scope.sees_anything else Decision.NOT_FOUND
 
 
+def may_set_policy(scope: Scope) -> Decision:
+    """Self-service policies: whoever governs the tenant (rule 12), and an application holding
+    Policy.ReadWrite.AllowSelfServicePurchase here (through a relationship: with a global-admin grant)."""
+    if scope.can_govern or scope.writes_policies:
+        return Decision.ALLOWED
+    return Decision.NOT_AUTHORIZED if scope.sees_anything else Decision.NOT_FOUND
+
+
+def may_handle_billing(scope: Scope, *, billed_user_id: uuid.UUID | None) -> Decision:
+    """A card on a subscription and a bill to pay are their purchaser's own (rule 8): only that
+    user, in their own tenant. Whole-tenant viewers (admins, partners, readers, applications) see
+    them and are refused; anyone else finds nothing."""
+    at_home = scope.partner_tenant_id is None  # set for partners' users and applications alike
+    if scope.viewer_id is not None and billed_user_id == scope.viewer_id and at_home:
+        return Decision.ALLOWED
+    return Decision.NOT_AUTHORIZED if scope.whole_tenant else Decision.NOT_FOUND
+
+
 def may_manage_subscription(scope: Scope, *, controlled_by: str, purchaser_id: uuid.UUID | None) -> Decision:
     """Who changes a subscription's licenses and life: its purchaser while they control it,
-    the tenant's admins once it is central or taken over (rule 10)."""
+    the tenant's admins once it is central or taken over (rule 10). Never an application: it is
+    no purchaser and no admin, so whoever may only look gets the reader's answer."""
+    if scope.app_id is not None:
+        return Decision.NOT_AUTHORIZED if scope.whole_tenant else Decision.NOT_FOUND
     is_purchaser = scope.sees_anything and purchaser_id is not None and scope.viewer_id == purchaser_id
     if controlled_by == "purchaser":
         if is_purchaser and scope.access is not Access.PARTNER:

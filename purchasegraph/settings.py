@@ -73,6 +73,9 @@ class Settings:
     compiled_reads: bool = True
     # Print the playground URL and demo tokens once the app is up (the `serve` command does).
     announce_url: str | None = None
+    # How `serve` writes log lines: "json" (one object a line) or "text"; None means JSON in
+    # production and text in development.
+    log_format: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -81,6 +84,12 @@ class Settings:
     @property
     def should_seed(self) -> bool:
         return self.embedded if self.seed_demo is None else self.seed_demo
+
+    @property
+    def effective_log_format(self) -> str:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.production else "text"
 
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -100,6 +109,18 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, not {raw!r}") from None
+
+
+LOG_FORMATS = ("json", "text")
+
+
+def _log_format(raw: str | None) -> str | None:
+    if raw is None or raw.strip() == "":
+        return None
+    value = raw.strip().lower()
+    if value not in LOG_FORMATS:
+        raise ValueError(f"PURCHASEGRAPH_LOG_FORMAT must be json or text, not {raw!r}")
+    return value
 
 
 def _limits_from_env(env: Mapping[str, str]) -> QueryLimits:
@@ -144,4 +165,5 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         compiled_reads=_flag(env.get("PURCHASEGRAPH_COMPILED_READS")) is not False,
         acquire_timeout=_number(env, "PURCHASEGRAPH_ACQUIRE_TIMEOUT", defaults.acquire_timeout),
         statement_timeout=_number(env, "PURCHASEGRAPH_STATEMENT_TIMEOUT", defaults.statement_timeout),
+        log_format=_log_format(env.get("PURCHASEGRAPH_LOG_FORMAT")),
     )

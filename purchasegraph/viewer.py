@@ -1,16 +1,19 @@
 """The principal of a request, read from the database once per request.
 
-Roles and partner relationships are never taken from the token: revoking a role or ending a
-relationship takes effect on the very next request.
+A principal is a user (``UserViewer``) or an application acting with app roles and no user
+(``AppViewer``); ``Viewer`` is either. A user's directory roles and every partner relationship
+are never taken from the token: revoking a role or ending a relationship takes effect on the very
+next request. An application's app roles are the token's (the identity provider's consent).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from purchasegraph.db.executor import Executor
-from purchasegraph.identity import Claims
+from purchasegraph.identity import AppClaims, AppRole, Claims
 
 # One statement: the user, their directory roles in their own tenant, and every active
 # delegated relationship of their tenant (partner side). Guests and disabled accounts act for
@@ -30,6 +33,20 @@ SELECT u.tenant_id, u.id, u.display_name, u.user_type, u.account_enabled, u.depa
 """
 
 
+# One statement: the application's tenant and every active delegated relationship it holds as
+# partner, on the same terms as a user's (SELECT_VIEWER): status active, now() inside its dates.
+SELECT_APP_TENANT = """
+SELECT t.id AS tenant_id,
+       COALESCE((SELECT json_agg(json_build_object('tenant_id', p.tenant_id, 'roles', p.roles)
+                                 ORDER BY p.tenant_id)
+                   FROM partner_relationships p
+                  WHERE p.partner_tenant_id = t.id
+                    AND p.status = 'active' AND now() >= p.starts_at AND now() < p.ends_at), '[]') AS partner_grants
+  FROM tenants t
+ WHERE t.id = $1
+"""
+
+
 @dataclass(frozen=True)
 class PartnerGrant:
     """An active delegated-admin relationship the viewer's tenant holds with a customer."""
@@ -39,7 +56,9 @@ class PartnerGrant:
 
 
 @dataclass(frozen=True)
-class Viewer:
+class UserViewer:
+    """A signed-in user of a directory, with their directory roles and their tenant's grants."""
+
     user_id: uuid.UUID
     tenant_id: uuid.UUID
     display_name: str
@@ -55,12 +74,33 @@ class Viewer:
         return self.account_enabled and not self.departed
 
 
-async def load_viewer(db: Executor, claims: Claims) -> Viewer | None:
+@dataclass(frozen=True)
+class AppViewer:
+    """An application acting in its own tenant with its app roles, and for that tenant's customers
+    through its active delegated relationships. It is nobody in the directory: no user id, no
+    directory roles, no purchases, cards or licenses of its own."""
+
+    app_id: uuid.UUID
+    tenant_id: uuid.UUID
+    app_roles: frozenset[AppRole]
+    partner_grants: tuple[PartnerGrant, ...]
+
+    @property
+    def user_id(self) -> None:
+        """No user: code that names "who" (logs, audit rows) records none rather than a made-up one."""
+        return None
+
+
+# The principal of a request; the policy module tells the two apart.
+Viewer: TypeAlias = UserViewer | AppViewer
+
+
+async def load_viewer(db: Executor, claims: Claims) -> UserViewer | None:
     """The viewer named by verified claims, or None when the directory no longer has them."""
     row = await db.fetchrow(SELECT_VIEWER, claims.tenant_id, claims.user_id)
     if row is None:
         return None
-    return Viewer(
+    return UserViewer(
         user_id=row["id"],
         tenant_id=row["tenant_id"],
         display_name=row["display_name"],
@@ -72,3 +112,25 @@ async def load_viewer(db: Executor, claims: Claims) -> Viewer | None:
             PartnerGrant(uuid.UUID(g["tenant_id"]), frozenset(g["roles"])) for g in row["partner_grants"]
         ),
     )
+
+
+async def load_app(db: Executor, claims: AppClaims) -> AppViewer | None:
+    """The application named by verified claims, or None when its tenant is not one this service has."""
+    row = await db.fetchrow(SELECT_APP_TENANT, claims.tenant_id)
+    if row is None:
+        return None
+    return AppViewer(
+        app_id=claims.app_id,
+        tenant_id=row["tenant_id"],
+        app_roles=claims.roles,
+        partner_grants=tuple(
+            PartnerGrant(uuid.UUID(g["tenant_id"]), frozenset(g["roles"])) for g in row["partner_grants"]
+        ),
+    )
+
+
+async def load_principal(db: Executor, claims: Claims | AppClaims) -> Viewer | None:
+    """The user or the application verified claims name; None when the directory has no such one."""
+    if isinstance(claims, AppClaims):
+        return await load_app(db, claims)
+    return await load_viewer(db, claims)

@@ -11,7 +11,7 @@ import contextlib
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,10 +29,10 @@ from purchasegraph.db.executor import ConnectionExecutor
 from purchasegraph.db.migrate import migrate
 from purchasegraph.db.pool import GATEWAY_ROLE, create_pool
 from purchasegraph.db.seed import DEMO_USERS, seed_demo_world
-from purchasegraph.identity import Claims
+from purchasegraph.identity import AppClaims, AppRole, Claims
 from purchasegraph.payments import SandboxProcessor
 from purchasegraph.schema import schema
-from purchasegraph.viewer import load_viewer
+from purchasegraph.viewer import load_app, load_viewer
 
 
 def _with_database(url: str, name: str) -> str:
@@ -149,6 +149,33 @@ class Api:
         finally:
             # A statement that failed outside a savepoint leaves the transaction aborted: the role
             # ends with it, and the test reads the error from the result, not from this reset.
+            with contextlib.suppress(asyncpg.InFailedSQLTransactionError):
+                await self.conn.execute(LEAVE_GATEWAY_ROLE)
+        self.last_statements = db.statements
+        return result
+
+    async def execute_as_app(
+        self,
+        query: str,
+        *,
+        app_id: uuid.UUID,
+        tenant_id: uuid.UUID,
+        roles: Collection[AppRole],
+        variables: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """As ``execute``, for an application of ``tenant_id`` holding ``roles`` (an app-only token's
+        claims, as the gateway verified them): the gateway role, row-level security bound to that
+        tenant, the principal read as the gateway reads it."""
+        db = ConnectionExecutor(self.conn)
+        await self.conn.execute(ENTER_GATEWAY_ROLE)
+        await self.conn.execute(ACT_FOR_TENANT, str(tenant_id))
+        try:
+            app = await load_app(db, AppClaims(app_id=app_id, tenant_id=tenant_id, roles=frozenset(roles)))
+            assert app is not None, tenant_id
+            db.statements = 0
+            context = build_context(viewer=app, db=db, processor=self.processor)
+            result = await schema.execute(query, variable_values=variables, context_value=context)
+        finally:
             with contextlib.suppress(asyncpg.InFailedSQLTransactionError):
                 await self.conn.execute(LEAVE_GATEWAY_ROLE)
         self.last_statements = db.statements

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from purchasegraph.settings import Settings
+from tests.demo import CONTOSO
 from tests.test_http import SECRET, serving, token_for
 
 GQL = "application/graphql-response+json"
@@ -178,3 +179,10 @@ async def test_every_response_carries_a_request_id_and_keeps_a_well_formed_one(c
     assert len(forged.headers["x-request-id"]) == 32
     assert (await client.get("/healthz")).headers["x-request-id"]
     assert (await client.put("/graphql")).headers["x-request-id"]
+
+
+async def test_a_subscription_over_http_is_refused_with_a_pointer_to_the_websocket(client: httpx.AsyncClient) -> None:
+    query = f'subscription {{ purchaseEvents(tenantId: "{CONTOSO}") {{ action }} }}'
+    response = await client.post("/graphql", json={"query": query}, headers={"Accept": GQL})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "SUBSCRIPTION_NEEDS_WEBSOCKET"

@@ -10,7 +10,7 @@ from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.commerce.records import lock_subscription, require
 from purchasegraph.commerce.unit_of_work import Work, refuse
 from purchasegraph.payments import CardDetails, InvalidCard
-from purchasegraph.policy import Decision, may_buy
+from purchasegraph.policy import may_buy, may_handle_billing
 
 INSERT_PAYMENT_METHOD = """
 INSERT INTO payment_methods (tenant_id, id, owner_user_id, kind, brand, last4, exp_month, exp_year,
@@ -113,12 +113,8 @@ async def update_subscription_payment_method(
 ) -> dict[str, Any]:
     """Only the purchaser, with their own card: admins never handle a purchaser's card."""
     subscription = await lock_subscription(work, subscription_id)
-    if subscription["purchaser_user_id"] != work.viewer.user_id or work.scope.tenant_id != work.viewer.tenant_id:
-        require(
-            Decision.NOT_AUTHORIZED if work.scope.whole_tenant else Decision.NOT_FOUND,
-            "subscription",
-            "subscriptionId",
-        )
+    decision = may_handle_billing(work.scope, billed_user_id=subscription["purchaser_user_id"])
+    require(decision, "subscription", "subscriptionId")
     if subscription["status"] == "deleted":
         raise refuse(ErrorCode.SUBSCRIPTION_NOT_ACTIVE, "The subscription was canceled.", "subscriptionId")
     chosen = await own_card(work, payment_method_id)
@@ -138,8 +134,7 @@ async def pay_invoice(work: Work, *, invoice_id: uuid.UUID, payment: PaymentChoi
     if row is None:
         raise refuse(ErrorCode.NOT_FOUND, "No such invoice.", "invoiceId")
     work.target("Invoice", invoice_id)
-    if row["billed_user_id"] != work.viewer.user_id or scope.tenant_id != work.viewer.tenant_id:
-        require(Decision.NOT_AUTHORIZED, "invoice", "invoiceId")
+    require(may_handle_billing(scope, billed_user_id=row["billed_user_id"]), "invoice", "invoiceId")
     if row["status"] == "paid":
         raise refuse(ErrorCode.INVOICE_ALREADY_PAID, "This invoice is already paid.", "invoiceId")
     chosen = await choose_card(work, payment, required=row["payment_method_id"] is None)

@@ -10,7 +10,7 @@ from typing import Any
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.commerce.records import TERM, lock_subscription, notify, require, write_event_order
 from purchasegraph.commerce.unit_of_work import Work, refuse
-from purchasegraph.policy import may_administer, may_govern
+from purchasegraph.policy import may_administer, may_govern, may_set_policy
 
 SELECT_SELF_SERVICE_PRODUCT = "SELECT name FROM products WHERE id = $1 AND self_service"
 SELECT_POLICY = "SELECT value FROM self_service_policies WHERE tenant_id = $1 AND product_id = $2 FOR UPDATE"
@@ -40,13 +40,14 @@ RETURNING display_name
 
 
 async def set_self_service_policy(work: Work, *, product_id: str, value: str) -> dict[str, Any]:
-    """Future purchases and trials only: existing subscriptions are not touched (rule 6)."""
-    require(may_govern(work.scope), "tenant", "tenantId")
+    """Future purchases and trials only: existing subscriptions are not touched (rule 6). Set by an
+    application, the policy names no user as its author; the audit event names the application."""
+    require(may_set_policy(work.scope), "tenant", "tenantId")
     if await work.conn.fetchval(SELECT_SELF_SERVICE_PRODUCT, product_id) is None:
         raise refuse(ErrorCode.NOT_FOUND, "No such self-service product.", "productId")
     tenant_id = work.scope.tenant_id
     previous = await work.conn.fetchval(SELECT_POLICY, tenant_id, product_id) or "enabled"
-    await work.conn.execute(UPSERT_POLICY, tenant_id, product_id, value, work.viewer.user_id)
+    await work.conn.execute(UPSERT_POLICY, tenant_id, product_id, value, work.principal.user_id)
     work.target("SelfServicePolicy", f"{tenant_id}:{product_id}")
     work.details.update(product_id=product_id, old_value=previous, new_value=value)
     return {"tenant_id": str(tenant_id), "product_id": product_id}

@@ -156,6 +156,7 @@ async def _audit(
     await conn.execute(
         INSERT_AUDIT_EVENT,
         tenant_id,
+        None,  # the sweep acts for nobody: no user, no application, no tenant of its own
         None,
         None,
         None,

@@ -24,14 +24,14 @@ from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.context import Context
 from purchasegraph.payments import CardDeclined, Charge, PaymentProcessor, ProcessorUnavailable
 from purchasegraph.policy import Scope
-from purchasegraph.viewer import Viewer
+from purchasegraph.viewer import AppViewer, UserViewer, Viewer
 
 log = logging.getLogger("purchasegraph.mutations")
 
 INSERT_AUDIT_EVENT = """
-INSERT INTO audit_events (tenant_id, actor_user_id, actor_tenant_id, on_behalf_of_tenant_id, action,
+INSERT INTO audit_events (tenant_id, actor_user_id, actor_app_id, actor_tenant_id, on_behalf_of_tenant_id, action,
                           target_type, target_id, request_id, details, outcome, error_codes, occurred_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, app_now())
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, app_now())
 """
 CLAIM_IDEMPOTENCY_KEY = """
 INSERT INTO idempotency_keys (tenant_id, principal_id, key, operation, request_hash, response, created_at)
@@ -75,7 +75,7 @@ class Work:
     """What an operation works with: the connection in its savepoint, who acts, and where."""
 
     conn: asyncpg.Connection
-    viewer: Viewer
+    principal: Viewer
     scope: Scope
     processor: PaymentProcessor
     request_id: str
@@ -109,6 +109,22 @@ class Work:
 
     def target(self, type_name: str, target_id: uuid.UUID | str) -> None:
         self.target_type, self.target_id = type_name, str(target_id)
+
+    @property
+    def viewer(self) -> UserViewer:
+        """The user acting, for the steps only a user takes (their purchase, card, bill, request).
+
+        The policy module refuses applications before any such step; should one get this far
+        anyway, it is refused here rather than recorded as a user that does not exist.
+        """
+        if isinstance(self.principal, UserViewer):
+            return self.principal
+        raise refuse(ErrorCode.NOT_AUTHORIZED, "An application cannot do this: it acts for no user.")
+
+    @property
+    def principal_id(self) -> uuid.UUID:
+        """Whose idempotency keys these are: the user's, or the application's."""
+        return self.principal.app_id if isinstance(self.principal, AppViewer) else self.principal.user_id
 
 
 @dataclass(frozen=True)
@@ -154,7 +170,7 @@ async def run(
     async with ctx.db.transaction() as conn:
         work = Work(
             conn=conn,
-            viewer=viewer,
+            principal=viewer,
             scope=scope,
             processor=ctx.processor,
             request_id=ctx.request_id,
@@ -178,7 +194,7 @@ async def run(
 async def _perform(work: Work, action: str, operation: Operation, idempotency: Idempotency | None) -> Outcome:
     if idempotency is None:
         return Outcome(await operation(work))
-    scope, principal = work.scope, work.viewer.user_id
+    scope, principal = work.scope, work.principal_id
     if not scope.sees_anything:
         # Nothing to claim a key in: a tenant out of reach (or nonexistent) is simply not found.
         fields = (idempotency.field,) if idempotency.field else ()
@@ -204,15 +220,18 @@ async def _perform(work: Work, action: str, operation: Operation, idempotency: I
 
 async def _audit(work: Work, action: str, tenant_id: uuid.UUID, outcome: Outcome) -> None:
     # A refusal about a tenant that does not exist is recorded in the actor's own tenant.
+    actor = work.principal
     audit_tenant = tenant_id
-    if tenant_id != work.viewer.tenant_id and not await work.conn.fetchval(SELECT_TENANT_EXISTS, tenant_id):
-        audit_tenant = work.viewer.tenant_id
-    on_behalf = audit_tenant if audit_tenant != work.viewer.tenant_id else None
+    if tenant_id != actor.tenant_id and not await work.conn.fetchval(SELECT_TENANT_EXISTS, tenant_id):
+        audit_tenant = actor.tenant_id
+    on_behalf = audit_tenant if audit_tenant != actor.tenant_id else None
+    # The actor is a user or an application, never both: an app's event names no user.
     await work.conn.execute(
         INSERT_AUDIT_EVENT,
         audit_tenant,
-        work.viewer.user_id,
-        work.viewer.tenant_id,
+        actor.user_id,
+        actor.app_id if isinstance(actor, AppViewer) else None,
+        actor.tenant_id,
         on_behalf,
         action,
         work.target_type,

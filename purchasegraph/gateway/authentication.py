@@ -1,16 +1,17 @@
 """Who the request is from: a bearer token checked, then the viewer read in one statement.
 
 A missing token is anonymous. A token that is present must verify and name a user of the
-directory, else the request is refused 401 before anything else runs.
+directory, or an application of a tenant this service has (with app roles it knows), else the
+request is refused 401 before anything else runs.
 """
 
 from __future__ import annotations
 
 from purchasegraph.db.executor import RequestExecutor
 from purchasegraph.gateway.errors import RequestCode, RequestError
-from purchasegraph.identity import InvalidToken
+from purchasegraph.identity import AppClaims, InvalidToken
 from purchasegraph.runtime import Runtime
-from purchasegraph.viewer import Viewer, load_viewer
+from purchasegraph.viewer import Viewer, load_principal
 
 
 def unauthenticated(message: str) -> RequestError:
@@ -31,16 +32,18 @@ async def authenticate(authorization: str | None, runtime: Runtime) -> tuple[Vie
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthenticated("The Authorization header must be `Bearer <token>`.")
     try:
-        claims = await runtime.verifier.verify(token.strip())
+        claims = await runtime.verifier.verify_principal(token.strip())
     except InvalidToken as exc:
         raise unauthenticated(f"The bearer token is not valid: {exc}.") from exc
     db = RequestExecutor(runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=settings.acquire_timeout)
     try:
-        viewer = await load_viewer(db, claims)
+        viewer = await load_principal(db, claims)
     except BaseException:
         await db.close()
         raise
     if viewer is None:
         await db.close()
+        if isinstance(claims, AppClaims):
+            raise unauthenticated("The bearer token names an application of a tenant this service does not have.")
         raise unauthenticated("The bearer token names a user this directory does not have.")
     return viewer, db

@@ -59,6 +59,10 @@ class Prepared:
         return self.operation.operation is OperationType.MUTATION
 
     @property
+    def is_subscription(self) -> bool:
+        return self.operation.operation is OperationType.SUBSCRIPTION
+
+    @property
     def operation_name(self) -> str | None:
         return self.operation.name.value if self.operation.name else None
 

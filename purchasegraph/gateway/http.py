@@ -41,6 +41,8 @@ from purchasegraph.gateway.limits import check_cost, query_cost
 from purchasegraph.gateway.request_id import request_id_from_scope
 from purchasegraph.gateway.strings import storable
 from purchasegraph.gateway.throttle import CostBucket, ThrottleStatus
+from purchasegraph.observability.metrics import record_request
+from purchasegraph.observability.tracing import request_tracing
 from purchasegraph.runtime import Runtime
 from purchasegraph.viewer import Viewer
 
@@ -212,7 +214,12 @@ def _json_response(body: Any, *, status: int, media_type: str, headers: Mapping[
 
 
 def principal_of(request: Request, viewer: Viewer | None) -> str:
-    """Whose bucket pays: the signed-in user of their tenant, else the client's address."""
+    """Whose bucket pays: the signed-in user of their tenant, or the application of its tenant (one
+    bucket per app and tenant, apart from any user's), else the client's address."""
+    from purchasegraph.viewer import AppViewer
+
+    if isinstance(viewer, AppViewer):
+        return f"app:{viewer.tenant_id}:{viewer.app_id}"
     if viewer is not None:
         return f"user:{viewer.tenant_id}:{viewer.user_id}"
     return f"anonymous:{request.client.host if request.client else 'unknown'}"
@@ -245,46 +252,63 @@ class GraphQLHTTP:
         self.bucket = bucket
         self.documents = documents
         self.graphiql = graphiql
+        self.tracing = request_tracing()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         started = time.perf_counter()
         outcome = Outcome(request_id=request_id_from_scope(scope))
-        try:
-            response = await self._respond(request, outcome)
-        except Exception:
-            # A bug, never a bad input: the caller gets the request id, the log gets the trace.
-            log.exception("unhandled error [request %s]", outcome.request_id)
-            response = self._refusal(
-                RequestError(
-                    RequestCode.INTERNAL_SERVER_ERROR,
-                    "Internal server error.",
-                    status=500,
-                    extensions={"requestId": outcome.request_id},
-                ),
-                outcome,
-            )
-        finally:
-            elapsed = time.perf_counter() - started
-            viewer = outcome.viewer
-            log.info(
-                "%s %s %d %.1fms",
-                request.method,
-                outcome.operation or "-",
-                outcome.status,
-                elapsed * 1000,
-                extra={
-                    "request_id": outcome.request_id,
-                    "operation": outcome.operation,
-                    "status": outcome.status,
-                    "code": outcome.code,
-                    "duration_ms": round(elapsed * 1000, 3),
-                    "statements": outcome.statements,
-                    "viewer_id": str(viewer.user_id) if viewer else None,
-                    "tenant_id": str(viewer.tenant_id) if viewer else None,
-                },
-            )
-        await response(scope, receive, send)
+        with self.tracing.span(request.headers) as span:
+            try:
+                response = await self._respond(request, outcome)
+            except Exception:
+                # A bug, never a bad input: the caller gets the request id, the log gets the trace.
+                log.exception("unhandled error [request %s]", outcome.request_id)
+                response = self._refusal(
+                    RequestError(
+                        RequestCode.INTERNAL_SERVER_ERROR,
+                        "Internal server error.",
+                        status=500,
+                        extensions={"requestId": outcome.request_id},
+                    ),
+                    outcome,
+                )
+            finally:
+                # The one place a request is accounted for: its log line, its metrics, its span.
+                # The line names the operation, never the document, its variables or the token.
+                elapsed = time.perf_counter() - started
+                viewer = outcome.viewer
+                log.info(
+                    "%s %s %d %.1fms",
+                    request.method,
+                    outcome.operation or "-",
+                    outcome.status,
+                    elapsed * 1000,
+                    extra={
+                        "request_id": outcome.request_id,
+                        "operation": outcome.operation,
+                        "status": outcome.status,
+                        "code": outcome.code,
+                        "duration_ms": round(elapsed * 1000, 3),
+                        "statements": outcome.statements,
+                        "viewer_id": str(viewer.user_id) if viewer else None,
+                        "tenant_id": str(viewer.tenant_id) if viewer else None,
+                    },
+                )
+                record_request(
+                    operation=outcome.operation,
+                    code=outcome.code,
+                    duration_seconds=elapsed,
+                    statements=outcome.statements,
+                )
+                span.finish(
+                    request_id=outcome.request_id,
+                    operation=outcome.operation,
+                    status=outcome.status,
+                    code=outcome.code,
+                    statements=outcome.statements,
+                )
+            await response(scope, receive, send)
 
     async def _respond(self, request: Request, outcome: Outcome) -> Response:
         accept = request.headers.get("accept")
@@ -363,6 +387,11 @@ class GraphQLHTTP:
         prepared = self.engine.prepare(document.text, params.operation_name)
         if document.register_as is not None:
             self.documents.register(document.register_as, document.text)
+        if prepared.is_subscription:
+            raise RequestError(
+                RequestCode.SUBSCRIPTION_NEEDS_WEBSOCKET,
+                "Subscriptions stream over a websocket on /graphql (graphql-transport-ws), not over HTTP.",
+            )
         if prepared.is_mutation and request.method == "GET":
             raise RequestError(
                 RequestCode.METHOD_NOT_ALLOWED,

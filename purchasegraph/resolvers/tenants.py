@@ -9,6 +9,7 @@ from purchasegraph.db.executor import Record
 from purchasegraph.db.pagination import PageArgs, Slice
 from purchasegraph.db.queries import capacity, partners, policies, requests, users
 from purchasegraph.policy import Scope, tenants_in_reach
+from purchasegraph.viewer import UserViewer
 
 
 async def tenant(info: Info, tenant_id: uuid.UUID) -> Record | None:
@@ -68,8 +69,8 @@ async def policy(info: Info, tenant_id: uuid.UUID, product_id: str) -> Record | 
 
 async def notifications_of_viewer(info: Info, limit: int) -> list[Record]:
     viewer = info.context.viewer
-    if viewer is None:
-        return []
+    if not isinstance(viewer, UserViewer):
+        return []  # notifications are a user's; an application has none
     return await requests.fetch_notifications(
         info.context.db, tenant_id=viewer.tenant_id, user_id=viewer.user_id, limit=limit
     )

@@ -15,6 +15,7 @@ from purchasegraph.context import Info
 from purchasegraph.resolvers import catalogue as catalogue_resolvers
 from purchasegraph.schema.catalogue import Product
 from purchasegraph.schema.directory import User
+from purchasegraph.schema.events import EventStream
 from purchasegraph.schema.ids import decode_uuid
 from purchasegraph.schema.mutations import Mutation
 from purchasegraph.schema.node import Node
@@ -22,6 +23,7 @@ from purchasegraph.schema.nodes import resolve_node
 from purchasegraph.schema.purchases import Assignment, Invoice, Order, PaymentMethod, Purchase, Subscription
 from purchasegraph.schema.tenants import LicenseRequest, PartnerRelationship, Tenant, load_tenant
 from purchasegraph.schema.viewer import Viewer
+from purchasegraph.viewer import UserViewer
 
 
 @strawberry.type(description="The purchase graph. What you see depends on who you are: see `viewer`.")
@@ -29,8 +31,8 @@ class Query:
     @strawberry.field(description="The signed-in principal; null without a token.")
     def viewer(self, info: Info) -> Viewer | None:
         viewer = info.context.viewer
-        if viewer is None:
-            return None
+        if not isinstance(viewer, UserViewer):
+            return None  # anonymous, or an application: there is no user to show
         return Viewer(user_id=viewer.user_id, tenant_id=viewer.tenant_id, role_names=viewer.roles)
 
     @strawberry.field(description="A tenant by directory id or Tenant ID; null outside your reach.")
@@ -89,7 +91,9 @@ class PurchaseGraphSchema(strawberry.Schema):
 def build_schema(
     *, extensions: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = ()
 ) -> strawberry.Schema:
-    return PurchaseGraphSchema(query=Query, mutation=Mutation, types=NODE_TYPES, extensions=list(extensions))
+    return PurchaseGraphSchema(
+        query=Query, mutation=Mutation, subscription=EventStream, types=NODE_TYPES, extensions=list(extensions)
+    )
 
 
 schema = build_schema()

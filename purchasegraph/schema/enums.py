@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from typing import TypeVar
 
 import strawberry
+from strawberry.types.enum import has_enum_definition
 
 from purchasegraph.eligibility import Reason
 from purchasegraph.policy import Access
 
+E = TypeVar("E", bound=enum.Enum)
+
 
 @strawberry.enum(description="The product families offered for self-service purchase.")
 class ProductFamily(enum.Enum):
-    POWER_BI = "power_bi"
-    POWER_APPS = "power_apps"
-    POWER_AUTOMATE = "power_automate"
-    PROJECT = "project"
-    VISIO = "visio"
+    POWER_BI = strawberry.enum_value("power_bi", description="Power BI: reports and dashboards.")
+    POWER_APPS = strawberry.enum_value("power_apps", description="Power Apps: low-code business apps.")
+    POWER_AUTOMATE = strawberry.enum_value("power_automate", description="Power Automate: workflows.")
+    PROJECT = strawberry.enum_value("project", description="Project: project and portfolio management.")
+    VISIO = strawberry.enum_value("visio", description="Visio: diagrams.")
 
 
 @strawberry.enum(description="How a subscription was bought.")
@@ -51,27 +56,33 @@ class ControlledBy(enum.Enum):
 
 @strawberry.enum(description="What an order line did to its subscription.")
 class OrderKind(enum.Enum):
-    PURCHASE = "purchase"
-    TRIAL = "trial"
-    ADD_LICENSES = "add_licenses"
-    REMOVE_LICENSES = "remove_licenses"
-    CANCEL = "cancel"
-    RENEW = "renew"
-    TAKE_OVER = "take_over"
-    REACTIVATE = "reactivate"
+    PURCHASE = strawberry.enum_value("purchase", description="Bought the subscription.")
+    TRIAL = strawberry.enum_value("trial", description="Started it as a free trial.")
+    ADD_LICENSES = strawberry.enum_value("add_licenses", description="Added licenses to it.")
+    REMOVE_LICENSES = strawberry.enum_value("remove_licenses", description="Removed unassigned licenses.")
+    CANCEL = strawberry.enum_value("cancel", description="Canceled it; final.")
+    RENEW = strawberry.enum_value(
+        "renew", description="Charged a new term: an auto-renewal, or a trial converting to paid."
+    )
+    TAKE_OVER = strawberry.enum_value(
+        "take_over", description="Admins took control of a self-service subscription from its purchaser."
+    )
+    REACTIVATE = strawberry.enum_value(
+        "reactivate", description="Brought an expired or disabled subscription back to active."
+    )
 
 
 @strawberry.enum(description="Billing state of an invoice.")
 class InvoiceStatus(enum.Enum):
-    OPEN = "open"
-    PAID = "paid"
-    PAST_DUE = "past_due"
+    OPEN = strawberry.enum_value("open", description="Billed, not paid yet; due seven days after it was issued.")
+    PAID = strawberry.enum_value("paid", description="Paid.")
+    PAST_DUE = strawberry.enum_value("past_due", description="Not paid by its due date: pay it with `payInvoice`.")
 
 
 @strawberry.enum(description="How often a subscription is billed.")
 class BillingFrequency(enum.Enum):
-    MONTHLY = "monthly"
-    ANNUAL = "annual"
+    MONTHLY = strawberry.enum_value("monthly", description="A one-month term, billed each month.")
+    ANNUAL = strawberry.enum_value("annual", description="A twelve-month term, billed up front.")
 
 
 @strawberry.enum(description="The MSCommerce AllowSelfServicePurchase policy value of a product.")
@@ -85,16 +96,16 @@ class SelfServicePolicyValue(enum.Enum):
 
 @strawberry.enum(description="Kind of organization; government and education cannot buy self-service.")
 class OrganizationType(enum.Enum):
-    COMMERCIAL = "commercial"
-    GOVERNMENT = "government"
-    EDUCATION = "education"
-    NONPROFIT = "nonprofit"
+    COMMERCIAL = strawberry.enum_value("commercial", description="A business; may buy self-service.")
+    GOVERNMENT = strawberry.enum_value("government", description="Government; cannot buy self-service.")
+    EDUCATION = strawberry.enum_value("education", description="School or university; cannot buy self-service.")
+    NONPROFIT = strawberry.enum_value("nonprofit", description="A nonprofit; may buy self-service.")
 
 
 @strawberry.enum(description="Member of the directory, or a guest from another organization.")
 class UserType(enum.Enum):
-    MEMBER = "member"
-    GUEST = "guest"
+    MEMBER = strawberry.enum_value("member", description="A member of the organization.")
+    GUEST = strawberry.enum_value("guest", description="A guest invited from another organization.")
 
 
 @strawberry.enum(description="Where a user account is mastered.")
@@ -105,16 +116,20 @@ class UserSource(enum.Enum):
 
 @strawberry.enum(description="Directory roles that matter to purchases.")
 class DirectoryRole(enum.Enum):
-    GLOBAL_ADMIN = "global_admin"
-    BILLING_ADMIN = "billing_admin"
-    GLOBAL_READER = "global_reader"
+    GLOBAL_ADMIN = strawberry.enum_value(
+        "global_admin", description="Administers the whole tenant, including self-service policies and take-overs."
+    )
+    BILLING_ADMIN = strawberry.enum_value(
+        "billing_admin", description="Manages purchases, subscriptions and licenses of the tenant."
+    )
+    GLOBAL_READER = strawberry.enum_value("global_reader", description="Sees the whole tenant; changes nothing.")
 
 
 @strawberry.enum(description="State of a delegated-admin (GDAP) relationship.")
 class PartnerRelationshipStatus(enum.Enum):
-    ACTIVE = "active"
-    EXPIRED = "expired"
-    TERMINATED = "terminated"
+    ACTIVE = strawberry.enum_value("active", description="Grants its roles while inside its dates.")
+    EXPIRED = strawberry.enum_value("expired", description="Past its end date; grants nothing.")
+    TERMINATED = strawberry.enum_value("terminated", description="Ended before its end date; grants nothing.")
 
 
 AccessLevel = strawberry.enum(
@@ -132,3 +147,25 @@ EligibilityReason = strawberry.enum(
     name="EligibilityReason",
     description="Why a user cannot buy a product self-service; the purchase mutations use the same codes.",
 )
+
+
+def _describe_values(enum_type: type[E], descriptions: Mapping[E, str]) -> None:
+    """Describe the values of an enum defined outside the schema, whose members cannot use `enum_value`."""
+    definition = enum_type
+    assert has_enum_definition(definition), f"{enum_type.__name__} is not a Strawberry enum"
+    for value in definition.__strawberry_definition__.values:
+        value.description = descriptions[enum_type(value.value)]
+
+
+_describe_values(
+    AccessLevel,
+    {
+        Access.ADMIN: "A global or billing admin of the tenant: sees and manages all of it.",
+        Access.READER: "A global reader of the tenant: sees all of it, changes nothing.",
+        Access.PARTNER: "A partner in an active delegated relationship: sees all of it, changes what its roles allow.",
+        Access.MEMBER: "A member: sees their own purchases and licenses, and the directory.",
+        Access.GUEST: "A guest: sees only the licenses assigned to them, and themselves.",
+    },
+)
+# The same texts as the ErrorCode values of the same names.
+_describe_values(EligibilityReason, {reason: reason.value for reason in Reason})

@@ -39,7 +39,7 @@ class UserError:
 
 @strawberry.enum(description="How a purchase is paid. Only credit cards are accepted (rule 5).")
 class PaymentKind(enum.Enum):
-    CREDIT_CARD = "credit_card"
+    CREDIT_CARD = strawberry.enum_value("credit_card", description="A saved card or a new one.")
     INVOICE = strawberry.enum_value("invoice", description="Not supported: refused with PAYMENT_METHOD_NOT_SUPPORTED.")
 
 
@@ -239,7 +239,13 @@ async def _on_subscription(
 @strawberry.type(description="Everything that changes the purchase graph. Each mutation is one transaction.")
 class Mutation:
     @strawberry.mutation(description="Buy a subscription self-service, paid by credit card.")
-    async def purchase_subscription(self, info: Info, input: PurchaseSubscriptionInput) -> SubscriptionPayload:
+    async def purchase_subscription(
+        self,
+        info: Info,
+        input: Annotated[
+            PurchaseSubscriptionInput, strawberry.argument(description="What to buy, for whom, and how to pay.")
+        ],
+    ) -> SubscriptionPayload:
         tenant_id = _tenant(info, str(input.tenant_id))
         if tenant_id is None:
             return SubscriptionPayload(
@@ -271,7 +277,7 @@ class Mutation:
             invoice=input.pay_by is PaymentKind.INVOICE,
         )
         product_id = product_key(str(input.product_id))
-        frequency: str = input.billing_frequency.value
+        frequency = cast(str, input.billing_frequency.value)
 
         async def operation(work: Work) -> dict[str, Any]:
             return await purchasing.purchase_subscription(
@@ -330,7 +336,11 @@ class Mutation:
 
     @strawberry.mutation(description="Buy more licenses of a subscription you govern.")
     async def add_licenses(
-        self, info: Info, subscription_id: SubscriptionIdArg, quantity: int, idempotency_key: KeyArg
+        self,
+        info: Info,
+        subscription_id: SubscriptionIdArg,
+        quantity: Annotated[int, strawberry.argument(description="Licenses to add, 1-10,000; at most 10,000 in all.")],
+        idempotency_key: KeyArg,
     ) -> SubscriptionPayload:
         return await _on_subscription(
             info,
@@ -347,7 +357,12 @@ class Mutation:
 
     @strawberry.mutation(description="Remove unassigned licenses (refused below the assigned count).")
     async def remove_licenses(
-        self, info: Info, subscription_id: SubscriptionIdArg, quantity: int
+        self,
+        info: Info,
+        subscription_id: SubscriptionIdArg,
+        quantity: Annotated[
+            int, strawberry.argument(description="Licenses to remove; at least one stays, and every assigned one.")
+        ],
     ) -> SubscriptionPayload:
         return await _on_subscription(
             info,
@@ -395,7 +410,9 @@ class Mutation:
         )
 
     @strawberry.mutation(description="Save a credit card to pay with (brand, last 4 and expiry are kept).")
-    async def add_payment_method(self, info: Info, card: CardInput) -> PaymentMethodPayload:
+    async def add_payment_method(
+        self, info: Info, card: Annotated[CardInput, strawberry.argument(description="The card to save.")]
+    ) -> PaymentMethodPayload:
         viewer = info.context.viewer
         tenant_id = viewer.tenant_id if viewer else uuid.UUID(int=0)
         details = card.details()
@@ -499,7 +516,10 @@ class Mutation:
         info: Info,
         tenant_id: Annotated[strawberry.ID, strawberry.argument(description="The tenant (UUID or Tenant ID).")],
         product_id: Annotated[strawberry.ID, strawberry.argument(description="Commerce product id or Product ID.")],
-        value: SelfServicePolicyValue,
+        value: Annotated[
+            SelfServicePolicyValue,
+            strawberry.argument(description="The new value; applies to future purchases and trials only."),
+        ],
     ) -> SelfServicePolicyPayload:
         tenant = _tenant(info, str(tenant_id))
         if tenant is None:

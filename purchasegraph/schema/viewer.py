@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import Annotated
+from typing import Annotated, cast
 
 import strawberry
 
@@ -69,7 +69,7 @@ class Viewer:
 
     @strawberry.field(description="The viewer's directory roles in the home tenant.")
     def directory_roles(self) -> list[DirectoryRole]:
-        return sorted((DirectoryRole(r) for r in self.role_names), key=lambda r: r.value)
+        return sorted((DirectoryRole(r) for r in self.role_names), key=lambda r: cast(str, r.value))
 
     @strawberry.field(description="Every tenant the viewer may act on: home first, then partner customers.")
     async def tenants(self, info: Info) -> list[TenantAccess]:

@@ -1,4 +1,5 @@
-"""Self-service policies (MSCommerce AllowSelfServicePurchase): whole-tenant viewers read them."""
+"""Self-service policies (MSCommerce AllowSelfServicePurchase): whole-tenant viewers read them, and
+applications allowed the policies (``Scope.sees_policies``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,6 @@ SELECT COALESCE((SELECT value FROM self_service_policies WHERE tenant_id = $1 AN
 
 
 async def fetch_policies_by_tenant(db: Executor, *, scope: Scope) -> list[Record]:
-    if not scope.whole_tenant:
+    if not scope.sees_policies:
         return []
-    return await db.fetch(SELECT_POLICIES_BY_TENANT, scope.tenant_id, scope.whole_tenant)
+    return await db.fetch(SELECT_POLICIES_BY_TENANT, scope.tenant_id, scope.sees_policies)

@@ -86,6 +86,6 @@ async def fetch_notifications(db: Executor, *, tenant_id: uuid.UUID, user_id: uu
 
 
 async def fetch_policy(db: Executor, *, scope: Scope, product_id: str) -> Record | None:
-    if not scope.whole_tenant:
+    if not scope.sees_policies:
         return None
-    return await db.fetchrow(SELECT_POLICY, scope.tenant_id, product_id, scope.whole_tenant)
+    return await db.fetchrow(SELECT_POLICY, scope.tenant_id, product_id, scope.sees_policies)

@@ -1,0 +1,218 @@
+"""graphql-transport-ws on /graphql: Strawberry speaks the protocol, the gateway's engine runs it.
+
+Strawberry's ASGI view handles the websocket and the protocol's states (connection_init within
+10 s, ack, ping/pong, subscribe/next/error/complete, the close codes). What it would execute is
+replaced (``Subscriptions``): every document goes through the same ``Engine.prepare`` as over
+HTTP (token, depth, alias and cost limits, validation, no introspection in production), only
+subscription operations are run (queries and mutations belong to HTTP, with its throttle and
+audit), trusted documents are enforced when they are over HTTP (the protocol carries the full
+text, which must then be one of the manifest), and errors that are not the API's own are masked
+with a request id, as over HTTP.
+
+The token comes in connection_init's payload, ``{"Authorization": "Bearer <token>"}`` (a browser
+cannot set headers on a websocket). A missing or invalid token, or one naming a user the
+directory no longer has, closes the socket with 4403 before anything is acknowledged.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import AsyncGenerator, Iterable
+from inspect import isawaitable
+from typing import Any, cast
+
+from graphql import ExecutionResult as CoreResult
+from graphql import GraphQLError, OperationType, subscribe
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.schema import BaseSchema
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.types.execution import ExecutionResult, PreExecutionError
+from strawberry.types.unset import UNSET, UnsetType
+from strawberry.utils.aio import aclosing
+
+from purchasegraph.db.availability import database_unavailable
+from purchasegraph.db.executor import RequestExecutor
+from purchasegraph.events.stream import Connection, StreamContext, bearer_token
+from purchasegraph.gateway.documents import DocumentStore
+from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.gateway.execution import Engine
+from purchasegraph.gateway.http import check_strings
+from purchasegraph.gateway.limits import check_cost, query_cost
+from purchasegraph.identity import InvalidToken
+from purchasegraph.viewer import load_viewer
+
+log = logging.getLogger("purchasegraph.events")
+
+# A client needs a handful (one per tenant it watches); each costs a queue and a query per event.
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 10
+CONNECTION_INIT_TIMEOUT = datetime.timedelta(seconds=10)
+# RFC 6455 "Try Again Later": the database did not answer while the connection was checked.
+TRY_AGAIN_LATER = 1013
+
+StreamResults = AsyncGenerator[ExecutionResult, None]
+
+
+def _error(formatted: dict[str, Any]) -> GraphQLError:
+    return GraphQLError(formatted["message"], extensions=formatted.get("extensions"))
+
+
+def refused(error: RequestError) -> PreExecutionError:
+    """A refusal of the document, sent as the protocol's `error` message for the operation."""
+    return PreExecutionError(data=None, errors=[_error(e) for e in error.graphql_errors()])
+
+
+class Subscriptions:
+    """What the protocol handler executes against, in place of a Strawberry schema: its
+    ``stream`` is the one method the graphql-transport-ws handler calls."""
+
+    def __init__(self, engine: Engine, documents: DocumentStore) -> None:
+        self.engine = engine
+        self.documents = documents
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResults:
+        assert isinstance(context_value, Connection), "EventStreams.get_context makes the connection"
+        return self._results(query, variable_values, context_value, operation_name)
+
+    async def _results(
+        self, query: str | None, variables: dict[str, Any] | None, connection: Connection, operation_name: str | None
+    ) -> StreamResults:
+        engine = self.engine
+        try:
+            check_strings(variables, "variables")
+            prepared = engine.prepare(self.documents.resolve(query, None).text, operation_name)
+            if prepared.operation.operation is not OperationType.SUBSCRIPTION:
+                raise RequestError(
+                    RequestCode.METHOD_NOT_ALLOWED,
+                    "Only subscriptions are served over the websocket; send queries and mutations over HTTP.",
+                )
+            check_cost(
+                query_cost(engine.schema, prepared.document, prepared.operation, variables or {}, engine.limits),
+                engine.limits,
+            )
+        except RequestError as error:
+            yield refused(error)
+            return
+        # Its own context: the operation's events swap the viewer and executor in it.
+        context = StreamContext.open(connection)
+        try:
+            outcome = subscribe(
+                engine.schema,
+                prepared.document,
+                context_value=context,
+                variable_values=variables,
+                operation_name=operation_name,
+                executor_class=StrawberryGraphQLCoreExecutionContext,
+                hide_suggestions=engine.production,
+            )
+            if isawaitable(outcome):
+                outcome = await outcome
+            if isinstance(outcome, CoreResult):  # refused when it started: the `error` message
+                yield PreExecutionError(data=None, errors=self._masked(outcome.errors, context))
+                return
+            async with aclosing(outcome) as results:
+                try:
+                    async for result in results:
+                        yield ExecutionResult(data=result.data, errors=self._masked(result.errors, context))
+                except Exception as error:  # the stream ends: access ended, fell behind, a failure
+                    wrapped = (
+                        error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)
+                    )
+                    yield ExecutionResult(data=None, errors=self._masked([wrapped], context))
+        finally:
+            await context.release()
+
+    def _masked(self, errors: list[GraphQLError] | None, context: StreamContext) -> list[GraphQLError] | None:
+        """The API's own errors as they are; anything else logged and masked, as over HTTP."""
+        if not errors:
+            return None
+        shown: list[GraphQLError] = []
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, GraphQLError):
+                shown.append(error)
+                continue
+            if database_unavailable(original):
+                log.warning("database unavailable [subscription %s]: %r", context.request_id, original)
+                code, message = RequestCode.SERVICE_UNAVAILABLE, "The database is unavailable; subscribe again."
+            else:
+                log.error("internal error [subscription %s]", context.request_id, exc_info=original)
+                code, message = RequestCode.INTERNAL_SERVER_ERROR, "Internal server error."
+            shown.append(
+                GraphQLError(
+                    message,
+                    nodes=error.nodes,
+                    path=error.path,
+                    extensions={"code": code.value, "requestId": context.request_id},
+                )
+            )
+        return shown
+
+
+class Handler(BaseGraphQLTransportWSHandler[Connection, None]):
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        # The token's user is looked up while the connection is checked: a database that does
+        # not answer is "try again", not "forbidden" and not a crash of the socket's task.
+        try:
+            await super().handle_connection_init(message)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            log.warning("database unavailable while a websocket connected: %r", error)
+            await self.websocket.close(code=TRY_AGAIN_LATER, reason="The database is unavailable; try again.")
+
+
+class EventStreams(GraphQL[Connection, None]):
+    """The websocket side of /graphql (app.py routes websocket scopes here, HTTP to GraphQLHTTP)."""
+
+    graphql_transport_ws_handler_class = Handler
+
+    def __init__(self, engine: Engine, documents: DocumentStore) -> None:
+        super().__init__(
+            # Duck-typed: the handler calls `stream` and nothing else of its schema.
+            cast(BaseSchema, Subscriptions(engine, documents)),
+            graphql_ide=None,
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            connection_init_wait_timeout=CONNECTION_INIT_TIMEOUT,
+            max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
+        )
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Connection:
+        state = request.state
+        return Connection(runtime=state.runtime, hub=state.events)
+
+    async def on_ws_connect(self, context: Connection) -> UnsetType | dict[str, object] | None:
+        """Accept the connection only with a valid token naming a user of the directory."""
+        token = bearer_token(context.connection_params)
+        if token is None:
+            raise ConnectionRejectionError()
+        runtime = context.runtime
+        try:
+            claims = await runtime.verifier.verify(token)
+        except InvalidToken:
+            raise ConnectionRejectionError() from None
+        db = RequestExecutor(runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=runtime.settings.acquire_timeout)
+        try:
+            viewer = await load_viewer(db, claims)
+        finally:
+            await db.close()
+        if viewer is None:
+            raise ConnectionRejectionError()
+        context.token = token
+        return cast(UnsetType, UNSET)

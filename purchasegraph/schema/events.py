@@ -1,0 +1,204 @@
+"""Live events: the subscription root, named EventStream (`Subscription` is a product subscription).
+
+Served over graphql-transport-ws on /graphql only (purchasegraph/events/transport.py). Access
+is checked twice: when a subscription starts, which refuses it with an error as a query of the
+same data would be refused, and for every event, with the viewer read from the database again,
+so a revoked role, an ended partner relationship or an expired token ends the stream before
+the next event is delivered.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Annotated
+
+import strawberry
+
+from purchasegraph.context import Info
+from purchasegraph.events.hub import Feed, FeedEnded, Interest, Notice
+from purchasegraph.events.stream import StreamContext, StreamError
+from purchasegraph.schema.catalogue import Product, load_product
+from purchasegraph.schema.directory import User, load_user
+from purchasegraph.schema.ids import decode_uuid
+from purchasegraph.schema.purchases import Subscription, load_subscription
+from purchasegraph.viewer import Viewer
+
+
+@strawberry.type(
+    description="A committed change to a tenant's purchases. Only ids travel with it; "
+    "its fields are read when it is delivered, under your access at that moment."
+)
+class PurchaseEvent:
+    event_id: strawberry.ID = strawberry.field(description="Its number in the tenant's audit log; unique.")
+    action: str = strawberry.field(
+        description="What happened, as the audit log names it: subscription.purchase, license.assign, "
+        "self_service_policy.update, subscription.cancel, subscription.take_over, …"
+    )
+    tenant_id: strawberry.ID = strawberry.field(description="The tenant it happened in (directory id).")
+    occurred_at: datetime.datetime = strawberry.field(description="When it was recorded.")
+    outcome: str = strawberry.field(
+        description="Always `accepted`: refused and rolled-back changes are never published."
+    )
+    tenant_uuid: strawberry.Private[uuid.UUID]
+    subscription_id: strawberry.Private[uuid.UUID | None]
+    product_id: strawberry.Private[str | None]
+    actor_user_id: strawberry.Private[uuid.UUID | None]
+    actor_tenant_id: strawberry.Private[uuid.UUID | None]
+
+    @classmethod
+    def from_notice(cls, notice: Notice) -> PurchaseEvent:
+        return cls(
+            event_id=strawberry.ID(str(notice.event_id)),
+            action=notice.action,
+            tenant_id=strawberry.ID(str(notice.tenant_id)),
+            occurred_at=notice.occurred_at,
+            outcome="accepted",
+            tenant_uuid=notice.tenant_id,
+            subscription_id=notice.subscription_id,
+            product_id=notice.product_id,
+            actor_user_id=notice.actor_user_id,
+            actor_tenant_id=notice.actor_tenant_id,
+        )
+
+    @strawberry.field(
+        description="The subscription it changed, as it is now; null for a policy change, "
+        "or when your access does not reach it."
+    )
+    async def subscription(self, info: Info) -> Subscription | None:
+        if self.subscription_id is None:
+            return None
+        return await load_subscription(info, self.tenant_uuid, self.subscription_id)
+
+    @strawberry.field(description="The product: the subscription's, or the one whose policy changed.")
+    async def product(self, info: Info) -> Product | None:
+        return await load_product(info, self.product_id) if self.product_id is not None else None
+
+    @strawberry.field(
+        description="Who did it; null for the renewal sweep, or an actor your access does not reach (a partner's user)."
+    )
+    async def actor(self, info: Info) -> User | None:
+        if self.actor_tenant_id is None:
+            return None
+        return await load_user(info, self.actor_tenant_id, self.actor_user_id)
+
+
+TenantIdArg = Annotated[strawberry.ID, strawberry.argument(description="UUID or Tenant ID.")]
+# Whether the viewer, as just read again, may still receive the stream's events.
+StillAllowed = Callable[[StreamContext, Viewer | None], StreamError | None]
+
+
+@strawberry.type(
+    name="EventStream",
+    description='Live events, over graphql-transport-ws on /graphql with `{"Authorization": "Bearer <token>"}` '
+    "as the connection_init payload. Access is checked when a subscription starts and again for every event.",
+)
+class EventStream:
+    @strawberry.subscription(
+        description="Every purchase, license change, policy change, cancellation and take-over in a tenant, "
+        "as each commits. For the tenant's admins and readers and its active partners; the stream ends "
+        "with an error when that access does."
+    )
+    async def purchase_events(self, info: Info, tenant_id: TenantIdArg) -> AsyncIterator[PurchaseEvent]:
+        stream = stream_of(info)
+        tenant = decode_uuid(str(tenant_id), "Tenant")
+        if tenant is None:
+            raise StreamError("NOT_FOUND", "No such tenant.")
+        # Listening before the check: nothing committed after it is missed.
+        feed = stream.hub.subscribe(Interest(tenant_id=tenant))
+        return await _start(stream, feed, _whole_tenant(tenant))
+
+    @strawberry.subscription(
+        description="Events on the subscriptions you purchased: licenses, cancellation, take-over, renewal."
+    )
+    async def my_subscription_events(self, info: Info) -> AsyncIterator[PurchaseEvent]:
+        stream = stream_of(info)
+        try:
+            viewer = await stream.refresh()
+        finally:
+            await stream.release()
+        if viewer is None:
+            raise _user_gone()
+        feed = stream.hub.subscribe(Interest(tenant_id=viewer.tenant_id, purchaser_id=viewer.user_id))
+
+        def still_allowed(context: StreamContext, current: Viewer | None) -> StreamError | None:
+            return _user_gone() if current is None else None
+
+        return await _start(stream, feed, still_allowed)
+
+
+def stream_of(info: Info) -> StreamContext:
+    context = info.context
+    if not isinstance(context, StreamContext):
+        raise StreamError("SUBSCRIPTION_TRANSPORT", "Subscribe over graphql-transport-ws on /graphql.")
+    return context
+
+
+def _whole_tenant(tenant_id: uuid.UUID) -> StillAllowed:
+    """Admins and readers of the tenant, and its active partners: what `Scope.whole_tenant` says."""
+
+    def still_allowed(context: StreamContext, viewer: Viewer | None) -> StreamError | None:
+        if viewer is None:
+            return _user_gone()
+        scope = context.scope_of(tenant_id)
+        if scope.whole_tenant:
+            return None
+        if scope.sees_anything:
+            return StreamError(
+                "NOT_AUTHORIZED", "A tenant's events are for its admins and readers and its active partners."
+            )
+        return StreamError("NOT_FOUND", "No such tenant.")
+
+    return still_allowed
+
+
+def _user_gone() -> StreamError:
+    return StreamError("UNAUTHENTICATED", "The token names a user this directory no longer has.")
+
+
+def _access_ended(refusal: StreamError) -> StreamError:
+    return StreamError("ACCESS_ENDED", f"Your access to these events ended: {refusal.message}")
+
+
+async def _start(stream: StreamContext, feed: Feed, still_allowed: StillAllowed) -> AsyncIterator[PurchaseEvent]:
+    """Refuse now (an error instead of a stream) or hand graphql-core the stream of events."""
+    try:
+        viewer = await stream.refresh()
+        refusal = still_allowed(stream, viewer)
+    except BaseException:
+        feed.close()
+        raise
+    finally:
+        await stream.release()
+    if refusal is not None:
+        feed.close()
+        raise refusal
+    return _deliver(stream, feed, still_allowed)
+
+
+async def _deliver(
+    stream: StreamContext, feed: Feed, still_allowed: StillAllowed
+) -> AsyncGenerator[PurchaseEvent, None]:
+    """Each event authorized on its own; its pool connection held only while it is executed."""
+    try:
+        while True:
+            try:
+                notice = await anext(feed)
+            except FeedEnded as ended:
+                raise _feed_ended(ended) from None
+            refusal = still_allowed(stream, await stream.refresh())
+            if refusal is not None:
+                raise _access_ended(refusal)
+            yield PurchaseEvent.from_notice(notice)
+            # Resumed once graphql-core has executed the event's selection.
+            await stream.release()
+    finally:
+        feed.close()
+        await stream.release()
+
+
+def _feed_ended(ended: FeedEnded) -> StreamError:
+    if ended.reason == FeedEnded.FELL_BEHIND:
+        return StreamError("FELL_BEHIND", "Events arrived faster than this subscription read them; subscribe again.")
+    return StreamError("SHUTTING_DOWN", "The server is restarting; subscribe again.")
