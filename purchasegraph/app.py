@@ -30,7 +30,7 @@ from purchasegraph.observability.metrics import metrics_endpoint
 from purchasegraph.playground import playground
 from purchasegraph.runtime import Runtime, running
 from purchasegraph.schema import build_schema
-from purchasegraph.settings import Settings
+from purchasegraph.settings import Settings, settings_from_env
 
 log = logging.getLogger("purchasegraph")
 
@@ -54,6 +54,11 @@ async def readyz(request: Request) -> Response:
         log.warning("readiness check failed", exc_info=True)
         return JSONResponse({"ready": False}, status_code=503)
     return JSONResponse({"ready": True})
+
+
+def create_app_from_env() -> Starlette:
+    """The app of each `serve --workers N` process: its settings come from the environment."""
+    return create_app(settings_from_env())
 
 
 def create_app(settings: Settings) -> Starlette:

@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from purchasegraph.settings import Settings, settings_from_env
 
@@ -31,22 +33,35 @@ def serve(args: argparse.Namespace) -> int:
     from purchasegraph.app import create_app
     from purchasegraph.observability.logs import configure_logging
 
-    settings = _settings(args).with_changes(announce_url=f"http://{args.host}:{args.port}/graphql")
+    if args.workers < 1:
+        print("purchasegraph serve: --workers must be 1 or more", file=sys.stderr)
+        return EXIT_USAGE
+    url = f"http://{args.host}:{args.port}/graphql"
+    settings = _settings(args).with_changes(announce_url=url if args.workers == 1 else None)
     # One handler on the root logger, JSON or text, for ours and uvicorn's records alike; our
     # request line (INFO, purchasegraph.request) replaces uvicorn's access log, which would
     # print the URL with its query string, and so a GET's variables.
     configure_logging(settings.effective_log_format, args.log_level)
     # On SIGTERM uvicorn stops accepting, lets in-flight requests finish (up to 30 s), then the
     # lifespan closes the pool and stops the embedded server.
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=30,
-    )
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": 30,
+    }
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return 0
+    # Worker processes build their own app from the environment: hand the flags down through it.
+    # They share one embedded server (one data folder) and migrate under an advisory lock.
+    os.environ["PURCHASEGRAPH_DATA_DIR"] = str(settings.data_dir)
+    if settings.production:
+        os.environ["PURCHASEGRAPH_ENV"] = "production"
+    print(f"purchasegraph: {args.workers} workers, playground at {url}", file=sys.stderr)
+    uvicorn.run("purchasegraph.app:create_app_from_env", factory=True, workers=args.workers, **options)
     return 0
 
 
@@ -233,7 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("serve", "Run the gateway (playground at /graphql).")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--production", action="store_true", help="No GraphiQL; needs a JWT secret or JWKS.")
+    p.add_argument(
+        "--production",
+        action="store_true",
+        help="No GraphiQL, no introspection, no demo page; needs PURCHASEGRAPH_JWT_SECRET or PURCHASEGRAPH_JWKS_URL.",
+    )
+    p.add_argument(
+        "--workers", type=int, default=1, help="Processes serving requests (default 1); use the cores you have."
+    )
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(run=serve)
 

@@ -647,3 +647,26 @@ def test_the_token_command_refuses_an_unknown_role() -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["token", "--app", str(uuid.uuid4()), "--tenant", CONTOSO, "--role", "Directory.ReadWrite.All"])
     assert exit_.value.code == 2
+
+
+async def test_the_admins_audit_trail_names_the_application_that_acted(api: Api) -> None:
+    writer = ACTORS["contoso_policy_writer"]
+    await as_app(
+        api,
+        writer,
+        f'mutation {{ setSelfServicePolicy(tenantId: "{CONTOSO_ID}", productId: "CFQ7TTC0H9MP", value: DISABLED)'
+        " { userErrors { code } } }",
+    )
+    data = await api.data(
+        f'{{ tenant(id: "{CONTOSO_ID}") {{ auditEvents(first: 1) '
+        "{ nodes { action outcome actorUserId actorAppId } } } }",
+        as_user="alex.admin@contoso.example",
+    )
+    assert data["tenant"]["auditEvents"]["nodes"] == [
+        {
+            "action": "self_service_policy.update",
+            "outcome": "accepted",
+            "actorUserId": None,
+            "actorAppId": str(writer.app_id),
+        }
+    ]

@@ -137,6 +137,9 @@ class AuditEvent:
     target_id: str = strawberry.field(description="Its id.")
     actor_user_id: strawberry.ID | None = strawberry.field(description="Directory id of the actor.")
     actor_tenant_id: strawberry.ID | None = strawberry.field(description="The actor's own tenant.")
+    actor_app_id: strawberry.ID | None = strawberry.field(
+        description="The application that acted, for an app-only token (then there is no actor user)."
+    )
     on_behalf_of_tenant_id: strawberry.ID | None = strawberry.field(
         description="The customer tenant a partner acted for."
     )
@@ -156,6 +159,7 @@ class AuditEvent:
             target_id=row["target_id"],
             actor_user_id=as_id(row["actor_user_id"]),
             actor_tenant_id=as_id(row["actor_tenant_id"]),
+            actor_app_id=as_id(row["actor_app_id"]),
             on_behalf_of_tenant_id=as_id(row["on_behalf_of_tenant_id"]),
             request_id=row["request_id"],
             occurred_at=row["occurred_at"],

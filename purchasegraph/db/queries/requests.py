@@ -30,7 +30,8 @@ SELECT r.tenant_id, r.id, r.product_id, r.requester_user_id, r.for_user_ids, r.s
 SELECT_AUDIT_EVENTS_BY_TENANT = connection_query(
     source="""FROM audit_events e
       WHERE e.tenant_id = $1 AND e.tenant_id = k.parent AND $7::bool AND $8::uuid IS NOT NULL""",
-    columns="""e.tenant_id, e.id, e.actor_user_id, e.actor_tenant_id, e.on_behalf_of_tenant_id, e.action,
+    columns="""e.tenant_id, e.id, e.actor_user_id, e.actor_tenant_id, e.actor_app_id, e.on_behalf_of_tenant_id,
+       e.action,
        e.target_type, e.target_id, e.request_id, e.outcome, e.error_codes, e.occurred_at""",
     order_by="e.occurred_at DESC, e.id DESC",
 )
