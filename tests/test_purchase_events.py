@@ -28,11 +28,12 @@ from websockets.typing import Subprotocol
 
 from purchasegraph.app import create_app
 from purchasegraph.db.embedded import start_embedded_server
-from purchasegraph.db.seed import demo_tenant_id, demo_user_id
+from purchasegraph.db.seed import demo_id, demo_tenant_id, demo_user_id
 from purchasegraph.events.hub import APPLICATION_NAME, QUEUE_LIMIT, EventHub, FeedEnded, Interest, Notice
 from purchasegraph.gateway.documents import MANIFEST_FORMAT, document_hash
+from purchasegraph.identity import AppRole, mint_app_token
 from purchasegraph.payments import CARD_DECLINED_NUMBER
-from purchasegraph.settings import Settings
+from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings
 from tests.demo import ALEX, CONTOSO, CONTOSO_ID, GOOD_CARD, OLGA, PAULA, PETE, POWER_BI_PRO
 from tests.live_server import live_server
 from tests.mutations import PURCHASE
@@ -196,9 +197,10 @@ class Client:
 
 
 @asynccontextmanager
-async def connected(served: Served, upn: str) -> AsyncIterator[Client]:
+async def connected(served: Served, upn: str, *, authorization: str | None = None) -> AsyncIterator[Client]:
     async with connect(served.ws_url, subprotocols=[PROTOCOL]) as ws:
-        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": bearer(upn)}}))
+        header = authorization or bearer(upn)
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": header}}))
         client = Client(ws)
         assert await client.receive() == {"type": "connection_ack"}
         yield client
@@ -250,6 +252,39 @@ async def test_an_active_partner_receives_the_tenants_events(app: Served, http: 
         event = event_of(await pat.receive())
     assert event["subscription"]["id"] == subscription_id
     assert event["actor"] == {"userPrincipalName": PAULA}
+
+
+def app_bearer(roles: list[AppRole]) -> str:
+    token = mint_app_token(
+        secret=SECRET,
+        app_id=demo_id("test-app:events-reader"),
+        tenant_id=CONTOSO_ID,
+        roles=roles,
+        issuer=DEV_ISSUER,
+        audience=DEFAULT_AUDIENCE,
+    )
+    return f"Bearer {token}"
+
+
+async def test_a_reader_application_streams_the_tenants_events_but_has_no_purchases_of_its_own(
+    app: Served, http: httpx.AsyncClient
+) -> None:
+    async with connected(app, "", authorization=app_bearer([AppRole.READ_ALL])) as tool:
+        await tool.subscribe("1", PURCHASE_EVENTS, {"tenant": CONTOSO})
+        await app.wait_for_subscribers(1)
+        subscription_id = await purchased(http, PAULA)
+        assert event_of(await tool.receive())["subscription"]["id"] == subscription_id
+        await tool.subscribe("2", MY_EVENTS)
+        refused = await tool.receive()
+    assert refused["type"] == "error", refused
+    assert refused["payload"][0]["extensions"]["code"] == "NOT_AUTHORIZED"
+
+
+async def test_a_policy_only_application_sees_no_events(app: Served) -> None:
+    async with connected(app, "", authorization=app_bearer([AppRole.POLICY_READ_WRITE])) as tool:
+        await tool.subscribe("1", PURCHASE_EVENTS, {"tenant": CONTOSO})
+        refused = await tool.receive()
+    assert refused["type"] == "error", refused
 
 
 async def test_a_purchaser_receives_events_on_their_own_subscriptions_only(

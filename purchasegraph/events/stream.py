@@ -20,9 +20,9 @@ from purchasegraph.context import Context
 from purchasegraph.db.executor import RequestExecutor
 from purchasegraph.db.loaders import Loaders
 from purchasegraph.events.hub import EventHub
-from purchasegraph.identity import Claims, InvalidToken
+from purchasegraph.identity import InvalidToken
 from purchasegraph.runtime import Runtime
-from purchasegraph.viewer import Viewer, load_viewer
+from purchasegraph.viewer import Viewer, load_principal
 
 
 class StreamError(GraphQLError):
@@ -92,7 +92,7 @@ class StreamContext(Context):
         if self.connection.token is None:
             raise token_expired()
         try:
-            claims: Claims = await runtime.verifier.verify(self.connection.token)
+            claims = await runtime.verifier.verify_principal(self.connection.token)
         except InvalidToken:
             raise token_expired() from None
         executor = RequestExecutor(
@@ -104,7 +104,7 @@ class StreamContext(Context):
         self._scopes = {}
         self.request_id = uuid.uuid4().hex
         self.viewer = None
-        self.viewer = await load_viewer(executor, claims)
+        self.viewer = await load_principal(executor, claims)
         return self.viewer
 
     async def release(self) -> None:

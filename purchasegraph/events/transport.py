@@ -47,7 +47,7 @@ from purchasegraph.gateway.execution import Engine
 from purchasegraph.gateway.http import check_strings
 from purchasegraph.gateway.limits import check_cost, query_cost
 from purchasegraph.identity import InvalidToken
-from purchasegraph.viewer import load_viewer
+from purchasegraph.viewer import load_principal
 
 log = logging.getLogger("purchasegraph.events")
 
@@ -198,18 +198,18 @@ class EventStreams(GraphQL[Connection, None]):
         return Connection(runtime=state.runtime, hub=state.events)
 
     async def on_ws_connect(self, context: Connection) -> UnsetType | dict[str, object] | None:
-        """Accept the connection only with a valid token naming a user of the directory."""
+        """Accept the connection only with a valid token naming a user or an application we know."""
         token = bearer_token(context.connection_params)
         if token is None:
             raise ConnectionRejectionError()
         runtime = context.runtime
         try:
-            claims = await runtime.verifier.verify(token)
+            claims = await runtime.verifier.verify_principal(token)
         except InvalidToken:
             raise ConnectionRejectionError() from None
         db = RequestExecutor(runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=runtime.settings.acquire_timeout)
         try:
-            viewer = await load_viewer(db, claims)
+            viewer = await load_principal(db, claims)
         finally:
             await db.close()
         if viewer is None:

@@ -23,7 +23,7 @@ from purchasegraph.schema.catalogue import Product, load_product
 from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.ids import decode_uuid
 from purchasegraph.schema.purchases import Subscription, load_subscription
-from purchasegraph.viewer import Viewer
+from purchasegraph.viewer import AppViewer, Viewer
 
 
 @strawberry.type(
@@ -120,6 +120,8 @@ class EventStream:
             await stream.release()
         if viewer is None:
             raise _user_gone()
+        if isinstance(viewer, AppViewer) or viewer.user_id is None:
+            raise StreamError("NOT_AUTHORIZED", "Applications purchase nothing: subscribe to purchaseEvents instead.")
         feed = stream.hub.subscribe(Interest(tenant_id=viewer.tenant_id, purchaser_id=viewer.user_id))
 
         def still_allowed(context: StreamContext, current: Viewer | None) -> StreamError | None:
