@@ -19,7 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -172,7 +172,6 @@ class Outcome:
     statements: int = 0
     viewer: Viewer | None = None
     code: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def check_strings(value: Any, where: str) -> None:
@@ -349,7 +348,7 @@ class GraphQLHTTP:
                 outcome.statements = executor.statements
                 await executor.close()
         body: Any = bodies if batched else bodies[0]
-        return _json_response(body, status=outcome.status, media_type=media_type, headers=outcome.headers)
+        return _json_response(body, status=outcome.status, media_type=media_type)
 
     async def _read_params(self, request: Request) -> tuple[list[Params], bool]:
         """The operations of the request, and whether it was a batch (a JSON array)."""
