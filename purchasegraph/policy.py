@@ -7,7 +7,8 @@ Query functions take that value and turn it into SQL conditions; no resolver ask
   tenant with an active delegated relationship to T) see the whole tenant.
 - MEMBER sees their own rows: what they bought, the assignments on it, the licenses assigned to
   them, and the directory of T (to pick whom to assign).
-- GUEST sees the licenses assigned to them and themselves, nothing else of T.
+- GUEST sees the licenses assigned to them and themselves, nothing else of T (a member turned
+  guest keeps seeing what they bought: the purchase predicates match the viewer in every scope).
 - Anyone else sees nothing; an object they ask for does not exist for them.
 
 Applications (app-only tokens: no user) act in their own tenant with their app roles, and in a

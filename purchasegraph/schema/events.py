@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 import strawberry
@@ -87,6 +87,8 @@ class PurchaseEvent:
 TenantIdArg = Annotated[strawberry.ID, strawberry.argument(description="UUID or Tenant ID.")]
 # Whether the viewer, as just read again, may still receive the stream's events.
 StillAllowed = Callable[[StreamContext, Viewer | None], StreamError | None]
+# Whether one event reaches the viewer at all (their scope may reach the tenant, not the object).
+Visible = Callable[[StreamContext, Notice], Awaitable[bool]]
 
 
 @strawberry.type(
@@ -127,7 +129,7 @@ class EventStream:
         def still_allowed(context: StreamContext, current: Viewer | None) -> StreamError | None:
             return _user_gone() if current is None else None
 
-        return await _start(stream, feed, still_allowed)
+        return await _start(stream, feed, still_allowed, _subscription_in_scope)
 
 
 def stream_of(info: Info) -> StreamContext:
@@ -163,7 +165,22 @@ def _access_ended(refusal: StreamError) -> StreamError:
     return StreamError("ACCESS_ENDED", f"Your access to these events ended: {refusal.message}")
 
 
-async def _start(stream: StreamContext, feed: Feed, still_allowed: StillAllowed) -> AsyncIterator[PurchaseEvent]:
+async def _everything(stream: StreamContext, notice: Notice) -> bool:
+    return True
+
+
+async def _subscription_in_scope(stream: StreamContext, notice: Notice) -> bool:
+    """The event's subscription as the viewer's queries would find it: a purchaser's DISABLED
+    subscription is for admins only, so its events are too."""
+    if notice.subscription_id is None:
+        return False
+    scope = stream.scope_of(notice.tenant_id)
+    return await stream.loaders.subscription(scope).load(notice.subscription_id) is not None
+
+
+async def _start(
+    stream: StreamContext, feed: Feed, still_allowed: StillAllowed, visible: Visible = _everything
+) -> AsyncIterator[PurchaseEvent]:
     """Refuse now (an error instead of a stream) or hand graphql-core the stream of events."""
     try:
         viewer = await stream.refresh()
@@ -176,11 +193,11 @@ async def _start(stream: StreamContext, feed: Feed, still_allowed: StillAllowed)
     if refusal is not None:
         feed.close()
         raise refusal
-    return _deliver(stream, feed, still_allowed)
+    return _deliver(stream, feed, still_allowed, visible)
 
 
 async def _deliver(
-    stream: StreamContext, feed: Feed, still_allowed: StillAllowed
+    stream: StreamContext, feed: Feed, still_allowed: StillAllowed, visible: Visible
 ) -> AsyncGenerator[PurchaseEvent, None]:
     """Each event authorized on its own; its pool connection held only while it is executed."""
     try:
@@ -192,6 +209,9 @@ async def _deliver(
             refusal = still_allowed(stream, await stream.refresh())
             if refusal is not None:
                 raise _access_ended(refusal)
+            if not await visible(stream, notice):
+                await stream.release()
+                continue
             yield PurchaseEvent.from_notice(notice)
             # Resumed once graphql-core has executed the event's selection.
             await stream.release()
