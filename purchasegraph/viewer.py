@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from purchasegraph.db.executor import Executor
 from purchasegraph.identity import AppClaims, AppRole, Claims
@@ -108,10 +108,17 @@ async def load_viewer(db: Executor, claims: Claims) -> UserViewer | None:
         account_enabled=row["account_enabled"],
         departed=row["departed_at"] is not None,
         roles=frozenset(row["roles"]),
-        partner_grants=tuple(
-            PartnerGrant(uuid.UUID(g["tenant_id"]), frozenset(g["roles"])) for g in row["partner_grants"]
-        ),
+        partner_grants=grants_by_customer(row["partner_grants"]),
     )
+
+
+def grants_by_customer(rows: list[dict[str, Any]]) -> tuple[PartnerGrant, ...]:
+    """One grant per customer: several active relationships with one customer add up their roles
+    (GDAP allows several), so the policy never depends on which one it happens to read first."""
+    roles: dict[uuid.UUID, set[str]] = {}
+    for row in rows:
+        roles.setdefault(uuid.UUID(row["tenant_id"]), set()).update(row["roles"])
+    return tuple(PartnerGrant(customer, frozenset(r)) for customer, r in roles.items())
 
 
 async def load_app(db: Executor, claims: AppClaims) -> AppViewer | None:
@@ -123,9 +130,7 @@ async def load_app(db: Executor, claims: AppClaims) -> AppViewer | None:
         app_id=claims.app_id,
         tenant_id=row["tenant_id"],
         app_roles=claims.roles,
-        partner_grants=tuple(
-            PartnerGrant(uuid.UUID(g["tenant_id"]), frozenset(g["roles"])) for g in row["partner_grants"]
-        ),
+        partner_grants=grants_by_customer(row["partner_grants"]),
     )
 
 

@@ -19,8 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from purchasegraph.db.embedded import start_embedded_server
-from purchasegraph.db.seed import DEMO_USERS, demo_user_id
+from purchasegraph.db.executor import ConnectionExecutor
+from purchasegraph.db.seed import DEMO_USERS, demo_tenant_id, demo_user_id
+from purchasegraph.identity import Claims
+from purchasegraph.policy import scope_for
 from purchasegraph.schema.ids import encode_id
+from purchasegraph.viewer import load_viewer
 from tests.conftest import Api
 from tests.demo import ALEX, CONTOSO, CONTOSO_ID, PAULA, SAM, SAMS_VISIO_DISABLED, user
 from tests.test_app_principals import ACTORS, ADATUM_ID, SET_ADATUM_GRANT, compiled_as_app
@@ -177,3 +181,32 @@ async def test_the_compiled_path_returns_what_the_resolvers_return_to_every_prin
     if compiled is None:  # merged keys: the resolvers' job
         return
     assert json.dumps(compiled) == json.dumps(result.data), (principal, tenant_id, now, query)
+
+
+async def test_two_active_relationships_with_one_customer_add_up_their_grants(api: Api) -> None:
+    """GDAP allows several relationships between a partner and a customer; the partner acts with
+    the roles of all of them together, never with whichever the database returns first."""
+    adatum = demo_tenant_id("adatum-partners.example")
+    await api.conn.execute(
+        "UPDATE partner_relationships SET roles = '{global_reader}' WHERE tenant_id = $1 AND partner_tenant_id = $2",
+        CONTOSO_ID,
+        adatum,
+    )
+    await api.conn.execute(
+        """INSERT INTO partner_relationships
+               (tenant_id, id, partner_tenant_id, display_name, roles, status, starts_at, ends_at)
+           VALUES ($1, gen_random_uuid(), $2, 'Adatum billing', '{billing_admin}', 'active',
+                   now() - interval '1 day', now() + interval '30 days')""",
+        CONTOSO_ID,
+        adatum,
+    )
+    viewer = await load_viewer(
+        ConnectionExecutor(api.conn),
+        Claims(user_id=demo_user_id("pat.partner@adatum-partners.example"), tenant_id=adatum),
+    )
+    assert viewer is not None
+    [grant] = [g for g in viewer.partner_grants if g.customer_tenant_id == CONTOSO_ID]
+    assert grant.roles == {"global_reader", "billing_admin"}
+    scope = scope_for(viewer, CONTOSO_ID)
+    assert scope.whole_tenant
+    assert scope.can_administer  # from the billing grant, although the reader grant came first
