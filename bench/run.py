@@ -204,43 +204,18 @@ def contenders(world: BenchWorld, selected: set[str]) -> list[Contender]:
         "PURCHASEGRAPH_THROTTLE_MAXIMUM": "1000000000",
         "PURCHASEGRAPH_THROTTLE_RESTORE_RATE": "1000000000",
     }
-    all_contenders: list[Contender] = []
-    port = free_port()
-    all_contenders.append(
-        Contender(
-            "purchasegraph",
-            [sys.executable, "-m", "purchasegraph.cli", "serve", "--port", str(port), "--log-level", "warning"],
-            gateway_env,
-            port,
-            "/graphql",
-            gateway_workloads,
-            gateway_auth,
-        )
-    )
-    port = free_port()
-    all_contenders.append(
-        Contender(
-            "resolvers",
-            [sys.executable, "-m", "purchasegraph.cli", "serve", "--port", str(port), "--log-level", "warning"],
-            {**gateway_env, "PURCHASEGRAPH_COMPILED_READS": "off"},
-            port,
-            "/graphql",
-            gateway_workloads,
-            gateway_auth,
-        )
-    )
-    port = free_port()
-    all_contenders.append(
-        Contender(
-            "naive",
-            [sys.executable, "-m", "purchasegraph.cli", "serve", "--port", str(port), "--log-level", "warning"],
-            {**gateway_env, "PURCHASEGRAPH_DATALOADERS": "off", "PURCHASEGRAPH_COMPILED_READS": "off"},
-            port,
-            "/graphql",
-            gateway_workloads,
-            gateway_auth,
-        )
-    )
+
+    def gateway(name: str, **env: str) -> Contender:
+        """purchasegraph itself, as `purchasegraph serve` runs it, with some paths switched off."""
+        port = free_port()
+        command = [sys.executable, "-m", "purchasegraph.cli", "serve", "--port", str(port), "--log-level", "warning"]
+        return Contender(name, command, {**gateway_env, **env}, port, "/graphql", gateway_workloads, gateway_auth)
+
+    all_contenders = [
+        gateway("purchasegraph"),
+        gateway("resolvers", PURCHASEGRAPH_COMPILED_READS="off"),
+        gateway("naive", PURCHASEGRAPH_DATALOADERS="off", PURCHASEGRAPH_COMPILED_READS="off"),
+    ]
     port = free_port()
     all_contenders.append(
         Contender(

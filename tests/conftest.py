@@ -12,6 +12,7 @@ import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Collection, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from graphql import OperationDefinitionNode, parse
 from strawberry.types import ExecutionResult
 
 from purchasegraph.compiled import run_compiled
-from purchasegraph.context import build_context
+from purchasegraph.context import Context, build_context
 from purchasegraph.db.embedded import start_embedded_server
 from purchasegraph.db.executor import ConnectionExecutor
 from purchasegraph.db.migrate import migrate
@@ -32,7 +33,7 @@ from purchasegraph.db.seed import DEMO_USERS, seed_demo_world
 from purchasegraph.identity import AppClaims, AppRole, Claims
 from purchasegraph.payments import SandboxProcessor
 from purchasegraph.schema import schema
-from purchasegraph.viewer import load_app, load_viewer
+from purchasegraph.viewer import load_principal
 
 
 def _with_database(url: str, name: str) -> str:
@@ -127,32 +128,39 @@ class Api:
     last_statements: int = 0
     processor: SandboxProcessor = field(default_factory=SandboxProcessor)
 
-    async def execute(
-        self, query: str, *, as_user: str | None = None, variables: dict[str, Any] | None = None
-    ) -> ExecutionResult:
-        """As the gateway runs it: the viewer read and the query run as the gateway role, bound by
-        row-level security to the viewer's tenant, so every test also proves the policies admit
-        what it does. The test's own statements and factories stay the owner's."""
+    @asynccontextmanager
+    async def as_gateway(self, principal: Claims | AppClaims | None) -> AsyncIterator[Context]:
+        """As the gateway runs a request: the principal read and the operation run as the gateway
+        role, bound by row-level security to the principal's tenant, so every test also proves the
+        policies admit what it does. The test's own statements and factories stay the owner's.
+        ``last_statements`` counts what the operation ran, not the authentication."""
         db = ConnectionExecutor(self.conn)
-        tenant_id = self.ids[as_user].tenant_id if as_user is not None else None
         await self.conn.execute(ENTER_GATEWAY_ROLE)
-        await self.conn.execute(ACT_FOR_TENANT, "" if tenant_id is None else str(tenant_id))
+        await self.conn.execute(ACT_FOR_TENANT, "" if principal is None else str(principal.tenant_id))
         try:
-            viewer = None
-            if as_user is not None:
-                ids = self.ids[as_user]
-                viewer = await load_viewer(db, Claims(user_id=ids.user_id, tenant_id=ids.tenant_id))
-                assert viewer is not None, as_user
-                db.statements = 0  # count what the query runs, not the authentication
-            context = build_context(viewer=viewer, db=db, processor=self.processor)
-            result = await schema.execute(query, variable_values=variables, context_value=context)
+            viewer = await load_principal(db, principal) if principal is not None else None
+            assert principal is None or viewer is not None, principal
+            db.statements = 0
+            yield build_context(viewer=viewer, db=db, processor=self.processor)
         finally:
             # A statement that failed outside a savepoint leaves the transaction aborted: the role
             # ends with it, and the test reads the error from the result, not from this reset.
             with contextlib.suppress(asyncpg.InFailedSQLTransactionError):
                 await self.conn.execute(LEAVE_GATEWAY_ROLE)
-        self.last_statements = db.statements
-        return result
+            self.last_statements = db.statements
+
+    def claims_of(self, as_user: str | None) -> Claims | None:
+        if as_user is None:
+            return None
+        ids = self.ids[as_user]
+        return Claims(user_id=ids.user_id, tenant_id=ids.tenant_id)
+
+    async def execute(
+        self, query: str, *, as_user: str | None = None, variables: dict[str, Any] | None = None
+    ) -> ExecutionResult:
+        """The resolvers, as the gateway runs them for ``as_user`` (anonymous when None)."""
+        async with self.as_gateway(self.claims_of(as_user)) as context:
+            return await schema.execute(query, variable_values=variables, context_value=context)
 
     async def execute_as_app(
         self,
@@ -164,46 +172,20 @@ class Api:
         variables: dict[str, Any] | None = None,
     ) -> ExecutionResult:
         """As ``execute``, for an application of ``tenant_id`` holding ``roles`` (an app-only token's
-        claims, as the gateway verified them): the gateway role, row-level security bound to that
-        tenant, the principal read as the gateway reads it."""
-        db = ConnectionExecutor(self.conn)
-        await self.conn.execute(ENTER_GATEWAY_ROLE)
-        await self.conn.execute(ACT_FOR_TENANT, str(tenant_id))
-        try:
-            app = await load_app(db, AppClaims(app_id=app_id, tenant_id=tenant_id, roles=frozenset(roles)))
-            assert app is not None, tenant_id
-            db.statements = 0
-            context = build_context(viewer=app, db=db, processor=self.processor)
-            result = await schema.execute(query, variable_values=variables, context_value=context)
-        finally:
-            with contextlib.suppress(asyncpg.InFailedSQLTransactionError):
-                await self.conn.execute(LEAVE_GATEWAY_ROLE)
-        self.last_statements = db.statements
-        return result
+        claims, as the gateway verified them)."""
+        claims = AppClaims(app_id=app_id, tenant_id=tenant_id, roles=frozenset(roles))
+        async with self.as_gateway(claims) as context:
+            return await schema.execute(query, variable_values=variables, context_value=context)
 
     async def compiled(
         self, query: str, *, as_user: str | None = None, variables: dict[str, Any] | None = None
     ) -> dict[str, Any] | None:
         """The compiled read path's data for the query, run exactly as ``execute`` runs the
-        resolvers (gateway role, the viewer's tenant); None when it does not compile."""
-        db = ConnectionExecutor(self.conn)
-        tenant_id = self.ids[as_user].tenant_id if as_user is not None else None
-        await self.conn.execute(ENTER_GATEWAY_ROLE)
-        await self.conn.execute(ACT_FOR_TENANT, "" if tenant_id is None else str(tenant_id))
-        try:
-            viewer = None
-            if as_user is not None:
-                ids = self.ids[as_user]
-                viewer = await load_viewer(db, Claims(user_id=ids.user_id, tenant_id=ids.tenant_id))
-                db.statements = 0
-            context = build_context(viewer=viewer, db=db, processor=self.processor)
-            document = parse(query)
-            [operation] = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        resolvers; None when it does not compile."""
+        document = parse(query)
+        [operation] = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        async with self.as_gateway(self.claims_of(as_user)) as context:
             result = await run_compiled(schema._schema, document, operation, variables, context)
-        finally:
-            with contextlib.suppress(asyncpg.InFailedSQLTransactionError):
-                await self.conn.execute(LEAVE_GATEWAY_ROLE)
-        self.last_statements = db.statements
         return result.data if result is not None else None
 
     async def data(

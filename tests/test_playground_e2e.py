@@ -12,15 +12,10 @@ page's integrity hashes by the browser itself). It needs a Chromium binary (Debi
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import mimetypes
-import os
 import re
 import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from html.parser import HTMLParser
@@ -36,13 +31,13 @@ from purchasegraph.app import create_app
 from purchasegraph.db.seed import DEMO_USERS
 from purchasegraph.settings import Settings
 from tests.live_server import Live, live_server
+from tests.npm import npm_ci
 from tests.test_http import serving
 
 E2E_DIR = Path(__file__).parent / "playground_e2e"
 SECRET = "test-secret-for-the-playground-0123456789"
 ADMIN = "alex.admin@contoso.example"
 PURCHASER = "paula.purchaser@contoso.example"
-NPM_CI_TIMEOUT = 300.0
 UI_TIMEOUT_MS = 30_000
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome-stable", "google-chrome")
 CHROMIUM_ARGS = [
@@ -171,46 +166,12 @@ def chromium() -> str:
     )
 
 
-def _installed_as_locked() -> bool:
-    """Every package in package-lock.json is in node_modules at the locked version."""
-    lock = json.loads((E2E_DIR / "package-lock.json").read_text(encoding="utf-8"))
-    for where, entry in lock["packages"].items():
-        if not where:
-            continue  # "" is the project itself
-        installed = E2E_DIR / where / "package.json"
-        if not installed.is_file():
-            return False
-        if json.loads(installed.read_text(encoding="utf-8")).get("version") != entry.get("version"):
-            return False
-    return True
-
-
 @pytest.fixture(scope="session")
 def cdn_files() -> Path:
     """playground_e2e/node_modules, installed from the lockfile (`npm ci`) when missing or stale."""
     npm = shutil.which("npm")
     assert npm is not None, "the playground browser test installs GraphiQL's CDN files with `npm`: put it on PATH"
-    key = hashlib.sha256(str(E2E_DIR.resolve()).encode()).hexdigest()[:16]
-    lock_path = Path(tempfile.gettempdir()) / f"purchasegraph-playground-e2e-{key}.lock"
-    with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel sessions install once
-        try:
-            if not _installed_as_locked():
-                completed = subprocess.run(  # noqa: S603 - fixed arguments, npm found on PATH
-                    [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
-                    cwd=E2E_DIR,
-                    capture_output=True,
-                    text=True,
-                    timeout=NPM_CI_TIMEOUT,
-                    check=False,
-                    env={**os.environ, "NO_UPDATE_NOTIFIER": "1"},
-                )
-                assert completed.returncode == 0, (
-                    f"`npm ci` in {E2E_DIR} failed ({completed.returncode}):\n{completed.stdout}\n{completed.stderr}"
-                )
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return E2E_DIR / "node_modules"
+    return npm_ci(E2E_DIR, npm, "--ignore-scripts")
 
 
 @pytest.fixture(scope="module")
