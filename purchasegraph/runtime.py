@@ -60,6 +60,9 @@ def jwt_secret_for(settings: Settings) -> str | None:
 @asynccontextmanager
 async def running(settings: Settings, *, seed: bool | None = None) -> AsyncIterator[Runtime]:
     """Start the database side (embedded server, pool, migrations, seed), stop it on exit."""
+    if settings.production and settings.today is not None:
+        # A moved clock renews, expires and bills on the wrong day: rehearsals only.
+        raise RuntimeError("PURCHASEGRAPH_TODAY moves the app clock, for tests and rehearsals; production refuses it")
     started = time.perf_counter()
     embedded = None
     database_url = settings.database_url
@@ -68,7 +71,7 @@ async def running(settings: Settings, *, seed: bool | None = None) -> AsyncItera
         database_url = embedded.database_url
     try:
         # Small: it serves start-up, the sweep and the CLI, never a request.
-        owner_pool = await create_pool(database_url, min_size=1, max_size=2)
+        owner_pool = await create_pool(database_url, min_size=1, max_size=2, today=settings.today)
         try:
             async with owner_pool.acquire() as conn:
                 migrated = await migrate(conn)
@@ -81,6 +84,7 @@ async def running(settings: Settings, *, seed: bool | None = None) -> AsyncItera
                 max_size=settings.pool_max_size,
                 role=GATEWAY_ROLE,
                 statement_timeout=settings.statement_timeout,
+                today=settings.today,
             )
             try:
                 secret = jwt_secret_for(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -76,6 +77,9 @@ class Settings:
     # How `serve` writes log lines: "json" (one object a line) or "text"; None means JSON in
     # production and text in development.
     log_format: str | None = None
+    # The app clock's date (PURCHASEGRAPH_TODAY): the server, its seed and every date rule live on
+    # this day at the real time of day. For tests and rehearsals; refused in production.
+    today: datetime.date | None = None
 
     @property
     def embedded(self) -> bool:
@@ -123,6 +127,16 @@ def _log_format(raw: str | None) -> str | None:
     return value
 
 
+def _date(env: Mapping[str, str], name: str) -> datetime.date | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return datetime.date.fromisoformat(raw.strip())
+    except ValueError:
+        raise ValueError(f"{name} must be a date as YYYY-MM-DD, not {raw!r}") from None
+
+
 def _limits_from_env(env: Mapping[str, str]) -> QueryLimits:
     d = QueryLimits()
     return QueryLimits(
@@ -166,4 +180,5 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         acquire_timeout=_number(env, "PURCHASEGRAPH_ACQUIRE_TIMEOUT", defaults.acquire_timeout),
         statement_timeout=_number(env, "PURCHASEGRAPH_STATEMENT_TIMEOUT", defaults.statement_timeout),
         log_format=_log_format(env.get("PURCHASEGRAPH_LOG_FORMAT")),
+        today=_date(env, "PURCHASEGRAPH_TODAY"),
     )

@@ -17,7 +17,8 @@ from purchasegraph.identity import AppClaims, AppRole, Claims
 
 # One statement: the user, their directory roles in their own tenant, and every active
 # delegated relationship of their tenant (partner side). Guests and disabled accounts act for
-# no customer; a relationship counts only while its status is active and now() is inside it.
+# no customer; a relationship counts only while it is in force (relationship_in_force, migration
+# 0007: active, and the app clock inside its dates).
 SELECT_VIEWER = """
 SELECT u.tenant_id, u.id, u.display_name, u.user_type, u.account_enabled, u.departed_at,
        COALESCE((SELECT array_agg(r.role ORDER BY r.role) FROM directory_roles r
@@ -26,7 +27,7 @@ SELECT u.tenant_id, u.id, u.display_name, u.user_type, u.account_enabled, u.depa
                                  ORDER BY p.tenant_id)
                    FROM partner_relationships p
                   WHERE p.partner_tenant_id = u.tenant_id
-                    AND p.status = 'active' AND now() >= p.starts_at AND now() < p.ends_at
+                    AND relationship_in_force(p.status, p.starts_at, p.ends_at)
                     AND u.user_type = 'member' AND u.account_enabled), '[]') AS partner_grants
   FROM users u
  WHERE u.tenant_id = $1 AND u.id = $2
@@ -34,14 +35,14 @@ SELECT u.tenant_id, u.id, u.display_name, u.user_type, u.account_enabled, u.depa
 
 
 # One statement: the application's tenant and every active delegated relationship it holds as
-# partner, on the same terms as a user's (SELECT_VIEWER): status active, now() inside its dates.
+# partner, on the same terms as a user's (SELECT_VIEWER): in force at the app clock.
 SELECT_APP_TENANT = """
 SELECT t.id AS tenant_id,
        COALESCE((SELECT json_agg(json_build_object('tenant_id', p.tenant_id, 'roles', p.roles)
                                  ORDER BY p.tenant_id)
                    FROM partner_relationships p
                   WHERE p.partner_tenant_id = t.id
-                    AND p.status = 'active' AND now() >= p.starts_at AND now() < p.ends_at), '[]') AS partner_grants
+                    AND relationship_in_force(p.status, p.starts_at, p.ends_at)), '[]') AS partner_grants
   FROM tenants t
  WHERE t.id = $1
 """

@@ -7,9 +7,12 @@ Each test gets a connection inside a transaction that is rolled back, so tests m
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Collection, Iterator
 from contextlib import asynccontextmanager
@@ -25,6 +28,7 @@ from strawberry.types import ExecutionResult
 
 from purchasegraph.compiled import run_compiled
 from purchasegraph.context import Context, build_context
+from purchasegraph.db.clock import CLOCK_OFFSET_SETTING, clock_offset
 from purchasegraph.db.embedded import start_embedded_server
 from purchasegraph.db.executor import ConnectionExecutor
 from purchasegraph.db.migrate import migrate
@@ -33,7 +37,16 @@ from purchasegraph.db.seed import DEMO_USERS, seed_demo_world
 from purchasegraph.identity import AppClaims, AppRole, Claims
 from purchasegraph.payments import SandboxProcessor
 from purchasegraph.schema import schema
+from purchasegraph.settings import settings_from_env
 from purchasegraph.viewer import load_principal
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A temporary folder of this run's own: pytest's shared numbered folders are pruned by
+    whichever run starts next, which deletes a concurrent run's embedded server from under it."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        config.option.basetemp = tempfile.mkdtemp(prefix="purchasegraph-tests-")
+        config.add_cleanup(lambda: shutil.rmtree(config.option.basetemp, ignore_errors=True))
 
 
 def _with_database(url: str, name: str) -> str:
@@ -41,26 +54,37 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+async def _admin(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _live_on_test_date(url: str) -> None:
+    """With PURCHASEGRAPH_TODAY set, every connection to the test database (the suite's pools,
+    its raw connections and the servers it starts) runs the app clock on that date, and the
+    session's seed builds the world of that day."""
+    today = settings_from_env().today
+    if today is not None:
+        name = urlsplit(url).path.lstrip("/") or "postgres"
+        asyncio.run(_admin(url, f"ALTER DATABASE \"{name}\" SET {CLOCK_OFFSET_SETTING} = '{clock_offset(today)}'"))
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     external = os.environ.get("DATABASE_URL")
     if external:
-        import asyncio
-
         name = f"purchasegraph_test_{secrets.token_hex(4)}"
-
-        async def admin(sql: str) -> None:
-            conn = await asyncpg.connect(external)
-            try:
-                await conn.execute(sql)
-            finally:
-                await conn.close()
-
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-        yield _with_database(external, name)
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(_admin(external, f'CREATE DATABASE "{name}"'))
+        url = _with_database(external, name)
+        _live_on_test_date(url)
+        yield url
+        asyncio.run(_admin(external, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     else:
         server = start_embedded_server(Path(tmp_path_factory.mktemp("pg")))
+        _live_on_test_date(server.database_url)
         yield server.database_url
         server.stop()
 

@@ -21,12 +21,13 @@ INSERT_SUBSCRIPTION = """
 INSERT INTO subscriptions (tenant_id, id, product_id, channel, purchaser_user_id, controlled_by, quantity,
                            status, term_start, expires_at, unit_price, currency, created_at)
 VALUES ($1, $2, $3, 'self_service', $4, 'purchaser', $5, 'active',
-        now() - interval '30 days', now() + interval '335 days', $6, 'USD', now() - $7 * interval '1 minute')
+        app_now() - interval '30 days', app_now() + interval '335 days', $6, 'USD',
+        app_now() - $7 * interval '1 minute')
 """
 INSERT_ORDER = """
 INSERT INTO orders (tenant_id, id, subscription_id, kind, actor_user_id, actor_tenant_id, quantity_delta,
                     quantity_after, unit_price, total, currency, created_at)
-VALUES ($1, $2, $3, $4, $5, $1, $6, $7, $8, $9, 'USD', now() - $10 * interval '1 hour')
+VALUES ($1, $2, $3, $4, $5, $1, $6, $7, $8, $9, 'USD', app_now() - $10 * interval '1 hour')
 """
 INSERT_ASSIGNMENT = """
 INSERT INTO license_assignments (tenant_id, id, subscription_id, user_id, assigned_by)

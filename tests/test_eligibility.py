@@ -43,7 +43,7 @@ query Eligibility($productId: ID!) {
 
 SET_POLICY = """
 INSERT INTO self_service_policies (tenant_id, product_id, value) VALUES ($1, $2, $3)
-ON CONFLICT (tenant_id, product_id) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+ON CONFLICT (tenant_id, product_id) DO UPDATE SET value = EXCLUDED.value, updated_at = app_now()
 """
 INSERT_TENANT = """
 INSERT INTO tenants (id, name, primary_domain, managed, organization_type, country, currency)

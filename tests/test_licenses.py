@@ -371,7 +371,7 @@ async def test_a_license_assigned_after_the_unassigning_transaction_began_can_be
     assert (await assign(api, PAULA, subscription_id, [colleague]))["userErrors"] == []
     # The unassigning transaction's clock reads a minute before the assignment was made.
     await api.conn.execute(
-        "SELECT set_config('purchasegraph.now', (clock_timestamp() - interval '1 minute')::text, true)"
+        "SELECT set_config('purchasegraph.now', (app_now() - interval '1 minute')::text, true)"
     )
     taken_back = await unassign(api, PAULA, subscription_id, [colleague])
     assert taken_back["userErrors"] == []

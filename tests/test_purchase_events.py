@@ -430,7 +430,7 @@ async def test_an_expired_partner_relationship_ends_the_stream(
         )
         assert relationship is not None
         await owner.execute(
-            "UPDATE partner_relationships SET ends_at = now() WHERE tenant_id = $1 AND id = $2",
+            "UPDATE partner_relationships SET ends_at = app_now() WHERE tenant_id = $1 AND id = $2",
             CONTOSO_ID,
             relationship["id"],
         )

@@ -196,7 +196,7 @@ async def test_two_active_relationships_with_one_customer_add_up_their_grants(ap
         """INSERT INTO partner_relationships
                (tenant_id, id, partner_tenant_id, display_name, roles, status, starts_at, ends_at)
            VALUES ($1, gen_random_uuid(), $2, 'Adatum billing', '{billing_admin}', 'active',
-                   now() - interval '1 day', now() + interval '30 days')""",
+                   app_now() - interval '1 day', app_now() + interval '30 days')""",
         CONTOSO_ID,
         adatum,
     )

@@ -8,9 +8,12 @@ across tenants on purpose.
 
 from __future__ import annotations
 
+import datetime
 import json
 
 import asyncpg
+
+from purchasegraph.db.clock import clock_server_settings
 
 GATEWAY_ROLE = "purchasegraph_gateway"
 
@@ -28,6 +31,7 @@ async def create_pool(
     max_size: int = 10,
     role: str | None = None,
     statement_timeout: float | None = None,
+    today: datetime.date | None = None,
 ) -> asyncpg.Pool:
     """A pool whose connections act as ``role`` (None: as the login).
 
@@ -35,8 +39,9 @@ async def create_pool(
     default, so neither asyncpg's ``RESET ALL`` on release nor a ``RESET ROLE`` leaves it.
     ``statement_timeout`` bounds every statement twice: the server cancels it, and the client
     stops waiting a second later should the server not answer at all (a dead host).
+    ``today`` puts the app clock of every connection on that date (``PURCHASEGRAPH_TODAY``).
     """
-    server_settings: dict[str, str] = {}
+    server_settings: dict[str, str] = clock_server_settings(today)
     if role is not None:
         server_settings["role"] = role
     if statement_timeout is not None:

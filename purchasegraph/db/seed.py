@@ -42,6 +42,7 @@ class DemoUser:
 SEED_LOCK_KEY = 0x70677364  # "pgsd"
 LOCK_SEED = "SELECT pg_advisory_xact_lock($1)"
 SELECT_TENANT_EXISTS = "SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1)"
+SELECT_APP_NOW = "SELECT app_now()"
 
 INSERT_TENANT = """
 INSERT INTO tenants (id, name, primary_domain, managed, organization_type, country, currency, created_at)
@@ -1173,6 +1174,8 @@ async def seed_demo_world(conn: asyncpg.Connection) -> bool:
         await conn.execute(LOCK_SEED, SEED_LOCK_KEY)
         if await conn.fetchval(SELECT_TENANT_EXISTS, _CONTOSO_ID):
             return False
-        for sql, rows in _build_demo_world(datetime.now(UTC)).batches():
+        # The app clock's date, so a server or suite on PURCHASEGRAPH_TODAY gets a world of that day.
+        now: datetime = await conn.fetchval(SELECT_APP_NOW)
+        for sql, rows in _build_demo_world(now.astimezone(UTC)).batches():
             await conn.executemany(sql, rows)
     return True

@@ -8,7 +8,7 @@ from purchasegraph.policy import Scope
 
 SELECT_RELATIONSHIPS_BY_CUSTOMER = """
 SELECT p.tenant_id, p.id, p.partner_tenant_id, p.display_name, p.roles, p.status, p.starts_at, p.ends_at,
-       (p.status = 'active' AND now() >= p.starts_at AND now() < p.ends_at) AS in_force
+       (relationship_in_force(p.status, p.starts_at, p.ends_at)) AS in_force
   FROM partner_relationships p
  WHERE p.tenant_id = $1 AND $2::bool AND ($3::uuid IS NULL OR p.partner_tenant_id = $3::uuid)
  ORDER BY p.starts_at DESC, p.id
