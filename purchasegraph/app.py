@@ -65,9 +65,9 @@ def create_app(settings: Settings) -> Starlette:
     engine = Engine(build_schema(), settings.limits, production=settings.production)
     manifest = load_manifest(settings.trusted_documents) if settings.trusted_documents else None
     documents = DocumentStore(manifest, enforce=settings.require_trusted_documents)
-    graphql_http = GraphQLHTTP(
-        engine, PostgresCostBucket(settings.throttle), documents, graphiql=not settings.production
-    )
+    # One bucket for HTTP requests and websocket operations alike.
+    bucket = PostgresCostBucket(settings.throttle)
+    graphql_http = GraphQLHTTP(engine, bucket, documents, graphiql=not settings.production)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[State]:
@@ -87,7 +87,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             Route("/graphql", graphql_http),
             # The same path over a websocket: subscriptions, graphql-transport-ws.
-            WebSocketRoute("/graphql", EventStreams(engine, documents)),
+            WebSocketRoute("/graphql", EventStreams(engine, documents, bucket)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),

@@ -51,6 +51,8 @@ def serve(args: argparse.Namespace) -> int:
         "log_config": None,
         "access_log": False,
         "timeout_graceful_shutdown": 30,
+        # A websocket message is held to the HTTP body limit; uvicorn's default is 16 MiB.
+        "ws_max_size": settings.limits.max_body_bytes,
     }
     if args.workers == 1:
         uvicorn.run(create_app(settings), **options)

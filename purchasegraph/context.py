@@ -22,7 +22,10 @@ class Context:
     db: Executor
     loaders: Loaders
     processor: PaymentProcessor = field(default_factory=SandboxProcessor)
+    # The gateway's own id for the request (logs, masked errors, audit rows) ...
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # ... and the X-Request-Id the client sent, when it is a sane token: recorded, never trusted.
+    client_request_id: str | None = None
     request: Request | None = None
     _scopes: dict[uuid.UUID, Scope] = field(default_factory=dict)
 
@@ -41,6 +44,7 @@ def build_context(
     processor: PaymentProcessor | None = None,
     request: Request | None = None,
     request_id: str | None = None,
+    client_request_id: str | None = None,
     batching: bool = True,
 ) -> Context:
     return Context(
@@ -49,6 +53,7 @@ def build_context(
         loaders=Loaders(db, batching=batching),
         processor=processor if processor is not None else SandboxProcessor(),
         request_id=request_id or uuid.uuid4().hex,
+        client_request_id=client_request_id,
         request=request,
     )
 

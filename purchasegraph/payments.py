@@ -68,8 +68,31 @@ class PaymentProcessor(Protocol):
     async def void(self, charge_id: str) -> None: ...
 
 
+def ascii_digits(text: str) -> bool:
+    """0-9 only: ``str.isdigit`` also accepts Arabic-Indic, full-width and superscript digits,
+    which no card network issues (and ``int("²")`` raises)."""
+    return text.isascii() and text.isdigit()
+
+
+def normalized_number(number: str) -> str:
+    """The card number without the spaces and dashes people type between its groups."""
+    return number.replace(" ", "").replace("-", "")
+
+
+def card_problem(card: CardDetails) -> str | None:
+    """Why these details cannot be a card, or None. Expiry against the date is the caller's:
+    it belongs to the application's clock, which a processor does not know."""
+    if not luhn_valid(normalized_number(card.number)):
+        return "the card number is not valid"
+    if not 1 <= card.exp_month <= 12 or not 2000 <= card.exp_year <= 2100:
+        return "the expiry date is not valid"
+    if not (ascii_digits(card.cvc) and len(card.cvc) in (3, 4)):
+        return "the security code is not valid"
+    return None
+
+
 def luhn_valid(number: str) -> bool:
-    if not number.isdigit() or not 12 <= len(number) <= 19:
+    if not ascii_digits(number) or not 12 <= len(number) <= 19:
         return False
     total = 0
     for position, digit in enumerate(int(d) for d in reversed(number)):
@@ -104,13 +127,10 @@ class SandboxProcessor:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def tokenize(self, card: CardDetails) -> CardToken:
-        number = card.number.replace(" ", "").replace("-", "")
-        if not luhn_valid(number):
-            raise InvalidCard("the card number is not valid")
-        if not 1 <= card.exp_month <= 12 or not 2000 <= card.exp_year <= 2100:
-            raise InvalidCard("the expiry date is not valid")
-        if not (card.cvc.isdigit() and len(card.cvc) in (3, 4)):
-            raise InvalidCard("the security code is not valid")
+        problem = card_problem(card)
+        if problem is not None:
+            raise InvalidCard(problem)
+        number = normalized_number(card.number)
         token = f"tok_sandbox_{secrets.token_hex(12)}"
         if number == CARD_DECLINED_NUMBER:
             self._behaviour[token] = "decline"

@@ -95,6 +95,9 @@ _PURCHASE_GRAPH_ACTORS = frozenset({"global_admin", "billing_admin", "global_rea
 
 def example_for(actor: str) -> Example:
     """The example query an actor's GraphiQL link opens with."""
+    if actor == "departed_user":
+        # Her account is disabled: the gateway refuses her token (401), as Azure AD would.
+        return Example("a disabled account signs in to nothing: expect 401", VIEWER_AND_ELIGIBILITY)
     if actor in _PURCHASE_GRAPH_ACTORS:
         return Example("the purchase graph", PURCHASE_GRAPH)
     if actor == "partner_active":

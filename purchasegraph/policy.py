@@ -10,6 +10,8 @@ Query functions take that value and turn it into SQL conditions; no resolver ask
 - GUEST sees the licenses assigned to them and themselves, nothing else of T (a member turned
   guest keeps seeing what they bought: the purchase predicates match the viewer in every scope).
 - Anyone else sees nothing; an object they ask for does not exist for them.
+- A disabled account (a user who left is disabled) signs in to nothing: authentication refuses
+  it (``may_sign_in``), whatever its roles.
 
 Applications (app-only tokens: no user) act in their own tenant with their app roles, and in a
 customer's only through an active delegated relationship, with the least of what the app role and
@@ -36,6 +38,9 @@ from purchasegraph.viewer import AppViewer, UserViewer, Viewer
 
 ADMIN_ROLES = frozenset({"global_admin", "billing_admin"})
 READER_ROLES = frozenset({"global_reader"})
+# Who keeps the directory (marks a user departed, reinstates them): global admins only. As in
+# Microsoft 365, a billing admin manages billing, not users.
+USER_ADMIN_ROLES = frozenset({"global_admin"})
 # What a delegated relationship must grant before its partner may change things (issue 3 uses it);
 # policies and take-over need global admin (rule 12).
 PARTNER_WRITE_ROLES = ADMIN_ROLES
@@ -80,6 +85,9 @@ class Scope:
     can_administer: bool = False
     # Policy changes and take-over: admins of the tenant, partners only with a global-admin grant.
     can_govern: bool = False
+    # Directory upkeep (departures, reinstatements): global admins of the tenant, partners only
+    # with a global-admin grant.
+    manages_users: bool = False
     # For PARTNER access, the partner's own tenant: a partner sees its own relationship with the
     # customer, never the customer's relationships with other partners. Also set for a partner's
     # application acting through the relationship (its access is READER).
@@ -112,6 +120,15 @@ class Scope:
         return self.whole_tenant or self.access is Access.MEMBER
 
 
+def may_sign_in(principal: Viewer) -> bool:
+    """A disabled account signs in to nothing, as Azure AD refuses it: a user who left the
+    organization, or whose account an admin disabled, is refused at authentication like a user the
+    directory does not have — over HTTP, at a websocket's connect and before every event. What they
+    bought runs to term: that rule is about the subscription, not the person. An application signs
+    in with its token (its tenant is checked when it is loaded)."""
+    return isinstance(principal, AppViewer) or principal.can_sign_in
+
+
 def nothing(tenant_id: uuid.UUID) -> Scope:
     return Scope(tenant_id=tenant_id, access=None, viewer_id=None)
 
@@ -131,6 +148,7 @@ def scope_for(viewer: Viewer | None, tenant_id: uuid.UUID) -> Scope:
                 viewer_id=viewer.user_id,
                 can_administer=bool(grant.roles & PARTNER_WRITE_ROLES),
                 can_govern=bool(grant.roles & PARTNER_GOVERN_ROLES),
+                manages_users=bool(grant.roles & USER_ADMIN_ROLES),
                 partner_tenant_id=viewer.tenant_id,
             )
     return nothing(tenant_id)
@@ -173,9 +191,17 @@ def _grant_powers(roles: frozenset[str]) -> frozenset[AppPower]:
 def _home_scope(viewer: UserViewer) -> Scope:
     if viewer.is_guest:
         return Scope(tenant_id=viewer.tenant_id, access=Access.GUEST, viewer_id=viewer.user_id)
-    # A disabled account keeps its own rows visible but loses directory roles' powers.
+    # Authentication refuses a disabled account (may_sign_in); were one to get here anyway, its
+    # directory roles would give it no power.
     if viewer.account_enabled and viewer.roles & ADMIN_ROLES:
-        return Scope(viewer.tenant_id, Access.ADMIN, viewer.user_id, can_administer=True, can_govern=True)
+        return Scope(
+            viewer.tenant_id,
+            Access.ADMIN,
+            viewer.user_id,
+            can_administer=True,
+            can_govern=True,
+            manages_users=bool(viewer.roles & USER_ADMIN_ROLES),
+        )
     if viewer.account_enabled and viewer.roles & READER_ROLES:
         return Scope(viewer.tenant_id, Access.READER, viewer.user_id)
     return Scope(viewer.tenant_id, Access.MEMBER, viewer.user_id)
@@ -191,6 +217,76 @@ def tenants_in_reach(viewer: Viewer | None) -> list[Scope]:
     scopes = [_home_scope(viewer)]
     scopes += [scope_for(viewer, g.customer_tenant_id) for g in viewer.partner_grants]
     return scopes
+
+
+# -- What a scope reaches, as SQL -------------------------------------------------------------
+# Every read path builds its statements from these fragments: the queries of db/queries (lists,
+# objects by id), the rows a mutation locks (commerce/records.py) and the compiled read path
+# (compiled/compiler.py). A visibility rule is written once, here. Each fragment is a template:
+# `{whole}` and `{viewer}` stand for the scope's whole-tenant flag and viewer id (parameters of
+# the statement), `{s}`, `{a}`, `{i}`, `{r}`, `{e}` for the aliases of the rows it filters.
+
+# A subscription, and with it its order history: whole-tenant viewers see every one, a purchaser
+# what they bought, in every status. A DISABLED subscription keeps its billing record for its
+# purchaser (status, orders, invoices: they pay it and may reactivate it); only its service data
+# is for admins (ASSIGNMENT_VISIBLE).
+SUBSCRIPTION_VISIBLE = "({whole} OR {s}.purchaser_user_id = {viewer})"
+
+# A license assignment of subscription `{s}`, the service data: whole-tenant viewers see every
+# one; the subscription's purchaser and the license's holder see it only while the subscription
+# is not DISABLED (then its users lose sight of it, and only admins reach its assignments).
+ASSIGNMENT_VISIBLE = (
+    "({whole} OR (effective_status({s}) <> 'disabled'"
+    " AND ({s}.purchaser_user_id = {viewer} OR {a}.user_id = {viewer})))"
+)
+
+# An invoice: whole-tenant viewers see every one; otherwise only the user it bills (its purchaser
+# is the one billed and responsible for payment), whatever the subscription's status.
+INVOICE_VISIBLE = "({whole} OR {i}.billed_user_id = {viewer})"
+
+# A license request is kept 12 months: past that it is gone for everyone, in the list, by id and
+# for the admins who would decide it. Within them, admins see every request, a member their own.
+LICENSE_REQUEST_VISIBLE = (
+    "({r}.created_at > app_now() - interval '12 months' AND ({whole} OR {r}.requester_user_id = {viewer}))"
+)
+
+
+def reaches_service_data(scope: Scope, *, status: str) -> bool:
+    """ASSIGNMENT_VISIBLE for one subscription the viewer sees, where no SQL is at hand (a license
+    change on it, an event about its licenses): admins always, anyone else not once it is DISABLED."""
+    return scope.whole_tenant or status != "disabled"
+
+
+# -- The audit trail ------------------------------------------------------------------------
+
+
+def sees_audit(scope: Scope) -> bool:
+    """The audit trail is for the tenant's admins and its active partners."""
+    return scope.can_administer or scope.access is Access.PARTNER
+
+
+# Who acted, in an audit row `{e}` of the tenant: a partner never learns of the customer's other
+# partners (as `partnerRelationships` hides them), so an actor from a tenant other than the
+# customer and the partner itself is shown as "another organization" with no ids. `{partner}` is
+# the viewer's partner tenant (audit_partner): NULL for the tenant's own admins, who see all.
+AUDIT_ACTOR_VISIBLE = (
+    "({partner} IS NULL OR {e}.actor_tenant_id IS NULL"
+    " OR {e}.actor_tenant_id = {e}.tenant_id OR {e}.actor_tenant_id = {partner})"
+)
+# What the trail shows in place of an actor the viewer may not know.
+HIDDEN_ACTOR_NAME = "Another organization"
+
+
+def audit_partner(scope: Scope) -> uuid.UUID | None:
+    """The partner tenant whose view of the trail AUDIT_ACTOR_VISIBLE narrows; None for the tenant's own."""
+    return scope.partner_tenant_id if scope.access is Access.PARTNER else None
+
+
+def audit_tenant(scope: Scope, principal: Viewer) -> uuid.UUID:
+    """Where a mutation is audited: in the tenant it named when the principal reaches that tenant,
+    else in the principal's own tenant. Never decided on whether the named tenant exists: where a
+    refusal lands must not tell an outsider that a tenant (or anything in it) is there."""
+    return scope.tenant_id if scope.sees_anything else principal.tenant_id
 
 
 class Decision(enum.Enum):
@@ -233,6 +329,16 @@ def may_set_policy(scope: Scope) -> Decision:
     """Self-service policies: whoever governs the tenant (rule 12), and an application holding
     Policy.ReadWrite.AllowSelfServicePurchase here (through a relationship: with a global-admin grant)."""
     if scope.can_govern or scope.writes_policies:
+        return Decision.ALLOWED
+    return Decision.NOT_AUTHORIZED if scope.sees_anything else Decision.NOT_FOUND
+
+
+def may_manage_users(scope: Scope) -> Decision:
+    """Marking a user departed and reinstating them: the tenant's global admins, and partners whose
+    grant includes global admin. Billing admins and readers see the directory and are refused; an
+    application keeps no directory. That nobody marks themselves, and that the tenant keeps an
+    enabled global admin, the operation checks on the rows it locks (commerce/governance.py)."""
+    if scope.manages_users:
         return Decision.ALLOWED
     return Decision.NOT_AUTHORIZED if scope.sees_anything else Decision.NOT_FOUND
 

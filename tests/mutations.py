@@ -14,10 +14,10 @@ from strawberry.types import ExecutionResult
 
 from purchasegraph.context import build_context
 from purchasegraph.db.executor import RequestExecutor
+from purchasegraph.gateway.authentication import signed_in
 from purchasegraph.identity import Claims
 from purchasegraph.payments import SandboxProcessor
 from purchasegraph.schema import schema
-from purchasegraph.viewer import load_viewer
 from tests.conftest import Api
 from tests.demo import ALEX, CONTOSO, GOOD_CARD, PAULA, POWER_BI_PRO
 
@@ -146,7 +146,7 @@ async def execute_as(
     its own, as the gateway role, in the viewer's tenant (committed data)."""
     db = RequestExecutor(pool, tenant_id=tenant_id)
     try:
-        viewer = await load_viewer(db, Claims(user_id=user_id, tenant_id=tenant_id))
+        viewer = await signed_in(db, Claims(user_id=user_id, tenant_id=tenant_id))
         context = build_context(viewer=viewer, db=db, processor=processor)
         return await schema.execute(query, variable_values=variables, context_value=context)
     finally:

@@ -305,7 +305,9 @@ async def attempt(api: Api, scenario: Scenario, actor: AppActor, expected: str) 
     payload = (await as_app(api, actor, scenario.document, variables))[scenario.field]
 
     rows = await api.conn.fetch(AUDIT_EVENTS_SINCE, last_event)
-    tenant = actor.home if scenario.at_home else CONTOSO_ID
+    # An application with no reach into Contoso is recorded at home, whether its target exists or not.
+    reaches_contoso = VIEW_OF_CONTOSO[actor.name] != NOTHING
+    tenant = actor.home if scenario.at_home or not reaches_contoso else CONTOSO_ID
     # Named as the application of its tenant, never as a user; acting on another tenant, on its behalf.
     assert [
         (r["actor_user_id"], r["actor_app_id"], r["actor_tenant_id"], r["tenant_id"], r["on_behalf_of_tenant_id"])

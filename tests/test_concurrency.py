@@ -120,3 +120,70 @@ async def test_the_same_key_with_a_different_request_is_refused(pool: asyncpg.Po
     assert second.data is not None
     assert [e["code"] for e in second.data["purchaseSubscription"]["userErrors"]] == ["IDEMPOTENCY_KEY_REUSED"]
     assert len(processor.settled()) == 1
+
+
+START_TRIAL = """
+mutation ($product: ID!, $card: CardInput) {
+  startTrial(productId: $product, card: $card) { subscription { id } userErrors { code } }
+}
+"""
+REQUEST_CANCELLATION = """
+mutation ($s: ID!) { requestCancellation(subscriptionId: $s, message: "Please.") { userErrors { code } } }
+"""
+
+
+async def test_twenty_concurrent_trials_of_one_product_by_one_user_start_exactly_one(
+    pool: asyncpg.Pool, gateway_pool: asyncpg.Pool
+) -> None:
+    tenant = await committed_tenant(pool, users=2, licenses=1)
+    buyer = tenant.user_ids[1]  # user 0 bought the factory's subscription; nobody had a trial
+    processor = SandboxProcessor()
+    card = {"number": "4242424242424242", "expMonth": 12, "expYear": 2099, "cvc": "123"}
+    results = await asyncio.gather(
+        *(
+            execute_as(
+                gateway_pool, buyer, tenant.tenant_id, START_TRIAL, {"product": "CFQ7TTC0H9MP", "card": card}, processor
+            )
+            for _ in range(20)
+        )
+    )
+    assert all(r.errors is None and r.data is not None for r in results)
+    codes = sorted(tuple(e["code"] for e in r.data["startTrial"]["userErrors"]) for r in results if r.data)
+    assert codes == [()] + [("TRIAL_ALREADY_USED",)] * 19
+    trials = await pool.fetchval(
+        "SELECT count(*) FROM subscriptions WHERE tenant_id = $1 AND purchaser_user_id = $2 AND product_id = $3",
+        tenant.tenant_id,
+        buyer,
+        "CFQ7TTC0H9MP",
+    )
+    assert trials == 1
+
+
+async def test_ten_concurrent_cancellation_requests_for_one_subscription_leave_exactly_one_open(
+    pool: asyncpg.Pool, gateway_pool: asyncpg.Pool
+) -> None:
+    tenant = await committed_tenant(pool, users=2, licenses=1)
+    subscription = encode_id("Subscription", tenant.subscription_ids[0], tenant.tenant_id)
+    results = await asyncio.gather(
+        *(
+            execute_as(
+                gateway_pool,
+                tenant.admin_id,
+                tenant.tenant_id,
+                REQUEST_CANCELLATION,
+                {"s": subscription},
+                SandboxProcessor(),
+            )
+            for _ in range(10)
+        )
+    )
+    assert all(r.errors is None and r.data is not None for r in results)
+    codes = sorted(tuple(e["code"] for e in r.data["requestCancellation"]["userErrors"]) for r in results if r.data)
+    assert codes == [()] + [("CANCELLATION_ALREADY_REQUESTED",)] * 9
+    pending = await pool.fetchval(
+        "SELECT count(*) FROM cancellation_requests"
+        " WHERE tenant_id = $1 AND subscription_id = $2 AND status = 'pending'",
+        tenant.tenant_id,
+        tenant.subscription_ids[0],
+    )
+    assert pending == 1

@@ -23,6 +23,7 @@ from purchasegraph.db.seed import (
     VISIO_PLAN_2,
 )
 from purchasegraph.eligibility import Facts, Reason, assess
+from purchasegraph.gateway.errors import RequestCode, RequestError
 from purchasegraph.schema.ids import encode_id
 from tests.conftest import Api, DemoUserIds
 from tests.demo import DANA, GUS, PAULA, SAM
@@ -76,6 +77,14 @@ async def refused(api: Api, upn: str, product_id: str) -> dict[str, Any]:
     assert result["eligible"] is False
     assert CONTACT_IT_ADMIN in result["message"]
     return result
+
+
+async def signs_in_to_nothing(api: Api, upn: str, product_id: str) -> None:
+    """A disabled account, or one whose user left, is refused at authentication as Azure AD refuses
+    it: it buys nothing because it reaches nothing, not even its own eligibility."""
+    with pytest.raises(RequestError) as at_sign_in:
+        await eligibility_of(api, upn, product_id)
+    assert (at_sign_in.value.code, at_sign_in.value.status) == (RequestCode.UNAUTHENTICATED, 401)
 
 
 async def allowed(api: Api, upn: str, product_id: str) -> dict[str, Any]:
@@ -171,28 +180,31 @@ async def test_guest_cannot_buy_in_host_tenant(api: Api) -> None:
 
 
 async def test_user_who_left_the_organization_cannot_buy(api: Api) -> None:
-    result = await refused(api, DANA, POWER_BI_PRO)
-    assert result["reasons"] == ["ACCOUNT_DISABLED"]
-    assert result["canStartTrial"] is False
+    await signs_in_to_nothing(api, DANA, POWER_BI_PRO)
 
 
 async def test_disabled_account_cannot_buy(api: Api) -> None:
     upn = await add_user(api, api.ids[PAULA].tenant_id, account_enabled=False)
-    result = await refused(api, upn, POWER_BI_PRO)
-    assert result["reasons"] == ["ACCOUNT_DISABLED"]
-    assert result["canStartTrial"] is False
+    await signs_in_to_nothing(api, upn, POWER_BI_PRO)
 
 
 async def test_user_who_left_cannot_buy_even_before_the_account_is_disabled(api: Api) -> None:
     upn = await add_user(api, api.ids[PAULA].tenant_id, departed_at=date.today() - timedelta(days=1))
-    result = await refused(api, upn, POWER_BI_PRO)
-    assert result["reasons"] == ["ACCOUNT_DISABLED"]
+    await signs_in_to_nothing(api, upn, POWER_BI_PRO)
 
 
 async def test_disabled_synced_account_cannot_buy(api: Api) -> None:
     upn = await add_user(api, api.ids[PAULA].tenant_id, synced=True, account_enabled=False)
-    result = await refused(api, upn, POWER_APPS_PER_USER)
-    assert result["reasons"] == ["ACCOUNT_DISABLED"]
+    await signs_in_to_nothing(api, upn, POWER_APPS_PER_USER)
+
+
+def test_an_account_disabled_after_sign_in_is_still_refused_with_its_reason() -> None:
+    """A purchase reads the buyer's account again in its own transaction: disabled since the request
+    signed in, it is refused with ACCOUNT_DISABLED and the contact-your-admin message."""
+    assessment = assess(contoso_facts(account_enabled=False))
+    assert assessment.reasons == (Reason.ACCOUNT_DISABLED,)
+    assert Reason.ACCOUNT_DISABLED.value in assessment.message
+    assert assessment.can_start_trial is False
 
 
 async def test_active_user_synced_from_on_premises_ad_can_buy(api: Api) -> None:
@@ -392,13 +404,14 @@ async def test_guest_in_an_education_tenant_gets_both_reasons(api: Api) -> None:
 
 async def test_every_reason_that_applies_is_listed(api: Api) -> None:
     tenant_id = await add_tenant(api, organization_type="government", country="IN", currency="INR", managed=False)
-    upn = await add_user(api, tenant_id, guest=True, account_enabled=False)
+    # Enabled: a disabled account signs in to nothing, so it never asks (its ACCOUNT_DISABLED comes
+    # from a purchase that finds it disabled after signing in: the test above).
+    upn = await add_user(api, tenant_id, guest=True)
     await set_policy(api, upn, POWER_BI_PRO, "disabled")
     result = await refused(api, upn, POWER_BI_PRO)
     assert result["reasons"] == [
         "UNMANAGED_TENANT",
         "GUEST_USER",
-        "ACCOUNT_DISABLED",
         "ORGANIZATION_TYPE_NOT_ELIGIBLE",
         "MARKET_NOT_ELIGIBLE",
         "POLICY_DISABLED",

@@ -19,12 +19,12 @@ PRODUCTS = [
     "CFQ7TTC0HD33",
     "CFQ7TTC0HD32",
 ]
-# One user of each kind of standing: eligible, guest, departed, unmanaged, government, education,
-# India, Brazil, and a member of a tenant with policies.
+# One user of each kind of standing: eligible, guest, unmanaged, government, education, India,
+# Brazil, and a member of a tenant with policies. (A departed user signs in to nothing: she is
+# refused before either is asked.)
 BUYERS = [
     "paula.purchaser@contoso.example",
     "gus_fabrikam.example#EXT#@contoso.example",
-    "dana.departed@contoso.example",
     "vic@viral.example",
     "gail@cityofsample.example",
     "ed@northwind-school.example",

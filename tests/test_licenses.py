@@ -7,8 +7,10 @@ import uuid
 from decimal import Decimal
 
 import asyncpg
+import pytest
 
 from purchasegraph.db.seed import demo_id, demo_user_id
+from purchasegraph.gateway.errors import RequestCode, RequestError
 from purchasegraph.payments import SandboxProcessor
 from purchasegraph.schema.ids import decode_uuid, encode_id
 from tests.conftest import Api
@@ -22,6 +24,7 @@ from tests.demo import (
     OLIVIA,
     PAULA,
     PAULAS_POWER_BI,
+    PAULAS_POWER_BI_UUID,
     PETE,
     PETES_PROJECT_EXPIRED,
     PETES_RPA_DELETED,
@@ -35,7 +38,19 @@ from tests.demo import (
     user,
 )
 from tests.factories import INSERT_USER, add_subscriptions, create_tenant
-from tests.mutations import ASSIGN, add, assign, execute_as, holders, problems, purchase, read, remove, unassign
+from tests.mutations import (
+    ASSIGN,
+    add,
+    assign,
+    execute_as,
+    holders,
+    problems,
+    purchase,
+    read,
+    remove,
+    travel_to,
+    unassign,
+)
 
 
 async def new_contoso_users(api: Api, count: int) -> list[str]:
@@ -134,8 +149,9 @@ async def test_a_user_named_twice_or_no_user_at_all_is_invalid_input(api: Api) -
 
 async def test_a_disabled_subscription_takes_no_new_assignments(api: Api) -> None:
     assert (await read(api, SAMS_VISIO_DISABLED))["status"] == "DISABLED"
-    # Only admins reach a disabled subscription: to its purchaser it is gone.
-    assert problems(await assign(api, SAM, SAMS_VISIO_DISABLED, [user(UNA)])) == [("NOT_FOUND", ["subscriptionId"])]
+    # Its purchaser keeps its billing record, but its licenses are the admins' now: he assigns nothing.
+    payload = await assign(api, SAM, SAMS_VISIO_DISABLED, [user(UNA)])
+    assert problems(payload) == [("SUBSCRIPTION_NOT_ACTIVE", ["subscriptionId"])]
     # Even the admins, once they govern it, assign nothing from it.
     taken = await api.data(
         "mutation ($s: ID!) { takeControlOfSubscription(subscriptionId: $s) { userErrors { code } } }",
@@ -279,6 +295,13 @@ async def test_removing_licenses_writes_a_remove_licenses_order_and_charges_noth
 
 
 async def test_adding_licenses_charges_the_card_once_per_idempotency_key(api: Api) -> None:
+    # On the first day of one of its monthly billing periods: the new licenses pay a whole month.
+    period_start = await api.conn.fetchval(
+        "SELECT expires_at - interval '1 month' FROM subscriptions WHERE tenant_id = $1 AND id = $2",
+        CONTOSO_ID,
+        PAULAS_POWER_BI_UUID,
+    )
+    await travel_to(api, period_start)
     before = await read(api, PAULAS_POWER_BI)
     key = uuid.uuid4().hex
     first = await add(api, PAULA, PAULAS_POWER_BI, 2, key)
@@ -312,8 +335,10 @@ async def test_an_idempotency_key_reused_with_another_quantity_is_refused(api: A
 
 
 async def test_no_one_adds_licenses_to_a_subscription_whose_purchaser_left(api: Api) -> None:
-    payload = await add(api, DANA, DANAS_PREMIUM, 1)
-    assert problems(payload) == [("PURCHASER_DEPARTED", ["subscriptionId"])]
+    # Her account is disabled: she signs in to nothing, as the gateway answers 401.
+    with pytest.raises(RequestError) as refused:
+        await add(api, DANA, DANAS_PREMIUM, 1)
+    assert refused.value.code is RequestCode.UNAUTHENTICATED
     assert (await read(api, DANAS_PREMIUM))["quantity"] == 2
     assert api.processor.settled() == []
 
@@ -370,9 +395,7 @@ async def test_a_license_assigned_after_the_unassigning_transaction_began_can_be
     [colleague] = await new_contoso_users(api, 1)
     assert (await assign(api, PAULA, subscription_id, [colleague]))["userErrors"] == []
     # The unassigning transaction's clock reads a minute before the assignment was made.
-    await api.conn.execute(
-        "SELECT set_config('purchasegraph.now', (app_now() - interval '1 minute')::text, true)"
-    )
+    await api.conn.execute("SELECT set_config('purchasegraph.now', (app_now() - interval '1 minute')::text, true)")
     taken_back = await unassign(api, PAULA, subscription_id, [colleague])
     assert taken_back["userErrors"] == []
     assert taken_back["subscription"]["assignments"]["totalCount"] == 0

@@ -16,7 +16,8 @@ Each expectation below is written down from those two sources, never read back f
 
 A refusal changes nothing but the audit trail: exactly one ``refused`` audit event with its code (none for
 an anonymous caller: there is no principal to record), and no other table gains a row. An acceptance writes
-exactly one ``accepted`` event.
+exactly one ``accepted`` event. It is recorded in Contoso when the actor reaches Contoso, else in the actor's
+own tenant (whether the target exists never decides where).
 
 The actors, as ``purchasegraph.policy`` scopes them in Contoso:
 
@@ -204,6 +205,9 @@ ADMIN_ACTION: Table = {
 }
 # Policies and take-over (policy.may_govern, rule 12): a partner needs a global-admin grant.
 GOVERNANCE: Table = ADMIN_ACTION | {"partner_billing_admin": NOT_AUTHORIZED}
+# Directory upkeep (policy.may_manage_users): global admins, partners with a global-admin grant. A
+# billing admin manages billing, not users.
+USER_ADMIN: Table = GOVERNANCE | {"billing_admin": NOT_AUTHORIZED}
 # Only the billed purchaser pays, and only the purchaser chooses the card (rule 8; admins never handle it).
 # Whole-tenant viewers see the subscription and its bills, so theirs is a refusal, not a "no such".
 PURCHASER_ONLY: Table = PURCHASER_CONTROLS | {
@@ -412,7 +416,7 @@ class Target:
 
 
 SELF_SERVICE = Target(PAULAS_POWER_BI, PAULA, PETE, LEE)
-TAKEN_OVER = Target(DANAS_POWER_APPS, DANA, PAULA, NOAH)
+TAKEN_OVER = Target(DANAS_POWER_APPS, DANA, PAULA, NOAH)  # Dana is reinstated to play "purchaser"
 CENTRAL = Target(CENTRAL_POWER_BI, PAULA, PETE, SAM)  # Paula holds a license of it but did not buy it
 
 ADD_LICENSES = f"""
@@ -824,6 +828,30 @@ REACTIVATE_PETES_PROJECT = Scenario(
     other_purchaser=PAULA,
 )
 
+
+async def petes_project_taken_over(api: Api, upn: str | None) -> Variables:
+    """The same expired subscription, which the admins took control of before it ran out."""
+    await api.conn.execute(
+        "UPDATE subscriptions SET controlled_by = 'admins' WHERE tenant_id = $1 AND id = $2",
+        CONTOSO_ID,
+        subscription_uuid(PETES_EXPIRED_PROJECT),
+    )
+    return {"subscriptionId": subscription_gid(PETES_EXPIRED_PROJECT)}
+
+
+REACTIVATE_PETES_TAKEN_OVER_PROJECT = Scenario(
+    document=REACTIVATE,
+    field="reactivateSubscription",
+    returns="subscription",
+    action="subscription.reactivate",
+    variables=petes_project_taken_over,
+    state=petes_project_status,
+    after=lambda before, upn: "active",
+    nonexistent=replacing("subscriptionId", "Subscription"),
+    purchaser=PETE,
+    other_purchaser=PAULA,
+)
+
 # -- approveLicenseRequest, denyLicenseRequest: Lee's pending request for Project Plan 3
 
 APPROVE = f"""
@@ -881,10 +909,38 @@ MARK_UNA_DEPARTED = Scenario(
     nonexistent=replacing("userId", "User"),
 )
 
+# -- reinstateUser: Dana, who left
+
+REINSTATE_USER = f"""
+mutation ($userId: ID!) {{ reinstateUser(userId: $userId) {{ user {{ id }} {ERRORS} }} }}
+"""
+
+
+async def danas_standing(api: Api, upn: str | None) -> tuple[bool, bool]:
+    row = await api.conn.fetchrow(
+        "SELECT departed_at IS NOT NULL AS departed, account_enabled FROM users WHERE tenant_id = $1 AND id = $2",
+        CONTOSO_ID,
+        demo_user_id(DANA),
+    )
+    return row["departed"], row["account_enabled"]
+
+
+REINSTATE_DANA = Scenario(
+    document=REINSTATE_USER,
+    field="reinstateUser",
+    returns="user",
+    action="user.reinstate",
+    variables=given(lambda: {"userId": contoso_gid("User", demo_user_id(DANA))}),
+    state=danas_standing,
+    after=lambda before, upn: (False, True),
+    nonexistent=replacing("userId", "User"),
+)
+
 # ---------------------------------------------------------------------------------------------
 # Running one cell of the matrix
 
 LATEST_AUDIT_EVENT = "SELECT COALESCE(max(id), 0) FROM audit_events"
+REINSTATE_ACCOUNT = "UPDATE users SET account_enabled = true, departed_at = NULL WHERE tenant_id = $1 AND id = $2"
 AUDIT_EVENTS_SINCE = """
 SELECT action, outcome, error_codes, actor_user_id, actor_tenant_id, tenant_id, on_behalf_of_tenant_id
   FROM audit_events WHERE id > $1 ORDER BY id
@@ -906,6 +962,10 @@ async def sign_in(api: Api, scenario: Scenario, actor: str) -> str | None:
     if actor in PARTNER_ROLES:
         await api.conn.execute(SET_PARTNER_ROLES, CONTOSO_ID, ADATUM_ID, PARTNER_ROLES[actor])
     if actor == "purchaser":
+        if scenario.purchaser == DANA:
+            # She left, and a disabled account signs in to nothing: back (reinstated) to play the
+            # purchaser of what the admins took over while she was gone.
+            await api.conn.execute(REINSTATE_ACCOUNT, CONTOSO_ID, demo_user_id(DANA))
         return scenario.purchaser
     if actor == "other_purchaser":
         return scenario.other_purchaser
@@ -931,8 +991,11 @@ async def attempt(api: Api, scenario: Scenario, actor: str, expected: str) -> No
     events = [(r["action"], r["outcome"], list(r["error_codes"])) for r in rows]
     if upn is not None:
         # Recorded in the tenant acted on, naming the actor; a partner acts on behalf of the customer.
+        # An actor with no reach into Contoso is recorded at home: where a refusal lands never tells
+        # whether what it named exists.
         home = home_of(api, upn)
-        tenant = home if scenario.at_home else CONTOSO_ID
+        reaches_contoso = home == CONTOSO_ID or actor.startswith("partner_")
+        tenant = home if scenario.at_home or not reaches_contoso else CONTOSO_ID
         assert [(r["actor_user_id"], r["actor_tenant_id"], r["tenant_id"]) for r in rows] == [
             (demo_user_id(upn), home, tenant)
         ]
@@ -1216,11 +1279,16 @@ async def test_admins_move_the_users_of_a_taken_over_subscription_to_a_central_o
     await attempt(api, MOVE_DANAS_USERS_TO_CENTRAL, actor, expected)
 
 
-@pytest.mark.parametrize(("actor", "expected"), matrix(ADMIN_ACTION))
-async def test_admins_reactivate_an_expired_subscription_and_its_purchaser_cannot(
+@pytest.mark.parametrize(("actor", "expected"), matrix(PURCHASER_CONTROLS))
+async def test_the_purchaser_reactivates_an_expired_subscription_they_control(
     api: Api, actor: str, expected: str
 ) -> None:
     await attempt(api, REACTIVATE_PETES_PROJECT, actor, expected)
+
+
+@pytest.mark.parametrize(("actor", "expected"), matrix(ADMINS_TOOK_CONTROL))
+async def test_admins_reactivate_an_expired_subscription_they_took_over(api: Api, actor: str, expected: str) -> None:
+    await attempt(api, REACTIVATE_PETES_TAKEN_OVER_PROJECT, actor, expected)
 
 
 @pytest.mark.parametrize(("actor", "expected"), matrix(ADMIN_ACTION))
@@ -1233,9 +1301,14 @@ async def test_admins_deny_license_requests_and_the_requester_cannot(api: Api, a
     await attempt(api, decide_lees_request(approve=False), actor, expected)
 
 
-@pytest.mark.parametrize(("actor", "expected"), matrix(ADMIN_ACTION))
-async def test_admins_record_that_a_user_left(api: Api, actor: str, expected: str) -> None:
+@pytest.mark.parametrize(("actor", "expected"), matrix(USER_ADMIN))
+async def test_global_admins_record_that_a_user_left(api: Api, actor: str, expected: str) -> None:
     await attempt(api, MARK_UNA_DEPARTED, actor, expected)
+
+
+@pytest.mark.parametrize(("actor", "expected"), matrix(USER_ADMIN))
+async def test_global_admins_reinstate_a_user_who_left(api: Api, actor: str, expected: str) -> None:
+    await attempt(api, REINSTATE_DANA, actor, expected)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1368,6 +1441,7 @@ MALFORMED_ID_CASES = [
         id="payInvoice",
     ),
     pytest.param(MARK_DEPARTED, {"userId": "not-an-id"}, "user.mark_departed", id="markUserDeparted"),
+    pytest.param(REINSTATE_USER, {"userId": "not-an-id"}, "user.reinstate", id="reinstateUser"),
 ]
 
 

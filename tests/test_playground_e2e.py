@@ -38,6 +38,7 @@ E2E_DIR = Path(__file__).parent / "playground_e2e"
 SECRET = "test-secret-for-the-playground-0123456789"
 ADMIN = "alex.admin@contoso.example"
 PURCHASER = "paula.purchaser@contoso.example"
+DEPARTED = "dana.departed@contoso.example"  # her account is disabled
 UI_TIMEOUT_MS = 30_000
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome-stable", "google-chrome")
 CHROMIUM_ARGS = [
@@ -124,6 +125,11 @@ async def test_each_link_presets_a_query_that_runs_as_its_actor(development: htt
         assert set(headers) == {"Authorization"}
         assert headers["Authorization"].startswith("Bearer ")
         response = await development.post("/graphql", json={"query": query}, headers=headers)
+        if email == DEPARTED:
+            # A disabled account signs in to nothing: its link shows what the gateway answers it.
+            assert response.status_code == 401, response.text
+            assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+            continue
         assert response.status_code == 200, (email, response.text)
         body = response.json()
         assert "errors" not in body, (email, body["errors"])

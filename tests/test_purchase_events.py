@@ -33,7 +33,7 @@ from purchasegraph.events.hub import APPLICATION_NAME, QUEUE_LIMIT, EventHub, Fe
 from purchasegraph.gateway.documents import MANIFEST_FORMAT, document_hash
 from purchasegraph.identity import AppRole, mint_app_token
 from purchasegraph.payments import CARD_DECLINED_NUMBER
-from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings
+from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings, ThrottleSettings
 from tests.demo import ALEX, CONTOSO, CONTOSO_ID, GOOD_CARD, OLGA, PAULA, PETE, POWER_BI_PRO
 from tests.live_server import live_server
 from tests.mutations import PURCHASE
@@ -368,6 +368,44 @@ async def test_only_subscriptions_run_over_the_websocket_and_the_gateways_checks
     assert introspection["type"] == "error"  # a subscription selects exactly one field, never __typename
 
 
+async def test_a_websocket_message_larger_than_an_http_body_closes_the_socket_with_1009(app: Served) -> None:
+    maximum = Settings().limits.max_body_bytes
+    padded = "# " + "x" * 2 * 1024 * 1024 + "\n" + MY_EVENTS  # a 2 MB comment: valid, and far too big
+    async with connected(app, ALEX) as alex:
+        await alex.subscribe("1", padded)
+        with pytest.raises(ConnectionClosed) as closed:
+            await alex.receive()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1009
+    assert str(maximum) in closed.value.rcvd.reason
+    await app.wait_for_subscribers(0)
+
+
+async def test_a_websocket_subscription_pays_from_the_same_cost_bucket_as_http(own_database: str) -> None:
+    bea = "bea.billing@contoso.example"  # a bucket of her own in this module
+    costly = PURCHASE_EVENTS.replace("subscription { id", "subscription { orders(first: 100) { nodes { id } } id")
+
+    def pages_of_orders(pages: int) -> str:  # costs 1 + 99 + 99 x pages
+        orders = f"orders(first: {pages}) {{ nodes {{ id }} }}"
+        return f"{{ viewer {{ homeTenant {{ subscriptions(first: 99) {{ nodes {{ {orders} }} }} }} }} }}"
+
+    with served(own_database, throttle=ThrottleSettings(maximum_available=1000, restore_rate=1)) as metered:
+        async with connected(metered, bea) as client, httpx.AsyncClient(base_url=metered.url, timeout=30) as http:
+            await client.subscribe("1", costly, {"tenant": CONTOSO})  # 1 + 100 points: 899 left
+            await metered.wait_for_subscribers(1)
+            headers = {"Authorization": bearer(bea)}
+            # 991 points would fit an untouched bucket of 1,000; the subscription took its share.
+            over = await http.post("/graphql", json={"query": pages_of_orders(9)}, headers=headers)
+            fits = await http.post("/graphql", json={"query": pages_of_orders(8)}, headers=headers)  # 892
+            await client.subscribe("2", costly, {"tenant": CONTOSO})
+            message = await client.receive()
+    assert over.status_code == 429, over.text
+    assert over.json()["errors"][0]["extensions"]["cost"]["requestedQueryCost"] == 1 + 99 + 99 * 9
+    assert fits.status_code == 200, fits.text
+    assert (message["type"], message["id"]) == ("error", "2"), message
+    assert [e["extensions"]["code"] for e in message["payload"]] == ["THROTTLED"]
+
+
 async def test_with_trusted_documents_enforced_only_the_manifests_subscriptions_run(
     own_database: str, tmp_path: Path
 ) -> None:
@@ -417,6 +455,55 @@ async def test_a_revoked_role_ends_the_stream_before_the_next_event(
     assert complete == {"id": "1", "type": "complete"}
 
 
+DISABLE_ACCOUNT = "UPDATE users SET account_enabled = $3 WHERE tenant_id = $1 AND id = $2"
+REQUEST_CANCELLATION = (
+    'mutation ($s: ID!) { requestCancellation(subscriptionId: $s, message: "bye") { userErrors { code } } }'
+)
+DANA = "dana.departed@contoso.example"  # left 20 days ago: her account is disabled
+
+
+async def test_a_departed_users_token_signs_in_to_nothing_over_http_or_the_websocket(
+    app: Served, http: httpx.AsyncClient
+) -> None:
+    """Her token still verifies, but a disabled account signs in to nothing, as Azure AD refuses it:
+    the request is refused 401 like an unknown user's, the websocket closed at connect."""
+    response = await http.post(
+        "/graphql", json={"query": "{ viewer { user { id } } }"}, headers={"Authorization": bearer(DANA)}
+    )
+    assert response.status_code == 401
+    assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["UNAUTHENTICATED"]
+    assert await closed_with(app, {"Authorization": bearer(DANA)}) == 4403
+
+
+async def test_a_disabled_account_ends_its_stream_before_the_next_event(
+    app: Served, http: httpx.AsyncClient, owner: asyncpg.Connection
+) -> None:
+    """A purchaser's own stream: what she bought stays hers to see while her account is enabled; once
+    it is disabled, the next event (an admin's request about her subscription) ends the stream."""
+    paula_id = demo_user_id(PAULA)
+    async with connected(app, PAULA) as paula:
+        await paula.subscribe("1", MY_EVENTS)
+        await app.wait_for_subscribers(1)
+        mine = await purchased(http, PAULA)
+        event_of(await paula.receive())  # still enabled
+        await owner.execute(DISABLE_ACCOUNT, CONTOSO_ID, paula_id, False)
+        try:
+            asked = await http.post(
+                "/graphql",
+                json={"query": REQUEST_CANCELLATION, "variables": {"s": mine}},
+                headers={"Authorization": bearer(ALEX)},
+            )
+            assert asked.json()["data"]["requestCancellation"]["userErrors"] == []
+            ended = await paula.receive()
+            complete = await paula.receive()
+        finally:
+            await owner.execute(DISABLE_ACCOUNT, CONTOSO_ID, paula_id, True)
+    assert ended["type"] == "next"
+    assert ended["payload"]["data"] is None
+    assert [e["extensions"]["code"] for e in ended["payload"]["errors"]] == ["ACCESS_ENDED"]
+    assert complete == {"id": "1", "type": "complete"}
+
+
 async def test_an_expired_partner_relationship_ends_the_stream(
     app: Served, http: httpx.AsyncClient, owner: asyncpg.Connection
 ) -> None:
@@ -460,7 +547,7 @@ async def test_an_aborted_or_refused_mutation_sends_nothing(
         CREATE FUNCTION test_abort_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN RAISE EXCEPTION 'the test aborts this transaction at commit'; END $$;
         CREATE CONSTRAINT TRIGGER test_abort_at_commit AFTER INSERT ON audit_events
-            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.request_id LIKE 'abort-%')
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.client_request_id LIKE 'abort-%')
             EXECUTE FUNCTION test_abort_at_commit();
         """
     )
@@ -478,7 +565,7 @@ async def test_an_aborted_or_refused_mutation_sends_nothing(
         await owner.execute("DROP TRIGGER test_abort_at_commit ON audit_events; DROP FUNCTION test_abort_at_commit()")
     assert aborted["data"] is None
     assert aborted["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
-    assert not await owner.fetchval("SELECT count(*) FROM audit_events WHERE request_id = $1", aborted_request)
+    assert not await owner.fetchval("SELECT count(*) FROM audit_events WHERE client_request_id = $1", aborted_request)
     assert [e["code"] for e in declined["data"]["purchaseSubscription"]["userErrors"]] == ["CARD_DECLINED"]
     assert event["subscription"]["id"] == committed  # the first event is the committed purchase's
 

@@ -213,3 +213,69 @@ async def test_limits_are_checked_before_the_token(client: httpx.AsyncClient, ca
         )
     assert response.status_code == 400
     assert statements_of_last_request(caplog) == 0
+
+
+# Five child connections of 100 under 100 subscriptions, every page size from the variable `$n`.
+FIVE_CHILDREN_OF = (
+    "{ viewer { homeTenant { subscriptions(first: $n) { nodes { assignments(first: $n) { nodes { id } } "
+    "a2: assignments(first: $n) { nodes { id } } orders(first: $n) { nodes { id } } "
+    "o2: orders(first: $n) { nodes { id } } invoices(first: $n) { nodes { id } } } } } } }"
+)
+
+
+async def test_a_page_size_from_a_variables_default_is_counted(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    payload = await refused(client, caplog, {"query": "query($n: Int = 100) " + FIVE_CHILDREN_OF})
+    assert code_of(payload) == "QUERY_COST_EXCEEDED"
+    assert payload["errors"][0]["extensions"]["cost"] == 1 + 100 + 5 * 100 * 100
+    too_big = "query($n: Int = 500) { viewer { homeTenant { subscriptions(first: $n) { totalCount } } } }"
+    assert code_of(await refused(client, caplog, {"query": too_big})) == "PAGE_SIZE_EXCEEDED"
+
+
+async def test_a_page_size_from_a_float_variable_is_counted(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # JSON has one number type: 100.0 is the Int 100 once coerced, as execution would run it.
+    payload = await refused(client, caplog, {"query": "query($n: Int) " + FIVE_CHILDREN_OF, "variables": {"n": 100.0}})
+    assert code_of(payload) == "QUERY_COST_EXCEEDED"
+    assert payload["errors"][0]["extensions"]["cost"] == 1 + 100 + 5 * 100 * 100
+
+
+async def test_a_list_that_is_not_a_connection_multiplies_what_each_item_asks_for(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A partner's `viewer.tenants` is not paged: it counts as a page of 100, each asking for 100 x 100.
+    query = (
+        "{ viewer { tenants { tenant { subscriptions(first: 100) { nodes { assignments(first: 100) "
+        "{ nodes { id } } } } } } } }"
+    )
+    payload = await refused(client, caplog, {"query": query})
+    assert code_of(payload) == "QUERY_COST_EXCEEDED"
+    assert payload["errors"][0]["extensions"]["cost"] == 1 + 100 + 100 * (100 + 100 * 100)
+
+
+async def test_a_list_sized_by_an_argument_default_counts_that_size(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/graphql",
+        json={"query": "{ viewer { notifications { message } } }"},
+        headers={"Authorization": f"Bearer {token_for(*ADMIN)}"},
+    )
+    assert response.status_code == 200, response.text
+    # 1 + the 20 notifications `first: Int! = 20` asks for.
+    assert response.json()["extensions"]["cost"]["requestedQueryCost"] == 1 + 20
+
+
+async def test_variables_that_do_not_fit_are_refused_before_any_sql(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    query = "query($n: Int) { viewer { homeTenant { subscriptions(first: $n) { totalCount } } } }"
+    with caplog.at_level(logging.INFO, logger="purchasegraph.request"):
+        response = await client.post(
+            "/graphql",
+            json={"query": query, "variables": {"n": 2**40}},
+            headers={"Authorization": f"Bearer {token_for(*ADMIN)}", "Accept": "application/graphql-response+json"},
+        )
+    assert response.status_code == 400, response.text
+    assert code_of(response.json()) == "BAD_VARIABLES"
+    assert statements_of_last_request(caplog) == 0

@@ -13,7 +13,7 @@ from purchasegraph.app import create_app
 from purchasegraph.db.embedded import dev_secret
 from purchasegraph.db.seed import demo_tenant_id, demo_user_id
 from purchasegraph.identity import mint_token
-from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings
+from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings, settings_from_env
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -26,7 +26,9 @@ def worked_example() -> list[str]:
 
 async def test_the_worked_example_in_the_readme_runs_as_written(tmp_path: Path) -> None:
     buy, assign, admin_view, disable = worked_example()
-    settings = Settings(data_dir=tmp_path / "data", sweep_seconds=0, pool_min_size=1)
+    # Its own embedded server, on the suite's date when PURCHASEGRAPH_TODAY names one.
+    today = settings_from_env().today
+    settings = Settings(data_dir=tmp_path / "data", sweep_seconds=0, pool_min_size=1, today=today)
 
     def token(upn: str) -> str:
         return mint_token(

@@ -264,10 +264,11 @@ async def test_another_tenants_rows_cannot_be_changed_or_a_row_moved_into_it(con
     assert await conn.fetchval("SELECT min(quantity) FROM subscriptions WHERE tenant_id = $1", WOODGROVE_ID) > 0
 
 
-async def test_a_refusal_is_audited_in_another_tenant_only_as_a_refusal_by_the_connections_own_actor(
+async def test_no_audit_event_is_written_into_a_tenant_out_of_reach_not_even_a_refusal(
     conn: asyncpg.Connection,
 ) -> None:
-    """The one write allowed outside reach: a refused request that named that tenant (unit_of_work._audit)."""
+    """A refusal naming a tenant out of reach is audited at home (policy.audit_tenant), so the
+    gateway has no write outside its reach at all, and its record tells nothing of what exists."""
     insert = """
     INSERT INTO audit_events (tenant_id, actor_tenant_id, action, target_type, target_id, outcome)
     VALUES ($1, $2, 'subscription.cancel', 'Subscription', 'x', $3)
@@ -275,14 +276,13 @@ async def test_a_refusal_is_audited_in_another_tenant_only_as_a_refusal_by_the_c
     count = "SELECT count(*) FROM audit_events WHERE tenant_id = $1"
     before = await conn.fetchval(count, WOODGROVE_ID)
     await act_for(conn, CONTOSO_ID)
-    await conn.execute(insert, WOODGROVE_ID, CONTOSO_ID, "refused")
-    for actor_tenant, outcome in ((CONTOSO_ID, "accepted"), (WOODGROVE_ID, "refused")):
+    for actor_tenant, outcome in ((CONTOSO_ID, "refused"), (CONTOSO_ID, "accepted"), (WOODGROVE_ID, "refused")):
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
             async with conn.transaction():
                 await conn.execute(insert, WOODGROVE_ID, actor_tenant, outcome)
-    assert await conn.fetchval(count, WOODGROVE_ID) == 0  # appended, never read back
+    await conn.execute(insert, CONTOSO_ID, CONTOSO_ID, "refused")  # at home: admitted
     await conn.execute("RESET ROLE")
-    assert await conn.fetchval(count, WOODGROVE_ID) == before + 1
+    assert await conn.fetchval(count, WOODGROVE_ID) == before
 
 
 # -- Who reaches what ---------------------------------------------------------------------------

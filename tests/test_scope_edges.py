@@ -72,21 +72,25 @@ MY_EVENTS_IN_FULL = """subscription { mySubscriptionEvents {
   eventId action subscription { id } product { productId } actor { userPrincipalName } } }"""
 
 
-async def test_a_purchaser_receives_no_event_of_a_subscription_outside_their_scope(
+async def test_a_purchaser_receives_no_event_about_the_licenses_of_a_disabled_subscription(
     events_app: Served, events_http: httpx.AsyncClient
 ) -> None:
-    """A DISABLED subscription is for admins only (db/queries/subscriptions.py): to its purchaser
-    it does not exist, and neither do its events. mySubscriptionEvents loads each event's
-    subscription under the viewer's scope before delivering it (schema/events.py)."""
-    assert (await graphql(events_http, SAM, "query($id: ID!) { node(id: $id) { id } }", {"id": SAMS_VISIO_DISABLED}))[
-        "node"
-    ] is None
+    """A DISABLED subscription keeps its billing record for its purchaser, but its licenses are for
+    admins only (policy.ASSIGNMENT_VISIBLE), and so are the events about them. mySubscriptionEvents
+    loads each event's subscription under the viewer's scope before delivering it (schema/events.py)."""
+    sams = await graphql(
+        events_http,
+        SAM,
+        "query($id: ID!) { node(id: $id) { ... on Subscription { status } } }",
+        {"id": SAMS_VISIO_DISABLED},
+    )
+    assert sams["node"] == {"status": "DISABLED"}
     taken = await graphql(events_http, ALEX, TAKE_CONTROL, {"s": SAMS_VISIO_DISABLED})
     assert taken["takeControlOfSubscription"]["userErrors"] == []
     async with connected(events_app, SAM) as sam:
         await sam.subscribe("1", MY_EVENTS_IN_FULL)
         await events_app.wait_for_subscribers(1)
-        # The admins, in control now, take Sam's license back: still DISABLED, still invisible to him.
+        # The admins, in control now, take Sam's license back: still DISABLED, its licenses not his to see.
         unassigned = await graphql(events_http, ALEX, UNASSIGN, {"s": SAMS_VISIO_DISABLED, "u": [user(SAM)]})
         assert unassigned["unassignLicenses"]["userErrors"] == []
         mine = await purchased(events_http, SAM)  # then a subscription Sam does see

@@ -9,8 +9,8 @@ from typing import Any
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.commerce.records import lock_subscription, require
 from purchasegraph.commerce.unit_of_work import Work, refuse
-from purchasegraph.payments import CardDetails, InvalidCard
-from purchasegraph.policy import may_buy, may_handle_billing
+from purchasegraph.payments import CardDetails, InvalidCard, card_problem
+from purchasegraph.policy import INVOICE_VISIBLE, may_buy, may_handle_billing
 
 INSERT_PAYMENT_METHOD = """
 INSERT INTO payment_methods (tenant_id, id, owner_user_id, kind, brand, last4, exp_month, exp_year,
@@ -19,18 +19,21 @@ VALUES ($1, $2, $3, 'credit_card', $4, $5, $6, $7, $8, app_now())
 """
 # Only the owner's own, live cards: anyone else's card id is simply not found.
 SELECT_OWN_PAYMENT_METHOD = """
-SELECT id, processor_token FROM payment_methods
+SELECT id, processor_token, card_expired(exp_year, exp_month) AS expired FROM payment_methods
  WHERE tenant_id = $1 AND id = $2 AND owner_user_id = $3 AND removed_at IS NULL
 """
+# Expiry on the app clock's date, as every date rule (migration 0009).
+SELECT_CARD_EXPIRED = "SELECT card_expired($1, $2)"
 SET_SUBSCRIPTION_PAYMENT_METHOD = """
 UPDATE subscriptions SET payment_method_id = $3 WHERE tenant_id = $1 AND id = $2
 """
 # The invoice as far as the viewer may read it, locked: two payments of one bill take turns.
-LOCK_INVOICE = """
+LOCK_INVOICE = f"""
 SELECT i.id, i.subscription_id, i.amount, i.currency, i.status, i.billed_user_id, s.payment_method_id
   FROM invoices i
   JOIN subscriptions s ON s.tenant_id = i.tenant_id AND s.id = i.subscription_id
- WHERE i.tenant_id = $1 AND i.id = $2 AND ($3::bool OR i.billed_user_id = $4::uuid)
+ WHERE i.tenant_id = $1 AND i.id = $2
+   AND {INVOICE_VISIBLE.format(i="i", whole="$3::bool", viewer="$4::uuid")}
    FOR UPDATE OF i
 """
 MARK_INVOICE_PAID = "UPDATE invoices SET status = 'paid', paid_at = app_now() WHERE tenant_id = $1 AND id = $2"
@@ -52,7 +55,13 @@ class ChosenCard:
 
 
 async def save_card(work: Work, card: CardDetails, field: str = "card") -> ChosenCard:
-    """Tokenize with the processor and keep only what it hands back."""
+    """Checked at the door (what cannot be a card, what has expired), then tokenized with the
+    processor; only what it hands back is kept."""
+    problem = card_problem(card)
+    if problem is not None:
+        raise refuse(ErrorCode.INVALID_CARD, f"The card was not accepted: {problem}.", field)
+    if await work.conn.fetchval(SELECT_CARD_EXPIRED, card.exp_year, card.exp_month):
+        raise refuse(ErrorCode.CARD_EXPIRED, "The card has expired. Use another card.", field)
     try:
         token = await work.processor.tokenize(card)
     except InvalidCard as exc:
@@ -78,6 +87,9 @@ async def own_card(work: Work, payment_method_id: uuid.UUID, field: str = "payme
     )
     if row is None:
         raise refuse(ErrorCode.NOT_FOUND, "No such payment method.", field)
+    if row["expired"]:
+        # Checked whenever a saved card is about to pay, not only when it was saved.
+        raise refuse(ErrorCode.CARD_EXPIRED, "This card has expired. Add a new card.", field)
     return ChosenCard(row["id"], row["processor_token"])
 
 

@@ -43,6 +43,9 @@ class ErrorCode(enum.Enum):
         "PAYMENT_METHOD_REQUIRED", description="Give exactly one of a saved payment method or a card."
     )
     INVALID_CARD = strawberry.enum_value("INVALID_CARD", description="The card details cannot be a valid card.")
+    CARD_EXPIRED = strawberry.enum_value(
+        "CARD_EXPIRED", description="The card's expiry month has passed (on the app's clock): use another card."
+    )
     CARD_DECLINED = strawberry.enum_value("CARD_DECLINED", description="The card issuer declined the charge.")
     PAYMENT_PROCESSOR_UNAVAILABLE = strawberry.enum_value(
         "PAYMENT_PROCESSOR_UNAVAILABLE",
@@ -93,8 +96,23 @@ class ErrorCode(enum.Enum):
     PRODUCT_NOT_BLOCKED = strawberry.enum_value(
         "PRODUCT_NOT_BLOCKED", description="The product can be bought: no request is needed."
     )
+    CANCELLATION_ALREADY_REQUESTED = strawberry.enum_value(
+        "CANCELLATION_ALREADY_REQUESTED",
+        description="A cancellation request for this subscription is still waiting for its purchaser.",
+    )
     ALREADY_DECIDED = strawberry.enum_value(
         "ALREADY_DECIDED", description="The request was already approved, denied or answered."
+    )
+    # Directory upkeep.
+    CANNOT_MARK_SELF = strawberry.enum_value(
+        "CANNOT_MARK_SELF", description="Nobody marks their own account departed: another global admin does."
+    )
+    LAST_GLOBAL_ADMIN = strawberry.enum_value(
+        "LAST_GLOBAL_ADMIN",
+        description="The tenant's last enabled global admin stays: make another global admin first.",
+    )
+    USER_NOT_DEPARTED = strawberry.enum_value(
+        "USER_NOT_DEPARTED", description="The user has not left and their account is enabled: nothing to reinstate."
     )
     # Idempotency.
     IDEMPOTENCY_KEY_REUSED = strawberry.enum_value(

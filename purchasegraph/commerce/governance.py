@@ -1,5 +1,5 @@
-"""What admins (and partners with an admin grant) do: policies, take-over, reactivation,
-cancellation requests, directory upkeep (rules 6, 10, 11, 12)."""
+"""What admins (and partners with an admin grant) do: policies, take-over,
+cancellation requests, and directory upkeep (global admins: departures and reinstatements)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import uuid
 from typing import Any
 
 from purchasegraph.commerce.codes import ErrorCode
-from purchasegraph.commerce.records import TERM, lock_subscription, notify, require, write_event_order
+from purchasegraph.commerce.records import lock_subscription, notify, require, write_event_order
 from purchasegraph.commerce.unit_of_work import Work, refuse
-from purchasegraph.policy import may_administer, may_govern, may_set_policy
+from purchasegraph.policy import may_administer, may_govern, may_manage_users, may_set_policy
 
 SELECT_SELF_SERVICE_PRODUCT = "SELECT name FROM products WHERE id = $1 AND self_service"
 SELECT_POLICY = "SELECT value FROM self_service_policies WHERE tenant_id = $1 AND product_id = $2 FOR UPDATE"
@@ -25,18 +25,31 @@ INSERT INTO cancellation_requests (tenant_id, id, subscription_id, requested_by,
                                    status, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, 'pending', app_now())
 """
+SELECT_PENDING_CANCELLATION_REQUEST = """
+SELECT EXISTS (SELECT 1 FROM cancellation_requests WHERE tenant_id = $1 AND subscription_id = $2 AND status = 'pending')
+"""
 TAKE_CONTROL = "UPDATE subscriptions SET controlled_by = 'admins' WHERE tenant_id = $1 AND id = $2"
-REACTIVATE = """
-UPDATE subscriptions
-   SET status = 'active', is_trial = false, term_start = app_now(), expires_at = app_now() + $3::text::interval
- WHERE tenant_id = $1 AND id = $2
+# Directory upkeep. The tenant's global admins, locked in one order before any of them changes:
+# of two concurrent departures of its last two, the second sees the first committed and refuses.
+# Under READ COMMITTED a row updated while this waited for its lock is read again, as committed.
+LOCK_GLOBAL_ADMINS = """
+SELECT u.id, u.account_enabled AND u.departed_at IS NULL AS enabled
+  FROM users u
+ WHERE u.tenant_id = $1
+   AND EXISTS (SELECT 1 FROM directory_roles r
+                WHERE r.tenant_id = u.tenant_id AND r.user_id = u.id AND r.role = 'global_admin')
+ ORDER BY u.id
+   FOR UPDATE OF u
 """
-# Directory upkeep: the user left. Their account is disabled; what they bought runs to term.
+LOCK_USER = "SELECT account_enabled, departed_at FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE"
+# The user left: their account is disabled (it signs in to nothing); what they bought runs to
+# term. Their last day defaults to today by the app clock.
 MARK_DEPARTED = """
-UPDATE users SET departed_at = $3, account_enabled = false
+UPDATE users SET departed_at = COALESCE($3::date, app_now()::date), account_enabled = false
  WHERE tenant_id = $1 AND id = $2
-RETURNING display_name
+RETURNING departed_at
 """
+REINSTATE = "UPDATE users SET departed_at = NULL, account_enabled = true WHERE tenant_id = $1 AND id = $2"
 
 
 async def set_self_service_policy(work: Work, *, product_id: str, value: str) -> dict[str, Any]:
@@ -58,6 +71,14 @@ async def request_cancellation(work: Work, *, subscription_id: uuid.UUID, messag
     require(may_administer(work.scope), "subscription", "subscriptionId")
     subscription = await lock_subscription(work, subscription_id)
     _require_purchaser_controlled(subscription["channel"], subscription["controlled_by"], subscription["status"])
+    # At most one open request: checked under the subscription's lock (concurrent requests take
+    # turns), and a partial unique index holds it in the database too (migration 0009).
+    if await work.conn.fetchval(SELECT_PENDING_CANCELLATION_REQUEST, work.scope.tenant_id, subscription_id):
+        raise refuse(
+            ErrorCode.CANCELLATION_ALREADY_REQUESTED,
+            "The purchaser was already asked to cancel it and has not answered yet.",
+            "subscriptionId",
+        )
     request_id = uuid.uuid4()
     await work.conn.execute(
         INSERT_CANCELLATION_REQUEST,
@@ -97,28 +118,39 @@ async def take_control(work: Work, *, subscription_id: uuid.UUID) -> dict[str, A
     return {"subscription_id": str(subscription_id), "order_id": str(order_id)}
 
 
-async def reactivate(work: Work, *, subscription_id: uuid.UUID) -> dict[str, Any]:
-    """From EXPIRED or DISABLED back to ACTIVE for a new term; DELETED is final."""
-    require(may_administer(work.scope), "subscription", "subscriptionId")
-    subscription = await lock_subscription(work, subscription_id)
-    if subscription["status"] not in {"expired", "disabled"}:
+async def mark_user_departed(work: Work, *, user_id: uuid.UUID, departed_on: datetime.date | None) -> dict[str, Any]:
+    """The user left: their account is disabled, and what they bought stays active to term for its
+    users. Never oneself, never the tenant's last enabled global admin (nothing could undo that)."""
+    require(may_manage_users(work.scope), "user", "userId")
+    if user_id == work.scope.viewer_id:
+        raise refuse(ErrorCode.CANNOT_MARK_SELF, "You cannot mark your own account departed.", "userId")
+    tenant_id = work.scope.tenant_id
+    admins = {r["id"]: r["enabled"] for r in await work.conn.fetch(LOCK_GLOBAL_ADMINS, tenant_id)}
+    if admins.get(user_id) and sum(admins.values()) == 1:
         raise refuse(
-            ErrorCode.CANNOT_REACTIVATE,
-            f"A {subscription['status']} subscription cannot be reactivated.",
-            "subscriptionId",
+            ErrorCode.LAST_GLOBAL_ADMIN,
+            "This is the organization's last enabled global admin: make another global admin first.",
+            "userId",
         )
-    await work.conn.execute(REACTIVATE, work.scope.tenant_id, subscription_id, TERM[subscription["billing_frequency"]])
-    order_id = await write_event_order(work, subscription=subscription, kind="reactivate")
-    return {"subscription_id": str(subscription_id), "order_id": str(order_id)}
-
-
-async def mark_user_departed(work: Work, *, user_id: uuid.UUID, departed_on: datetime.date) -> dict[str, Any]:
-    """Rule 11: what the user bought stays active to term and its users keep using it."""
-    require(may_administer(work.scope), "user", "userId")
-    name = await work.conn.fetchval(MARK_DEPARTED, work.scope.tenant_id, user_id, departed_on)
-    if name is None:
+    day = await work.conn.fetchval(MARK_DEPARTED, tenant_id, user_id, departed_on)
+    if day is None:
         raise refuse(ErrorCode.NOT_FOUND, "No such user.", "userId")
-    work.target("User", user_id)
+    work.details.update(departed_on=day.isoformat())
+    return {"user_id": str(user_id)}
+
+
+async def reinstate_user(work: Work, *, user_id: uuid.UUID) -> dict[str, Any]:
+    """Undo a departure: the account is enabled again and the user no longer counts as left."""
+    require(may_manage_users(work.scope), "user", "userId")
+    tenant_id = work.scope.tenant_id
+    row = await work.conn.fetchrow(LOCK_USER, tenant_id, user_id)
+    if row is None:
+        raise refuse(ErrorCode.NOT_FOUND, "No such user.", "userId")
+    if row["account_enabled"] and row["departed_at"] is None:
+        raise refuse(ErrorCode.USER_NOT_DEPARTED, "This user has not left and can sign in.", "userId")
+    await work.conn.execute(REINSTATE, tenant_id, user_id)
+    if row["departed_at"] is not None:
+        work.details.update(departed_on=row["departed_at"].isoformat())
     return {"user_id": str(user_id)}
 
 

@@ -15,7 +15,7 @@ from purchasegraph.commerce.records import (
 )
 from purchasegraph.commerce.unit_of_work import Problem, Refusal, Work, refuse
 from purchasegraph.eligibility import Reason, assess, facts_from
-from purchasegraph.policy import may_administer, may_buy
+from purchasegraph.policy import LICENSE_REQUEST_VISIBLE, may_administer, may_buy, reaches_service_data
 
 MAX_USERS_PER_CALL = 20
 
@@ -54,9 +54,12 @@ INSERT_LICENSE_REQUEST = """
 INSERT INTO license_requests (tenant_id, id, product_id, requester_user_id, for_user_ids, status, created_at)
 VALUES ($1, $2, $3, $4, $5, 'pending', app_now())
 """
-LOCK_LICENSE_REQUEST = """
-SELECT id, requester_user_id, status, product_id FROM license_requests
- WHERE tenant_id = $1 AND id = $2 FOR UPDATE
+# A request past its 12 months is gone for the admins too: the same rule as every read of one.
+LOCK_LICENSE_REQUEST = f"""
+SELECT r.id, r.requester_user_id, r.status, r.product_id FROM license_requests r
+ WHERE r.tenant_id = $1 AND r.id = $2
+   AND {LICENSE_REQUEST_VISIBLE.format(r="r", whole="$3::bool", viewer="$4::uuid")}
+   FOR UPDATE
 """
 # Who decides a request: the tenant's global and billing admins, each told of it.
 SELECT_ADMINS = """
@@ -136,7 +139,13 @@ async def assign_licenses(work: Work, *, subscription_id: uuid.UUID, user_ids: S
 
 async def unassign_licenses(work: Work, *, subscription_id: uuid.UUID, user_ids: Sequence[uuid.UUID]) -> dict[str, Any]:
     _check_batch(user_ids)
-    await lock_managed_subscription(work, subscription_id)
+    subscription = await lock_managed_subscription(work, subscription_id)
+    if not reaches_service_data(work.scope, status=subscription["status"]):
+        raise refuse(
+            ErrorCode.SUBSCRIPTION_NOT_ACTIVE,
+            "A disabled subscription's licenses are for the admins to manage.",
+            "subscriptionId",
+        )
     tenant_id = work.scope.tenant_id
     holders = {
         r["user_id"] for r in await work.conn.fetch(SELECT_LIVE_ASSIGNEES, tenant_id, subscription_id, list(user_ids))
@@ -238,7 +247,10 @@ async def request_license(work: Work, *, product_id: str, for_user_ids: Sequence
 
 async def decide_license_request(work: Work, *, request_id: uuid.UUID, approve: bool) -> dict[str, Any]:
     require(may_administer(work.scope), "license request", "requestId")
-    row = await work.conn.fetchrow(LOCK_LICENSE_REQUEST, work.scope.tenant_id, request_id)
+    scope = work.scope
+    row = await work.conn.fetchrow(
+        LOCK_LICENSE_REQUEST, scope.tenant_id, request_id, scope.whole_tenant, scope.viewer_id
+    )
     if row is None:
         raise refuse(ErrorCode.NOT_FOUND, "No such license request.", "requestId")
     work.target("LicenseRequest", request_id)

@@ -1,10 +1,13 @@
 """The lifecycle sweep: renewals, trial conversions, and statuses the dates have moved on.
 
 Reads already show the status the dates put a subscription in (``effective_status`` in SQL).
-The sweep does what needs a side effect: it charges auto-renewing subscriptions and trials
-with a card when their term ends (a renewal order and invoice each), turns auto-renew off when
-the card fails (the dates then carry it to EXPIRED, DISABLED, DELETED), stores the statuses the
-dates reached, and takes the licenses back from subscriptions that reached DELETED.
+The sweep does what needs a side effect: when their term ends it charges the purchaser's card for
+auto-renewing subscriptions and trials with a card (a renewal order and invoice each), and renews
+the ones admins took over at the central price (an order; central billing charges no card here).
+A departed purchaser's subscription does not renew: it runs to its end date and expires. When the
+card fails or has expired, auto-renew is turned off (the dates then carry it to EXPIRED, DISABLED,
+DELETED). The sweep also stores the statuses the dates reached, and takes the licenses back from
+subscriptions that reached DELETED.
 Each renewal is its own transaction; ``SKIP LOCKED`` lets several gateways sweep side by side.
 """
 
@@ -20,21 +23,25 @@ import asyncpg
 from purchasegraph.commerce.records import INSERT_INVOICE, INSERT_NOTIFICATION, INSERT_ORDER, MONTHS_PER_TERM, TERM
 from purchasegraph.commerce.unit_of_work import INSERT_AUDIT_EVENT
 from purchasegraph.db.executor import Executor
-from purchasegraph.payments import CardDeclined, PaymentProcessor, ProcessorUnavailable
+from purchasegraph.payments import CardDeclined, Charge, PaymentProcessor, ProcessorUnavailable
 
 log = logging.getLogger("purchasegraph.lifecycle")
 
+# Due: its end date passed (within the 30 days a renewal is tried) and it renews at all
+# (migration 0009, subscription_renews: a departed purchaser's does not; a taken-over one does,
+# centrally). The price is the one now, on the channel that pays: central once admins govern it.
 SELECT_DUE_RENEWAL = """
-SELECT s.tenant_id, s.id, s.quantity, s.is_trial, s.billing_frequency, s.purchaser_user_id, s.currency,
-       s.unit_price, pm.processor_token, p.name AS product_name,
+SELECT s.tenant_id, s.id, s.quantity, s.is_trial, s.billing_frequency, s.purchaser_user_id, s.controlled_by,
+       pm.processor_token, COALESCE(card_expired(pm.exp_year, pm.exp_month), false) AS card_expired,
+       p.name AS product_name,
        COALESCE(pp.unit_price, s.unit_price) AS price_now, COALESCE(pp.currency, s.currency) AS currency_now
   FROM subscriptions s
-  JOIN payment_methods pm ON pm.tenant_id = s.tenant_id AND pm.id = s.payment_method_id
+  LEFT JOIN payment_methods pm ON pm.tenant_id = s.tenant_id AND pm.id = s.payment_method_id
   JOIN products p ON p.id = s.product_id
   JOIN tenants t ON t.id = s.tenant_id
   LEFT JOIN product_prices pp ON pp.product_id = s.product_id AND pp.market = t.country
-                             AND pp.channel = s.channel
- WHERE s.status IN ('trial', 'active') AND (s.auto_renew OR s.is_trial)
+                             AND pp.channel = CASE s.controlled_by WHEN 'admins' THEN 'central' ELSE s.channel END
+ WHERE s.status IN ('trial', 'active') AND subscription_renews(s)
    AND s.expires_at <= app_now() AND app_now() < s.expires_at + interval '30 days'
  ORDER BY s.expires_at
  LIMIT 1
@@ -88,26 +95,20 @@ async def _renew_one(conn: asyncpg.Connection, processor: PaymentProcessor, repo
     tenant_id, subscription_id = row["tenant_id"], row["id"]
     price: Decimal = row["price_now"]
     amount = price * row["quantity"] * MONTHS_PER_TERM[row["billing_frequency"]]
-    kind = "trial conversion" if row["is_trial"] else "renewal"
-    try:
-        charge = await processor.charge(
-            row["processor_token"], amount, row["currency_now"], reference=f"renew:{subscription_id}"
-        )
-    except (CardDeclined, ProcessorUnavailable) as exc:
-        # No second chance inside this sweep: auto-renew stops and the dates take their course.
-        await conn.execute(STOP_RENEWING, tenant_id, subscription_id)
-        await conn.execute(
-            INSERT_NOTIFICATION,
-            tenant_id,
-            uuid.uuid4(),
-            row["purchaser_user_id"],
-            "renewal_failed",
-            subscription_id,
-            f"The {kind} of your {row['product_name']} subscription failed: {exc}. Update your card.",
-        )
-        await _audit(conn, tenant_id, subscription_id, "subscription.renew", "refused", ["CARD_DECLINED"])
-        report.failed.append(subscription_id)
-        return True
+    # Admins who took it over renew it centrally: an order, and no card of anyone's is charged.
+    by_purchaser = row["controlled_by"] == "purchaser"
+    charge: Charge | None = None
+    if by_purchaser:
+        if row["card_expired"]:
+            await _fail(conn, row, report, "the card has expired", "CARD_EXPIRED")
+            return True
+        try:
+            charge = await processor.charge(
+                row["processor_token"], amount, row["currency_now"], reference=f"renew:{subscription_id}"
+            )
+        except (CardDeclined, ProcessorUnavailable) as exc:
+            await _fail(conn, row, report, str(exc), "CARD_DECLINED")
+            return True
     try:
         await conn.execute(
             RENEW, tenant_id, subscription_id, TERM[row["billing_frequency"]], price, row["currency_now"]
@@ -126,23 +127,43 @@ async def _renew_one(conn: asyncpg.Connection, processor: PaymentProcessor, repo
             amount,
             row["currency_now"],
         )
-        await conn.execute(
-            INSERT_INVOICE,
-            tenant_id,
-            uuid.uuid4(),
-            subscription_id,
-            row["purchaser_user_id"],
-            TERM[row["billing_frequency"]],
-            amount,
-            row["currency_now"],
-            True,
-        )
+        if by_purchaser:
+            await conn.execute(
+                INSERT_INVOICE,
+                tenant_id,
+                uuid.uuid4(),
+                subscription_id,
+                row["purchaser_user_id"],
+                TERM[row["billing_frequency"]],
+                amount,
+                row["currency_now"],
+                True,
+            )
         await _audit(conn, tenant_id, subscription_id, "subscription.renew", "accepted", [])
     except BaseException:
-        await processor.void(charge.charge_id)
+        if charge is not None:
+            await processor.void(charge.charge_id)
         raise
     report.renewed.append(subscription_id)
     return True
+
+
+async def _fail(conn: asyncpg.Connection, row: asyncpg.Record, report: SweepReport, why: str, code: str) -> None:
+    """No second chance inside this sweep: auto-renew stops and the dates take their course."""
+    tenant_id, subscription_id = row["tenant_id"], row["id"]
+    kind = "trial conversion" if row["is_trial"] else "renewal"
+    await conn.execute(STOP_RENEWING, tenant_id, subscription_id)
+    await conn.execute(
+        INSERT_NOTIFICATION,
+        tenant_id,
+        uuid.uuid4(),
+        row["purchaser_user_id"],
+        "renewal_failed",
+        subscription_id,
+        f"The {kind} of your {row['product_name']} subscription failed: {why}. Update your card.",
+    )
+    await _audit(conn, tenant_id, subscription_id, "subscription.renew", "refused", [code])
+    report.failed.append(subscription_id)
 
 
 async def _audit(
@@ -167,4 +188,5 @@ async def _audit(
         {},
         outcome,
         codes,
+        None,  # no client sent a request id
     )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
-from decimal import Decimal
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from purchasegraph.commerce.billing import PaymentChoice, choose_card, own_card
@@ -36,9 +38,13 @@ SELECT p.id AS product_id, p.name AS product_name, p.family, p.self_service, p.t
   LEFT JOIN product_prices pp ON pp.product_id = p.id AND pp.market = t.country AND pp.channel = 'self_service'
  WHERE t.id = $1 AND p.id = $2
 """
+# Locks the buyer's row: one buyer's purchases and trials take turns, so a rule checked before an
+# insert (one trial per product) sees what the buyer's concurrent request committed. NO KEY: rows
+# that merely reference the user (assignments, orders) are not held up.
 SELECT_USER_STANDING = """
 SELECT user_type = 'guest' AS is_guest, account_enabled AND departed_at IS NULL AS can_sign_in
   FROM users WHERE tenant_id = $1 AND id = $2
+   FOR NO KEY UPDATE
 """
 INSERT_SUBSCRIPTION = """
 INSERT INTO subscriptions (tenant_id, id, product_id, channel, purchaser_user_id, controlled_by, quantity, status,
@@ -77,12 +83,39 @@ CLOSE_CANCELLATION_REQUESTS = """
 UPDATE cancellation_requests SET status = 'accepted', resolved_at = app_now()
  WHERE tenant_id = $1 AND subscription_id = $2 AND status = 'pending'
 """
-# The subscription's card, whoever governs it now: a final bill is the purchaser's (rule 8).
-SELECT_CARD_TOKEN = "SELECT processor_token FROM payment_methods WHERE tenant_id = $1 AND id = $2"  # noqa: S105
+# The subscription's card, whoever governs it now: a final bill is the purchaser's (rule 8). An
+# expired card is not charged.
+SELECT_CARD_TOKEN = """
+SELECT processor_token FROM payment_methods
+ WHERE tenant_id = $1 AND id = $2 AND NOT card_expired(exp_year, exp_month)
+"""  # noqa: S105
 SELECT_CENTRAL_PRICE = """
 SELECT pp.unit_price FROM product_prices pp JOIN tenants t ON t.country = pp.market
  WHERE t.id = $1 AND pp.product_id = $2 AND pp.channel = 'central'
 """
+# The product's price now in the tenant's market, on the channel that pays: the purchaser's
+# self-service price, or the central price once the admins govern the subscription.
+SELECT_PRICE_NOW = """
+SELECT pp.unit_price, pp.currency FROM product_prices pp JOIN tenants t ON t.country = pp.market
+ WHERE t.id = $1 AND pp.product_id = $2 AND pp.channel = $3
+"""
+# What is left of the billing period running now (migration 0009, billing_period_end): its end,
+# the days still to run (at least one: a period ending later today still runs today) and its length.
+SELECT_REST_OF_PERIOD = """
+WITH p AS (SELECT billing_period_end(expires_at, $3::text::interval, app_now()) AS period_end
+             FROM subscriptions WHERE tenant_id = $1 AND id = $2)
+SELECT period_end, GREATEST(period_end::date - app_now()::date, 1) AS days_left,
+       period_end::date - (period_end - $3::text::interval)::date AS period_days
+  FROM p
+"""
+REACTIVATE = """
+UPDATE subscriptions
+   SET status = 'active', is_trial = false, term_start = app_now(), expires_at = app_now() + $3::text::interval,
+       unit_price = $4, currency = $5
+ WHERE tenant_id = $1 AND id = $2
+"""
+
+CENT = Decimal("0.01")
 
 
 async def _product_for_buyer(work: Work, product_id: str) -> tuple[Record, Assessment]:
@@ -238,7 +271,14 @@ async def add_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: int)
         if not eligibility.eligible:
             raise _refuse_for(eligibility.reasons, "Contact your IT admin for help.", "subscriptionId")
         unit_price: Decimal = subscription["unit_price"]
-        amount = unit_price * quantity
+    else:
+        # Admin-governed subscriptions are billed centrally, at the central price.
+        central = await work.conn.fetchval(SELECT_CENTRAL_PRICE, work.scope.tenant_id, subscription["product_id"])
+        unit_price = central if central is not None else subscription["unit_price"]
+    # The new licenses run with the others to the end of the billing period, and are paid to it.
+    rest = await _rest_of_period(work, subscription)
+    amount = rest.price(unit_price, quantity)
+    if by_purchaser:
         card = await own_card(work, subscription["payment_method_id"], "subscriptionId")
         await work.charge(card.token, amount, subscription["currency"], reference=str(subscription_id))
         await write_invoice(
@@ -246,16 +286,12 @@ async def add_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: int)
             tenant_id=work.scope.tenant_id,
             subscription_id=subscription_id,
             billed_user_id=work.viewer.user_id,
-            billing_frequency="monthly",
+            billing_frequency=subscription["billing_frequency"],
             amount=amount,
             currency=subscription["currency"],
             paid=True,
+            until=rest.ends_at,
         )
-    else:
-        # Admin-governed subscriptions are billed centrally, at the central price.
-        central = await work.conn.fetchval(SELECT_CENTRAL_PRICE, work.scope.tenant_id, subscription["product_id"])
-        unit_price = central if central is not None else subscription["unit_price"]
-        amount = unit_price * quantity
     await work.conn.execute(SET_QUANTITY, work.scope.tenant_id, subscription_id, new_quantity)
     order_id = await write_order(
         work.conn,
@@ -271,7 +307,31 @@ async def add_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: int)
     return {"subscription_id": str(subscription_id), "order_id": str(order_id)}
 
 
+@dataclass(frozen=True)
+class RestOfPeriod:
+    """The billing period running now, seen from today: licenses added today are paid to its end."""
+
+    ends_at: datetime.datetime
+    days_left: int
+    period_days: int
+    months: int  # the months one whole period bills (prices are per license per month)
+
+    def price(self, unit_price: Decimal, quantity: int) -> Decimal:
+        """The whole period's price for ``quantity`` licenses, for the days left of it, to the cent."""
+        whole = unit_price * quantity * self.months
+        return (whole * self.days_left / self.period_days).quantize(CENT, ROUND_HALF_UP)
+
+
+async def _rest_of_period(work: Work, subscription: Record) -> RestOfPeriod:
+    frequency = subscription["billing_frequency"]
+    row = await work.conn.fetchrow(SELECT_REST_OF_PERIOD, work.scope.tenant_id, subscription["id"], TERM[frequency])
+    return RestOfPeriod(row["period_end"], row["days_left"], row["period_days"], MONTHS_PER_TERM[frequency])
+
+
 async def remove_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: int) -> dict[str, Any]:
+    """Fewer licenses from now on, refunding nothing: what was paid to the end of the billing period
+    stays paid (as with Microsoft's terms once the first days after a purchase are over), and the
+    next renewal bills the smaller quantity."""
     require_quantity(quantity)
     subscription = await lock_managed_subscription(work, subscription_id)
     if subscription["status"] != "active":
@@ -346,8 +406,68 @@ async def _settle_open_invoices(work: Work, subscription: Record) -> None:
         return
     owed = sum((r["amount"] for r in rows), Decimal("0.00"))
     token = await work.conn.fetchval(SELECT_CARD_TOKEN, work.scope.tenant_id, subscription["payment_method_id"])
+    if token is None:  # the card expired: the bills stay open
+        work.details.update(unsettled=len(rows))
+        return
     charge = await work.try_charge(token, owed, subscription["currency"], reference=f"final:{subscription['id']}")
     if charge is None:
         work.details.update(unsettled=len(rows))
         return
     await work.conn.execute(MARK_INVOICES_PAID, work.scope.tenant_id, [r["id"] for r in rows])
+
+
+async def reactivate(work: Work, *, subscription_id: uuid.UUID) -> dict[str, Any]:
+    """An EXPIRED or DISABLED subscription back to ACTIVE for a new term, billed like a renewal by
+    whoever controls it: its purchaser pays the self-service price now with the subscription's card
+    (an order and a paid invoice); the admins, once they took it over (or bought it centrally), get
+    an order at the central price and no card is charged: central billing is outside the gateway.
+    Admins who have not taken control are refused like any change to it. Like a renewal, it is no
+    new purchase: a policy that now blocks the product does not stop it. DELETED is final."""
+    subscription = await lock_managed_subscription(work, subscription_id)
+    if subscription["status"] not in {"expired", "disabled"}:
+        raise refuse(
+            ErrorCode.CANNOT_REACTIVATE,
+            f"A {subscription['status']} subscription cannot be reactivated.",
+            "subscriptionId",
+        )
+    tenant_id = work.scope.tenant_id
+    by_purchaser = subscription["controlled_by"] == "purchaser"
+    channel = "self_service" if by_purchaser else "central"
+    price = await work.conn.fetchrow(SELECT_PRICE_NOW, tenant_id, subscription["product_id"], channel)
+    unit_price: Decimal = price["unit_price"] if price is not None else subscription["unit_price"]
+    currency: str = price["currency"] if price is not None else subscription["currency"]
+    frequency = subscription["billing_frequency"]
+    amount = unit_price * subscription["quantity"] * MONTHS_PER_TERM[frequency]
+    if by_purchaser:
+        if subscription["payment_method_id"] is None:
+            raise refuse(
+                ErrorCode.PAYMENT_METHOD_REQUIRED,
+                "The subscription has no card: give it one (updateSubscriptionPaymentMethod), then reactivate it.",
+                "subscriptionId",
+            )
+        card = await own_card(work, subscription["payment_method_id"], "subscriptionId")
+        await work.charge(card.token, amount, currency, reference=f"reactivate:{subscription_id}")
+    await work.conn.execute(REACTIVATE, tenant_id, subscription_id, TERM[frequency], unit_price, currency)
+    order_id = await write_order(
+        work.conn,
+        work,
+        subscription=subscription | {"currency": currency},
+        kind="reactivate",
+        delta=0,
+        quantity_after=subscription["quantity"],
+        unit_price=unit_price,
+        total=amount,
+    )
+    if by_purchaser:
+        await write_invoice(
+            work.conn,
+            tenant_id=tenant_id,
+            subscription_id=subscription_id,
+            billed_user_id=subscription["purchaser_user_id"],
+            billing_frequency=frequency,
+            amount=amount,
+            currency=currency,
+            paid=True,
+        )
+    work.details.update(amount=str(amount), currency=currency)
+    return {"subscription_id": str(subscription_id), "order_id": str(order_id)}

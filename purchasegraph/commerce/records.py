@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -11,11 +12,11 @@ import asyncpg
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.commerce.unit_of_work import Work, refuse
 from purchasegraph.db.executor import Record
-from purchasegraph.policy import Decision, may_manage_subscription
+from purchasegraph.policy import SUBSCRIPTION_VISIBLE, Decision, may_manage_subscription
 
 # The row an operation changes, locked so concurrent operations on it take turns (rule 7:
 # concurrent assignments must not oversell). Scoped: a row outside the viewer's reach is absent.
-LOCK_SUBSCRIPTION = """
+LOCK_SUBSCRIPTION = f"""
 SELECT s.tenant_id, s.id, s.product_id, s.channel, s.purchaser_user_id, s.controlled_by, s.quantity,
        effective_status(s) AS status, s.is_trial, s.expires_at, s.auto_renew, s.billing_frequency,
        s.payment_method_id, s.unit_price, s.currency, p.name AS product_name,
@@ -24,7 +25,7 @@ SELECT s.tenant_id, s.id, s.product_id, s.channel, s.purchaser_user_id, s.contro
   FROM subscriptions s
   JOIN products p ON p.id = s.product_id
  WHERE s.tenant_id = $1 AND s.id = $2
-   AND ($3::bool OR (s.purchaser_user_id = $4::uuid AND effective_status(s) <> 'disabled'))
+   AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$3::bool", viewer="$4::uuid")}
    FOR UPDATE OF s
 """
 
@@ -47,6 +48,15 @@ INSERT_INVOICE = """
 INSERT INTO invoices (tenant_id, id, subscription_id, billed_user_id, period_start, period_end, amount, currency,
                       status, due_date, paid_at)
 VALUES ($1, $2, $3, $4, app_now()::date, (app_now() + $5::text::interval)::date - 1, $6, $7,
+        CASE WHEN $8::bool THEN 'paid' ELSE 'open' END, app_now()::date + 7,
+        CASE WHEN $8::bool THEN app_now() END)
+"""
+
+# A charge for the rest of a billing period: from today to the day before the period ends.
+INSERT_INVOICE_UNTIL = """
+INSERT INTO invoices (tenant_id, id, subscription_id, billed_user_id, period_start, period_end, amount, currency,
+                      status, due_date, paid_at)
+VALUES ($1, $2, $3, $4, app_now()::date, GREATEST(app_now()::date, $5::timestamptz::date - 1), $6, $7,
         CASE WHEN $8::bool THEN 'paid' ELSE 'open' END, app_now()::date + 7,
         CASE WHEN $8::bool THEN app_now() END)
 """
@@ -157,15 +167,17 @@ async def write_invoice(
     amount: Decimal,
     currency: str,
     paid: bool,
+    until: datetime.datetime | None = None,
 ) -> uuid.UUID:
+    """One billing period from today, or (``until``) the rest of the period running now."""
     invoice_id = uuid.uuid4()
     await conn.execute(
-        INSERT_INVOICE,
+        INSERT_INVOICE if until is None else INSERT_INVOICE_UNTIL,
         tenant_id,
         invoice_id,
         subscription_id,
         billed_user_id,
-        TERM[billing_frequency],
+        TERM[billing_frequency] if until is None else until,
         amount,
         currency,
         paid,

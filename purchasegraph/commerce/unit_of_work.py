@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import unicodedata
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,15 +24,16 @@ import asyncpg
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.context import Context
 from purchasegraph.payments import CardDeclined, Charge, PaymentProcessor, ProcessorUnavailable
-from purchasegraph.policy import Scope
+from purchasegraph.policy import Scope, audit_tenant
 from purchasegraph.viewer import AppViewer, UserViewer, Viewer
 
 log = logging.getLogger("purchasegraph.mutations")
 
 INSERT_AUDIT_EVENT = """
 INSERT INTO audit_events (tenant_id, actor_user_id, actor_app_id, actor_tenant_id, on_behalf_of_tenant_id, action,
-                          target_type, target_id, request_id, details, outcome, error_codes, occurred_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, app_now())
+                          target_type, target_id, request_id, details, outcome, error_codes, client_request_id,
+                          occurred_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, app_now())
 """
 CLAIM_IDEMPOTENCY_KEY = """
 INSERT INTO idempotency_keys (tenant_id, principal_id, key, operation, request_hash, response, created_at)
@@ -39,6 +41,8 @@ VALUES ($1, $2, $3, $4, $5, '{}', app_now())
 ON CONFLICT DO NOTHING
 RETURNING true
 """
+# idempotency_keys.key holds 1 to 255 characters (its CHECK constraint, 0002).
+IDEMPOTENCY_KEY_LENGTH = 255
 SELECT_IDEMPOTENCY_KEY = """
 SELECT operation, request_hash, response FROM idempotency_keys
  WHERE tenant_id = $1 AND principal_id = $2 AND key = $3
@@ -46,7 +50,6 @@ SELECT operation, request_hash, response FROM idempotency_keys
 STORE_IDEMPOTENT_RESPONSE = """
 UPDATE idempotency_keys SET response = $4 WHERE tenant_id = $1 AND principal_id = $2 AND key = $3
 """
-SELECT_TENANT_EXISTS = "SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1)"
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ class Work:
     request_id: str
     target_type: str
     target_id: str
+    # The X-Request-Id the client sent, when a sane one: recorded beside the gateway's own.
+    client_request_id: str | None = None
     charges: list[Charge] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -174,6 +179,7 @@ async def run(
             scope=scope,
             processor=ctx.processor,
             request_id=ctx.request_id,
+            client_request_id=ctx.client_request_id,
             target_type=target_type,
             target_id=str(target_id),
         )
@@ -184,7 +190,7 @@ async def run(
             except Refusal as refusal:
                 await _void(work)
                 outcome = Outcome({}, refusal.problems)
-            await _audit(work, action, tenant_id, outcome)
+            await _audit(work, action, outcome)
         except BaseException:
             await _void(work)
             raise
@@ -194,6 +200,12 @@ async def run(
 async def _perform(work: Work, action: str, operation: Operation, idempotency: Idempotency | None) -> Outcome:
     if idempotency is None:
         return Outcome(await operation(work))
+    if not 1 <= len(idempotency.key) <= IDEMPOTENCY_KEY_LENGTH:
+        raise refuse(
+            ErrorCode.INVALID_INPUT,
+            f"An idempotency key is 1 to {IDEMPOTENCY_KEY_LENGTH} characters (a UUID will do).",
+            "idempotencyKey",
+        )
     scope, principal = work.scope, work.principal_id
     if not scope.sees_anything:
         # Nothing to claim a key in: a tenant out of reach (or nonexistent) is simply not found.
@@ -218,29 +230,61 @@ async def _perform(work: Work, action: str, operation: Operation, idempotency: I
     return Outcome(data)
 
 
-async def _audit(work: Work, action: str, tenant_id: uuid.UUID, outcome: Outcome) -> None:
-    # A refusal about a tenant that does not exist is recorded in the actor's own tenant.
+async def _audit(work: Work, action: str, outcome: Outcome) -> None:
+    # In the tenant named when the actor reaches it, else in the actor's own: never decided on
+    # whether the named tenant exists (that would tell an outsider it does).
     actor = work.principal
-    audit_tenant = tenant_id
-    if tenant_id != actor.tenant_id and not await work.conn.fetchval(SELECT_TENANT_EXISTS, tenant_id):
-        audit_tenant = actor.tenant_id
-    on_behalf = audit_tenant if audit_tenant != actor.tenant_id else None
+    recorded_in = audit_tenant(work.scope, actor)
+    on_behalf = recorded_in if recorded_in != actor.tenant_id else None
     # The actor is a user or an application, never both: an app's event names no user.
     await work.conn.execute(
         INSERT_AUDIT_EVENT,
-        audit_tenant,
+        recorded_in,
         actor.user_id,
         actor.app_id if isinstance(actor, AppViewer) else None,
         actor.tenant_id,
         on_behalf,
         action,
         work.target_type,
-        work.target_id,
+        audit_text(work.target_id, TARGET_ID_LENGTH),
         work.request_id,
-        work.details,
+        _bounded(work.details),
         "refused" if outcome.problems else "accepted",
         [p.code.name for p in outcome.problems],
+        work.client_request_id,
     )
+
+
+# What an audit row keeps of a client's text: a target id as long as any this API issues (a
+# global ID, a product id, "tenant:product"), and detail strings a little longer. The row must
+# stay small and printable whatever was sent: a refusal costs the caller nothing.
+TARGET_ID_LENGTH = 200
+DETAIL_TEXT_LENGTH = 500
+
+
+def _printable(text: str) -> str:
+    # Control, format (bidi overrides, zero-width) and surrogate code points: Unicode's C* but
+    # unassigned and private use, which print as themselves.
+    return "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf", "Cs"))
+
+
+def audit_text(value: str, length: int) -> str:
+    """``value`` without control characters, cut to ``length`` with a marker saying how much went."""
+    if len(value) <= length:
+        return _printable(value)
+    kept = length - len(f"…[+{len(value)} chars]")
+    return f"{_printable(value[:kept])}…[+{len(value) - kept} chars]"
+
+
+def _bounded(value: Any) -> Any:
+    """Details (JSON the operations build) with every string in them bounded."""
+    if isinstance(value, str):
+        return audit_text(value, DETAIL_TEXT_LENGTH)
+    if isinstance(value, dict):
+        return {key: _bounded(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_bounded(item) for item in value]
+    return value
 
 
 async def _void(work: Work) -> None:

@@ -42,7 +42,7 @@ from graphql import (
 
 from purchasegraph.compiled.sql import Params, date, enum_name, global_id, literal, timestamp
 from purchasegraph.db.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from purchasegraph.policy import Scope
+from purchasegraph.policy import ASSIGNMENT_VISIBLE, SUBSCRIPTION_VISIBLE, Scope
 from purchasegraph.schema.ids import decode_uuid
 
 # json_build_object takes at most 100 arguments: 50 keys.
@@ -417,27 +417,27 @@ MONEY: dict[str, dict[str, tuple[str, str]]] = {
     "Order": {"unitPrice": ("unit_price", "currency"), "total": ("total", "currency")},
 }
 
-# The predicates of db/queries/subscriptions.py, orders.py and assignments.py, with the scope's
-# `whole` and `viewer` as parameters.
+# The policy's visibility fragments, the very ones db/queries builds its statements from, with
+# the row aliases ({a} the row, {p} its parent) and the scope's `whole` and `viewer` left for
+# `_connection` to fill in.
+_KEEP = {"whole": "{whole}", "viewer": "{viewer}"}
 SUBSCRIPTIONS_OF_TENANT = Connection(
     table="subscriptions",
     type_name="Subscription",
     order=(("{a}.created_at", False), ("{a}.id", False)),
-    where="{a}.tenant_id = {p}.id AND ({whole} OR ({a}.purchaser_user_id = {viewer}"
-    " AND effective_status({a}) <> 'disabled'))",
+    where="{a}.tenant_id = {p}.id AND " + SUBSCRIPTION_VISIBLE.format(s="{a}", **_KEEP),
 )
 ORDERS_OF_SUBSCRIPTION = Connection(
     table="orders",
     type_name="Order",
     order=(("{a}.created_at", True), ("{a}.id", False)),
-    where="{a}.tenant_id = {p}.tenant_id AND {a}.subscription_id = {p}.id AND ({whole} OR"
-    " ({p}.purchaser_user_id = {viewer} AND effective_status({p}) <> 'disabled'))",
+    where="{a}.tenant_id = {p}.tenant_id AND {a}.subscription_id = {p}.id AND "
+    + SUBSCRIPTION_VISIBLE.format(s="{p}", **_KEEP),
 )
 ASSIGNMENTS_OF_SUBSCRIPTION = Connection(
     table="license_assignments",
     type_name="Assignment",
     order=(("{a}.assigned_at", False), ("{a}.id", False)),
-    where="{a}.tenant_id = {p}.tenant_id AND {a}.subscription_id = {p}.id AND {a}.removed_at IS NULL AND"
-    " ({whole} OR (effective_status({p}) <> 'disabled' AND ({p}.purchaser_user_id = {viewer}"
-    " OR {a}.user_id = {viewer})))",
+    where="{a}.tenant_id = {p}.tenant_id AND {a}.subscription_id = {p}.id AND {a}.removed_at IS NULL AND "
+    + ASSIGNMENT_VISIBLE.format(s="{p}", a="{a}", **_KEEP),
 )

@@ -28,13 +28,15 @@ from purchasegraph.policy import Scope
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 CURSOR_PREFIX = "cursor:"
+# Cursors name row numbers, which start at 1; the SQL takes them as int4.
+MAX_ROW_NUMBER = 2**31 - 1
 
 _CONNECTION_SHELL = """
 SELECT k.parent AS _parent, c.total AS _total, b.start AS _start, p.*
   FROM unnest($2::uuid[]) AS k(parent)
  CROSS JOIN LATERAL (SELECT count(*)::int AS total {source}) AS c
  CROSS JOIN LATERAL (
-       SELECT LEAST(COALESCE($4::int, c.total + 1), c.total + 1) - 1 AS hi) AS h
+       SELECT GREATEST(LEAST(COALESCE($4::int, c.total + 1), c.total + 1) - 1, 0) AS hi) AS h
  CROSS JOIN LATERAL (
        SELECT CASE WHEN $6::int IS NULL THEN LEAST($3::int, h.hi)
                    ELSE GREATEST(LEAST($3::int, h.hi), h.hi - $6::int) END AS start) AS b
@@ -96,9 +98,10 @@ def encode_cursor(row_number: int) -> str:
 def decode_cursor(cursor: str, field: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        if text.startswith(CURSOR_PREFIX):
-            value = int(text.removeprefix(CURSOR_PREFIX))
-            if value >= 0:
+        digits = text.removeprefix(CURSOR_PREFIX)
+        if text.startswith(CURSOR_PREFIX) and digits.isascii() and digits.isdigit():
+            value = int(digits)
+            if 1 <= value <= MAX_ROW_NUMBER:
                 return value
     except (binascii.Error, UnicodeError, ValueError):
         pass

@@ -20,9 +20,11 @@ from purchasegraph.context import Context
 from purchasegraph.db.executor import RequestExecutor
 from purchasegraph.db.loaders import Loaders
 from purchasegraph.events.hub import EventHub
+from purchasegraph.gateway.authentication import signed_in
+from purchasegraph.gateway.errors import RequestError
 from purchasegraph.identity import InvalidToken
 from purchasegraph.runtime import Runtime
-from purchasegraph.viewer import Viewer, load_principal
+from purchasegraph.viewer import Viewer
 
 
 class StreamError(GraphQLError):
@@ -86,7 +88,8 @@ class StreamContext(Context):
         return self.connection.hub
 
     async def refresh(self) -> Viewer | None:
-        """The viewer as the database has them now, on a fresh executor; None if they are gone."""
+        """The viewer as the database has them now, on a fresh executor; None if they are gone or
+        may no longer sign in (a disabled account)."""
         await self.release()
         runtime = self.connection.runtime
         if self.connection.token is None:
@@ -104,7 +107,10 @@ class StreamContext(Context):
         self._scopes = {}
         self.request_id = uuid.uuid4().hex
         self.viewer = None
-        self.viewer = await load_principal(executor, claims)
+        try:
+            self.viewer = await signed_in(executor, claims)
+        except RequestError:
+            return None  # gone from the directory, or disabled: signed in to nothing any more
         return self.viewer
 
     async def release(self) -> None:

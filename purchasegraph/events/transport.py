@@ -4,14 +4,16 @@ Strawberry's ASGI view handles the websocket and the protocol's states (connecti
 10 s, ack, ping/pong, subscribe/next/error/complete, the close codes). What it would execute is
 replaced (``Subscriptions``): every document goes through the same ``Engine.prepare`` as over
 HTTP (token, depth, alias and cost limits, validation, no introspection in production), only
-subscription operations are run (queries and mutations belong to HTTP, with its throttle and
-audit), trusted documents are enforced when they are over HTTP (the protocol carries the full
-text, which must then be one of the manifest), and errors that are not the API's own are masked
-with a request id, as over HTTP.
+subscription operations are run (queries and mutations belong to HTTP, with its audit), each
+paying its cost from the principal's bucket as an HTTP request does, a message larger than an
+HTTP body may be closes the socket (1009), trusted documents are enforced when they are over HTTP
+(the protocol carries the full text, which must then be one of the manifest), and errors that are
+not the API's own are masked with a request id, as over HTTP.
 
 The token comes in connection_init's payload, ``{"Authorization": "Bearer <token>"}`` (a browser
 cannot set headers on a websocket). A missing or invalid token, or one naming a user the
-directory no longer has, closes the socket with 4403 before anything is acknowledged.
+directory no longer has or a disabled account, closes the socket with 4403 before anything is
+acknowledged.
 """
 
 from __future__ import annotations
@@ -20,15 +22,17 @@ import datetime
 import logging
 from collections.abc import AsyncGenerator, Iterable
 from inspect import isawaitable
+from json import JSONDecodeError
 from typing import Any, cast
 
 from graphql import ExecutionResult as CoreResult
 from graphql import GraphQLError, OperationType, subscribe
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.schema import BaseSchema
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -41,13 +45,13 @@ from strawberry.utils.aio import aclosing
 from purchasegraph.db.availability import database_unavailable
 from purchasegraph.db.executor import RequestExecutor
 from purchasegraph.events.stream import Connection, StreamContext, bearer_token
+from purchasegraph.gateway.authentication import signed_in
 from purchasegraph.gateway.documents import DocumentStore
 from purchasegraph.gateway.errors import RequestCode, RequestError
 from purchasegraph.gateway.execution import Engine
-from purchasegraph.gateway.http import check_strings
-from purchasegraph.gateway.limits import check_cost, query_cost
+from purchasegraph.gateway.http import check_strings, principal_of, throttled
+from purchasegraph.gateway.throttle import CostBucket
 from purchasegraph.identity import InvalidToken
-from purchasegraph.viewer import load_principal
 
 log = logging.getLogger("purchasegraph.events")
 
@@ -56,6 +60,8 @@ MAX_SUBSCRIPTIONS_PER_CONNECTION = 10
 CONNECTION_INIT_TIMEOUT = datetime.timedelta(seconds=10)
 # RFC 6455 "Try Again Later": the database did not answer while the connection was checked.
 TRY_AGAIN_LATER = 1013
+# RFC 6455 "Message Too Big": a message larger than an HTTP body may be.
+MESSAGE_TOO_BIG = 1009
 
 StreamResults = AsyncGenerator[ExecutionResult, None]
 
@@ -73,9 +79,10 @@ class Subscriptions:
     """What the protocol handler executes against, in place of a Strawberry schema: its
     ``stream`` is the one method the graphql-transport-ws handler calls."""
 
-    def __init__(self, engine: Engine, documents: DocumentStore) -> None:
+    def __init__(self, engine: Engine, documents: DocumentStore, bucket: CostBucket) -> None:
         self.engine = engine
         self.documents = documents
+        self.bucket = bucket
 
     async def stream(
         self,
@@ -102,10 +109,8 @@ class Subscriptions:
                     RequestCode.METHOD_NOT_ALLOWED,
                     "Only subscriptions are served over the websocket; send queries and mutations over HTTP.",
                 )
-            check_cost(
-                query_cost(engine.schema, prepared.document, prepared.operation, variables or {}, engine.limits),
-                engine.limits,
-            )
+            cost = engine.cost(prepared, variables)
+            await self._charge(connection, cost)
         except RequestError as error:
             yield refused(error)
             return
@@ -138,6 +143,24 @@ class Subscriptions:
         finally:
             await context.release()
 
+    async def _charge(self, connection: Connection, cost: int) -> None:
+        """Take the operation's cost from the principal's bucket, the one its HTTP requests pay from."""
+        runtime = connection.runtime
+        if connection.token is None:
+            raise RequestError(RequestCode.UNAUTHENTICATED, "Connect with a token first.")
+        try:
+            claims = await runtime.verifier.verify_principal(connection.token)
+        except InvalidToken:
+            raise RequestError(RequestCode.UNAUTHENTICATED, "The token is no longer valid; connect again.") from None
+        db = RequestExecutor(runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=runtime.settings.acquire_timeout)
+        try:
+            viewer = await signed_in(db, claims)
+            throttle = await self.bucket.take(db, principal_of(viewer, None), cost)
+        finally:
+            await db.close()
+        if throttle is not None and not throttle.granted:
+            raise throttled(cost, throttle)
+
     def _masked(self, errors: list[GraphQLError] | None, context: StreamContext) -> list[GraphQLError] | None:
         """The API's own errors as they are; anything else logged and masked, as over HTTP."""
         if not errors:
@@ -165,6 +188,31 @@ class Subscriptions:
         return shown
 
 
+class SizedMessages(ASGIWebSocketAdapter):
+    """The websocket's messages, each at most as large as an HTTP body may be
+    (``PURCHASEGRAPH_MAX_BODY_BYTES``); a larger one closes the socket with 1009 Message Too Big.
+    ``serve`` also sets uvicorn's frame limit to it, so such a message is never even buffered."""
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
+        view = cast(EventStreams, self.view)
+        maximum = view.engine.limits.max_body_bytes
+        try:
+            while self.ws.application_state != WebSocketState.DISCONNECTED:
+                text = await self.ws.receive_text()
+                if len(text) > maximum or len(text.encode("utf-8", "surrogatepass")) > maximum:
+                    await self.ws.close(code=MESSAGE_TOO_BIG, reason=f"A message may hold at most {maximum} bytes.")
+                    return
+                try:
+                    yield view.decode_json(text)
+                except JSONDecodeError as error:
+                    if not ignore_parsing_errors:
+                        raise NonJsonMessageReceived from error
+        except KeyError as error:  # a binary frame: the protocol's handler closes with 4400
+            raise NonTextMessageReceived from error
+        except WebSocketDisconnect:
+            pass
+
+
 class Handler(BaseGraphQLTransportWSHandler[Connection, None]):
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         # The token's user is looked up while the connection is checked: a database that does
@@ -182,11 +230,13 @@ class EventStreams(GraphQL[Connection, None]):
     """The websocket side of /graphql (app.py routes websocket scopes here, HTTP to GraphQLHTTP)."""
 
     graphql_transport_ws_handler_class = Handler
+    websocket_adapter_class = SizedMessages
 
-    def __init__(self, engine: Engine, documents: DocumentStore) -> None:
+    def __init__(self, engine: Engine, documents: DocumentStore, bucket: CostBucket) -> None:
+        self.engine = engine
         super().__init__(
             # Duck-typed: the handler calls `stream` and nothing else of its schema.
-            cast(BaseSchema, Subscriptions(engine, documents)),
+            cast(BaseSchema, Subscriptions(engine, documents, bucket)),
             graphql_ide=None,
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
             connection_init_wait_timeout=CONNECTION_INIT_TIMEOUT,
@@ -198,7 +248,7 @@ class EventStreams(GraphQL[Connection, None]):
         return Connection(runtime=state.runtime, hub=state.events)
 
     async def on_ws_connect(self, context: Connection) -> UnsetType | dict[str, object] | None:
-        """Accept the connection only with a valid token naming a user or an application we know."""
+        """Accept the connection only with a valid token naming a principal that may sign in."""
         token = bearer_token(context.connection_params)
         if token is None:
             raise ConnectionRejectionError()
@@ -209,10 +259,10 @@ class EventStreams(GraphQL[Connection, None]):
             raise ConnectionRejectionError() from None
         db = RequestExecutor(runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=runtime.settings.acquire_timeout)
         try:
-            viewer = await load_principal(db, claims)
+            await signed_in(db, claims)
+        except RequestError:
+            raise ConnectionRejectionError() from None
         finally:
             await db.close()
-        if viewer is None:
-            raise ConnectionRejectionError()
         context.token = token
         return cast(UnsetType, UNSET)

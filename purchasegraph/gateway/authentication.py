@@ -1,15 +1,18 @@
 """Who the request is from: a bearer token checked, then the viewer read in one statement.
 
 A missing token is anonymous. A token that is present must verify and name a user of the
-directory, or an application of a tenant this service has (with app roles it knows), else the
-request is refused 401 before anything else runs.
+directory whose account may sign in (``policy.may_sign_in``: a disabled account signs in to
+nothing), or an application of a tenant this service has (with app roles it knows), else the
+request is refused 401 before anything else runs. ``signed_in`` is that decision for every path
+that turns verified claims into a principal: HTTP, the websocket's connect and each event.
 """
 
 from __future__ import annotations
 
-from purchasegraph.db.executor import RequestExecutor
+from purchasegraph.db.executor import Executor, RequestExecutor
 from purchasegraph.gateway.errors import RequestCode, RequestError
-from purchasegraph.identity import AppClaims, InvalidToken
+from purchasegraph.identity import AppClaims, Claims, InvalidToken
+from purchasegraph.policy import may_sign_in
 from purchasegraph.runtime import Runtime
 from purchasegraph.viewer import Viewer, load_principal
 
@@ -21,6 +24,19 @@ def unauthenticated(message: str) -> RequestError:
         status=401,
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )
+
+
+async def signed_in(db: Executor, claims: Claims | AppClaims) -> Viewer:
+    """The principal verified claims name, as the directory has them now; refused (401) when it has
+    no such one, or when the account may not sign in (disabled, or its user left)."""
+    viewer = await load_principal(db, claims)
+    if viewer is None:
+        if isinstance(claims, AppClaims):
+            raise unauthenticated("The bearer token names an application of a tenant this service does not have.")
+        raise unauthenticated("The bearer token names a user this directory does not have.")
+    if not may_sign_in(viewer):
+        raise unauthenticated("The bearer token names a disabled account: it signs in to nothing.")
+    return viewer
 
 
 async def authenticate(authorization: str | None, runtime: Runtime) -> tuple[Viewer | None, RequestExecutor]:
@@ -37,13 +53,8 @@ async def authenticate(authorization: str | None, runtime: Runtime) -> tuple[Vie
         raise unauthenticated(f"The bearer token is not valid: {exc}.") from exc
     db = RequestExecutor(runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=settings.acquire_timeout)
     try:
-        viewer = await load_principal(db, claims)
+        viewer = await signed_in(db, claims)
     except BaseException:
         await db.close()
         raise
-    if viewer is None:
-        await db.close()
-        if isinstance(claims, AppClaims):
-            raise unauthenticated("The bearer token names an application of a tenant this service does not have.")
-        raise unauthenticated("The bearer token names a user this directory does not have.")
     return viewer, db

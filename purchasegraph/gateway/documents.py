@@ -6,22 +6,27 @@ files by ``purchasegraph trusted-documents``): an attacker holding a valid token
 send a query nobody wrote. With enforcement off, the same extension gives automatic persisted
 queries: a client sends the hash alone, and the full text once when the gateway has not seen
 it. That cache lives in each process; a replica that misses just asks the client for the text.
+It is bounded by bytes, and what anonymous callers register has a smaller budget of its own:
+anyone may fill that one, but nobody without a token can push out a signed-in client's documents.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.gateway.errors import RequestCode, RequestError, malformed
+from purchasegraph.gateway.lru import ByteBoundedLRU, text_bytes
+from purchasegraph.gateway.strings import storable
 
 MANIFEST_FORMAT = "apollo-persisted-query-manifest"
-APQ_CACHE_SIZE = 2048
+# Registered documents kept per process, hash and text weighed together.
+APQ_CACHE_BYTES = 16 * 1024 * 1024
+ANONYMOUS_APQ_CACHE_BYTES = 2 * 1024 * 1024
 
 
 def document_hash(text: str) -> str:
@@ -72,11 +77,15 @@ class DocumentStore:
             raise ValueError("enforcing trusted documents needs a manifest (PURCHASEGRAPH_TRUSTED_DOCUMENTS)")
         self._trusted = dict(manifest or {})
         self.enforce = enforce
-        self._automatic: OrderedDict[str, str] = OrderedDict()
+        self._automatic: ByteBoundedLRU[str, str] = ByteBoundedLRU(APQ_CACHE_BYTES, _weigh)
+        self._anonymous: ByteBoundedLRU[str, str] = ByteBoundedLRU(ANONYMOUS_APQ_CACHE_BYTES, _weigh)
 
     def resolve(self, query: str | None, extensions: Mapping[str, Any] | None) -> Resolved:
         """The document text the request stands for, or a refusal."""
         digest = persisted_query_hash(extensions)
+        if query is not None and not storable(query):
+            # Refused before it is hashed: UTF-8 has no encoding for a lone surrogate.
+            raise malformed("The document holds NUL or an unpaired surrogate.")
         if digest is None:
             if query is None:
                 raise RequestError(RequestCode.BAD_REQUEST, "The request has no `query`.")
@@ -96,16 +105,17 @@ class DocumentStore:
             return Resolved(query, register_as=None if digest in self._trusted else digest)
         text = self._trusted.get(digest)
         if text is None and not self.enforce:
-            text = self._automatic.get(digest)
-            if text is not None:
-                self._automatic.move_to_end(digest)
+            text = self._automatic.get(digest) or self._anonymous.get(digest)
         if text is None:
             raise not_found()
         return Resolved(text)
 
-    def register(self, digest: str, text: str) -> None:
+    def register(self, digest: str, text: str, *, anonymous: bool) -> None:
+        """Remember a valid document under its hash; an anonymous caller's in the smaller budget."""
         if self.enforce:
             return
-        self._automatic[digest] = text
-        if len(self._automatic) > APQ_CACHE_SIZE:
-            self._automatic.popitem(last=False)
+        (self._anonymous if anonymous else self._automatic).put(digest, text)
+
+
+def _weigh(digest: str, text: str) -> int:
+    return text_bytes(digest) + text_bytes(text)

@@ -9,7 +9,6 @@ text, so a client repeating its query pays for neither again.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from inspect import isawaitable
@@ -36,13 +35,18 @@ from strawberry.execution import optimized_is_awaitable
 
 from purchasegraph.db.availability import database_unavailable
 from purchasegraph.gateway.errors import RequestCode, RequestError, malformed
-from purchasegraph.gateway.limits import Shape, check_shape
+from purchasegraph.gateway.limits import Shape, check_cost, check_shape, query_cost
+from purchasegraph.gateway.lru import ByteBoundedLRU, text_bytes
 from purchasegraph.gateway.strings import storable
 from purchasegraph.settings import QueryLimits
 
 log = logging.getLogger("purchasegraph.graphql")
 
-CACHE_SIZE = 1024
+# What the parsed and checked documents may hold in memory, together with their texts.
+CACHE_BYTES = 32 * 1024 * 1024
+# A syntax tree takes 70-140 bytes per character of a typical document (measured with
+# tracemalloc); string literals take about one. The larger figure keeps the estimate an upper bound.
+AST_BYTES_PER_CHARACTER = 150
 INTROSPECTION_DISABLED_MESSAGE = "GraphQL introspection has been disabled"
 
 
@@ -74,7 +78,9 @@ def with_code(error: GraphQLError, code: str) -> dict[str, Any]:
 
 
 class Engine:
-    def __init__(self, schema: strawberry.Schema, limits: QueryLimits, *, production: bool) -> None:
+    def __init__(
+        self, schema: strawberry.Schema, limits: QueryLimits, *, production: bool, cache_bytes: int = CACHE_BYTES
+    ) -> None:
         self.schema = schema._schema
         self._executor_class = schema.execution_context_class
         self.limits = limits
@@ -83,7 +89,7 @@ class Engine:
         if production:
             rules.append(NoSchemaIntrospectionCustomRule)
         self._rules = tuple(rules)
-        self._checked: OrderedDict[str, DocumentNode | RequestError] = OrderedDict()
+        self._checked: ByteBoundedLRU[str, DocumentNode | RequestError] = ByteBoundedLRU(cache_bytes, _weigh_checked)
 
     def prepare(self, text: str, operation_name: str | None) -> Prepared:
         """The document checked against every limit and the schema, or a RequestError."""
@@ -93,11 +99,7 @@ class Engine:
                 checked = self._check(text)
             except RequestError as refused:
                 checked = refused
-            self._checked[text] = checked
-            if len(self._checked) > CACHE_SIZE:
-                self._checked.popitem(last=False)
-        else:
-            self._checked.move_to_end(text)
+            self._checked.put(text, checked)
         if isinstance(checked, RequestError):
             raise checked
         operation = select_operation(checked, operation_name)
@@ -156,6 +158,19 @@ class Engine:
                 RequestCode.MAX_DEPTH_EXCEEDED, f"The document nests deeper than {self.limits.max_depth} levels."
             ) from None
 
+    def cost(self, prepared: Prepared, variables: Mapping[str, Any] | None) -> int:
+        """The operation's requested cost on its coerced variables, or a refusal over the limit."""
+        cost = query_cost(
+            self.schema,
+            prepared.document,
+            prepared.operation,
+            variables,
+            self.limits,
+            hide_suggestions=self.production,
+        )
+        check_cost(cost, self.limits)
+        return cost
+
     async def execute(
         self, prepared: Prepared, *, variables: Mapping[str, Any] | None, context: object
     ) -> ExecutionResult:
@@ -173,6 +188,12 @@ class Engine:
             result = await result
         assert isinstance(result, ExecutionResult)
         return result
+
+
+def _weigh_checked(text: str, checked: DocumentNode | RequestError) -> int:
+    if isinstance(checked, RequestError):
+        return text_bytes(text) + text_bytes(checked.message) + len(repr(checked.errors))
+    return text_bytes(text) + AST_BYTES_PER_CHARACTER * len(text)
 
 
 def string_literals(document: DocumentNode) -> list[StringValueNode]:

@@ -34,11 +34,10 @@ from purchasegraph.db.availability import database_unavailable
 from purchasegraph.db.executor import RequestExecutor
 from purchasegraph.gateway.actual_cost import METER, NodeMeter
 from purchasegraph.gateway.authentication import authenticate
-from purchasegraph.gateway.documents import DocumentStore
+from purchasegraph.gateway.documents import DocumentStore, Resolved
 from purchasegraph.gateway.errors import RequestCode, RequestError, malformed
 from purchasegraph.gateway.execution import Engine, Prepared, format_result
-from purchasegraph.gateway.limits import check_cost, query_cost
-from purchasegraph.gateway.request_id import request_id_from_scope
+from purchasegraph.gateway.request_id import client_request_id_from_scope, request_id_from_scope
 from purchasegraph.gateway.strings import storable
 from purchasegraph.gateway.throttle import CostBucket, ThrottleStatus
 from purchasegraph.observability.metrics import record_request
@@ -166,6 +165,8 @@ class Outcome:
     """What one request did, for its response and its log line."""
 
     request_id: str
+    # The X-Request-Id the client sent (a sane one), kept beside the gateway's own.
+    client_request_id: str | None = None
     media_type: str = JSON
     status: int = 200
     operation: str | None = None
@@ -196,6 +197,8 @@ class Planned:
     params: Params
     prepared: Prepared
     cost: int
+    # The document's text, and the persisted-query hash to remember it under once the caller is known.
+    document: Resolved
 
 
 def _service_unavailable() -> RequestError:
@@ -212,16 +215,17 @@ def _json_response(body: Any, *, status: int, media_type: str, headers: Mapping[
     return Response(content, status_code=status, media_type=f"{media_type}; charset=utf-8", headers=headers)
 
 
-def principal_of(request: Request, viewer: Viewer | None) -> str:
+def principal_of(viewer: Viewer | None, address: str | None) -> str:
     """Whose bucket pays: the signed-in user of their tenant, or the application of its tenant (one
-    bucket per app and tenant, apart from any user's), else the client's address."""
+    bucket per app and tenant, apart from any user's), else the client's address. HTTP requests
+    and websocket operations of one principal pay from the same bucket."""
     from purchasegraph.viewer import AppViewer
 
     if isinstance(viewer, AppViewer):
         return f"app:{viewer.tenant_id}:{viewer.app_id}"
     if viewer is not None:
         return f"user:{viewer.tenant_id}:{viewer.user_id}"
-    return f"anonymous:{request.client.host if request.client else 'unknown'}"
+    return f"anonymous:{address or 'unknown'}"
 
 
 def cost_extension(requested: int, actual: int, throttle: ThrottleStatus | None) -> dict[str, Any]:
@@ -256,7 +260,9 @@ class GraphQLHTTP:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         started = time.perf_counter()
-        outcome = Outcome(request_id=request_id_from_scope(scope))
+        outcome = Outcome(
+            request_id=request_id_from_scope(scope), client_request_id=client_request_id_from_scope(scope)
+        )
         with self.tracing.span(request.headers) as span:
             try:
                 response = await self._respond(request, outcome)
@@ -285,6 +291,7 @@ class GraphQLHTTP:
                     elapsed * 1000,
                     extra={
                         "request_id": outcome.request_id,
+                        "client_request_id": outcome.client_request_id,
                         "operation": outcome.operation,
                         "status": outcome.status,
                         "code": outcome.code,
@@ -327,8 +334,13 @@ class GraphQLHTTP:
             outcome.operation = ",".join(p.prepared.operation_name or "anonymous" for p in planned)
             viewer, executor = await authenticate(request.headers.get("authorization"), runtime)
             outcome.viewer = viewer
+            for plan in planned:
+                if plan.document.register_as is not None:
+                    self.documents.register(plan.document.register_as, plan.document.text, anonymous=viewer is None)
             requested = sum(plan.cost for plan in planned)
-            throttle = await self.bucket.take(executor, principal_of(request, viewer), requested)
+            throttle = await self.bucket.take(
+                executor, principal_of(viewer, request.client.host if request.client else None), requested
+            )
             if throttle is not None and not throttle.granted:
                 raise throttled(requested, throttle)
             bodies: list[dict[str, Any]] = []
@@ -384,8 +396,6 @@ class GraphQLHTTP:
         check_strings(params.variables, "variables")
         document = self.documents.resolve(params.query, params.extensions)
         prepared = self.engine.prepare(document.text, params.operation_name)
-        if document.register_as is not None:
-            self.documents.register(document.register_as, document.text)
         if prepared.is_subscription:
             raise RequestError(
                 RequestCode.SUBSCRIPTION_NEEDS_WEBSOCKET,
@@ -398,11 +408,8 @@ class GraphQLHTTP:
                 status=405,
                 headers={"Allow": "POST"},
             )
-        cost = query_cost(
-            self.engine.schema, prepared.document, prepared.operation, params.variables or {}, self.engine.limits
-        )
-        check_cost(cost, self.engine.limits)
-        return Planned(params=params, prepared=prepared, cost=cost)
+        cost = self.engine.cost(prepared, params.variables)
+        return Planned(params=params, prepared=prepared, cost=cost, document=document)
 
     async def _run(
         self,
@@ -419,6 +426,7 @@ class GraphQLHTTP:
             processor=runtime.processor,
             request=request,
             request_id=outcome.request_id,
+            client_request_id=outcome.client_request_id,
             batching=runtime.settings.dataloaders,
         )
         if runtime.settings.compiled_reads and not plan.prepared.is_mutation:

@@ -5,7 +5,9 @@ bombs attack (overlapping-field checks grow with the square of the fields): it m
 aliases and root fields, expanding fragment spreads once each (memoized, cycle-safe: a cycle
 is left for validation to report). ``query_cost`` runs after validation, on a document known to
 fit the schema: GitHub's node count, where a connection asked for ``first: 50`` inside one asked
-for ``first: 10`` may return 500 nodes. Both are linear in the document, whatever it spreads.
+for ``first: 10`` may return 500 nodes. It reads the arguments as execution will, after coercion
+(variable defaults, ``100.0`` for an Int, argument defaults), and multiplies plain lists of
+objects too. Both are linear in the document, whatever it spreads.
 """
 
 from __future__ import annotations
@@ -20,17 +22,21 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLCompositeType,
+    GraphQLError,
+    GraphQLField,
     GraphQLInterfaceType,
+    GraphQLList,
     GraphQLNamedType,
+    GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
     GraphQLSchema,
     InlineFragmentNode,
-    IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    VariableNode,
     get_named_type,
 )
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 
 from purchasegraph.db.pagination import DEFAULT_PAGE_SIZE
 from purchasegraph.gateway.errors import RequestCode, RequestError
@@ -150,31 +156,32 @@ def check_shape(document: DocumentNode, operation: OperationDefinitionNode, limi
     return shape
 
 
-def _page_size(field: FieldNode, variables: Mapping[str, Any], limits: QueryLimits) -> int:
-    """The page a connection field asks for; `first` and `last` together mean the larger."""
+def _requested_size(field: FieldNode, arguments: Mapping[str, Any], limits: QueryLimits, *, default: int) -> int:
+    """The items a list field asks for, from its coerced arguments; `first` and `last` together
+    mean the larger, neither means ``default``."""
     sizes: list[int] = []
-    for argument in field.arguments or ():
-        if argument.name.value not in ("first", "last"):
-            continue
-        value: Any = None
-        if isinstance(argument.value, IntValueNode):
-            value = int(argument.value.value)
-        elif isinstance(argument.value, VariableNode):
-            value = variables.get(argument.value.name.value)
+    for name in ("first", "last"):
+        value = arguments.get(name)
         if isinstance(value, int) and not isinstance(value, bool):
             if value > limits.max_page_size:
                 raise RequestError(
                     RequestCode.PAGE_SIZE_EXCEEDED,
-                    f"`{field.name.value}({argument.name.value}: {value})` asks for more than "
+                    f"`{field.name.value}({name}: {value})` asks for more than "
                     f"{limits.max_page_size} items; page through the connection instead.",
                     extensions={"field": field.name.value, "maximum": limits.max_page_size},
                 )
             sizes.append(max(value, 0))
-    return max(sizes) if sizes else DEFAULT_PAGE_SIZE
+    return max(sizes) if sizes else default
 
 
 def _is_connection(named: GraphQLNamedType) -> bool:
     return named.name.endswith("Connection") and isinstance(named, GraphQLObjectType)
+
+
+def _is_list_of_objects(output: GraphQLOutputType) -> bool:
+    """A plain list of objects (not a connection): `viewer.tenants`, `notifications(first:)`."""
+    inner = output.of_type if isinstance(output, GraphQLNonNull) else output
+    return isinstance(inner, GraphQLList) and isinstance(get_named_type(inner), GraphQLCompositeType)
 
 
 class _CostMeter:
@@ -184,13 +191,16 @@ class _CostMeter:
         self,
         schema: GraphQLSchema,
         fragments: Mapping[str, FragmentDefinitionNode],
-        variables: Mapping[str, Any],
+        variables: VariableValues,
         limits: QueryLimits,
+        *,
+        hide_suggestions: bool,
     ) -> None:
         self._schema = schema
         self._fragments = fragments
         self._variables = variables
         self._limits = limits
+        self._hide_suggestions = hide_suggestions
         self._memo: dict[tuple[str, str], int] = {}
 
     def cost(self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType) -> int:
@@ -211,14 +221,33 @@ class _CostMeter:
             return 0
         return sum(self._fragment_cost(s, parent) for s in selection_set.selections if not isinstance(s, FieldNode))
 
+    def _arguments(self, definition: GraphQLField, field: FieldNode) -> dict[str, Any]:
+        """The field's arguments as execution will see them: variables (with their defaults)
+        substituted, literals and variables coerced (``100.0`` is the Int 100), defaults filled in."""
+        try:
+            return get_argument_values(definition, field, self._variables, hide_suggestions=self._hide_suggestions)
+        except GraphQLError as error:
+            raise RequestError(
+                RequestCode.BAD_VARIABLES, error.message, legacy_status=200, errors=[_coded(error)]
+            ) from None
+
     def _field_cost(self, field: FieldNode, parent: GraphQLObjectType | GraphQLInterfaceType) -> int:
         definition = parent.fields.get(field.name.value)
         if definition is None:  # __typename and introspection
             return 0
         named = get_named_type(definition.type)
         if _is_connection(named):
-            page = _page_size(field, self._variables, self._limits)
+            page = _requested_size(field, self._arguments(definition, field), self._limits, default=DEFAULT_PAGE_SIZE)
             return page + page * self.cost(field.selection_set, named)
+        # A connection's `nodes` and `edges` are its page, counted above; any other list of objects
+        # is multiplied.
+        if _is_list_of_objects(definition.type) and not _is_connection(parent):
+            # A list the API does not page may hold as many items as the largest page: a
+            # partner's `viewer.tenants` multiplies whatever each tenant asks for.
+            items = _requested_size(
+                field, self._arguments(definition, field), self._limits, default=self._limits.max_page_size
+            )
+            return items + items * self.cost(field.selection_set, named)
         return self.cost(field.selection_set, named)
 
     def _fragment_cost(self, selection: Any, parent: GraphQLNamedType) -> int:
@@ -239,18 +268,54 @@ class _CostMeter:
         return 0
 
 
+def _coded(error: GraphQLError) -> dict[str, Any]:
+    formatted: dict[str, Any] = dict(error.formatted)
+    formatted["extensions"] = {**(formatted.get("extensions") or {}), "code": RequestCode.BAD_VARIABLES.value}
+    return formatted
+
+
+def coerce_variables(
+    schema: GraphQLSchema,
+    operation: OperationDefinitionNode,
+    variables: Mapping[str, Any] | None,
+    *,
+    hide_suggestions: bool = False,
+) -> VariableValues:
+    """The variables as execution will coerce them (defaults applied), or BAD_VARIABLES."""
+    coerced = get_variable_values(
+        schema,
+        operation.variable_definitions or (),
+        dict(variables or {}),
+        max_errors=20,
+        hide_suggestions=hide_suggestions,
+    )
+    if isinstance(coerced, list):
+        raise RequestError(
+            RequestCode.BAD_VARIABLES,
+            "The variables do not fit the operation.",
+            legacy_status=200,
+            errors=[_coded(error) for error in coerced],
+        )
+    return coerced
+
+
 def query_cost(
     schema: GraphQLSchema,
     document: DocumentNode,
     operation: OperationDefinitionNode,
-    variables: Mapping[str, Any],
+    variables: Mapping[str, Any] | None,
     limits: QueryLimits,
+    *,
+    hide_suggestions: bool = False,
 ) -> int:
-    """1 for the operation plus every node its connections could return (GitHub's way)."""
+    """1 for the operation plus every node its lists could return (GitHub's way), measured on the
+    arguments after coercion: a page size from a variable's default or a float variable counts."""
     root: GraphQLCompositeType | None = schema.get_root_type(operation.operation)
     if root is None:
         return 1
-    return 1 + _CostMeter(schema, fragments_of(document), variables, limits).cost(operation.selection_set, root)
+    coerced = coerce_variables(schema, operation, variables, hide_suggestions=hide_suggestions)
+    meter = _CostMeter(schema, fragments_of(document), coerced, limits, hide_suggestions=hide_suggestions)
+    return 1 + meter.cost(operation.selection_set, root)
 
 
 def check_cost(cost: int, limits: QueryLimits) -> None:

@@ -1,7 +1,10 @@
-"""Every response carries an ``X-Request-Id``: the caller's, when it is a sane token, else a new one.
+"""Every request gets the gateway's own id, sent back as ``X-Request-Id``.
 
-The same id is in the request's log line, in any masked internal error and in audit rows,
-so a support ticket quoting it leads straight to the stack trace.
+That id is in the request's log line, in any masked internal error and in audit rows, so a
+support ticket quoting it leads straight to the stack trace. A client may send an
+``X-Request-Id`` of its own to correlate with its logs: when it is a sane token it is kept
+beside ours (log line, audit rows) and echoed as ``X-Client-Request-Id``, but it never stands in
+for ours, so no caller can make its requests carry another request's id.
 """
 
 from __future__ import annotations
@@ -21,11 +24,17 @@ def well_formed(value: str) -> bool:
 
 
 def request_id_from_scope(scope: Scope) -> str:
+    """The gateway's own id for the request, minted once."""
     request_id = scope.get(SCOPE_KEY)
     if request_id is None:
-        given = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == HEADER.encode()), "")
-        request_id = scope[SCOPE_KEY] = given if well_formed(given) else uuid.uuid4().hex
+        request_id = scope[SCOPE_KEY] = uuid.uuid4().hex
     return str(request_id)
+
+
+def client_request_id_from_scope(scope: Scope) -> str | None:
+    """The X-Request-Id the client sent, when it is a sane token; else None."""
+    given = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == HEADER.encode()), "")
+    return given if well_formed(given) else None
 
 
 class RequestIdMiddleware:
@@ -37,10 +46,14 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = request_id_from_scope(scope)
+        client_request_id = client_request_id_from_scope(scope)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)["X-Request-Id"] = request_id
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-Id"] = request_id
+                if client_request_id is not None:
+                    headers["X-Client-Request-Id"] = client_request_id
             await send(message)
 
         await self.app(scope, receive, send_with_id)

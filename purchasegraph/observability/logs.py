@@ -22,6 +22,7 @@ import orjson
 # The request line's fields, in the order they are written.
 REQUEST_FIELDS = (
     "request_id",
+    "client_request_id",
     "operation",
     "viewer_id",
     "tenant_id",

@@ -19,6 +19,7 @@ import strawberry
 from purchasegraph.context import Info
 from purchasegraph.events.hub import Feed, FeedEnded, Interest, Notice
 from purchasegraph.events.stream import StreamContext, StreamError
+from purchasegraph.policy import reaches_service_data
 from purchasegraph.schema.catalogue import Product, load_product
 from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.ids import decode_uuid
@@ -158,7 +159,7 @@ def _whole_tenant(tenant_id: uuid.UUID) -> StillAllowed:
 
 
 def _user_gone() -> StreamError:
-    return StreamError("UNAUTHENTICATED", "The token names a user this directory no longer has.")
+    return StreamError("UNAUTHENTICATED", "The token names a user this directory no longer has, or a disabled account.")
 
 
 def _access_ended(refusal: StreamError) -> StreamError:
@@ -169,13 +170,21 @@ async def _everything(stream: StreamContext, notice: Notice) -> bool:
     return True
 
 
+# Events about a subscription's licenses: its service data, which a DISABLED one keeps for admins.
+LICENSE_ACTIONS = frozenset({"license.assign", "license.unassign", "subscription.move_users"})
+
+
 async def _subscription_in_scope(stream: StreamContext, notice: Notice) -> bool:
-    """The event's subscription as the viewer's queries would find it: a purchaser's DISABLED
-    subscription is for admins only, so its events are too."""
+    """The event's subscription as the viewer's queries would find it (a purchaser keeps a DISABLED
+    one's billing record, so its events too), except that an event about its licenses needs its
+    assignments in reach as well, as `Subscription.assignments` does."""
     if notice.subscription_id is None:
         return False
     scope = stream.scope_of(notice.tenant_id)
-    return await stream.loaders.subscription(scope).load(notice.subscription_id) is not None
+    row = await stream.loaders.subscription(scope).load(notice.subscription_id)
+    if row is None:
+        return False
+    return notice.action not in LICENSE_ACTIONS or reaches_service_data(scope, status=row["status"])
 
 
 async def _start(

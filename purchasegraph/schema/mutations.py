@@ -59,7 +59,9 @@ class PurchaseSubscriptionInput:
     tenant_id: strawberry.ID = strawberry.field(description="Your tenant (UUID or Tenant ID).")
     product_id: strawberry.ID = strawberry.field(description="Commerce product id or Product ID.")
     quantity: int = strawberry.field(description="Licenses, 1-10,000.")
-    idempotency_key: str = strawberry.field(description="Same key, same request: charged once.")
+    idempotency_key: str = strawberry.field(
+        description="Same key, same request: charged once. 1 to 255 characters (a UUID will do)."
+    )
     payment_method_id: strawberry.ID | None = strawberry.field(default=None, description="A saved card of yours.")
     card: CardInput | None = strawberry.field(default=None, description="Or a new card, saved to you.")
     pay_by: PaymentKind = strawberry.field(default=PaymentKind.CREDIT_CARD, description="Credit card only.")
@@ -157,6 +159,17 @@ def _user_ids(values: Sequence[strawberry.ID]) -> list[uuid.UUID]:
     return decoded
 
 
+# A reason or message a person writes to another; it is stored, sent on and shown.
+FREE_TEXT_LENGTH = 1000
+
+
+def _free_text(value: str, field: str) -> str:
+    """A free-text argument, refused (inside the operation, so audited) when longer than a person writes."""
+    if len(value) > FREE_TEXT_LENGTH:
+        raise refuse(ErrorCode.INVALID_INPUT, f"`{field}` holds at most {FREE_TEXT_LENGTH} characters.", field)
+    return value
+
+
 async def _unknown(info: Info, action: str, target_type: str, value: str, what: str, field: str) -> list[UserError]:
     """An id that names nothing this API issued: refused like any absent object, and audited too."""
     viewer = info.context.viewer
@@ -169,7 +182,7 @@ async def _unknown(info: Info, action: str, target_type: str, value: str, what: 
         action=action,
         tenant_id=viewer.tenant_id if viewer is not None else uuid.UUID(int=0),
         target_type=target_type,
-        target_id=value[:200],
+        target_id=value,  # bounded, with a marker, where it is audited
         operation=operation,
     )
     return _user_errors(outcome.problems)
@@ -210,7 +223,9 @@ async def _subscription_payload(info: Info, outcome: Outcome, tenant_id: uuid.UU
 
 SubscriptionIdArg = Annotated[strawberry.ID, strawberry.argument(description="The subscription (Subscription ID).")]
 UserIdsArg = Annotated[list[strawberry.ID], strawberry.argument(description="Users (User IDs), at most 20.")]
-KeyArg = Annotated[str, strawberry.argument(description="Same key, same request: charged once.")]
+KeyArg = Annotated[
+    str, strawberry.argument(description="Same key, same request: charged once. 1 to 255 characters (a UUID will do).")
+]
 
 
 async def _on_subscription(
@@ -400,13 +415,17 @@ class Mutation:
         self,
         info: Info,
         subscription_id: SubscriptionIdArg,
-        reason: Annotated[str, strawberry.argument(description="Why; shown to the purchaser.")] = "",
+        reason: Annotated[
+            str, strawberry.argument(description="Why; shown to the purchaser. At most 1,000 characters.")
+        ] = "",
     ) -> SubscriptionPayload:
         return await _on_subscription(
             info,
             str(subscription_id),
             "subscription.cancel",
-            lambda work, sid: purchasing.cancel_subscription(work, subscription_id=sid, reason=reason),
+            lambda work, sid: purchasing.cancel_subscription(
+                work, subscription_id=sid, reason=_free_text(reason, "reason")
+            ),
         )
 
     @strawberry.mutation(description="Save a credit card to pay with (brand, last 4 and expiry are kept).")
@@ -547,13 +566,17 @@ class Mutation:
         self,
         info: Info,
         subscription_id: SubscriptionIdArg,
-        message: Annotated[str, strawberry.argument(description="What the purchaser is told.")] = "",
+        message: Annotated[
+            str, strawberry.argument(description="What the purchaser is told. At most 1,000 characters.")
+        ] = "",
     ) -> SubscriptionPayload:
         return await _on_subscription(
             info,
             str(subscription_id),
             "subscription.request_cancellation",
-            lambda work, sid: governance.request_cancellation(work, subscription_id=sid, message=message),
+            lambda work, sid: governance.request_cancellation(
+                work, subscription_id=sid, message=_free_text(message, "message")
+            ),
         )
 
     @strawberry.mutation(description="Admins: take control of a self-service subscription (the purchaser loses it).")
@@ -608,13 +631,18 @@ class Mutation:
             user_errors=[],
         )
 
-    @strawberry.mutation(description="Admins: bring an EXPIRED or DISABLED subscription back for a new term.")
+    @strawberry.mutation(
+        description=(
+            "Bring an EXPIRED or DISABLED subscription back for a new term, billed like a renewal by whoever"
+            " controls it: its purchaser (charged to its card), or the admins after a take-over (central price)."
+        )
+    )
     async def reactivate_subscription(self, info: Info, subscription_id: SubscriptionIdArg) -> SubscriptionPayload:
         return await _on_subscription(
             info,
             str(subscription_id),
             "subscription.reactivate",
-            lambda work, sid: governance.reactivate(work, subscription_id=sid),
+            lambda work, sid: purchasing.reactivate(work, subscription_id=sid),
         )
 
     @strawberry.mutation(description="Admins: approve a license request.")
@@ -633,7 +661,10 @@ class Mutation:
     ) -> LicenseRequestPayload:
         return await _decide(info, str(request_id), approve=False)
 
-    @strawberry.mutation(description="Admins: record that a user left the organization (their purchases run to term).")
+    @strawberry.mutation(
+        description="Global admins: record that a user left the organization. Their account is disabled "
+        "(it signs in to nothing); their purchases run to term. Never yourself, never the last global admin."
+    )
     async def mark_user_departed(
         self,
         info: Info,
@@ -642,24 +673,41 @@ class Mutation:
             datetime.date | None, strawberry.argument(description="Their last day; default today.")
         ] = None,
     ) -> UserPayload:
-        target = _target(info, str(user_id), "User")
-        if target is None:
-            return UserPayload(
-                user=None,
-                user_errors=await _unknown(info, "user.mark_departed", "User", str(user_id), "user", "userId"),
-            )
-        tenant_id, user_uuid = target
-        day = departed_on or datetime.datetime.now(datetime.UTC).date()
-        outcome = await _run(
+        return await _on_user(
             info,
-            action="user.mark_departed",
-            tenant_id=tenant_id,
-            target_type="User",
-            target_id=user_uuid,
-            operation=lambda work: governance.mark_user_departed(work, user_id=user_uuid, departed_on=day),
+            str(user_id),
+            "user.mark_departed",
+            lambda work, uid: governance.mark_user_departed(work, user_id=uid, departed_on=departed_on),
         )
-        user = await load_user(info, tenant_id, user_uuid) if not outcome.problems else None
-        return UserPayload(user=user, user_errors=_user_errors(outcome.problems))
+
+    @strawberry.mutation(
+        description="Global admins: undo a departure. The account is enabled again; the user no longer counts as left."
+    )
+    async def reinstate_user(
+        self,
+        info: Info,
+        user_id: Annotated[strawberry.ID, strawberry.argument(description="The user (User ID).")],
+    ) -> UserPayload:
+        return await _on_user(
+            info, str(user_id), "user.reinstate", lambda work, uid: governance.reinstate_user(work, user_id=uid)
+        )
+
+
+async def _on_user(info: Info, user_id: str, action: str, operation: Any) -> UserPayload:
+    target = _target(info, user_id, "User")
+    if target is None:
+        return UserPayload(user=None, user_errors=await _unknown(info, action, "User", user_id, "user", "userId"))
+    tenant_id, user_uuid = target
+    outcome = await _run(
+        info,
+        action=action,
+        tenant_id=tenant_id,
+        target_type="User",
+        target_id=user_uuid,
+        operation=lambda work: operation(work, user_uuid),
+    )
+    user = await load_user(info, tenant_id, user_uuid) if not outcome.problems else None
+    return UserPayload(user=user, user_errors=_user_errors(outcome.problems))
 
 
 async def _decide(info: Info, request_id: str, *, approve: bool) -> LicenseRequestPayload:

@@ -11,6 +11,7 @@ import strawberry
 from purchasegraph.context import Info
 from purchasegraph.db.executor import Record
 from purchasegraph.errors import BadUserInput
+from purchasegraph.policy import HIDDEN_ACTOR_NAME
 from purchasegraph.resolvers import purchases, tenants
 from purchasegraph.schema import paging
 from purchasegraph.schema.catalogue import Product, load_product
@@ -135,15 +136,28 @@ class AuditEvent:
     error_codes: list[str] = strawberry.field(description="The refusal codes, if refused.")
     target_type: str = strawberry.field(description="Kind of object acted on.")
     target_id: str = strawberry.field(description="Its id.")
-    actor_user_id: strawberry.ID | None = strawberry.field(description="Directory id of the actor.")
-    actor_tenant_id: strawberry.ID | None = strawberry.field(description="The actor's own tenant.")
+    actor_user_id: strawberry.ID | None = strawberry.field(
+        description="Directory id of the actor; null when withheld (see actorName)."
+    )
+    actor_tenant_id: strawberry.ID | None = strawberry.field(
+        description="The actor's own tenant; null when withheld (see actorName)."
+    )
+    actor_name: str | None = strawberry.field(
+        description='"Another organization" when the actor is withheld: a partner sees the actors of its own '
+        "tenant and of the customer, never who another partner of the customer is. Null otherwise."
+    )
     actor_app_id: strawberry.ID | None = strawberry.field(
         description="The application that acted, for an app-only token (then there is no actor user)."
     )
     on_behalf_of_tenant_id: strawberry.ID | None = strawberry.field(
         description="The customer tenant a partner acted for."
     )
-    request_id: str | None = strawberry.field(description="The request that did it.")
+    request_id: str | None = strawberry.field(
+        description="The gateway's id of the request that did it (its X-Request-Id response header)."
+    )
+    client_request_id: str | None = strawberry.field(
+        description="The X-Request-Id the client sent with it, if any: the client's word, not the gateway's."
+    )
     occurred_at: datetime.datetime = strawberry.field(description="When.")
 
     @classmethod
@@ -160,8 +174,10 @@ class AuditEvent:
             actor_user_id=as_id(row["actor_user_id"]),
             actor_tenant_id=as_id(row["actor_tenant_id"]),
             actor_app_id=as_id(row["actor_app_id"]),
+            actor_name=HIDDEN_ACTOR_NAME if row["actor_withheld"] else None,
             on_behalf_of_tenant_id=as_id(row["on_behalf_of_tenant_id"]),
             request_id=row["request_id"],
+            client_request_id=row["client_request_id"],
             occurred_at=row["occurred_at"],
         )
 

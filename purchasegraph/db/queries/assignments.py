@@ -1,5 +1,6 @@
 """License assignments: whole-tenant viewers see all; a purchaser sees those on what they
-bought; anyone sees the licenses assigned to themselves (licensed users and guests)."""
+bought; anyone sees the licenses assigned to themselves (licensed users and guests); not once
+the subscription is DISABLED (``policy.ASSIGNMENT_VISIBLE``)."""
 
 from __future__ import annotations
 
@@ -9,37 +10,34 @@ from collections.abc import Sequence
 from purchasegraph.db.batch import by_ids_query, fetch_by_ids
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
-from purchasegraph.policy import Scope
+from purchasegraph.policy import ASSIGNMENT_VISIBLE, Scope
 
 COLUMNS = """a.tenant_id, a.id, a.subscription_id, a.user_id, a.assigned_by, a.assigned_at,
        a.removed_at, s.product_id"""
 
 SELECT_ASSIGNMENTS_BY_ID = by_ids_query(
     columns=COLUMNS,
-    source="""FROM license_assignments a
+    source=f"""FROM license_assignments a
       JOIN subscriptions s ON s.tenant_id = a.tenant_id AND s.id = a.subscription_id
      WHERE a.tenant_id = $1 AND a.id = ANY($2::uuid[])
-       AND ($3::bool OR (effective_status(s) <> 'disabled'
-                        AND (s.purchaser_user_id = $4::uuid OR a.user_id = $4::uuid)))""",
+       AND {ASSIGNMENT_VISIBLE.format(a="a", s="s", whole="$3::bool", viewer="$4::uuid")}""",
 )
 
 SELECT_ASSIGNMENTS_BY_SUBSCRIPTION = connection_query(
-    source="""FROM license_assignments a
+    source=f"""FROM license_assignments a
        JOIN subscriptions s ON s.tenant_id = a.tenant_id AND s.id = a.subscription_id
       WHERE a.tenant_id = $1 AND a.subscription_id = k.parent AND a.removed_at IS NULL
-        AND ($7::bool OR (effective_status(s) <> 'disabled'
-                        AND (s.purchaser_user_id = $8::uuid OR a.user_id = $8::uuid)))""",
+        AND {ASSIGNMENT_VISIBLE.format(a="a", s="s", whole="$7::bool", viewer="$8::uuid")}""",
     columns=COLUMNS,
     order_by="a.assigned_at, a.id",
 )
 
 # $9 product id, $10 user uuid (NULL = any).
 SELECT_ASSIGNMENTS_BY_TENANT = connection_query(
-    source="""FROM license_assignments a
+    source=f"""FROM license_assignments a
        JOIN subscriptions s ON s.tenant_id = a.tenant_id AND s.id = a.subscription_id
       WHERE a.tenant_id = $1 AND a.tenant_id = k.parent AND a.removed_at IS NULL
-        AND ($7::bool OR (effective_status(s) <> 'disabled'
-                        AND (s.purchaser_user_id = $8::uuid OR a.user_id = $8::uuid)))
+        AND {ASSIGNMENT_VISIBLE.format(a="a", s="s", whole="$7::bool", viewer="$8::uuid")}
         AND ($9::text IS NULL OR s.product_id = $9::text)
         AND ($10::uuid IS NULL OR a.user_id = $10::uuid)""",
     columns=COLUMNS,

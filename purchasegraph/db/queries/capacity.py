@@ -8,9 +8,9 @@ scope, so a purchaser sees the capacity of what they bought and an admin the ten
 from __future__ import annotations
 
 from purchasegraph.db.executor import Executor, Record
-from purchasegraph.policy import Scope
+from purchasegraph.policy import SUBSCRIPTION_VISIBLE, Scope
 
-SELECT_CAPACITY_BY_TENANT = """
+SELECT_CAPACITY_BY_TENANT = f"""
 SELECT s.product_id,
        COALESCE(sum(s.quantity) FILTER (WHERE s.channel = 'self_service'), 0)::int AS self_service_quantity,
        COALESCE(sum(s.quantity) FILTER (WHERE s.channel = 'central'), 0)::int AS central_quantity,
@@ -22,7 +22,7 @@ SELECT s.product_id,
                       WHERE la.tenant_id = s.tenant_id AND la.subscription_id = s.id
                         AND la.removed_at IS NULL) a ON true
  WHERE s.tenant_id = $1 AND effective_status(s) IN ('trial', 'active', 'expired')
-   AND ($2::bool OR s.purchaser_user_id = $3::uuid)
+   AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$2::bool", viewer="$3::uuid")}
  GROUP BY s.product_id
  ORDER BY s.product_id
 """

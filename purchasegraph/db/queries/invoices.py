@@ -8,22 +8,22 @@ from collections.abc import Sequence
 from purchasegraph.db.batch import by_ids_query, fetch_by_ids
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
-from purchasegraph.policy import Scope
+from purchasegraph.policy import INVOICE_VISIBLE, Scope
 
 COLUMNS = """i.tenant_id, i.id, i.subscription_id, i.billed_user_id, i.period_start, i.period_end,
        i.amount, i.currency, i.status, i.due_date, i.paid_at"""
 
 SELECT_INVOICES_BY_ID = by_ids_query(
     columns=COLUMNS,
-    source="""FROM invoices i
+    source=f"""FROM invoices i
      WHERE i.tenant_id = $1 AND i.id = ANY($2::uuid[])
-       AND ($3::bool OR i.billed_user_id = $4::uuid)""",
+       AND {INVOICE_VISIBLE.format(i="i", whole="$3::bool", viewer="$4::uuid")}""",
 )
 
 SELECT_INVOICES_BY_SUBSCRIPTION = connection_query(
-    source="""FROM invoices i
+    source=f"""FROM invoices i
       WHERE i.tenant_id = $1 AND i.subscription_id = k.parent
-        AND ($7::bool OR i.billed_user_id = $8::uuid)""",
+        AND {INVOICE_VISIBLE.format(i="i", whole="$7::bool", viewer="$8::uuid")}""",
     columns=COLUMNS,
     order_by="i.period_start DESC, i.id",
 )

@@ -1,4 +1,4 @@
-"""Order history: visible wherever its subscription is."""
+"""Order history: visible wherever its subscription is (``policy.SUBSCRIPTION_VISIBLE``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from purchasegraph.db.batch import by_ids_query, fetch_by_ids
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
-from purchasegraph.policy import Scope
+from purchasegraph.policy import SUBSCRIPTION_VISIBLE, Scope
 
 COLUMNS = """o.tenant_id, o.id, o.subscription_id, o.kind, o.actor_user_id, o.actor_tenant_id,
        o.quantity_delta, o.quantity_after, o.unit_price, o.total, o.currency, o.created_at,
@@ -19,29 +19,29 @@ PURCHASE_KINDS = ("purchase", "add_licenses", "renew")
 
 SELECT_ORDERS_BY_ID = by_ids_query(
     columns=COLUMNS,
-    source="""FROM orders o
+    source=f"""FROM orders o
       JOIN subscriptions s ON s.tenant_id = o.tenant_id AND s.id = o.subscription_id
      WHERE o.tenant_id = $1 AND o.id = ANY($2::uuid[])
-       AND ($3::bool OR (s.purchaser_user_id = $4::uuid AND effective_status(s) <> 'disabled'))""",
+       AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$3::bool", viewer="$4::uuid")}""",
 )
 
 # Newest first: the order history reads like a statement.
 SELECT_ORDERS_BY_SUBSCRIPTION = connection_query(
-    source="""FROM orders o
+    source=f"""FROM orders o
        JOIN subscriptions s ON s.tenant_id = o.tenant_id AND s.id = o.subscription_id
       WHERE o.tenant_id = $1 AND o.subscription_id = k.parent
-        AND ($7::bool OR (s.purchaser_user_id = $8::uuid AND effective_status(s) <> 'disabled'))""",
+        AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$7::bool", viewer="$8::uuid")}""",
     columns=COLUMNS,
     order_by="o.created_at DESC, o.id",
 )
 
 # $9 product id (NULL = any), $10 purchaser uuid (NULL = any).
 SELECT_PURCHASES_BY_TENANT = connection_query(
-    source="""FROM orders o
+    source=f"""FROM orders o
        JOIN subscriptions s ON s.tenant_id = o.tenant_id AND s.id = o.subscription_id
       WHERE o.tenant_id = $1 AND o.tenant_id = k.parent
         AND o.kind IN ('purchase', 'add_licenses', 'renew')
-        AND ($7::bool OR (s.purchaser_user_id = $8::uuid AND effective_status(s) <> 'disabled'))
+        AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$7::bool", viewer="$8::uuid")}
         AND ($9::text IS NULL OR s.product_id = $9::text)
         AND ($10::uuid IS NULL OR s.purchaser_user_id = $10::uuid)""",
     columns=COLUMNS,

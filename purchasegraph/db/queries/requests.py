@@ -6,33 +6,40 @@ import uuid
 
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
-from purchasegraph.policy import Access, Scope
+from purchasegraph.policy import AUDIT_ACTOR_VISIBLE, LICENSE_REQUEST_VISIBLE, Scope, audit_partner, sees_audit
 
 LICENSE_REQUEST_COLUMNS = """r.tenant_id, r.id, r.product_id, r.requester_user_id, r.for_user_ids, r.status,
        r.created_at, r.decided_by, r.decided_at"""
 
-# Admins see every request of the tenant (kept 12 months); a member sees their own.
+# Admins see every request of the tenant (kept 12 months); a member sees their own. The same
+# rule (policy.LICENSE_REQUEST_VISIBLE) in the list, by id, and for the admins deciding one.
 SELECT_LICENSE_REQUESTS_BY_TENANT = connection_query(
-    source="""FROM license_requests r
+    source=f"""FROM license_requests r
       WHERE r.tenant_id = $1 AND r.tenant_id = k.parent
-        AND r.created_at > app_now() - interval '12 months'
-        AND ($7::bool OR r.requester_user_id = $8::uuid)""",
+        AND {LICENSE_REQUEST_VISIBLE.format(r="r", whole="$7::bool", viewer="$8::uuid")}""",
     columns=LICENSE_REQUEST_COLUMNS,
     order_by="r.created_at DESC, r.id",
 )
-SELECT_LICENSE_REQUEST = """
-SELECT r.tenant_id, r.id, r.product_id, r.requester_user_id, r.for_user_ids, r.status,
-       r.created_at, r.decided_by, r.decided_at
+SELECT_LICENSE_REQUEST = f"""
+SELECT {LICENSE_REQUEST_COLUMNS}
   FROM license_requests r
- WHERE r.tenant_id = $1 AND r.id = $2 AND ($3::bool OR r.requester_user_id = $4::uuid)
+ WHERE r.tenant_id = $1 AND r.id = $2
+   AND {LICENSE_REQUEST_VISIBLE.format(r="r", whole="$3::bool", viewer="$4::uuid")}
 """
 
+# $9 the viewer's partner tenant (policy.audit_partner): an actor it may not know is withheld, and
+# with it the request id that actor's client chose (it could name them).
+_ACTOR_VISIBLE = AUDIT_ACTOR_VISIBLE.format(e="e", partner="$9::uuid")
 SELECT_AUDIT_EVENTS_BY_TENANT = connection_query(
     source="""FROM audit_events e
       WHERE e.tenant_id = $1 AND e.tenant_id = k.parent AND $7::bool AND $8::uuid IS NOT NULL""",
-    columns="""e.tenant_id, e.id, e.actor_user_id, e.actor_tenant_id, e.actor_app_id, e.on_behalf_of_tenant_id,
-       e.action,
-       e.target_type, e.target_id, e.request_id, e.outcome, e.error_codes, e.occurred_at""",
+    columns=f"""e.tenant_id, e.id,
+       CASE WHEN {_ACTOR_VISIBLE} THEN e.actor_user_id END AS actor_user_id,
+       CASE WHEN {_ACTOR_VISIBLE} THEN e.actor_tenant_id END AS actor_tenant_id,
+       CASE WHEN {_ACTOR_VISIBLE} THEN e.actor_app_id END AS actor_app_id,
+       NOT {_ACTOR_VISIBLE} AS actor_withheld, e.on_behalf_of_tenant_id, e.action,
+       e.target_type, e.target_id, e.request_id, e.outcome, e.error_codes, e.occurred_at,
+       CASE WHEN {_ACTOR_VISIBLE} THEN e.client_request_id END AS client_request_id""",
     order_by="e.occurred_at DESC, e.id DESC",
 )
 
@@ -50,11 +57,6 @@ SELECT p.id AS product_id, COALESCE(ssp.value, 'enabled') AS value, ssp.updated_
   LEFT JOIN self_service_policies ssp ON ssp.tenant_id = $1 AND ssp.product_id = p.id
  WHERE p.id = $2 AND p.self_service AND $3::bool
 """
-
-
-def sees_audit(scope: Scope) -> bool:
-    """The audit trail is for the tenant's admins and its active partners."""
-    return scope.can_administer or scope.access is Access.PARTNER
 
 
 async def fetch_license_requests_by_tenant(db: Executor, *, scope: Scope, page: PageArgs) -> Slice:
@@ -78,6 +80,7 @@ async def fetch_audit_events_by_tenant(db: Executor, *, scope: Scope, page: Page
         parents=[scope.tenant_id],
         page=page,
         widen_to=sees_audit(scope),
+        filters=(audit_partner(scope),),
     )
     return slice_
 

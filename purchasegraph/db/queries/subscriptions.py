@@ -1,7 +1,7 @@
 """Subscriptions: a member sees what they bought; whole-tenant viewers see all of them.
 
-A DISABLED subscription (30 to 120 days past its end date) is for admins only: its purchaser
-and its licensed users no longer reach it, its orders or its licenses (DOMAIN lifecycle).
+Who sees which is ``policy.SUBSCRIPTION_VISIBLE``: a purchaser keeps the billing record of a
+DISABLED subscription (its status, orders and invoices), whose service data is for admins only.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from purchasegraph.db.batch import by_ids_query, fetch_by_ids
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
-from purchasegraph.policy import Scope
+from purchasegraph.policy import SUBSCRIPTION_VISIBLE, Scope
 
 COLUMNS = """s.tenant_id, s.id, s.product_id, s.channel, s.purchaser_user_id, s.controlled_by,
        s.quantity, effective_status(s) AS status, s.is_trial, s.term_start, s.expires_at, s.auto_renew,
@@ -21,16 +21,16 @@ COLUMNS = """s.tenant_id, s.id, s.product_id, s.channel, s.purchaser_user_id, s.
 
 SELECT_SUBSCRIPTIONS_BY_ID = by_ids_query(
     columns=COLUMNS,
-    source="""FROM subscriptions s
+    source=f"""FROM subscriptions s
      WHERE s.tenant_id = $1 AND s.id = ANY($2::uuid[])
-       AND ($3::bool OR (s.purchaser_user_id = $4::uuid AND effective_status(s) <> 'disabled'))""",
+       AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$3::bool", viewer="$4::uuid")}""",
 )
 
 # Filters: $9 channels text[], $10 product id, $11 statuses text[], $12 purchaser uuid (NULL = any).
 SELECT_SUBSCRIPTIONS_BY_TENANT = connection_query(
-    source="""FROM subscriptions s
+    source=f"""FROM subscriptions s
       WHERE s.tenant_id = $1 AND s.tenant_id = k.parent
-        AND ($7::bool OR (s.purchaser_user_id = $8::uuid AND effective_status(s) <> 'disabled'))
+        AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$7::bool", viewer="$8::uuid")}
         AND ($9::text[] IS NULL OR s.channel = ANY($9::text[]))
         AND ($10::text IS NULL OR s.product_id = $10::text)
         AND ($11::text[] IS NULL OR effective_status(s) = ANY($11::text[]))
