@@ -269,6 +269,7 @@ def sees_audit(scope: Scope) -> bool:
 # partners (as `partnerRelationships` hides them), so an actor from a tenant other than the
 # customer and the partner itself is shown as "another organization" with no ids. `{partner}` is
 # the viewer's partner tenant (audit_partner): NULL for the tenant's own admins, who see all.
+# `sees_actor` is the same rule for the actors of order lines and live events.
 AUDIT_ACTOR_VISIBLE = (
     "({partner} IS NULL OR {e}.actor_tenant_id IS NULL"
     " OR {e}.actor_tenant_id = {e}.tenant_id OR {e}.actor_tenant_id = {partner})"
@@ -280,6 +281,20 @@ HIDDEN_ACTOR_NAME = "Another organization"
 def audit_partner(scope: Scope) -> uuid.UUID | None:
     """The partner tenant whose view of the trail AUDIT_ACTOR_VISIBLE narrows; None for the tenant's own."""
     return scope.partner_tenant_id if scope.access is Access.PARTNER else None
+
+
+def sees_actor(scope: Scope, actor_tenant_id: uuid.UUID | None) -> bool:
+    """AUDIT_ACTOR_VISIBLE where no SQL is at hand: whether the viewer may learn who acted on an
+    object of the scope's tenant (an order line's actor, a live event's). Actors of the tenant itself
+    and the sweep (no tenant) always; a viewer from outside it (a partner's user or application) also
+    those of its own organization, never the customer's other partners; of the tenant's own viewers,
+    only those who see its partner relationships (admins, readers) learn that a partner acted.
+    Where it is allowed, the actor is still shown only as far as the viewer's scope reaches them."""
+    if actor_tenant_id is None or actor_tenant_id == scope.tenant_id:
+        return True
+    if scope.partner_tenant_id is not None:
+        return actor_tenant_id == scope.partner_tenant_id
+    return scope.whole_tenant
 
 
 def audit_tenant(scope: Scope, principal: Viewer) -> uuid.UUID:

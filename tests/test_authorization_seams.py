@@ -15,17 +15,23 @@ from typing import Any
 import asyncpg
 import pytest
 
+from purchasegraph.context import build_context
+from purchasegraph.db.executor import RequestExecutor
 from purchasegraph.db.seed import ADATUM, LITWARE, demo_id, demo_tenant_id, demo_user_id
+from purchasegraph.gateway.authentication import signed_in
 from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.identity import Claims
 from purchasegraph.payments import SandboxProcessor
 from purchasegraph.policy import HIDDEN_ACTOR_NAME
-from purchasegraph.schema.ids import encode_id
+from purchasegraph.schema import schema
+from purchasegraph.schema.ids import decode_id, encode_id
 from tests.conftest import Api
 from tests.demo import (
     ALEX,
     CONTOSO,
     CONTOSO_ID,
     GOOD_CARD,
+    GUS,
     LEE,
     PAULA,
     PAULAS_POWER_BI,
@@ -40,7 +46,7 @@ from tests.demo import (
     user,
 )
 from tests.factories import INSERT_ROLE, create_tenant
-from tests.mutations import add, assign, execute_as, holders, mutate, problems, read, remove, travel_to, unassign
+from tests.mutations import add, assign, holders, mutate, problems, read, remove, travel_to, unassign
 
 BEA = "bea.billing@contoso.example"
 PAT = "pat.partner@adatum-partners.example"  # Adatum: active relationship with Contoso, global-admin grant
@@ -107,6 +113,39 @@ async def test_the_last_enabled_global_admin_cannot_be_marked_departed(api: Api)
     assert await standing(api, UNA) == (True, None)
 
 
+async def test_a_guest_holding_the_global_admin_role_does_not_keep_the_tenant_administered(api: Api) -> None:
+    """A guest gets a guest's scope whatever its roles (policy): Alex stays the last global admin."""
+    await api.conn.execute(INSERT_ROLE, CONTOSO_ID, demo_user_id(GUS), "global_admin")
+    assert problems(await mutate(api, MARK_DEPARTED, PAT, u=user(ALEX))) == [("LAST_GLOBAL_ADMIN", ["userId"])]
+    assert await standing(api, ALEX) == (True, None)
+
+
+async def test_a_guest_holding_an_admin_role_is_told_nothing_of_license_requests(api: Api) -> None:
+    """A guest sees nothing of the tenant's directory: no "Una asks for Project" notification either."""
+    await api.conn.execute(INSERT_ROLE, CONTOSO_ID, demo_user_id(GUS), "billing_admin")
+    notified = "{ viewer { notifications(first: 100) { kind subjectId } } }"
+    requested = await api.data(
+        'mutation { requestLicense(productId: "CFQ7TTC0HDB0") { licenseRequest { id } userErrors { code } } }',
+        as_user=UNA,
+    )
+    assert requested["requestLicense"]["userErrors"] == []
+    gid = decode_id(requested["requestLicense"]["licenseRequest"]["id"])
+    assert gid is not None
+    request_id = gid.key
+    for viewer, told in ((ALEX, True), (BEA, True), (GUS, False)):
+        notifications = (await api.data(notified, as_user=viewer))["viewer"]["notifications"]
+        assert ({"kind": "license_requested", "subjectId": request_id} in notifications) is told, viewer
+
+
+async def test_a_departure_is_never_dated_after_today_by_the_app_clock(api: Api) -> None:
+    """The account is disabled at once: a last day still to come would say something untrue."""
+    await travel_to(api, datetime.datetime(2031, 2, 28, 12, tzinfo=datetime.UTC))
+    payload = await mutate(api, MARK_DEPARTED, ALEX, u=user(UNA), on="2031-03-01")
+    assert problems(payload) == [("INVALID_INPUT", ["departedOn"])]
+    assert await standing(api, UNA) == (True, None)
+    assert (await mutate(api, MARK_DEPARTED, ALEX, u=user(UNA), on="2031-02-28"))["user"]["departedAt"] == "2031-02-28"
+
+
 async def test_two_concurrent_departures_never_remove_both_of_two_global_admins(
     pool: asyncpg.Pool, gateway_pool: asyncpg.Pool
 ) -> None:
@@ -116,15 +155,26 @@ async def test_two_concurrent_departures_never_remove_both_of_two_global_admins(
         first, second = tenant.admin_id, tenant.user_ids[0]
         await conn.execute(INSERT_ROLE, tenant.tenant_id, second, "global_admin")
     processor = SandboxProcessor()
+    # Both signed in before either marks: otherwise the later one may simply be refused at sign-in.
+    executors = [RequestExecutor(gateway_pool, tenant_id=tenant.tenant_id) for _ in range(2)]
+    try:
+        viewers = [
+            await signed_in(db, Claims(user_id=actor, tenant_id=tenant.tenant_id))
+            for db, actor in zip(executors, (first, second), strict=True)
+        ]
 
-    async def mark(actor: uuid.UUID, target: uuid.UUID) -> list[str]:
-        variables = {"u": encode_id("User", target, tenant.tenant_id), "on": None}
-        result = await execute_as(gateway_pool, actor, tenant.tenant_id, MARK_DEPARTED, variables, processor)
-        assert result.errors is None, result.errors
-        assert result.data is not None
-        return [e["code"] for e in result.data["markUserDeparted"]["userErrors"]]
+        async def mark(index: int, target: uuid.UUID) -> list[str]:
+            variables = {"u": encode_id("User", target, tenant.tenant_id), "on": None}
+            context = build_context(viewer=viewers[index], db=executors[index], processor=processor)
+            result = await schema.execute(MARK_DEPARTED, variable_values=variables, context_value=context)
+            assert result.errors is None, result.errors
+            assert result.data is not None
+            return [e["code"] for e in result.data["markUserDeparted"]["userErrors"]]
 
-    outcomes = await asyncio.gather(mark(first, second), mark(second, first))
+        outcomes = await asyncio.gather(mark(0, second), mark(1, first))
+    finally:
+        for db in executors:
+            await db.close()
     assert sorted(outcomes) == [[], ["LAST_GLOBAL_ADMIN"]]
     enabled = await pool.fetchval(
         "SELECT count(*) FROM users WHERE tenant_id = $1 AND account_enabled AND departed_at IS NULL",
@@ -244,6 +294,43 @@ async def test_a_partner_sees_another_partners_actions_as_another_organization(a
     assert actors(as_lia, adatums_target) == [(None, None, None, HIDDEN_ACTOR_NAME)]
 
 
+ORDER_ACTORS = """
+query ($id: ID!) { node(id: $id) { ... on Subscription { orders(first: 100) { nodes {
+  kind actor { userPrincipalName }
+} } } } }
+"""
+MAKE_PARTNER = """
+INSERT INTO partner_relationships (tenant_id, id, partner_tenant_id, display_name, roles, status, starts_at, ends_at)
+VALUES ($1, gen_random_uuid(), $2, 'test', $3, 'active', app_now() - interval '1 day', app_now() + interval '30 days')
+"""
+
+
+async def test_a_partner_never_learns_another_partner_as_the_actor_of_an_order(api: Api) -> None:
+    """Litware takes over Paula's subscription. Adatum (Contoso's partner) and Paula's own Contoso
+    (each also a partner of Litware, so their scope would reach Lia) still see no actor for that
+    order line, as the audit trail withholds it; Contoso's admins, who know its partners, see her."""
+    await api.conn.execute(MAKE_LITWARE_ACTIVE, CONTOSO_ID, LITWARE_ID)
+    await api.conn.execute(SET_GRANT, CONTOSO_ID, LITWARE_ID, ["global_admin"])
+    await api.conn.execute(MAKE_PARTNER, LITWARE_ID, ADATUM_ID, ["global_reader"])
+    await api.conn.execute(MAKE_PARTNER, LITWARE_ID, CONTOSO_ID, ["global_reader"])
+    taken = await mutate(
+        api,
+        "mutation ($s: ID!) { takeControlOfSubscription(subscriptionId: $s) { userErrors { code } } }",
+        LIA,
+        s=PAULAS_POWER_BI,
+    )
+    assert taken["userErrors"] == []
+
+    async def take_over_actors(viewer: str) -> list[Any]:
+        data = await api.data(ORDER_ACTORS, as_user=viewer, variables={"id": PAULAS_POWER_BI})
+        return [o["actor"] for o in data["node"]["orders"]["nodes"] if o["kind"] == "TAKE_OVER"]
+
+    assert await take_over_actors(PAT) == [None]
+    assert await take_over_actors(PAULA) == [None]
+    assert await take_over_actors(ALEX) == [{"userPrincipalName": LIA}]
+    assert await take_over_actors(LIA) == [{"userPrincipalName": LIA}]
+
+
 # ---------------------------------------------------------------------------------------------
 # No tenant-existence oracle: where a refusal is audited never depends on what exists
 
@@ -269,6 +356,14 @@ NAMING_A_TENANT_OR_OBJECT: dict[str, tuple[str, Naming]] = {
     "markUserDeparted": (
         f"mutation ($x: ID!) {{ markUserDeparted(userId: $x) {{ {ERRORS} }} }}",
         lambda tenant, key: encode_id("User", key or demo_user_id(UNA), tenant),
+    ),
+    "reinstateUser": (
+        f"mutation ($x: ID!) {{ reinstateUser(userId: $x) {{ {ERRORS} }} }}",
+        lambda tenant, key: encode_id("User", key or demo_user_id("dana.departed@contoso.example"), tenant),
+    ),
+    "payInvoice": (
+        f'mutation ($x: ID!) {{ payInvoice(invoiceId: $x, idempotencyKey: "oracle") {{ {ERRORS} }} }}',
+        lambda tenant, key: encode_id("Invoice", key or demo_id("invoice:paula-power-bi-pro:0"), tenant),
     ),
     "approveLicenseRequest": (
         f"mutation ($x: ID!) {{ approveLicenseRequest(requestId: $x) {{ {ERRORS} }} }}",

@@ -5,10 +5,13 @@ either way nothing is saved and nothing is charged."""
 from __future__ import annotations
 
 import datetime
+import uuid
 from typing import Any
 
 import pytest
 
+from purchasegraph.commerce.lifecycle import sweep
+from purchasegraph.db.executor import ConnectionExecutor
 from purchasegraph.schema.ids import decode_uuid, encode_id
 from tests.conftest import Api
 from tests.demo import CONTOSO_ID, PAULA, POWER_BI_PRO, VISIO_PLAN_1
@@ -111,6 +114,44 @@ async def test_a_card_is_good_through_the_last_day_of_its_expiry_month_on_the_ap
     assert problems(refused) == [("CARD_EXPIRED", ["card"])]
 
 
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "America/Los_Angeles"])
+async def test_a_card_is_good_until_the_last_minute_of_its_expiry_month_in_utc_in_any_session_zone(
+    api: Api, zone: str
+) -> None:
+    """February 2028 ends on the 29th at 23:59:59 UTC; a session east of UTC (already 1 March
+    there) must not refuse the card early, nor one west of it (still 29 February) take it late."""
+    await api.conn.execute(f"SET LOCAL TIME ZONE '{zone}'")
+    await travel_to(api, datetime.datetime(2028, 2, 29, 23, 59, tzinfo=datetime.UTC))
+    assert (await mutate(api, ADD_CARD, PAULA, card=card(month=2, year=2028)))["userErrors"] == []
+    await travel_to(api, datetime.datetime(2028, 3, 1, 0, 1, tzinfo=datetime.UTC))
+    refused = await mutate(api, ADD_CARD, PAULA, card=card(month=2, year=2028))
+    assert problems(refused) == [("CARD_EXPIRED", ["card"])]
+
+
+@pytest.mark.parametrize(
+    ("month", "year"),
+    [(0, 2030), (13, 2030), (-1, 2030), (12, 30), (12, -2030), (12, 2_147_483_647)],
+)
+async def test_an_expiry_that_cannot_be_a_date_is_an_invalid_card(api: Api, month: int, year: int) -> None:
+    cards = await cards_of(api, PAULA)
+    assert await every_door(api, card(month=month, year=year)) == [[("INVALID_CARD", ["card"])]] * 3
+    assert await cards_of(api, PAULA) == cards
+    assert api.processor.charges == []
+
+
+async def test_an_expiry_sent_as_a_whole_float_is_read_as_the_integer(api: Api) -> None:
+    """JSON has one number type: 12.0 is the month 12 (12.5 is no Int and fails validation)."""
+    details = {"number": GOOD_NUMBER, "expMonth": 12.0, "expYear": 2030.0, "cvc": "123"}
+    saved = await mutate(api, ADD_CARD, PAULA, card=details)
+    assert saved == {
+        "paymentMethod": {"brand": "visa", "last4": "4242", "expMonth": 12, "expYear": 2030},
+        "userErrors": [],
+    }
+    halves = await api.execute(ADD_CARD, as_user=PAULA, variables={"card": details | {"expMonth": 12.5}})
+    assert halves.data is None
+    assert halves.errors is not None
+
+
 async def test_a_trial_without_a_card_needs_no_card_check(api: Api) -> None:
     # Visio Plan 1's trial takes no card at all: nothing to check, nothing refused.
     trial = await mutate(api, START_TRIAL, PAULA, product=VISIO_PLAN_1, card=None)
@@ -127,6 +168,39 @@ mutation ($i: ID!, $pm: ID) {
   payInvoice(invoiceId: $i, idempotencyKey: "pay-2028-05", paymentMethodId: $pm) { userErrors { code field } }
 }
 """
+
+
+async def test_a_card_cannot_turn_a_trial_into_a_purchase_where_the_policy_allows_trials_only(api: Api) -> None:
+    """Contoso allows Visio Plan 1 as a trial without a payment method only. A trial with a card
+    converts to a paid subscription at its end, so a card given to it afterwards is a purchase
+    the policy refuses; without one it simply runs out."""
+    started = await mutate(api, START_TRIAL, PAULA, product=VISIO_PLAN_1, card=None)
+    trial = started["subscription"]["id"]
+    saved = await mutate(api, ADD_CARD.replace("paymentMethod {", "paymentMethod { id"), PAULA, card=card())
+    refused = await mutate(api, UPDATE_CARD, PAULA, s=trial, pm=saved["paymentMethod"]["id"])
+    assert problems(refused) == [("TRIALS_ONLY", ["paymentMethodId"])]
+
+    trial_id = decode_uuid(trial, "Subscription")
+    row = await api.conn.fetchrow(
+        "SELECT payment_method_id, expires_at FROM subscriptions WHERE tenant_id = $1 AND id = $2",
+        CONTOSO_ID,
+        trial_id,
+    )
+    assert row["payment_method_id"] is None
+    await travel_to(api, row["expires_at"] + datetime.timedelta(hours=1))
+    report = await sweep(ConnectionExecutor(api.conn), api.processor)
+    assert trial_id not in report.renewed
+    assert await orders_of_kind(api, trial_id, "renew") == 0
+
+
+async def orders_of_kind(api: Api, subscription_id: uuid.UUID | None, kind: str) -> int:
+    count: int = await api.conn.fetchval(
+        "SELECT count(*) FROM orders WHERE tenant_id = $1 AND subscription_id = $2 AND kind = $3",
+        CONTOSO_ID,
+        subscription_id,
+        kind,
+    )
+    return count
 
 
 async def test_a_saved_card_that_has_expired_neither_pays_nor_becomes_a_subscriptions_card(api: Api) -> None:

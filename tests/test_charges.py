@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
+
+import asyncpg
+import pytest
 
 from purchasegraph.commerce.lifecycle import sweep
 from purchasegraph.db.executor import ConnectionExecutor
 from purchasegraph.db.seed import demo_id
+from purchasegraph.schema import schema
 from purchasegraph.schema.ids import decode_uuid
 from tests.conftest import Api
 from tests.demo import ALEX, CONTOSO_ID, PAULA, PETE, PETES_PROJECT_EXPIRED
-from tests.mutations import add, mutate, problems, purchase, remove, travel_to
+from tests.mutations import PURCHASE, add, mutate, problems, purchase, purchase_input, remove, travel_to
 
 UTC = datetime.UTC
 TAKE_CONTROL = "mutation ($s: ID!) { takeControlOfSubscription(subscriptionId: $s) { userErrors { code } } }"
@@ -176,6 +182,92 @@ async def test_a_monthly_subscription_whose_end_date_is_months_away_charges_to_t
     ) in await invoices_of(api, subscription_id)
 
 
+async def test_licenses_added_on_the_first_day_of_a_year_from_29_february_cost_the_whole_year(api: Api) -> None:
+    """A year from 29 February 2028 ends on 28 February 2029: 365 days, all of them left on its
+    first day (not 365 of the 366 days from 28 February)."""
+    gid, subscription_id, token = await bought_on(api, "2028-02-29", "ANNUAL")
+    assert (await row_of(api, subscription_id))["expires_at"] == at("2029-02-28")
+    payload = await add(api, PAULA, gid, 100)
+    assert payload["userErrors"] == []
+    assert payload["order"]["total"] == {"amount": "12000.00", "currency": "USD"}
+    assert charged(api, token) == [(Decimal("120.00"), "USD"), (Decimal("12000.00"), "USD")]
+
+
+async def test_a_billing_period_starts_where_the_previous_one_ended_not_one_period_before_its_end(api: Api) -> None:
+    """Bought on 31 January, the first month ends on 28 February: 28 days, not the 31 from
+    28 January. Counted back from an end date months away, the period ending 29 February 2028
+    starts on 31 January (29 days), not on 29 January."""
+    gid, subscription_id, token = await bought_on(api, "2027-01-31", "MONTHLY")
+    assert (await row_of(api, subscription_id))["expires_at"] == at("2027-02-28")
+    await travel_to(api, at("2027-02-14"))
+    # 14 of the period's 28 days are left: 28 x 10.00 x 14 / 28 = 140.00.
+    assert (await add(api, PAULA, gid, 28))["order"]["total"] == {"amount": "140.00", "currency": "USD"}
+
+    await api.conn.execute(
+        "UPDATE subscriptions SET term_start = $3, expires_at = $4 WHERE tenant_id = $1 AND id = $2",
+        CONTOSO_ID,
+        subscription_id,
+        at("2027-03-31"),
+        at("2028-03-31"),
+    )
+    await travel_to(api, at("2028-02-15"))
+    # The period from 31 January to 29 February 2028 (29 days), 14 left: 29 x 10.00 x 14 / 29 = 140.00.
+    assert (await add(api, PAULA, gid, 29))["order"]["total"] == {"amount": "140.00", "currency": "USD"}
+    assert charged(api, token) == [(Decimal("10.00"), "USD"), (Decimal("140.00"), "USD"), (Decimal("140.00"), "USD")]
+    paula = api.ids[PAULA].user_id
+    assert (
+        datetime.date(2028, 2, 15),
+        datetime.date(2028, 2, 28),
+        Decimal("140.00"),
+        "USD",
+        "paid",
+        paula,
+    ) in await invoices_of(api, subscription_id)
+
+
+async def test_licenses_added_after_the_term_ended_are_paid_by_its_renewal_not_twice(api: Api) -> None:
+    """Between its end date and the sweep that renews it, nothing of the old term is left to pay:
+    the renewal bills the new quantity from the end date on, so no day is charged twice."""
+    gid, subscription_id, token = await bought_on(api, "2027-03-01", "MONTHLY")  # runs to 2027-04-01
+    await travel_to(api, at("2027-04-05"))
+    assert (await row_of(api, subscription_id))["status"] == "active"  # its renewal is due
+    invoices = await invoices_of(api, subscription_id)
+    payload = await add(api, PAULA, gid, 10)
+    assert payload["userErrors"] == []
+    assert payload["order"]["total"] == {"amount": "0.00", "currency": "USD"}
+    assert charged(api, token) == [(Decimal("10.00"), "USD")]
+    assert await invoices_of(api, subscription_id) == invoices  # no bill without a charge
+    report = await sweep(ConnectionExecutor(api.conn), api.processor)
+    assert subscription_id in report.renewed
+    # The renewal, from 1 April, pays the 11 licenses: 11 x 10.00.
+    assert charged(api, token) == [(Decimal("10.00"), "USD"), (Decimal("110.00"), "USD")]
+
+
+async def test_licenses_added_on_a_terms_last_day_pay_that_one_day(api: Api) -> None:
+    gid, _, token = await bought_on(api, "2027-03-01", "MONTHLY")  # ends 2027-04-01 at noon
+    await travel_to(api, datetime.datetime.fromisoformat("2027-04-01T08:00:00+00:00"))
+    # 1 of March's 31 days: 31 x 10.00 x 1 / 31 = 10.00.
+    assert (await add(api, PAULA, gid, 31))["order"]["total"] == {"amount": "10.00", "currency": "USD"}
+    assert charged(api, token) == [(Decimal("10.00"), "USD"), (Decimal("10.00"), "USD")]
+
+
+async def test_the_days_paid_are_utc_days_whatever_the_sessions_time_zone(api: Api) -> None:
+    await api.conn.execute("SET LOCAL TIME ZONE 'Pacific/Kiritimati'")  # UTC+14: already the next day
+    gid, subscription_id, _ = await bought_on(api, "2027-03-01", "MONTHLY")
+    await travel_to(api, datetime.datetime.fromisoformat("2027-03-17T11:00:00+00:00"))
+    # 15 of March's 31 days are left in UTC: 10 x 10.00 x 15 / 31 = 48.39, billed 17 to 31 March.
+    assert (await add(api, PAULA, gid, 10))["order"]["total"] == {"amount": "48.39", "currency": "USD"}
+    paula = api.ids[PAULA].user_id
+    assert (
+        datetime.date(2027, 3, 17),
+        datetime.date(2027, 3, 31),
+        Decimal("48.39"),
+        "USD",
+        "paid",
+        paula,
+    ) in await invoices_of(api, subscription_id)
+
+
 async def test_licenses_admins_add_after_a_take_over_cost_the_central_price_to_the_term_end(api: Api) -> None:
     gid, subscription_id, token = await bought_on(api, "2027-03-01", "ANNUAL")
     assert (await mutate(api, TAKE_CONTROL, ALEX, s=gid))["userErrors"] == []
@@ -271,6 +363,9 @@ async def test_a_departed_purchasers_subscription_expires_at_its_term_end_withou
     report = await sweep(ConnectionExecutor(api.conn), api.processor)
     assert DANAS_PREMIUM_UUID not in report.renewed
     assert DANAS_PREMIUM_UUID not in report.failed
+    await travel_to(api, end + datetime.timedelta(days=29))  # the last day a renewal would be tried
+    again = await sweep(ConnectionExecutor(api.conn), api.processor)
+    assert DANAS_PREMIUM_UUID not in again.renewed + again.failed
     assert charged(api, token) == []
     assert await orders_of(api, DANAS_PREMIUM_UUID, "renew") == []
     after = await row_of(api, DANAS_PREMIUM_UUID)
@@ -285,6 +380,9 @@ async def test_a_subscription_admins_took_over_renews_centrally_without_a_card_c
     await travel_to(api, end + datetime.timedelta(hours=1))
     report = await sweep(ConnectionExecutor(api.conn), api.processor)
     assert DANAS_TAKEN_OVER_UUID in report.renewed
+    # Swept again (a second gateway, the next minute): renewed once, all the same.
+    again = await sweep(ConnectionExecutor(api.conn), api.processor)
+    assert DANAS_TAKEN_OVER_UUID not in again.renewed + again.failed
     assert charged(api, token) == []
     # A month of 3 licenses at the central price of Power Apps (19.00), recorded as an order only.
     assert await orders_of(api, DANAS_TAKEN_OVER_UUID, "renew") == [(0, Decimal("19.00"), Decimal("57.00"), "USD")]
@@ -292,6 +390,21 @@ async def test_a_subscription_admins_took_over_renews_centrally_without_a_card_c
     after = await row_of(api, DANAS_TAKEN_OVER_UUID)
     assert (after["status"], after["unit_price"]) == ("active", Decimal("19.00"))
     assert after["expires_at"] > end
+
+
+async def test_a_renewal_swept_late_bills_the_days_of_its_new_term(api: Api) -> None:
+    """The new term runs from the old end date, not from the sweep that renewed it five days later:
+    its invoice says so."""
+    _, subscription_id, token = await bought_on(api, "2027-03-01", "MONTHLY")  # runs to 2027-04-01
+    invoices = await invoices_of(api, subscription_id)
+    await travel_to(api, at("2027-04-06"))
+    assert subscription_id in (await sweep(ConnectionExecutor(api.conn), api.processor)).renewed
+    paula = api.ids[PAULA].user_id
+    assert await invoices_of(api, subscription_id) - invoices == {
+        (datetime.date(2027, 4, 1), datetime.date(2027, 4, 30), Decimal("10.00"), "USD", "paid", paula)
+    }
+    assert (await row_of(api, subscription_id))["expires_at"] == at("2027-05-01")
+    assert charged(api, token) == [(Decimal("10.00"), "USD"), (Decimal("10.00"), "USD")]
 
 
 async def test_a_renewal_on_a_card_that_has_since_expired_fails_like_a_decline(api: Api) -> None:
@@ -332,3 +445,35 @@ async def test_a_saved_card_that_has_since_expired_does_not_pay(api: Api) -> Non
     assert problems(payload) == [("CARD_EXPIRED", ["subscriptionId"])]
     assert charged(api, token) == [(Decimal("120.00"), "USD")]
     assert await orders_of(api, subscription_id, "add_licenses") == []
+
+
+# -- charges whose writes do not commit ---------------------------------------------------------
+
+
+class CommitRefused(ConnectionExecutor):
+    """Transactions whose commit the database refuses, after everything in them succeeded."""
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        async with super().transaction() as conn:
+            yield conn
+            raise asyncpg.SerializationError("could not serialize access due to concurrent update")
+
+
+async def test_a_purchase_whose_commit_fails_leaves_no_charge(api: Api) -> None:
+    async with api.as_gateway(api.claims_of(PAULA)) as context:
+        context.db = CommitRefused(api.conn)
+        result = await schema.execute(PURCHASE, variable_values={"input": purchase_input()}, context_value=context)
+    assert result.errors is not None
+    assert len(api.processor.charges) == 1
+    assert api.processor.settled() == []
+
+
+async def test_a_renewal_whose_commit_fails_leaves_no_charge(api: Api) -> None:
+    # Paula's Power BI Pro renews on her card; the sweep stops at the first commit that fails.
+    end = (await row_of(api, demo_id("subscription:paula-power-bi-pro")))["expires_at"]
+    await travel_to(api, end + datetime.timedelta(hours=1))
+    with pytest.raises(asyncpg.SerializationError):
+        await sweep(CommitRefused(api.conn), api.processor)
+    assert len(api.processor.charges) == 1  # charged, then voided
+    assert api.processor.settled() == []

@@ -6,12 +6,14 @@ through the owner's."""
 from __future__ import annotations
 
 import asyncio
+import uuid
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
 from purchasegraph.payments import SandboxProcessor
-from purchasegraph.schema.ids import encode_id
+from purchasegraph.schema.ids import decode_uuid, encode_id
 from tests.factories import TenantRows, add_subscriptions, create_tenant
 from tests.mutations import execute_as
 
@@ -187,3 +189,85 @@ async def test_ten_concurrent_cancellation_requests_for_one_subscription_leave_e
         tenant.subscription_ids[0],
     )
     assert pending == 1
+
+
+PAY = """
+mutation ($i: ID!, $key: String!) { payInvoice(invoiceId: $i, idempotencyKey: $key) { userErrors { code } } }
+"""
+REACTIVATE = "mutation ($s: ID!) { reactivateSubscription(subscriptionId: $s) { userErrors { code } } }"
+
+
+async def bought_subscription(
+    pool: asyncpg.Pool, gateway_pool: asyncpg.Pool, processor: SandboxProcessor
+) -> tuple[TenantRows, uuid.UUID, uuid.UUID]:
+    """A fresh tenant whose first member bought two Power BI Pro licenses (committed)."""
+    async with pool.acquire() as conn:
+        tenant = await create_tenant(conn, users=2)
+    buyer = tenant.user_ids[0]
+    request = {
+        "input": {
+            "tenantId": str(tenant.tenant_id),
+            "productId": "CFQ7TTC0H9MP",
+            "quantity": 2,
+            "card": {"number": "4242424242424242", "expMonth": 12, "expYear": 2099, "cvc": "123"},
+            "idempotencyKey": uuid.uuid4().hex,
+        }
+    }
+    bought = await execute_as(gateway_pool, buyer, tenant.tenant_id, PURCHASE, request, processor)
+    assert bought.data is not None
+    subscription_id = decode_uuid(bought.data["purchaseSubscription"]["subscription"]["id"], "Subscription")
+    assert subscription_id is not None
+    return tenant, buyer, subscription_id
+
+
+async def test_ten_concurrent_payments_of_one_invoice_charge_it_once(
+    pool: asyncpg.Pool, gateway_pool: asyncpg.Pool
+) -> None:
+    processor = SandboxProcessor()
+    tenant, buyer, subscription_id = await bought_subscription(pool, gateway_pool, processor)
+    invoice_id = await pool.fetchval(
+        "UPDATE invoices SET status = 'open', paid_at = NULL WHERE tenant_id = $1 AND subscription_id = $2"
+        " RETURNING id",
+        tenant.tenant_id,
+        subscription_id,
+    )
+    invoice = encode_id("Invoice", invoice_id, tenant.tenant_id)
+    results = await asyncio.gather(
+        *(
+            execute_as(gateway_pool, buyer, tenant.tenant_id, PAY, {"i": invoice, "key": uuid.uuid4().hex}, processor)
+            for _ in range(10)
+        )
+    )
+    assert all(r.errors is None and r.data is not None for r in results)
+    codes = sorted(tuple(e["code"] for e in r.data["payInvoice"]["userErrors"]) for r in results if r.data)
+    assert codes == [()] + [("INVOICE_ALREADY_PAID",)] * 9
+    # This processor charged the purchase, then the bill once (its amount: the purchase's 2 x 10.00).
+    assert [c.amount for c in processor.settled()] == [Decimal("20.00"), Decimal("20.00")]
+
+
+async def test_ten_concurrent_reactivations_start_one_term_and_charge_it_once(
+    pool: asyncpg.Pool, gateway_pool: asyncpg.Pool
+) -> None:
+    processor = SandboxProcessor()
+    tenant, buyer, subscription_id = await bought_subscription(pool, gateway_pool, processor)
+    await pool.execute(
+        "UPDATE subscriptions SET term_start = app_now() - interval '40 days',"
+        " expires_at = app_now() - interval '10 days', auto_renew = false WHERE tenant_id = $1 AND id = $2",
+        tenant.tenant_id,
+        subscription_id,
+    )
+    gid = encode_id("Subscription", subscription_id, tenant.tenant_id)
+    results = await asyncio.gather(
+        *(execute_as(gateway_pool, buyer, tenant.tenant_id, REACTIVATE, {"s": gid}, processor) for _ in range(10))
+    )
+    assert all(r.errors is None and r.data is not None for r in results)
+    codes = sorted(tuple(e["code"] for e in r.data["reactivateSubscription"]["userErrors"]) for r in results if r.data)
+    assert codes == [()] + [("CANNOT_REACTIVATE",)] * 9
+    # This processor charged the purchase, then one new month of 2 x 10.00.
+    assert [c.amount for c in processor.settled()] == [Decimal("20.00"), Decimal("20.00")]
+    orders = await pool.fetchval(
+        "SELECT count(*) FROM orders WHERE tenant_id = $1 AND subscription_id = $2 AND kind = 'reactivate'",
+        tenant.tenant_id,
+        subscription_id,
+    )
+    assert orders == 1

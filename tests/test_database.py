@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 from pathlib import Path
 
 import asyncpg
 
 from purchasegraph.db.embedded import dev_secret, start_embedded_server
 from purchasegraph.db.migrate import load_migrations, migrate
+from purchasegraph.db.pool import create_pool
 from purchasegraph.runtime import running
 from purchasegraph.settings import Settings
 
@@ -110,3 +112,21 @@ def test_a_stopped_embedded_server_releases_its_folder(tmp_path: Path) -> None:
     assert asyncio.run(ping()) == 1
     server.stop()
     assert not (tmp_path / "pg" / "pgdata" / "postmaster.pid").exists()
+
+
+async def test_every_connection_counts_days_in_utc_whatever_the_databases_time_zone(
+    pool: asyncpg.Pool, database_url: str
+) -> None:
+    """An invoice's dates, a card's last day and the days paid are UTC days: a database whose
+    default zone is UTC+14 does not move them to the next day."""
+    name = await pool.fetchval("SELECT current_database()")
+    await pool.execute(f"ALTER DATABASE \"{name}\" SET TimeZone = 'Pacific/Kiritimati'")
+    try:
+        other = await create_pool(database_url, min_size=1, max_size=1)
+        try:
+            day = await other.fetchval("SELECT '2027-03-01T23:00:00Z'::timestamptz::date")
+        finally:
+            await other.close()
+    finally:
+        await pool.execute(f'ALTER DATABASE "{name}" RESET TimeZone')
+    assert day == datetime.date(2027, 3, 1)

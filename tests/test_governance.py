@@ -453,14 +453,34 @@ async def test_only_whoever_controls_a_subscription_reactivates_it(api: Api) -> 
 
 
 async def test_a_departed_purchasers_subscriptions_keep_running_for_their_users(api: Api) -> None:
-    payload = await mutate(api, MARK_DEPARTED, ALEX, u=user(PAULA), on="2026-11-20")
+    left = (await api.conn.fetchval("SELECT app_now()::date - 11")).isoformat()  # a date by the app clock
+    payload = await mutate(api, MARK_DEPARTED, ALEX, u=user(PAULA), on=left)
     assert payload["userErrors"] == []
-    assert payload["user"] == {"userPrincipalName": PAULA, "accountEnabled": False, "departedAt": "2026-11-20"}
+    assert payload["user"] == {"userPrincipalName": PAULA, "accountEnabled": False, "departedAt": left}
 
     power_bi = await read(api, PAULAS_POWER_BI)
     assert power_bi["status"] == "ACTIVE"
     assert holders(power_bi) == {LEE, MIA, NOAH, OLIVIA, GUS}
     assert (await read(api, subscription("paula-power-apps")))["status"] == "ACTIVE"
+
+
+async def test_a_departure_is_never_dated_before_the_users_account_was_created(api: Api) -> None:
+    joined: datetime.date = await api.conn.fetchval(
+        "SELECT (created_at AT TIME ZONE 'UTC')::date FROM users WHERE tenant_id = $1 AND id = $2",
+        CONTOSO_ID,
+        demo_user_id(UNA),
+    )
+    for too_early in ("0001-01-01", (joined - datetime.timedelta(days=1)).isoformat()):
+        payload = await mutate(api, MARK_DEPARTED, ALEX, u=user(UNA), on=too_early)
+        assert problems(payload) == [("INVALID_INPUT", ["departedOn"])], too_early
+        assert payload["user"] is None
+    assert await api.conn.fetchval(
+        "SELECT account_enabled AND departed_at IS NULL FROM users WHERE tenant_id = $1 AND id = $2",
+        CONTOSO_ID,
+        demo_user_id(UNA),
+    )
+    payload = await mutate(api, MARK_DEPARTED, ALEX, u=user(UNA), on=joined.isoformat())
+    assert (payload["userErrors"], payload["user"]["departedAt"]) == ([], joined.isoformat())
 
 
 async def test_a_departed_purchaser_can_no_longer_buy(api: Api) -> None:

@@ -12,6 +12,11 @@ HTTP through the app with its lifespan running, and for each:
   request id the request carried): refused with the payload's codes, or accepted; one that ran
   for an anonymous caller left none.
 
+Some arguments are drawn of the wrong JSON type altogether (a number for a string, an object for
+an ID, NaN, integers past any range): coercion must refuse them as BAD_VARIABLES. Reads are drawn
+too, over GET and POST: every connection's page arguments and filters, with cursors of this API's
+format around any number and forged ones, and objects by ids of every kind.
+
 The database is one of its own, created on the session's server, migrated and seeded by the
 app: some drawn mutations are valid and commit, which the session's database must not see.
 The examples are drawn once the app has seeded, derandomized: the same on every run.
@@ -54,8 +59,30 @@ from tests.test_http import SECRET, token_for
 
 EXAMPLES = 400
 # Ids of every kind sent to the fields that look objects up by id.
-READS = 100
+READS = 300
 READ_BY_ID = "query Drawn($id: ID!) { node(id: $id) { id } tenant(id: $id) { name } }"
+# Every connection, its page arguments and its filters, as one read of the caller's tenant (or any).
+PAGE = "first: $first, last: $last, after: $after, before: $before"
+READ_PAGES = f"""
+query Drawn($tenant: ID!, $id: ID!, $first: Int, $last: Int, $after: String, $before: String,
+            $text: String, $someone: ID, $statuses: [SubscriptionStatus!]) {{
+  tenant(id: $tenant) {{
+    subscriptions({PAGE}, productId: $text, purchaserId: $someone, status: $statuses) {{
+      nodes {{ id orders({PAGE}) {{ nodes {{ id }} }} invoices({PAGE}) {{ nodes {{ id }} }} }}
+      pageInfo {{ endCursor hasNextPage }}
+    }}
+    purchases({PAGE}, productId: $text, purchaserId: $someone) {{ nodes {{ subscription {{ id }} }} }}
+    assignments({PAGE}, productId: $text, userId: $someone) {{ nodes {{ id }} }}
+    users({PAGE}, search: $text) {{ nodes {{ id }} }}
+    licenseRequests({PAGE}) {{ nodes {{ id }} }}
+    auditEvents({PAGE}) {{ nodes {{ action }} }}
+  }}
+  node(id: $id) {{
+    ... on Subscription {{ assignments({PAGE}) {{ edges {{ cursor node {{ id }} }} }} }}
+  }}
+  products(market: $text) {{ productId }}
+}}
+"""
 T = TypeVar("T")
 
 SCHEMA = build_schema()._schema
@@ -94,6 +121,10 @@ ODD_TEXT = st.one_of(
 
 def _b64(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode("utf-8", "surrogatepass")).decode().rstrip("=")
+
+
+def _padded_b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
 
 
 IDS = st.one_of(
@@ -205,6 +236,17 @@ def value_of(input_type: GraphQLInputType, name: str, known: Known) -> st.Search
     return by_scalar[input_type.name]
 
 
+# What a client sends where the schema wants something else: coercion refuses it (BAD_VARIABLES).
+WRONG_JSON = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(),  # NaN and the infinities too: Python's json writes them, and reads them back
+    st.booleans(),
+    st.none(),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
 @dataclass(frozen=True)
 class Call:
     mutation: str
@@ -228,8 +270,56 @@ def calls(draw: st.DrawFn, known: Known) -> Call:
     for arg_name, arg in field.args.items():
         required = isinstance(arg.type, GraphQLNonNull)
         if required or draw(st.booleans()):
-            variables[arg_name] = draw(value_of(arg.type, arg_name, known))
+            wrong = draw(st.integers(0, 9)) == 0
+            variables[arg_name] = draw(WRONG_JSON if wrong else value_of(arg.type, arg_name, known))
     return Call(name, variables, draw(st.sampled_from(CALLERS)))
+
+
+def sometimes(strategy: st.SearchStrategy[T], *, otherwise: st.SearchStrategy[T]) -> st.SearchStrategy[T]:
+    """``strategy`` one time in four, else ``otherwise``: odd values, but not so often that every
+    read is refused at the door before any of its connections runs."""
+    return st.integers(0, 3).flatmap(lambda pick: strategy if pick == 0 else otherwise)
+
+
+CURSORS = st.one_of(
+    st.none(),
+    # This API's own format (padded base64 of "cursor:<row number>") around any number.
+    st.integers(1, 30).map(lambda n: _padded_b64(f"cursor:{n}")),
+    st.one_of(st.integers(-(2**40), 0), st.integers(2**31 - 2, 2**40), st.just(10**30)).map(
+        lambda n: _padded_b64(f"cursor:{n}")
+    ),
+    st.builds(lambda k: _b64(f"cursor:{k}"), ODD_TEXT),
+    ODD_TEXT,
+)
+# Mostly pages that fit the cost limit (nested pages multiply), so most reads run; some that do not.
+PAGE_SIZES = st.integers(0, 9).flatmap(
+    lambda pick: INTS if pick == 0 else st.sampled_from([-1, 0, 100, 101]) if pick == 1 else st.integers(1, 12)
+)
+
+
+@dataclass(frozen=True)
+class Read:
+    variables: dict[str, Any]
+    caller: str | None
+    get: bool
+
+
+@st.composite
+def reads(draw: st.DrawFn, known: Known) -> Read:
+    variables = {
+        "tenant": draw(sometimes(IDS, otherwise=st.sampled_from([str(CONTOSO_ID), str(WOODGROVE_ID)]))),
+        "id": draw(known.ids("subscriptionId")),
+        "first": draw(st.one_of(st.none(), PAGE_SIZES)),
+        "last": draw(sometimes(PAGE_SIZES, otherwise=st.none())),
+        "after": draw(CURSORS),
+        "before": draw(sometimes(CURSORS, otherwise=st.none())),
+        "text": draw(sometimes(ODD_TEXT, otherwise=st.one_of(st.none(), st.sampled_from(PRODUCT_KEYS)))),
+        "someone": draw(st.one_of(st.none(), known.ids("userId"))),
+        "statuses": draw(st.one_of(st.none(), st.lists(st.sampled_from(["ACTIVE", "EXPIRED", "DISABLED"])))),
+    }
+    if draw(st.integers(0, 9)) == 0:
+        variables[draw(st.sampled_from(sorted(variables)))] = draw(WRONG_JSON)
+    return Read(variables, draw(st.sampled_from(CALLERS)), draw(st.booleans()))
 
 
 def drawn(strategy: st.SearchStrategy[T], count: int) -> list[T]:
@@ -307,6 +397,23 @@ async def test_every_drawn_mutation_is_answered_cleanly_and_audited_when_it_ran(
                             f"#{number} {call.mutation} as {call.caller}: {problem}\n"
                             f"    variables: {shown}\n    response {response.status_code}: {response.text[:300]}"
                         )
+                for number, read in enumerate(drawn(reads(await known_objects(owner)), READS)):
+                    headers = {"Accept": "application/graphql-response+json"}
+                    if read.caller is not None:
+                        headers["Authorization"] = f"Bearer {token_for(read.caller, read.caller.rpartition('@')[2])}"
+                    variables = json.dumps(read.variables)
+                    if read.get and len(variables) < 4000:  # a URL holds a few KB; longer ones go by POST
+                        params = {"query": READ_PAGES, "variables": variables}
+                        response = await http.get("/graphql", params=params, headers=headers)
+                    else:
+                        body = json.dumps({"query": READ_PAGES, "variables": read.variables}).encode()
+                        headers["Content-Type"] = "application/json"
+                        response = await http.post("/graphql", content=body, headers=headers)
+                    outcomes[f"read {outcome_of_read(response)}"] += 1
+                    if response.status_code >= 500 or "INTERNAL_SERVER_ERROR" in response.text:
+                        failures.append(
+                            f"page read #{number} as {read.caller}: {variables[:300]}: {response.text[:300]}"
+                        )
                 for number, drawn_id in enumerate(drawn(IDS, READS)):
                     headers = {"Content-Type": "application/json", "Accept": "application/graphql-response+json"}
                     caller = CALLERS[number % len(CALLERS)]
@@ -335,6 +442,14 @@ def outcome_of(call: Call, response: httpx.Response) -> str:
         return "accepted" if not codes else "/".join(codes)
     errors = body.get("errors") if isinstance(body, dict) else None
     code = errors[0].get("extensions", {}).get("code") if isinstance(errors, list) and errors else None
+    return f"{response.status_code} {code}"
+
+
+def outcome_of_read(response: httpx.Response) -> str:
+    """For the summary line: a read's status and its first error code (a refusal, or a field's)."""
+    body = response.json()
+    errors = body.get("errors") if isinstance(body, dict) else None
+    code = errors[0].get("extensions", {}).get("code") if isinstance(errors, list) and errors else "ok"
     return f"{response.status_code} {code}"
 
 

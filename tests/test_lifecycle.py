@@ -122,6 +122,26 @@ async def test_a_trial_with_a_card_converts_to_paid_at_its_end(api: Api) -> None
     assert len([c for c in api.processor.settled() if c.token == token]) == 1
 
 
+async def test_a_trial_whose_card_declines_at_its_end_expires_and_is_not_charged_again(api: Api) -> None:
+    """As a declined renewal: the conversion is tried once, then the trial is EXPIRED (not a TRIAL
+    for 30 more days), and later sweeps leave its card alone."""
+    started = await api.data(TRIAL, as_user=PAULA, variables={"product": "CFQ7TTC0H9MP", "card": CARD})
+    trial_id = decode_uuid(started["startTrial"]["subscription"]["id"], "Subscription")
+    assert trial_id is not None
+    token = await card_token_of(api, trial_id)
+    api.processor.decline_token(token)
+    end = await expires_at(api, trial_id)
+    await travel_to(api, end + datetime.timedelta(hours=1))
+    assert trial_id in (await sweep(ConnectionExecutor(api.conn), api.processor)).failed
+    assert (await status_of(api, trial_id))["status"] == "EXPIRED"
+    await travel_to(api, end + datetime.timedelta(days=2))
+    again = await sweep(ConnectionExecutor(api.conn), api.processor)
+    assert trial_id not in again.failed
+    assert trial_id not in again.renewed
+    assert (await status_of(api, trial_id))["status"] == "EXPIRED"
+    assert [c for c in api.processor.charges if c.token == token] == []
+
+
 async def test_a_trial_without_a_card_expires_at_its_end(api: Api) -> None:
     started = await api.data(TRIAL, as_user=PAULA, variables={"product": "CFQ7TTC0HD33"})  # Visio Plan 1
     assert started["startTrial"]["userErrors"] == []

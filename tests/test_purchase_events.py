@@ -9,6 +9,7 @@ role, ending a relationship), as the owner.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import time
 import uuid
@@ -29,6 +30,7 @@ from websockets.typing import Subprotocol
 from purchasegraph.app import create_app
 from purchasegraph.db.embedded import start_embedded_server
 from purchasegraph.db.seed import demo_id, demo_tenant_id, demo_user_id
+from purchasegraph.events import transport
 from purchasegraph.events.hub import APPLICATION_NAME, QUEUE_LIMIT, EventHub, FeedEnded, Interest, Notice
 from purchasegraph.gateway.documents import MANIFEST_FORMAT, document_hash
 from purchasegraph.identity import AppRole, mint_app_token
@@ -381,6 +383,64 @@ async def test_a_websocket_message_larger_than_an_http_body_closes_the_socket_wi
     await app.wait_for_subscribers(0)
 
 
+async def test_a_websocket_message_of_a_shape_the_protocol_does_not_define_closes_the_socket_with_4400(
+    app: Served,
+) -> None:
+    # Each once ended the socket's task with a TypeError (an abnormal close, a stack trace logged)
+    # or, for a subscribe, a logged crash of the operation instead of a refusal.
+    subscribe = {"type": "subscribe", "id": "1", "payload": {"query": MY_EVENTS}}
+    misshapen = [
+        "[1, 2]",
+        "5",
+        '"ping"',
+        "[" * 100_000 + "]" * 100_000,  # nested deeper than the decoder recurses
+        json.dumps({"type": {}}),
+        json.dumps({**subscribe, "id": {}}),
+        json.dumps({**subscribe, "id": 5}),
+        json.dumps({"type": "complete", "id": []}),
+        json.dumps({**subscribe, "payload": []}),
+        json.dumps({**subscribe, "payload": None}),
+        json.dumps({**subscribe, "payload": {"query": 5}}),
+        json.dumps({**subscribe, "payload": {"query": MY_EVENTS, "variables": [1]}}),
+        json.dumps({**subscribe, "payload": {"query": MY_EVENTS, "operationName": {}}}),
+    ]
+    codes = []
+    for message in misshapen:
+        async with connected(app, ALEX) as alex:
+            await alex.ws.send(message)
+            with pytest.raises(ConnectionClosed) as closed:
+                await alex.receive()
+            codes.append(closed.value.rcvd.code if closed.value.rcvd is not None else None)
+    assert codes == [4400] * len(misshapen)
+    async with connected(app, ALEX) as alex:  # and a well-formed one still runs
+        await alex.ws.send(json.dumps(subscribe))
+        await app.wait_for_subscribers(1)
+
+
+async def test_a_principal_holds_a_bounded_number_of_live_subscriptions_however_many_sockets_it_opens(
+    app: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ten per socket held nothing: each new socket brought ten more, every one reading at every event.
+    monkeypatch.setattr(transport, "MAX_SUBSCRIPTIONS_PER_PRINCIPAL", 3)
+    async with connected(app, ALEX) as one, connected(app, ALEX) as two:
+        await one.subscribe("1", MY_EVENTS)
+        await one.subscribe("2", MY_EVENTS)
+        await two.subscribe("1", MY_EVENTS)
+        await app.wait_for_subscribers(3)
+        await two.subscribe("2", MY_EVENTS)
+        over = await two.receive()
+        async with connected(app, PAULA) as paula:  # another principal has room of their own
+            await paula.subscribe("1", MY_EVENTS)
+            await app.wait_for_subscribers(4)
+        await one.ws.send(json.dumps({"id": "1", "type": "complete"}))
+        await app.wait_for_subscribers(2)
+        await two.subscribe("3", MY_EVENTS)  # completing one made room again
+        await app.wait_for_subscribers(3)
+    assert (over["type"], over["id"]) == ("error", "2"), over
+    assert [e["extensions"]["code"] for e in over["payload"]] == ["TOO_MANY_SUBSCRIPTIONS"]
+    await app.wait_for_subscribers(0)
+
+
 async def test_a_websocket_subscription_pays_from_the_same_cost_bucket_as_http(own_database: str) -> None:
     bea = "bea.billing@contoso.example"  # a bucket of her own in this module
     costly = PURCHASE_EVENTS.replace("subscription { id", "subscription { orders(first: 100) { nodes { id } } id")
@@ -532,6 +592,64 @@ async def test_an_expired_partner_relationship_ends_the_stream(
                 relationship["ends_at"],
             )
     assert [e["extensions"]["code"] for e in ended["payload"]["errors"]] == ["ACCESS_ENDED"]
+
+
+LIA = "lia.partner@litware-partners.example"  # Litware: its relationship with Contoso expired
+LITWARE_ID = demo_tenant_id("litware-partners.example")
+RELATIONSHIP = (
+    "SELECT id, status, starts_at, ends_at FROM partner_relationships WHERE tenant_id = $1 AND partner_tenant_id = $2"
+)
+SET_RELATIONSHIP = (
+    "UPDATE partner_relationships SET status = $3, starts_at = $4, ends_at = $5 WHERE tenant_id = $1 AND id = $2"
+)
+MAKE_PARTNER = """
+INSERT INTO partner_relationships (tenant_id, id, partner_tenant_id, display_name, roles, status, starts_at, ends_at)
+VALUES ($1, $2, $3, 'test', '{global_reader}', 'active', app_now() - interval '1 day', app_now() + interval '30 days')
+"""
+
+
+async def test_a_partner_never_learns_another_partner_as_the_actor_of_an_event(
+    app: Served, http: httpx.AsyncClient, owner: asyncpg.Connection
+) -> None:
+    """Litware, again a partner of Contoso, asks Paula to cancel. Adatum, Contoso's partner and
+    Litware's too (so its scope would reach Lia), receives the event with no actor, as the audit
+    trail withholds another partner's."""
+    mine = await purchased(http, PAULA)
+    litware = await owner.fetchrow(RELATIONSHIP, CONTOSO_ID, LITWARE_ID)
+    now = await owner.fetchval("SELECT app_now()")
+    await owner.execute(
+        SET_RELATIONSHIP,
+        CONTOSO_ID,
+        litware["id"],
+        "active",
+        now - datetime.timedelta(days=1),
+        now + datetime.timedelta(days=30),
+    )
+    adatum_of_litware = uuid.uuid4()
+    await owner.execute(MAKE_PARTNER, LITWARE_ID, adatum_of_litware, ADATUM_ID)
+    try:
+        async with connected(app, PAT) as pat:
+            await pat.subscribe("1", PURCHASE_EVENTS, {"tenant": CONTOSO})
+            await app.wait_for_subscribers(1)
+            asked = await http.post(
+                "/graphql",
+                json={"query": REQUEST_CANCELLATION, "variables": {"s": mine}},
+                headers={"Authorization": bearer(LIA)},
+            )
+            assert asked.json()["data"]["requestCancellation"]["userErrors"] == []
+            event = event_of(await pat.receive())
+    finally:
+        await owner.execute(
+            "DELETE FROM partner_relationships WHERE tenant_id = $1 AND id = $2", LITWARE_ID, adatum_of_litware
+        )
+        await owner.execute(
+            SET_RELATIONSHIP, CONTOSO_ID, litware["id"], litware["status"], litware["starts_at"], litware["ends_at"]
+        )
+    assert (event["action"], event["subscription"]["id"], event["actor"]) == (
+        "subscription.request_cancellation",
+        mine,
+        None,
+    )
 
 
 # -- Only what commits is published --------------------------------------------------------------

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from purchasegraph.commerce.buyers import product_for_buyer, refuse_for
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.commerce.records import lock_subscription, require
 from purchasegraph.commerce.unit_of_work import Work, refuse
@@ -129,6 +130,13 @@ async def update_subscription_payment_method(
     require(decision, "subscription", "subscriptionId")
     if subscription["status"] == "deleted":
         raise refuse(ErrorCode.SUBSCRIPTION_NOT_ACTIVE, "The subscription was canceled.", "subscriptionId")
+    if subscription["is_trial"] and subscription["payment_method_id"] is None:
+        # A trial with a card converts to a paid subscription at its end: giving a card to one
+        # started without is buying, allowed only where a purchase is (a policy of trials only
+        # without a payment method is not), as when a trial starts with a card.
+        _, eligibility = await product_for_buyer(work, subscription["product_id"])
+        if not eligibility.eligible:
+            raise refuse_for(eligibility.reasons, "A card would make this trial a purchase.", "paymentMethodId")
     chosen = await own_card(work, payment_method_id)
     await work.conn.execute(
         SET_SUBSCRIPTION_PAYMENT_METHOD, work.scope.tenant_id, subscription_id, chosen.payment_method_id

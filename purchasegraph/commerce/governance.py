@@ -32,8 +32,10 @@ TAKE_CONTROL = "UPDATE subscriptions SET controlled_by = 'admins' WHERE tenant_i
 # Directory upkeep. The tenant's global admins, locked in one order before any of them changes:
 # of two concurrent departures of its last two, the second sees the first committed and refuses.
 # Under READ COMMITTED a row updated while this waited for its lock is read again, as committed.
+# One counts only if they can act as a global admin: an enabled member (a guest holding the role
+# gets a guest's scope, policy._home_scope, and could undo nothing).
 LOCK_GLOBAL_ADMINS = """
-SELECT u.id, u.account_enabled AND u.departed_at IS NULL AS enabled
+SELECT u.id, u.user_type = 'member' AND u.account_enabled AND u.departed_at IS NULL AS enabled
   FROM users u
  WHERE u.tenant_id = $1
    AND EXISTS (SELECT 1 FROM directory_roles r
@@ -49,7 +51,10 @@ UPDATE users SET departed_at = COALESCE($3::date, app_now()::date), account_enab
  WHERE tenant_id = $1 AND id = $2
 RETURNING departed_at
 """
+TODAY = "SELECT app_now()::date"
 REINSTATE = "UPDATE users SET departed_at = NULL, account_enabled = true WHERE tenant_id = $1 AND id = $2"
+# Nobody leaves before their account existed: the first day a departure may name.
+SELECT_JOINED = "SELECT created_at::date FROM users WHERE tenant_id = $1 AND id = $2"
 
 
 async def set_self_service_policy(work: Work, *, product_id: str, value: str) -> dict[str, Any]:
@@ -124,6 +129,10 @@ async def mark_user_departed(work: Work, *, user_id: uuid.UUID, departed_on: dat
     require(may_manage_users(work.scope), "user", "userId")
     if user_id == work.scope.viewer_id:
         raise refuse(ErrorCode.CANNOT_MARK_SELF, "You cannot mark your own account departed.", "userId")
+    if departed_on is not None and departed_on > await work.conn.fetchval(TODAY):
+        raise refuse(
+            ErrorCode.INVALID_INPUT, "Their last day is today or before: mark them once they have left.", "departedOn"
+        )
     tenant_id = work.scope.tenant_id
     admins = {r["id"]: r["enabled"] for r in await work.conn.fetch(LOCK_GLOBAL_ADMINS, tenant_id)}
     if admins.get(user_id) and sum(admins.values()) == 1:
@@ -131,6 +140,13 @@ async def mark_user_departed(work: Work, *, user_id: uuid.UUID, departed_on: dat
             ErrorCode.LAST_GLOBAL_ADMIN,
             "This is the organization's last enabled global admin: make another global admin first.",
             "userId",
+        )
+    joined = await work.conn.fetchval(SELECT_JOINED, tenant_id, user_id)
+    if departed_on is not None and joined is not None and departed_on < joined:
+        raise refuse(
+            ErrorCode.INVALID_INPUT,
+            f"Their last day is on or after {joined.isoformat()}, the day their account was created.",
+            "departedOn",
         )
     day = await work.conn.fetchval(MARK_DEPARTED, tenant_id, user_id, departed_on)
     if day is None:

@@ -61,11 +61,13 @@ SELECT r.id, r.requester_user_id, r.status, r.product_id FROM license_requests r
    AND {LICENSE_REQUEST_VISIBLE.format(r="r", whole="$3::bool", viewer="$4::uuid")}
    FOR UPDATE
 """
-# Who decides a request: the tenant's global and billing admins, each told of it.
+# Who decides a request: the tenant's global and billing admins who can act as such, each told of
+# it. A guest holding an admin role gets a guest's scope (policy._home_scope) and is told nothing.
 SELECT_ADMINS = """
 SELECT DISTINCT r.user_id FROM directory_roles r
   JOIN users u ON u.tenant_id = r.tenant_id AND u.id = r.user_id
- WHERE r.tenant_id = $1 AND r.role IN ('global_admin', 'billing_admin') AND u.account_enabled
+ WHERE r.tenant_id = $1 AND r.role IN ('global_admin', 'billing_admin')
+   AND u.user_type = 'member' AND u.account_enabled AND u.departed_at IS NULL
 """
 DECIDE_LICENSE_REQUEST = """
 UPDATE license_requests SET status = $3, decided_by = $4, decided_at = app_now() WHERE tenant_id = $1 AND id = $2

@@ -20,7 +20,13 @@ from decimal import Decimal
 
 import asyncpg
 
-from purchasegraph.commerce.records import INSERT_INVOICE, INSERT_NOTIFICATION, INSERT_ORDER, MONTHS_PER_TERM, TERM
+from purchasegraph.commerce.records import (
+    INSERT_INVOICE_FOR_DAYS,
+    INSERT_NOTIFICATION,
+    INSERT_ORDER,
+    MONTHS_PER_TERM,
+    TERM,
+)
 from purchasegraph.commerce.unit_of_work import INSERT_AUDIT_EVENT
 from purchasegraph.db.executor import Executor
 from purchasegraph.payments import CardDeclined, Charge, PaymentProcessor, ProcessorUnavailable
@@ -47,13 +53,19 @@ SELECT s.tenant_id, s.id, s.quantity, s.is_trial, s.billing_frequency, s.purchas
  LIMIT 1
    FOR UPDATE OF s SKIP LOCKED
 """
+# The new term follows the old one from its end date, however late the sweep runs; the days it
+# bills (UTC, first and last) are the term's, not the sweep's.
 RENEW = """
 UPDATE subscriptions
    SET status = 'active', is_trial = false, term_start = expires_at,
        expires_at = expires_at + $3::text::interval, unit_price = $4, currency = $5
  WHERE tenant_id = $1 AND id = $2
+RETURNING ARRAY[(term_start AT TIME ZONE 'UTC')::date, (expires_at AT TIME ZONE 'UTC')::date - 1] AS days
 """
-STOP_RENEWING = "UPDATE subscriptions SET auto_renew = false WHERE tenant_id = $1 AND id = $2"
+# Past its end date, it stops renewing and is EXPIRED from now on. Stored, not left to the dates:
+# a trial with a card counts as renewing with auto-renew off too (migration 0009,
+# subscription_renews), so it would stay a TRIAL and be charged again by every later sweep.
+STOP_RENEWING = "UPDATE subscriptions SET auto_renew = false, status = 'expired' WHERE tenant_id = $1 AND id = $2"
 STORE_STATUSES = """
 UPDATE subscriptions s SET status = effective_status(s)
  WHERE s.status <> effective_status(s)
@@ -78,9 +90,21 @@ class SweepReport:
 async def sweep(db: Executor, processor: PaymentProcessor, *, max_renewals: int = 1000) -> SweepReport:
     report = SweepReport()
     for _ in range(max_renewals):
-        async with db.transaction() as conn:
-            if not await _renew_one(conn, processor, report):
-                break
+        charged: list[Charge] = []
+        try:
+            async with db.transaction() as conn:
+                renewed_one = await _renew_one(conn, processor, report, charged)
+        except BaseException:
+            # Its writes did not commit (the renewal, its audit row or the commit itself failed):
+            # the card does not stay charged for a renewal that is not there.
+            for charge in charged:
+                try:
+                    await processor.void(charge.charge_id)
+                except Exception:  # the charge stays to be reconciled; the log line names it
+                    log.exception("could not void charge %s", charge.charge_id)
+            raise
+        if not renewed_one:
+            break
     async with db.transaction() as conn:
         report.status_changes = len(await conn.fetch(STORE_STATUSES))
         await conn.execute(RELEASE_DELETED_LICENSES)
@@ -88,7 +112,10 @@ async def sweep(db: Executor, processor: PaymentProcessor, *, max_renewals: int 
     return report
 
 
-async def _renew_one(conn: asyncpg.Connection, processor: PaymentProcessor, report: SweepReport) -> bool:
+async def _renew_one(
+    conn: asyncpg.Connection, processor: PaymentProcessor, report: SweepReport, charged: list[Charge]
+) -> bool:
+    """Renew the next subscription due, if any; a charge it makes goes to ``charged``."""
     row = await conn.fetchrow(SELECT_DUE_RENEWAL)
     if row is None:
         return False
@@ -97,7 +124,6 @@ async def _renew_one(conn: asyncpg.Connection, processor: PaymentProcessor, repo
     amount = price * row["quantity"] * MONTHS_PER_TERM[row["billing_frequency"]]
     # Admins who took it over renew it centrally: an order, and no card of anyone's is charged.
     by_purchaser = row["controlled_by"] == "purchaser"
-    charge: Charge | None = None
     if by_purchaser:
         if row["card_expired"]:
             await _fail(conn, row, report, "the card has expired", "CARD_EXPIRED")
@@ -109,41 +135,37 @@ async def _renew_one(conn: asyncpg.Connection, processor: PaymentProcessor, repo
         except (CardDeclined, ProcessorUnavailable) as exc:
             await _fail(conn, row, report, str(exc), "CARD_DECLINED")
             return True
-    try:
+        charged.append(charge)
+    days = await conn.fetchval(
+        RENEW, tenant_id, subscription_id, TERM[row["billing_frequency"]], price, row["currency_now"]
+    )
+    await conn.execute(
+        INSERT_ORDER,
+        tenant_id,
+        uuid.uuid4(),
+        subscription_id,
+        "renew",
+        None,
+        tenant_id,
+        0,
+        row["quantity"],
+        price,
+        amount,
+        row["currency_now"],
+    )
+    if by_purchaser:
         await conn.execute(
-            RENEW, tenant_id, subscription_id, TERM[row["billing_frequency"]], price, row["currency_now"]
-        )
-        await conn.execute(
-            INSERT_ORDER,
+            INSERT_INVOICE_FOR_DAYS,
             tenant_id,
             uuid.uuid4(),
             subscription_id,
-            "renew",
-            None,
-            tenant_id,
-            0,
-            row["quantity"],
-            price,
+            row["purchaser_user_id"],
+            days,
             amount,
             row["currency_now"],
+            True,
         )
-        if by_purchaser:
-            await conn.execute(
-                INSERT_INVOICE,
-                tenant_id,
-                uuid.uuid4(),
-                subscription_id,
-                row["purchaser_user_id"],
-                TERM[row["billing_frequency"]],
-                amount,
-                row["currency_now"],
-                True,
-            )
-        await _audit(conn, tenant_id, subscription_id, "subscription.renew", "accepted", [])
-    except BaseException:
-        if charge is not None:
-            await processor.void(charge.charge_id)
-        raise
+    await _audit(conn, tenant_id, subscription_id, "subscription.renew", "accepted", [])
     report.renewed.append(subscription_id)
     return True
 

@@ -9,13 +9,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from purchasegraph.commerce.billing import PaymentChoice, choose_card, own_card
-from purchasegraph.commerce.codes import ErrorCode, code_of
+from purchasegraph.commerce.buyers import product_for_buyer, refuse_for
+from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.commerce.records import (
     MONTHS_PER_TERM,
     TERM,
     lock_managed_subscription,
     notify,
-    require,
     require_quantity,
     write_event_order,
     write_invoice,
@@ -23,29 +23,8 @@ from purchasegraph.commerce.records import (
 )
 from purchasegraph.commerce.unit_of_work import Problem, Refusal, Work, refuse
 from purchasegraph.db.executor import Record
-from purchasegraph.eligibility import Assessment, Reason, assess, facts_from
-from purchasegraph.policy import may_buy
+from purchasegraph.eligibility import Reason
 
-SELECT_ELIGIBILITY_FACTS_FOR_UPDATE = """
-SELECT p.id AS product_id, p.name AS product_name, p.family, p.self_service, p.trial_available,
-       p.trial_days, p.trial_requires_payment_method,
-       t.managed, t.organization_type, t.country,
-       COALESCE(ssp.value, 'enabled') AS policy,
-       pp.unit_price, pp.currency, pp.unit_price IS NOT NULL AS sold_in_market
-  FROM tenants t
- CROSS JOIN products p
-  LEFT JOIN self_service_policies ssp ON ssp.tenant_id = t.id AND ssp.product_id = p.id
-  LEFT JOIN product_prices pp ON pp.product_id = p.id AND pp.market = t.country AND pp.channel = 'self_service'
- WHERE t.id = $1 AND p.id = $2
-"""
-# Locks the buyer's row: one buyer's purchases and trials take turns, so a rule checked before an
-# insert (one trial per product) sees what the buyer's concurrent request committed. NO KEY: rows
-# that merely reference the user (assignments, orders) are not held up.
-SELECT_USER_STANDING = """
-SELECT user_type = 'guest' AS is_guest, account_enabled AND departed_at IS NULL AS can_sign_in
-  FROM users WHERE tenant_id = $1 AND id = $2
-   FOR NO KEY UPDATE
-"""
 INSERT_SUBSCRIPTION = """
 INSERT INTO subscriptions (tenant_id, id, product_id, channel, purchaser_user_id, controlled_by, quantity, status,
                            is_trial, term_start, expires_at, auto_renew, billing_frequency, payment_method_id,
@@ -99,14 +78,13 @@ SELECT_PRICE_NOW = """
 SELECT pp.unit_price, pp.currency FROM product_prices pp JOIN tenants t ON t.country = pp.market
  WHERE t.id = $1 AND pp.product_id = $2 AND pp.channel = $3
 """
-# What is left of the billing period running now (migration 0009, billing_period_end): its end,
-# the days still to run (at least one: a period ending later today still runs today) and its length.
+# Today's UTC date and the billing period running now in UTC days (migration 0012,
+# billing_period): no period once the term has ended and its renewal is not swept yet.
 SELECT_REST_OF_PERIOD = """
-WITH p AS (SELECT billing_period_end(expires_at, $3::text::interval, app_now()) AS period_end
-             FROM subscriptions WHERE tenant_id = $1 AND id = $2)
-SELECT period_end, GREATEST(period_end::date - app_now()::date, 1) AS days_left,
-       period_end::date - (period_end - $3::text::interval)::date AS period_days
-  FROM p
+SELECT (app_now() AT TIME ZONE 'UTC')::date AS today, p.starts_on, p.ends_on
+  FROM subscriptions s
+  LEFT JOIN LATERAL billing_period(s.term_start, s.expires_at, $3::text::interval, app_now()) AS p ON true
+ WHERE s.tenant_id = $1 AND s.id = $2
 """
 REACTIVATE = """
 UPDATE subscriptions
@@ -118,29 +96,13 @@ UPDATE subscriptions
 CENT = Decimal("0.01")
 
 
-async def _product_for_buyer(work: Work, product_id: str) -> tuple[Record, Assessment]:
-    """The product with its self-service price in the buyer's market, and the buyer's eligibility."""
-    require(may_buy(work.scope), "tenant", "tenantId")
-    row = await work.conn.fetchrow(SELECT_ELIGIBILITY_FACTS_FOR_UPDATE, work.scope.tenant_id, product_id)
-    if row is None:
-        raise refuse(ErrorCode.NOT_FOUND, "No such product.", "productId")
-    standing = await work.conn.fetchrow(SELECT_USER_STANDING, work.scope.tenant_id, work.viewer.user_id)
-    facts = facts_from(row, is_guest=standing["is_guest"], account_enabled=standing["can_sign_in"])
-    return row, assess(facts)
-
-
-def _refuse_for(reasons: tuple[Reason, ...], message: str, field: str = "productId") -> Refusal:
-    # The same codes `viewer.eligibility` reports, one userError per reason.
-    return Refusal(*(Problem(code_of(r), f"{r.value} {message}", (field,)) for r in reasons))
-
-
 async def purchase_subscription(
     work: Work, *, product_id: str, quantity: int, billing_frequency: str, payment: PaymentChoice
 ) -> dict[str, Any]:
     require_quantity(quantity)
-    product, eligibility = await _product_for_buyer(work, product_id)
+    product, eligibility = await product_for_buyer(work, product_id)
     if not eligibility.eligible:
-        raise _refuse_for(eligibility.reasons, "Contact your IT admin for help.")
+        raise refuse_for(eligibility.reasons, "Contact your IT admin for help.")
     card = await choose_card(work, payment)
     assert card is not None, "choose_card requires a card by default"
     subscription_id = uuid.uuid4()
@@ -191,14 +153,14 @@ async def purchase_subscription(
 
 
 async def start_trial(work: Work, *, product_id: str, payment: PaymentChoice) -> dict[str, Any]:
-    product, eligibility = await _product_for_buyer(work, product_id)
+    product, eligibility = await product_for_buyer(work, product_id)
     blocking = tuple(r for r in eligibility.reasons if r is not Reason.TRIALS_ONLY)
     if blocking:
-        raise _refuse_for(blocking, "Contact your IT admin for help.")
+        raise refuse_for(blocking, "Contact your IT admin for help.")
     if not product["trial_available"]:
         raise refuse(ErrorCode.TRIAL_NOT_AVAILABLE, "This product has no trial.", "productId")
     if not eligibility.can_start_trial:
-        raise _refuse_for((Reason.TRIALS_ONLY,), "This trial needs a payment method. Contact your IT admin for help.")
+        raise refuse_for((Reason.TRIALS_ONLY,), "This trial needs a payment method. Contact your IT admin for help.")
     tenant_id, user_id = work.scope.tenant_id, work.viewer.user_id
     if await work.conn.fetchval(SELECT_PRIOR_TRIAL, tenant_id, user_id, product_id):
         raise refuse(ErrorCode.TRIAL_ALREADY_USED, "You already had a trial of this product.", "productId")
@@ -267,9 +229,9 @@ async def add_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: int)
         )
     if by_purchaser:
         # Buying more is a purchase: the product's policy and the buyer's eligibility apply again.
-        _, eligibility = await _product_for_buyer(work, subscription["product_id"])
+        _, eligibility = await product_for_buyer(work, subscription["product_id"])
         if not eligibility.eligible:
-            raise _refuse_for(eligibility.reasons, "Contact your IT admin for help.", "subscriptionId")
+            raise refuse_for(eligibility.reasons, "Contact your IT admin for help.", "subscriptionId")
         unit_price: Decimal = subscription["unit_price"]
     else:
         # Admin-governed subscriptions are billed centrally, at the central price.
@@ -278,7 +240,7 @@ async def add_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: int)
     # The new licenses run with the others to the end of the billing period, and are paid to it.
     rest = await _rest_of_period(work, subscription)
     amount = rest.price(unit_price, quantity)
-    if by_purchaser:
+    if by_purchaser and amount > 0:
         card = await own_card(work, subscription["payment_method_id"], "subscriptionId")
         await work.charge(card.token, amount, subscription["currency"], reference=str(subscription_id))
         await write_invoice(
@@ -290,7 +252,7 @@ async def add_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: int)
             amount=amount,
             currency=subscription["currency"],
             paid=True,
-            until=rest.ends_at,
+            days=rest.days_paid,
         )
     await work.conn.execute(SET_QUANTITY, work.scope.tenant_id, subscription_id, new_quantity)
     order_id = await write_order(
@@ -309,12 +271,34 @@ async def add_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: int)
 
 @dataclass(frozen=True)
 class RestOfPeriod:
-    """The billing period running now, seen from today: licenses added today are paid to its end."""
+    """The billing period running now, seen from today (UTC days): licenses added today are paid
+    from today to its end. Once the term has ended (its renewal not swept yet) nothing of it is
+    left to pay: the renewal bills the new quantity from the end date on."""
 
-    ends_at: datetime.datetime
-    days_left: int
-    period_days: int
-    months: int  # the months one whole period bills (prices are per license per month)
+    today: datetime.date
+    starts_on: datetime.date | None = None  # None: the term has ended
+    ends_on: datetime.date | None = None  # the day after its last day
+    months: int = 1  # the months one whole period bills (prices are per license per month)
+
+    @property
+    def days_left(self) -> int:
+        """Whole days from today to the end, today included: at least one while it runs (a
+        period ending later today still runs today), none once the term has ended."""
+        if self.starts_on is None or self.ends_on is None:
+            return 0
+        return min(max((self.ends_on - self.today).days, 1), self.period_days)
+
+    @property
+    def period_days(self) -> int:
+        if self.starts_on is None or self.ends_on is None:
+            return 1
+        return max((self.ends_on - self.starts_on).days, 1)
+
+    @property
+    def days_paid(self) -> tuple[datetime.date, datetime.date]:
+        """The invoice's first and last day."""
+        last = self.ends_on - datetime.timedelta(days=1) if self.ends_on is not None else self.today
+        return self.today, max(last, self.today)
 
     def price(self, unit_price: Decimal, quantity: int) -> Decimal:
         """The whole period's price for ``quantity`` licenses, for the days left of it, to the cent."""
@@ -324,8 +308,9 @@ class RestOfPeriod:
 
 async def _rest_of_period(work: Work, subscription: Record) -> RestOfPeriod:
     frequency = subscription["billing_frequency"]
+    months = MONTHS_PER_TERM[frequency]
     row = await work.conn.fetchrow(SELECT_REST_OF_PERIOD, work.scope.tenant_id, subscription["id"], TERM[frequency])
-    return RestOfPeriod(row["period_end"], row["days_left"], row["period_days"], MONTHS_PER_TERM[frequency])
+    return RestOfPeriod(row["today"], row["starts_on"], row["ends_on"], months)
 
 
 async def remove_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: int) -> dict[str, Any]:

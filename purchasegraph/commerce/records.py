@@ -52,11 +52,11 @@ VALUES ($1, $2, $3, $4, app_now()::date, (app_now() + $5::text::interval)::date 
         CASE WHEN $8::bool THEN app_now() END)
 """
 
-# A charge for the rest of a billing period: from today to the day before the period ends.
-INSERT_INVOICE_UNTIL = """
+# A charge for the given days ($5, first and last), as the rest of a billing period is paid.
+INSERT_INVOICE_FOR_DAYS = """
 INSERT INTO invoices (tenant_id, id, subscription_id, billed_user_id, period_start, period_end, amount, currency,
                       status, due_date, paid_at)
-VALUES ($1, $2, $3, $4, app_now()::date, GREATEST(app_now()::date, $5::timestamptz::date - 1), $6, $7,
+VALUES ($1, $2, $3, $4, ($5::date[])[1], ($5::date[])[2], $6, $7,
         CASE WHEN $8::bool THEN 'paid' ELSE 'open' END, app_now()::date + 7,
         CASE WHEN $8::bool THEN app_now() END)
 """
@@ -167,17 +167,18 @@ async def write_invoice(
     amount: Decimal,
     currency: str,
     paid: bool,
-    until: datetime.datetime | None = None,
+    days: tuple[datetime.date, datetime.date] | None = None,
 ) -> uuid.UUID:
-    """One billing period from today, or (``until``) the rest of the period running now."""
+    """One billing period from today, or the ``days`` paid (first and last): the rest of the
+    period running now."""
     invoice_id = uuid.uuid4()
     await conn.execute(
-        INSERT_INVOICE if until is None else INSERT_INVOICE_UNTIL,
+        INSERT_INVOICE if days is None else INSERT_INVOICE_FOR_DAYS,
         tenant_id,
         invoice_id,
         subscription_id,
         billed_user_id,
-        TERM[billing_frequency] if until is None else until,
+        TERM[billing_frequency] if days is None else list(days),
         amount,
         currency,
         paid,

@@ -172,18 +172,19 @@ async def run(
         # No principal, no tenant to record it in: refused before any transaction starts.
         return Outcome({}, (Problem(ErrorCode.UNAUTHENTICATED, "Sign in to do this."),))
     scope = ctx.scope_of(tenant_id)
-    async with ctx.db.transaction() as conn:
-        work = Work(
-            conn=conn,
-            principal=viewer,
-            scope=scope,
-            processor=ctx.processor,
-            request_id=ctx.request_id,
-            client_request_id=ctx.client_request_id,
-            target_type=target_type,
-            target_id=str(target_id),
-        )
-        try:
+    work: Work | None = None
+    try:
+        async with ctx.db.transaction() as conn:
+            work = Work(
+                conn=conn,
+                principal=viewer,
+                scope=scope,
+                processor=ctx.processor,
+                request_id=ctx.request_id,
+                client_request_id=ctx.client_request_id,
+                target_type=target_type,
+                target_id=str(target_id),
+            )
             try:
                 async with conn.transaction():
                     outcome = await _perform(work, action, operation, idempotency)
@@ -191,9 +192,12 @@ async def run(
                 await _void(work)
                 outcome = Outcome({}, refusal.problems)
             await _audit(work, action, outcome)
-        except BaseException:
+    except BaseException:
+        # The writes did not commit, so the charges go too: whether the operation, its audit row
+        # or the commit itself failed (a commit refused, or its connection lost mid-way).
+        if work is not None:
             await _void(work)
-            raise
+        raise
     return outcome
 
 

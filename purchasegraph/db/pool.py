@@ -40,8 +40,10 @@ async def create_pool(
     ``statement_timeout`` bounds every statement twice: the server cancels it, and the client
     stops waiting a second later should the server not answer at all (a dead host).
     ``today`` puts the app clock of every connection on that date (``PURCHASEGRAPH_TODAY``).
+    Every connection counts days in UTC, whatever the server's or database's default zone: the
+    dates it writes (invoice periods, a departure, a term's days paid) are the same everywhere.
     """
-    server_settings: dict[str, str] = clock_server_settings(today)
+    server_settings: dict[str, str] = clock_server_settings(today) | {"TimeZone": "UTC"}
     if role is not None:
         server_settings["role"] = role
     if statement_timeout is not None:

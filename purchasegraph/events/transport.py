@@ -5,10 +5,13 @@ Strawberry's ASGI view handles the websocket and the protocol's states (connecti
 replaced (``Subscriptions``): every document goes through the same ``Engine.prepare`` as over
 HTTP (token, depth, alias and cost limits, validation, no introspection in production), only
 subscription operations are run (queries and mutations belong to HTTP, with its audit), each
-paying its cost from the principal's bucket as an HTTP request does, a message larger than an
-HTTP body may be closes the socket (1009), trusted documents are enforced when they are over HTTP
-(the protocol carries the full text, which must then be one of the manifest), and errors that are
-not the API's own are masked with a request id, as over HTTP.
+paying its cost from the principal's bucket as an HTTP request does (and a principal holds at
+most ``MAX_SUBSCRIPTIONS_PER_PRINCIPAL`` live ones in a process, over however many sockets), a
+message larger than an HTTP body may be closes the socket (1009), one that is not of the
+protocol's shape closes it with 4400 (never an exception in the socket's task), trusted
+documents are enforced when they are over HTTP (the protocol carries the full text, which must
+then be one of the manifest), and errors that are not the API's own are masked with a request
+id, as over HTTP.
 
 The token comes in connection_init's payload, ``{"Authorization": "Bearer <token>"}`` (a browser
 cannot set headers on a websocket). A missing or invalid token, or one naming a user the
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections import Counter
 from collections.abc import AsyncGenerator, Iterable
 from inspect import isawaitable
 from json import JSONDecodeError
@@ -57,11 +61,24 @@ log = logging.getLogger("purchasegraph.events")
 
 # A client needs a handful (one per tenant it watches); each costs a queue and a query per event.
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 10
+# And a principal at most ten connections' worth in one process, however many sockets it opens:
+# a subscription is paid for once, but holds its queue and reads anew at every event for hours.
+MAX_SUBSCRIPTIONS_PER_PRINCIPAL = 100
 CONNECTION_INIT_TIMEOUT = datetime.timedelta(seconds=10)
 # RFC 6455 "Try Again Later": the database did not answer while the connection was checked.
 TRY_AGAIN_LATER = 1013
 # RFC 6455 "Message Too Big": a message larger than an HTTP body may be.
 MESSAGE_TOO_BIG = 1009
+# graphql-transport-ws: a message of a type or shape the protocol does not define.
+BAD_MESSAGE = 4400
+# What the fields of a message must hold, where present (None is "absent" for the optional ones).
+_OPTIONAL_OBJECT = (dict, type(None))
+_SUBSCRIBE_PAYLOAD = {
+    "query": (str,),
+    "variables": _OPTIONAL_OBJECT,
+    "operationName": (str, type(None)),
+    "extensions": _OPTIONAL_OBJECT,
+}
 
 StreamResults = AsyncGenerator[ExecutionResult, None]
 
@@ -83,6 +100,8 @@ class Subscriptions:
         self.engine = engine
         self.documents = documents
         self.bucket = bucket
+        # Live subscriptions of this process per principal (principal_of), for the cap above.
+        self._live: Counter[str] = Counter()
 
     async def stream(
         self,
@@ -110,7 +129,7 @@ class Subscriptions:
                     "Only subscriptions are served over the websocket; send queries and mutations over HTTP.",
                 )
             cost = engine.cost(prepared, variables)
-            await self._charge(connection, cost)
+            principal = await self._admit(connection, cost)
         except RequestError as error:
             yield refused(error)
             return
@@ -141,10 +160,12 @@ class Subscriptions:
                     )
                     yield ExecutionResult(data=None, errors=self._masked([wrapped], context))
         finally:
+            self._leave(principal)
             await context.release()
 
-    async def _charge(self, connection: Connection, cost: int) -> None:
-        """Take the operation's cost from the principal's bucket, the one its HTTP requests pay from."""
+    async def _admit(self, connection: Connection, cost: int) -> str:
+        """The principal, once its live subscriptions leave room for this one (held until ``_leave``)
+        and the operation's cost is taken from its bucket, the one its HTTP requests pay from."""
         runtime = connection.runtime
         if connection.token is None:
             raise RequestError(RequestCode.UNAUTHENTICATED, "Connect with a token first.")
@@ -154,12 +175,30 @@ class Subscriptions:
             raise RequestError(RequestCode.UNAUTHENTICATED, "The token is no longer valid; connect again.") from None
         db = RequestExecutor(runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=runtime.settings.acquire_timeout)
         try:
-            viewer = await signed_in(db, claims)
-            throttle = await self.bucket.take(db, principal_of(viewer, None), cost)
+            principal = principal_of(await signed_in(db, claims), None)
+            if self._live[principal] >= MAX_SUBSCRIPTIONS_PER_PRINCIPAL:
+                raise RequestError(
+                    RequestCode.TOO_MANY_SUBSCRIPTIONS,
+                    f"You have {MAX_SUBSCRIPTIONS_PER_PRINCIPAL} live subscriptions: complete one first.",
+                    extensions={"maximum": MAX_SUBSCRIPTIONS_PER_PRINCIPAL},
+                )
+            self._live[principal] += 1  # before the next await: concurrent subscribes count each other
+            try:
+                throttle = await self.bucket.take(db, principal, cost)
+            except BaseException:
+                self._leave(principal)
+                raise
         finally:
             await db.close()
         if throttle is not None and not throttle.granted:
+            self._leave(principal)
             raise throttled(cost, throttle)
+        return principal
+
+    def _leave(self, principal: str) -> None:
+        self._live[principal] -= 1
+        if self._live[principal] <= 0:
+            del self._live[principal]
 
     def _masked(self, errors: list[GraphQLError] | None, context: StreamContext) -> list[GraphQLError] | None:
         """The API's own errors as they are; anything else logged and masked, as over HTTP."""
@@ -188,10 +227,30 @@ class Subscriptions:
         return shown
 
 
+def misshapen(message: object) -> str | None:
+    """Why a decoded message is not one the protocol defines, or None. Strawberry's handler reads
+    the fields as they should be (a string id as a dict key, the payload's query as a string):
+    any other shape would end the socket's task with an exception instead of the protocol's 4400."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return "A message is a JSON object with a string `type`."
+    if "id" in message and not isinstance(message["id"], str):
+        return "An operation `id` is a string."
+    if message["type"] != "subscribe":
+        return None
+    payload = message.get("payload")
+    if not isinstance(payload, dict):
+        return "A subscribe message's `payload` is an object."
+    for name, types in _SUBSCRIBE_PAYLOAD.items():
+        if not isinstance(payload.get(name), types):
+            return f"`payload.{name}` of a subscribe message has the wrong type."
+    return None
+
+
 class SizedMessages(ASGIWebSocketAdapter):
     """The websocket's messages, each at most as large as an HTTP body may be
     (``PURCHASEGRAPH_MAX_BODY_BYTES``); a larger one closes the socket with 1009 Message Too Big.
-    ``serve`` also sets uvicorn's frame limit to it, so such a message is never even buffered."""
+    ``serve`` also sets uvicorn's frame limit to it, so such a message is never even buffered.
+    A message that is not JSON, or not of the protocol's shape (``misshapen``), closes it with 4400."""
 
     async def iter_json(self, *, ignore_parsing_errors: bool = False) -> AsyncGenerator[object, None]:
         view = cast(EventStreams, self.view)
@@ -203,10 +262,16 @@ class SizedMessages(ASGIWebSocketAdapter):
                     await self.ws.close(code=MESSAGE_TOO_BIG, reason=f"A message may hold at most {maximum} bytes.")
                     return
                 try:
-                    yield view.decode_json(text)
-                except JSONDecodeError as error:
+                    message = view.decode_json(text)
+                except (JSONDecodeError, RecursionError) as error:
                     if not ignore_parsing_errors:
                         raise NonJsonMessageReceived from error
+                    continue
+                problem = misshapen(message)
+                if problem is not None:
+                    await self.ws.close(code=BAD_MESSAGE, reason=problem)
+                    return
+                yield message
         except KeyError as error:  # a binary frame: the protocol's handler closes with 4400
             raise NonTextMessageReceived from error
         except WebSocketDisconnect:

@@ -36,6 +36,7 @@ class RequestCode(enum.StrEnum):
     QUERY_COST_EXCEEDED = "QUERY_COST_EXCEEDED"
     INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
     THROTTLED = "THROTTLED"
+    TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
     PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
     PERSISTED_QUERY_HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
     TRUSTED_DOCUMENT_REQUIRED = "TRUSTED_DOCUMENT_REQUIRED"
@@ -64,6 +65,20 @@ class RequestError(Exception):
         # Several GraphQL errors (validation reports them all); else one made of code and message.
         self.errors = errors
         self.extensions = dict(extensions or {})
+
+    def anew(self) -> RequestError:
+        """The same refusal as a fresh exception, to keep or to raise again. Raising one exception
+        object again grows its traceback, and a traceback holds the frames of every raise: with
+        them each request's variables and a parsed document, however small the refusal looks."""
+        return RequestError(
+            self.code,
+            self.message,
+            status=self.status,
+            legacy_status=self.legacy_status,
+            headers=self.headers,
+            errors=self.errors,
+            extensions=self.extensions,
+        )
 
     def graphql_errors(self) -> list[dict[str, Any]]:
         if self.errors is not None:

@@ -44,9 +44,10 @@ log = logging.getLogger("purchasegraph.graphql")
 
 # What the parsed and checked documents may hold in memory, together with their texts.
 CACHE_BYTES = 32 * 1024 * 1024
-# A syntax tree takes 70-140 bytes per character of a typical document (measured with
-# tracemalloc); string literals take about one. The larger figure keeps the estimate an upper bound.
-AST_BYTES_PER_CHARACTER = 150
+# A syntax tree takes 70-140 bytes per character of a typical document and up to 210 for the
+# densest valid one (`id id id ...`, measured with tracemalloc); string literals take about one.
+# The larger figure keeps the estimate an upper bound.
+AST_BYTES_PER_CHARACTER = 250
 INTROSPECTION_DISABLED_MESSAGE = "GraphQL introspection has been disabled"
 
 
@@ -98,10 +99,10 @@ class Engine:
             try:
                 checked = self._check(text)
             except RequestError as refused:
-                checked = refused
+                checked = refused.anew()  # kept without its traceback (and the frames it holds)
             self._checked.put(text, checked)
         if isinstance(checked, RequestError):
-            raise checked
+            raise checked.anew()
         operation = select_operation(checked, operation_name)
         return Prepared(checked, operation, check_shape(checked, operation, self.limits))
 

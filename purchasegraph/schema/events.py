@@ -19,7 +19,7 @@ import strawberry
 from purchasegraph.context import Info
 from purchasegraph.events.hub import Feed, FeedEnded, Interest, Notice
 from purchasegraph.events.stream import StreamContext, StreamError
-from purchasegraph.policy import reaches_service_data
+from purchasegraph.policy import reaches_service_data, sees_actor
 from purchasegraph.schema.catalogue import Product, load_product
 from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.ids import decode_uuid
@@ -82,6 +82,8 @@ class PurchaseEvent:
     async def actor(self, info: Info) -> User | None:
         if self.actor_tenant_id is None:
             return None
+        if not sees_actor(info.context.scope_of(self.tenant_uuid), self.actor_tenant_id):
+            return None  # another partner of the customer: as the audit trail withholds it
         return await load_user(info, self.actor_tenant_id, self.actor_user_id)
 
 

@@ -670,7 +670,7 @@ class Mutation:
         info: Info,
         user_id: Annotated[strawberry.ID, strawberry.argument(description="The user (User ID).")],
         departed_on: Annotated[
-            datetime.date | None, strawberry.argument(description="Their last day; default today.")
+            datetime.date | None, strawberry.argument(description="Their last day: today or before; default today.")
         ] = None,
     ) -> UserPayload:
         return await _on_user(

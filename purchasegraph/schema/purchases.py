@@ -11,6 +11,7 @@ import strawberry
 
 from purchasegraph.context import Info
 from purchasegraph.db.executor import Record
+from purchasegraph.policy import sees_actor
 from purchasegraph.resolvers import purchases
 from purchasegraph.schema import paging
 from purchasegraph.schema.catalogue import Money, Product, load_product
@@ -180,6 +181,8 @@ class Order(Node):
 
     @strawberry.field(description="Who did it, when the viewer may see them (partners act from their own tenant).")
     async def actor(self, info: Info) -> User | None:
+        if not sees_actor(info.context.scope_of(self.tenant_id), self.actor_tenant_id):
+            return None  # another partner of the customer: as the audit trail withholds it
         return await load_user(info, self.actor_tenant_id, self.actor_id)
 
 
