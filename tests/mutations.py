@@ -19,7 +19,7 @@ from purchasegraph.identity import Claims
 from purchasegraph.payments import SandboxProcessor
 from purchasegraph.schema import schema
 from tests.conftest import Api
-from tests.demo import ALEX, CONTOSO, GOOD_CARD, PAULA, POWER_BI_PRO
+from tests.demo import ALEX, CONTOSO, CONTOSO_ID, GOOD_CARD, PAULA, POWER_BI_PRO
 
 # -- purchaseSubscription -----------------------------------------------------------------------
 
@@ -154,6 +154,18 @@ async def execute_as(
 
 
 # -- The application's clock --------------------------------------------------------------------
+
+
+async def card_token_of(api: Api, subscription_id: uuid.UUID) -> str:
+    """The processor token of the card that pays a Contoso subscription: a test counts the charges
+    of the object under test by it, never every charge (a sweep renews other subscriptions too)."""
+    token: str = await api.conn.fetchval(
+        "SELECT pm.processor_token FROM subscriptions s JOIN payment_methods pm"
+        " ON pm.tenant_id = s.tenant_id AND pm.id = s.payment_method_id WHERE s.tenant_id = $1 AND s.id = $2",
+        CONTOSO_ID,
+        subscription_id,
+    )
+    return token
 
 
 async def travel_to(api: Api, when: datetime.datetime) -> None:

@@ -25,7 +25,7 @@ from purchasegraph.schema import schema
 from purchasegraph.schema.ids import decode_uuid
 from tests.conftest import Api
 from tests.demo import ALEX, CONTOSO_ID, PAULA, PETE, PETES_PROJECT_EXPIRED
-from tests.mutations import PURCHASE, add, mutate, problems, purchase, purchase_input, remove, travel_to
+from tests.mutations import PURCHASE, add, card_token_of, mutate, problems, purchase, purchase_input, remove, travel_to
 
 UTC = datetime.UTC
 TAKE_CONTROL = "mutation ($s: ID!) { takeControlOfSubscription(subscriptionId: $s) { userErrors { code } } }"
@@ -46,16 +46,6 @@ DANAS_TAKEN_OVER_UUID = demo_id("subscription:dana-power-apps-taken-over")
 def at(day: str) -> datetime.datetime:
     """Noon UTC of a day: far from midnight, so the day is the same in any session time zone."""
     return datetime.datetime.fromisoformat(f"{day}T12:00:00+00:00")
-
-
-async def card_token_of(api: Api, subscription_id: uuid.UUID) -> str:
-    token: str = await api.conn.fetchval(
-        "SELECT pm.processor_token FROM subscriptions s JOIN payment_methods pm"
-        " ON pm.tenant_id = s.tenant_id AND pm.id = s.payment_method_id WHERE s.tenant_id = $1 AND s.id = $2",
-        CONTOSO_ID,
-        subscription_id,
-    )
-    return token
 
 
 def charged(api: Api, token: str) -> list[tuple[Decimal, str]]:

@@ -32,13 +32,13 @@ import httpx
 import jwt
 from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives.asymmetric import ec
-from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from purchasegraph.app import create_app
 from purchasegraph.db.seed import demo_tenant_id, demo_user_id
 from purchasegraph.identity import mint_token
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings
+from tests.drawing import drawn
 
 SECRET = "test-secret-for-http-fuzz-" + "0123456789abcdef" * 3  # 64 bytes: long enough for HS512 too
 SEED = 20240611
@@ -1153,26 +1153,6 @@ id_values = st.text(max_size=60) | st.binary(max_size=80).map(lambda b: base64.u
 get_params = st.dictionaries(st.sampled_from(REQUEST_KEYS) | st.text(max_size=8), st.text(max_size=60), max_size=4)
 
 
-def draw(strategy: st.SearchStrategy[T], count: int) -> list[T]:
-    """``count`` values of ``strategy``, the same on every run."""
-    drawn: list[T] = []
-
-    @settings(
-        max_examples=count,
-        database=None,
-        derandomize=True,
-        deadline=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(strategy)
-    def collect(value: T) -> None:
-        drawn.append(value)
-
-    collect()
-    return drawn[:count]
-
-
 def drawn_cases() -> list[Case]:
     typed = (
         "query Q($id: ID!, $n: Int, $s: [SubscriptionStatus!], $c: ChannelFilter! = CENTRAL_ONLY, $after: String) {"
@@ -1180,20 +1160,20 @@ def drawn_cases() -> list[Case]:
     )
     by_id = "query Q($id: ID!) { node(id: $id) { id } }"
     return [
-        *(raw(f"hypothesis: binary body #{i}", body) for i, body in enumerate(draw(st.binary(max_size=300), 10))),
-        *(raw(f"hypothesis: text body #{i}", text.encode()) for i, text in enumerate(draw(st.text(max_size=200), 8))),
-        *(post(f"hypothesis: JSON body #{i}", value) for i, value in enumerate(draw(json_values, 10))),
-        *(post(f"hypothesis: request #{i}", v, may_succeed=True) for i, v in enumerate(draw(request_shaped, 14))),
-        *(gql(f"hypothesis: query-ish #{i}", q, may_succeed=True) for i, q in enumerate(draw(query_ish, 10))),
+        *(raw(f"hypothesis: binary body #{i}", body) for i, body in enumerate(drawn(st.binary(max_size=300), 10))),
+        *(raw(f"hypothesis: text body #{i}", text.encode()) for i, text in enumerate(drawn(st.text(max_size=200), 8))),
+        *(post(f"hypothesis: JSON body #{i}", value) for i, value in enumerate(drawn(json_values, 10))),
+        *(post(f"hypothesis: request #{i}", v, may_succeed=True) for i, v in enumerate(drawn(request_shaped, 14))),
+        *(gql(f"hypothesis: query-ish #{i}", q, may_succeed=True) for i, q in enumerate(drawn(query_ish, 10))),
         *(
             gql(f"hypothesis: variables #{i}", typed, v, may_succeed=True, null_field="tenant")
-            for i, v in enumerate(draw(typed_variables, 8))
+            for i, v in enumerate(drawn(typed_variables, 8))
         ),
         *(
             gql(f"hypothesis: node id #{i}", by_id, {"id": v}, may_succeed=True, null_field="node")
-            for i, v in enumerate(draw(id_values, 5))
+            for i, v in enumerate(drawn(id_values, 5))
         ),
-        *(get(f"hypothesis: GET #{i}", params, may_succeed=True) for i, params in enumerate(draw(get_params, 5))),
+        *(get(f"hypothesis: GET #{i}", params, may_succeed=True) for i, params in enumerate(drawn(get_params, 5))),
     ]
 
 

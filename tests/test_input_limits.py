@@ -20,7 +20,8 @@ import pytest
 
 from purchasegraph.db.pagination import CURSOR_PREFIX, MAX_ROW_NUMBER
 from purchasegraph.settings import Settings
-from tests.demo import ALEX, CONTOSO, GOOD_CARD, PAULA, PAULAS_POWER_BI, POWER_BI_PRO, WOODGROVE_ID
+from tests.demo import ALEX, CONTOSO, PAULA, PAULAS_POWER_BI, WOODGROVE_ID
+from tests.mutations import purchase_input
 from tests.test_http import SECRET, serving, token_for
 
 HUGE_ID = "P" * 200_000  # past PostgreSQL's btree row limit (about 2,700 bytes)
@@ -78,16 +79,6 @@ mutation ($tenant: ID!, $product: ID!) {
 PURCHASE = """
 mutation ($input: PurchaseSubscriptionInput!) { purchaseSubscription(input: $input) { userErrors { code field } } }
 """
-
-
-def purchase_input(**changes: Any) -> dict[str, Any]:
-    return {
-        "tenantId": CONTOSO,
-        "productId": POWER_BI_PRO,
-        "quantity": 1,
-        "card": GOOD_CARD,
-        "idempotencyKey": uuid.uuid4().hex,
-    } | changes
 
 
 # -- Audit rows ----------------------------------------------------------------------------------

@@ -46,7 +46,6 @@ from graphql import (
     GraphQLNonNull,
     GraphQLScalarType,
 )
-from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from purchasegraph.app import create_app
@@ -55,6 +54,7 @@ from purchasegraph.schema import build_schema
 from purchasegraph.schema.ids import encode_id
 from purchasegraph.settings import Settings
 from tests.demo import ALEX, CONTOSO_ID, DANA, GUS, OLGA, PAULA, PETE, SAM, WILL, WOODGROVE_ID
+from tests.drawing import drawn
 from tests.test_http import SECRET, token_for
 
 EXAMPLES = 400
@@ -320,26 +320,6 @@ def reads(draw: st.DrawFn, known: Known) -> Read:
     if draw(st.integers(0, 9)) == 0:
         variables[draw(st.sampled_from(sorted(variables)))] = draw(WRONG_JSON)
     return Read(variables, draw(st.sampled_from(CALLERS)), draw(st.booleans()))
-
-
-def drawn(strategy: st.SearchStrategy[T], count: int) -> list[T]:
-    """``count`` values of ``strategy``, the same on every run (derandomized)."""
-    found: list[T] = []
-
-    @settings(
-        max_examples=count,
-        database=None,
-        derandomize=True,
-        deadline=None,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(strategy)
-    def collect(value: T) -> None:
-        found.append(value)
-
-    collect()
-    return found[:count]
 
 
 def _with_database(url: str, name: str) -> str:

@@ -11,7 +11,7 @@ from purchasegraph.db.executor import ConnectionExecutor
 from purchasegraph.schema.ids import decode_uuid, encode_id
 from tests.conftest import Api
 from tests.demo import CONTOSO_ID, PAULA, PAULAS_POWER_BI_UUID
-from tests.mutations import travel_to
+from tests.mutations import card_token_of, travel_to
 
 STATUS = "query ($id: ID!) { node(id: $id) { ... on Subscription { status expiresAt quantity isTrial } } }"
 TRIAL = """
@@ -27,16 +27,6 @@ async def expires_at(api: Api, subscription_id: uuid.UUID) -> datetime.datetime:
         "SELECT expires_at FROM subscriptions WHERE tenant_id = $1 AND id = $2", CONTOSO_ID, subscription_id
     )
     return value
-
-
-async def card_token_of(api: Api, subscription_id: uuid.UUID) -> str:
-    token: str = await api.conn.fetchval(
-        "SELECT pm.processor_token FROM subscriptions s JOIN payment_methods pm"
-        " ON pm.tenant_id = s.tenant_id AND pm.id = s.payment_method_id WHERE s.tenant_id = $1 AND s.id = $2",
-        CONTOSO_ID,
-        subscription_id,
-    )
-    return token
 
 
 async def status_of(api: Api, subscription_id: uuid.UUID, as_user: str = "alex.admin@contoso.example") -> Any:
