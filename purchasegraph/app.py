@@ -18,14 +18,16 @@ from starlette.routing import Route, WebSocketRoute
 
 from purchasegraph.commerce.lifecycle import sweep
 from purchasegraph.db.executor import PoolExecutor
-from purchasegraph.demo import demo_tokens
+from purchasegraph.demo import first_demo_sign_in
 from purchasegraph.events.hub import EventHub, listening
 from purchasegraph.events.transport import EventStreams
+from purchasegraph.gateway.cors import cors
 from purchasegraph.gateway.documents import DocumentStore, load_manifest
 from purchasegraph.gateway.execution import Engine
 from purchasegraph.gateway.http import GraphQLHTTP
 from purchasegraph.gateway.request_id import RequestIdMiddleware
 from purchasegraph.gateway.throttle import PostgresCostBucket
+from purchasegraph.graphiql import ASSETS_PATH, playground_asset
 from purchasegraph.observability.metrics import metrics_endpoint
 from purchasegraph.playground import playground
 from purchasegraph.runtime import Runtime, running
@@ -87,13 +89,16 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             Route("/graphql", graphql_http),
             # The same path over a websocket: subscriptions, graphql-transport-ws.
-            WebSocketRoute("/graphql", EventStreams(engine, documents, bucket)),
+            WebSocketRoute("/graphql", EventStreams(engine, documents, bucket, settings.allowed_origins)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
             Route("/", playground),
+            # GraphiQL's files, shipped in the package (development only, like the page).
+            Route(f"{ASSETS_PATH}/{{name}}", playground_asset),
         ],
-        middleware=[Middleware(RequestIdMiddleware)],
+        # CORS outermost: a preflight is answered before any other layer runs (no SQL, no throttle).
+        middleware=[cors(settings.allowed_origins), Middleware(RequestIdMiddleware)],
         lifespan=lifespan,
     )
 
@@ -111,15 +116,20 @@ async def sweep_forever(runtime: Runtime) -> None:
 
 
 async def print_banner(runtime: Runtime, url: str) -> None:
-    """What `serve` prints: where the playground is and a token per demo actor."""
+    """What `serve` prints: where to go, and how to get a token. Never a token itself: the demo
+    page lists every actor, `purchasegraph demo-tokens` prints all their tokens, and a production
+    banner must not print credentials anyway."""
+    settings = runtime.settings
     lines = [f"purchasegraph is up ({runtime.startup_seconds:.2f}s to start)", f"  playground: {url}"]
-    if not runtime.settings.production:
-        lines.append(f"  demo actors, one click into the playground each: {url.removesuffix('graphql')}")
+    if not settings.production:
+        lines.append(f"  demo page:  {url.removesuffix('graphql')}  (every demo actor, one click into the playground)")
+        if runtime.jwt_secret:
+            # The CLI finds this server's database and secret only through the same data folder.
+            data_dir = "" if settings.data_dir == Settings().data_dir else f" --data-dir {settings.data_dir}"
+            email = await first_demo_sign_in(runtime) or "EMAIL"
+            lines.append(
+                f"  a token:    purchasegraph token{data_dir} {email}  (every demo actor's: purchasegraph demo-tokens)"
+            )
     if runtime.embedded is not None:
         lines.append(f"  embedded PostgreSQL, data in {runtime.embedded.data_dir}")
-    # Demo tokens are a development convenience: a production banner never prints credentials.
-    tokens = await demo_tokens(runtime) if runtime.jwt_secret and not runtime.settings.production else []
-    if tokens:
-        lines.append("  demo bearer tokens (header  Authorization: Bearer <token>):")
-        lines += [f"    {t['actor']:<16} {t['email']:<44} {t['token']}" for t in tokens]
     print("\n".join(lines), file=sys.stderr, flush=True)

@@ -221,7 +221,7 @@ def trusted_documents(args: argparse.Namespace) -> int:
     text = json.dumps(manifest, indent=2) + "\n"
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
-        print(f"{len(manifest['operations'])} documents written to {args.output}", file=sys.stderr)
+        print(f"{len(manifest['operations'])} operations written to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
@@ -291,7 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
         "trusted-documents",
         help="Build a trusted-documents manifest from .graphql files.",
         description="Build an Apollo persisted-query manifest (for PURCHASEGRAPH_TRUSTED_DOCUMENTS) from "
-        ".graphql files or folders; every document is validated against the schema first.",
+        ".graphql files or folders: one entry per named operation, keyed by the SHA-256 of the text Apollo "
+        "Client sends for it (the manifest Apollo's generate-persisted-query-manifest writes). Every "
+        "operation is validated against the schema first.",
     )
     p.add_argument("paths", nargs="+", help=".graphql files or folders holding them")
     p.add_argument("-o", "--output", help="Write the manifest here instead of stdout.")

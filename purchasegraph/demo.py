@@ -34,8 +34,18 @@ async def demo_tokens(runtime: Runtime) -> list[DemoToken]:
             tenant_id=row["tenant_id"],
             issuer=runtime.settings.jwt_issuer,
             audience=runtime.settings.jwt_audience,
+            name=demo.display_name,
+            preferred_username=demo.user_principal_name,
         )
         tokens.append(
             DemoToken(email=demo.user_principal_name, tenant=demo.tenant_domain, actor=demo.actor, token=token)
         )
     return tokens
+
+
+async def first_demo_sign_in(runtime: Runtime) -> str | None:
+    """The sign-in name of the first demo actor (the global admin), when the demo world is seeded:
+    the banner's example of `purchasegraph token EMAIL`."""
+    first = DEMO_USERS[0].user_principal_name
+    row = await fetch_user_by_principal_name(PoolExecutor(runtime.owner_pool), first)
+    return first if row is not None else None

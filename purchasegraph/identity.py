@@ -4,17 +4,30 @@ Development tokens are HS256 with a secret the embedded default keeps in its dat
 When a JWKS URL is configured only RS256/ES256 tokens signed by one of its keys are accepted,
 so a leaked development secret is worthless against a production deployment.
 
-Two kinds of principal, told apart as Azure AD tells them apart: a user's token names the user
-in ``oid``; an application's client-credential token says ``idtyp: "app"``, names the application
-in ``appid`` (v1) or ``azp`` (v2) and carries the app roles its tenant's admin consented to in
-``roles``. Both name their directory in ``tid``. An app token that also names a user, or carries a
-role this API does not define, is refused outright rather than half-understood.
+Tokens are read as Entra ID (Azure AD) issues access tokens, v1 and v2
+(https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference):
+
+- A user's token carries the scopes the user delegated in ``scp`` and names the user in ``oid``;
+  its ``sub`` is a pairwise id, never equal to ``oid``.
+- An application's (client-credential, "app-only") token carries no ``scp``; it names the
+  application in ``appid`` (v1) or ``azp`` (v2), its service principal in ``oid`` (equal to
+  ``sub``), and the app roles its tenant's admin consented to in ``roles``. ``idtyp: "app"`` says
+  so outright, but ``idtyp`` is an optional claim: without it, no ``scp`` and ``oid == sub`` is
+  an application's token.
+- Both name their directory in ``tid``; a multi-tenant API sees one issuer per tenant, so the
+  configured issuers may be templates with ``{tid}``, filled with the token's own ``tid``.
+
+A token that is neither exactly (an app token with delegated scopes, a role this API does not
+define) is refused outright rather than half-understood. Every refusal says why with a stable
+``TokenReason``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import enum
+import hashlib
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -26,12 +39,47 @@ import jwt
 from purchasegraph.settings import Settings
 
 ASYMMETRIC_ALGORITHMS = ["RS256", "ES256"]
-# What every token carries, a user's or an application's, by Azure AD's names (which partner tools
-# already speak: `tid` is the directory); the rest depends on `idtyp`.
+# What every token carries, a user's or an application's, by Entra ID's names (which partner tools
+# already speak: `tid` is the directory); the rest depends on whose token it is.
 COMMON_CLAIMS = ["exp", "iat", "iss", "aud", "tid"]
-# Claims only a user's token has: `oid` names the user, `scp` the scopes a user delegated. An app
-# token carrying either claims to act for a user, which an application never does here.
-USER_ONLY_CLAIMS = ("oid", "scp")
+# The placeholder of an issuer template, filled with the token's own `tid`.
+TENANT_PLACEHOLDER = "{tid}"
+# The delegated scope development user tokens carry. The gateway does not check `scp`'s value: a
+# user's rights are their directory roles, read per request; `scp` only says "a user's token".
+USER_SCOPE = "user_impersonation"
+# The client (application) id development user tokens name in `azp`: the playground, as a client.
+DEV_CLIENT_ID = uuid.UUID("8c6c6a3e-2d1b-4c52-9a59-6f1d3c7f0b11")
+
+
+class TokenReason(enum.StrEnum):
+    """Why a bearer token was refused: ``extensions.reason`` of a 401 (``code`` stays
+    ``UNAUTHENTICATED``), and the close reason of a refused websocket connection."""
+
+    # No token where one is required (a websocket's connection_init without one).
+    MISSING = "TOKEN_MISSING"
+    # Not `Bearer <token>`, or not a JWT that can be decoded at all.
+    MALFORMED = "TOKEN_MALFORMED"
+    # The signature does not verify, its algorithm is not one accepted here (`none`, HS256 when a
+    # JWKS is configured), or no key of the JWKS signed it.
+    BAD_SIGNATURE = "TOKEN_SIGNATURE_INVALID"
+    EXPIRED = "TOKEN_EXPIRED"
+    # `nbf` or `iat` in the future (beyond 30 s of clock skew).
+    NOT_YET_VALID = "TOKEN_NOT_YET_VALID"
+    # `aud` is none of PURCHASEGRAPH_JWT_AUDIENCE.
+    WRONG_AUDIENCE = "TOKEN_AUDIENCE_INVALID"
+    # `iss` is none of PURCHASEGRAPH_JWT_ISSUER, each `{tid}` filled with the token's own `tid`.
+    WRONG_ISSUER = "TOKEN_ISSUER_INVALID"
+    # A required claim missing or of the wrong shape, or a token that is neither exactly a user's
+    # nor exactly an application's.
+    BAD_CLAIMS = "TOKEN_CLAIMS_INVALID"
+    # The JWKS could not be fetched: the token could not be checked. Try again later.
+    KEYS_UNAVAILABLE = "SIGNING_KEYS_UNAVAILABLE"
+    # Verified, but the directory has no such user in the token's tenant.
+    UNKNOWN_USER = "USER_UNKNOWN"
+    # Verified, but the account is disabled (or its user left): it signs in to nothing.
+    DISABLED_USER = "USER_DISABLED"
+    # Verified application token of a tenant this service does not have.
+    UNKNOWN_TENANT = "TENANT_UNKNOWN"
 
 
 class AppRole(enum.StrEnum):
@@ -48,7 +96,13 @@ class AppRole(enum.StrEnum):
 
 
 class InvalidToken(Exception):
-    """The bearer token cannot be trusted; the request is answered 401 and nothing runs."""
+    """The bearer token cannot be trusted; the request is answered 401 and nothing runs.
+
+    ``reason`` is the stable code a client may act on; the message is for people."""
+
+    def __init__(self, message: str, reason: TokenReason = TokenReason.BAD_CLAIMS) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -84,20 +138,38 @@ def _uuid_claim(payload: Mapping[str, Any], name: str) -> uuid.UUID:
         raise InvalidToken(f"`{name}` must be a GUID") from exc
 
 
+def is_app_token(payload: Mapping[str, Any]) -> bool:
+    """Whose token this is, as Entra ID tells them apart: ``idtyp`` when present (an optional
+    claim), else an application's token is the one without delegated scopes whose ``oid`` (the
+    service principal) is its ``sub``. A user's ``sub`` is a pairwise id, never their ``oid``."""
+    kind = payload.get("idtyp")
+    if kind is not None:
+        if kind not in ("app", "user"):
+            raise InvalidToken(f"unknown token type `idtyp: {kind!r}`")
+        return bool(kind == "app")
+    if "scp" in payload:
+        return False
+    return "oid" in payload and payload.get("oid") == payload.get("sub")
+
+
 def principal_from(payload: Mapping[str, Any]) -> Claims | AppClaims:
     """The principal a decoded, signature-checked payload names, or ``InvalidToken``.
 
-    ``idtyp`` decides, as in Azure AD: absent or ``user`` is a user's token (``oid`` required, any
-    ``roles`` ignored: a user's roles are read from the directory), ``app`` an application's.
+    A user's token needs ``oid`` (any ``roles`` are ignored: a user's roles are read from the
+    directory); an application's is checked by ``_app_principal``.
     """
-    kind = payload.get("idtyp", "user")
-    if kind == "user":
+    if not is_app_token(payload):
         return Claims(user_id=_uuid_claim(payload, "oid"), tenant_id=_uuid_claim(payload, "tid"))
-    if kind != "app":
-        raise InvalidToken(f"unknown token type `idtyp: {kind!r}`")
-    claimed_user = [name for name in USER_ONLY_CLAIMS if name in payload]
-    if claimed_user:
-        raise InvalidToken(f"an application token names no user, but this one carries `{claimed_user[0]}`")
+    return _app_principal(payload)
+
+
+def _app_principal(payload: Mapping[str, Any]) -> AppClaims:
+    if "scp" in payload:
+        raise InvalidToken("an application token acts for no user, but this one carries delegated scopes `scp`")
+    # Entra's app-only tokens name the application's service principal in `oid`, equal to `sub`;
+    # an `oid` naming anything else would be a user's, which an application's token never names.
+    if "oid" in payload and payload.get("oid") != payload.get("sub"):
+        raise InvalidToken("an application token's `oid` is its service principal, equal to `sub`")
     # v1 tokens name the client `appid`, v2 tokens `azp`; both present must agree.
     named = {_uuid_claim(payload, name) for name in ("appid", "azp") if name in payload}
     if len(named) != 1:
@@ -112,10 +184,50 @@ def principal_from(payload: Mapping[str, Any]) -> Claims | AppClaims:
     return AppClaims(app_id=named.pop(), tenant_id=_uuid_claim(payload, "tid"), roles=frozenset(map(AppRole, roles)))
 
 
+def issuer_for(template: str, tenant_id: uuid.UUID | str) -> str:
+    """The issuer a token of this tenant carries: the template with ``{tid}`` filled in."""
+    return template.replace(TENANT_PLACEHOLDER, str(tenant_id))
+
+
+def _check_issuer(payload: Mapping[str, Any], issuers: Iterable[str]) -> None:
+    """``iss`` must be one of the configured issuers, each template filled with the token's own
+    ``tid`` exactly as the token spells it: a token of tenant A carrying tenant B's issuer (or an
+    issuer of no tenant) is refused."""
+    _uuid_claim(payload, "tid")  # a GUID, so a template can only ever be filled with one
+    tenant = payload["tid"]
+    if payload.get("iss") not in {issuer_for(template, tenant) for template in issuers}:
+        raise InvalidToken("the token's issuer is not one this service trusts for its tenant", TokenReason.WRONG_ISSUER)
+
+
+# PyJWT's refusals, most specific first (InvalidSignatureError is a DecodeError, and every
+# PyJWKClientError but the connection's means no key of the JWKS signed the token).
+_REASONS: list[tuple[type[Exception], TokenReason, str]] = [
+    (jwt.ExpiredSignatureError, TokenReason.EXPIRED, "the token has expired"),
+    (jwt.ImmatureSignatureError, TokenReason.NOT_YET_VALID, "the token is not valid yet"),
+    (jwt.InvalidAudienceError, TokenReason.WRONG_AUDIENCE, "the token is for another audience"),
+    (jwt.MissingRequiredClaimError, TokenReason.BAD_CLAIMS, "the token lacks a required claim"),
+    (jwt.InvalidIssuedAtError, TokenReason.BAD_CLAIMS, "the token's `iat` is not a time"),
+    (jwt.InvalidSignatureError, TokenReason.BAD_SIGNATURE, "the token's signature does not verify"),
+    (jwt.InvalidAlgorithmError, TokenReason.BAD_SIGNATURE, "the token is signed with an algorithm not accepted here"),
+    (jwt.PyJWKClientConnectionError, TokenReason.KEYS_UNAVAILABLE, "the signing keys could not be fetched"),
+    (jwt.PyJWKClientError, TokenReason.BAD_SIGNATURE, "no trusted signing key signed the token"),
+    (jwt.InvalidKeyError, TokenReason.BAD_SIGNATURE, "no trusted signing key signed the token"),
+]
+
+
+def _refusal(exc: Exception) -> InvalidToken:
+    """Our own wording and reason for a library's refusal (its wording is not a stable interface)."""
+    missing = exc.claim if isinstance(exc, jwt.MissingRequiredClaimError) else None
+    for kind, reason, message in _REASONS:
+        if isinstance(exc, kind):
+            return InvalidToken(f"{message} (`{missing}`)" if missing else message, reason)
+    return InvalidToken("the token is not a well-formed JWT", TokenReason.MALFORMED)
+
+
 class TokenVerifier:
     def __init__(self, settings: Settings, *, secret: str | None) -> None:
-        self._issuer = settings.jwt_issuer
-        self._audience = settings.jwt_audience
+        self._issuers = settings.jwt_issuers
+        self._audiences = list(settings.jwt_audiences)
         self._secret = secret
         self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
         if self._jwks is None and not secret:
@@ -130,7 +242,7 @@ class TokenVerifier:
         return claims
 
     async def verify_principal(self, token: str) -> Claims | AppClaims:
-        """A user's or an application's token, verified: signature, issuer, audience, dates, ids."""
+        """A user's or an application's token, verified: signature, dates, audience, issuer, ids."""
         try:
             if self._jwks is not None:
                 # PyJWKClient fetches over blocking urllib; keep it off the event loop.
@@ -143,16 +255,54 @@ class TokenVerifier:
                 token,
                 key,  # type: ignore[arg-type]
                 algorithms=algorithms,
-                audience=self._audience,
-                issuer=self._issuer,
+                audience=self._audiences,
                 options={"require": COMMON_CLAIMS},
                 leeway=30,
             )
-            return principal_from(payload)
-        except InvalidToken:
-            raise
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
-            raise InvalidToken(str(exc) or type(exc).__name__) from exc
+            raise _refusal(exc) from exc
+        _check_issuer(payload, self._issuers)
+        return principal_from(payload)
+
+
+def pairwise_subject(user_id: uuid.UUID, audience: str) -> str:
+    """A user's ``sub`` as Entra ID makes it: opaque, stable, and different for every application
+    (here, every audience), so it never equals ``oid`` and says nothing across applications."""
+    digest = hashlib.sha256(f"{audience}\0{user_id}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def user_token_claims(
+    *,
+    user_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    issuer: str,
+    audience: str,
+    ttl_seconds: int = 12 * 3600,
+    name: str | None = None,
+    preferred_username: str | None = None,
+) -> dict[str, Any]:
+    """The claims of a v2 delegated access token, as Entra ID issues one to a client for this user."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "aud": audience,
+        "iss": issuer_for(issuer, tenant_id),
+        "iat": now,
+        "nbf": now,
+        "exp": now + ttl_seconds,
+        "azp": str(DEV_CLIENT_ID),
+        "azpacr": "0",
+        "oid": str(user_id),
+        "scp": USER_SCOPE,
+        "sub": pairwise_subject(user_id, audience),
+        "tid": str(tenant_id),
+        "ver": "2.0",
+    }
+    if name is not None:
+        claims["name"] = name
+    if preferred_username is not None:
+        claims["preferred_username"] = preferred_username
+    return claims
 
 
 def mint_token(
@@ -163,19 +313,27 @@ def mint_token(
     issuer: str,
     audience: str,
     ttl_seconds: int = 12 * 3600,
+    name: str | None = None,
+    preferred_username: str | None = None,
 ) -> str:
-    """A development token, as an identity provider would issue for this user."""
-    now = int(time.time())
-    claims = {
-        "oid": str(user_id),
-        "tid": str(tenant_id),
-        "sub": str(user_id),
-        "iss": issuer,
-        "aud": audience,
-        "iat": now,
-        "exp": now + ttl_seconds,
-    }
+    """A development token, shaped as Entra ID issues a user's (``user_token_claims``); ``issuer``
+    may be a template with ``{tid}``."""
+    claims = user_token_claims(
+        user_id=user_id,
+        tenant_id=tenant_id,
+        issuer=issuer,
+        audience=audience,
+        ttl_seconds=ttl_seconds,
+        name=name,
+        preferred_username=preferred_username,
+    )
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def service_principal_id(app_id: uuid.UUID, tenant_id: uuid.UUID) -> uuid.UUID:
+    """The id of an application's service principal in a tenant: each tenant that consents to a
+    multi-tenant application has its own. Development tokens derive it, stably."""
+    return uuid.uuid5(app_id, str(tenant_id))
 
 
 def mint_app_token(
@@ -188,17 +346,23 @@ def mint_app_token(
     audience: str,
     ttl_seconds: int = 3600,
 ) -> str:
-    """A development client-credential token, as Azure AD issues one to an application of that tenant."""
+    """A development client-credential token, as Entra ID issues one to an application of that
+    tenant: the service principal in ``oid`` and ``sub``, no ``scp``, the app roles in ``roles``."""
     now = int(time.time())
+    principal = str(service_principal_id(app_id, tenant_id))
     claims = {
         "idtyp": "app",
         "appid": str(app_id),
         "azp": str(app_id),
+        "oid": principal,
+        "sub": principal,
         "tid": str(tenant_id),
         "roles": sorted(role.value for role in roles),
-        "iss": issuer,
+        "iss": issuer_for(issuer, tenant_id),
         "aud": audience,
         "iat": now,
+        "nbf": now,
         "exp": now + ttl_seconds,
+        "ver": "2.0",
     }
     return jwt.encode(claims, secret, algorithm="HS256")

@@ -1,9 +1,9 @@
 """The playground's front door: in development, `/` lists the demo actors with a GraphiQL link each.
 
 Each link opens GraphiQL at /graphql with the actor's ``Authorization: Bearer <token>`` header and
-an example query for that actor already filled in. The presets travel in the URL: Strawberry's
-GraphiQL page (the one GET /graphql serves) reads ``?q=`` as the query and ``?headers=`` as the
-headers editor's text, and ``/graphql?q=…`` is still the page because a GraphQL GET names its
+an example query for that actor already filled in. The presets travel in the URL: the GraphiQL
+page GET /graphql serves (purchasegraph/graphiql.py) reads ``?q=`` as the query and ``?headers=``
+as the headers editor's text, and ``/graphql?q=…`` is still the page because a GraphQL GET names its
 document ``query``. The tokens are development tokens minted with the server's HS256 secret; in
 production the page does not exist (404, like any unknown path).
 """
@@ -106,7 +106,7 @@ def example_for(actor: str) -> Example:
 
 
 def graphiql_link(token: str, query: str, *, path: str = GRAPHIQL_PATH) -> str:
-    """GraphiQL with the query and the bearer header preset, as Strawberry's page reads them:
+    """GraphiQL with the query and the bearer header preset, as the page's script reads them:
     ``q`` and ``headers`` (the headers editor's JSON text), percent-encoded (its parser decodes
     with decodeURIComponent, which leaves ``+`` alone: spaces must be ``%20``)."""
     headers = json.dumps({"Authorization": f"Bearer {token}"}, indent=2)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import platformdirs
+from strawberry.http.websocket_origin import normalize_allowed_origins
 
 DEV_ISSUER = "purchasegraph-dev"
 DEFAULT_AUDIENCE = "purchasegraph"
@@ -51,8 +52,12 @@ class Settings:
     jwt_secret: str | None = None
     # RS256/ES256 tokens are verified against this JWKS when it is set.
     jwks_url: str | None = None
-    jwt_issuer: str = DEV_ISSUER
-    jwt_audience: str = DEFAULT_AUDIENCE
+    # Issuers a token may name (PURCHASEGRAPH_JWT_ISSUER, comma-separated); each may be a template
+    # with `{tid}`, filled with the token's own `tid`: a multi-tenant Entra ID app sees one per tenant.
+    jwt_issuers: tuple[str, ...] = (DEV_ISSUER,)
+    # Audiences a token may name (PURCHASEGRAPH_JWT_AUDIENCE, comma-separated): Entra ID's v1 tokens
+    # carry the app id URI (`api://…`), v2 tokens the app (client) id.
+    jwt_audiences: tuple[str, ...] = (DEFAULT_AUDIENCE,)
     # Seed the demo world at start-up: always on the embedded default, opt-in with DATABASE_URL.
     seed_demo: bool | None = None
     pool_min_size: int = 2
@@ -80,6 +85,27 @@ class Settings:
     # The app clock's date (PURCHASEGRAPH_TODAY): the server, its seed and every date rule live on
     # this day at the real time of day. For tests and rehearsals; refused in production.
     today: datetime.date | None = None
+    # Origins whose pages may call the API from a browser, over HTTP (CORS) and websockets alike
+    # (PURCHASEGRAPH_CORS_ORIGINS): ("*",) for any. None means the mode's default: any origin in
+    # development, none in production (same-origin pages and clients without an Origin still work).
+    cors_origins: tuple[str, ...] | None = None
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        """The origins in force: the configured ones, else the mode's default."""
+        if self.cors_origins is not None:
+            return cors_origins_from(self.cors_origins)
+        return frozenset() if self.production else frozenset({ANY_ORIGIN})
+
+    @property
+    def jwt_issuer(self) -> str:
+        """The issuer (template) development tokens are minted with: the first configured."""
+        return self.jwt_issuers[0]
+
+    @property
+    def jwt_audience(self) -> str:
+        """The audience development tokens are minted for: the first configured."""
+        return self.jwt_audiences[0]
 
     @property
     def embedded(self) -> bool:
@@ -103,6 +129,11 @@ def _flag(value: str | None) -> bool | None:
     if value is None or value == "":
         return None
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _list(raw: str | None) -> tuple[str, ...]:
+    """A comma-separated setting, each item stripped, empty ones dropped."""
+    return tuple(item.strip() for item in (raw or "").split(",") if item.strip())
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
@@ -137,6 +168,27 @@ def _date(env: Mapping[str, str], name: str) -> datetime.date | None:
         raise ValueError(f"{name} must be a date as YYYY-MM-DD, not {raw!r}") from None
 
 
+ANY_ORIGIN = "*"
+
+
+def cors_origins_from(origins: Iterable[str]) -> frozenset[str]:
+    """Origins as browsers send them (``https://Example.com:443`` is ``https://example.com``), or
+    ``{"*"}``; anything that is not an origin (a path, ``null``) is refused rather than never matched."""
+    listed = [origin.strip() for origin in origins if origin.strip()]
+    if ANY_ORIGIN in listed and len(listed) > 1:
+        raise ValueError("PURCHASEGRAPH_CORS_ORIGINS is either `*` or a list of origins, not both")
+    try:
+        return normalize_allowed_origins(listed)
+    except ValueError as error:
+        raise ValueError(f"PURCHASEGRAPH_CORS_ORIGINS: {error}") from None
+
+
+def _cors_origins(raw: str | None) -> tuple[str, ...] | None:
+    if raw is None or raw.strip() == "":
+        return None
+    return tuple(sorted(cors_origins_from(raw.split(","))))
+
+
 def _limits_from_env(env: Mapping[str, str]) -> QueryLimits:
     d = QueryLimits()
     return QueryLimits(
@@ -160,8 +212,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         production=env.get("PURCHASEGRAPH_ENV", "development").lower() == "production",
         jwt_secret=env.get("PURCHASEGRAPH_JWT_SECRET") or None,
         jwks_url=env.get("PURCHASEGRAPH_JWKS_URL") or None,
-        jwt_issuer=env.get("PURCHASEGRAPH_JWT_ISSUER") or defaults.jwt_issuer,
-        jwt_audience=env.get("PURCHASEGRAPH_JWT_AUDIENCE") or defaults.jwt_audience,
+        jwt_issuers=_list(env.get("PURCHASEGRAPH_JWT_ISSUER")) or defaults.jwt_issuers,
+        jwt_audiences=_list(env.get("PURCHASEGRAPH_JWT_AUDIENCE")) or defaults.jwt_audiences,
         seed_demo=_flag(env.get("PURCHASEGRAPH_SEED_DEMO")),
         pool_min_size=int(env.get("PURCHASEGRAPH_POOL_MIN", defaults.pool_min_size)),
         pool_max_size=int(env.get("PURCHASEGRAPH_POOL_MAX", defaults.pool_max_size)),
@@ -181,4 +233,5 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         statement_timeout=_number(env, "PURCHASEGRAPH_STATEMENT_TIMEOUT", defaults.statement_timeout),
         log_format=_log_format(env.get("PURCHASEGRAPH_LOG_FORMAT")),
         today=_date(env, "PURCHASEGRAPH_TODAY"),
+        cors_origins=_cors_origins(env.get("PURCHASEGRAPH_CORS_ORIGINS")),
     )

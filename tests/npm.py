@@ -1,4 +1,4 @@
-"""Node packages some tests need (the graphql-http audit, GraphiQL's files for the browser test),
+"""Node packages some tests need (the graphql-http audit, the client tests),
 installed from their lockfile with `npm ci` when missing or stale, once across parallel sessions."""
 
 from __future__ import annotations

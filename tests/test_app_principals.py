@@ -622,7 +622,9 @@ def test_the_token_command_mints_an_app_token(capsys: pytest.CaptureFixture[str]
     payload = jwt.decode(capsys.readouterr().out.strip(), SECRET, algorithms=["HS256"], audience=DEFAULT_AUDIENCE)
     assert principal_from(payload) == AppClaims(app_id, CONTOSO_ID, frozenset({READ, WRITE}))
     assert payload["iss"] == DEV_ISSUER
-    assert "oid" not in payload
+    # Entra-shaped: the service principal in `oid`, equal to `sub`; no delegated scopes.
+    assert payload["oid"] == payload["sub"]
+    assert "scp" not in payload
 
 
 @pytest.mark.usefixtures("cli_env")

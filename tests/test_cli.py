@@ -4,6 +4,7 @@ exit code, and `serve --workers 2` really serves from two processes."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import httpx
 import pytest
 
 from purchasegraph.cli import build_parser, main
+from purchasegraph.settings import Settings
+from tests.test_http import SECRET, serving
 
 COMMANDS = ["serve", "migrate", "seed", "sweep", "token", "demo-tokens", "schema", "trusted-documents"]
 
@@ -61,6 +64,42 @@ def test_a_token_for_nobody_says_where_to_look(
     finally:
         del os.environ["DATABASE_URL"]
     assert "purchasegraph demo-tokens" in capsys.readouterr().err
+
+
+URL = "http://127.0.0.1:8000/graphql"
+# Three base64url parts: any JWT, whoever signed it.
+JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
+
+
+async def banner(database_url: str, capsys: pytest.CaptureFixture[str], **changes: object) -> str:
+    settings = Settings(
+        database_url=database_url, jwt_secret=SECRET, seed_demo=False, pool_min_size=1, sweep_seconds=0
+    ).with_changes(announce_url=URL, **changes)
+    capsys.readouterr()
+    async with serving(settings):
+        pass
+    return capsys.readouterr().err
+
+
+async def test_the_serve_banner_shows_where_to_go_and_how_to_get_a_token_but_no_token(
+    database_url: str, pool: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    printed = await banner(database_url, capsys)
+    assert f"playground: {URL}" in printed
+    assert "demo page:  http://127.0.0.1:8000/ " in printed
+    assert "purchasegraph token alex.admin@contoso.example" in printed
+    assert "purchasegraph demo-tokens" in printed
+    assert not JWT.search(printed)
+    assert len(printed.splitlines()) <= 5
+
+
+async def test_the_production_banner_shows_no_demo_page_and_no_token_hint(
+    database_url: str, pool: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    printed = await banner(database_url, capsys, production=True)
+    assert f"playground: {URL}" in printed
+    assert "demo" not in printed
+    assert "purchasegraph token" not in printed
 
 
 def test_serve_with_two_workers_answers_from_both(tmp_path: Path) -> None:

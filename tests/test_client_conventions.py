@@ -1,5 +1,6 @@
 """What GraphQL clients rely on: every object refetches through `node(id:)` (Relay), and the
-example operations the README points at run against the demo world."""
+example operations the README points at run against the demo world, named and selecting `id`
+(code generators refuse anonymous operations; a normalised cache keys objects by id)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    TypeInfo,
+    TypeInfoVisitor,
+    Visitor,
+    parse,
+    visit,
+)
 
+from purchasegraph.schema import schema
 from tests.conftest import Api
 from tests.demo import ALEX, CONTOSO, PAULA
 
@@ -90,3 +105,57 @@ async def test_each_example_runs_against_the_demo_world(api: Api, name: str) -> 
     data = await api.data((EXAMPLES / name).read_text(encoding="utf-8"), as_user=viewer, variables=variables)
     assert data
     assert all(value not in (None, [], {}) for value in data.values()), data
+
+
+def readme_operations() -> list[str]:
+    """Every ```graphql block of the README (the example queries and the worked example)."""
+    return re.findall(r"```graphql\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
+
+
+def example_operations() -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.glob("*.graphql"))}
+
+
+def documents_shown() -> dict[str, str]:
+    """Each document a client might copy, once: the files of examples/, then README blocks that are no file."""
+    files = example_operations()
+    shown = {f"examples/{name}": text for name, text in files.items()}
+    extra = [block for block in readme_operations() if block not in files.values()]
+    shown |= {f"README.md block {i + 1}": block for i, block in enumerate(extra)}
+    return shown
+
+
+def selection_sets_without_id(document: DocumentNode) -> list[str]:
+    """The types whose selection sets leave out `id`, though the type has one."""
+    type_info = TypeInfo(schema._schema)
+    missing: list[str] = []
+
+    class Check(Visitor):
+        def enter_selection_set(self, node: SelectionSetNode, *_: Any) -> None:
+            selected = type_info.get_parent_type()
+            if not isinstance(selected, GraphQLObjectType | GraphQLInterfaceType) or "id" not in selected.fields:
+                return
+            if not any(isinstance(s, FieldNode) and s.name.value == "id" and s.alias is None for s in node.selections):
+                missing.append(selected.name)
+
+    visit(document, TypeInfoVisitor(type_info, Check()))
+    return missing
+
+
+def test_every_example_and_readme_operation_is_named_and_no_two_share_a_name() -> None:
+    names: list[str] = []
+    for where, text in documents_shown().items():
+        operations = [d for d in parse(text).definitions if isinstance(d, OperationDefinitionNode)]
+        assert operations, where
+        assert all(o.name is not None for o in operations), f"{where} holds an anonymous operation"
+        names += [o.name.value for o in operations if o.name is not None]
+    assert len(names) == len(set(names)), f"operation names repeat: {sorted(names)}"
+
+
+@pytest.mark.parametrize("where", sorted(documents_shown()))
+def test_every_example_and_readme_operation_selects_id_wherever_the_type_has_one(where: str) -> None:
+    assert selection_sets_without_id(parse(documents_shown()[where])) == [], where
+
+
+def test_the_id_rule_notices_a_missing_id() -> None:
+    assert selection_sets_without_id(parse("query Q { viewer { user { displayName } } }")) == ["User"]

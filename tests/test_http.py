@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from purchasegraph.app import create_app
 from purchasegraph.db.seed import demo_tenant_id, demo_user_id
-from purchasegraph.identity import mint_token
+from purchasegraph.identity import mint_token, user_token_claims
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings
 
 SECRET = "test-secret-for-http-tests-0123456789"
@@ -26,16 +26,18 @@ VIEWER_QUERY = "{ viewer { user { displayName } homeTenant { name } } }"
 
 
 def token_for(upn: str, domain: str, **overrides: Any) -> str:
+    """A user's token, shaped as Entra ID issues one; ``overrides`` change claims (None drops one)."""
     if overrides:
-        now = int(time.time())
-        claims = {
-            "oid": str(demo_user_id(upn)),
-            "tid": str(demo_tenant_id(domain)),
-            "iss": DEV_ISSUER,
-            "aud": DEFAULT_AUDIENCE,
-            "iat": now,
-            "exp": now + 600,
-        } | overrides
+        claims = (
+            user_token_claims(
+                user_id=demo_user_id(upn),
+                tenant_id=demo_tenant_id(domain),
+                issuer=DEV_ISSUER,
+                audience=DEFAULT_AUDIENCE,
+                ttl_seconds=600,
+            )
+            | overrides
+        )
         return jwt.encode({k: v for k, v in claims.items() if v is not None}, SECRET, algorithm="HS256")
     return mint_token(
         secret=SECRET,
@@ -179,20 +181,18 @@ async def test_tokens_signed_by_a_jwks_key_are_accepted_and_hs256_ones_refused(d
         settings = Settings(
             database_url=database_url,
             jwks_url=f"http://127.0.0.1:{server.server_port}/keys",
-            jwt_issuer="https://login.example/tenant/v2.0",
-            jwt_audience="api://purchasegraph",
+            jwt_issuers=("https://login.example/tenant/v2.0",),
+            jwt_audiences=("api://purchasegraph",),
             seed_demo=False,
             pool_min_size=1,
         )
-        now = int(time.time())
-        claims = {
-            "oid": str(demo_user_id("alex.admin@contoso.example")),
-            "tid": str(demo_tenant_id("contoso.example")),
-            "iss": "https://login.example/tenant/v2.0",
-            "aud": "api://purchasegraph",
-            "iat": now,
-            "exp": now + 600,
-        }
+        claims = user_token_claims(
+            user_id=demo_user_id("alex.admin@contoso.example"),
+            tenant_id=demo_tenant_id("contoso.example"),
+            issuer="https://login.example/tenant/v2.0",
+            audience="api://purchasegraph",
+            ttl_seconds=600,
+        )
         good = jwt.encode(claims, key, algorithm="ES256", headers={"kid": "k1"})
         wrong_audience = jwt.encode(claims | {"aud": "api://other"}, key, algorithm="ES256", headers={"kid": "k1"})
         hs256 = jwt.encode(claims, SECRET, algorithm="HS256")

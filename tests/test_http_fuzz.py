@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 
 from purchasegraph.app import create_app
 from purchasegraph.db.seed import demo_tenant_id, demo_user_id
-from purchasegraph.identity import mint_token
+from purchasegraph.identity import mint_token, user_token_claims
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings
 from tests.drawing import drawn
 
@@ -69,15 +69,9 @@ T = TypeVar("T")
 
 def _token(**claims: Any) -> str:
     """A development token for Paula at Contoso, with ``claims`` changed (None drops a claim)."""
-    now = int(time.time())
-    base: dict[str, Any] = {
-        "oid": str(PAULA),
-        "tid": str(CONTOSO),
-        "iss": DEV_ISSUER,
-        "aud": DEFAULT_AUDIENCE,
-        "iat": now,
-        "exp": now + 600,
-    }
+    base = user_token_claims(
+        user_id=PAULA, tenant_id=CONTOSO, issuer=DEV_ISSUER, audience=DEFAULT_AUDIENCE, ttl_seconds=600
+    )
     merged = {k: v for k, v in (base | claims).items() if v is not None}
     return jwt.encode(merged, SECRET, algorithm="HS256")
 
@@ -982,14 +976,9 @@ def operation_names() -> list[Case]:
 def tokens() -> list[Case]:
     body = json.dumps({"query": VIEWER_QUERY}).encode()
     now = int(time.time())
-    claims = {
-        "oid": str(PAULA),
-        "tid": str(CONTOSO),
-        "iss": DEV_ISSUER,
-        "aud": DEFAULT_AUDIENCE,
-        "iat": now,
-        "exp": now + 600,
-    }
+    claims = user_token_claims(
+        user_id=PAULA, tenant_id=CONTOSO, issuer=DEV_ISSUER, audience=DEFAULT_AUDIENCE, ttl_seconds=600
+    )
     good = _token()
     head, payload, signature = good.split(".")
     headers: list[tuple[str, str | bytes]] = [

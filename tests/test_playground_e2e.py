@@ -3,42 +3,41 @@
 The browser test serves the app for real (uvicorn on a loopback port), opens `/` in headless
 Chromium, clicks the demo admin's link, runs the example query in GraphiQL and reads the result
 pane; then goes back and does the same as a purchaser (her header, not the admin's GraphiQL kept).
-GraphiQL's page loads React and GraphiQL from unpkg; the browser never reaches it: every unpkg
-request is answered from playground_e2e/node_modules, installed with `npm ci` from
-playground_e2e/package-lock.json at exactly the versions the page names (and checked against the
-page's integrity hashes by the browser itself). It needs a Chromium binary (Debian's `chromium`;
-.ci/run installs it) and skips only when there is none.
+The browser is offline: every request to another origin than the gateway's fails, as on a machine
+with no internet, and the test asserts none was even tried, so GraphiQL, React and the rest come
+from the gateway (purchasegraph/playground_assets). It needs a Chromium binary (Debian's
+`chromium`; .ci/run installs it) and skips only when there is none.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import mimetypes
-import re
 import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.async_api import Page, Route, async_playwright
-from strawberry.http.ides import get_graphql_ide_html
+from playwright.async_api import Page, Route, WebSocket, async_playwright
 
 from purchasegraph.app import create_app
 from purchasegraph.db.seed import DEMO_USERS
+from purchasegraph.graphiql import GRAPHIQL_PAGE, PAGE_SCRIPT, VENDORED, asset_url
+from purchasegraph.playground import graphiql_link
 from purchasegraph.settings import Settings
 from tests.live_server import Live, live_server
-from tests.npm import npm_ci
 from tests.test_http import serving
 
-E2E_DIR = Path(__file__).parent / "playground_e2e"
 SECRET = "test-secret-for-the-playground-0123456789"
 ADMIN = "alex.admin@contoso.example"
 PURCHASER = "paula.purchaser@contoso.example"
 DEPARTED = "dana.departed@contoso.example"  # her account is disabled
+MY_EVENTS = "subscription { mySubscriptionEvents { eventId action } }"
 UI_TIMEOUT_MS = 30_000
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome-stable", "google-chrome")
 CHROMIUM_ARGS = [
@@ -50,8 +49,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# https://unpkg.com/<package>@<version>/<file>, the package possibly scoped (@graphiql/plugin-explorer).
-UNPKG = re.compile(r"^https://unpkg\.com/(?P<package>(?:@[^/@]+/)?[^/@]+)@(?P<version>[^/]+)/(?P<file>[^?#]+)")
 
 
 class _Links(HTMLParser):
@@ -136,15 +133,17 @@ async def test_each_link_presets_a_query_that_runs_as_its_actor(development: htt
         assert body["data"]["viewer"]["user"]["userPrincipalName"] == email
 
 
-async def test_a_link_opens_strawberrys_graphiql_which_reads_the_presets(development: httpx.AsyncClient) -> None:
-    """The link's target is the GraphiQL page (not a GraphQL GET), and that page takes `q` and `headers`
-    from the URL: the canary for a Strawberry release that changes its page (the browser test proves it)."""
+async def test_a_link_opens_the_gateways_graphiql_which_reads_the_presets(development: httpx.AsyncClient) -> None:
+    """The link's target is the GraphiQL page (not a GraphQL GET), whose script takes `q` and `headers`
+    from the URL (the browser test proves it works)."""
     href = actor_links((await development.get("/")).text)[ADMIN]
     response = await development.get(href, headers={"Accept": "text/html"})
     assert response.status_code == 200
-    assert response.text == get_graphql_ide_html("graphiql")
-    assert "parameters.q" in response.text
-    assert "parameters.headers" in response.text
+    assert response.text == GRAPHIQL_PAGE
+    script = await development.get(asset_url(PAGE_SCRIPT))
+    assert script.status_code == 200
+    assert "parameters.q" in script.text
+    assert "parameters.headers" in script.text
 
 
 async def test_the_page_does_not_exist_in_production(database_url: str, pool: object) -> None:
@@ -172,25 +171,16 @@ def chromium() -> str:
     )
 
 
-@pytest.fixture(scope="session")
-def cdn_files() -> Path:
-    """playground_e2e/node_modules, installed from the lockfile (`npm ci`) when missing or stale."""
-    npm = shutil.which("npm")
-    assert npm is not None, "the playground browser test installs GraphiQL's CDN files with `npm`: put it on PATH"
-    return npm_ci(E2E_DIR, npm, "--ignore-scripts")
-
-
 @pytest.fixture(scope="module")
 def live(database_url: str, pool: object) -> Iterator[Live]:
     with live_server(create_app(_settings(database_url))) as served:
         yield served
 
 
-class OfflineCdn:
-    """Answers the browser's unpkg requests from node_modules and refuses every other host."""
+class Offline:
+    """The network of a machine with no internet: the gateway's origin answers, every other request fails."""
 
-    def __init__(self, node_modules: Path, origin: str) -> None:
-        self.node_modules = node_modules
+    def __init__(self, origin: str) -> None:
         self.origin = origin
         self.served: list[str] = []
         self.refused: list[str] = []
@@ -198,34 +188,40 @@ class OfflineCdn:
     async def route(self, route: Route) -> None:
         url = route.request.url
         if url.startswith(f"{self.origin}/"):
+            self.served.append(url)
             await route.continue_()
             return
-        match = UNPKG.match(url)
-        path = self._file(match) if match is not None else None
-        if path is None:
-            self.refused.append(url)
-            await route.abort("blockedbyclient")
-            return
-        self.served.append(url)
-        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        if content_type.startswith(("text/", "application/javascript")):
-            content_type += "; charset=utf-8"
-        # The page loads them `crossorigin` with integrity hashes: CORS must allow it.
-        await route.fulfill(
-            path=path, headers={"Content-Type": content_type, "Access-Control-Allow-Origin": "*"}, status=200
-        )
+        self.refused.append(url)
+        await route.abort("internetdisconnected")
 
-    def _file(self, match: re.Match[str]) -> Path | None:
-        package = self.node_modules / match["package"]
-        manifest = package / "package.json"
-        if not manifest.is_file():
-            return None
-        if json.loads(manifest.read_text(encoding="utf-8")).get("version") != match["version"]:
-            return None  # the page names another version than the lockfile: refuse, the test says which
-        path = (package / match["file"]).resolve()
-        if not path.is_file() or not path.is_relative_to(package.resolve()):
-            return None
-        return path
+
+class Frames:
+    """The websocket messages the page sends and receives: (``sent`` or ``received``, the message)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, dict[str, Any]]] = []
+
+    def record(self, websocket: WebSocket) -> None:
+        websocket.on("framesent", lambda payload: self.messages.append(("sent", json.loads(payload))))
+        websocket.on("framereceived", lambda payload: self.messages.append(("received", json.loads(payload))))
+
+    def index(self, direction: str, kind: str) -> int:
+        """Where the first message of this type in this direction is (graphql-transport-ws's `type`)."""
+        return next(i for i, (d, message) in enumerate(self.messages) if (d, message.get("type")) == (direction, kind))
+
+    async def wait_for(self, direction: str, kind: str) -> None:
+        deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
+        while (direction, kind) not in ((d, message.get("type")) for d, message in self.messages):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {kind} {direction} over the websocket: {self.messages}")
+            await asyncio.sleep(0.05)
+
+
+def bearer_token_in(graphiql_url: str) -> str:
+    """The token of a GraphiQL link's preset ``Authorization`` header."""
+    headers = json.loads(parse_qs(urlsplit(graphiql_url).query)["headers"][0])
+    token: str = headers["Authorization"].removeprefix("Bearer ")
+    return token
 
 
 async def open_as(page: Page, origin: str, email: str, name: str) -> None:
@@ -249,18 +245,19 @@ async def run_and_read(page: Page, expected: str) -> str:
     return text
 
 
-async def test_the_admin_opens_graphiql_from_the_page_and_runs_the_example(
-    chromium: str, cdn_files: Path, live: Live, tmp_path: Path
+async def test_graphiql_runs_offline_the_examples_of_an_admin_and_a_purchaser_and_her_subscription(
+    chromium: str, live: Live, tmp_path: Path
 ) -> None:
-    cdn = OfflineCdn(cdn_files, live.url)
+    network = Offline(live.url)
     console: list[str] = []
+    frames = Frames()
     started = time.monotonic()
     async with async_playwright() as playwright:
         context = await playwright.chromium.launch_persistent_context(
             str(tmp_path / "profile"), executable_path=chromium, headless=True, args=CHROMIUM_ARGS
         )
         try:
-            await context.route("**/*", cdn.route)
+            await context.route("**/*", network.route)
             page = await context.new_page()
             page.set_default_timeout(UI_TIMEOUT_MS)
             page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
@@ -275,10 +272,18 @@ async def test_the_admin_opens_graphiql_from_the_page_and_runs_the_example(
                 await page.go_back()
                 await open_as(page, live.url, PURCHASER, "Paula Purchaser")
                 purchaser = await run_and_read(page, '"Paula Purchaser"')
+
+                # Her events, live: the subscription goes over the websocket of the graphql-ws
+                # client inside the shipped bundle, signed in with the headers editor's token.
+                page.on("websocket", frames.record)
+                await page.goto(f"{live.url}{graphiql_link(bearer_token_in(page.url), MY_EVENTS)}")
+                await page.locator(".graphiql-query-editor").get_by_text("mySubscriptionEvents").wait_for()
+                await page.locator(".graphiql-execute-button").click()
+                await frames.wait_for("sent", "subscribe")
             except Exception as error:
                 await page.screenshot(path=tmp_path / "failed.png")
                 raise AssertionError(
-                    f"{error}\nscreenshot: {tmp_path / 'failed.png'}\nrefused: {cdn.refused}\nconsole: {console}"
+                    f"{error}\nscreenshot: {tmp_path / 'failed.png'}\nrefused: {network.refused}\nconsole: {console}"
                 ) from error
         finally:
             await context.close()
@@ -289,7 +294,17 @@ async def test_the_admin_opens_graphiql_from_the_page_and_runs_the_example(
     assert '"errors"' not in admin, admin
     assert '"userPrincipalName": "paula.purchaser@contoso.example"' in purchaser, purchaser
     assert "Alex Admin" not in purchaser, purchaser
-    assert cdn.refused == [], f"requests the test could not serve offline: {cdn.refused}"
-    assert any("graphiql.min.js" in url for url in cdn.served), cdn.served
+    assert network.refused == [], f"the playground reached for the internet: {network.refused}"
+    served = {urlsplit(url).path for url in network.served}
+    assert {asset_url(name) for name in VENDORED} <= served, served
     assert not [line for line in console if line.startswith("pageerror")], console
+    # The page's Content-Security-Policy allows this origin only: the browser reports what it refused.
+    assert not [line for line in console if "Content Security Policy" in line], console
+    # connection_init carried her token (the gateway acknowledges nothing else), then she subscribed.
+    init = frames.index("sent", "connection_init")
+    ack = frames.index("received", "connection_ack")
+    subscribe = frames.index("sent", "subscribe")
+    assert init < ack < subscribe, frames.messages
+    assert frames.messages[init][1]["payload"]["Authorization"].startswith("Bearer "), frames.messages[init]
+    assert frames.messages[subscribe][1]["payload"]["query"] == MY_EVENTS, frames.messages[subscribe]
     assert elapsed < 120, f"the browser round took {elapsed:.1f}s"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +16,18 @@ import pytest
 from purchasegraph.cli import main
 from purchasegraph.gateway.documents import document_hash
 from purchasegraph.settings import Settings
+from tests.npm import npm_ci
 from tests.test_http import SECRET, serving
 
+ROOT = Path(__file__).resolve().parent.parent
+# Apollo's own manifest generator, and documents that reach the corners of its text (fragments
+# across files, nested and unused ones, inline fragments, object and list values, wrapped arguments).
+APOLLO_DIR = Path(__file__).parent / "apollo_manifest"
+GENERATOR_TIMEOUT = 60.0
+
 TRUSTED = "query Catalogue { products { productId } }\n"
+# What Apollo Client sends for TRUSTED, and so what the manifest holds: printed, `__typename` added.
+TRUSTED_AS_SENT = "query Catalogue {\n  products {\n    productId\n    __typename\n  }\n}"
 UNTRUSTED = "{ products { name } }"
 
 
@@ -58,19 +69,72 @@ def code_of(response: httpx.Response) -> str:
     return code
 
 
-def test_the_cli_builds_a_manifest_of_sha256_ids(manifest: Path) -> None:
+def test_the_cli_keys_each_operation_by_the_sha256_of_the_text_apollo_client_sends(manifest: Path) -> None:
     data = json.loads(manifest.read_text())
     assert data["format"] == "apollo-persisted-query-manifest"
-    assert data["operations"] == [{"id": document_hash(TRUSTED), "name": "Catalogue", "type": "query", "body": TRUSTED}]
+    assert data["operations"] == [
+        {"id": document_hash(TRUSTED_AS_SENT), "name": "Catalogue", "type": "query", "body": TRUSTED_AS_SENT}
+    ]
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("comparing with Apollo's manifest generator needs `node` and `npm` on PATH")
+    npm_ci(APOLLO_DIR, npm)
+    return node
+
+
+def test_the_manifest_is_the_one_apollos_own_generator_writes(node: str, tmp_path: Path) -> None:
+    folders = [ROOT / "examples", APOLLO_DIR / "documents"]
+    config = tmp_path / "persisted-query-manifest.config.json"
+    apollo_manifest = tmp_path / "apollo.json"
+    documents = [f"{folder}/**/*.graphql" for folder in folders]
+    config.write_text(json.dumps({"documents": documents, "output": str(apollo_manifest)}), encoding="utf-8")
+    generator = APOLLO_DIR / "node_modules" / "@apollo" / "generate-persisted-query-manifest" / "cli.js"
+    completed = subprocess.run(  # noqa: S603 - fixed arguments, node found on PATH
+        [node, str(generator), "--config", str(config)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=GENERATOR_TIMEOUT,
+        check=False,
+    )
+    assert completed.returncode == 0, f"Apollo's generator failed:\n{completed.stdout}\n{completed.stderr}"
+    ours = tmp_path / "ours.json"
+    assert main(["trusted-documents", *map(str, folders), "-o", str(ours)]) == 0
+
+    theirs = json.loads(apollo_manifest.read_text(encoding="utf-8"))
+    assert len(theirs["operations"]) == 6  # every example, and each corner document
+    assert json.loads(ours.read_text(encoding="utf-8")) == theirs
 
 
 def test_the_cli_refuses_a_document_that_does_not_fit_the_schema(tmp_path: Path) -> None:
-    (tmp_path / "bad.graphql").write_text("{ noSuchField }", encoding="utf-8")
+    (tmp_path / "bad.graphql").write_text("query Bad { noSuchField }", encoding="utf-8")
+    assert main(["trusted-documents", str(tmp_path)]) == 2
+
+
+def test_the_cli_refuses_an_anonymous_operation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "anonymous.graphql").write_text("{ products { productId } }", encoding="utf-8")
+    assert main(["trusted-documents", str(tmp_path)]) == 2
+    assert "anonymous query; name it" in capsys.readouterr().err
+
+
+def test_the_cli_refuses_two_operations_of_one_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a.graphql").write_text("query Same { products { productId } }", encoding="utf-8")
+    (tmp_path / "b.graphql").write_text("query Same { products { name } }", encoding="utf-8")
+    assert main(["trusted-documents", str(tmp_path)]) == 2
+    assert "operation Same is also defined in" in capsys.readouterr().err
+
+
+def test_the_cli_refuses_a_spread_of_a_fragment_no_file_defines(tmp_path: Path) -> None:
+    (tmp_path / "a.graphql").write_text("query Spread { products { ...Missing } }", encoding="utf-8")
     assert main(["trusted-documents", str(tmp_path)]) == 2
 
 
 async def test_a_trusted_document_runs_by_its_hash(enforced: httpx.AsyncClient) -> None:
-    response = await enforced.post("/graphql", json=persisted(None, document_hash(TRUSTED)))
+    response = await enforced.post("/graphql", json=persisted(None, document_hash(TRUSTED_AS_SENT)))
     assert response.status_code == 200
     assert response.json()["data"]["products"]
 
@@ -93,7 +157,16 @@ async def test_enforced_free_text_is_refused_unless_it_is_in_the_manifest(enforc
     refused = await enforced.post("/graphql", json={"query": UNTRUSTED})
     assert refused.status_code == 400
     assert code_of(refused) == "TRUSTED_DOCUMENT_REQUIRED"
-    assert (await enforced.post("/graphql", json={"query": TRUSTED})).status_code == 200
+    assert (await enforced.post("/graphql", json={"query": TRUSTED_AS_SENT})).status_code == 200
+
+
+async def test_enforced_a_document_runs_only_as_apollo_client_sends_it(enforced: httpx.AsyncClient) -> None:
+    # The file's own text is not what the manifest trusts: clients send the printed form.
+    refused = await enforced.post("/graphql", json=persisted(TRUSTED, document_hash(TRUSTED)))
+    assert code_of(refused) == "PERSISTED_QUERY_NOT_FOUND"
+    sent = await enforced.post("/graphql", json=persisted(TRUSTED_AS_SENT, document_hash(TRUSTED_AS_SENT)))
+    assert sent.status_code == 200
+    assert sent.json()["data"]["products"][0]["__typename"] == "Product"
 
 
 async def test_enforced_the_text_cannot_be_registered_under_a_new_hash(enforced: httpx.AsyncClient) -> None:

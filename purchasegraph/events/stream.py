@@ -22,7 +22,7 @@ from purchasegraph.db.loaders import Loaders
 from purchasegraph.events.hub import EventHub
 from purchasegraph.gateway.authentication import signed_in
 from purchasegraph.gateway.errors import RequestError
-from purchasegraph.identity import InvalidToken
+from purchasegraph.identity import InvalidToken, TokenReason
 from purchasegraph.runtime import Runtime
 from purchasegraph.viewer import Viewer
 
@@ -30,13 +30,15 @@ from purchasegraph.viewer import Viewer
 class StreamError(GraphQLError):
     """Why a subscription is refused or ended; ``extensions.code`` says which, stably."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message, extensions={"code": code})
+    def __init__(self, code: str, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message, extensions={"code": code} if reason is None else {"code": code, "reason": reason})
         self.code = code
 
 
-def token_expired() -> StreamError:
-    return StreamError("UNAUTHENTICATED", "The token is no longer valid (expired?); connect again with a new one.")
+def token_expired(reason: TokenReason = TokenReason.EXPIRED) -> StreamError:
+    return StreamError(
+        "UNAUTHENTICATED", "The token is no longer valid (expired?); connect again with a new one.", reason=reason.value
+    )
 
 
 def bearer_token(params: dict[str, Any]) -> str | None:
@@ -93,11 +95,11 @@ class StreamContext(Context):
         await self.release()
         runtime = self.connection.runtime
         if self.connection.token is None:
-            raise token_expired()
+            raise token_expired(TokenReason.MISSING)
         try:
             claims = await runtime.verifier.verify_principal(self.connection.token)
-        except InvalidToken:
-            raise token_expired() from None
+        except InvalidToken as invalid:
+            raise token_expired(invalid.reason) from None
         executor = RequestExecutor(
             runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=runtime.settings.acquire_timeout
         )

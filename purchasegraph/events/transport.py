@@ -16,7 +16,8 @@ id, as over HTTP.
 The token comes in connection_init's payload, ``{"Authorization": "Bearer <token>"}`` (a browser
 cannot set headers on a websocket). A missing or invalid token, or one naming a user the
 directory no longer has or a disabled account, closes the socket with 4403 before anything is
-acknowledged.
+acknowledged; the close reason is the ``TokenReason`` an HTTP 401 would carry in
+``extensions.reason`` (``TOKEN_MISSING`` when connection_init has no token).
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
-from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.schema import BaseSchema
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -49,13 +49,13 @@ from strawberry.utils.aio import aclosing
 from purchasegraph.db.availability import database_unavailable
 from purchasegraph.db.executor import RequestExecutor
 from purchasegraph.events.stream import Connection, StreamContext, bearer_token
-from purchasegraph.gateway.authentication import signed_in
+from purchasegraph.gateway.authentication import refusal_reason, signed_in
 from purchasegraph.gateway.documents import DocumentStore
 from purchasegraph.gateway.errors import RequestCode, RequestError
 from purchasegraph.gateway.execution import Engine
 from purchasegraph.gateway.http import check_strings, principal_of, throttled
 from purchasegraph.gateway.throttle import CostBucket
-from purchasegraph.identity import InvalidToken
+from purchasegraph.identity import InvalidToken, TokenReason
 
 log = logging.getLogger("purchasegraph.events")
 
@@ -67,6 +67,8 @@ MAX_SUBSCRIPTIONS_PER_PRINCIPAL = 100
 CONNECTION_INIT_TIMEOUT = datetime.timedelta(seconds=10)
 # RFC 6455 "Try Again Later": the database did not answer while the connection was checked.
 TRY_AGAIN_LATER = 1013
+# graphql-transport-ws "Forbidden": connection_init refused (its close reason says why).
+FORBIDDEN = 4403
 # RFC 6455 "Message Too Big": a message larger than an HTTP body may be.
 MESSAGE_TOO_BIG = 1009
 # graphql-transport-ws: a message of a type or shape the protocol does not define.
@@ -168,11 +170,19 @@ class Subscriptions:
         and the operation's cost is taken from its bucket, the one its HTTP requests pay from."""
         runtime = connection.runtime
         if connection.token is None:
-            raise RequestError(RequestCode.UNAUTHENTICATED, "Connect with a token first.")
+            raise RequestError(
+                RequestCode.UNAUTHENTICATED,
+                "Connect with a token first.",
+                extensions={"reason": TokenReason.MISSING.value},
+            )
         try:
             claims = await runtime.verifier.verify_principal(connection.token)
-        except InvalidToken:
-            raise RequestError(RequestCode.UNAUTHENTICATED, "The token is no longer valid; connect again.") from None
+        except InvalidToken as invalid:
+            raise RequestError(
+                RequestCode.UNAUTHENTICATED,
+                "The token is no longer valid; connect again.",
+                extensions={"reason": invalid.reason.value},
+            ) from None
         db = RequestExecutor(runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=runtime.settings.acquire_timeout)
         try:
             principal = principal_of(await signed_in(db, claims), None)
@@ -278,12 +288,23 @@ class SizedMessages(ASGIWebSocketAdapter):
             pass
 
 
+class RefusedConnection(Exception):
+    """connection_init refused for this reason. Not Strawberry's ``ConnectionRejectionError``,
+    whose close reason is always "Forbidden": this one reaches ``Handler``, which says why."""
+
+    def __init__(self, reason: TokenReason) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
 class Handler(BaseGraphQLTransportWSHandler[Connection, None]):
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         # The token's user is looked up while the connection is checked: a database that does
         # not answer is "try again", not "forbidden" and not a crash of the socket's task.
         try:
             await super().handle_connection_init(message)
+        except RefusedConnection as refusal:
+            await self.websocket.close(code=FORBIDDEN, reason=refusal.reason.value)
         except Exception as error:
             if not database_unavailable(error):
                 raise
@@ -297,7 +318,9 @@ class EventStreams(GraphQL[Connection, None]):
     graphql_transport_ws_handler_class = Handler
     websocket_adapter_class = SizedMessages
 
-    def __init__(self, engine: Engine, documents: DocumentStore, bucket: CostBucket) -> None:
+    def __init__(
+        self, engine: Engine, documents: DocumentStore, bucket: CostBucket, allowed_origins: frozenset[str]
+    ) -> None:
         self.engine = engine
         super().__init__(
             # Duck-typed: the handler calls `stream` and nothing else of its schema.
@@ -306,6 +329,10 @@ class EventStreams(GraphQL[Connection, None]):
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
             connection_init_wait_timeout=CONNECTION_INIT_TIMEOUT,
             max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_CONNECTION,
+            # The pages HTTP's CORS lets in (gateway/cors.py): a handshake from another origin is
+            # refused with 403 before anything else runs; same-origin pages and clients that send
+            # no Origin (not browsers) are always let through to the token check.
+            allowed_origins=sorted(allowed_origins),
         )
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Connection:
@@ -316,17 +343,18 @@ class EventStreams(GraphQL[Connection, None]):
         """Accept the connection only with a valid token naming a principal that may sign in."""
         token = bearer_token(context.connection_params)
         if token is None:
-            raise ConnectionRejectionError()
+            named = any(name.lower() == "authorization" for name in context.connection_params)
+            raise RefusedConnection(TokenReason.MALFORMED if named else TokenReason.MISSING)
         runtime = context.runtime
         try:
             claims = await runtime.verifier.verify_principal(token)
-        except InvalidToken:
-            raise ConnectionRejectionError() from None
+        except InvalidToken as invalid:
+            raise RefusedConnection(invalid.reason) from None
         db = RequestExecutor(runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=runtime.settings.acquire_timeout)
         try:
             await signed_in(db, claims)
-        except RequestError:
-            raise ConnectionRejectionError() from None
+        except RequestError as refused:
+            raise RefusedConnection(refusal_reason(refused) or TokenReason.UNKNOWN_USER) from None
         finally:
             await db.close()
         context.token = token

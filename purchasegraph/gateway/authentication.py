@@ -5,25 +5,36 @@ directory whose account may sign in (``policy.may_sign_in``: a disabled account 
 nothing), or an application of a tenant this service has (with app roles it knows), else the
 request is refused 401 before anything else runs. ``signed_in`` is that decision for every path
 that turns verified claims into a principal: HTTP, the websocket's connect and each event.
+
+Every 401 keeps ``extensions.code: UNAUTHENTICATED`` (what clients already branch on) and says why
+in ``extensions.reason``, a ``TokenReason``; the messages are the gateway's own, never a library's.
 """
 
 from __future__ import annotations
 
 from purchasegraph.db.executor import Executor, RequestExecutor
 from purchasegraph.gateway.errors import RequestCode, RequestError
-from purchasegraph.identity import AppClaims, Claims, InvalidToken
+from purchasegraph.identity import AppClaims, Claims, InvalidToken, TokenReason
 from purchasegraph.policy import may_sign_in
 from purchasegraph.runtime import Runtime
 from purchasegraph.viewer import Viewer, load_principal
 
 
-def unauthenticated(message: str) -> RequestError:
+def unauthenticated(reason: TokenReason, message: str) -> RequestError:
+    """A 401 with its reason (RFC 6750: `invalid_token`, the reason as its description)."""
     return RequestError(
         RequestCode.UNAUTHENTICATED,
         message,
         status=401,
-        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{reason.value}"'},
+        extensions={"reason": reason.value},
     )
+
+
+def refusal_reason(error: RequestError) -> TokenReason | None:
+    """The reason of a 401 made by ``unauthenticated``, else None."""
+    reason = error.extensions.get("reason")
+    return next((known for known in TokenReason if known.value == reason), None)
 
 
 async def signed_in(db: Executor, claims: Claims | AppClaims) -> Viewer:
@@ -32,10 +43,15 @@ async def signed_in(db: Executor, claims: Claims | AppClaims) -> Viewer:
     viewer = await load_principal(db, claims)
     if viewer is None:
         if isinstance(claims, AppClaims):
-            raise unauthenticated("The bearer token names an application of a tenant this service does not have.")
-        raise unauthenticated("The bearer token names a user this directory does not have.")
+            raise unauthenticated(
+                TokenReason.UNKNOWN_TENANT,
+                "The bearer token names an application of a tenant this service does not have.",
+            )
+        raise unauthenticated(TokenReason.UNKNOWN_USER, "The bearer token names a user this directory does not have.")
     if not may_sign_in(viewer):
-        raise unauthenticated("The bearer token names a disabled account: it signs in to nothing.")
+        raise unauthenticated(
+            TokenReason.DISABLED_USER, "The bearer token names a disabled account: it signs in to nothing."
+        )
     return viewer
 
 
@@ -46,11 +62,11 @@ async def authenticate(authorization: str | None, runtime: Runtime) -> tuple[Vie
         return None, RequestExecutor(runtime.pool, tenant_id=None, acquire_timeout=settings.acquire_timeout)
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise unauthenticated("The Authorization header must be `Bearer <token>`.")
+        raise unauthenticated(TokenReason.MALFORMED, "The Authorization header must be `Bearer <token>`.")
     try:
         claims = await runtime.verifier.verify_principal(token.strip())
     except InvalidToken as exc:
-        raise unauthenticated(f"The bearer token is not valid: {exc}.") from exc
+        raise unauthenticated(exc.reason, f"The bearer token is not valid: {exc}.") from None
     db = RequestExecutor(runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=settings.acquire_timeout)
     try:
         viewer = await signed_in(db, claims)

@@ -83,7 +83,7 @@ class RequestError(Exception):
     def graphql_errors(self) -> list[dict[str, Any]]:
         if self.errors is not None:
             return self.errors
-        return [{"message": self.message, "extensions": {"code": self.code.value}}]
+        return [{"message": self.message, "extensions": {**self.extensions, "code": self.code.value}}]
 
 
 def malformed(message: str) -> RequestError:

@@ -5,9 +5,9 @@ mutation over GET is 405, so a link or an image tag can never buy anything). Res
 ``application/graphql-response+json`` when the client accepts it, else ``application/json``.
 
 Only JSON bodies are taken on POST. That is also the CSRF defence: a browser cannot send
-``application/json`` cross-site without a CORS preflight, and form posts or ``text/plain``
-bodies are refused with 415. Credentials are bearer tokens, never cookies, so a GET from
-another site carries no identity.
+``application/json`` cross-site without a CORS preflight (which ``gateway/cors.py`` grants only
+to the configured origins), and form posts or ``text/plain`` bodies are refused with 415.
+Credentials are bearer tokens, never cookies, so a GET from another site carries no identity.
 
 Every refusal happens in the cheapest possible order: body size, JSON, document limits,
 validation, cost, and only then the token (one statement), the throttle and execution.
@@ -24,9 +24,8 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
-from strawberry.http.ides import get_graphql_ide_html
 
 from purchasegraph.compiled import run_compiled
 from purchasegraph.context import build_context
@@ -40,6 +39,7 @@ from purchasegraph.gateway.execution import Engine, Prepared, format_result
 from purchasegraph.gateway.request_id import client_request_id_from_scope, request_id_from_scope
 from purchasegraph.gateway.strings import storable
 from purchasegraph.gateway.throttle import CostBucket, ThrottleStatus
+from purchasegraph.graphiql import graphiql_page
 from purchasegraph.observability.metrics import record_request
 from purchasegraph.observability.tracing import request_tracing
 from purchasegraph.runtime import Runtime
@@ -320,7 +320,7 @@ class GraphQLHTTP:
         accept = request.headers.get("accept")
         wants_page = request.method == "GET" and "query" not in request.query_params and "text/html" in (accept or "")
         if wants_page and self.graphiql:
-            return HTMLResponse(get_graphql_ide_html("graphiql"))
+            return graphiql_page()
         media_type = negotiate(accept)
         if media_type is None:
             refusal = RequestError(RequestCode.NOT_ACCEPTABLE, f"Accept {GRAPHQL_RESPONSE_JSON} or {JSON}.", status=406)

@@ -1,0 +1,72 @@
+"""Which browser pages on other origins may call the API: CORS over HTTP, the Origin check on websockets.
+
+One setting decides both (``Settings.allowed_origins``, from ``PURCHASEGRAPH_CORS_ORIGINS``): a
+page that may POST a query may also open the subscription socket, and one that may not gets
+neither. Credentials are bearer tokens the page sets itself, never cookies, so the API never sends
+``Access-Control-Allow-Credentials``: no origin, allowed or not, rides on a signed-in browser.
+
+The middleware is the outermost layer of the app, so a preflight is answered before anything
+else runs: no token lookup, no SQL, no cost taken from any bucket. Every other response passes
+through it on the way out, refusals included, so a page can read its 401 or 429 (and the
+``Retry-After`` and ``X-Request-Id`` it needs to retry or report it).
+See https://fetch.spec.whatwg.org/#http-cors-protocol.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
+
+from purchasegraph.gateway.http import ALLOWED_METHODS
+
+# Beyond the CORS-safelisted ones (Accept, Content-Type with a form type...): the bearer token,
+# JSON bodies, the request id a client correlates its logs with, the client identity Apollo
+# Client sends when given a name and version, the CSRF-prevention headers Apollo's links add,
+# and W3C trace context (the gateway continues a trace it is given).
+ALLOWED_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "X-Request-Id",
+    "apollographql-client-name",
+    "apollographql-client-version",
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+    "traceparent",
+    "tracestate",
+)
+# What a page's script may read of a response besides the safelisted ones: the ids to quote in a
+# support ticket, and how long to wait after a 429 or 503.
+EXPOSED_HEADERS = ("X-Request-Id", "X-Client-Request-Id", "Retry-After")
+# Seconds a browser may reuse a preflight's answer (Chromium caps it at 7200); ten minutes keeps
+# a changed setting from lingering in browsers for long.
+PREFLIGHT_MAX_AGE = 600
+
+
+class Cors(CORSMiddleware):
+    """Starlette's CORS, with an allowed preflight answered ``204 No Content`` (it answers
+    ``200 OK`` with a body); a refused one stays ``400`` with the reason, and no
+    ``Access-Control-Allow-Origin``, which is what the browser acts on."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        answer = super().preflight_response(request_headers)
+        if answer.status_code != 200:
+            return answer
+        headers = {
+            name: value for name, value in answer.headers.items() if name not in ("content-length", "content-type")
+        }
+        return Response(status_code=204, headers=headers)
+
+
+def cors(allowed_origins: frozenset[str]) -> Middleware:
+    """The app's CORS layer for these origins (``{"*"}`` for any, empty for none)."""
+    return Middleware(
+        Cors,
+        allow_origins=sorted(allowed_origins),
+        allow_methods=[method.strip() for method in ALLOWED_METHODS.split(",")],
+        allow_headers=ALLOWED_HEADERS,
+        allow_credentials=False,
+        expose_headers=EXPOSED_HEADERS,
+        max_age=PREFLIGHT_MAX_AGE,
+    )
