@@ -66,7 +66,9 @@ def create_app_from_env() -> Starlette:
 def create_app(settings: Settings) -> Starlette:
     engine = Engine(build_schema(), settings.limits, production=settings.production)
     manifest = load_manifest(settings.trusted_documents) if settings.trusted_documents else None
-    documents = DocumentStore(manifest, enforce=settings.require_trusted_documents)
+    documents = DocumentStore(
+        manifest, enforce=settings.require_trusted_documents, max_tokens=settings.limits.max_tokens
+    )
     # One bucket for HTTP requests and websocket operations alike.
     bucket = PostgresCostBucket(settings.throttle)
     graphql_http = GraphQLHTTP(engine, bucket, documents, graphiql=not settings.production)
@@ -120,7 +122,9 @@ async def print_banner(runtime: Runtime, url: str) -> None:
     page lists every actor, `purchasegraph demo-tokens` prints all their tokens, and a production
     banner must not print credentials anyway."""
     settings = runtime.settings
-    lines = [f"purchasegraph is up ({runtime.startup_seconds:.2f}s to start)", f"  playground: {url}"]
+    # Production serves no GraphiQL at that URL: only the API.
+    where = f"  endpoint:   {url}" if settings.production else f"  playground: {url}"
+    lines = [f"purchasegraph is up ({runtime.startup_seconds:.2f}s to start)", where]
     if not settings.production:
         lines.append(f"  demo page:  {url.removesuffix('graphql')}  (every demo actor, one click into the playground)")
         if runtime.jwt_secret:

@@ -55,7 +55,12 @@ def serve(args: argparse.Namespace) -> int:
         "ws_max_size": settings.limits.max_body_bytes,
     }
     if args.workers == 1:
-        uvicorn.run(create_app(settings), **options)
+        try:
+            app = create_app(settings)
+        except ValueError as error:  # a manifest it cannot read: say so, not a traceback
+            print(f"purchasegraph serve: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        uvicorn.run(app, **options)
         return 0
     # Worker processes build their own app from the environment: hand the flags down through it.
     # They share one embedded server (one data folder) and migrate under an advisory lock.

@@ -44,6 +44,13 @@ ASYMMETRIC_ALGORITHMS = ["RS256", "ES256"]
 COMMON_CLAIMS = ["exp", "iat", "iss", "aud", "tid"]
 # The placeholder of an issuer template, filled with the token's own `tid`.
 TENANT_PLACEHOLDER = "{tid}"
+# How long a fetched JWKS is trusted before it is fetched again: a key the identity provider
+# withdraws stops verifying tokens at most this long after. (A token naming a `kid` the cached set
+# lacks refetches at once, at most every 30 s: PyJWT's cool-down.)
+JWKS_CACHE_SECONDS = 300.0
+# A JWKS fetch that takes longer fails (SIGNING_KEYS_UNAVAILABLE) instead of holding the request,
+# and every other token check waiting on PyJWT's client lock, for PyJWT's default 30 s.
+JWKS_FETCH_TIMEOUT_SECONDS = 5.0
 # The delegated scope development user tokens carry. The gateway does not check `scp`'s value: a
 # user's rights are their directory roles, read per request; `scp` only says "a user's token".
 USER_SCOPE = "user_impersonation"
@@ -72,7 +79,8 @@ class TokenReason(enum.StrEnum):
     # A required claim missing or of the wrong shape, or a token that is neither exactly a user's
     # nor exactly an application's.
     BAD_CLAIMS = "TOKEN_CLAIMS_INVALID"
-    # The JWKS could not be fetched: the token could not be checked. Try again later.
+    # The JWKS could not be fetched (or was no JWKS): the token was not checked. Answered 503, not
+    # 401 (gateway/authentication.py): signing in again would not help, retrying will.
     KEYS_UNAVAILABLE = "SIGNING_KEYS_UNAVAILABLE"
     # Verified, but the directory has no such user in the token's tenant.
     UNKNOWN_USER = "USER_UNKNOWN"
@@ -195,7 +203,9 @@ def _check_issuer(payload: Mapping[str, Any], issuers: Iterable[str]) -> None:
     issuer of no tenant) is refused."""
     _uuid_claim(payload, "tid")  # a GUID, so a template can only ever be filled with one
     tenant = payload["tid"]
-    if payload.get("iss") not in {issuer_for(template, tenant) for template in issuers}:
+    issuer = payload.get("iss")
+    # A string, compared as one: a list or an object is no issuer (and is not hashable either).
+    if not isinstance(issuer, str) or issuer not in {issuer_for(template, tenant) for template in issuers}:
         raise InvalidToken("the token's issuer is not one this service trusts for its tenant", TokenReason.WRONG_ISSUER)
 
 
@@ -224,12 +234,36 @@ def _refusal(exc: Exception) -> InvalidToken:
     return InvalidToken("the token is not a well-formed JWT", TokenReason.MALFORMED)
 
 
+class SigningKeys(jwt.PyJWKClient):
+    """PyJWT's JWKS client, for which a key set that cannot be had (the provider unreachable, slow,
+    or answering anything but a JWKS with signing keys) is always a connection error, so
+    SIGNING_KEYS_UNAVAILABLE: the token could not be checked, which says nothing against it. Only a
+    ``kid`` the set lacks is the token's fault."""
+
+    def get_signing_keys(self, refresh: bool = False) -> list[jwt.PyJWK]:
+        try:
+            return super().get_signing_keys(refresh)
+        except jwt.PyJWKClientConnectionError:
+            raise
+        except (jwt.PyJWTError, ValueError) as exc:
+            raise jwt.PyJWKClientConnectionError("the JWKS holds no usable signing keys") from exc
+
+
 class TokenVerifier:
     def __init__(self, settings: Settings, *, secret: str | None) -> None:
         self._issuers = settings.jwt_issuers
         self._audiences = list(settings.jwt_audiences)
         self._secret = secret
-        self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True) if settings.jwks_url else None
+        # The key set is cached for JWKS_CACHE_SECONDS, never key by key: PyJWT's per-key cache
+        # (`cache_keys`) has no expiry, so a key the identity provider withdrew (rotated out, or
+        # compromised) would stay trusted until the process restarts.
+        self._jwks = (
+            SigningKeys(
+                settings.jwks_url, cache_keys=False, lifespan=JWKS_CACHE_SECONDS, timeout=JWKS_FETCH_TIMEOUT_SECONDS
+            )
+            if settings.jwks_url
+            else None
+        )
         if self._jwks is None and not secret:
             raise ValueError("a JWT secret or a JWKS URL must be configured")
 
@@ -246,8 +280,9 @@ class TokenVerifier:
         try:
             if self._jwks is not None:
                 # PyJWKClient fetches over blocking urllib; keep it off the event loop.
-                signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
-                key: object = signing_key.key
+                # The JWK itself, not its bare key: the key then decides the algorithm (an RSA
+                # key verifies RS256 only), never the `alg` the token names.
+                key: object = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
                 algorithms = ASYMMETRIC_ALGORITHMS
             else:
                 key, algorithms = self._secret, ["HS256"]

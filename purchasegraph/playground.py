@@ -155,6 +155,13 @@ async def demo_actors(runtime: Runtime) -> list[Actor]:
     return actors
 
 
+# The page holds live development tokens (in its links) and needs nothing but its own inline style:
+# no script runs, whatever a name in the directory holds, and no other site can frame it.
+DEMO_PAGE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
 async def playground(request: Request) -> Response:
     """GET /: the demo actors and a GraphiQL link for each (development only; 404 in production)."""
     runtime: Runtime = request.state.runtime
@@ -177,7 +184,12 @@ async def playground(request: Request) -> Response:
         )
     return HTMLResponse(
         _PAGE.format(graphiql=escape(GRAPHIQL_PATH), body=body),
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": DEMO_PAGE_POLICY,
+            "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 

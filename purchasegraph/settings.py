@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
 from strawberry.http.websocket_origin import normalize_allowed_origins
@@ -171,16 +174,45 @@ def _date(env: Mapping[str, str], name: str) -> datetime.date | None:
 ANY_ORIGIN = "*"
 
 
+# A host as a browser's Origin header spells it: ASCII labels (an internationalised name in its
+# punycode form), or an IP address.
+_HOST_LABELS = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
+
+
+def _sent_by_browsers(origin: str) -> bool:
+    """Whether a browser can send this (normalised) origin: a host it can spell and a real port
+    (any scheme: hybrid apps send `capacitor://localhost`). A wildcard host
+    (``https://*.app.example``) or a Unicode one would be accepted by the comparison and then
+    never match anything."""
+    parts = urlsplit(origin)
+    host = parts.hostname or ""
+    if parts.port == 0:
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return _HOST_LABELS.fullmatch(host) is not None
+    return True
+
+
 def cors_origins_from(origins: Iterable[str]) -> frozenset[str]:
     """Origins as browsers send them (``https://Example.com:443`` is ``https://example.com``), or
-    ``{"*"}``; anything that is not an origin (a path, ``null``) is refused rather than never matched."""
+    ``{"*"}``; anything that is not an origin a browser sends (a path, ``null``, a wildcard host)
+    is refused rather than never matched."""
     listed = [origin.strip() for origin in origins if origin.strip()]
     if ANY_ORIGIN in listed and len(listed) > 1:
         raise ValueError("PURCHASEGRAPH_CORS_ORIGINS is either `*` or a list of origins, not both")
     try:
-        return normalize_allowed_origins(listed)
+        normalized = normalize_allowed_origins(listed)
     except ValueError as error:
         raise ValueError(f"PURCHASEGRAPH_CORS_ORIGINS: {error}") from None
+    unsendable = sorted(origin for origin in normalized if origin != ANY_ORIGIN and not _sent_by_browsers(origin))
+    if unsendable:
+        raise ValueError(
+            f"PURCHASEGRAPH_CORS_ORIGINS: {unsendable[0]!r} is no origin a browser sends: one host "
+            "(no wildcard; an internationalised name in its xn-- form), a port from 1"
+        )
+    return normalized
 
 
 def _cors_origins(raw: str | None) -> tuple[str, ...] | None:

@@ -97,7 +97,8 @@ async def test_the_production_banner_shows_no_demo_page_and_no_token_hint(
     database_url: str, pool: object, capsys: pytest.CaptureFixture[str]
 ) -> None:
     printed = await banner(database_url, capsys, production=True)
-    assert f"playground: {URL}" in printed
+    assert f"endpoint:   {URL}" in printed
+    assert "playground" not in printed  # production serves no GraphiQL
     assert "demo" not in printed
     assert "purchasegraph token" not in printed
 

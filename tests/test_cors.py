@@ -30,6 +30,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
+from purchasegraph.app import create_app
 from purchasegraph.db.embedded import start_embedded_server
 from purchasegraph.gateway.cors import ALLOWED_HEADERS, EXPOSED_HEADERS, PREFLIGHT_MAX_AGE
 from purchasegraph.settings import Settings, ThrottleSettings, settings_from_env
@@ -83,12 +84,30 @@ def test_cors_origins_are_a_comma_separated_list_kept_as_browsers_send_them() ->
     assert settings_from_env(env).allowed_origins == {LISTED, "http://localhost:5173"}
 
 
+def test_cors_origins_take_punycode_hosts_ip_addresses_and_app_schemes() -> None:
+    listed = "https://xn--bcher-kva.example,http://127.0.0.1:5173,http://[::1]:8080,capacitor://localhost"
+    assert settings_from_env({"PURCHASEGRAPH_CORS_ORIGINS": listed}).allowed_origins == set(listed.split(","))
+
+
 def test_cors_origins_star_allows_any_origin_even_in_production() -> None:
     env = {"PURCHASEGRAPH_ENV": "production", "PURCHASEGRAPH_CORS_ORIGINS": "*"}
     assert settings_from_env(env).allowed_origins == {"*"}
 
 
-@pytest.mark.parametrize("value", ["https://app.example/path", "null", "app.example", "*,https://app.example"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://app.example/path",
+        "null",
+        "app.example",
+        "*,https://app.example",
+        # Accepted by the comparison, then never matched: browsers send neither.
+        "https://*.app.example",
+        "https://bücher.example",
+        "https://app example",
+        "https://app.example:0",
+    ],
+)
 def test_cors_origins_refuse_what_is_not_an_origin(value: str) -> None:
     with pytest.raises(ValueError, match="PURCHASEGRAPH_CORS_ORIGINS"):
         settings_from_env({"PURCHASEGRAPH_CORS_ORIGINS": value})
@@ -233,6 +252,79 @@ async def test_production_refuses_an_origin_it_does_not_list(production: Served,
     assert "access-control-allow-origin" not in answer.headers
     post = await http.post(f"{production.url}/graphql", json={"query": CATALOGUE}, headers={"Origin": ELSEWHERE})
     assert "access-control-allow-origin" not in post.headers
+
+
+# Origins a page could be served from that only look like the listed one: another host that ends
+# or starts with it, its subdomain, another scheme or port, and a sandboxed page or file (`null`).
+LOOKALIKES = [
+    "https://app.example.evil",
+    "https://evil-app.example",
+    "https://sub.app.example",
+    "http://app.example",
+    "https://app.example:8443",
+    "null",
+]
+
+
+@pytest.mark.parametrize("origin", LOOKALIKES)
+async def test_production_allows_the_listed_origin_exactly_never_a_lookalike(
+    production: Served, http: httpx.AsyncClient, origin: str
+) -> None:
+    answer = await preflight(http, production.url, origin, "authorization, content-type")
+    assert answer.status_code == 400
+    assert "access-control-allow-origin" not in answer.headers
+    post = await http.post(f"{production.url}/graphql", json={"query": CATALOGUE}, headers={"Origin": origin})
+    assert "access-control-allow-origin" not in post.headers
+    assert "origin" in listed(post.headers["vary"])
+    with pytest.raises(InvalidStatus) as refused:
+        await acknowledged(production, origin)
+    assert refused.value.response.status_code == 403
+
+
+async def test_every_refusal_of_the_endpoint_carries_the_cors_headers(
+    production: Served, http: httpx.AsyncClient
+) -> None:
+    """A body too large, another media type, an unacceptable Accept, another method, as well as
+    401 and 429: a page reads why, and the request id to quote."""
+    url, origin = f"{production.url}/graphql", {"Origin": LISTED}
+    too_large = b'{"query": "' + b" " * (300 * 1024) + b'"}'
+    answers = [
+        (400, await http.post(url, content=too_large, headers=origin | {"Content-Type": "application/json"})),
+        (415, await http.post(url, content=b"query={a}", headers=origin | {"Content-Type": "text/plain"})),
+        (406, await http.post(url, json={"query": CATALOGUE}, headers=origin | {"Accept": "text/csv"})),
+        (405, await http.put(url, json={"query": CATALOGUE}, headers=origin)),
+    ]
+    for status, response in answers:
+        assert response.status_code == status, response.text
+        assert response.headers["access-control-allow-origin"] == LISTED, status
+        assert "x-request-id" in listed(response.headers["access-control-expose-headers"]), status
+        assert "access-control-allow-credentials" not in response.headers, status
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/metrics", "/healthz", "/playground/react-18.3.1.production.min.js", "/nowhere"]
+)
+async def test_only_the_api_is_readable_from_another_origin_never_the_demo_page_with_its_tokens(
+    development: Served, http: httpx.AsyncClient, path: str
+) -> None:
+    """In development any origin may call /graphql; were `/` readable too, any site a developer
+    visits could lift every demo actor's token from the demo page and act as them."""
+    page = await http.get(f"{development.url}{path}", headers={"Origin": ELSEWHERE})
+    assert "access-control-allow-origin" not in page.headers
+    answer = await http.options(
+        f"{development.url}{path}", headers={"Origin": ELSEWHERE, "Access-Control-Request-Method": "GET"}
+    )
+    assert "access-control-allow-origin" not in answer.headers
+    assert answer.status_code != 204
+
+
+async def test_the_demo_page_lists_tokens_so_it_must_stay_same_origin(
+    development: Served, http: httpx.AsyncClient
+) -> None:
+    """What the rule above protects: the page a development gateway serves at `/` holds bearer tokens."""
+    page = await http.get(f"{development.url}/")
+    assert page.status_code == 200
+    assert "Bearer" in page.text
 
 
 async def test_production_without_the_setting_allows_no_origin(own_database: str, development: Served) -> None:
@@ -391,3 +483,30 @@ async def test_the_same_page_is_refused_by_production_when_its_origin_is_not_lis
     assert socket["opened"] is False, socket
     assert socket["acknowledged"] is False, socket
     assert socket["closed"] == 1006, socket  # the handshake was refused: no websocket ever opened
+
+
+async def test_a_page_on_another_origin_cannot_read_the_demo_page_and_its_tokens(
+    page: Page, development: Served
+) -> None:
+    lifted = await page.evaluate(
+        """async (url) => {
+            try { const response = await fetch(url); return { status: response.status, text: await response.text() }; }
+            catch (error) { return { blocked: String(error) }; }
+        }""",
+        f"{development.url}/",
+    )
+    assert "blocked" in lifted, lifted
+
+
+async def test_the_api_answers_cors_under_a_root_path_a_proxy_mounts_it_at() -> None:
+    """`uvicorn --root-path /api` behind a proxy: /api/graphql is still the API, /api/ still not.
+    (A preflight never reaches the app, so no database is needed here.)"""
+    app = create_app(Settings(jwt_secret=SECRET, production=True, cors_origins=(LISTED,)))
+    transport = httpx.ASGITransport(app=app, root_path="/api")
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        asked = {"Origin": LISTED, "Access-Control-Request-Method": "POST"}
+        api = await client.options("/api/graphql", headers=asked)
+        page = await client.options("/api/", headers=asked)
+    assert api.status_code == 204
+    assert api.headers["access-control-allow-origin"] == LISTED
+    assert "access-control-allow-origin" not in page.headers

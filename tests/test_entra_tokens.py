@@ -12,39 +12,52 @@ serves every HTTP and websocket case.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from purchasegraph import identity
 from purchasegraph.app import create_app
 from purchasegraph.cli import main
 from purchasegraph.db.seed import demo_user_id
+from purchasegraph.events.hub import EventHub
+from purchasegraph.events.stream import Connection, StreamContext, StreamError
 from purchasegraph.identity import (
     AppClaims,
     AppRole,
     Claims,
+    InvalidToken,
     TokenReason,
     TokenVerifier,
     mint_token,
     pairwise_subject,
     principal_from,
 )
+from purchasegraph.runtime import Runtime
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings, settings_from_env
 from tests.demo import ALEX, CONTOSO, CONTOSO_ID, DANA, WOODGROVE_ID
 from tests.live_server import live_server
+from tests.test_purchase_events import PURCHASE_EVENTS
 
 V2_ISSUER = "https://login.microsoftonline.com/{tid}/v2.0"
 V1_ISSUER = "https://sts.windows.net/{tid}/"
@@ -163,6 +176,25 @@ def v1_app_claims(tenant_id: uuid.UUID = CONTOSO_ID, *, idtyp: bool = False) -> 
 
 def signed(claims: dict[str, Any], *, key: rsa.RSAPrivateKey = SIGNING_KEY, kid: str = KID) -> str:
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid, "typ": "JWT"})
+
+
+def hmac_signed_with_the_public_key(claims: dict[str, Any]) -> str:
+    """HS256 keyed with the trusted key's own public PEM: the classic algorithm confusion, which
+    verifies wherever the verifier lets the token's `alg` pick how its key is used."""
+    secret = SIGNING_KEY.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    header = {"alg": "HS256", "typ": "JWT", "kid": KID}
+    signing_input = ".".join(_b64(json.dumps(part).encode()) for part in (header, claims))
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(mac)}"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def signed_as_is(claims: dict[str, Any]) -> str:
+    """Signed by the trusted key, the claims as given: PyJWT's ``encode`` would refuse an odd one."""
+    return jwt.PyJWS().encode(json.dumps(claims).encode(), SIGNING_KEY, algorithm="RS256", headers={"kid": KID})
 
 
 # -- One JWKS and one live gateway for the module ------------------------------------------------
@@ -395,6 +427,34 @@ def refusals() -> list[Any]:
             "Bearer " + signed(v2_app_claims(idtyp=True) | {"oid": str(demo_user_id(ALEX))}),
             TokenReason.BAD_CLAIMS,
         ),
+        (
+            "an issuer that is a list",
+            "Bearer " + signed_as_is(user | {"iss": [f"https://login.microsoftonline.com/{CONTOSO}/v2.0"]}),
+            TokenReason.WRONG_ISSUER,
+        ),
+        ("no kid", "Bearer " + jwt.encode(user, SIGNING_KEY, algorithm="RS256"), TokenReason.BAD_SIGNATURE),
+        (
+            "HS256 keyed with the JWKS key's public PEM",
+            "Bearer " + hmac_signed_with_the_public_key(user),
+            TokenReason.BAD_SIGNATURE,
+        ),
+        (
+            "ES256 naming the RSA key's kid",
+            "Bearer "
+            + jwt.encode(user, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256", headers={"kid": KID}),
+            TokenReason.BAD_SIGNATURE,
+        ),
+        # Nothing but the signature is read before it verifies: no date, audience or user is told.
+        (
+            "another key, expired",
+            "Bearer " + signed(user | {"exp": now - 3600}, key=STRANGERS_KEY),
+            TokenReason.BAD_SIGNATURE,
+        ),
+        (
+            "another key, an unknown user",
+            "Bearer " + signed(v2_user_claims("nobody@contoso.example"), key=STRANGERS_KEY),
+            TokenReason.BAD_SIGNATURE,
+        ),
         ("unknown user", "Bearer " + signed(v2_user_claims("nobody@contoso.example")), TokenReason.UNKNOWN_USER),
         ("user of another tenant", "Bearer " + signed(v2_user_claims(ALEX, WOODGROVE_ID)), TokenReason.UNKNOWN_USER),
         ("disabled user (left)", "Bearer " + signed(v2_user_claims(DANA)), TokenReason.DISABLED_USER),
@@ -470,3 +530,157 @@ async def test_a_refused_websocket_connection_closes_4403_with_the_reason(
 @pytest.mark.parametrize("claims", [v1_user_claims, v2_app_claims], ids=["v1-user", "v2-app-without-idtyp"])
 async def test_entra_tokens_connect_over_the_websocket(gateway: Gateway, claims: Any) -> None:
     assert await close_of(gateway, {"Authorization": f"Bearer {signed(claims())}"}) == {"type": "connection_ack"}
+
+
+# -- The signing keys: withdrawn, or not to be had ----------------------------------------------
+
+
+def jwks_of(*keys: tuple[rsa.RSAPrivateKey, str]) -> bytes:
+    """A JWKS document publishing these keys' public halves under their kids."""
+    published = [json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key())) | {"kid": kid} for key, kid in keys]
+    return json.dumps({"keys": published}).encode()
+
+
+@dataclass
+class Published:
+    """What a JWKS endpoint answers now: tests change it while a verifier uses it."""
+
+    body: bytes
+
+
+@contextmanager
+def jwks_endpoint(published: Published) -> Iterator[str]:
+    """A local JWKS endpoint answering ``published.body``; its URL."""
+
+    class Endpoint(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(published.body)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/discovery/v2.0/keys"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def unreachable_url() -> str:
+    """A loopback URL nothing listens on: connecting is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/discovery/v2.0/keys"
+
+
+def jwks_verifier(url: str) -> TokenVerifier:
+    return TokenVerifier(Settings(jwks_url=url, jwt_issuers=(V2_ISSUER,), jwt_audiences=(API_CLIENT_ID,)), secret=None)
+
+
+async def reason_of(verifier: TokenVerifier, token: str) -> TokenReason:
+    with pytest.raises(InvalidToken) as refused:
+        await verifier.verify_principal(token)
+    return refused.value.reason
+
+
+async def test_a_signing_key_the_jwks_withdrew_verifies_no_token_once_the_set_is_fetched_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A withdrawn key (rotated out, or compromised) is trusted at most as long as the fetched
+    set is; never for the life of the process, as a per-key cache without expiry would keep it."""
+    monkeypatch.setattr(identity, "JWKS_CACHE_SECONDS", 0.2)
+    published = Published(jwks_of((SIGNING_KEY, KID)))
+    with jwks_endpoint(published) as url:
+        verifier = jwks_verifier(url)
+        token = signed(v2_user_claims())
+        assert await verifier.verify_principal(token) == Claims(demo_user_id(ALEX), CONTOSO_ID)
+        published.body = jwks_of((STRANGERS_KEY, "rotated-in"))
+        await asyncio.sleep(0.3)
+        assert await reason_of(verifier, token) is TokenReason.BAD_SIGNATURE
+        assert await verifier.verify_principal(signed(v2_user_claims(), key=STRANGERS_KEY, kid="rotated-in"))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"<html>Service Unavailable</html>", b'{"keys": []}', b"[]"],
+    ids=["not JSON", "no keys", "not a JWKS"],
+)
+async def test_a_jwks_answering_no_usable_keys_is_signing_keys_unavailable_not_a_bad_token(answer: bytes) -> None:
+    with jwks_endpoint(Published(answer)) as url:
+        assert await reason_of(jwks_verifier(url), signed(v2_user_claims())) is TokenReason.KEYS_UNAVAILABLE
+
+
+async def test_signing_keys_that_cannot_be_fetched_answer_503_and_close_the_socket_1013_never_401(
+    database_url: str, pool: object
+) -> None:
+    """The token was not checked at all: a 401 would send the client to sign in again, which a
+    fresh token cannot fix. 503 with Retry-After (1013 Try Again Later on the websocket) says wait."""
+    settings = Settings(
+        database_url=database_url,
+        jwks_url=unreachable_url(),
+        jwt_issuers=(V2_ISSUER,),
+        jwt_audiences=(API_CLIENT_ID,),
+        seed_demo=False,
+        pool_min_size=1,
+        sweep_seconds=0,
+    )
+    token = signed(v2_user_claims())
+    with live_server(create_app(settings)) as live:
+        unchecked = Gateway(url=live.url)
+        response = await post(unchecked, f"Bearer {token}")
+        socket_closed = await close_of(unchecked, {"Authorization": f"Bearer {token}"})
+    assert response.status_code == 503, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "SERVICE_UNAVAILABLE", "reason": TokenReason.KEYS_UNAVAILABLE.value}
+    assert int(response.headers["retry-after"]) >= 1
+    assert "www-authenticate" not in response.headers
+    assert socket_closed == (1013, TokenReason.KEYS_UNAVAILABLE.value)
+
+
+async def test_a_live_subscription_whose_keys_cannot_be_fetched_ends_unavailable_not_unauthenticated() -> None:
+    """Each event checks the token again; keys not to be had then end the stream as "try again"."""
+    runtime = SimpleNamespace(pool=None, settings=Settings(), processor=None, verifier=jwks_verifier(unreachable_url()))
+    connection = Connection(runtime=cast(Runtime, runtime), hub=cast(EventHub, None), token=signed(v2_user_claims()))
+    context = StreamContext.open(connection)
+    with pytest.raises(StreamError) as ended:
+        await context.refresh()
+    assert ended.value.extensions == {"code": "SERVICE_UNAVAILABLE", "reason": TokenReason.KEYS_UNAVAILABLE.value}
+
+
+async def test_a_subscribe_whose_keys_cannot_be_fetched_is_refused_unavailable_not_unauthenticated(
+    database_url: str, pool: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connected while the keys were there; by the subscribe they are not (the set expired and the
+    provider answers an error page): the operation's `error` says try again, not sign in again."""
+    monkeypatch.setattr(identity, "JWKS_CACHE_SECONDS", 0.5)
+    published = Published(jwks_of((SIGNING_KEY, KID)))
+    with jwks_endpoint(published) as url:
+        settings = Settings(
+            database_url=database_url,
+            jwks_url=url,
+            jwt_issuers=(V2_ISSUER,),
+            jwt_audiences=(API_CLIENT_ID,),
+            seed_demo=False,
+            pool_min_size=1,
+            sweep_seconds=0,
+        )
+        with live_server(create_app(settings)) as live:
+            async with connect(Gateway(url=live.url).ws_url, subprotocols=[PROTOCOL]) as ws:
+                init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {signed(v2_user_claims())}"}}
+                await ws.send(json.dumps(init))
+                assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "connection_ack"}
+                published.body = b"<html>Service Unavailable</html>"
+                await asyncio.sleep(0.6)
+                subscribe = {"query": PURCHASE_EVENTS, "variables": {"tenant": CONTOSO}}
+                await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+                answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert answer["type"] == "error", answer
+    [error] = answer["payload"]
+    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE", error
+    assert error["extensions"]["reason"] == TokenReason.KEYS_UNAVAILABLE.value

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
@@ -28,7 +28,7 @@ from playwright.async_api import Page, Route, WebSocket, async_playwright
 from purchasegraph.app import create_app
 from purchasegraph.db.seed import DEMO_USERS
 from purchasegraph.graphiql import GRAPHIQL_PAGE, PAGE_SCRIPT, VENDORED, asset_url
-from purchasegraph.playground import graphiql_link
+from purchasegraph.playground import GRAPHIQL_PATH, graphiql_link
 from purchasegraph.settings import Settings
 from tests.live_server import Live, live_server
 from tests.test_http import serving
@@ -110,6 +110,16 @@ async def test_the_page_lists_every_demo_actor_with_a_graphiql_link(development:
     for href in links.values():
         assert href.startswith("/graphql?q=")
         assert "+" not in href, "Strawberry's page decodes with decodeURIComponent: a space must be %20"
+
+
+async def test_the_demo_page_runs_no_script_and_no_other_site_can_frame_it(development: httpx.AsyncClient) -> None:
+    # Its links hold live tokens: whatever a display name holds, no script runs there.
+    response = await development.get("/")
+    policy = {d.split()[0]: d.split()[1:] for d in response.headers["content-security-policy"].split("; ")}
+    assert policy["default-src"] == ["'none'"]
+    assert "script-src" not in policy
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert response.headers["x-content-type-options"] == "nosniff"
 
 
 async def test_each_link_presets_a_query_that_runs_as_its_actor(development: httpx.AsyncClient) -> None:
@@ -308,3 +318,26 @@ async def test_graphiql_runs_offline_the_examples_of_an_admin_and_a_purchaser_an
     assert frames.messages[init][1]["payload"]["Authorization"].startswith("Bearer "), frames.messages[init]
     assert frames.messages[subscribe][1]["payload"]["query"] == MY_EVENTS, frames.messages[subscribe]
     assert elapsed < 120, f"the browser round took {elapsed:.1f}s"
+
+
+async def test_graphiql_mounts_whatever_the_url_presets_hold(chromium: str, live: Live) -> None:
+    # A link is anyone's to write: a parameter cut short mid-escape is left out (the others still
+    # apply), and markup in a preset is the editor's text, never the page's HTML.
+    markup = '</script><img src=x onerror="document.title=`owned`">'
+    link = f"{GRAPHIQL_PATH}?variables=%E0%A4%A&q={quote(markup)}"
+    console: list[str] = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            page.set_default_timeout(UI_TIMEOUT_MS)
+            page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
+            await page.goto(f"{live.url}{link}")
+            await page.locator(".graphiql-query-editor").get_by_text("onerror=").wait_for()
+            title = await page.title()
+            images = await page.locator("img[src=x]").count()
+        finally:
+            await browser.close()
+    assert console == []
+    assert title == "purchasegraph GraphiQL"
+    assert images == 0

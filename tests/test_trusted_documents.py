@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,15 +15,20 @@ from typing import Any
 import httpx
 import pytest
 
+from purchasegraph.app import create_app
 from purchasegraph.cli import main
-from purchasegraph.gateway.documents import document_hash
+from purchasegraph.gateway.documents import DocumentStore, document_hash
+from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.gateway.manifest import build_manifest
 from purchasegraph.settings import Settings
+from tests.live_server import live_server
 from tests.npm import npm_ci
 from tests.test_http import SECRET, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 # Apollo's own manifest generator, and documents that reach the corners of its text (fragments
-# across files, nested and unused ones, inline fragments, object and list values, wrapped arguments).
+# across files, nested and unused ones, inline fragments, object and list values, wrapped arguments,
+# the client's own directives and an operation that is the client's alone).
 APOLLO_DIR = Path(__file__).parent / "apollo_manifest"
 GENERATOR_TIMEOUT = 60.0
 
@@ -106,7 +113,7 @@ def test_the_manifest_is_the_one_apollos_own_generator_writes(node: str, tmp_pat
     assert main(["trusted-documents", *map(str, folders), "-o", str(ours)]) == 0
 
     theirs = json.loads(apollo_manifest.read_text(encoding="utf-8"))
-    assert len(theirs["operations"]) == 6  # every example, and each corner document
+    assert len(theirs["operations"]) == 7  # every example, and each corner document Apollo sends
     assert json.loads(ours.read_text(encoding="utf-8")) == theirs
 
 
@@ -128,9 +135,68 @@ def test_the_cli_refuses_two_operations_of_one_name(tmp_path: Path, capsys: pyte
     assert "operation Same is also defined in" in capsys.readouterr().err
 
 
+def test_the_manifest_holds_what_apollo_client_sends_not_its_client_directives() -> None:
+    # Apollo Client sends none of @client (nor the field it marks), @connection, @nonreactive and
+    # @unmask: the schema knows none of them, and a manifest keeping them would match no request.
+    manifest = build_manifest([APOLLO_DIR / "documents"])
+    bodies = {operation["name"]: operation["body"] for operation in manifest["operations"]}
+    assert "LocalCart" not in bodies  # every field @client: nothing reaches the server
+    sent = bodies["ClientDirectives"]
+    assert "  products(market: $market) {\n" in sent
+    for kept_by_the_client in ("@client", "@connection", "@nonreactive", "@unmask", "cartOf", "inCart", "cartNote"):
+        assert kept_by_the_client not in sent
+    assert "fragment Favourite" not in sent
+    assert "NotSpreadHere" not in sent
+
+
+def test_the_cli_refuses_a_fragment_beside_an_operation_that_does_not_use_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Apollo Client sends the file as one document, the unused fragment too, which validation refuses.
+    (tmp_path / "a.graphql").write_text(
+        "query Listed { products { ...Used } }\nfragment Used on Product { id }\nfragment Unused on Product { name }",
+        encoding="utf-8",
+    )
+    assert main(["trusted-documents", str(tmp_path)]) == 2
+    assert "Fragment 'Unused' is never used" in capsys.readouterr().err
+
+
 def test_the_cli_refuses_a_spread_of_a_fragment_no_file_defines(tmp_path: Path) -> None:
     (tmp_path / "a.graphql").write_text("query Spread { products { ...Missing } }", encoding="utf-8")
     assert main(["trusted-documents", str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ("not json", "cannot read"),
+        ('{"format": "apollo-persisted-query-manifest", "version": 1, "operations": [{"id": "x"}]}', "`body`"),
+        ('{"format": "apollo-persisted-query-manifest", "version": 1, "operations": 1}', "is not an apollo"),
+    ],
+)
+def test_serve_refuses_a_manifest_it_cannot_read_with_a_message_not_a_traceback(
+    content: str, said: str, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(content, encoding="utf-8")
+    environment = {
+        **os.environ,
+        "PURCHASEGRAPH_TRUSTED_DOCUMENTS": str(manifest),
+        "PURCHASEGRAPH_DATA_DIR": str(tmp_path),
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "purchasegraph.cli", "serve", "--port", "1"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=GENERATOR_TIMEOUT,
+        check=False,
+    )
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stderr.startswith("purchasegraph serve: "), completed.stderr
+    assert said in completed.stderr
+    assert "Traceback" not in completed.stderr
 
 
 async def test_a_trusted_document_runs_by_its_hash(enforced: httpx.AsyncClient) -> None:
@@ -169,6 +235,49 @@ async def test_enforced_a_document_runs_only_as_apollo_client_sends_it(enforced:
     assert sent.json()["data"]["products"][0]["__typename"] == "Product"
 
 
+# What Apollo Client 3.14.1's links (HttpLink, GraphQLWsLink) sent for this document, written with its
+# fragments in the order `gql` appends them: not the sorted order of the manifest.
+FRAGMENTS_WRITTEN = (
+    "query Listed { products { ...Names ...Ids } }\n"
+    "fragment Names on Product { name }\n"
+    "fragment Ids on Product { id productId }\n"
+)
+FRAGMENTS_AS_APOLLO_SENDS = (
+    "query Listed {\n  products {\n    ...Names\n    ...Ids\n    __typename\n  }\n}\n\n"
+    "fragment Names on Product {\n  name\n  __typename\n}\n\n"
+    "fragment Ids on Product {\n  id\n  productId\n  __typename\n}"
+)
+
+
+async def test_enforced_a_trusted_document_runs_with_its_definitions_in_the_order_the_client_wrote_them(
+    database_url: str, pool: object, tmp_path: Path
+) -> None:
+    (tmp_path / "listed.graphql").write_text(FRAGMENTS_WRITTEN, encoding="utf-8")
+    manifest = tmp_path / "manifest.json"
+    assert main(["trusted-documents", str(tmp_path), "-o", str(manifest)]) == 0
+    [entry] = json.loads(manifest.read_text())["operations"]
+    assert entry["body"] != FRAGMENTS_AS_APOLLO_SENDS  # sorted: fragment Ids before Names
+    async with serving(settings(database_url, trusted_documents=manifest, require_trusted_documents=True)) as http:
+        sent = await http.post("/graphql", json={"query": FRAGMENTS_AS_APOLLO_SENDS})
+        other = await http.post("/graphql", json={"query": FRAGMENTS_AS_APOLLO_SENDS.replace("productId", "name")})
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["data"]["products"][0]["productId"]
+    assert code_of(other) == "TRUSTED_DOCUMENT_REQUIRED"
+
+
+def test_enforced_free_text_is_read_no_further_than_the_engines_token_limit(tmp_path: Path) -> None:
+    # Reading free text to find its manifest document costs a parse: never more of one than the
+    # engine would parse (an anonymous caller could otherwise make the gateway read any length).
+    (tmp_path / "listed.graphql").write_text(FRAGMENTS_WRITTEN, encoding="utf-8")
+    [entry] = build_manifest([tmp_path])["operations"]
+    trusted = {entry["id"]: entry["body"]}
+    assert DocumentStore(trusted, enforce=True).resolve(FRAGMENTS_AS_APOLLO_SENDS, None).text == entry["body"]
+    capped = DocumentStore(trusted, enforce=True, max_tokens=10)
+    with pytest.raises(RequestError) as refused:
+        capped.resolve(FRAGMENTS_AS_APOLLO_SENDS, None)
+    assert refused.value.code is RequestCode.TRUSTED_DOCUMENT_REQUIRED
+
+
 async def test_enforced_the_text_cannot_be_registered_under_a_new_hash(enforced: httpx.AsyncClient) -> None:
     response = await enforced.post("/graphql", json=persisted(UNTRUSTED, document_hash(UNTRUSTED)))
     assert code_of(response) == "PERSISTED_QUERY_NOT_FOUND"
@@ -200,3 +309,33 @@ async def test_an_invalid_document_is_not_remembered(automatic: httpx.AsyncClien
     await automatic.post("/graphql", json=persisted(text, document_hash(text)))
     again = await automatic.post("/graphql", json=persisted(None, document_hash(text)))
     assert code_of(again) == "PERSISTED_QUERY_NOT_FOUND"
+
+
+def test_apollo_client_runs_the_manifests_operations_against_an_enforcing_gateway(
+    node: str, database_url: str, pool: object, tmp_path: Path
+) -> None:
+    # Apollo Client itself, set up as the README's workflow says: the manifest's ids, and text.
+    documents = tmp_path / "documents"
+    documents.mkdir()
+    shutil.copy(ROOT / "examples" / "catalogue.graphql", documents)
+    (documents / "listed.graphql").write_text(FRAGMENTS_WRITTEN, encoding="utf-8")
+    manifest = tmp_path / "manifest.json"
+    assert main(["trusted-documents", str(documents), "-o", str(manifest)]) == 0
+    ids = {o["name"]: o["id"] for o in json.loads(manifest.read_text(encoding="utf-8"))["operations"]}
+    enforcing = settings(database_url, trusted_documents=manifest, require_trusted_documents=True)
+    with live_server(create_app(enforcing)) as live:
+        completed = subprocess.run(  # noqa: S603 - fixed arguments, node found on PATH
+            [node, "enforced.mjs", f"{live.url}/graphql", str(manifest), *map(str, sorted(documents.iterdir()))],
+            cwd=APOLLO_DIR,
+            capture_output=True,
+            text=True,
+            timeout=GENERATOR_TIMEOUT,
+            check=False,
+        )
+    assert completed.returncode == 0, f"enforced.mjs failed:\n{completed.stdout}\n{completed.stderr}"
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert sorted(report) == sorted(ids) == ["Catalogue", "Listed"]
+    for name, sent in report.items():
+        ok = {"status": 200, "codes": [], "hasData": True}
+        assert sent["byId"] == [{"sentQuery": False, "sha256Hash": ids[name], **ok}], name
+        assert sent["asText"] == [{"sentQuery": True, "sha256Hash": None, **ok}], name

@@ -99,6 +99,12 @@ class StreamContext(Context):
         try:
             claims = await runtime.verifier.verify_principal(self.connection.token)
         except InvalidToken as invalid:
+            if invalid.reason is TokenReason.KEYS_UNAVAILABLE:  # not the token's fault: try again
+                raise StreamError(
+                    "SERVICE_UNAVAILABLE",
+                    "The signing keys could not be fetched to check the token; subscribe again shortly.",
+                    reason=invalid.reason.value,
+                ) from None
             raise token_expired(invalid.reason) from None
         executor = RequestExecutor(
             runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=runtime.settings.acquire_timeout

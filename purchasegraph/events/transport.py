@@ -17,7 +17,9 @@ The token comes in connection_init's payload, ``{"Authorization": "Bearer <token
 cannot set headers on a websocket). A missing or invalid token, or one naming a user the
 directory no longer has or a disabled account, closes the socket with 4403 before anything is
 acknowledged; the close reason is the ``TokenReason`` an HTTP 401 would carry in
-``extensions.reason`` (``TOKEN_MISSING`` when connection_init has no token).
+``extensions.reason`` (``TOKEN_MISSING`` when connection_init has no token). Signing keys that
+could not be fetched close it with 1013 Try Again Later instead (reason
+``SIGNING_KEYS_UNAVAILABLE``): the token was not checked, so nothing is said against it.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from strawberry.utils.aio import aclosing
 from purchasegraph.db.availability import database_unavailable
 from purchasegraph.db.executor import RequestExecutor
 from purchasegraph.events.stream import Connection, StreamContext, bearer_token
-from purchasegraph.gateway.authentication import refusal_reason, signed_in
+from purchasegraph.gateway.authentication import keys_unavailable, refusal_reason, signed_in
 from purchasegraph.gateway.documents import DocumentStore
 from purchasegraph.gateway.errors import RequestCode, RequestError
 from purchasegraph.gateway.execution import Engine
@@ -178,6 +180,8 @@ class Subscriptions:
         try:
             claims = await runtime.verifier.verify_principal(connection.token)
         except InvalidToken as invalid:
+            if invalid.reason is TokenReason.KEYS_UNAVAILABLE:
+                raise keys_unavailable() from None
             raise RequestError(
                 RequestCode.UNAUTHENTICATED,
                 "The token is no longer valid; connect again.",
@@ -304,7 +308,9 @@ class Handler(BaseGraphQLTransportWSHandler[Connection, None]):
         try:
             await super().handle_connection_init(message)
         except RefusedConnection as refusal:
-            await self.websocket.close(code=FORBIDDEN, reason=refusal.reason.value)
+            # Keys that could not be fetched refuse nothing: the token was not checked, try again.
+            code = TRY_AGAIN_LATER if refusal.reason is TokenReason.KEYS_UNAVAILABLE else FORBIDDEN
+            await self.websocket.close(code=code, reason=refusal.reason.value)
         except Exception as error:
             if not database_unavailable(error):
                 raise

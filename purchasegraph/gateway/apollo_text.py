@@ -1,12 +1,16 @@
 """The text Apollo Client sends for an operation, so a manifest built here names it by the same hash.
 
-Apollo Client 3 does not send a ``.graphql`` file as written: its cache adds the fragments the
-operation uses (``FragmentRegistry.transform``) and ``__typename`` to every selection set but the
-operation's own (``addTypenameToDocument``), drops fragments nothing uses, and graphql-js 16
-``print``s the result; Apollo's persisted-query tools sort the definitions first (the operation,
-then fragments by name; ``sortTopLevelDefinitions`` in ``@apollo/persisted-query-lists``). The
-SHA-256 of that text is the id in Apollo's own manifests (``generate-persisted-query-manifest``),
-and ``tests/test_trusted_documents.py`` runs Apollo's generator to prove the two agree.
+Apollo Client 3 does not send a ``.graphql`` file as written. The file is one document: the
+operation and every fragment defined beside it, used or not. Its cache adds the fragments the
+document spreads but does not define (``FragmentRegistry.transform``) and ``__typename`` to every
+selection set but the operation's own (``addTypenameToDocument``); before the link, the client's
+own directives go (``removeDirectivesFromDocument`` in ``QueryManager.getDocumentInfo``: ``@client``
+with the field it marks, ``@connection``, ``@nonreactive`` and ``@unmask`` alone, and when that
+changed anything, the fragments and variables left unused); graphql-js 16 ``print``s the result.
+Apollo's persisted-query tools sort the definitions first (the operation, then fragments by name;
+``sortTopLevelDefinitions`` in ``@apollo/persisted-query-lists``). The SHA-256 of that text is the
+id in Apollo's own manifests (``generate-persisted-query-manifest``), and
+``tests/test_trusted_documents.py`` runs Apollo's generator to prove the two agree.
 
 graphql-core 3.3 prints as graphql-js 17 does, which differs from graphql-js 16 (what Apollo
 Client 3 runs on) in one place a client document can reach: list and object values. graphql-js
@@ -16,19 +20,25 @@ ones and pads objects (``{ a: 1 }``). Those two printers are swapped for graphql
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from sys import maxsize
 from typing import Any
 
 from graphql import (
+    REMOVE,
+    SKIP,
+    DirectiveNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    InlineFragmentNode,
     NameNode,
     Node,
     OperationDefinitionNode,
     SelectionSetNode,
+    VariableNode,
     Visitor,
     visit,
 )
@@ -87,23 +97,228 @@ def fragment_spreads(node: Node) -> list[str]:
 
 
 def operation_document(
-    operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
+    operation: OperationDefinitionNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    beside: Sequence[FragmentDefinitionNode] = (),
 ) -> DocumentNode:
-    """The operation with every fragment it uses (directly or through other fragments), sorted as
-    Apollo's tools sort: the operation first, then fragments by name. A missing fragment is left
-    out; validating the result reports it."""
-    used: list[str] = []
-    pending = fragment_spreads(operation)
+    """The document Apollo Client holds for ``operation``: the fragments defined ``beside`` it in its
+    file (all of them, used or not: the file is one document), then every fragment those spread
+    (directly or through others) that the file does not define, as the fragment registry appends
+    them. A missing fragment is left out; validating the result reports it."""
+    defined = {fragment.name.value for fragment in beside}
+    appended: list[FragmentDefinitionNode] = []
+    pending = fragment_spreads(operation) + [name for fragment in beside for name in fragment_spreads(fragment)]
     while pending:
         name = pending.pop(0)
-        if name in used or name not in fragments:
+        if name in defined or name not in fragments:
             continue
-        used.append(name)
+        defined.add(name)
+        appended.append(fragments[name])
         pending += fragment_spreads(fragments[name])
-    return DocumentNode(definitions=(operation, *(fragments[name] for name in sorted(used))))
+    return DocumentNode(definitions=(operation, *beside, *appended))
 
 
-def apollo_text(document: DocumentNode) -> str:
+def sort_top_level_definitions(document: DocumentNode) -> DocumentNode:
+    """``sortTopLevelDefinitions`` of ``@apollo/persisted-query-lists``: operations first, then
+    fragments, each by name (a stable sort, names compared as JavaScript compares strings; GraphQL
+    names are ASCII, so as Python does)."""
+
+    def key(definition: Node) -> tuple[int, str]:
+        name = getattr(definition, "name", None)
+        return (0 if isinstance(definition, OperationDefinitionNode) else 1, name.value if name else "")
+
+    return DocumentNode(definitions=tuple(sorted(document.definitions, key=key)))
+
+
+# The directives Apollo Client keeps to itself (``QueryManager.getDocumentInfo``): `@client` takes its
+# field, inline fragment or spread with it; the others go alone.
+CLIENT_ONLY = "client"
+CLIENT_DIRECTIVES = frozenset({CLIENT_ONLY, "connection", "nonreactive", "unmask"})
+
+
+@dataclass
+class _InUse:
+    """Variables and fragment spreads one operation or fragment uses itself (Apollo's ``inUse``)."""
+
+    variables: set[str] = field(default_factory=set)
+    spreads: set[str] = field(default_factory=set)
+    removed: bool = False
+    transitive_variables: set[str] | None = None
+
+
+def remove_client_directives(document: DocumentNode) -> DocumentNode | None:
+    """Apollo Client 3's ``removeDirectivesFromDocument`` with the directives of ``CLIENT_DIRECTIVES``
+    (``utilities/graphql/transform.js``), rule for rule; None when nothing is left to send."""
+    operations: dict[str, _InUse] = {}
+    fragments: dict[str, _InUse] = {}
+    operation_count = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+    changed = False
+
+    def fragment_in_use(name: str) -> _InUse:
+        return fragments.setdefault(name, _InUse())
+
+    def in_use_of(ancestors: Sequence[Any]) -> _InUse | None:
+        for ancestor in ancestors:
+            if isinstance(ancestor, OperationDefinitionNode):
+                return operations.setdefault(ancestor.name.value if ancestor.name else "", _InUse())
+            if isinstance(ancestor, FragmentDefinitionNode):
+                return fragment_in_use(ancestor.name.value)
+        return None
+
+    def client_only(node: FieldNode | InlineFragmentNode | FragmentSpreadNode) -> bool:
+        return any(d.name.value == CLIENT_ONLY for d in node.directives or ())
+
+    class FirstPass(Visitor):
+        def __init__(self) -> None:
+            super().__init__()
+            self.originals: dict[str, FragmentDefinitionNode] = {}
+
+        def enter_field(self, node: FieldNode, *_: Any) -> Any:
+            return self._drop_client_only(node)
+
+        def enter_inline_fragment(self, node: InlineFragmentNode, *_: Any) -> Any:
+            return self._drop_client_only(node)
+
+        def _drop_client_only(self, node: FieldNode | InlineFragmentNode) -> Any:
+            nonlocal changed
+            if client_only(node):
+                changed = True
+                return REMOVE
+            return None
+
+        def enter_variable_definition(self, *_: Any) -> Any:
+            return SKIP  # a declaration is not a use
+
+        def enter_variable(self, node: VariableNode, _key: Any, _parent: Any, _path: Any, ancestors: Any) -> None:
+            in_use = in_use_of(ancestors)
+            if in_use is not None:
+                in_use.variables.add(node.name.value)
+
+        def enter_fragment_spread(
+            self, node: FragmentSpreadNode, _key: Any, _parent: Any, _path: Any, ancestors: Any
+        ) -> Any:
+            nonlocal changed
+            if client_only(node):
+                changed = True
+                return REMOVE
+            in_use = in_use_of(ancestors)
+            if in_use is not None:
+                in_use.spreads.add(node.name.value)
+            return None
+
+        def enter_fragment_definition(
+            self, node: FragmentDefinitionNode, _key: Any, _parent: Any, path: Any, *_: Any
+        ) -> None:
+            self.originals[repr(path)] = node
+
+        def leave_fragment_definition(
+            self, node: FragmentDefinitionNode, _key: Any, _parent: Any, path: Any, *_: Any
+        ) -> Any:
+            nonlocal changed
+            if node is self.originals[repr(path)]:
+                return None
+            # Left with nothing but __typename, a fragment goes, and later every spread of it.
+            only_typename = all(
+                isinstance(s, FieldNode) and s.name.value == TYPENAME for s in node.selection_set.selections
+            )
+            if operation_count > 0 and only_typename:
+                fragment_in_use(node.name.value).removed = True
+                changed = True
+                return REMOVE
+            return None
+
+        def leave_directive(self, node: DirectiveNode, *_: Any) -> Any:
+            nonlocal changed
+            if node.name.value in CLIENT_DIRECTIVES:
+                changed = True
+                return REMOVE
+            return None
+
+    stripped: DocumentNode = visit(document, FirstPass())
+    if not changed:
+        return document
+
+    def transitive(in_use: _InUse) -> set[str]:
+        if in_use.transitive_variables is None:
+            in_use.transitive_variables = set(in_use.variables)
+            if not in_use.removed:
+                for child in list(in_use.spreads):
+                    in_use.transitive_variables |= transitive(fragment_in_use(child))
+        return in_use.transitive_variables
+
+    used: list[str] = []
+    for definition in stripped.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            key = definition.name.value if definition.name else ""
+            in_use = operations.setdefault(key, _InUse())
+            transitive(in_use)
+            used += [name for name in in_use.spreads if name not in used]
+        elif (
+            # A document of fragments alone keeps them all.
+            isinstance(definition, FragmentDefinitionNode)
+            and operation_count == 0
+            and not fragment_in_use(definition.name.value).removed
+            and definition.name.value not in used
+        ):
+            used.append(definition.name.value)
+    for name in used:  # grows as it goes: every fragment reached through another
+        child_in_use = fragment_in_use(name)
+        transitive(child_in_use)
+        used += [child for child in child_in_use.spreads if child not in used]
+
+    def goes(name: str) -> bool:
+        return name not in used or fragment_in_use(name).removed
+
+    class SecondPass(Visitor):
+        def enter_fragment_spread(self, node: FragmentSpreadNode, *_: Any) -> Any:
+            return REMOVE if goes(node.name.value) else None
+
+        def enter_fragment_definition(self, node: FragmentDefinitionNode, *_: Any) -> Any:
+            return REMOVE if goes(node.name.value) else None
+
+        def leave_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> Any:
+            # Every declared variable must be used (https://spec.graphql.org/draft/#sec-All-Variables-Used).
+            declared = node.variable_definitions or ()
+            variables = transitive(operations.setdefault(node.name.value if node.name else "", _InUse()))
+            if len(variables) < len(declared):
+                kept = tuple(d for d in declared if d.variable.name.value in variables)
+                fields = {key: getattr(node, key) for key in node.keys if key != "loc"}
+                return OperationDefinitionNode(**{**fields, "variable_definitions": kept})
+            return None
+
+    cleaned: DocumentNode = visit(stripped, SecondPass())
+    return None if _is_empty(cleaned) else cleaned
+
+
+def _is_empty(document: DocumentNode) -> bool:
+    """Apollo's ``nullIfDocIsEmpty``: the operation selects nothing but spreads of empty fragments."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    operation = next((d for d in document.definitions if isinstance(d, OperationDefinitionNode)), None)
+    main: OperationDefinitionNode | FragmentDefinitionNode | None = operation or next(iter(fragments.values()), None)
+
+    def empty(definition: OperationDefinitionNode | FragmentDefinitionNode | None, seen: frozenset[str]) -> bool:
+        if definition is None:
+            return True
+        return all(
+            isinstance(s, FragmentSpreadNode)
+            and s.name.value not in seen
+            and empty(fragments.get(s.name.value), seen | {s.name.value})
+            for s in definition.selection_set.selections
+        )
+
+    return empty(main, frozenset())
+
+
+def apollo_text(document: DocumentNode) -> str | None:
     """The body Apollo Client sends (and Apollo's manifest generator hashes) for a document
-    holding one operation and the fragments it uses."""
-    return print_as_graphql_js_16(add_typename(document))
+    holding one operation and its fragments (``operation_document``); None when the operation is
+    the client's alone (every field ``@client``), so Apollo sends nothing."""
+    sent = server_document(document)
+    return None if sent is None else print_as_graphql_js_16(sent)
+
+
+def server_document(document: DocumentNode) -> DocumentNode | None:
+    """What reaches the server of ``document``: ``__typename`` added, the client's directives gone,
+    definitions sorted as Apollo's persisted-query tools sort them."""
+    sent = remove_client_directives(add_typename(document))
+    return None if sent is None else sort_top_level_definitions(sent)

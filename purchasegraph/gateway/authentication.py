@@ -31,6 +31,23 @@ def unauthenticated(reason: TokenReason, message: str) -> RequestError:
     )
 
 
+# Seconds a client waits before retrying a token the signing keys could not check.
+KEYS_RETRY_AFTER_SECONDS = 5
+
+
+def keys_unavailable() -> RequestError:
+    """A 503, not a 401: the identity provider's keys could not be fetched, so the token was not
+    checked at all. A 401 would tell the client its token is bad and to sign in again, which cannot
+    help (a fresh token is checked against the same missing keys)."""
+    return RequestError(
+        RequestCode.SERVICE_UNAVAILABLE,
+        "The signing keys could not be fetched, so the token could not be checked; retry shortly.",
+        status=503,
+        headers={"Retry-After": str(KEYS_RETRY_AFTER_SECONDS)},
+        extensions={"reason": TokenReason.KEYS_UNAVAILABLE.value},
+    )
+
+
 def refusal_reason(error: RequestError) -> TokenReason | None:
     """The reason of a 401 made by ``unauthenticated``, else None."""
     reason = error.extensions.get("reason")
@@ -66,6 +83,8 @@ async def authenticate(authorization: str | None, runtime: Runtime) -> tuple[Vie
     try:
         claims = await runtime.verifier.verify_principal(token.strip())
     except InvalidToken as exc:
+        if exc.reason is TokenReason.KEYS_UNAVAILABLE:
+            raise keys_unavailable() from None
         raise unauthenticated(exc.reason, f"The bearer token is not valid: {exc}.") from None
     db = RequestExecutor(runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=settings.acquire_timeout)
     try:

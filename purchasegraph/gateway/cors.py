@@ -6,9 +6,10 @@ neither. Credentials are bearer tokens the page sets itself, never cookies, so t
 ``Access-Control-Allow-Credentials``: no origin, allowed or not, rides on a signed-in browser.
 
 The middleware is the outermost layer of the app, so a preflight is answered before anything
-else runs: no token lookup, no SQL, no cost taken from any bucket. Every other response passes
-through it on the way out, refusals included, so a page can read its 401 or 429 (and the
-``Retry-After`` and ``X-Request-Id`` it needs to retry or report it).
+else runs: no token lookup, no SQL, no cost taken from any bucket. Every other response of the
+API passes through it on the way out, refusals included, so a page can read its 401 or 429 (and
+the ``Retry-After`` and ``X-Request-Id`` it needs to retry or report it). Only the API's path
+answers CORS (``API_PATHS``): the rest of the app stays same-origin.
 See https://fetch.spec.whatwg.org/#http-cors-protocol.
 """
 
@@ -18,6 +19,7 @@ from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from purchasegraph.gateway.http import ALLOWED_METHODS
 
@@ -44,10 +46,29 @@ EXPOSED_HEADERS = ("X-Request-Id", "X-Client-Request-Id", "Retry-After")
 PREFLIGHT_MAX_AGE = 600
 
 
+# The only path pages on other origins may read: the API. Not `/` (in development the demo page,
+# which lists every demo actor's token: readable from any origin, any site a developer visits
+# could sign in as them), nor GraphiQL's assets, /metrics or the health checks.
+API_PATHS = frozenset({"/graphql"})
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the router matches: without the ``root_path`` a proxy mounts the app under."""
+    path, root = str(scope["path"]), str(scope.get("root_path", ""))
+    return path[len(root) :] if root and path.startswith(f"{root}/") else path
+
+
 class Cors(CORSMiddleware):
-    """Starlette's CORS, with an allowed preflight answered ``204 No Content`` (it answers
-    ``200 OK`` with a body); a refused one stays ``400`` with the reason, and no
-    ``Access-Control-Allow-Origin``, which is what the browser acts on."""
+    """Starlette's CORS for the API's path only, with an allowed preflight answered ``204 No
+    Content`` (it answers ``200 OK`` with a body); a refused one stays ``400`` with the reason, and
+    no ``Access-Control-Allow-Origin``, which is what the browser acts on. Every other path is
+    left as the same-origin policy has it: no CORS header, and a preflight is that path's 405."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _route_path(scope) not in API_PATHS:
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
     def preflight_response(self, request_headers: Headers) -> Response:
         answer = super().preflight_response(request_headers)

@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from graphql import GraphQLError, parse
+
+from purchasegraph.gateway.apollo_text import print_as_graphql_js_16, sort_top_level_definitions
 from purchasegraph.gateway.errors import RequestCode, RequestError, malformed
 from purchasegraph.gateway.lru import ByteBoundedLRU, text_bytes
 from purchasegraph.gateway.strings import storable
@@ -34,12 +37,19 @@ def document_hash(text: str) -> str:
 
 
 def load_manifest(path: Path) -> dict[str, str]:
-    """hash → document text, from an Apollo persisted-query manifest."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+    """hash → document text, from an Apollo persisted-query manifest; ValueError saying what is wrong
+    with the file (the server does not start on a manifest it cannot read whole)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"PURCHASEGRAPH_TRUSTED_DOCUMENTS: cannot read {path}: {error}") from None
+    operations = data.get("operations", []) if isinstance(data, dict) else None
+    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT or not isinstance(operations, list):
         raise ValueError(f"{path} is not an {MANIFEST_FORMAT} (version 1)")
     documents: dict[str, str] = {}
-    for operation in data.get("operations", []):
+    for operation in operations:
+        if not isinstance(operation, dict) or not all(isinstance(operation.get(k), str) for k in ("id", "body")):
+            raise ValueError(f"{path}: every operation needs a string `id` and `body`, not {str(operation)[:80]!r}")
         body = operation["body"]
         if document_hash(body) != operation["id"]:
             raise ValueError(f"{path}: the id of operation {operation.get('name')!r} is not the SHA-256 of its body")
@@ -72,10 +82,16 @@ def not_found() -> RequestError:
 
 
 class DocumentStore:
-    def __init__(self, manifest: Mapping[str, str] | None = None, *, enforce: bool = False) -> None:
+    def __init__(
+        self, manifest: Mapping[str, str] | None = None, *, enforce: bool = False, max_tokens: int | None = None
+    ) -> None:
         if enforce and manifest is None:
             raise ValueError("enforcing trusted documents needs a manifest (PURCHASEGRAPH_TRUSTED_DOCUMENTS)")
         self._trusted = dict(manifest or {})
+        # Free text read to find the manifest document it is: no text of more tokens than the longest
+        # trusted document has characters can be one, nor one the engine would refuse to parse.
+        longest = max(map(len, self._trusted.values()), default=0)
+        self._max_trusted_tokens = longest if max_tokens is None else min(longest, max_tokens)
         self.enforce = enforce
         self._automatic: ByteBoundedLRU[str, str] = ByteBoundedLRU(APQ_CACHE_BYTES, _weigh)
         self._anonymous: ByteBoundedLRU[str, str] = ByteBoundedLRU(ANONYMOUS_APQ_CACHE_BYTES, _weigh)
@@ -89,12 +105,7 @@ class DocumentStore:
         if digest is None:
             if query is None:
                 raise RequestError(RequestCode.BAD_REQUEST, "The request has no `query`.")
-            if self.enforce and document_hash(query) not in self._trusted:
-                raise RequestError(
-                    RequestCode.TRUSTED_DOCUMENT_REQUIRED,
-                    "Only trusted documents run here: send the hash of a document from the manifest.",
-                )
-            return Resolved(query)
+            return Resolved(self._trusted_text(query) if self.enforce else query)
         if query is not None:
             if document_hash(query) != digest:
                 raise RequestError(
@@ -109,6 +120,27 @@ class DocumentStore:
         if text is None:
             raise not_found()
         return Resolved(text)
+
+    def _trusted_text(self, query: str) -> str:
+        """The manifest's text that ``query`` is, as sent or with its definitions in another order.
+
+        Apollo Client's links print a document in the order its definitions were written (or
+        appended), while a manifest holds them sorted (``sortTopLevelDefinitions``): a subscription
+        over GraphQLWsLink, which sends text and never an id, would otherwise match only when its
+        fragments happen to be written in name order. What runs is the manifest's text."""
+        if document_hash(query) in self._trusted:
+            return query
+        try:
+            document = parse(query, no_location=True, max_tokens=self._max_trusted_tokens)
+            trusted = self._trusted.get(document_hash(print_as_graphql_js_16(sort_top_level_definitions(document))))
+        except (GraphQLError, RecursionError):
+            trusted = None
+        if trusted is None:
+            raise RequestError(
+                RequestCode.TRUSTED_DOCUMENT_REQUIRED,
+                "Only trusted documents run here: send the hash of a document from the manifest.",
+            )
+        return trusted
 
     def register(self, digest: str, text: str, *, anonymous: bool) -> None:
         """Remember a valid document under its hash; an anonymous caller's in the smaller budget."""

@@ -1,23 +1,26 @@
 """Building the trusted-documents manifest from the clients' ``.graphql`` files.
 
 One entry per operation, its body the text Apollo Client sends for it (the operation, the
-fragments it uses from any of the files, ``__typename`` added; see ``apollo_text``), its id that
-text's SHA-256: the manifest Apollo's ``generate-persisted-query-manifest`` writes for the same
-files, so either tool's manifest serves the other's clients. Operations must be named and
-unique, as Apollo's generator and GraphQL Code Generator require, and each is validated against
-the schema first, so a manifest never trusts a query that could not run.
+fragments of its file and those they spread from any of the files, ``__typename`` added, the
+client's own directives removed; see ``apollo_text``), its id that text's SHA-256: the manifest
+Apollo's ``generate-persisted-query-manifest`` writes for the same files, so either tool's manifest
+serves the other's clients. Operations must be named and unique, as Apollo's generator and GraphQL
+Code Generator require, and each is validated against the schema as it will be sent, so a manifest
+never trusts a query that could not run: a fragment beside an operation that does not use it is
+refused, since Apollo Client sends it along and validation refuses unused fragments. An operation
+that is the client's alone (every field ``@client``) reaches no server and gets no entry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from graphql import FragmentDefinitionNode, GraphQLError, OperationDefinitionNode, parse, validate
 
-from purchasegraph.gateway.apollo_text import apollo_text, operation_document
+from purchasegraph.gateway.apollo_text import operation_document, print_as_graphql_js_16, server_document
 from purchasegraph.gateway.documents import MANIFEST_FORMAT, document_hash
 from purchasegraph.schema import schema
 
@@ -30,6 +33,10 @@ class InvalidDocument(Exception):
 class Operation:
     path: Path
     node: OperationDefinitionNode
+    # The fragments defined in its file, when it is the file's one operation: Apollo Client holds
+    # the file as one document and sends them all along. (A file of several operations is not a
+    # document Apollo Client can send; each of those takes only the fragments it spreads.)
+    beside: tuple[FragmentDefinitionNode, ...] = field(default=())
 
     @property
     def name(self) -> str:
@@ -54,6 +61,7 @@ def read_definitions(files: Iterable[Path]) -> tuple[list[Operation], dict[str, 
             document = parse(path.read_text(encoding="utf-8"))
         except GraphQLError as error:
             raise InvalidDocument(f"{path}: {error.message}") from None
+        found: list[Operation] = []
         for definition in document.definitions:
             if isinstance(definition, FragmentDefinitionNode):
                 name = definition.name.value
@@ -70,15 +78,21 @@ def read_definitions(files: Iterable[Path]) -> tuple[list[Operation], dict[str, 
                 if name in operations:
                     raise InvalidDocument(f"{path}: operation {name} is also defined in {operations[name].path}")
                 operations[name] = Operation(path, definition)
+                found.append(operations[name])
+        if len(found) == 1:
+            beside = tuple(d for d in document.definitions if isinstance(d, FragmentDefinitionNode))
+            operations[found[0].name] = Operation(path, found[0].node, beside)
     return list(operations.values()), {name: node for name, (_, node) in fragments.items()}
 
 
-def manifest_entry(operation: Operation, fragments: dict[str, FragmentDefinitionNode]) -> dict[str, Any]:
-    document = operation_document(operation.node, fragments)
-    errors = validate(schema._schema, document)
+def manifest_entry(operation: Operation, fragments: dict[str, FragmentDefinitionNode]) -> dict[str, Any] | None:
+    sent = server_document(operation_document(operation.node, fragments, operation.beside))
+    if sent is None:
+        return None
+    errors = validate(schema._schema, sent)
     if errors:
         raise InvalidDocument(f"{operation.path}: {operation.name}: {errors[0].message}")
-    body = apollo_text(document)
+    body = print_as_graphql_js_16(sent)
     return {"id": document_hash(body), "name": operation.name, "type": operation.node.operation.value, "body": body}
 
 
@@ -91,4 +105,5 @@ def build_manifest(paths: Iterable[Path]) -> dict[str, Any]:
         raise InvalidDocument("no operation in the .graphql files")
     # Ordered by name, as Apollo's generator orders them, so the two manifests compare equal.
     entries = [manifest_entry(o, fragments) for o in sorted(operations, key=lambda o: o.name)]
+    entries = [entry for entry in entries if entry is not None]
     return {"format": MANIFEST_FORMAT, "version": 1, "operations": entries}

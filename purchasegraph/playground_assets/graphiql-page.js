@@ -10,11 +10,22 @@
 "use strict";
 
 (function () {
+  // A parameter that is not valid percent-encoding (a link cut short or mangled) is left out: it
+  // would throw, and the page would stay on "Loading..." with none of the others applied.
+  function decoded(text) {
+    try {
+      return decodeURIComponent(text);
+    } catch (error) {
+      return null;
+    }
+  }
   const parameters = {};
   for (const entry of window.location.search.slice(1).split("&")) {
     const eq = entry.indexOf("=");
-    if (eq >= 0) {
-      parameters[decodeURIComponent(entry.slice(0, eq))] = decodeURIComponent(entry.slice(eq + 1));
+    const name = eq >= 0 ? decoded(entry.slice(0, eq)) : null;
+    const value = eq >= 0 ? decoded(entry.slice(eq + 1)) : null;
+    if (name !== null && value !== null) {
+      parameters[name] = value;
     }
   }
 
