@@ -89,6 +89,15 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def own_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A module's own embedded PostgreSQL, not the session's: for modules whose requests commit
+    (purchases over HTTP, live events), so no other module sees what they wrote."""
+    server = start_embedded_server(Path(tmp_path_factory.mktemp("own")))
+    yield server.database_url
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(database_url, min_size=1, max_size=8)

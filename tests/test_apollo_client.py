@@ -27,7 +27,6 @@ from typing import Any, cast
 import pytest
 
 from purchasegraph.commerce.codes import ErrorCode
-from purchasegraph.db.embedded import start_embedded_server
 from purchasegraph.gateway.errors import RequestCode
 from tests.demo import PAULA, subscription
 from tests.npm import npm_ci
@@ -55,13 +54,6 @@ def node() -> str:
     npm = _tool("npm")
     npm_ci(CLIENTS_DIR, npm)
     return node
-
-
-@pytest.fixture(scope="module")
-def own_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = start_embedded_server(Path(tmp_path_factory.mktemp("apollo")))
-    yield server.database_url
-    server.stop()
 
 
 @pytest.fixture(scope="module")

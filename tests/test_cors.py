@@ -31,7 +31,6 @@ from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
 from purchasegraph.app import create_app
-from purchasegraph.db.embedded import start_embedded_server
 from purchasegraph.gateway.cors import ALLOWED_HEADERS, EXPOSED_HEADERS, PREFLIGHT_MAX_AGE
 from purchasegraph.settings import Settings, ThrottleSettings, settings_from_env
 from tests.demo import ALEX, CONTOSO, MIA, PAULA
@@ -114,14 +113,6 @@ def test_cors_origins_refuse_what_is_not_an_origin(value: str) -> None:
 
 
 # -- The gateways --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def own_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """This module's own PostgreSQL: the browser's purchase commits."""
-    server = start_embedded_server(Path(tmp_path_factory.mktemp("cors")))
-    yield server.database_url
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ from gql.transport.websockets import WebsocketsTransport
 from graphql import GraphQLError
 
 from purchasegraph.commerce.codes import ErrorCode
-from purchasegraph.db.embedded import start_embedded_server
 from purchasegraph.gateway.errors import RequestCode
 from purchasegraph.identity import TokenReason
 from tests.demo import CONTOSO, GOOD_CARD, PAULA, POWER_BI_PRO, subscription
@@ -56,13 +55,6 @@ MY_EVENTS = GraphQLRequest("subscription MyEvents { mySubscriptionEvents { actio
 
 def bearer(upn: str = PAULA) -> str:
     return f"Bearer {token_for(upn, upn.rpartition('@')[2])}"
-
-
-@pytest.fixture(scope="module")
-def own_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = start_embedded_server(Path(tmp_path_factory.mktemp("gql")))
-    yield server.database_url
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,6 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from purchasegraph.app import create_app
-from purchasegraph.db.embedded import start_embedded_server
 from purchasegraph.db.seed import demo_id, demo_tenant_id, demo_user_id
 from purchasegraph.events import transport
 from purchasegraph.events.hub import APPLICATION_NAME, QUEUE_LIMIT, EventHub, FeedEnded, Interest, Notice
@@ -117,14 +116,6 @@ def served(database_url: str, **changes: object) -> Iterator[Served]:
     capture_state(app, state)
     with live_server(app) as live:
         yield Served(url=live.url, state=state)
-
-
-@pytest.fixture(scope="module")
-def own_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """This module's own PostgreSQL, not the session's: the purchases here commit."""
-    server = start_embedded_server(Path(tmp_path_factory.mktemp("events")))
-    yield server.database_url
-    server.stop()
 
 
 @pytest.fixture(scope="module")
