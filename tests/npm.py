@@ -7,9 +7,12 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+import pytest
 
 NPM_CI_TIMEOUT = 300.0
 
@@ -51,3 +54,13 @@ def npm_ci(folder: Path, npm: str, *extra: str) -> Path:
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     return folder / "node_modules"
+
+
+def node_for(folder: Path, needed_by: str) -> str:
+    """The ``node`` binary, with ``folder``'s packages installed as locked; the test is skipped
+    (saying what ``needed_by`` needs) on a machine without Node.js."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip(f"{needed_by} needs `node` and `npm` (Node.js) on PATH; they are not there")
+    npm_ci(folder, npm)
+    return node

@@ -29,7 +29,7 @@ import pytest
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.gateway.errors import RequestCode
 from tests.demo import PAULA, subscription
-from tests.npm import npm_ci
+from tests.npm import node_for
 from tests.test_http import token_for
 from tests.test_purchase_events import Served, served
 
@@ -40,20 +40,10 @@ NODE_TIMEOUT = 120.0
 SUBSCRIBED_TIMEOUT = 60.0
 
 
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"the client toolchain tests need `{name}` (Node.js) on PATH; it is not there")
-    return path
-
-
 @pytest.fixture(scope="module")
 def node() -> str:
     """Node, with clients/node_modules installed from the lockfile (`npm ci`) when missing or stale."""
-    node = _tool("node")
-    npm = _tool("npm")
-    npm_ci(CLIENTS_DIR, npm)
-    return node
+    return node_for(CLIENTS_DIR, "the client toolchain tests")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ with `npm ci` on first use (under a file lock), so a clean clone needs only `nod
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,27 +18,17 @@ import pytest
 from purchasegraph.app import create_app
 from purchasegraph.settings import Settings
 from tests.live_server import live_server
-from tests.npm import npm_ci
+from tests.npm import node_for
 
 AUDIT_DIR = Path(__file__).parent / "graphql_http_audit"
 SECRET = "test-secret-for-graphql-http-audit-0123456789"
 AUDIT_TIMEOUT = 120.0
 
 
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.skip(f"the graphql-http audit needs `{name}` (Node.js) on PATH; it is not there")
-    return path
-
-
 @pytest.fixture(scope="session")
 def node() -> str:
     """Node, with the audit's node_modules installed from the lockfile (`npm ci`) when missing or stale."""
-    node = _tool("node")
-    npm = _tool("npm")
-    npm_ci(AUDIT_DIR, npm)
-    return node
+    return node_for(AUDIT_DIR, "the graphql-http audit")
 
 
 @pytest.fixture(scope="module")

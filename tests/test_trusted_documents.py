@@ -22,7 +22,7 @@ from purchasegraph.gateway.errors import RequestCode, RequestError
 from purchasegraph.gateway.manifest import build_manifest
 from purchasegraph.settings import Settings
 from tests.live_server import live_server
-from tests.npm import npm_ci
+from tests.npm import node_for
 from tests.test_http import SECRET, serving
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,11 +86,7 @@ def test_the_cli_keys_each_operation_by_the_sha256_of_the_text_apollo_client_sen
 
 @pytest.fixture(scope="module")
 def node() -> str:
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("comparing with Apollo's manifest generator needs `node` and `npm` on PATH")
-    npm_ci(APOLLO_DIR, npm)
-    return node
+    return node_for(APOLLO_DIR, "comparing with Apollo's manifest generator")
 
 
 def test_the_manifest_is_the_one_apollos_own_generator_writes(node: str, tmp_path: Path) -> None:
