@@ -293,8 +293,10 @@ class Compiler:
                 pairs.append((key, self._page_info(child, window)))
             else:
                 raise NotCompilable(Reason.FIELD, f"{spec.type_name}Connection.{name}")
+        # OFFSET 0 keeps the count a subquery of its own: flattened, PostgreSQL would copy the
+        # count into every expression that reads it, and count once per copy.
         return (
-            f"(SELECT {self._object(pairs)} FROM (SELECT {total} AS total) {c}"
+            f"(SELECT {self._object(pairs)} FROM (SELECT {total} AS total OFFSET 0) {c}"
             f" CROSS JOIN LATERAL (SELECT {hi} AS hi) {c}h"
             f" CROSS JOIN LATERAL (SELECT {start} AS start) {c}s"
             f" CROSS JOIN LATERAL (SELECT {size} AS size) {c}z)"
