@@ -1,27 +1,34 @@
 """The compiled read path returns exactly what the resolvers return, for every kind of viewer.
 
-The resolvers are the reference. Hand-written cases pin the workloads and every scope; then
-hypothesis draws selections over everything the compiler understands (fields, aliases,
-fragments, page sizes from either end, __typename) and, for each, a viewer and a tenant id in
-any of its spellings, and the two paths must agree on ``data`` to the byte.
+The resolvers are the reference. Hand-written cases pin the workloads and every scope, and the
+purchase graph as Relay clients page through it; then hypothesis draws selections over
+everything the compiler understands (fields, aliases, fragments, repeated fields, @include and
+@skip, page sizes and cursors from either end, edges with cursors, pageInfo, __typename) and,
+for each, a viewer and a tenant id in any of its spellings, and the two paths must agree on
+``data`` to the byte.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 
+from purchasegraph.db.pagination import encode_cursor
 from purchasegraph.schema.ids import encode_id
 from tests.conftest import Api
 from tests.demo import ALEX, CONTOSO, CONTOSO_ID, GUS, LEE, MIA, OLGA, PAULA, WILL, WOODGROVE_ID
 from tests.mutations import purchase
 
-WORKLOAD = (Path(__file__).parent.parent / "bench" / "workloads" / "purchase_graph.graphql").read_text()
+WORKLOADS = Path(__file__).parent.parent / "bench" / "workloads"
+WORKLOAD = (WORKLOADS / "purchase_graph.graphql").read_text()
+RELAY = (WORKLOADS / "purchase_graph_relay.graphql").read_text()
 PARTNER = "pat.partner@adatum-partners.example"
 EXPIRED_PARTNER = "lia.partner@litware-partners.example"
 BILLING = "bea.billing@contoso.example"
@@ -58,21 +65,131 @@ async def test_the_compiled_read_runs_one_statement(api: Api) -> None:
 T = '{ tenant(id: "' + CONTOSO + '") '
 
 
+def reads(path: str, reason: str) -> float:
+    return REGISTRY.get_sample_value("purchasegraph_reads_total", {"path": path, "reason": reason}) or 0.0
+
+
 @pytest.mark.parametrize(
-    "query",
+    ("query", "reason"),
     [
-        "{ viewer { user { displayName } } }",
-        T + '{ subscriptions(after: "Y3Vyc29yOjE=") { totalCount } } }',
-        T + "{ subscriptions { edges { cursor } } } }",
-        T + "{ subscriptions(status: [ACTIVE]) { totalCount } } }",
-        T + "{ subscriptions { nodes { paymentMethod { last4 } } } } }",
-        T + "{ name @include(if: true) } }",
-        T + "{ subscriptions(first: 1, last: 1) { totalCount } } }",
-        "mutation { __typename }",
+        ("{ viewer { user { displayName } } }", "field"),
+        (T + "{ subscriptions(status: [ACTIVE]) { totalCount } } }", "argument"),
+        (T + "{ subscriptions { nodes { paymentMethod { last4 } } } } }", "field"),
+        (T + "{ subscriptions(first: 1, last: 1) { totalCount } } }", "invalid_input"),
+        (T + '{ subscriptions(after: "bm90LWEtY3Vyc29y") { totalCount } } }', "invalid_input"),
+        (T + "{ subscriptions(first: 101) { totalCount } } }", "invalid_input"),
+        ("mutation { __typename }", "operation"),
     ],
 )
-async def test_what_the_compiler_does_not_know_goes_to_the_resolvers(api: Api, query: str) -> None:
-    assert await api.compiled(query, as_user=ALEX) is None
+async def test_what_the_compiler_does_not_know_goes_to_the_resolvers_counted_with_its_reason(
+    api: Api, query: str, reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    before = reads("resolvers", reason)
+    with caplog.at_level(logging.INFO, logger="purchasegraph.compiled"):
+        assert await api.compiled(query, as_user=ALEX) is None
+    assert reads("resolvers", reason) == before + 1
+    [line] = [r.getMessage() for r in caplog.records if r.name == "purchasegraph.compiled"]
+    assert line.startswith(f"read answered by the resolvers: {reason} (")
+
+
+async def test_a_relay_shaped_read_of_the_purchase_graph_counts_as_compiled(api: Api) -> None:
+    compiled, fallbacks = (
+        reads("compiled", "none"),
+        sum(reads("resolvers", reason) for reason in ("field", "argument", "invalid_input", "directive", "operation")),
+    )
+    await agree(api, RELAY, ALEX, {"tenantId": CONTOSO, "first": 3, "after": None})
+    assert reads("compiled", "none") == compiled + 1
+    assert fallbacks == sum(
+        reads("resolvers", reason) for reason in ("field", "argument", "invalid_input", "directive", "operation")
+    )
+
+
+# -- Relay: pages through cursors, directives, merged fields ---------------------------------
+
+
+def page_info(data: dict[str, Any]) -> dict[str, Any] | None:
+    tenant = data["tenant"]
+    return tenant["subscriptions"]["pageInfo"] if tenant is not None else None
+
+
+@pytest.mark.parametrize("viewer", VIEWERS)
+async def test_relay_pages_through_cursors_agree_for_every_kind_of_viewer(api: Api, viewer: str | None) -> None:
+    first = await agree(api, RELAY, viewer, {"tenantId": CONTOSO, "first": 3, "after": None})
+    info = page_info(first)
+    if info is None or info["endCursor"] is None:
+        return
+    second = await agree(api, RELAY, viewer, {"tenantId": CONTOSO, "first": 3, "after": info["endCursor"]})
+    second_info = page_info(second)
+    assert second_info is not None
+    assert second_info["hasPreviousPage"] is True
+    # Back from page 2's start with last/before: page 1's tail.
+    back = await agree(api, RELAY, viewer, {"tenantId": CONTOSO, "last": 2, "before": second_info["startCursor"]})
+    back_info = page_info(back)
+    assert back_info is not None
+    assert back_info["endCursor"] == info["endCursor"]
+    await agree(api, RELAY, viewer, {"tenantId": CONTOSO, "last": 2})
+    await agree(api, RELAY, viewer, {"tenantId": CONTOSO, "before": info["endCursor"]})
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        {"first": 2, "after": encode_cursor(10)},
+        {"first": 5, "after": encode_cursor(999)},
+        {"after": encode_cursor(1), "before": encode_cursor(5)},
+        {"first": 2, "after": encode_cursor(1), "before": encode_cursor(3)},
+        {"last": 3, "after": encode_cursor(2), "before": encode_cursor(9)},
+        {"last": 0},
+        {"first": 0, "after": encode_cursor(4)},
+        {"last": 50, "before": encode_cursor(1)},
+    ],
+)
+async def test_every_window_of_first_after_last_before_agrees(api: Api, page: dict[str, Any]) -> None:
+    await agree(api, RELAY, ALEX, {"tenantId": CONTOSO, **page})
+
+
+@pytest.mark.parametrize("with_orders", [True, False])
+@pytest.mark.parametrize("skip_users", [True, False])
+async def test_include_and_skip_with_variables_agree(api: Api, with_orders: bool, skip_users: bool) -> None:
+    variables = {"tenantId": CONTOSO, "first": 4, "withOrders": with_orders, "skipUsers": skip_users}
+    data = await agree(api, RELAY, ALEX, variables)
+    node = data["tenant"]["subscriptions"]["edges"][0]["node"]
+    assert ("orders" in node) is with_orders
+
+
+async def test_repeated_fields_and_fragments_merge_as_graphql_merges_them(api: Api) -> None:
+    query = """
+    query ($t: ID!, $no: Boolean!) {
+      tenant(id: $t) {
+        name
+        ... on Node { id }
+        subscriptions(first: 2) { edges { node { id } } }
+        name @include(if: $no)
+        subscriptions(first: 2) {
+          totalCount
+          edges { cursor node { ...Sub status product { name } } }
+          edges { node { product { productId } ... @skip(if: $no) { quantity } } }
+        }
+        ...Tenant
+        ...Tenant
+      }
+    }
+    fragment Sub on Subscription { id purchaser { displayName } product { __typename } }
+    fragment Tenant on Tenant { __typename name @skip(if: true) currency }
+    """
+    data = await agree(api, query, ALEX, {"t": CONTOSO, "no": False})
+    assert list(data["tenant"]) == ["name", "id", "subscriptions", "__typename", "currency"]
+    node = data["tenant"]["subscriptions"]["edges"][0]["node"]
+    assert list(node) == ["id", "purchaser", "product", "status", "quantity"]
+    assert list(node["product"]) == ["__typename", "name", "productId"]
+
+
+async def test_a_null_after_and_literal_cursors_compile(api: Api) -> None:
+    query = T + "{ subscriptions(first: 2, after: null) { edges { cursor } pageInfo { endCursor } } } }"
+    data = await agree(api, query, ALEX)
+    end = data["tenant"]["subscriptions"]["pageInfo"]["endCursor"]
+    literal = T + '{ subscriptions(last: 1, before: "' + end + '") { edges { cursor } } } }'
+    await agree(api, literal, ALEX)
 
 
 @pytest.mark.parametrize("variables", [{"tenantId": [7]}, {}, {"tenantId": CONTOSO, "extra": [[["x"]]]}])
@@ -141,6 +258,20 @@ CONNECTIONS = {
     "Tenant": [("subscriptions", "Subscription")],
     "Subscription": [("orders", "Order"), ("assignments", "Assignment")],
 }
+PAGES = [
+    "",
+    "(first: 0)",
+    "(first: 1)",
+    "(first: 3)",
+    "(last: 2)",
+    "(last: 30)",
+    "(after: null)",
+    f'(first: 2, after: "{encode_cursor(1)}")',
+    f'(first: 3, after: "{encode_cursor(999)}")',
+    f'(last: 2, before: "{encode_cursor(3)}")',
+    f'(before: "{encode_cursor(2)}")',
+    f'(after: "{encode_cursor(1)}", last: 1)',
+]
 
 
 @st.composite
@@ -160,16 +291,30 @@ def selection(draw: st.DrawFn, type_name: str, depth: int = 0) -> str:
     if depth < 2:
         for name, target in CONNECTIONS.get(type_name, []):
             if draw(st.booleans()):
-                page = draw(st.sampled_from(["", "(first: 0)", "(first: 1)", "(first: 3)", "(last: 2)", "(last: 30)"]))
+                page = draw(st.sampled_from(PAGES))
                 inner = draw(selection(target, depth + 1))
                 shape = draw(st.sampled_from(["nodes", "edges", "both"]))
                 items = {
                     "nodes": f"nodes {{ {inner} }}",
-                    "edges": f"edges {{ node {{ {inner} }} }}",
-                    "both": f"nodes {{ {inner} }} edges {{ __typename node {{ {inner} }} }}",
+                    "edges": f"edges {{ cursor node {{ {inner} }} }}",
+                    "both": f"nodes {{ {inner} }} edges {{ __typename node {{ {inner} }} cursor }}",
                 }[shape]
-                extras = draw(st.sampled_from(["", "totalCount", "pageInfo { hasNextPage hasPreviousPage }"]))
+                extras = draw(
+                    st.sampled_from(
+                        [
+                            "",
+                            "totalCount",
+                            "pageInfo { hasNextPage hasPreviousPage }",
+                            "pageInfo { startCursor endCursor hasNextPage } totalCount",
+                        ]
+                    )
+                )
                 parts.append(f"{name}{page} {{ {extras} {items} }}")
+    if len(parts) > 1 and draw(st.booleans()):
+        # A part again (merged into the first), or under a directive that keeps or drops it.
+        again = draw(st.sampled_from(parts))
+        directive = draw(st.sampled_from(["", " @include(if: true)", " @skip(if: true)", " @include(if: false)"]))
+        parts.append(again + directive if directive else again)
     if draw(st.booleans()) and type_name in ("Subscription", "User"):
         # The same fields again through a fragment spread of the same type.
         return " ".join(parts[:1]) + f" ...{type_name}Bits" + " " + " ".join(parts[1:])
@@ -208,8 +353,7 @@ async def test_random_selections_agree_with_the_resolvers(
     if result.errors:  # a selection the schema refuses (duplicate keys with other arguments)
         return
     compiled = await api.compiled(query, as_user=viewer, variables={"t": tenant_id})
-    if compiled is None:  # merged keys: the resolvers' job, and fine
-        return
+    assert compiled is not None, query
     assert json.dumps(compiled) == json.dumps(result.data), (viewer, query)
 
 

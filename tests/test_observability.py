@@ -19,9 +19,10 @@ from purchasegraph.observability import metrics
 from purchasegraph.observability.logs import JsonFormatter, TextFormatter, scrub
 from purchasegraph.observability.tracing import NoTracing, request_tracing
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings, ThrottleSettings, settings_from_env
-from tests.demo import GOOD_CARD, POWER_BI_PRO
+from tests.demo import ALEX, CONTOSO, GOOD_CARD, POWER_BI_PRO
 from tests.factories import TenantRows, create_tenant
 from tests.mutations import PURCHASE
+from tests.test_compiled_reads import RELAY
 from tests.test_http import SECRET, VIEWER_QUERY, serving, token_for
 
 PAULA = ("paula.purchaser@contoso.example", "contoso.example")
@@ -173,6 +174,40 @@ def test_only_so_many_operation_names_get_a_series(monkeypatch: pytest.MonkeyPat
     assert metrics.operation_label("Second") == "Second"
     assert metrics.operation_label("Third") == "other"
     assert metrics.operation_label("Second") == "Second"
+
+
+def reads(scraped: Scrape, path: str, reason: str) -> float:
+    return scraped.value("purchasegraph_reads_total", path=path, reason=reason)
+
+
+async def test_a_relay_shaped_read_counts_as_compiled_and_a_filtered_one_as_a_fallback_with_its_reason(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = token_for(ALEX, "contoso.example")
+    before = await scrape(client)
+    page = await graphql(client, RELAY, token, variables={"tenantId": CONTOSO, "first": 2, "after": None})
+    assert page.status_code == 200
+    after_cursor = page.json()["data"]["tenant"]["subscriptions"]["pageInfo"]["endCursor"]
+    page_2 = await graphql(client, RELAY, token, variables={"tenantId": CONTOSO, "first": 2, "after": after_cursor})
+    assert page_2.json()["data"]["tenant"]["subscriptions"]["pageInfo"]["hasPreviousPage"] is True
+    middle = await scrape(client)
+    assert reads(middle, "compiled", "none") == reads(before, "compiled", "none") + 2
+    assert reads(middle, "resolvers", "argument") == reads(before, "resolvers", "argument")
+    filtered = f'{{ tenant(id: "{CONTOSO}") {{ subscriptions(status: [ACTIVE]) {{ totalCount }} }} }}'
+    with caplog.at_level(logging.INFO, logger="purchasegraph.compiled"):
+        assert (await graphql(client, filtered, token)).status_code == 200
+    after = await scrape(client)
+    assert reads(after, "resolvers", "argument") == reads(middle, "resolvers", "argument") + 1
+    assert reads(after, "compiled", "none") == reads(middle, "compiled", "none")
+    assert "read answered by the resolvers: argument (argument status)" in caplog.messages
+
+
+async def test_reads_with_the_compiled_path_off_count_as_disabled(database_url: str, pool: object) -> None:
+    async with serving(settings_for(database_url, compiled_reads=False)) as http:
+        before = reads(await scrape(http), "resolvers", "disabled")
+        response = await graphql(http, RELAY, token_for(ALEX, "contoso.example"), variables={"tenantId": CONTOSO})
+        assert response.status_code == 200
+        assert reads(await scrape(http), "resolvers", "disabled") == before + 1
 
 
 async def test_the_pool_gauges_are_read_at_scrape_time(client: httpx.AsyncClient) -> None:

@@ -1,11 +1,13 @@
 """The compiled read path: a read the compiler understands runs as one SQL statement.
 
-``run_compiled`` answers None for anything else, and the resolvers run it. The flag
-``PURCHASEGRAPH_COMPILED_READS=off`` turns the path off entirely.
+``run_compiled`` answers None for anything else, and the resolvers run it; either way the read is
+counted (``purchasegraph_reads_total{path, reason}``) and a fallback logged with its reason. The
+flag ``PURCHASEGRAPH_COMPILED_READS=off`` turns the path off entirely.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,8 +16,11 @@ import orjson
 from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode
 from graphql.execution.values import get_variable_values
 
-from purchasegraph.compiled.compiler import Compiler, NotCompilable
+from purchasegraph.compiled.compiler import Compiler, NotCompilable, Reason
 from purchasegraph.context import Context
+from purchasegraph.observability.metrics import COMPILED, NO_REASON, RESOLVERS, record_read
+
+log = logging.getLogger("purchasegraph.compiled")
 
 
 @dataclass(frozen=True)
@@ -47,12 +52,16 @@ async def run_compiled(
     context: Context,
 ) -> CompiledResult | None:
     coerced = get_variable_values(schema, operation.variable_definitions or (), dict(variables or {}))
-    if isinstance(coerced, list):
-        return None  # variables that do not fit: the resolver path reports them as it always does
     try:
+        if isinstance(coerced, list):  # the resolver path reports them as it always does
+            raise NotCompilable(Reason.VARIABLES, "variables that do not coerce")
         compiled = Compiler(schema, document, coerced.coerced, context.scope_of).compile(operation)
-    except NotCompilable:
+    except NotCompilable as declined:
+        record_read(path=RESOLVERS, reason=declined.reason.value)
+        # Schema names only, never a value: the detail is the field or argument declined.
+        log.info("read answered by the resolvers: %s (%s)", declined.reason.value, declined.detail)
         return None
+    record_read(path=COMPILED, reason=NO_REASON)
     row = await context.db.fetchrow(compiled.sql, *compiled.params)
     assert row is not None
     data: dict[str, Any] = orjson.loads(row[0])

@@ -3,9 +3,11 @@
 Per-field execution in Python is what makes a nested read slow (thousands of resolver calls for
 one purchase graph). For the reads this compiler understands — ``tenant(id:)`` and below it
 subscriptions, products, purchasers, orders, assignments and their users — it writes a single
-statement instead, whose JSON PostgreSQL assembles. Anything else (a field it does not know, a
-cursor, a filter, a directive) raises ``NotCompilable`` and the resolvers run: they remain the
-reference, and a differential test holds the two paths to identical data.
+statement instead, whose JSON PostgreSQL assembles, shaped as Relay and Apollo clients ask:
+``edges { cursor node }``, ``pageInfo`` with its cursors, ``first/after/last/before``,
+``__typename``, fragments, ``@include``/``@skip`` and repeated fields merged. Anything else (a
+field it does not know, a filter) raises ``NotCompilable`` with a ``Reason`` and the resolvers
+run: they remain the reference, and a differential test holds the two paths to identical data.
 
 Scope is not re-decided here: the policy module's ``Scope`` for the tenant (``whole_tenant``,
 ``sees_directory``, ``viewer_id``) becomes parameters of the very predicates the query modules
@@ -19,6 +21,7 @@ import itertools
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from graphql import (
@@ -28,20 +31,25 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLEnumType,
+    GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
     NullValueNode,
     OperationDefinitionNode,
     OperationType,
+    SelectionNode,
     SelectionSetNode,
     StringValueNode,
     ValueNode,
     VariableNode,
+    is_abstract_type,
+    print_ast,
 )
 
-from purchasegraph.compiled.sql import Params, date, enum_name, global_id, literal, timestamp
-from purchasegraph.db.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from purchasegraph.compiled.sql import Params, cursor, date, enum_name, global_id, literal, timestamp
+from purchasegraph.db.pagination import PageArgs
+from purchasegraph.errors import BadUserInput
 from purchasegraph.policy import ASSIGNMENT_VISIBLE, SUBSCRIPTION_VISIBLE, Scope
 from purchasegraph.schema.ids import decode_uuid
 
@@ -49,8 +57,37 @@ from purchasegraph.schema.ids import decode_uuid
 MAX_KEYS = 50
 
 
+# The Relay arguments every compiled connection takes.
+PAGING = ("first", "after", "last", "before")
+
+
+class Reason(StrEnum):
+    """Why a read goes to the resolvers: a closed set, the ``reason`` label of the reads metric."""
+
+    # Not a query, or an operation carrying directives.
+    OPERATION = "operation"
+    # A field the compiler does not know (another root than `tenant` included).
+    FIELD = "field"
+    # An argument it does not take (a filter), or a value it does not read (an enum, a list).
+    ARGUMENT = "argument"
+    # A value the resolvers refuse with an error of their own: a foreign cursor, a page size out
+    # of range, `first` with `last`, a tenant id that is not a string.
+    INVALID_INPUT = "invalid_input"
+    # Variables that do not coerce: the resolver path reports them as it always does.
+    VARIABLES = "variables"
+    # A directive other than @include and @skip.
+    DIRECTIVE = "directive"
+    # More response keys on one object than one json_build_object takes.
+    TOO_WIDE = "too_wide"
+
+
 class NotCompilable(Exception):
-    """The resolvers answer this one."""
+    """The resolvers answer this one; ``reason`` says why, ``detail`` where (schema names only)."""
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -100,7 +137,7 @@ class Compiler:
 
     def compile(self, operation: OperationDefinitionNode) -> Compiled:
         if operation.operation is not OperationType.QUERY or operation.directives:
-            raise NotCompilable("only queries")
+            raise NotCompilable(Reason.OPERATION, "only queries")
         pairs: list[tuple[str, str]] = []
         for node in self._fields(operation.selection_set, "Query"):
             name = node.name.value
@@ -109,14 +146,14 @@ class Compiler:
             elif name == "tenant":
                 pairs.append((self._key(node), self._tenant(node, (self._key(node),))))
             else:
-                raise NotCompilable(f"Query.{name}")
+                raise NotCompilable(Reason.FIELD, f"Query.{name}")
         sql = f"SELECT {self._object(pairs)}::text"
         return Compiled(sql, self._state.params.values, tuple(self._state.node_lists))
 
     def _tenant(self, node: FieldNode, path: tuple[str, ...]) -> str:
         raw = self._argument(node, "id")
         if not isinstance(raw, str):
-            raise NotCompilable("tenant id")
+            raise NotCompilable(Reason.INVALID_INPUT, "tenant id")
         tenant_id = decode_uuid(raw, "Tenant")
         if tenant_id is None:
             return "NULL::json"
@@ -131,7 +168,7 @@ class Compiler:
 
     def _selection(self, node: FieldNode, type_name: str, a: str, scope: Scope, path: tuple[str, ...]) -> str:
         if node.selection_set is None:
-            raise NotCompilable("object without selection")
+            raise NotCompilable(Reason.FIELD, f"{type_name} without selection")
         pairs = []
         for child in self._fields(node.selection_set, type_name):
             key = self._key(child)
@@ -145,14 +182,13 @@ class Compiler:
         scalar = SCALARS.get(type_name, {}).get(name)
         if scalar is not None:
             if node.arguments or node.selection_set is not None:
-                raise NotCompilable(f"{type_name}.{name} arguments")
+                raise NotCompilable(Reason.ARGUMENT, f"{type_name}.{name}")
             return scalar(self._schema, a)
         money = MONEY.get(type_name, {}).get(name)
         if money is not None:
             amount, currency = money
             return self._money(node, f"{a}.{amount}", f"{a}.{currency}")
         if type_name == "Tenant" and name == "subscriptions":
-            self._only_paging(node)
             return self._connection(node, SUBSCRIPTIONS_OF_TENANT, a, scope, path)
         if type_name == "Subscription" and name == "orders":
             return self._connection(node, ORDERS_OF_SUBSCRIPTION, a, scope, path)
@@ -172,139 +208,227 @@ class Compiler:
                 f"(SELECT {body} FROM users {u} WHERE {u}.tenant_id = {a}.tenant_id AND {u}.id = {a}.{column}"
                 f" AND ({directory} OR {u}.id = {viewer}))"
             )
-        raise NotCompilable(f"{type_name}.{name}")
+        raise NotCompilable(Reason.FIELD, f"{type_name}.{name}")
 
     def _money(self, node: FieldNode, amount: str, currency: str) -> str:
         if node.selection_set is None or node.arguments:
-            raise NotCompilable("Money")
+            raise NotCompilable(Reason.ARGUMENT, "Money")
         pairs = []
         for child in self._fields(node.selection_set, "Money"):
             name = child.name.value
             values = {"amount": f"{amount}::text", "currency": f"{currency}::text", "__typename": literal("Money")}
             if name not in values:
-                raise NotCompilable(f"Money.{name}")
+                raise NotCompilable(Reason.FIELD, f"Money.{name}")
             pairs.append((self._key(child), values[name]))
         return self._object(pairs)
 
     # -- connections ------------------------------------------------------------------------
 
-    def _only_paging(self, node: FieldNode) -> None:
+    def _page(self, node: FieldNode) -> PageArgs:
+        """The page exactly as ``PageArgs.from_relay`` reads it; what it refuses, the resolvers report."""
         for argument in node.arguments or ():
-            if argument.name.value not in ("first", "last"):
-                raise NotCompilable(f"argument {argument.name.value}")
-
-    def _page(self, node: FieldNode) -> tuple[int, bool]:
-        """(page size, from the end?) — exactly what ``PageArgs.from_relay`` accepts, else the resolvers."""
-        for argument in node.arguments or ():
-            if argument.name.value not in ("first", "last"):
-                raise NotCompilable(f"argument {argument.name.value}")
+            if argument.name.value not in PAGING:
+                raise NotCompilable(Reason.ARGUMENT, f"argument {argument.name.value}")
         first, last = self._argument(node, "first"), self._argument(node, "last")
-        if first is not None and last is not None:
-            raise NotCompilable("first and last: the resolvers explain the error")
-        size = last if last is not None else first if first is not None else DEFAULT_PAGE_SIZE
-        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_PAGE_SIZE:
-            raise NotCompilable("page size")
-        return size, last is not None
+        after, before = self._argument(node, "after"), self._argument(node, "before")
+        for size in (first, last):
+            if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
+                raise NotCompilable(Reason.INVALID_INPUT, "page size")
+        for cursor_value in (after, before):
+            if cursor_value is not None and not isinstance(cursor_value, str):
+                raise NotCompilable(Reason.INVALID_INPUT, "cursor")
+        try:
+            return PageArgs.from_relay(first=first, after=after, last=last, before=before)
+        except BadUserInput:
+            raise NotCompilable(Reason.INVALID_INPUT, "page arguments") from None
 
     def _connection(self, node: FieldNode, spec: Connection, parent: str, scope: Scope, path: tuple[str, ...]) -> str:
+        """The page as ``db/pagination.py``'s shell cuts it: the rows numbered in the resolvers'
+        order, a window [start, start + size) of them, and row-number cursors."""
         if node.selection_set is None:
-            raise NotCompilable("connection without selection")
-        size, from_end = self._page(node)
-        x = self._state.alias("x")
+            raise NotCompilable(Reason.FIELD, "connection without selection")
+        page = self._page(node)
+        children = self._fields(node.selection_set, f"{spec.type_name}Connection")
+        x, c = self._state.alias("x"), self._state.alias("c")
         where = spec.where.format(
             a=x, p=parent, whole=self._param(scope.whole_tenant, "bool"), viewer=self._param(scope.viewer_id, "uuid")
         )
-        forward = ", ".join(f"{expr.format(a=x)} {'DESC' if desc else 'ASC'}" for expr, desc in spec.order)
-        backward = ", ".join(f"{expr.format(a=x)} {'ASC' if desc else 'DESC'}" for expr, desc in spec.order)
-        # The page's keys, then the rows themselves: a real table alias, which functions over the
-        # row type (effective_status) accept.
-        keys = (
-            f"(SELECT {x}.tenant_id, {x}.id FROM {spec.table} {x} WHERE {where}"
-            f" ORDER BY {backward if from_end else forward} LIMIT {size})"
+        window = _Window(total=f"{c}.total", start=f"{c}s.start", size=f"{c}z.size")
+        after = self._param(page.after, "int")
+        # The count is read only when the page's bounds or the fields asked for need it.
+        counted = (
+            page.last is not None
+            or page.before is not None
+            or any(child.name.value in ("totalCount", "pageInfo") for child in children)
         )
-        count = f"(SELECT count(*) FROM {spec.table} {x} WHERE {where})"
+        if counted:
+            total = f"(SELECT count(*) FROM {spec.table} {x} WHERE {where})"
+            if page.before is None:
+                hi = f"{c}.total"
+            else:
+                hi = f"GREATEST(LEAST({self._param(page.before, 'int')}, {c}.total + 1) - 1, 0)"
+            if page.last is None:
+                start = f"LEAST({after}, {c}h.hi)"
+            else:
+                start = f"GREATEST(LEAST({after}, {c}h.hi), {c}h.hi - {self._param(page.last, 'int')})"
+            if page.first is None:
+                size = f"GREATEST({c}h.hi - {c}s.start, 0)"
+            else:
+                size = f"GREATEST(LEAST({self._param(page.first, 'int')}, {c}h.hi - {c}s.start), 0)"
+        else:
+            # first/after only, nothing counted: OFFSET after LIMIT first cuts the same rows.
+            assert page.first is not None
+            total, hi, start, size = "NULL::bigint", "NULL::bigint", after, self._param(page.first, "int")
         pairs: list[tuple[str, str]] = []
-        for child in self._fields(node.selection_set, f"{spec.type_name}Connection"):
+        for child in children:
             name, key = child.name.value, self._key(child)
             if name == "__typename":
                 pairs.append((key, literal(f"{spec.type_name}Connection")))
             elif name == "totalCount":
-                pairs.append((key, count))
+                pairs.append((key, window.total))
             elif name in ("nodes", "edges"):
-                pairs.append((key, self._page_items(child, spec, keys, scope, (*path, key), edges=name == "edges")))
+                items = self._page_items(child, spec, where, x, window, scope, (*path, key), edges=name == "edges")
+                pairs.append((key, items))
             elif name == "pageInfo":
-                pairs.append((key, self._page_info(child, count, size, from_end)))
+                pairs.append((key, self._page_info(child, window)))
             else:
-                raise NotCompilable(f"connection field {name}")
-        return self._object(pairs)
+                raise NotCompilable(Reason.FIELD, f"{spec.type_name}Connection.{name}")
+        # OFFSET 0 keeps the count a subquery of its own: flattened, PostgreSQL would copy the
+        # count into every expression that reads it, and count once per copy.
+        return (
+            f"(SELECT {self._object(pairs)} FROM (SELECT {total} AS total OFFSET 0) {c}"
+            f" CROSS JOIN LATERAL (SELECT {hi} AS hi) {c}h"
+            f" CROSS JOIN LATERAL (SELECT {start} AS start) {c}s"
+            f" CROSS JOIN LATERAL (SELECT {size} AS size) {c}z)"
+        )
 
     def _page_items(
-        self, node: FieldNode, spec: Connection, keys: str, scope: Scope, path: tuple[str, ...], *, edges: bool
+        self,
+        node: FieldNode,
+        spec: Connection,
+        where: str,
+        x: str,
+        window: _Window,
+        scope: Scope,
+        path: tuple[str, ...],
+        *,
+        edges: bool,
     ) -> str:
         self._state.node_lists.append(path)
         if node.selection_set is None:
-            raise NotCompilable("items without selection")
-        r = self._state.alias("r")
+            raise NotCompilable(Reason.FIELD, "items without selection")
+        r, q, k = self._state.alias("r"), self._state.alias("q"), self._state.alias("k")
         if edges:
             pairs = []
             for child in self._fields(node.selection_set, f"{spec.type_name}Edge"):
-                if child.name.value == "node":
-                    pairs.append((self._key(child), self._selection(child, spec.type_name, r, scope, path)))
-                elif child.name.value == "__typename":
-                    pairs.append((self._key(child), literal(f"{spec.type_name}Edge")))
+                name, key = child.name.value, self._key(child)
+                if name == "node":
+                    pairs.append((key, self._selection(child, spec.type_name, r, scope, path)))
+                elif name == "cursor":
+                    pairs.append((key, cursor(f"{k}.rn")))
+                elif name == "__typename":
+                    pairs.append((key, literal(f"{spec.type_name}Edge")))
                 else:
-                    raise NotCompilable("edge cursors")
+                    raise NotCompilable(Reason.FIELD, f"{spec.type_name}Edge.{name}")
             item = self._object(pairs)
         else:
             item = self._selection(node, spec.type_name, r, scope, path)
-        order = ", ".join(f"{expr.format(a=r)} {'DESC' if desc else 'ASC'}" for expr, desc in spec.order)
-        k = self._state.alias("k")
-        rows = f"{keys} {k} JOIN {spec.table} {r} ON {r}.tenant_id = {k}.tenant_id AND {r}.id = {k}.id"
-        return f"COALESCE((SELECT json_agg({item} ORDER BY {order}) FROM {rows}), '[]'::json)"
+        # The page's keys and sort keys (a top-N sort, not a window over every row), numbered from
+        # the window's start; then the rows themselves: a real table alias, which functions over
+        # the row type (effective_status) accept.
+        sort_keys = ", ".join(f"{expr.format(a=x)} AS o{i}" for i, (expr, _desc) in enumerate(spec.order))
+        forward = ", ".join(f"{expr.format(a=x)} {'DESC' if desc else 'ASC'}" for expr, desc in spec.order)
+        numbered = ", ".join(f"{q}.o{i} {'DESC' if desc else 'ASC'}" for i, (_expr, desc) in enumerate(spec.order))
+        keys = (
+            f"(SELECT {x}.tenant_id, {x}.id, {sort_keys} FROM {spec.table} {x} WHERE {where}"
+            f" ORDER BY {forward} OFFSET {window.start} LIMIT {window.size}) {q}"
+        )
+        ranked = (
+            f"(SELECT {q}.tenant_id, {q}.id, {window.start} + row_number() OVER (ORDER BY {numbered}) AS rn"
+            f" FROM {keys}) {k}"
+        )
+        rows = f"{ranked} JOIN {spec.table} {r} ON {r}.tenant_id = {k}.tenant_id AND {r}.id = {k}.id"
+        return f"COALESCE((SELECT json_agg({item} ORDER BY {k}.rn) FROM {rows}), '[]'::json)"
 
-    def _page_info(self, node: FieldNode, count: str, size: int, from_end: bool) -> str:
+    def _page_info(self, node: FieldNode, window: _Window) -> str:
         if node.selection_set is None:
-            raise NotCompilable("pageInfo without selection")
-        more = f"({count} > {size})"
+            raise NotCompilable(Reason.FIELD, "pageInfo without selection")
         values = {
-            "hasNextPage": "false" if from_end else more,
-            "hasPreviousPage": more if from_end else "false",
+            "hasNextPage": f"({window.start} + {window.size} < {window.total})",
+            "hasPreviousPage": f"({window.start} > 0)",
+            "startCursor": f"CASE WHEN {window.size} > 0 THEN {cursor(f'{window.start} + 1')} END",
+            "endCursor": f"CASE WHEN {window.size} > 0 THEN {cursor(f'{window.start} + {window.size}')} END",
             "__typename": literal("PageInfo"),
         }
         pairs = []
         for child in self._fields(node.selection_set, "PageInfo"):
             if child.name.value not in values:
-                raise NotCompilable("cursors")
+                raise NotCompilable(Reason.FIELD, f"PageInfo.{child.name.value}")
             pairs.append((self._key(child), values[child.name.value]))
         return self._object(pairs)
 
     # -- the document -----------------------------------------------------------------------
 
     def _fields(self, selection_set: SelectionSetNode, type_name: str) -> list[FieldNode]:
-        """The fields selected on an object type, fragments inlined; one per response key."""
-        found: list[FieldNode] = []
-        pending = list(selection_set.selections)
-        while pending:
-            selection = pending.pop(0)
-            if selection.directives:
-                raise NotCompilable("directives")
+        """The fields selected on an object type, one per response key, as GraphQL's CollectFields
+        gathers them: @skip/@include applied, fragments that apply to the type inlined (each named
+        one once), and fields of the same key merged into one with their sub-selections joined.
+        https://spec.graphql.org/October2021/#sec-Field-Collection"""
+        grouped: dict[str, list[FieldNode]] = {}
+        self._collect(selection_set, type_name, grouped, set())
+        if len(grouped) > MAX_KEYS:
+            raise NotCompilable(Reason.TOO_WIDE, type_name)
+        return [_merged(nodes) for nodes in grouped.values()]
+
+    def _collect(
+        self, selection_set: SelectionSetNode, type_name: str, grouped: dict[str, list[FieldNode]], visited: set[str]
+    ) -> None:
+        for selection in selection_set.selections:
+            if not self._included(selection):
+                continue
             if isinstance(selection, FieldNode):
-                found.append(selection)
+                grouped.setdefault(self._key(selection), []).append(selection)
             elif isinstance(selection, InlineFragmentNode):
-                if selection.type_condition is not None and selection.type_condition.name.value != type_name:
-                    raise NotCompilable("abstract type condition")
-                pending = list(selection.selection_set.selections) + pending
+                condition = selection.type_condition
+                if condition is None or self._applies(condition.name.value, type_name):
+                    self._collect(selection.selection_set, type_name, grouped, visited)
             elif isinstance(selection, FragmentSpreadNode):
-                fragment = self._fragments[selection.name.value]
-                if fragment.type_condition.name.value != type_name:
-                    raise NotCompilable("abstract type condition")
-                pending = list(fragment.selection_set.selections) + pending
-        keys = [self._key(f) for f in found]
-        if len(set(keys)) != len(keys):
-            raise NotCompilable("fields merged under one key")
-        if len(keys) > MAX_KEYS:
-            raise NotCompilable("too many keys for one json_build_object")
-        return found
+                name = selection.name.value
+                if name in visited:
+                    continue
+                visited.add(name)
+                fragment = self._fragments.get(name)
+                if fragment is None:
+                    raise NotCompilable(Reason.FIELD, f"fragment {name}")  # validation refuses it
+                if self._applies(fragment.type_condition.name.value, type_name):
+                    self._collect(fragment.selection_set, type_name, grouped, visited)
+
+    def _applies(self, condition: str, type_name: str) -> bool:
+        """DoesFragmentTypeApply: the type itself, or an interface or union it belongs to."""
+        if condition == type_name:
+            return True
+        abstract, concrete = self._schema.get_type(condition), self._schema.get_type(type_name)
+        return (
+            abstract is not None
+            and is_abstract_type(abstract)
+            and isinstance(concrete, GraphQLObjectType)
+            and self._schema.is_sub_type(abstract, concrete)
+        )
+
+    def _included(self, selection: SelectionNode) -> bool:
+        """@skip(if:) and @include(if:), literal or variable; any other directive declines."""
+        included = True
+        for directive in selection.directives or ():
+            name = directive.name.value
+            if name not in ("skip", "include"):
+                raise NotCompilable(Reason.DIRECTIVE, f"@{name}")
+            arguments = directive.arguments or ()
+            condition = self._value(arguments[0].value) if len(arguments) == 1 else None
+            if not isinstance(condition, bool):
+                raise NotCompilable(Reason.INVALID_INPUT, f"@{name}(if:)")
+            if condition is (name == "skip"):
+                included = False
+        return included
 
     def _argument(self, node: FieldNode, name: str) -> Any:
         for argument in node.arguments or ():
@@ -323,7 +447,7 @@ class Compiler:
             return value.value
         if isinstance(value, NullValueNode):
             return None
-        raise NotCompilable("argument value")
+        raise NotCompilable(Reason.ARGUMENT, "argument value")
 
     @staticmethod
     def _key(node: FieldNode) -> str:
@@ -335,6 +459,35 @@ class Compiler:
     def _object(self, pairs: list[tuple[str, str]]) -> str:
         # Response keys are the caller's aliases: parameters, never spliced into the SQL.
         return "json_build_object(" + ", ".join(f"{self._param(k, 'text')}, {v}" for k, v in pairs) + ")"
+
+
+@dataclass(frozen=True)
+class _Window:
+    """SQL of one connection's page: the rows in scope, the rows skipped, the rows returned."""
+
+    total: str
+    start: str
+    size: str
+
+
+def _merged(nodes: list[FieldNode]) -> FieldNode:
+    """Fields of one response key as one field. Validation (OverlappingFieldsCanBeMerged) has made
+    them the same field with the same arguments; should it not have, the resolvers answer."""
+    if len(nodes) == 1:
+        return nodes[0]
+    first = nodes[0]
+    arguments = [print_ast(a) for a in first.arguments or ()]
+    for other in nodes[1:]:
+        if other.name.value != first.name.value or [print_ast(a) for a in other.arguments or ()] != arguments:
+            raise NotCompilable(Reason.FIELD, f"fields of one key that differ: {first.name.value}")
+    selections = [s for node in nodes if node.selection_set is not None for s in node.selection_set.selections]
+    return FieldNode(
+        alias=first.alias,
+        name=first.name,
+        arguments=first.arguments,
+        directives=(),
+        selection_set=SelectionSetNode(selections=tuple(selections)) if first.selection_set is not None else None,
+    )
 
 
 def _enum(type_name: str, column: str) -> Callable[[GraphQLSchema, str], str]:

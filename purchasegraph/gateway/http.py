@@ -40,7 +40,7 @@ from purchasegraph.gateway.request_id import client_request_id_from_scope, reque
 from purchasegraph.gateway.strings import storable
 from purchasegraph.gateway.throttle import CostBucket, ThrottleStatus
 from purchasegraph.graphiql import graphiql_page
-from purchasegraph.observability.metrics import record_request
+from purchasegraph.observability.metrics import DISABLED, RESOLVERS, record_read, record_request
 from purchasegraph.observability.tracing import request_tracing
 from purchasegraph.runtime import Runtime
 from purchasegraph.viewer import Viewer
@@ -435,6 +435,8 @@ class GraphQLHTTP:
             )
             if compiled is not None:
                 return {"data": compiled.data, "_actual_cost": 1 + compiled.nodes}
+        elif not plan.prepared.is_mutation:
+            record_read(path=RESOLVERS, reason=DISABLED)
         meter = NodeMeter()
         token = METER.set(meter)
         try:

@@ -90,6 +90,19 @@ THROTTLED = Counter(
     "GraphQL HTTP requests refused 429 THROTTLED by the cost bucket.",
     registry=REGISTRY,
 )
+# The reads metric's `path`, and its `reason` when the compiled path answered or was off; a
+# fallback's reason is one of compiled.compiler.Reason, a closed set.
+COMPILED = "compiled"
+RESOLVERS = "resolvers"
+NO_REASON = "none"
+DISABLED = "disabled"
+READS = Counter(
+    "purchasegraph_reads",
+    "Read operations by the path that answered them (compiled or resolvers) and why the "
+    "compiler declined (none when it did not).",
+    ["path", "reason"],
+    registry=REGISTRY,
+)
 SUBSCRIPTIONS_ACTIVE = Gauge(
     "purchasegraph_subscriptions_active",
     "GraphQL subscriptions (the operation type) open right now.",
@@ -106,6 +119,11 @@ def record_request(*, operation: str | None, code: str | None, duration_seconds:
     REQUEST_STATEMENTS.labels(name).observe(statements)
     if code == "THROTTLED":
         THROTTLED.inc()
+
+
+def record_read(*, path: str, reason: str) -> None:
+    """Count one read operation (a query over HTTP) by the path that answered it."""
+    READS.labels(path, reason).inc()
 
 
 def subscription_started() -> None:
