@@ -82,6 +82,18 @@ async def invoices_of(api: Api, subscription_id: uuid.UUID) -> set[tuple[Any, ..
     return {tuple(r) for r in rows}
 
 
+def paid_by_paula(api: Api, first_day: str, last_day: str, amount: str) -> tuple[Any, ...]:
+    """The row ``invoices_of`` holds for a bill Paula paid in USD for the days ``first_day`` to ``last_day``."""
+    return (
+        datetime.date.fromisoformat(first_day),
+        datetime.date.fromisoformat(last_day),
+        Decimal(amount),
+        "USD",
+        "paid",
+        api.ids[PAULA].user_id,
+    )
+
+
 async def bought_on(api: Api, day: str, frequency: str) -> tuple[str, uuid.UUID, str]:
     """Paula buys one Power BI Pro license (10.00 USD a month) at noon on ``day``."""
     await travel_to(api, at(day))
@@ -134,15 +146,7 @@ async def test_licenses_added_to_a_monthly_subscription_are_charged_to_its_billi
     assert payload["userErrors"] == []
     assert charged(api, token) == [(Decimal("10.00"), "USD"), (Decimal("48.39"), "USD")]
     assert await orders_of(api, subscription_id, "add_licenses") == [(10, Decimal("10.00"), Decimal("48.39"), "USD")]
-    paula = api.ids[PAULA].user_id
-    assert (
-        datetime.date(2027, 3, 17),
-        datetime.date(2027, 3, 31),
-        Decimal("48.39"),
-        "USD",
-        "paid",
-        paula,
-    ) in await invoices_of(api, subscription_id)
+    assert paid_by_paula(api, "2027-03-17", "2027-03-31", "48.39") in await invoices_of(api, subscription_id)
 
 
 async def test_a_monthly_subscription_whose_end_date_is_months_away_charges_to_this_months_period_end(
@@ -161,15 +165,7 @@ async def test_a_monthly_subscription_whose_end_date_is_months_away_charges_to_t
     # The period from 1 June to 1 July (30 days), 14 of them left: 10 x 10.00 x 14 / 30 = 46.67.
     assert (await add(api, PAULA, gid, 10))["userErrors"] == []
     assert charged(api, token) == [(Decimal("10.00"), "USD"), (Decimal("46.67"), "USD")]
-    paula = api.ids[PAULA].user_id
-    assert (
-        datetime.date(2027, 6, 17),
-        datetime.date(2027, 6, 30),
-        Decimal("46.67"),
-        "USD",
-        "paid",
-        paula,
-    ) in await invoices_of(api, subscription_id)
+    assert paid_by_paula(api, "2027-06-17", "2027-06-30", "46.67") in await invoices_of(api, subscription_id)
 
 
 async def test_licenses_added_on_the_first_day_of_a_year_from_29_february_cost_the_whole_year(api: Api) -> None:
@@ -204,15 +200,7 @@ async def test_a_billing_period_starts_where_the_previous_one_ended_not_one_peri
     # The period from 31 January to 29 February 2028 (29 days), 14 left: 29 x 10.00 x 14 / 29 = 140.00.
     assert (await add(api, PAULA, gid, 29))["order"]["total"] == {"amount": "140.00", "currency": "USD"}
     assert charged(api, token) == [(Decimal("10.00"), "USD"), (Decimal("140.00"), "USD"), (Decimal("140.00"), "USD")]
-    paula = api.ids[PAULA].user_id
-    assert (
-        datetime.date(2028, 2, 15),
-        datetime.date(2028, 2, 28),
-        Decimal("140.00"),
-        "USD",
-        "paid",
-        paula,
-    ) in await invoices_of(api, subscription_id)
+    assert paid_by_paula(api, "2028-02-15", "2028-02-28", "140.00") in await invoices_of(api, subscription_id)
 
 
 async def test_licenses_added_after_the_term_ended_are_paid_by_its_renewal_not_twice(api: Api) -> None:
@@ -247,15 +235,7 @@ async def test_the_days_paid_are_utc_days_whatever_the_sessions_time_zone(api: A
     await travel_to(api, datetime.datetime.fromisoformat("2027-03-17T11:00:00+00:00"))
     # 15 of March's 31 days are left in UTC: 10 x 10.00 x 15 / 31 = 48.39, billed 17 to 31 March.
     assert (await add(api, PAULA, gid, 10))["order"]["total"] == {"amount": "48.39", "currency": "USD"}
-    paula = api.ids[PAULA].user_id
-    assert (
-        datetime.date(2027, 3, 17),
-        datetime.date(2027, 3, 31),
-        Decimal("48.39"),
-        "USD",
-        "paid",
-        paula,
-    ) in await invoices_of(api, subscription_id)
+    assert paid_by_paula(api, "2027-03-17", "2027-03-31", "48.39") in await invoices_of(api, subscription_id)
 
 
 async def test_licenses_admins_add_after_a_take_over_cost_the_central_price_to_the_term_end(api: Api) -> None:

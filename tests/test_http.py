@@ -48,6 +48,13 @@ def token_for(upn: str, domain: str, **overrides: Any) -> str:
     )
 
 
+def gateway_settings(database_url: str, **changes: Any) -> Settings:
+    """A gateway on the session's database, as the HTTP tests run one: its own secret, no demo
+    seed of its own (the session seeded it), one pooled connection, no background sweep."""
+    base = Settings(database_url=database_url, jwt_secret=SECRET, seed_demo=False, pool_min_size=1, sweep_seconds=0)
+    return base.with_changes(**changes)
+
+
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The app with its lifespan running (pool, migrations), reached over ASGI by an HTTP client."""

@@ -23,7 +23,7 @@ from tests.demo import ALEX, CONTOSO, GOOD_CARD, POWER_BI_PRO
 from tests.factories import TenantRows, create_tenant
 from tests.mutations import PURCHASE
 from tests.test_compiled_reads import RELAY
-from tests.test_http import SECRET, VIEWER_QUERY, serving, token_for
+from tests.test_http import SECRET, VIEWER_QUERY, gateway_settings, serving, token_for
 
 PAULA = ("paula.purchaser@contoso.example", "contoso.example")
 NUMBER = str(GOOD_CARD["number"])
@@ -31,9 +31,7 @@ FIFTY = "{ viewer { homeTenant { subscriptions(first: 50) { nodes { id } } } } }
 
 
 def settings_for(database_url: str, **changes: Any) -> Settings:
-    return Settings(
-        database_url=database_url, jwt_secret=SECRET, seed_demo=False, pool_min_size=1, sweep_seconds=0, **changes
-    )
+    return gateway_settings(database_url, **changes)
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ from purchasegraph.graphiql import (
     asset_url,
 )
 from purchasegraph.settings import Settings
-from tests.test_http import serving
+from tests.test_http import gateway_settings, serving
 
 SECRET = "test-secret-for-the-playground-0123456789"
 PYPROJECT = Path(__file__).parent.parent / "pyproject.toml"
@@ -69,14 +69,7 @@ def loaded_by(html: str) -> list[str]:
 
 
 def _settings(database_url: str, *, production: bool) -> Settings:
-    return Settings(
-        database_url=database_url,
-        jwt_secret=SECRET,
-        seed_demo=False,
-        pool_min_size=1,
-        sweep_seconds=0,
-        production=production,
-    )
+    return gateway_settings(database_url, jwt_secret=SECRET, production=production)
 
 
 @pytest.fixture(scope="module")

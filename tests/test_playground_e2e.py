@@ -31,7 +31,7 @@ from purchasegraph.graphiql import GRAPHIQL_PAGE, PAGE_SCRIPT, VENDORED, asset_u
 from purchasegraph.playground import GRAPHIQL_PATH, graphiql_link
 from purchasegraph.settings import Settings
 from tests.live_server import Live, live_server
-from tests.test_http import serving
+from tests.test_http import gateway_settings, serving
 
 SECRET = "test-secret-for-the-playground-0123456789"
 ADMIN = "alex.admin@contoso.example"
@@ -78,14 +78,7 @@ def actor_links(html: str) -> dict[str, str]:
 
 
 def _settings(database_url: str, *, production: bool = False) -> Settings:
-    return Settings(
-        database_url=database_url,
-        jwt_secret=SECRET,
-        seed_demo=False,
-        pool_min_size=1,
-        sweep_seconds=0,
-        production=production,
-    )
+    return gateway_settings(database_url, jwt_secret=SECRET, production=production)
 
 
 @pytest.fixture(scope="module")

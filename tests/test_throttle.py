@@ -11,7 +11,7 @@ import pytest
 
 from purchasegraph.settings import Settings, ThrottleSettings
 from tests.demo import MIA, NOAH, OLIVIA, RAJ, TESS
-from tests.test_http import SECRET, serving, token_for
+from tests.test_http import gateway_settings, serving, token_for
 
 # 50 subscriptions asked for: requested cost 1 + 50 = 51, whatever the tenant holds.
 FIFTY = "{ viewer { homeTenant { subscriptions(first: 50) { nodes { id } } } } }"
@@ -19,14 +19,7 @@ SMALL = ThrottleSettings(maximum_available=100, restore_rate=50)
 
 
 def settings_for(database_url: str, throttle: ThrottleSettings) -> Settings:
-    return Settings(
-        database_url=database_url,
-        jwt_secret=SECRET,
-        seed_demo=False,
-        pool_min_size=1,
-        sweep_seconds=0,
-        throttle=throttle,
-    )
+    return gateway_settings(database_url, throttle=throttle)
 
 
 @pytest.fixture(scope="module")

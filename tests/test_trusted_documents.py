@@ -23,7 +23,7 @@ from purchasegraph.gateway.manifest import build_manifest
 from purchasegraph.settings import Settings
 from tests.live_server import live_server
 from tests.npm import node_for
-from tests.test_http import SECRET, serving
+from tests.test_http import gateway_settings, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 # Apollo's own manifest generator, and documents that reach the corners of its text (fragments
@@ -55,8 +55,7 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def settings(database_url: str, **changes: Any) -> Settings:
-    base = Settings(database_url=database_url, jwt_secret=SECRET, seed_demo=False, pool_min_size=1, sweep_seconds=0)
-    return base.with_changes(**changes)
+    return gateway_settings(database_url, **changes)
 
 
 @pytest.fixture(scope="module")
