@@ -9,6 +9,7 @@ next request. An application's app roles are the token's (the identity provider'
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -16,36 +17,16 @@ from purchasegraph.db.executor import Executor
 from purchasegraph.identity import AppClaims, AppRole, Claims
 
 # One statement: the user, their directory roles in their own tenant, and every active
-# delegated relationship of their tenant (partner side). Guests and disabled accounts act for
-# no customer; a relationship counts only while it is in force (relationship_in_force, migration
-# 0007: active, and the app clock inside its dates).
-SELECT_VIEWER = """
-SELECT u.tenant_id, u.id, u.display_name, u.user_type, u.account_enabled, u.departed_at,
-       COALESCE((SELECT array_agg(r.role ORDER BY r.role) FROM directory_roles r
-                  WHERE r.tenant_id = u.tenant_id AND r.user_id = u.id), '{}') AS roles,
-       COALESCE((SELECT json_agg(json_build_object('tenant_id', p.tenant_id, 'roles', p.roles)
-                                 ORDER BY p.tenant_id)
-                   FROM partner_relationships p
-                  WHERE p.partner_tenant_id = u.tenant_id
-                    AND relationship_in_force(p.status, p.starts_at, p.ends_at)
-                    AND u.user_type = 'member' AND u.account_enabled), '[]') AS partner_grants
-  FROM users u
- WHERE u.tenant_id = $1 AND u.id = $2
-"""
+# delegated relationship of their tenant (partner side). Guests and disabled accounts act for no
+# customer; a relationship counts only while it is in force (relationship_in_force, migration
+# 0007: active, and the app clock inside its dates). The query is the function principal_user
+# (migration 0014), so the gateway's one-round-trip sign-in (sign_in_user) reads the same.
+SELECT_VIEWER = "SELECT * FROM principal_user($1, $2)"
 
 
 # One statement: the application's tenant and every active delegated relationship it holds as
 # partner, on the same terms as a user's (SELECT_VIEWER): in force at the app clock.
-SELECT_APP_TENANT = """
-SELECT t.id AS tenant_id,
-       COALESCE((SELECT json_agg(json_build_object('tenant_id', p.tenant_id, 'roles', p.roles)
-                                 ORDER BY p.tenant_id)
-                   FROM partner_relationships p
-                  WHERE p.partner_tenant_id = t.id
-                    AND relationship_in_force(p.status, p.starts_at, p.ends_at)), '[]') AS partner_grants
-  FROM tenants t
- WHERE t.id = $1
-"""
+SELECT_APP_TENANT = "SELECT * FROM principal_app($1)"
 
 
 @dataclass(frozen=True)
@@ -99,8 +80,11 @@ Viewer: TypeAlias = UserViewer | AppViewer
 async def load_viewer(db: Executor, claims: Claims) -> UserViewer | None:
     """The viewer named by verified claims, or None when the directory no longer has them."""
     row = await db.fetchrow(SELECT_VIEWER, claims.tenant_id, claims.user_id)
-    if row is None:
-        return None
+    return user_from_row(row) if row is not None else None
+
+
+def user_from_row(row: Mapping[str, Any]) -> UserViewer:
+    """The viewer from a row of ``principal_user`` (or of a statement that returns its columns)."""
     return UserViewer(
         user_id=row["id"],
         tenant_id=row["tenant_id"],
@@ -125,8 +109,11 @@ def grants_by_customer(rows: list[dict[str, Any]]) -> tuple[PartnerGrant, ...]:
 async def load_app(db: Executor, claims: AppClaims) -> AppViewer | None:
     """The application named by verified claims, or None when its tenant is not one this service has."""
     row = await db.fetchrow(SELECT_APP_TENANT, claims.tenant_id)
-    if row is None:
-        return None
+    return app_from_row(row, claims) if row is not None else None
+
+
+def app_from_row(row: Mapping[str, Any], claims: AppClaims) -> AppViewer:
+    """The application from a row of ``principal_app``: its grants are the directory's, its roles the token's."""
     return AppViewer(
         app_id=claims.app_id,
         tenant_id=row["tenant_id"],

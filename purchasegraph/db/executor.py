@@ -104,7 +104,10 @@ class RequestExecutor(_Counting):
     in ``purchasegraph.tenant_id``, which row-level security reads (migration 0003). It does so
     on every acquire, so a connection never acts for a previous request's tenant even if a reset
     were skipped. That set-up statement is not counted in ``statements``, which counts the
-    request's data statements only (what the statement-count tests bound).
+    request's data statements only (what the statement-count tests bound). An HTTP request
+    saves that round trip: ``open()`` names the tenant in the statement that signs it in.
+    The release still resets the session (asyncpg's RESET ALL: a connection waiting in the pool
+    acts for no tenant), so a read request waits on PostgreSQL three times: sign-in, read, reset.
     """
 
     def __init__(
@@ -117,27 +120,48 @@ class RequestExecutor(_Counting):
         self._conn: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()
 
+    @property
+    def tenant_setting(self) -> str:
+        """What ``purchasegraph.tenant_id`` says on this request's connection: '' for none."""
+        return "" if self.tenant_id is None else str(self.tenant_id)
+
+    async def open(self, sql: str, *args: Any) -> Record | None:
+        """Take the connection with the request's opening statement in place of the tenant set-up:
+        one round trip for both. ``sql`` receives ``tenant_setting`` as $1 (then ``args``) and
+        must name that tenant on the connection before it reads anything, as the ``sign_in_*``
+        functions do (migration 0014). It counts as one of the request's statements."""
+        async with self._lock:
+            if self._conn is not None:
+                raise RuntimeError("open() is the request's first statement")
+            self._conn, row = await self._acquire(sql, *args)
+            self.statements += 1
+            return row
+
     async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None:
+            self._conn, _ = await self._acquire(SET_TENANT)
+        return self._conn
+
+    async def _acquire(self, sql: str, *args: Any) -> tuple[asyncpg.Connection, Record | None]:
+        """A pool connection that has run ``sql`` (which names the tenant), and its row."""
         attempts = self._pool.get_max_size() + 1
-        while self._conn is None:
+        while True:
             attempts -= 1
+            conn = await self._pool.acquire(timeout=self._acquire_timeout)
             try:
-                self._conn = await self._set_up(await self._pool.acquire(timeout=self._acquire_timeout))
+                row: Record | None = await conn.fetchrow(sql, self.tenant_setting, *args)
             except STALE_CONNECTION:
                 # A pooled connection the server dropped (it restarted since) fails its first
                 # statement; it was terminated, the pool replaces it, the next acquire is fresh.
+                await _give_back(self._pool, conn)
                 if attempts <= 0:
                     raise
-        return self._conn
-
-    async def _set_up(self, conn: asyncpg.Connection) -> asyncpg.Connection:
-        try:
-            await conn.execute(SET_TENANT, "" if self.tenant_id is None else str(self.tenant_id))
-        except BaseException:
-            # Not handed to the request, so close() would never give it back.
-            await _give_back(self._pool, conn)
-            raise
-        return conn
+                continue
+            except BaseException:
+                # Not handed to the request, so close() would never give it back.
+                await _give_back(self._pool, conn)
+                raise
+            return conn, row
 
     async def fetch(self, sql: str, *args: Any) -> list[Record]:
         async with self._lock:

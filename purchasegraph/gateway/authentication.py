@@ -1,4 +1,5 @@
-"""Who the request is from: a bearer token checked, then the viewer read in one statement.
+"""Who the request is from: a bearer token checked, then the viewer read in one statement
+(which also names the tenant on the request's connection and takes the throttle's cost).
 
 A missing token is anonymous. A token that is present must verify and name a user of the
 directory whose account may sign in (``policy.may_sign_in``: a disabled account signs in to
@@ -12,12 +13,21 @@ in ``extensions.reason``, a ``TokenReason``; the messages are the gateway's own,
 
 from __future__ import annotations
 
-from purchasegraph.db.executor import Executor, RequestExecutor
+from dataclasses import dataclass
+
+from purchasegraph.db.executor import Executor, Record, RequestExecutor
 from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.gateway.throttle import (
+    CostBucket,
+    ThrottleStatus,
+    anonymous_principal,
+    app_principal,
+    user_principal,
+)
 from purchasegraph.identity import AppClaims, Claims, InvalidToken, TokenReason
 from purchasegraph.policy import may_sign_in
 from purchasegraph.runtime import Runtime
-from purchasegraph.viewer import Viewer, load_principal
+from purchasegraph.viewer import Viewer, app_from_row, load_principal, user_from_row
 
 
 def unauthenticated(reason: TokenReason, message: str) -> RequestError:
@@ -54,10 +64,9 @@ def refusal_reason(error: RequestError) -> TokenReason | None:
     return next((known for known in TokenReason if known.value == reason), None)
 
 
-async def signed_in(db: Executor, claims: Claims | AppClaims) -> Viewer:
+def admitted(viewer: Viewer | None, claims: Claims | AppClaims) -> Viewer:
     """The principal verified claims name, as the directory has them now; refused (401) when it has
     no such one, or when the account may not sign in (disabled, or its user left)."""
-    viewer = await load_principal(db, claims)
     if viewer is None:
         if isinstance(claims, AppClaims):
             raise unauthenticated(
@@ -72,11 +81,39 @@ async def signed_in(db: Executor, claims: Claims | AppClaims) -> Viewer:
     return viewer
 
 
-async def authenticate(authorization: str | None, runtime: Runtime) -> tuple[Viewer | None, RequestExecutor]:
-    """The viewer and the executor the request's statements run on (bound to the token's tenant)."""
+async def signed_in(db: Executor, claims: Claims | AppClaims) -> Viewer:
+    """``admitted`` on the principal read in its own statement (the websocket, the tests)."""
+    return admitted(await load_principal(db, claims), claims)
+
+
+# An HTTP request's opening statements (migration 0014): the tenant named on the connection ($1),
+# the principal read under it and the request's cost taken from its bucket, in one round trip.
+SIGN_IN_USER = "SELECT * FROM sign_in_user($1, $2, $3, $4, $5, $6)"
+SIGN_IN_APP = "SELECT * FROM sign_in_app($1, $2, $3, $4, $5)"
+SIGN_IN_ANONYMOUS = "SELECT * FROM sign_in_anonymous($1, $2, $3, $4, $5)"
+
+
+@dataclass
+class SignedIn:
+    """Who the request is from, the executor its statements run on, and what its cost left."""
+
+    viewer: Viewer | None
+    db: RequestExecutor
+    throttle: ThrottleStatus | None
+
+
+async def authenticate(
+    authorization: str | None, runtime: Runtime, bucket: CostBucket, cost: int, address: str | None
+) -> SignedIn:
+    """The viewer, the executor the request's statements run on (bound to the token's tenant), and
+    the bucket after ``cost`` was taken from it, all in the request's first round trip. A principal
+    the directory does not have takes nothing (it is refused 401); a disabled account pays for its
+    refusal (the policy that refuses it is Python's, decided after the statement)."""
     settings = runtime.settings
     if authorization is None:
-        return None, RequestExecutor(runtime.pool, tenant_id=None, acquire_timeout=settings.acquire_timeout)
+        db = RequestExecutor(runtime.pool, tenant_id=None, acquire_timeout=settings.acquire_timeout)
+        row = await db.open(SIGN_IN_ANONYMOUS, anonymous_principal(address), *bucket.terms(cost))
+        return SignedIn(None, db, bucket.status(*_take(row)))
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthenticated(TokenReason.MALFORMED, "The Authorization header must be `Bearer <token>`.")
@@ -88,8 +125,20 @@ async def authenticate(authorization: str | None, runtime: Runtime) -> tuple[Vie
         raise unauthenticated(exc.reason, f"The bearer token is not valid: {exc}.") from None
     db = RequestExecutor(runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=settings.acquire_timeout)
     try:
-        viewer = await signed_in(db, claims)
+        if isinstance(claims, AppClaims):
+            principal = app_principal(claims.tenant_id, claims.app_id)
+            row = await db.open(SIGN_IN_APP, principal, *bucket.terms(cost))
+            viewer: Viewer | None = app_from_row(row, claims) if row is not None else None
+        else:
+            principal = user_principal(claims.tenant_id, claims.user_id)
+            row = await db.open(SIGN_IN_USER, claims.user_id, principal, *bucket.terms(cost))
+            viewer = user_from_row(row) if row is not None else None
+        return SignedIn(admitted(viewer, claims), db, bucket.status(*_take(row)))
     except BaseException:
         await db.close()
         raise
-    return viewer, db
+
+
+def _take(row: Record | None) -> tuple[float | None, bool | None]:
+    """What the statement's take left: (available, granted), or Nones when it took nothing."""
+    return (row["available"], row["granted"]) if row is not None else (None, None)

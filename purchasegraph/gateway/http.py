@@ -10,7 +10,8 @@ to the configured origins), and form posts or ``text/plain`` bodies are refused 
 Credentials are bearer tokens, never cookies, so a GET from another site carries no identity.
 
 Every refusal happens in the cheapest possible order: body size, JSON, document limits,
-validation, cost, and only then the token (one statement), the throttle and execution.
+validation, cost, and only then the token, the throttle (one statement together: the tenant named
+on the connection, the viewer read, the cost taken) and execution.
 """
 
 from __future__ import annotations
@@ -38,7 +39,13 @@ from purchasegraph.gateway.errors import RequestCode, RequestError, malformed
 from purchasegraph.gateway.execution import Engine, Prepared, format_result
 from purchasegraph.gateway.request_id import client_request_id_from_scope, request_id_from_scope
 from purchasegraph.gateway.strings import storable
-from purchasegraph.gateway.throttle import CostBucket, ThrottleStatus
+from purchasegraph.gateway.throttle import (
+    CostBucket,
+    ThrottleStatus,
+    anonymous_principal,
+    app_principal,
+    user_principal,
+)
 from purchasegraph.graphiql import graphiql_page
 from purchasegraph.observability.metrics import DISABLED, RESOLVERS, record_read, record_request
 from purchasegraph.observability.tracing import request_tracing
@@ -222,10 +229,10 @@ def principal_of(viewer: Viewer | None, address: str | None) -> str:
     from purchasegraph.viewer import AppViewer
 
     if isinstance(viewer, AppViewer):
-        return f"app:{viewer.tenant_id}:{viewer.app_id}"
+        return app_principal(viewer.tenant_id, viewer.app_id)
     if viewer is not None:
-        return f"user:{viewer.tenant_id}:{viewer.user_id}"
-    return f"anonymous:{address or 'unknown'}"
+        return user_principal(viewer.tenant_id, viewer.user_id)
+    return anonymous_principal(address)
 
 
 def cost_extension(requested: int, actual: int, throttle: ThrottleStatus | None) -> dict[str, Any]:
@@ -332,15 +339,17 @@ class GraphQLHTTP:
             batch, batched = await self._read_params(request)
             planned = [self._plan(params, request) for params in batch]
             outcome.operation = ",".join(p.prepared.operation_name or "anonymous" for p in planned)
-            viewer, executor = await authenticate(request.headers.get("authorization"), runtime)
+            requested = sum(plan.cost for plan in planned)
+            address = request.client.host if request.client else None
+            # One round trip: the tenant named on the connection, the viewer, the throttle's take.
+            signed_in = await authenticate(
+                request.headers.get("authorization"), runtime, self.bucket, requested, address
+            )
+            viewer, executor, throttle = signed_in.viewer, signed_in.db, signed_in.throttle
             outcome.viewer = viewer
             for plan in planned:
                 if plan.document.register_as is not None:
                     self.documents.register(plan.document.register_as, plan.document.text, anonymous=viewer is None)
-            requested = sum(plan.cost for plan in planned)
-            throttle = await self.bucket.take(
-                executor, principal_of(viewer, request.client.host if request.client else None), requested
-            )
             if throttle is not None and not throttle.granted:
                 raise throttled(requested, throttle)
             bodies: list[dict[str, Any]] = []
