@@ -251,6 +251,20 @@ LICENSE_REQUEST_VISIBLE = (
 )
 
 
+# A directory user: viewers who see the directory (whole-tenant viewers and members) see every
+# user of the tenant; anyone else (a guest) only themselves. `{directory}` is the scope's
+# `sees_directory`, `{u}` the user row.
+USER_VISIBLE = "({directory} OR {u}.id = {viewer})"
+
+# A card on file: only its owner, whatever else the scope sees (admins never see a purchaser's card).
+PAYMENT_METHOD_VISIBLE = "({pm}.owner_user_id = {viewer})"
+
+# A customer's delegated-admin relationship `{p}`: whole-tenant viewers see them, but a partner (or a
+# partner's application) only its own, never the customer's other partners. `{partner}` is the
+# scope's `partner_tenant_id`.
+PARTNER_RELATIONSHIP_VISIBLE = "({whole} AND ({partner} IS NULL OR {p}.partner_tenant_id = {partner}))"
+
+
 def reaches_service_data(scope: Scope, *, status: str) -> bool:
     """ASSIGNMENT_VISIBLE for one subscription the viewer sees, where no SQL is at hand (a license
     change on it, an event about its licenses): admins always, anyone else not once it is DISABLED."""

@@ -72,9 +72,9 @@ def reads(path: str, reason: str) -> float:
 @pytest.mark.parametrize(
     ("query", "reason"),
     [
-        ("{ viewer { user { displayName } } }", "field"),
+        (T + "{ users { totalCount } } }", "field"),
         (T + "{ subscriptions(status: [ACTIVE]) { totalCount } } }", "argument"),
-        (T + "{ subscriptions { nodes { paymentMethod { last4 } } } } }", "field"),
+        (T + "{ auditEvents { totalCount } } }", "field"),
         (T + "{ subscriptions(first: 1, last: 1) { totalCount } } }", "invalid_input"),
         (T + '{ subscriptions(after: "bm90LWEtY3Vyc29y") { totalCount } } }', "invalid_input"),
         (T + "{ subscriptions(first: 101) { totalCount } } }", "invalid_input"),
@@ -248,12 +248,34 @@ SCALARS = {
         "trialDays",
         "trialRequiresPaymentMethod",
     ],
+    "PaymentMethod": ["id", "kind", "brand", "last4", "expMonth", "expYear"],
+    "ProductPrice": ["market", "channel"],
+    "SelfServicePolicy": ["value", "updatedAt"],
+    "ProductCapacity": [
+        "selfServiceLicenses",
+        "centralLicenses",
+        "assignedLicenses",
+        "selfServiceSubscriptions",
+        "centralSubscriptions",
+        "freeLicenses",
+    ],
+    "PartnerRelationship": ["id", "displayName", "partnerTenantId", "roles", "status", "startsAt", "endsAt", "inForce"],
 }
 OBJECTS = {
-    "Subscription": [("product", "Product"), ("purchaser", "User")],
+    "Subscription": [("product", "Product"), ("purchaser", "User"), ("paymentMethod", "PaymentMethod")],
     "Assignment": [("user", "User")],
+    "Order": [("actor", "User")],
+    # Plain lists are selected as objects are.
+    "Tenant": [
+        ("policies", "SelfServicePolicy"),
+        ("capacity", "ProductCapacity"),
+        ("partnerRelationships", "PartnerRelationship"),
+    ],
+    "Product": [("prices", "ProductPrice")],
+    "SelfServicePolicy": [("product", "Product")],
+    "ProductCapacity": [("product", "Product")],
 }
-MONEY = {"Subscription": ["unitPrice"], "Order": ["unitPrice", "total"]}
+MONEY = {"Subscription": ["unitPrice"], "Order": ["unitPrice", "total"], "ProductPrice": ["unitPrice"]}
 CONNECTIONS = {
     "Tenant": [("subscriptions", "Subscription")],
     "Subscription": [("orders", "Order"), ("assignments", "Assignment")],

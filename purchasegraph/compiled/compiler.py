@@ -2,8 +2,10 @@
 
 Per-field execution in Python is what makes a nested read slow (thousands of resolver calls for
 one purchase graph). For the reads this compiler understands — ``tenant(id:)`` and below it
-subscriptions, products, purchasers, orders, assignments and their users — it writes a single
-statement instead, whose JSON PostgreSQL assembles, shaped as Relay and Apollo clients ask:
+subscriptions, products, purchasers, orders, assignments and their users, and the roots and
+fields it hands to ``roots``, ``viewer``, ``objects`` and ``lists`` (``products``, ``node(id:)``,
+``viewer``, the tenant's plain lists) — it writes a single statement instead, whose JSON
+PostgreSQL assembles, shaped as Relay and Apollo clients ask:
 ``edges { cursor node }``, ``pageInfo`` with its cursors, ``first/after/last/before``,
 ``__typename``, fragments, ``@include``/``@skip`` and repeated fields merged. Anything else (a
 field it does not know, a filter) raises ``NotCompilable`` with a ``Reason`` and the resolvers
@@ -21,7 +23,6 @@ import itertools
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from graphql import (
@@ -47,11 +48,18 @@ from graphql import (
     print_ast,
 )
 
+from purchasegraph.compiled.declines import NotCompilable, Reason
+from purchasegraph.compiled.emitter import Beside
+from purchasegraph.compiled.fields import FIELDS
+from purchasegraph.compiled.objects import tenant_object, user_object
+from purchasegraph.compiled.roots import ROOTS
 from purchasegraph.compiled.sql import Params, cursor, date, enum_name, global_id, literal, timestamp
 from purchasegraph.db.pagination import PageArgs
+from purchasegraph.db.queries.partners import IN_FORCE
 from purchasegraph.errors import BadUserInput
 from purchasegraph.policy import ASSIGNMENT_VISIBLE, SUBSCRIPTION_VISIBLE, Scope
 from purchasegraph.schema.ids import decode_uuid
+from purchasegraph.viewer import Viewer
 
 # json_build_object takes at most 100 arguments: 50 keys.
 MAX_KEYS = 50
@@ -61,35 +69,6 @@ MAX_KEYS = 50
 PAGING = ("first", "after", "last", "before")
 
 
-class Reason(StrEnum):
-    """Why a read goes to the resolvers: a closed set, the ``reason`` label of the reads metric."""
-
-    # Not a query, or an operation carrying directives.
-    OPERATION = "operation"
-    # A field the compiler does not know (another root than `tenant` included).
-    FIELD = "field"
-    # An argument it does not take (a filter), or a value it does not read (an enum, a list).
-    ARGUMENT = "argument"
-    # A value the resolvers refuse with an error of their own: a foreign cursor, a page size out
-    # of range, `first` with `last`, a tenant id that is not a string.
-    INVALID_INPUT = "invalid_input"
-    # Variables that do not coerce: the resolver path reports them as it always does.
-    VARIABLES = "variables"
-    # A directive other than @include and @skip.
-    DIRECTIVE = "directive"
-    # More response keys on one object than one json_build_object takes.
-    TOO_WIDE = "too_wide"
-
-
-class NotCompilable(Exception):
-    """The resolvers answer this one; ``reason`` says why, ``detail`` where (schema names only)."""
-
-    def __init__(self, reason: Reason, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-
 @dataclass(frozen=True)
 class Compiled:
     sql: str
@@ -97,6 +76,8 @@ class Compiled:
     # Response paths (keys, list levels skipped) of every connection's nodes/edges list, for the
     # actual cost: the nodes the connections returned.
     node_lists: tuple[tuple[str, ...], ...]
+    # Fields resolved in Python beside the statement (eligibility), merged in at their paths.
+    beside: tuple[Beside, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,6 +95,7 @@ class _State:
     params: Params = field(default_factory=Params)
     aliases: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     node_lists: list[tuple[str, ...]] = field(default_factory=list)
+    beside: list[Beside] = field(default_factory=list)
 
     def alias(self, prefix: str) -> str:
         return f"{prefix}{next(self.aliases)}"
@@ -126,11 +108,13 @@ class Compiler:
         document: DocumentNode,
         variables: Mapping[str, Any],
         scope_of: Callable[[uuid.UUID], Scope],
+        viewer: Viewer | None = None,
     ) -> None:
         self._schema = schema
         self._fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
         self._variables = variables
         self._scope_of = scope_of
+        self._viewer = viewer
         self._state = _State()
 
     # -- the operation ----------------------------------------------------------------------
@@ -145,10 +129,13 @@ class Compiler:
                 pairs.append((self._key(node), literal("Query")))
             elif name == "tenant":
                 pairs.append((self._key(node), self._tenant(node, (self._key(node),))))
+            elif name in ROOTS:
+                pairs.append((self._key(node), ROOTS[name](self, node, (self._key(node),))))
             else:
                 raise NotCompilable(Reason.FIELD, f"Query.{name}")
         sql = f"SELECT {self._object(pairs)}::text"
-        return Compiled(sql, self._state.params.values, tuple(self._state.node_lists))
+        state = self._state
+        return Compiled(sql, state.params.values, tuple(state.node_lists), tuple(state.beside))
 
     def _tenant(self, node: FieldNode, path: tuple[str, ...]) -> str:
         raw = self._argument(node, "id")
@@ -157,12 +144,7 @@ class Compiler:
         tenant_id = decode_uuid(raw, "Tenant")
         if tenant_id is None:
             return "NULL::json"
-        scope = self._scope_of(tenant_id)
-        if not scope.sees_anything:
-            return "NULL::json"  # outside your scope looks exactly like absent
-        t = self._state.alias("t")
-        body = self._selection(node, "Tenant", t, scope, path)
-        return f"(SELECT {body} FROM tenants {t} WHERE {t}.id = {self._param(tenant_id, 'uuid')})"
+        return tenant_object(self, node, tenant_id, path)
 
     # -- objects ----------------------------------------------------------------------------
 
@@ -200,14 +182,10 @@ class Compiler:
             return f"(SELECT {body} FROM products {p} WHERE {p}.id = {a}.product_id)"
         if (type_name, name) in (("Subscription", "purchaser"), ("Assignment", "user")):
             column = "purchaser_user_id" if name == "purchaser" else "user_id"
-            u = self._state.alias("u")
-            body = self._selection(node, "User", u, scope, path)
-            directory = self._param(scope.sees_directory, "bool")
-            viewer = self._param(scope.viewer_id, "uuid")
-            return (
-                f"(SELECT {body} FROM users {u} WHERE {u}.tenant_id = {a}.tenant_id AND {u}.id = {a}.{column}"
-                f" AND ({directory} OR {u}.id = {viewer}))"
-            )
+            return user_object(self, node, scope, f"{a}.tenant_id", f"{a}.{column}", path)
+        compile_field = FIELDS.get((type_name, name))
+        if compile_field is not None:
+            return compile_field(self, node, a, scope, path)
         raise NotCompilable(Reason.FIELD, f"{type_name}.{name}")
 
     def _money(self, node: FieldNode, amount: str, currency: str) -> str:
@@ -562,12 +540,77 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "trialDays": _col("{a}.trial_days"),
         "trialRequiresPaymentMethod": _col("{a}.trial_requires_payment_method"),
     },
+    # Rows of `orders` whose kind is a purchase (PURCHASE_KINDS).
+    "Purchase": {
+        "id": _col(global_id("Purchase", "{a}.tenant_id", "{a}.id")),
+        "kind": _enum("OrderKind", "{a}.kind"),
+        # A renewal buys the whole quantity again for a new term.
+        "quantity": _col("CASE WHEN {a}.kind = 'renew' THEN {a}.quantity_after ELSE {a}.quantity_delta END"),
+        "purchasedAt": _col(timestamp("{a}.created_at")),
+    },
+    "Invoice": {
+        "id": _col(global_id("Invoice", "{a}.tenant_id", "{a}.id")),
+        "periodStart": _col(date("{a}.period_start")),
+        "periodEnd": _col(date("{a}.period_end")),
+        "status": _enum("InvoiceStatus", "{a}.status"),
+        "dueDate": _col(date("{a}.due_date")),
+        "paidAt": _col(timestamp("{a}.paid_at")),
+    },
+    "PaymentMethod": {
+        "id": _col(global_id("PaymentMethod", "{a}.tenant_id", "{a}.id")),
+        "kind": _col("{a}.kind"),
+        "brand": _col("{a}.brand"),
+        "last4": _col("{a}.last4"),
+        "expMonth": _col("{a}.exp_month"),
+        "expYear": _col("{a}.exp_year"),
+    },
+    "PartnerRelationship": {
+        "id": _col(global_id("PartnerRelationship", "{a}.tenant_id", "{a}.id")),
+        "displayName": _col("{a}.display_name"),
+        "partnerTenantId": _col("{a}.partner_tenant_id::text"),
+        "status": _enum("PartnerRelationshipStatus", "{a}.status"),
+        "startsAt": _col(timestamp("{a}.starts_at")),
+        "endsAt": _col(timestamp("{a}.ends_at")),
+        "inForce": _col(IN_FORCE.format(p="{a}")),
+    },
+    "LicenseRequest": {
+        "id": _col(global_id("LicenseRequest", "{a}.tenant_id", "{a}.id")),
+        "status": _col("{a}.status"),
+        "createdAt": _col(timestamp("{a}.created_at")),
+        "decidedAt": _col(timestamp("{a}.decided_at")),
+    },
+    "ProductPrice": {
+        "market": _col("{a}.market"),
+        "channel": _enum("SubscriptionChannel", "{a}.channel"),
+    },
+    # Rows of lists.POLICY_ROWS and lists.CAPACITY_ROWS.
+    "SelfServicePolicy": {
+        "value": _enum("SelfServicePolicyValue", "{a}.value"),
+        "updatedAt": _col(timestamp("{a}.updated_at")),
+    },
+    "ProductCapacity": {
+        "selfServiceLicenses": _col("{a}.self_service_quantity"),
+        "centralLicenses": _col("{a}.central_quantity"),
+        "assignedLicenses": _col("{a}.assigned"),
+        "selfServiceSubscriptions": _col("{a}.self_service_subscriptions"),
+        "centralSubscriptions": _col("{a}.central_subscriptions"),
+        "freeLicenses": _col("({a}.self_service_quantity + {a}.central_quantity - {a}.assigned)"),
+    },
+    "Notification": {
+        "kind": _col("{a}.kind"),
+        "message": _col("{a}.message"),
+        "subjectId": _col("{a}.subject_id::text"),
+        "createdAt": _col(timestamp("{a}.created_at")),
+    },
 }
 
 # (amount column, currency column) of Money fields.
 MONEY: dict[str, dict[str, tuple[str, str]]] = {
     "Subscription": {"unitPrice": ("unit_price", "currency")},
     "Order": {"unitPrice": ("unit_price", "currency"), "total": ("total", "currency")},
+    "Purchase": {"unitPrice": ("unit_price", "currency"), "total": ("total", "currency")},
+    "Invoice": {"amount": ("amount", "currency")},
+    "ProductPrice": {"unitPrice": ("unit_price", "currency")},
 }
 
 # The policy's visibility fragments, the very ones db/queries builds its statements from, with

@@ -6,13 +6,20 @@ from __future__ import annotations
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.policy import Scope
 
-# Every self-service product, with the tenant's value or the default 'enabled' where no row is.
-SELECT_POLICIES_BY_TENANT = """
-SELECT p.id AS product_id, COALESCE(ssp.value, 'enabled') AS value, ssp.updated_at, ssp.updated_by
-  FROM products p
-  LEFT JOIN self_service_policies ssp ON ssp.tenant_id = $1 AND ssp.product_id = p.id
- WHERE p.self_service AND $2::bool
- ORDER BY p.family, p.name
+# Every self-service product `{p}` with the tenant's policy row `{ssp}` where there is one; none at
+# all unless `{sees}` (the scope's `sees_policies`).
+POLICIES_OF_TENANT = """FROM products {p}
+  LEFT JOIN self_service_policies {ssp} ON {ssp}.tenant_id = {tenant} AND {ssp}.product_id = {p}.id
+ WHERE {p}.self_service AND {sees}"""
+# The tenant's value, or the default 'enabled' where no row is.
+POLICY_VALUE = "COALESCE({ssp}.value, 'enabled')"
+# The order `policies` lists them in: the catalogue's.
+ORDER = "{p}.family, {p}.name"
+
+SELECT_POLICIES_BY_TENANT = f"""
+SELECT p.id AS product_id, {POLICY_VALUE.format(ssp="ssp")} AS value, ssp.updated_at, ssp.updated_by
+  {POLICIES_OF_TENANT.format(p="p", ssp="ssp", tenant="$1", sees="$2::bool")}
+ ORDER BY {ORDER.format(p="p")}
 """
 
 SELECT_POLICY_VALUE = """

@@ -6,13 +6,20 @@ from collections.abc import Sequence
 
 from purchasegraph.db.executor import Executor, Record
 
-SELECT_PRODUCTS = """
+# A product `{p}` sold in market `{market}` (NULL: every product).
+SOLD_IN_MARKET = (
+    "({market} IS NULL"
+    " OR EXISTS (SELECT 1 FROM product_prices pp WHERE pp.product_id = {p}.id AND pp.market = {market}))"
+)
+# The catalogue's order.
+ORDER = "{p}.family, {p}.name"
+
+SELECT_PRODUCTS = f"""
 SELECT p.id, p.name, p.family, p.self_service, p.trial_available, p.trial_days,
        p.trial_requires_payment_method
   FROM products p
- WHERE ($1::text IS NULL OR EXISTS (SELECT 1 FROM product_prices pp
-                                     WHERE pp.product_id = p.id AND pp.market = $1::text))
- ORDER BY p.family, p.name
+ WHERE {SOLD_IN_MARKET.format(p="p", market="$1::text")}
+ ORDER BY {ORDER.format(p="p")}
 """
 
 SELECT_PRODUCTS_BY_ID = """
@@ -22,12 +29,15 @@ SELECT p.id, p.name, p.family, p.self_service, p.trial_available, p.trial_days,
  WHERE p.id = ANY($1::text[])
 """
 
-# $2 market (NULL = every market).
-SELECT_PRICES_BY_PRODUCT = """
+# A price `{pp}` in market `{market}` (NULL = every market), and the order a product's prices come in.
+PRICE_IN_MARKET = "({market} IS NULL OR {pp}.market = {market})"
+PRICE_ORDER = "{pp}.market, {pp}.channel"
+
+SELECT_PRICES_BY_PRODUCT = f"""
 SELECT pp.product_id, pp.market, pp.channel, pp.currency, pp.unit_price
   FROM product_prices pp
- WHERE pp.product_id = ANY($1::text[]) AND ($2::text IS NULL OR pp.market = $2::text)
- ORDER BY pp.product_id, pp.market, pp.channel
+ WHERE pp.product_id = ANY($1::text[]) AND {PRICE_IN_MARKET.format(pp="pp", market="$2::text")}
+ ORDER BY pp.product_id, {PRICE_ORDER.format(pp="pp")}
 """
 
 

@@ -43,11 +43,15 @@ SELECT_AUDIT_EVENTS_BY_TENANT = connection_query(
     order_by="e.occurred_at DESC, e.id DESC",
 )
 
-SELECT_NOTIFICATIONS_OF_USER = """
+# A user's notifications `{n}`, newest first: only ever the signed-in user's own.
+NOTIFICATIONS_OF_USER = "{n}.tenant_id = {tenant} AND {n}.user_id = {user}"
+NOTIFICATION_ORDER = "{n}.created_at DESC, {n}.id"
+
+SELECT_NOTIFICATIONS_OF_USER = f"""
 SELECT n.tenant_id, n.id, n.kind, n.subject_id, n.message, n.created_at, n.read_at
   FROM notifications n
- WHERE n.tenant_id = $1 AND n.user_id = $2
- ORDER BY n.created_at DESC, n.id
+ WHERE {NOTIFICATIONS_OF_USER.format(n="n", tenant="$1", user="$2")}
+ ORDER BY {NOTIFICATION_ORDER.format(n="n")}
  LIMIT $3
 """
 

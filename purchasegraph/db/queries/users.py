@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from purchasegraph.db.batch import by_ids_query, fetch_by_ids
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
-from purchasegraph.policy import Scope
+from purchasegraph.policy import USER_VISIBLE, Scope
 
 COLUMNS = """u.tenant_id, u.id, u.display_name, u.user_principal_name, u.mail, u.user_type, u.source,
        u.account_enabled, u.departed_at"""
@@ -16,16 +16,16 @@ COLUMNS = """u.tenant_id, u.id, u.display_name, u.user_principal_name, u.mail, u
 # $3 here is "sees the directory" (see fetch_users_by_id).
 SELECT_USERS_BY_ID = by_ids_query(
     columns=COLUMNS,
-    source="""FROM users u
+    source=f"""FROM users u
      WHERE u.tenant_id = $1 AND u.id = ANY($2::uuid[])
-       AND ($3::bool OR u.id = $4::uuid)""",
+       AND {USER_VISIBLE.format(u="u", directory="$3::bool", viewer="$4::uuid")}""",
 )
 
 # $7 here is "sees the directory", $9 a name or UPN prefix (NULL = all).
 SELECT_USERS_BY_TENANT = connection_query(
-    source="""FROM users u
+    source=f"""FROM users u
       WHERE u.tenant_id = $1 AND u.tenant_id = k.parent
-        AND ($7::bool OR u.id = $8::uuid)
+        AND {USER_VISIBLE.format(u="u", directory="$7::bool", viewer="$8::uuid")}
         AND ($9::text IS NULL
              OR lower(u.display_name) LIKE lower($9::text) || '%'
              OR lower(u.user_principal_name) LIKE lower($9::text) || '%')""",

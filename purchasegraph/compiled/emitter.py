@@ -1,0 +1,70 @@
+"""What the compiler offers the modules it delegates roots and fields to.
+
+``compiler.Compiler`` implements ``Emitter``; ``roots``, ``viewer`` and ``lists`` are written
+against this protocol so that they never import the compiler (no import cycle), and the
+compiler's dispatch stays a table lookup.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from graphql import FieldNode, GraphQLSchema, SelectionSetNode
+
+from purchasegraph.context import Context
+from purchasegraph.policy import Scope
+from purchasegraph.viewer import Viewer
+
+
+@dataclass(frozen=True)
+class Beside:
+    """A field whose rules live in Python (eligibility), resolved beside the compiled statement.
+
+    The statement leaves ``null`` at ``path`` (response keys; never under a list), so the key keeps
+    its place in the response, and ``resolve`` gives the serialized value put there."""
+
+    path: tuple[str, ...]
+    resolve: Callable[[Context], Awaitable[Any]]
+
+
+class State(Protocol):
+    beside: list[Beside]
+
+    def alias(self, prefix: str) -> str: ...
+
+
+class Emitter(Protocol):
+    @property
+    def _schema(self) -> GraphQLSchema: ...
+
+    @property
+    def _scope_of(self) -> Callable[[uuid.UUID], Scope]: ...
+
+    @property
+    def _viewer(self) -> Viewer | None: ...
+
+    @property
+    def _state(self) -> State: ...
+
+    def _selection(self, node: FieldNode, type_name: str, a: str, scope: Scope, path: tuple[str, ...]) -> str: ...
+
+    def _fields(self, selection_set: SelectionSetNode, type_name: str) -> list[FieldNode]: ...
+
+    def _money(self, node: FieldNode, amount: str, currency: str) -> str: ...
+
+    def _argument(self, node: FieldNode, name: str) -> Any: ...
+
+    def _key(self, node: FieldNode) -> str: ...
+
+    def _param(self, value: Any, cast: str) -> str: ...
+
+    def _object(self, pairs: list[tuple[str, str]]) -> str: ...
+
+
+# A field of an object type compiled outside the compiler: (emitter, field, row alias, scope, path).
+FieldCompiler = Callable[[Emitter, FieldNode, str, Scope, tuple[str, ...]], str]
+# A root field of Query: (emitter, field, path).
+RootCompiler = Callable[[Emitter, FieldNode, tuple[str, ...]], str]

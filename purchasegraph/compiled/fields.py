@@ -1,0 +1,89 @@
+"""Object fields the compiler hands out by (type, field): objects reached through a key of the
+row, and plain lists. Scalars and Money stay in the compiler's tables, connections in the
+compiler."""
+
+from __future__ import annotations
+
+from graphql import FieldNode
+
+from purchasegraph.compiled import lists
+from purchasegraph.compiled.emitter import Emitter, FieldCompiler
+from purchasegraph.compiled.objects import (
+    payment_method_object,
+    product_object,
+    subscription_object,
+    user_object,
+)
+from purchasegraph.policy import Scope, sees_actor, tenants_in_reach
+
+
+def _product(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
+    """A row's own ``product_id`` (a policy, a capacity row, a license request)."""
+    return product_object(e, node, f"{a}.product_id", scope, path)
+
+
+def _subscription(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
+    return subscription_object(e, node, scope, f"{a}.tenant_id", f"{a}.subscription_id", path)
+
+
+def _of_subscription(column: str) -> str:
+    """A column of the subscription of a row that references one (an order, an assignment)."""
+    return (
+        f"(SELECT s.{column} FROM subscriptions s WHERE s.tenant_id = {{a}}.tenant_id AND s.id = {{a}}.subscription_id)"
+    )
+
+
+def _product_of_subscription(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
+    return product_object(e, node, _of_subscription("product_id").format(a=a), scope, path)
+
+
+def _purchaser_of_subscription(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
+    return user_object(e, node, scope, f"{a}.tenant_id", _of_subscription("purchaser_user_id").format(a=a), path)
+
+
+def _requester(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
+    return user_object(e, node, scope, f"{a}.tenant_id", f"{a}.requester_user_id", path)
+
+
+def _payment_method(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
+    """``Subscription.paymentMethod``: the card's owner only; null without a card."""
+    return payment_method_object(e, node, scope, f"{a}.tenant_id", f"{a}.payment_method_id", path)
+
+
+def _actor(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
+    """``Order.actor``: the actor's user under the scope of the actor's own tenant, where
+    ``sees_actor`` lets the viewer learn who acted. The actor's tenant is a column, but the
+    tenants the viewer has any scope in are few and known: the order's own and those in reach.
+    ``sees_actor`` decides for each of them here, and an actor of any other tenant is null (no
+    scope there: the resolver's loader finds nothing)."""
+    candidates = [scope.tenant_id, *(reach.tenant_id for reach in tenants_in_reach(e._viewer))]
+    whens = []
+    for tenant_id in dict.fromkeys(candidates):
+        if not sees_actor(scope, tenant_id) or not e._scope_of(tenant_id).sees_anything:
+            continue
+        user = user_object(e, node, e._scope_of(tenant_id), f"{a}.actor_tenant_id", f"{a}.actor_user_id", path)
+        whens.append(f"WHEN {a}.actor_tenant_id = {e._param(tenant_id, 'uuid')} THEN {user}")
+    return f"(CASE {' '.join(whens)} END)" if whens else "NULL::json"
+
+
+FIELDS: dict[tuple[str, str], FieldCompiler] = {
+    ("Order", "actor"): _actor,
+    ("Tenant", "policies"): lists.tenant_policies,
+    ("Tenant", "capacity"): lists.tenant_capacity,
+    ("Tenant", "partnerRelationships"): lists.tenant_partner_relationships,
+    ("Product", "prices"): lists.product_prices,
+    ("PartnerRelationship", "roles"): lists.relationship_roles,
+    ("LicenseRequest", "forUsers"): lists.requested_for_users,
+    ("LicenseRequest", "product"): _product,
+    ("LicenseRequest", "requester"): _requester,
+    ("SelfServicePolicy", "product"): _product,
+    ("ProductCapacity", "product"): _product,
+    ("Subscription", "paymentMethod"): _payment_method,
+    ("Order", "subscription"): _subscription,
+    ("Purchase", "subscription"): _subscription,
+    ("Purchase", "product"): _product_of_subscription,
+    ("Purchase", "purchaser"): _purchaser_of_subscription,
+    ("Assignment", "subscription"): _subscription,
+    ("Assignment", "product"): _product_of_subscription,
+    ("Invoice", "subscription"): _subscription,
+}

@@ -1,0 +1,165 @@
+"""``Query.viewer``: the signed-in user, their home tenant, roles, tenants and notifications, and
+their eligibility, whose rules live in Python (``purchasegraph.eligibility``) and are resolved
+beside the statement by the very resolver the schema runs."""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from graphql import FieldNode, GraphQLEnumType
+
+from purchasegraph.compiled.declines import NotCompilable, Reason
+from purchasegraph.compiled.emitter import Beside, Emitter
+from purchasegraph.compiled.objects import NULL, tenant_object, user_object
+from purchasegraph.compiled.sql import literal
+from purchasegraph.context import Context, Info
+from purchasegraph.db.queries.requests import NOTIFICATION_ORDER, NOTIFICATIONS_OF_USER
+from purchasegraph.policy import Access, tenants_in_reach
+from purchasegraph.resolvers import viewer as viewer_resolvers
+from purchasegraph.schema.viewer import product_key
+from purchasegraph.viewer import UserViewer
+
+# Viewer.notifications(first:): its default, and the most it returns.
+NOTIFICATIONS_DEFAULT, NOTIFICATIONS_MAX = 20, 100
+
+
+def viewer(e: Emitter, node: FieldNode, path: tuple[str, ...]) -> str:
+    """Null for anyone but a user (anonymous, an application), as ``Query.viewer``."""
+    principal = e._viewer
+    if not isinstance(principal, UserViewer):
+        return NULL
+    if node.selection_set is None:
+        raise NotCompilable(Reason.FIELD, "Viewer without selection")
+    home = e._scope_of(principal.tenant_id)
+    pairs: list[tuple[str, str]] = []
+    for child in e._fields(node.selection_set, "Viewer"):
+        key = e._key(child)
+        name, at = child.name.value, (*path, key)
+        if name == "__typename":
+            value = literal("Viewer")
+        elif name == "user":
+            tenant, user = e._param(principal.tenant_id, "uuid"), e._param(principal.user_id, "uuid")
+            value = user_object(e, child, home, tenant, user, at)
+        elif name == "homeTenant":
+            value = tenant_object(e, child, principal.tenant_id, at)
+        elif name == "directoryRoles":
+            value = _directory_roles(e, principal)
+        elif name == "tenants":
+            value = _tenants(e, child, principal, at)
+        elif name == "notifications":
+            value = _notifications(e, child, principal, at)
+        elif name == "eligibility":
+            e._state.beside.append(Beside(at, _eligibility(e, child)))
+            value = NULL  # the key keeps its place; run_compiled puts the value there
+        else:
+            raise NotCompilable(Reason.FIELD, f"Viewer.{name}")
+        pairs.append((key, value))
+    return e._object(pairs)
+
+
+def _enum(e: Emitter, type_name: str) -> dict[Any, str]:
+    """A GraphQL enum's names by the stored value of the Python enum the resolvers return."""
+    graphql_enum = e._schema.get_type(type_name)
+    assert isinstance(graphql_enum, GraphQLEnumType)
+    return {
+        value.value.value if isinstance(value.value, enum.Enum) else value.value: name
+        for name, value in graphql_enum.values.items()
+    }
+
+
+def _directory_roles(e: Emitter, principal: UserViewer) -> str:
+    """The viewer's roles, read with the viewer, sorted by value as the resolver sorts them."""
+    names = _enum(e, "DirectoryRole")
+    if not principal.roles <= names.keys():
+        raise NotCompilable(Reason.FIELD, "Viewer.directoryRoles")  # the resolver would raise
+    return f"({e._param(json.dumps([names[role] for role in sorted(principal.roles)]), 'text')})::json"
+
+
+def _tenants(e: Emitter, node: FieldNode, principal: UserViewer, path: tuple[str, ...]) -> str:
+    """Every tenant in reach, home first, as ``tenants_in_reach`` lists them; a tenant the loader
+    does not find is left out."""
+    if node.selection_set is None:
+        raise NotCompilable(Reason.FIELD, "TenantAccess without selection")
+    access_names = _enum(e, "AccessLevel")
+    items = []
+    for position, reach in enumerate(tenants_in_reach(principal)):
+        t = e._state.alias("t")
+        scope = e._scope_of(reach.tenant_id)
+        pairs = []
+        for child in e._fields(node.selection_set, "TenantAccess"):
+            name = child.name.value
+            if name == "__typename":
+                pairs.append((e._key(child), literal("TenantAccess")))
+            elif name == "tenant":
+                pairs.append((e._key(child), e._selection(child, "Tenant", t, scope, (*path, e._key(child)))))
+            elif name == "access":
+                pairs.append((e._key(child), literal(access_names[(reach.access or Access.GUEST).value])))
+            else:
+                raise NotCompilable(Reason.FIELD, f"TenantAccess.{name}")
+        row = f"(SELECT {e._object(pairs)} FROM tenants {t} WHERE {t}.id = {e._param(reach.tenant_id, 'uuid')})"
+        items.append(f"({position}, {row})")
+    if not items:
+        return "'[]'::json"
+    v = e._state.alias("v")
+    return (
+        f"(SELECT COALESCE(json_agg({v}.item ORDER BY {v}.position), '[]'::json)"
+        f" FROM (VALUES {', '.join(items)}) {v}(position, item) WHERE {v}.item IS NOT NULL)"
+    )
+
+
+def _notifications(e: Emitter, node: FieldNode, principal: UserViewer, path: tuple[str, ...]) -> str:
+    first = e._argument(node, "first")
+    if first is None:
+        first = NOTIFICATIONS_DEFAULT
+    if not isinstance(first, int) or isinstance(first, bool):
+        raise NotCompilable(Reason.INVALID_INPUT, "notifications(first:)")
+    n, x = e._state.alias("n"), e._state.alias("x")
+    body = e._selection(node, "Notification", n, e._scope_of(principal.tenant_id), path)
+    mine = NOTIFICATIONS_OF_USER.format(
+        n=x, tenant=e._param(principal.tenant_id, "uuid"), user=e._param(principal.user_id, "uuid")
+    )
+    limit = e._param(max(0, min(first, NOTIFICATIONS_MAX)), "int")
+    rows = f"(SELECT {x}.* FROM notifications {x} WHERE {mine} ORDER BY {NOTIFICATION_ORDER.format(n=x)} LIMIT {limit})"
+    return f"COALESCE((SELECT json_agg({body} ORDER BY {NOTIFICATION_ORDER.format(n=n)}) FROM {rows} {n}), '[]'::json)"
+
+
+@dataclass(frozen=True)
+class _ContextOnly:
+    """What the viewer resolvers read of ``Info``: the request's context, nothing else."""
+
+    context: Context
+
+
+def _eligibility(e: Emitter, node: FieldNode) -> Callable[[Context], Awaitable[Any]]:
+    """``Viewer.eligibility(productId:)``, serialized for the selection: the same resolver function
+    (``resolvers.viewer.eligibility``) on the request's context, after the statement."""
+    raw = e._argument(node, "productId")
+    if not isinstance(raw, str):
+        raise NotCompilable(Reason.INVALID_INPUT, "eligibility(productId:)")
+    if node.selection_set is None:
+        raise NotCompilable(Reason.FIELD, "Eligibility without selection")
+    product_id = product_key(raw)
+    reasons = _enum(e, "EligibilityReason")
+    selected = [(e._key(child), child.name.value) for child in e._fields(node.selection_set, "Eligibility")]
+    for _key, name in selected:
+        if name not in ("eligible", "reasons", "message", "canStartTrial", "__typename"):
+            raise NotCompilable(Reason.FIELD, f"Eligibility.{name}")
+
+    async def resolve(context: Context) -> Any:
+        assessment = await viewer_resolvers.eligibility(cast(Info, _ContextOnly(context)), product_id)
+        if assessment is None:
+            return None
+        values = {
+            "eligible": assessment.eligible,
+            "reasons": [reasons[reason.value] for reason in assessment.reasons],
+            "message": assessment.message,
+            "canStartTrial": assessment.can_start_trial,
+            "__typename": "Eligibility",
+        }
+        return {key: values[name] for key, name in selected}
+
+    return resolve
