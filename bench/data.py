@@ -126,7 +126,7 @@ LAST_REFERENCED = "subscriptions"
 # The rest once committed, so the first benchmark request is planned with real statistics too.
 ANALYZE_REST = "ANALYZE directory_roles, partner_relationships, orders, license_assignments, invoices, audit_events"
 # Counted, not remembered: a described (already built) world may since have had a write mix.
-# The purchaser sees their own subscriptions but not the DISABLED ones (db/queries/subscriptions.py).
+# The purchaser sees every subscription they bought, DISABLED ones too (policy.SUBSCRIPTION_VISIBLE).
 SELECT_COUNTS = """
 SELECT (SELECT count(*) FROM users WHERE tenant_id = $1)::int AS users,
        (SELECT count(*) FROM subscriptions WHERE tenant_id = $1)::int AS subscriptions,
@@ -135,8 +135,7 @@ SELECT (SELECT count(*) FROM users WHERE tenant_id = $1)::int AS users,
        (SELECT count(*) FROM invoices WHERE tenant_id = $1)::int AS invoices,
        (SELECT count(*) FROM subscriptions WHERE tenant_id = $1 AND purchaser_user_id = $2)::int
            AS purchaser_subscriptions,
-       (SELECT count(*) FROM subscriptions s
-         WHERE s.tenant_id = $1 AND s.purchaser_user_id = $2 AND effective_status(s) <> 'disabled')::int
+       (SELECT count(*) FROM subscriptions s WHERE s.tenant_id = $1 AND s.purchaser_user_id = $2)::int
            AS purchaser_visible_subscriptions
 """
 SELECT_FREE_SEATS = """
@@ -207,8 +206,8 @@ class BenchWorld:
     ``write_subscription_id`` is the purchaser's, active, with a free license for each of
     ``write_user_ids``: members holding none of it, which a write mix assigns and unassigns
     alternately (``write_user_id`` is the first, for a mix of one). The purchaser has over 150
-    subscriptions; ``purchaser_visible_subscriptions`` is their own ``totalCount`` (DISABLED ones
-    are for admins only). ``assignments`` counts live licenses.
+    subscriptions, all of which they see (``purchaser_visible_subscriptions``, their ``totalCount``;
+    the licenses of a DISABLED one are for admins only). ``assignments`` counts live licenses.
     """
 
     database_url: str

@@ -6,7 +6,12 @@ through. It is what a Python service over this database can reach; purchasegraph
 against it. It checks no token: the scope comes in the request body.
 
     python bench/floor.py --database-url URL --port 8101
-    POST /graph {"tenantId": "...", "purchaserId": null | "..."}
+    POST /graph {"tenantId": "...", "purchaserId": null | "...",
+                 "afterCreatedAt": null | "<ISO time>", "afterId": null | "..."}
+
+The after key (the created_at and id of the row before the page) reads a later page the way a
+keyset cursor does, so the floor is also the limit for workload 5 (page 2): the bench reads the
+key from the database, since the floor issues no cursors.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 import asyncpg
 import uvicorn
@@ -28,14 +34,19 @@ from starlette.routing import Route
 GLOBAL_ID = """rtrim(translate(replace(encode(convert_to({type} || ':' || {tenant} || ':' || {id}, 'UTF8'),
                 'base64'), E'\\n', ''), '+/', '-_'), '=')"""
 
-# $1 tenant, $2 purchaser (NULL: the whole tenant, as an admin sees it).
+# The scope rules are purchasegraph/policy.py's: a purchaser sees the subscriptions they bought,
+# DISABLED ones too, but not the licenses (service data) of a DISABLED one.
+# $1 tenant, $2 purchaser (NULL: the whole tenant, as an admin sees it), $3 and $4 the sort key
+# (created_at, id) the page starts after (NULL: the first page).
 PURCHASE_GRAPH = f"""
 WITH visible AS (
     SELECT s.* FROM subscriptions s
      WHERE s.tenant_id = $1
-       AND ($2::uuid IS NULL OR (s.purchaser_user_id = $2::uuid AND effective_status(s) <> 'disabled'))
+       AND ($2::uuid IS NULL OR s.purchaser_user_id = $2::uuid)
 ), page AS (
-    SELECT * FROM visible ORDER BY created_at, id LIMIT 50
+    SELECT * FROM visible
+     WHERE $3::timestamptz IS NULL OR (created_at, id) > ($3::timestamptz, $4::uuid)
+     ORDER BY created_at, id LIMIT 50
 )
 SELECT json_build_object('data', json_build_object('tenant', json_build_object(
     'name', t.name,
@@ -63,6 +74,7 @@ SELECT json_build_object('data', json_build_object('tenant', json_build_object(
                         ORDER BY a.assigned_at, a.id)
                       FROM (SELECT * FROM license_assignments a
                              WHERE a.tenant_id = s.tenant_id AND a.subscription_id = s.id AND a.removed_at IS NULL
+                               AND ($2::uuid IS NULL OR effective_status(s) <> 'disabled')
                              ORDER BY a.assigned_at, a.id LIMIT 25) a
                       JOIN users u ON u.tenant_id = a.tenant_id AND u.id = a.user_id), '[]'::json))
             ) ORDER BY s.created_at, s.id)
@@ -87,8 +99,10 @@ def create_floor_app(database_url: str) -> Starlette:
     async def graph(request: Request) -> Response:
         body = json.loads(await request.body())
         purchaser = uuid.UUID(body["purchaserId"]) if body.get("purchaserId") else None
+        after_at = datetime.fromisoformat(body["afterCreatedAt"]) if body.get("afterCreatedAt") else None
+        after_id = uuid.UUID(body["afterId"]) if body.get("afterId") else None
         assert pool is not None
-        text = await pool.fetchval(PURCHASE_GRAPH, uuid.UUID(body["tenantId"]), purchaser)
+        text = await pool.fetchval(PURCHASE_GRAPH, uuid.UUID(body["tenantId"]), purchaser, after_at, after_id)
         return Response(text or '{"data":{"tenant":null}}', media_type="application/json")
 
     return Starlette(routes=[Route("/graph", graph, methods=["POST"])], lifespan=lifespan)
