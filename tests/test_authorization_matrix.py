@@ -20,8 +20,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import pytest
+from graphql import OperationDefinitionNode, OperationType, parse
+from strawberry.types import ExecutionResult
 
+from purchasegraph.compiled import run_compiled
 from purchasegraph.db.seed import (
     ADATUM,
     ALEX,
@@ -60,8 +64,46 @@ from purchasegraph.db.seed import (
     demo_id,
 )
 from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.schema import schema
 from purchasegraph.schema.ids import encode_id
-from tests.conftest import Api
+from tests.conftest import Api, DemoUserIds
+
+# ---------------------------------------------------------------------------------------------
+# Both read paths: every check below runs against the resolvers and against the engine
+
+
+class EngineApi(Api):
+    """Reads as the gateway runs them with compiled reads on: the engine answers what it
+    compiles, the resolvers the rest (and every mutation)."""
+
+    async def execute(
+        self, query: str, *, as_user: str | None = None, variables: dict[str, Any] | None = None
+    ) -> ExecutionResult:
+        document = parse(query)
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if len(operations) == 1 and operations[0].operation == OperationType.QUERY:
+            async with self.as_gateway(self.claims_of(as_user)) as context:
+                compiled = await run_compiled(schema._schema, document, operations[0], variables, context)
+            if compiled is not None:
+                return ExecutionResult(data=compiled.data, errors=None)
+        return await super().execute(query, as_user=as_user, variables=variables)
+
+
+@pytest.fixture(params=["resolvers", "engine"])
+def api(request: pytest.FixtureRequest, conn: asyncpg.Connection, demo_ids: dict[str, DemoUserIds]) -> Api:
+    """The conftest's ``api``, once per read path."""
+    kind = EngineApi if request.param == "engine" else Api
+    return kind(conn=conn, ids=demo_ids)
+
+
+async def test_the_engine_answers_the_matrix_reads_of_a_tenant_and_a_node(
+    conn: asyncpg.Connection, demo_ids: dict[str, DemoUserIds]
+) -> None:
+    """Else the engine's half of the matrix would quietly be the resolvers again."""
+    engine = Api(conn=conn, ids=demo_ids)
+    assert await engine.compiled(TENANT, as_user=ALEX, variables={"id": CONTOSO_GID}) is not None
+    assert await engine.compiled(NODE, as_user=PAULA, variables={"id": PAULAS_POWER_BI.gid}) is not None
+
 
 # ---------------------------------------------------------------------------------------------
 # The demo world, as seed.py builds it
