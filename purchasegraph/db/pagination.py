@@ -57,11 +57,15 @@ class Listing:
     columns: str
     alias: str
     sortable: Sortable
+    # Filters only the columns read ($9 on), none of which the count statement may be passed.
+    column_filters: bool = False
 
 
-def connection_query(*, source: str, columns: str, alias: str, sortable: Sortable) -> Listing:
+def connection_query(
+    *, source: str, columns: str, alias: str, sortable: Sortable, column_filters: bool = False
+) -> Listing:
     """A connection of constant fragments; called at import, its statements built on first use."""
-    return Listing(source=source, columns=columns, alias=alias, sortable=sortable)
+    return Listing(source=source, columns=columns, alias=alias, sortable=sortable, column_filters=column_filters)
 
 
 @dataclass(frozen=True)
@@ -215,7 +219,8 @@ async def fetch_slices(
     )
     tail = (whole, scope.viewer_id, *filters)
     records = await db.fetch(sql, scope.tenant_id, list(parents), *page.sql_args(), *tail)
-    counts = _Counts(db, count_statement(listing), (scope.tenant_id, list(parents), None, None, None, None, *tail))
+    counted = tail[:2] if listing.column_filters else tail
+    counts = _Counts(db, count_statement(listing), (scope.tenant_id, list(parents), None, None, None, None, *counted))
     grouped: dict[uuid.UUID, list[Record]] = defaultdict(list)
     for record in records:
         grouped[record["_parent"]].append(record)

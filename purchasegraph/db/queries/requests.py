@@ -44,6 +44,7 @@ SELECT_AUDIT_EVENTS_BY_TENANT = connection_query(
        CASE WHEN {_ACTOR_VISIBLE} THEN e.client_request_id END AS client_request_id""",
     alias="e",
     sortable=ordering.AUDIT_EVENT,
+    column_filters=True,
 )
 
 SELECT_NOTIFICATIONS_OF_USER = """
