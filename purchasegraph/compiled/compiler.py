@@ -52,7 +52,7 @@ from graphql import (
 
 from purchasegraph.compiled.sql import Params, date, enum_name, global_id, literal, timestamp
 from purchasegraph.db import ordering as sortables
-from purchasegraph.db.ordering import ID, Ordering, Sortable, cursor_sql, keyset
+from purchasegraph.db.ordering import ID, Ordering, Sortable, cursor_sql, keyset, probe
 from purchasegraph.db.pagination import PageArgs
 from purchasegraph.errors import BadUserInput
 from purchasegraph.policy import ASSIGNMENT_VISIBLE, SUBSCRIPTION_VISIBLE, Scope
@@ -320,8 +320,7 @@ class Compiler:
         if values is None:
             return "false"
         y, where = self._rows(spec, parent, scope)
-        bound = keyset(ordering, y, values, after=after, inclusive=True)
-        return f"EXISTS (SELECT 1 FROM {spec.table} {y} WHERE {where} AND {bound})"
+        return probe(ordering, y, f"FROM {spec.table} {y} WHERE {where}", values, after=after)
 
     def _page_items(
         self,
@@ -337,6 +336,9 @@ class Compiler:
         if node.selection_set is None:
             raise NotCompilable(Reason.FIELD, "items without selection")
         r, k = self._state.alias("r"), self._state.alias("k")
+        # The page's rows by their keys, in page order, one primary-key probe each (a join would
+        # let the planner hash the parent's every row): a real table alias, which functions over
+        # the row type (effective_status) accept.
         if edges:
             pairs = []
             for child in self._fields(node.selection_set, f"{spec.type_name}Edge"):
@@ -352,13 +354,9 @@ class Compiler:
             item = self._object(pairs)
         else:
             item = self._selection(node, spec.type_name, r, scope, path)
-        # The page's keys in page order; then the rows themselves: a real table alias, which
-        # functions over the row type (effective_status) accept.
-        rows = (
-            f"unnest({w}.tids, {w}.ids, {w}.curs) WITH ORDINALITY AS {k}(tenant_id, id, cur, ord)"
-            f" JOIN {spec.table} {r} ON {r}.tenant_id = {k}.tenant_id AND {r}.id = {k}.id"
-        )
-        return f"COALESCE((SELECT json_agg({item} ORDER BY {k}.ord) FROM {rows}), '[]'::json)"
+        keys = f"unnest({w}.tids, {w}.ids, {w}.curs) WITH ORDINALITY AS {k}(tenant_id, id, cur, ord)"
+        row = f"(SELECT {item} FROM {spec.table} {r} WHERE {r}.tenant_id = {k}.tenant_id AND {r}.id = {k}.id)"
+        return f"COALESCE((SELECT json_agg({row} ORDER BY {k}.ord) FROM {keys}), '[]'::json)"
 
     def _page_info(self, node: FieldNode, w: str, beyond: str, probes: _Probes, *, backward: bool) -> str:
         """``db/pagination.py``'s rules: the row fetched beyond the page, or a probe past a cursor."""

@@ -251,3 +251,12 @@ def keyset(ordering: Ordering, a: str, values: str, *, after: bool, inclusive: b
         nested = f"{expr} {op(desc, True)} {value} OR ({expr} = {value} AND ({nested}))"
     first_expr, first_value, first_desc = terms[0]
     return f"({first_expr} {op(first_desc, False)} {first_value} AND ({nested}))"
+
+
+def probe(ordering: Ordering, a: str, source: str, values: str, *, after: bool) -> str:
+    """Whether a row of ``source`` (a ``FROM … WHERE`` over ``a``) sorts at or after the cursor
+    (``after``), or at or before it: the nearest such row, by an index walk from the cursor (an
+    ``EXISTS`` would let the planner scan the table for any match)."""
+    bound = keyset(ordering, a, values, after=after, inclusive=True)
+    nearest = ordering.order_by(a, reverse=not after)
+    return f"COALESCE((SELECT true {source} AND {bound} ORDER BY {nearest} LIMIT 1), false)"

@@ -11,8 +11,8 @@ The page: the rows of the window ``after < key < before`` (either bound optional
 scope sorts after the page's end, ``hasPreviousPage`` that one sorts before its start, where the
 end of a non-empty page is its last row and its start its first row; an empty page sits just
 after ``after`` (forward; at the very start without ``after``) or just before ``before``
-(backward; at the very end without ``before``). Each is an ``EXISTS`` probe or the one row
-fetched beyond the page, never a count:
+(backward; at the very end without ``before``). Each is a probe for the nearest row past a
+cursor (an index walk from it, ``LIMIT 1``) or the one row fetched beyond the page, never a count:
   forward:  next = a row beyond the page in the window, or a row at or after ``before``;
             previous = a row at or before ``after`` (false without ``after``).
   backward: previous = a row beyond the page in the window, or a row at or before ``after``;
@@ -37,7 +37,7 @@ from functools import lru_cache
 from typing import Any
 
 from purchasegraph.db.executor import Executor, Record
-from purchasegraph.db.ordering import Ordering, Sortable, cursor_sql, decode_cursor, keyset
+from purchasegraph.db.ordering import Ordering, Sortable, cursor_sql, decode_cursor, keyset, probe
 from purchasegraph.errors import BadUserInput
 from purchasegraph.policy import Scope
 
@@ -128,17 +128,15 @@ def page_statement(listing: Listing, ordering: Ordering, *, after: bool, before:
     a = listing.alias
     window = [keyset(ordering, a, "$3::text[]", after=True, inclusive=False)] if after else []
     window += [keyset(ordering, a, "$4::text[]", after=False, inclusive=False)] if before else []
-    upto_after = keyset(ordering, a, "$3::text[]", after=False, inclusive=True)
-    from_before = keyset(ordering, a, "$4::text[]", after=True, inclusive=True)
-    probe_after = f"EXISTS (SELECT 1 {listing.source} AND {upto_after})" if after else "false"
-    probe_before = f"EXISTS (SELECT 1 {listing.source} AND {from_before})" if before else "false"
+    probe_after = probe(ordering, a, listing.source, "$3::text[]", after=False) if after else "false"
+    probe_before = probe(ordering, a, listing.source, "$4::text[]", after=True) if before else "false"
     cut = "".join(f" AND {w}" for w in window)
     return f"""
 SELECT k.parent AS _parent, x.upto_after AS _upto_after, y.from_before AS _from_before, p.*
   FROM unnest($2::uuid[]) AS k(parent)
  {_ARGS}
- CROSS JOIN LATERAL (SELECT {probe_after} AS upto_after) AS x
- CROSS JOIN LATERAL (SELECT {probe_before} AS from_before) AS y
+ CROSS JOIN LATERAL (SELECT {probe_after} AS upto_after OFFSET 0) AS x
+ CROSS JOIN LATERAL (SELECT {probe_before} AS from_before OFFSET 0) AS y
   LEFT JOIN LATERAL (
        SELECT q.*, row_number() OVER () AS _rn FROM (
               SELECT {listing.columns}, {cursor_sql(ordering, a)} AS _cursor
