@@ -4,7 +4,7 @@ Per-field execution in Python is what makes a nested read slow (thousands of res
 one purchase graph). For the reads this compiler understands — ``tenant(id:)`` and below it
 subscriptions, products, purchasers, orders, assignments and their users — it writes a single
 statement instead, whose JSON PostgreSQL assembles, shaped as Relay and Apollo clients ask:
-``edges { cursor node }``, ``pageInfo`` with its cursors, ``first/after/last/before``,
+``edges { cursor node }``, ``pageInfo`` with its cursors, ``first/after/last/before``, ``orderBy``,
 ``__typename``, fragments, ``@include``/``@skip`` and repeated fields merged. Anything else (a
 field it does not know, a filter) raises ``NotCompilable`` with a ``Reason`` and the resolvers
 run: they remain the reference, and a differential test holds the two paths to identical data.
@@ -73,7 +73,7 @@ class Reason(StrEnum):
     OPERATION = "operation"
     # A field the compiler does not know (another root than `tenant` included).
     FIELD = "field"
-    # An argument it does not take (a filter), or a value it does not read (an enum, a list).
+    # An argument it does not take (a filter), or a value it does not read (a float, say).
     ARGUMENT = "argument"
     # A value the resolvers refuse with an error of their own: a foreign cursor, a page size out
     # of range, `first` with `last`, a tenant id that is not a string.
@@ -246,7 +246,7 @@ class Compiler:
         try:
             return PageArgs.from_relay(first=first, after=after, last=last, before=before, ordering=ordering)
         except BadUserInput:
-            raise NotCompilable(Reason.INVALID_INPUT, "page arguments") from None
+            raise NotCompilable(Reason.INVALID_INPUT, "page arguments") from None  # a foreign cursor, say
 
     def _rows(self, spec: Connection, parent: str, scope: Scope) -> tuple[str, str]:
         """A fresh alias over the connection's table and the predicate of the parent's rows in scope."""
