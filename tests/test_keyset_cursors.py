@@ -9,6 +9,7 @@ them; the test's transaction reads committed data statement by statement (READ C
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import uuid
@@ -24,6 +25,7 @@ from purchasegraph.db import ordering as sortables
 from purchasegraph.db.ordering import cursor_sql
 from purchasegraph.db.pagination import page_statement
 from purchasegraph.db.queries.subscriptions import SELECT_SUBSCRIPTIONS_BY_TENANT
+from purchasegraph.errors import BadUserInput
 from purchasegraph.schema import schema
 from purchasegraph.schema.ids import decode_uuid
 from tests.conftest import Api, DemoUserIds
@@ -319,3 +321,33 @@ async def test_page_fifty_of_a_large_list_is_one_keyset_seek(api: Api) -> None:
         assert read_rows
         assert max(read_rows) <= 21 + 1, (path, read_rows)
         assert "Seq Scan" not in [n["Node Type"] for n in scans(plan, "subscriptions")]
+
+
+def keyset_cursor(*values: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(values)).encode("utf-8", "surrogatepass")).decode()
+
+
+BY_QUANTITY = sortables.SUBSCRIPTION.ordering([("QUANTITY", False)])
+BY_NAME = sortables.USER.ordering(None)
+NIL = "00000000-0000-0000-0000-000000000000"
+
+
+@pytest.mark.parametrize(
+    ("cursor", "ordering"),
+    [
+        (keyset_cursor(BY_QUANTITY.signature, "\u0661\u0662", NIL), BY_QUANTITY),  # Arabic-Indic digits
+        (keyset_cursor(BY_QUANTITY.signature, "1" * 19, NIL), BY_QUANTITY),  # past bigint
+        (keyset_cursor(BY_QUANTITY.signature, "1.5", NIL), BY_QUANTITY),
+        (keyset_cursor(BY_NAME.signature, "\ud800", NIL), BY_NAME),  # a lone surrogate asyncpg cannot send
+        (keyset_cursor(BY_NAME.signature, "a\u0000", NIL), BY_NAME),
+        (keyset_cursor(BY_NAME.signature, "Ann", "ABCDEF00-0000-0000-0000-000000000000"), BY_NAME),  # not as issued
+        (keyset_cursor(sortables.SUBSCRIPTION.ordering(None).signature, "2026-02-30T00:00:00.000000Z", NIL), None),
+        (keyset_cursor(sortables.SUBSCRIPTION.ordering(None).signature, "\u0662026-01-01T00:00:00.000000Z", NIL), None),
+        (base64.urlsafe_b64encode(b"[" * 5000).decode(), BY_NAME),  # deeper than Python's JSON parses
+        ("W" * 20_000, BY_NAME),
+    ],
+)
+def test_a_value_that_would_fail_in_sql_is_refused_before_it_is_sent(cursor: str, ordering: Any) -> None:
+    ordering = ordering or sortables.SUBSCRIPTION.ordering(None)
+    with pytest.raises(BadUserInput, match="not a cursor this API issued"):
+        sortables.decode_cursor(cursor, ordering, "after")

@@ -178,10 +178,11 @@ def cursor_sql(ordering: Ordering, a: str) -> str:
     return f"translate(replace(encode(convert_to({raw}, 'UTF8'), 'base64'), E'\\n', ''), '+/', '-_')"
 
 
-_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+# ASCII digits only: Python's \d (and strptime, and int) take other scripts' digits too.
+_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_INT = re.compile(r"-?\d{1,18}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_INT = re.compile(r"-?[0-9]{1,18}")
 _INFINITE = ("infinity", "-infinity")
 
 
@@ -203,17 +204,26 @@ def _parses(kind: Kind, value: str) -> bool:
             return bool(_INT.fullmatch(value))
         if kind is Kind.UUID:
             return str(uuid.UUID(value)) == value
-        return "\x00" not in value
-    except ValueError:
+        # Text PostgreSQL can hold and asyncpg can send: no NUL, no lone surrogate.
+        return "\x00" not in value and bool(value.encode("utf-8"))
+    except (ValueError, UnicodeError):
         return False
+
+
+# Longer than any cursor of ours (its longest key, a sign-in name, fits a btree entry: at most
+# about 2,700 bytes, JSON-escaped and base64-encoded); refused before decoding, as is JSON
+# nested deeper than Python parses.
+MAX_CURSOR_LENGTH = 16384
 
 
 def decode_cursor(cursor: str, ordering: Ordering, field: str) -> tuple[str, ...]:
     """The key values of a cursor this API issued for ``ordering``; anything else is refused."""
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8"))
-    except (binascii.Error, UnicodeError, ValueError):
-        decoded = None
+    decoded = None
+    if len(cursor) <= MAX_CURSOR_LENGTH:
+        try:
+            decoded = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8"))
+        except (binascii.Error, UnicodeError, ValueError, RecursionError):
+            decoded = None
     if (
         isinstance(decoded, list)
         and len(decoded) == len(ordering.keys) + 1
