@@ -10,6 +10,7 @@ for each, a viewer and a tenant id in any of its spellings, and the two paths mu
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from pathlib import Path
@@ -20,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
-from purchasegraph.db.pagination import encode_cursor
+from purchasegraph.db import ordering as sortables
+from purchasegraph.db.ordering import Sortable
 from purchasegraph.schema.ids import encode_id
 from tests.conftest import Api
 from tests.demo import ALEX, CONTOSO, CONTOSO_ID, GUS, LEE, MIA, OLGA, PAULA, WILL, WOODGROVE_ID
@@ -131,21 +133,42 @@ async def test_relay_pages_through_cursors_agree_for_every_kind_of_viewer(api: A
     await agree(api, RELAY, viewer, {"tenantId": CONTOSO, "before": info["endCursor"]})
 
 
+def forged(sortable: Sortable, *values: str, order_by: list[tuple[str, bool]] | None = None) -> str:
+    """A well-formed cursor of the ordering at any key values (the API's format, written here)."""
+    signature = sortable.ordering(order_by).signature
+    return base64.urlsafe_b64encode(json.dumps([signature, *values]).encode()).decode()
+
+
+EARLY = ("2000-01-01T00:00:00.000000Z", "00000000-0000-0000-0000-000000000000")
+LATE = ("2099-01-01T00:00:00.000000Z", "ffffffff-ffff-ffff-ffff-ffffffffffff")
+
+
+# Windows by position in the full list (a cursor of row i), or at keys before and after every row.
 @pytest.mark.parametrize(
     "page",
     [
-        {"first": 2, "after": encode_cursor(10)},
-        {"first": 5, "after": encode_cursor(999)},
-        {"after": encode_cursor(1), "before": encode_cursor(5)},
-        {"first": 2, "after": encode_cursor(1), "before": encode_cursor(3)},
-        {"last": 3, "after": encode_cursor(2), "before": encode_cursor(9)},
+        {"first": 2, "after": 10},
+        {"first": 5, "after": "late"},
+        {"after": 1, "before": 5},
+        {"first": 2, "after": 1, "before": 3},
+        {"last": 3, "after": 2, "before": 9},
         {"last": 0},
-        {"first": 0, "after": encode_cursor(4)},
-        {"last": 50, "before": encode_cursor(1)},
+        {"first": 0, "after": 4},
+        {"last": 50, "before": 1},
+        {"last": 50, "before": "early"},
+        {"first": 3, "after": "early", "before": "late"},
     ],
 )
 async def test_every_window_of_first_after_last_before_agrees(api: Api, page: dict[str, Any]) -> None:
-    await agree(api, RELAY, ALEX, {"tenantId": CONTOSO, **page})
+    everything = await agree(api, RELAY, ALEX, {"tenantId": CONTOSO, "first": 100})
+    cursors = [e["cursor"] for e in everything["tenant"]["subscriptions"]["edges"]]
+    assert len(cursors) > 10
+    extremes = {"early": forged(sortables.SUBSCRIPTION, *EARLY), "late": forged(sortables.SUBSCRIPTION, *LATE)}
+    variables = {
+        k: (extremes[v] if isinstance(v, str) else cursors[v]) if k in ("after", "before") else v
+        for k, v in page.items()
+    }
+    await agree(api, RELAY, ALEX, {"tenantId": CONTOSO, **variables})
 
 
 @pytest.mark.parametrize("with_orders", [True, False])
@@ -280,20 +303,64 @@ CONNECTIONS = {
     "Tenant": [("subscriptions", "Subscription")],
     "Subscription": [("orders", "Order"), ("assignments", "Assignment")],
 }
+# orderBy per connection's entity: absent, and a few orders with DESC, a nullable key, mixed directions.
+ORDER_BYS: dict[str, list[tuple[str, list[tuple[str, bool]] | None]]] = {
+    "Subscription": [
+        ("", None),
+        ("orderBy: [{field: QUANTITY, direction: DESC}]", [("QUANTITY", True)]),
+        ("orderBy: {field: CANCELED_AT}", [("CANCELED_AT", False)]),
+        ("orderBy: [{field: STATUS, direction: DESC}, {field: CREATED_AT}]", [("STATUS", True), ("CREATED_AT", False)]),
+    ],
+    "Order": [
+        ("", None),
+        ("orderBy: [{field: QUANTITY_AFTER}]", [("QUANTITY_AFTER", False)]),
+        (
+            "orderBy: [{field: KIND, direction: DESC}, {field: CREATED_AT, direction: ASC}]",
+            [("KIND", True), ("CREATED_AT", False)],
+        ),
+    ],
+    "Assignment": [("", None), ("orderBy: [{field: USER, direction: DESC}]", [("USER", True)])],
+}
+SORTABLES = {"Subscription": sortables.SUBSCRIPTION, "Order": sortables.ORDER, "Assignment": sortables.ASSIGNMENT}
+# A value per key type that falls among the demo's rows or at either end of them.
+VALUES = {
+    "timestamptz": ["2000-01-01T00:00:00.000000Z", "2099-01-01T00:00:00.000000Z", "infinity"],
+    "bigint": ["0", "5", "1000000"],
+    "text": ["a", "active", "purchase", "zzz"],
+    "uuid": ["00000000-0000-0000-0000-000000000000", "80000000-0000-0000-0000-000000000000"],
+    "date": ["2026-01-01"],
+}
 PAGES = [
     "",
-    "(first: 0)",
-    "(first: 1)",
-    "(first: 3)",
-    "(last: 2)",
-    "(last: 30)",
-    "(after: null)",
-    f'(first: 2, after: "{encode_cursor(1)}")',
-    f'(first: 3, after: "{encode_cursor(999)}")',
-    f'(last: 2, before: "{encode_cursor(3)}")',
-    f'(before: "{encode_cursor(2)}")',
-    f'(after: "{encode_cursor(1)}", last: 1)',
+    "first: 0",
+    "first: 1",
+    "first: 3",
+    "last: 2",
+    "last: 30",
+    "after: null",
+    "first: 2, after: {cursor}",
+    "first: 3, after: {cursor}",
+    "last: 2, before: {cursor}",
+    "before: {cursor}",
+    "after: {cursor}, last: 1",
+    "after: {cursor}, before: {other}",
 ]
+
+
+@st.composite
+def arguments(draw: st.DrawFn, target: str) -> str:
+    """A connection's arguments: a page, an orderBy, and cursors of that order at drawn keys."""
+    order_text, order_by = draw(st.sampled_from(ORDER_BYS[target]))
+    ordering = SORTABLES[target].ordering(order_by)
+
+    def cursor() -> str:
+        values = [draw(st.sampled_from(VALUES[key.kind.value])) for key, _desc in ordering.keys]
+        return '"' + forged(SORTABLES[target], *values, order_by=order_by) + '"'
+
+    page = draw(st.sampled_from(PAGES))
+    page = page.format(cursor=cursor() if "{cursor}" in page else "", other=cursor() if "{other}" in page else "")
+    joined = ", ".join(part for part in (page, order_text) if part)
+    return f"({joined})" if joined else ""
 
 
 @st.composite
@@ -313,7 +380,7 @@ def selection(draw: st.DrawFn, type_name: str, depth: int = 0) -> str:
     if depth < 2:
         for name, target in CONNECTIONS.get(type_name, []):
             if draw(st.booleans()):
-                page = draw(st.sampled_from(PAGES))
+                page = draw(arguments(target))
                 inner = draw(selection(target, depth + 1))
                 shape = draw(st.sampled_from(["nodes", "edges", "both"]))
                 items = {

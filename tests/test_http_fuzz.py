@@ -90,6 +90,16 @@ def _b64(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode("utf-8", "surrogatepass")).decode().rstrip("=")
 
 
+# The keyset cursor format (base64url of [signature, key values…]) with values of any kind.
+USERS = "User:+DISPLAY_NAME,+ID"
+NIL = "00000000-0000-0000-0000-000000000000"
+NOON = "2026-01-01T12:00:00.000000Z"
+
+
+def _keyset(signature: str, *values: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps([signature, *values]).encode("utf-8", "surrogatepass")).decode()
+
+
 def _gql_string(value: str) -> str:
     """A GraphQL string literal (JSON's escapes are GraphQL's)."""
     return json.dumps(value)
@@ -767,13 +777,19 @@ def invalid_variables(admin: str) -> list[Case]:
         ("junk cursor", {"after": "junk"}),
         ("empty cursor", {"after": ""}),
         ("cursor of another API", {"after": _b64("offset:5")}),
-        ("negative cursor", {"after": _b64("cursor:-1")}),
-        ("30 digit cursor", {"after": _b64("cursor:" + "9" * 30)}),
-        ("2^63 cursor", {"before": _b64(f"cursor:{2**63}")}),
-        ("5000 digit cursor", {"after": _b64("cursor:" + "9" * 5000)}),
-        ("float cursor", {"after": _b64("cursor:1.5")}),
+        ("row-number cursor of the old format", {"after": _b64("cursor:5")}),
+        ("cursor of another order", {"after": _keyset("Subscription:+CREATED_AT,+ID", NOON, NIL)}),
+        ("cursor without its id", {"after": _keyset(USERS, "Ann")}),
+        ("cursor with a key too many", {"after": _keyset(USERS, "Ann", NIL, NIL)}),
+        ("cursor with a number for a name", {"after": _keyset(USERS, 5, NIL)}),
+        ("cursor with a null key", {"before": _keyset(USERS, None, NIL)}),
+        ("cursor with nul in the name", {"after": _keyset(USERS, "a\u0000b", NIL)}),
+        ("cursor with an id that is not a uuid", {"after": _keyset(USERS, "Ann", "x' OR '1'='1")}),
+        ("cursor with an id not spelled as issued", {"after": _keyset(USERS, "Ann", NIL.upper().replace("-", ""))}),
+        ("cursor with a 5000 character name", {"after": _keyset(USERS, "9" * 5000, NIL)}),
+        ("cursor that is a JSON object", {"after": _b64(json.dumps({"sig": USERS}))}),
         ("arabic digit cursor", {"after": _b64("cursor:\u0661\u0662")}),
-        ("utf-16 cursor", {"after": base64.b64encode("cursor:1".encode("utf-16")).decode()}),
+        ("utf-16 cursor", {"after": base64.b64encode(json.dumps([USERS, "Ann", NIL]).encode("utf-16")).decode()}),
         ("nul cursor", {"after": "\u0000"}),
         ("surrogate cursor", {"after": "\ud800"}),
         ("search with nul", {"search": "a\u0000b"}),

@@ -18,7 +18,7 @@ import asyncpg
 import httpx
 import pytest
 
-from purchasegraph.db.pagination import CURSOR_PREFIX, MAX_ROW_NUMBER
+from purchasegraph.db import ordering as sortables
 from purchasegraph.settings import Settings
 from tests.demo import ALEX, CONTOSO, PAULA, PAULAS_POWER_BI, WOODGROVE_ID
 from tests.mutations import purchase_input
@@ -172,27 +172,54 @@ def cursor(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode()
 
 
+def keyset(*values: object) -> str:
+    """A cursor in this API's format: base64url of [the order's signature, its key values…]."""
+    return cursor(json.dumps(list(values)))
+
+
+SIGNATURES = {
+    "subscriptions": sortables.SUBSCRIPTION.ordering(None).signature,
+    "auditEvents": sortables.AUDIT_EVENT.ordering(None).signature,
+}
+NIL = "00000000-0000-0000-0000-000000000000"
+NOON = "2026-01-01T12:00:00.000000Z"
+
+
+# Each refused for either connection: its own order's signature with values that do not parse as
+# the keys' types (they must never reach a cast in SQL), or a cursor of another order.
 @pytest.mark.parametrize(
     ("arguments", "field"),
     [
-        (f'last: 5, before: "{cursor(CURSOR_PREFIX + "0")}"', "before"),
-        (f'first: 5, after: "{cursor(CURSOR_PREFIX + "0")}"', "after"),
-        (f'first: 5, after: "{cursor(CURSOR_PREFIX + str(MAX_ROW_NUMBER + 1))}"', "after"),
-        (f'last: 5, before: "{cursor(CURSOR_PREFIX + "99999999999")}"', "before"),
-        (f'first: 5, after: "{cursor(CURSOR_PREFIX + "-3")}"', "after"),
-        (f'first: 5, after: "{cursor(CURSOR_PREFIX + "+3")}"', "after"),
-        (f'first: 5, after: "{cursor(CURSOR_PREFIX + "9" * 5000)}"', "after"),
+        ('last: 5, before: "{}"'.format(cursor("cursor:5")), "before"),
+        ("first: 5, after: {sig_month_13}", "after"),
+        ("first: 5, after: {sig_local_time}", "after"),
+        ("last: 5, before: {sig_5000_digits}", "before"),
+        ("first: 5, after: {sig_bad_uuid}", "after"),
+        ("first: 5, after: {sig_no_id}", "after"),
+        ("first: 5, after: {sig_null}", "after"),
+        ("first: 5, after: {other_order}", "after"),
     ],
 )
 async def test_a_forged_cursor_is_a_bad_user_input_error(client: httpx.AsyncClient, arguments: str, field: str) -> None:
-    for connection in ("subscriptions", "auditEvents"):
-        query = f"{{ viewer {{ homeTenant {{ {connection}({arguments}) {{ totalCount }} }} }} }}"
+    for connection, sig in SIGNATURES.items():
+        other = next(s for c, s in SIGNATURES.items() if c != connection)
+        forged = {
+            "sig_month_13": keyset(sig, "2026-13-01T00:00:00.000000Z", NIL),
+            "sig_local_time": keyset(sig, "2026-01-01 00:00:00", NIL),
+            "sig_5000_digits": keyset(sig, "9" * 5000, NIL),
+            "sig_bad_uuid": keyset(sig, NOON, "'; SELECT 1; --"),
+            "sig_no_id": keyset(sig, NOON),
+            "sig_null": keyset(sig, None, NIL),
+            "other_order": keyset(other, NOON, NIL),
+        }
+        filled = arguments.format(**{k: f'"{v}"' for k, v in forged.items()})
+        query = f"{{ viewer {{ homeTenant {{ {connection}({filled}) {{ totalCount }} }} }} }}"
         errors = (await send(client, query, ALEX)).json()["errors"]
         assert [(e["extensions"]["code"], e["extensions"]["field"]) for e in errors] == [("BAD_USER_INPUT", field)]
 
 
-async def test_the_last_row_number_a_cursor_can_name_still_pages(client: httpx.AsyncClient) -> None:
-    after = cursor(CURSOR_PREFIX + str(MAX_ROW_NUMBER))
+async def test_a_cursor_past_every_row_pages_to_an_empty_page(client: httpx.AsyncClient) -> None:
+    after = keyset(SIGNATURES["subscriptions"], "infinity", "ffffffff-ffff-ffff-ffff-ffffffffffff")
     query = f'{{ viewer {{ homeTenant {{ subscriptions(first: 5, after: "{after}") {{ nodes {{ id }} }} }} }} }}'
     assert (await send(client, query, ALEX)).json()["data"]["viewer"]["homeTenant"]["subscriptions"]["nodes"] == []
 

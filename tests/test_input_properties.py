@@ -49,6 +49,7 @@ from graphql import (
 from hypothesis import strategies as st
 
 from purchasegraph.app import create_app
+from purchasegraph.db import ordering as sortables
 from purchasegraph.db.seed import demo_id, demo_tenant_id, demo_user_id
 from purchasegraph.schema import build_schema
 from purchasegraph.schema.ids import encode_id
@@ -281,13 +282,38 @@ def sometimes(strategy: st.SearchStrategy[T], *, otherwise: st.SearchStrategy[T]
     return st.integers(0, 3).flatmap(lambda pick: strategy if pick == 0 else otherwise)
 
 
+# The signatures of every connection's default order: a cursor of another connection's order, or of
+# this one's at odd key values, is refused before a value reaches SQL.
+SIGNATURES = [
+    s.ordering(None).signature
+    for s in (sortables.SUBSCRIPTION, sortables.ORDER, sortables.ASSIGNMENT, sortables.USER, sortables.INVOICE)
+] + [sortables.LICENSE_REQUEST.ordering(None).signature, sortables.AUDIT_EVENT.ordering(None).signature]
+KEY_VALUES = st.one_of(
+    st.sampled_from(
+        [
+            "2026-01-01T00:00:00.000000Z",
+            "2026-13-01T00:00:00.000000Z",
+            "infinity",
+            "00000000-0000-0000-0000-000000000000",
+            "0000000000000000000000000000000Z",
+            "9" * 30,
+            "2026-02-30",
+        ]
+    ),
+    ODD_TEXT,
+    st.integers(-(2**70), 2**70),
+    st.none(),
+)
 CURSORS = st.one_of(
     st.none(),
-    # This API's own format (padded base64 of "cursor:<row number>") around any number.
-    st.integers(1, 30).map(lambda n: _padded_b64(f"cursor:{n}")),
-    st.one_of(st.integers(-(2**40), 0), st.integers(2**31 - 2, 2**40), st.just(10**30)).map(
-        lambda n: _padded_b64(f"cursor:{n}")
+    # This API's own format (padded base64 of a JSON array: an order's signature, its key values).
+    st.builds(
+        lambda sig, values: _padded_b64(json.dumps([sig, *values])),
+        st.sampled_from(SIGNATURES),
+        st.lists(KEY_VALUES, min_size=0, max_size=4),
     ),
+    # The old format, row numbers, and odd text.
+    st.integers(-(2**40), 2**40).map(lambda n: _padded_b64(f"cursor:{n}")),
     st.builds(lambda k: _b64(f"cursor:{k}"), ODD_TEXT),
     ODD_TEXT,
 )

@@ -14,7 +14,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 import pytest
 
+from purchasegraph.db import ordering as sortables
 from purchasegraph.db.executor import ConnectionExecutor, Executor, RequestExecutor
+from purchasegraph.db.ordering import Sortable
 from purchasegraph.db.pagination import PageArgs
 from purchasegraph.db.pool import GATEWAY_ROLE, create_pool
 from purchasegraph.db.queries import (
@@ -39,7 +41,12 @@ PETRA_ID = demo_user_id("petra.purchaser@woodgrove.example")  # owns a card at W
 
 # What a resolver bug could hand a query function: Woodgrove, as if its admin (and card owner) asked.
 WOODGROVE_ADMIN = Scope(WOODGROVE_ID, Access.ADMIN, PETRA_ID, can_administer=True, can_govern=True)
-EVERYTHING = PageArgs(first=100, last=None, after=0, before=None)
+
+
+def everything(sortable: Sortable) -> PageArgs:
+    """A page of a hundred rows in the connection's default order."""
+    return PageArgs(first=100, last=None, after=None, before=None, ordering=sortable.ordering(None))
+
 
 TENANT_TABLES = """
 SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
@@ -130,9 +137,15 @@ async def woodgrove_ids(conn: asyncpg.Connection) -> Ids:
 
 async def subscriptions_by_tenant(db: Executor, ids: Ids) -> int:
     page = await subscriptions.fetch_subscriptions_by_tenant(
-        db, scope=WOODGROVE_ADMIN, page=EVERYTHING, channels=None, product_id=None, statuses=None, purchaser_id=None
+        db,
+        scope=WOODGROVE_ADMIN,
+        page=everything(sortables.SUBSCRIPTION),
+        channels=None,
+        product_id=None,
+        statuses=None,
+        purchaser_id=None,
     )
-    return page.total + len(page.rows)
+    return await page.count() + len(page.rows)
 
 
 async def subscriptions_by_id(db: Executor, ids: Ids) -> int:
@@ -144,9 +157,9 @@ async def subscriptions_by_id(db: Executor, ids: Ids) -> int:
 
 async def purchases_by_tenant(db: Executor, ids: Ids) -> int:
     page = await orders.fetch_purchases_by_tenant(
-        db, scope=WOODGROVE_ADMIN, page=EVERYTHING, product_id=None, purchaser_id=None
+        db, scope=WOODGROVE_ADMIN, page=everything(sortables.ORDER), product_id=None, purchaser_id=None
     )
-    return page.total + len(page.rows)
+    return await page.count() + len(page.rows)
 
 
 async def orders_by_id(db: Executor, ids: Ids) -> int:
@@ -155,16 +168,16 @@ async def orders_by_id(db: Executor, ids: Ids) -> int:
 
 async def assignments_by_tenant(db: Executor, ids: Ids) -> int:
     page = await assignments.fetch_assignments_by_tenant(
-        db, scope=WOODGROVE_ADMIN, page=EVERYTHING, product_id=None, user_id=None
+        db, scope=WOODGROVE_ADMIN, page=everything(sortables.ASSIGNMENT), product_id=None, user_id=None
     )
-    return page.total + len(page.rows)
+    return await page.count() + len(page.rows)
 
 
 async def invoices_by_subscription(db: Executor, ids: Ids) -> int:
     pages = await invoices.fetch_invoices_by_subscription(
-        db, scope=WOODGROVE_ADMIN, page=EVERYTHING, subscription_ids=ids["subscriptions"]
+        db, scope=WOODGROVE_ADMIN, page=everything(sortables.INVOICE), subscription_ids=ids["subscriptions"]
     )
-    return sum(p.total + len(p.rows) for p in pages)
+    return sum([await p.count() + len(p.rows) for p in pages])
 
 
 async def invoices_by_id(db: Executor, ids: Ids) -> int:
@@ -174,8 +187,8 @@ async def invoices_by_id(db: Executor, ids: Ids) -> int:
 
 
 async def users_by_tenant(db: Executor, ids: Ids) -> int:
-    page = await users.fetch_users_by_tenant(db, scope=WOODGROVE_ADMIN, page=EVERYTHING, search=None)
-    return page.total + len(page.rows)
+    page = await users.fetch_users_by_tenant(db, scope=WOODGROVE_ADMIN, page=everything(sortables.USER), search=None)
+    return await page.count() + len(page.rows)
 
 
 async def users_by_id(db: Executor, ids: Ids) -> int:
@@ -196,8 +209,10 @@ async def partner_relationships_of_customer(db: Executor, ids: Ids) -> int:
 
 
 async def audit_events_by_tenant(db: Executor, ids: Ids) -> int:
-    page = await requests.fetch_audit_events_by_tenant(db, scope=WOODGROVE_ADMIN, page=EVERYTHING)
-    return page.total + len(page.rows)
+    page = await requests.fetch_audit_events_by_tenant(
+        db, scope=WOODGROVE_ADMIN, page=everything(sortables.AUDIT_EVENT)
+    )
+    return await page.count() + len(page.rows)
 
 
 Read = Callable[[Executor, Ids], Awaitable[int]]

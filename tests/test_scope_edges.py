@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from purchasegraph.db.embedded import start_embedded_server
 from purchasegraph.db.executor import ConnectionExecutor
 from purchasegraph.db.seed import DEMO_USERS, demo_tenant_id, demo_user_id
+from purchasegraph.gateway.errors import RequestError
 from purchasegraph.identity import Claims
 from purchasegraph.policy import scope_for
 from purchasegraph.schema.ids import encode_id
@@ -178,7 +179,10 @@ async def test_the_compiled_path_returns_what_the_resolvers_return_to_every_prin
             return
         compiled = await compiled_as_app(api, actor, query, variables)
     else:
-        result = await api.execute(query, as_user=principal, variables=variables)
+        try:
+            result = await api.execute(query, as_user=principal, variables=variables)
+        except RequestError:  # a disabled account (Dana, departed) signs in to nothing: no read to compare
+            return
         if result.errors:
             return
         compiled = await api.compiled(query, as_user=principal, variables=variables)

@@ -6,7 +6,7 @@ subscriptions, products, purchasers, orders, assignments and their users, and th
 fields it hands to ``roots``, ``viewer``, ``objects`` and ``lists`` (``products``, ``node(id:)``,
 ``viewer``, the tenant's plain lists) — it writes a single statement instead, whose JSON
 PostgreSQL assembles, shaped as Relay and Apollo clients ask:
-``edges { cursor node }``, ``pageInfo`` with its cursors, ``first/after/last/before``,
+``edges { cursor node }``, ``pageInfo`` with its cursors, ``first/after/last/before``, ``orderBy``,
 ``__typename``, fragments, ``@include``/``@skip`` and repeated fields merged. Anything else (a
 field it does not know, a filter) raises ``NotCompilable`` with a ``Reason`` and the resolvers
 run: they remain the reference, and a differential test holds the two paths to identical data.
@@ -23,11 +23,13 @@ import itertools
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from graphql import (
     BooleanValueNode,
     DocumentNode,
+    EnumValueNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -36,7 +38,9 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     NullValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionNode,
@@ -53,7 +57,9 @@ from purchasegraph.compiled.emitter import Beside
 from purchasegraph.compiled.fields import FIELDS
 from purchasegraph.compiled.objects import tenant_object, user_object
 from purchasegraph.compiled.roots import ROOTS
-from purchasegraph.compiled.sql import Params, cursor, date, enum_name, global_id, literal, timestamp
+from purchasegraph.compiled.sql import Params, date, enum_name, global_id, literal, timestamp
+from purchasegraph.db import ordering as sortables
+from purchasegraph.db.ordering import ID, Ordering, Sortable, cursor_sql, keyset, probe
 from purchasegraph.db.pagination import PageArgs
 from purchasegraph.db.queries.partners import IN_FORCE
 from purchasegraph.errors import BadUserInput
@@ -66,7 +72,7 @@ MAX_KEYS = 50
 
 
 # The Relay arguments every compiled connection takes.
-PAGING = ("first", "after", "last", "before")
+PAGING = ("first", "after", "last", "before", "orderBy")
 
 
 @dataclass(frozen=True)
@@ -84,8 +90,8 @@ class Compiled:
 class Connection:
     table: str
     type_name: str
-    # (expression over the alias, descending?) — the order of the resolvers' query.
-    order: tuple[tuple[str, bool], ...]
+    # The keys it sorts by: the very ones the resolvers' query reads (db/ordering.py).
+    sortable: Sortable
     # The rows of one parent: a predicate over the alias ``{a}`` and the parent's alias ``{p}``.
     where: str
 
@@ -202,7 +208,7 @@ class Compiler:
 
     # -- connections ------------------------------------------------------------------------
 
-    def _page(self, node: FieldNode) -> PageArgs:
+    def _page(self, node: FieldNode, sortable: Sortable) -> PageArgs:
         """The page exactly as ``PageArgs.from_relay`` reads it; what it refuses, the resolvers report."""
         for argument in node.arguments or ():
             if argument.name.value not in PAGING:
@@ -215,78 +221,91 @@ class Compiler:
         for cursor_value in (after, before):
             if cursor_value is not None and not isinstance(cursor_value, str):
                 raise NotCompilable(Reason.INVALID_INPUT, "cursor")
+        ordering = _ordering(sortable, self._argument(node, "orderBy"))
         try:
-            return PageArgs.from_relay(first=first, after=after, last=last, before=before)
+            return PageArgs.from_relay(first=first, after=after, last=last, before=before, ordering=ordering)
         except BadUserInput:
-            raise NotCompilable(Reason.INVALID_INPUT, "page arguments") from None
+            raise NotCompilable(Reason.INVALID_INPUT, "page arguments") from None  # a foreign cursor, say
 
-    def _connection(self, node: FieldNode, spec: Connection, parent: str, scope: Scope, path: tuple[str, ...]) -> str:
-        """The page as ``db/pagination.py``'s shell cuts it: the rows numbered in the resolvers'
-        order, a window [start, start + size) of them, and row-number cursors."""
-        if node.selection_set is None:
-            raise NotCompilable(Reason.FIELD, "connection without selection")
-        page = self._page(node)
-        children = self._fields(node.selection_set, f"{spec.type_name}Connection")
-        x, c = self._state.alias("x"), self._state.alias("c")
+    def _rows(self, spec: Connection, parent: str, scope: Scope) -> tuple[str, str]:
+        """A fresh alias over the connection's table and the predicate of the parent's rows in scope."""
+        x = self._state.alias("x")
         where = spec.where.format(
             a=x, p=parent, whole=self._param(scope.whole_tenant, "bool"), viewer=self._param(scope.viewer_id, "uuid")
         )
-        window = _Window(total=f"{c}.total", start=f"{c}s.start", size=f"{c}z.size")
-        after = self._param(page.after, "int")
-        # The count is read only when the page's bounds or the fields asked for need it.
-        counted = (
-            page.last is not None
-            or page.before is not None
-            or any(child.name.value in ("totalCount", "pageInfo") for child in children)
+        return x, where
+
+    def _connection(self, node: FieldNode, spec: Connection, parent: str, scope: Scope, path: tuple[str, ...]) -> str:
+        """The page as ``db/pagination.py`` cuts it: the first (or last) rows of the keyset window
+        between the cursors, one row more to tell whether more follow, cursors computed by the
+        same ``cursor_sql``; the probes and the count run only for the fields that read them."""
+        if node.selection_set is None:
+            raise NotCompilable(Reason.FIELD, "connection without selection")
+        page = self._page(node, spec.sortable)
+        ordering = page.ordering
+        children = self._fields(node.selection_set, f"{spec.type_name}Connection")
+        after = self._param(list(page.after), "text[]") if page.after is not None else None
+        before = self._param(list(page.before), "text[]") if page.before is not None else None
+        size = self._param(page.size, "int")
+        x, where = self._rows(spec, parent, scope)
+        window = "".join(
+            f" AND {keyset(ordering, x, values, after=is_after, inclusive=False)}"
+            for values, is_after in ((after, True), (before, False))
+            if values is not None
         )
-        if counted:
-            total = f"(SELECT count(*) FROM {spec.table} {x} WHERE {where})"
-            if page.before is None:
-                hi = f"{c}.total"
-            else:
-                hi = f"GREATEST(LEAST({self._param(page.before, 'int')}, {c}.total + 1) - 1, 0)"
-            if page.last is None:
-                start = f"LEAST({after}, {c}h.hi)"
-            else:
-                start = f"GREATEST(LEAST({after}, {c}h.hi), {c}h.hi - {self._param(page.last, 'int')})"
-            if page.first is None:
-                size = f"GREATEST({c}h.hi - {c}s.start, 0)"
-            else:
-                size = f"GREATEST(LEAST({self._param(page.first, 'int')}, {c}h.hi - {c}s.start), 0)"
-        else:
-            # first/after only, nothing counted: OFFSET after LIMIT first cuts the same rows.
-            assert page.first is not None
-            total, hi, start, size = "NULL::bigint", "NULL::bigint", after, self._param(page.first, "int")
+        w = self._state.alias("w")
+        direction = " DESC" if page.backward else ""
+        fetched = (
+            f"(SELECT {x}.tenant_id, {x}.id, {cursor_sql(ordering, x)} AS cur,"
+            f" row_number() OVER (ORDER BY {ordering.order_by(x, reverse=page.backward)}) AS pos"
+            f" FROM {spec.table} {x} WHERE {where}{window}"
+            f" ORDER BY {ordering.order_by(x, reverse=page.backward)} LIMIT {size} + 1) {w}q"
+        )
+        # One row per connection: the page's keys and cursors in page order, and how many rows
+        # were fetched (one more than the page says more lie beyond it in the window).
+        paged = (
+            f"(SELECT count(*) AS n,"
+            f" array_agg({w}q.tenant_id ORDER BY {w}q.pos{direction}) FILTER (WHERE {w}q.pos <= {size}) AS tids,"
+            f" array_agg({w}q.id ORDER BY {w}q.pos{direction}) FILTER (WHERE {w}q.pos <= {size}) AS ids,"
+            f" array_agg({w}q.cur ORDER BY {w}q.pos{direction}) FILTER (WHERE {w}q.pos <= {size}) AS curs"
+            f" FROM {fetched}) {w}"
+        )
+        beyond = f"({w}.n > {size})"
         pairs: list[tuple[str, str]] = []
         for child in children:
             name, key = child.name.value, self._key(child)
             if name == "__typename":
                 pairs.append((key, literal(f"{spec.type_name}Connection")))
             elif name == "totalCount":
-                pairs.append((key, window.total))
+                y, counted = self._rows(spec, parent, scope)
+                pairs.append((key, f"(SELECT count(*)::int FROM {spec.table} {y} WHERE {counted})"))
             elif name in ("nodes", "edges"):
-                items = self._page_items(child, spec, where, x, window, scope, (*path, key), edges=name == "edges")
+                items = self._page_items(child, spec, w, scope, (*path, key), edges=name == "edges")
                 pairs.append((key, items))
             elif name == "pageInfo":
-                pairs.append((key, self._page_info(child, window)))
+                probes = _Probes(
+                    upto_after=self._probe(spec, parent, scope, ordering, after, after=False),
+                    from_before=self._probe(spec, parent, scope, ordering, before, after=True),
+                )
+                pairs.append((key, self._page_info(child, w, beyond, probes, backward=page.backward)))
             else:
                 raise NotCompilable(Reason.FIELD, f"{spec.type_name}Connection.{name}")
-        # OFFSET 0 keeps the count a subquery of its own: flattened, PostgreSQL would copy the
-        # count into every expression that reads it, and count once per copy.
-        return (
-            f"(SELECT {self._object(pairs)} FROM (SELECT {total} AS total OFFSET 0) {c}"
-            f" CROSS JOIN LATERAL (SELECT {hi} AS hi) {c}h"
-            f" CROSS JOIN LATERAL (SELECT {start} AS start) {c}s"
-            f" CROSS JOIN LATERAL (SELECT {size} AS size) {c}z)"
-        )
+        return f"(SELECT {self._object(pairs)} FROM {paged})"
+
+    def _probe(
+        self, spec: Connection, parent: str, scope: Scope, ordering: Ordering, values: str | None, *, after: bool
+    ) -> str:
+        """A row in scope at or beyond a cursor (``after``: at or after it), or false without one."""
+        if values is None:
+            return "false"
+        y, where = self._rows(spec, parent, scope)
+        return probe(ordering, y, f"FROM {spec.table} {y} WHERE {where}", values, after=after)
 
     def _page_items(
         self,
         node: FieldNode,
         spec: Connection,
-        where: str,
-        x: str,
-        window: _Window,
+        w: str,
         scope: Scope,
         path: tuple[str, ...],
         *,
@@ -295,7 +314,10 @@ class Compiler:
         self._state.node_lists.append(path)
         if node.selection_set is None:
             raise NotCompilable(Reason.FIELD, "items without selection")
-        r, q, k = self._state.alias("r"), self._state.alias("q"), self._state.alias("k")
+        r, k = self._state.alias("r"), self._state.alias("k")
+        # The page's rows by their keys, in page order, one primary-key probe each (a join would
+        # let the planner hash the parent's every row): a real table alias, which functions over
+        # the row type (effective_status) accept.
         if edges:
             pairs = []
             for child in self._fields(node.selection_set, f"{spec.type_name}Edge"):
@@ -303,7 +325,7 @@ class Compiler:
                 if name == "node":
                     pairs.append((key, self._selection(child, spec.type_name, r, scope, path)))
                 elif name == "cursor":
-                    pairs.append((key, cursor(f"{k}.rn")))
+                    pairs.append((key, f"{k}.cur"))
                 elif name == "__typename":
                     pairs.append((key, literal(f"{spec.type_name}Edge")))
                 else:
@@ -311,31 +333,19 @@ class Compiler:
             item = self._object(pairs)
         else:
             item = self._selection(node, spec.type_name, r, scope, path)
-        # The page's keys and sort keys (a top-N sort, not a window over every row), numbered from
-        # the window's start; then the rows themselves: a real table alias, which functions over
-        # the row type (effective_status) accept.
-        sort_keys = ", ".join(f"{expr.format(a=x)} AS o{i}" for i, (expr, _desc) in enumerate(spec.order))
-        forward = ", ".join(f"{expr.format(a=x)} {'DESC' if desc else 'ASC'}" for expr, desc in spec.order)
-        numbered = ", ".join(f"{q}.o{i} {'DESC' if desc else 'ASC'}" for i, (_expr, desc) in enumerate(spec.order))
-        keys = (
-            f"(SELECT {x}.tenant_id, {x}.id, {sort_keys} FROM {spec.table} {x} WHERE {where}"
-            f" ORDER BY {forward} OFFSET {window.start} LIMIT {window.size}) {q}"
-        )
-        ranked = (
-            f"(SELECT {q}.tenant_id, {q}.id, {window.start} + row_number() OVER (ORDER BY {numbered}) AS rn"
-            f" FROM {keys}) {k}"
-        )
-        rows = f"{ranked} JOIN {spec.table} {r} ON {r}.tenant_id = {k}.tenant_id AND {r}.id = {k}.id"
-        return f"COALESCE((SELECT json_agg({item} ORDER BY {k}.rn) FROM {rows}), '[]'::json)"
+        keys = f"unnest({w}.tids, {w}.ids, {w}.curs) WITH ORDINALITY AS {k}(tenant_id, id, cur, ord)"
+        row = f"(SELECT {item} FROM {spec.table} {r} WHERE {r}.tenant_id = {k}.tenant_id AND {r}.id = {k}.id)"
+        return f"COALESCE((SELECT json_agg({row} ORDER BY {k}.ord) FROM {keys}), '[]'::json)"
 
-    def _page_info(self, node: FieldNode, window: _Window) -> str:
+    def _page_info(self, node: FieldNode, w: str, beyond: str, probes: _Probes, *, backward: bool) -> str:
+        """``db/pagination.py``'s rules: the row fetched beyond the page, or a probe past a cursor."""
         if node.selection_set is None:
             raise NotCompilable(Reason.FIELD, "pageInfo without selection")
         values = {
-            "hasNextPage": f"({window.start} + {window.size} < {window.total})",
-            "hasPreviousPage": f"({window.start} > 0)",
-            "startCursor": f"CASE WHEN {window.size} > 0 THEN {cursor(f'{window.start} + 1')} END",
-            "endCursor": f"CASE WHEN {window.size} > 0 THEN {cursor(f'{window.start} + {window.size}')} END",
+            "hasNextPage": probes.from_before if backward else f"({beyond} OR {probes.from_before})",
+            "hasPreviousPage": f"({beyond} OR {probes.upto_after})" if backward else probes.upto_after,
+            "startCursor": f"{w}.curs[1]",
+            "endCursor": f"{w}.curs[cardinality({w}.curs)]",
             "__typename": literal("PageInfo"),
         }
         pairs = []
@@ -425,6 +435,12 @@ class Compiler:
             return value.value
         if isinstance(value, NullValueNode):
             return None
+        if isinstance(value, EnumValueNode):
+            return value.value
+        if isinstance(value, ListValueNode):
+            return [self._value(item) for item in value.values]
+        if isinstance(value, ObjectValueNode):
+            return {f.name.value: self._value(f.value) for f in value.fields}
         raise NotCompilable(Reason.ARGUMENT, "argument value")
 
     @staticmethod
@@ -440,12 +456,31 @@ class Compiler:
 
 
 @dataclass(frozen=True)
-class _Window:
-    """SQL of one connection's page: the rows in scope, the rows skipped, the rows returned."""
+class _Probes:
+    """SQL of the two probes past the cursors: a row at or before ``after``, at or after ``before``."""
 
-    total: str
-    start: str
-    size: str
+    upto_after: str
+    from_before: str
+
+
+def _ordering(sortable: Sortable, value: Any) -> Ordering:
+    """``orderBy`` as a literal or a variable's coerced value (a list, or one item for a list)
+    of objects or input instances whose field and direction are enum names or members."""
+    if value is None:
+        return sortable.ordering(None)
+    items = value if isinstance(value, list) else [value]
+    asked: list[tuple[str, bool]] = []
+    for item in items:
+        field_value = item.get("field") if isinstance(item, dict) else getattr(item, "field", None)
+        direction = item.get("direction", "ASC") if isinstance(item, dict) else getattr(item, "direction", "ASC")
+        field_name = field_value.name if isinstance(field_value, Enum) else field_value
+        direction_name = direction.name if isinstance(direction, Enum) else direction
+        if not isinstance(field_name, str) or field_name not in sortable.fields or field_name == ID:
+            raise NotCompilable(Reason.INVALID_INPUT, "orderBy")
+        if direction_name not in ("ASC", "DESC"):
+            raise NotCompilable(Reason.INVALID_INPUT, "orderBy")
+        asked.append((field_name, direction_name == "DESC"))
+    return sortable.ordering(asked)
 
 
 def _merged(nodes: list[FieldNode]) -> FieldNode:
@@ -620,20 +655,20 @@ _KEEP = {"whole": "{whole}", "viewer": "{viewer}"}
 SUBSCRIPTIONS_OF_TENANT = Connection(
     table="subscriptions",
     type_name="Subscription",
-    order=(("{a}.created_at", False), ("{a}.id", False)),
+    sortable=sortables.SUBSCRIPTION,
     where="{a}.tenant_id = {p}.id AND " + SUBSCRIPTION_VISIBLE.format(s="{a}", **_KEEP),
 )
 ORDERS_OF_SUBSCRIPTION = Connection(
     table="orders",
     type_name="Order",
-    order=(("{a}.created_at", True), ("{a}.id", False)),
+    sortable=sortables.ORDER,
     where="{a}.tenant_id = {p}.tenant_id AND {a}.subscription_id = {p}.id AND "
     + SUBSCRIPTION_VISIBLE.format(s="{p}", **_KEEP),
 )
 ASSIGNMENTS_OF_SUBSCRIPTION = Connection(
     table="license_assignments",
     type_name="Assignment",
-    order=(("{a}.assigned_at", False), ("{a}.id", False)),
+    sortable=sortables.ASSIGNMENT,
     where="{a}.tenant_id = {p}.tenant_id AND {a}.subscription_id = {p}.id AND {a}.removed_at IS NULL AND "
     + ASSIGNMENT_VISIBLE.format(s="{p}", a="{a}", **_KEEP),
 )

@@ -14,8 +14,6 @@ from typing import Any
 
 from graphql import GraphQLEnumType
 
-from purchasegraph.db.pagination import CURSOR_PREFIX
-
 
 class Params:
     """The statement's parameters; ``add`` returns the placeholder, cast to the type given."""
@@ -38,12 +36,6 @@ def global_id(type_name: str, tenant: str | None, key: str) -> str:
     prefix = literal(f"{type_name}:") + (f" || {tenant}::text" if tenant is not None else "")
     raw = f"{prefix} || ':' || {key}::text"
     return f"rtrim(translate(replace(encode(convert_to({raw}, 'UTF8'), 'base64'), E'\\n', ''), '+/', '-_'), '=')"
-
-
-def cursor(row_number: str) -> str:
-    """``encode_cursor``: base64url of ``cursor:N``, padding kept (one line: never 57 bytes)."""
-    raw = f"{literal(CURSOR_PREFIX)} || ({row_number})::text"
-    return f"translate(encode(convert_to({raw}, 'UTF8'), 'base64'), '+/', '-_')"
 
 
 def timestamp(expr: str) -> str:

@@ -1,68 +1,82 @@
-"""Relay pages of children, for many parents in one statement.
+"""Relay pages of children, for many parents in one statement: keyset windows, never OFFSET.
 
-Each connection query is built once, at import, from constant fragments: a ``FROM … WHERE``
-source that filters by tenant, parent and scope, a column list and an ORDER BY that ends in a
-unique column. Per parent it counts the rows in scope (``totalCount``) and returns the slice
-the page asks for, so a nested query costs one statement per level, whatever the row count.
+Each connection is a ``Listing``: a ``FROM … WHERE`` source that filters by tenant, parent and
+scope, a column list, and the ``Sortable`` of its entity (``db/ordering.py``). Per ordering and
+page shape a statement is built from those constants and cached. A cursor holds the sort-key
+values of its row, so a page is an index seek past the cursor whatever the page's depth, and a
+row committed or removed elsewhere never shifts the rows of a later page.
 
-Parameters shared by every connection query:
-  $1 tenant_id uuid, $2 parent keys uuid[], $3 after (row number, 0 = start), $4 before (row
-  number or NULL), $5 first (or NULL), $6 last (or NULL), $7 whole tenant bool, $8 viewer uuid.
+The page: the rows of the window ``after < key < before`` (either bound optional), the first
+``first`` of them (default 20, at most 100) or the last ``last``. ``hasNextPage`` says a row in
+scope sorts after the page's end, ``hasPreviousPage`` that one sorts before its start, where the
+end of a non-empty page is its last row and its start its first row; an empty page sits just
+after ``after`` (forward; at the very start without ``after``) or just before ``before``
+(backward; at the very end without ``before``). Each is a probe for the nearest row past a
+cursor (an index walk from it, ``LIMIT 1``) or the one row fetched beyond the page, never a count:
+  forward:  next = a row beyond the page in the window, or a row at or after ``before``;
+            previous = a row at or before ``after`` (false without ``after``).
+  backward: previous = a row beyond the page in the window, or a row at or before ``after``;
+            next = a row at or after ``before`` (false without ``before``).
+``totalCount`` is counted only when a client asks for it: ``Slice.count`` runs one count
+statement for every parent of the page statement, the first time any of them is awaited.
+
+Parameters shared by every statement:
+  $1 tenant_id uuid, $2 parent keys uuid[], $3 after's key values text[], $4 before's text[],
+  $5 first int, $6 last int, $7 whole tenant bool, $8 viewer uuid.
 Filters particular to one connection follow from $9.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
+import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from purchasegraph.db.executor import Executor, Record
+from purchasegraph.db.ordering import Ordering, Sortable, cursor_sql, decode_cursor, keyset, probe
 from purchasegraph.errors import BadUserInput
 from purchasegraph.policy import Scope
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
-CURSOR_PREFIX = "cursor:"
-# Cursors name row numbers, which start at 1; the SQL takes them as int4.
-MAX_ROW_NUMBER = 2**31 - 1
 
-_CONNECTION_SHELL = """
-SELECT k.parent AS _parent, c.total AS _total, b.start AS _start, p.*
-  FROM unnest($2::uuid[]) AS k(parent)
- CROSS JOIN LATERAL (SELECT count(*)::int AS total {source}) AS c
- CROSS JOIN LATERAL (
-       SELECT GREATEST(LEAST(COALESCE($4::int, c.total + 1), c.total + 1) - 1, 0) AS hi) AS h
- CROSS JOIN LATERAL (
-       SELECT CASE WHEN $6::int IS NULL THEN LEAST($3::int, h.hi)
-                   ELSE GREATEST(LEAST($3::int, h.hi), h.hi - $6::int) END AS start) AS b
-  LEFT JOIN LATERAL (
-       SELECT {columns}, row_number() OVER (ORDER BY {order_by}) AS _rn
-       {source}
-        ORDER BY {order_by}
-       OFFSET b.start
-        LIMIT GREATEST(LEAST(COALESCE($5::int, h.hi - b.start), h.hi - b.start), 0)) AS p ON true
- ORDER BY k.parent, p._rn
-"""
+# Every statement names $3 to $6 with their types, whether or not its shape reads them.
+_ARGS = "CROSS JOIN (SELECT $3::text[], $4::text[], $5::int, $6::int) AS _args(after_, before_, first_, last_)"
 
 
-def connection_query(*, source: str, columns: str, order_by: str) -> str:
-    """Wrap a scoped source in the paging shell; called at import with constant fragments only."""
-    return _CONNECTION_SHELL.format(source=source, columns=columns, order_by=order_by)
+@dataclass(frozen=True)
+class Listing:
+    """One connection's constant fragments: the scoped source (a ``FROM … WHERE``), the columns,
+    the alias of the row sorted, and what it may be sorted by."""
+
+    source: str
+    columns: str
+    alias: str
+    sortable: Sortable
+    # Filters only the columns read ($9 on), none of which the count statement may be passed.
+    column_filters: bool = False
+
+
+def connection_query(
+    *, source: str, columns: str, alias: str, sortable: Sortable, column_filters: bool = False
+) -> Listing:
+    """A connection of constant fragments; called at import, its statements built on first use."""
+    return Listing(source=source, columns=columns, alias=alias, sortable=sortable, column_filters=column_filters)
 
 
 @dataclass(frozen=True)
 class PageArgs:
-    """Validated Relay arguments: exactly one of first/last, cursors decoded to row numbers."""
+    """Validated Relay arguments: exactly one of first/last, cursors decoded to key values."""
 
     first: int | None
     last: int | None
-    after: int
-    before: int | None
+    after: tuple[str, ...] | None
+    before: tuple[str, ...] | None
+    ordering: Ordering
 
     @classmethod
     def from_relay(
@@ -72,6 +86,7 @@ class PageArgs:
         after: str | None,
         last: int | None,
         before: str | None,
+        ordering: Ordering,
     ) -> PageArgs:
         if first is not None and last is not None:
             raise BadUserInput("Pass either `first` or `last`, not both.", field="first")
@@ -83,55 +98,106 @@ class PageArgs:
         return cls(
             first=first,
             last=last,
-            after=decode_cursor(after, "after") if after is not None else 0,
-            before=decode_cursor(before, "before") if before is not None else None,
+            after=decode_cursor(after, ordering, "after") if after is not None else None,
+            before=decode_cursor(before, ordering, "before") if before is not None else None,
+            ordering=ordering,
         )
 
-    def sql_args(self) -> tuple[int, int | None, int | None, int | None]:
-        return (self.after, self.before, self.first, self.last)
+    @property
+    def backward(self) -> bool:
+        return self.last is not None
+
+    @property
+    def size(self) -> int:
+        size = self.last if self.last is not None else self.first
+        assert size is not None
+        return size
+
+    def sql_args(self) -> tuple[list[str] | None, list[str] | None, int | None, int | None]:
+        return (
+            list(self.after) if self.after is not None else None,
+            list(self.before) if self.before is not None else None,
+            self.first,
+            self.last,
+        )
 
 
-def encode_cursor(row_number: int) -> str:
-    return base64.urlsafe_b64encode(f"{CURSOR_PREFIX}{row_number}".encode()).decode()
+@lru_cache(maxsize=512)
+def page_statement(listing: Listing, ordering: Ordering, *, after: bool, before: bool, backward: bool) -> str:
+    """The page of every parent, with the two probes pageInfo needs (see the module docstring)."""
+    a = listing.alias
+    window = [keyset(ordering, a, "$3::text[]", after=True, inclusive=False)] if after else []
+    window += [keyset(ordering, a, "$4::text[]", after=False, inclusive=False)] if before else []
+    probe_after = probe(ordering, a, listing.source, "$3::text[]", after=False) if after else "false"
+    probe_before = probe(ordering, a, listing.source, "$4::text[]", after=True) if before else "false"
+    cut = "".join(f" AND {w}" for w in window)
+    return f"""
+SELECT k.parent AS _parent, x.upto_after AS _upto_after, y.from_before AS _from_before, p.*
+  FROM unnest($2::uuid[]) AS k(parent)
+ {_ARGS}
+ CROSS JOIN LATERAL (SELECT {probe_after} AS upto_after OFFSET 0) AS x
+ CROSS JOIN LATERAL (SELECT {probe_before} AS from_before OFFSET 0) AS y
+  LEFT JOIN LATERAL (
+       SELECT q.*, row_number() OVER () AS _rn FROM (
+              SELECT {listing.columns}, {cursor_sql(ordering, a)} AS _cursor
+              {listing.source}{cut}
+               ORDER BY {ordering.order_by(a, reverse=backward)}
+               LIMIT {"$6" if backward else "$5"}::int + 1) AS q) AS p ON true
+ ORDER BY k.parent, p._rn
+"""
 
 
-def decode_cursor(cursor: str, field: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        digits = text.removeprefix(CURSOR_PREFIX)
-        if text.startswith(CURSOR_PREFIX) and digits.isascii() and digits.isdigit():
-            value = int(digits)
-            if 1 <= value <= MAX_ROW_NUMBER:
-                return value
-    except (binascii.Error, UnicodeError, ValueError):
-        pass
-    raise BadUserInput(f"`{field}` is not a cursor this API issued.", field=field)
+@lru_cache(maxsize=64)
+def count_statement(listing: Listing) -> str:
+    return f"""
+SELECT k.parent AS _parent, (SELECT count(*)::int {listing.source}) AS _total
+  FROM unnest($2::uuid[]) AS k(parent)
+ {_ARGS}
+"""
+
+
+@dataclass
+class _Counts:
+    """The rows in scope of every parent of one page statement, counted once when first asked."""
+
+    db: Executor
+    sql: str
+    args: tuple[Any, ...]
+    totals: dict[uuid.UUID, int] | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def of(self, parent: uuid.UUID) -> int:
+        async with self.lock:
+            if self.totals is None:
+                records = await self.db.fetch(self.sql, *self.args)
+                self.totals = {r["_parent"]: r["_total"] for r in records}
+        return self.totals.get(parent, 0)
 
 
 @dataclass(frozen=True)
 class Slice:
-    """One parent's page: rows in order with their row numbers, and the count in scope."""
+    """One parent's page: rows in order with their cursors, where the page sits, and its count."""
 
     rows: tuple[Record, ...]
-    row_numbers: tuple[int, ...]
-    total: int
-    start: int
+    cursors: tuple[str, ...]
+    has_previous_page: bool
+    has_next_page: bool
+    parent: uuid.UUID | None = None
+    counts: _Counts | None = None
 
-    @property
-    def has_previous_page(self) -> bool:
-        return self.start > 0
-
-    @property
-    def has_next_page(self) -> bool:
-        return self.start + len(self.rows) < self.total
+    async def count(self) -> int:
+        """``totalCount``: counted on first call, for every parent the page statement served."""
+        if self.counts is None or self.parent is None:
+            return 0
+        return await self.counts.of(self.parent)
 
 
-EMPTY_SLICE = Slice(rows=(), row_numbers=(), total=0, start=0)
+EMPTY_SLICE = Slice(rows=(), cursors=(), has_previous_page=False, has_next_page=False)
 
 
 async def fetch_slices(
     db: Executor,
-    sql: str,
+    listing: Listing,
     *,
     scope: Scope,
     parents: Sequence[uuid.UUID],
@@ -146,7 +212,13 @@ async def fetch_slices(
     if not scope.sees_anything:
         return [EMPTY_SLICE for _ in parents]
     whole = scope.whole_tenant if widen_to is None else widen_to
-    records = await db.fetch(sql, scope.tenant_id, list(parents), *page.sql_args(), whole, scope.viewer_id, *filters)
+    sql = page_statement(
+        listing, page.ordering, after=page.after is not None, before=page.before is not None, backward=page.backward
+    )
+    tail = (whole, scope.viewer_id, *filters)
+    records = await db.fetch(sql, scope.tenant_id, list(parents), *page.sql_args(), *tail)
+    counted = tail[:2] if listing.column_filters else tail
+    counts = _Counts(db, count_statement(listing), (scope.tenant_id, list(parents), None, None, None, None, *counted))
     grouped: dict[uuid.UUID, list[Record]] = defaultdict(list)
     for record in records:
         grouped[record["_parent"]].append(record)
@@ -156,13 +228,21 @@ async def fetch_slices(
         if not group:
             slices.append(EMPTY_SLICE)
             continue
-        rows = tuple(r for r in group if r["_rn"] is not None)
+        rows = [r for r in group if r["_rn"] is not None]
+        beyond = len(rows) > page.size
+        rows = rows[: page.size]
+        if page.backward:
+            rows.reverse()
+        has_previous = beyond if page.backward else False
+        has_next = False if page.backward else beyond
         slices.append(
             Slice(
-                rows=rows,
-                row_numbers=tuple(r["_rn"] for r in rows),
-                total=group[0]["_total"],
-                start=group[0]["_start"],
+                rows=tuple(rows),
+                cursors=tuple(r["_cursor"] for r in rows),
+                has_previous_page=has_previous or group[0]["_upto_after"],
+                has_next_page=has_next or group[0]["_from_before"],
+                parent=parent,
+                counts=counts,
             )
         )
     return slices

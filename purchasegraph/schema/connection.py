@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 import strawberry
 
 from purchasegraph.db.executor import Record
-from purchasegraph.db.pagination import Slice, encode_cursor
+from purchasegraph.db.pagination import Slice
 from purchasegraph.gateway.actual_cost import count_nodes
 
 T = TypeVar("T")
@@ -32,7 +32,11 @@ class Edge(Generic[T]):
 class Connection(Generic[T]):
     edges: list[Edge[T]] = strawberry.field(description="The items of this page with their cursors.")
     page_info: PageInfo = strawberry.field(description="How this page relates to the rest.")
-    total_count: int = strawberry.field(description="Items in the viewer's scope across all pages.")
+    slice_: strawberry.Private[Slice]
+
+    @strawberry.field(description="Items in the viewer's scope across all pages (counted only when asked for).")
+    async def total_count(self) -> int:
+        return await self.slice_.count()
 
     @strawberry.field(description="The items of this page, without cursors.")
     def nodes(self) -> list[T]:
@@ -41,9 +45,7 @@ class Connection(Generic[T]):
 
 def connection_from_slice(slice_: Slice, make: Callable[[Record], T]) -> Connection[T]:
     count_nodes(len(slice_.rows))
-    edges = [
-        Edge(cursor=encode_cursor(rn), node=make(row)) for row, rn in zip(slice_.rows, slice_.row_numbers, strict=True)
-    ]
+    edges = [Edge(cursor=cursor, node=make(row)) for row, cursor in zip(slice_.rows, slice_.cursors, strict=True)]
     return Connection(
         edges=edges,
         page_info=PageInfo(
@@ -52,5 +54,5 @@ def connection_from_slice(slice_: Slice, make: Callable[[Record], T]) -> Connect
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),
-        total_count=slice_.total,
+        slice_=slice_,
     )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from purchasegraph.db.ordering import Ordering
 from purchasegraph.db.pagination import PageArgs
 
 FIRST = "Items from the start (or after `after`); at most 100, default 20."
-AFTER = "Cursor to start after."
+AFTER = "Cursor to start after (from a page of the same `orderBy`)."
 LAST = "Items from the end (or before `before`); at most 100."
-BEFORE = "Cursor to end before."
+BEFORE = "Cursor to end before (from a page of the same `orderBy`)."
 
 
-def page_args(first: int | None, after: str | None, last: int | None, before: str | None) -> PageArgs:
-    return PageArgs.from_relay(first=first, after=after, last=last, before=before)
+def page_args(
+    first: int | None, after: str | None, last: int | None, before: str | None, ordering: Ordering
+) -> PageArgs:
+    return PageArgs.from_relay(first=first, after=after, last=last, before=before, ordering=ordering)

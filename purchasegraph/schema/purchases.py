@@ -10,6 +10,7 @@ from typing import Annotated
 import strawberry
 
 from purchasegraph.context import Info
+from purchasegraph.db import ordering as sortables
 from purchasegraph.db.executor import Record
 from purchasegraph.policy import sees_actor
 from purchasegraph.resolvers import purchases
@@ -27,6 +28,8 @@ from purchasegraph.schema.enums import (
 )
 from purchasegraph.schema.ids import encode_id
 from purchasegraph.schema.node import Node
+from purchasegraph.schema.ordering import ORDER_BY, AssignmentOrder, InvoiceOrder, OrderOrder
+from purchasegraph.schema.ordering import resolve as resolve_order
 
 First = Annotated[int | None, strawberry.argument(description=paging.FIRST)]
 After = Annotated[str | None, strawberry.argument(description=paging.AFTER)]
@@ -118,25 +121,43 @@ class Subscription(Node):
 
     @strawberry.field(description="Order history, newest first: purchases, changes, cancellation, take-over.")
     async def orders(
-        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        order_by: Annotated[list[OrderOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
     ) -> Connection[Order]:
-        page = paging.page_args(first, after, last, before)
+        page = paging.page_args(first, after, last, before, resolve_order(sortables.ORDER, order_by))
         slice_ = await purchases.orders_of_subscription(info, self.tenant_id, self.subscription_id, page)
         return connection_from_slice(slice_, Order.from_row)
 
     @strawberry.field(description="Licenses currently assigned from it, oldest first.")
     async def assignments(
-        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        order_by: Annotated[list[AssignmentOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
     ) -> Connection[Assignment]:
-        page = paging.page_args(first, after, last, before)
+        page = paging.page_args(first, after, last, before, resolve_order(sortables.ASSIGNMENT, order_by))
         slice_ = await purchases.assignments_of_subscription(info, self.tenant_id, self.subscription_id, page)
         return connection_from_slice(slice_, Assignment.from_row)
 
     @strawberry.field(description="Bills, newest first.")
     async def invoices(
-        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        order_by: Annotated[list[InvoiceOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
     ) -> Connection[Invoice]:
-        page = paging.page_args(first, after, last, before)
+        page = paging.page_args(first, after, last, before, resolve_order(sortables.INVOICE, order_by))
         slice_ = await purchases.invoices_of_subscription(info, self.tenant_id, self.subscription_id, page)
         return connection_from_slice(slice_, Invoice.from_row)
 

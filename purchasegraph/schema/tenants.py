@@ -9,6 +9,7 @@ from typing import Annotated, cast
 import strawberry
 
 from purchasegraph.context import Info
+from purchasegraph.db import ordering as sortables
 from purchasegraph.db.executor import Record
 from purchasegraph.errors import BadUserInput
 from purchasegraph.policy import HIDDEN_ACTOR_NAME
@@ -27,6 +28,16 @@ from purchasegraph.schema.enums import (
 )
 from purchasegraph.schema.ids import decode_uuid, encode_id
 from purchasegraph.schema.node import Node
+from purchasegraph.schema.ordering import (
+    ORDER_BY,
+    AssignmentOrder,
+    AuditEventOrder,
+    LicenseRequestOrder,
+    OrderOrder,
+    SubscriptionOrder,
+    UserOrder,
+)
+from purchasegraph.schema.ordering import resolve as resolve_order
 from purchasegraph.schema.purchases import After, Assignment, Before, First, Last, Purchase, Subscription
 
 ProductIdArg = Annotated[
@@ -239,12 +250,13 @@ class Tenant(Node):
         after: After = None,
         last: Last = None,
         before: Before = None,
+        order_by: Annotated[list[OrderOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
         product_id: ProductIdArg = None,
         purchaser_id: Annotated[
             strawberry.ID | None, strawberry.argument(description="Only this purchaser (User ID).")
         ] = None,
     ) -> Connection[Purchase]:
-        page = paging.page_args(first, after, last, before)
+        page = paging.page_args(first, after, last, before, resolve_order(sortables.ORDER, order_by))
         slice_ = await purchases.purchases_of_tenant(
             info,
             self.uuid,
@@ -262,6 +274,7 @@ class Tenant(Node):
         after: After = None,
         last: Last = None,
         before: Before = None,
+        order_by: Annotated[list[SubscriptionOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
         channel: Annotated[
             ChannelFilter, strawberry.argument(description="Central only, or include self-service.")
         ] = ChannelFilter.INCLUDE_SELF_SERVICE,
@@ -273,7 +286,7 @@ class Tenant(Node):
             strawberry.ID | None, strawberry.argument(description="Only this purchaser (User ID).")
         ] = None,
     ) -> Connection[Subscription]:
-        page = paging.page_args(first, after, last, before)
+        page = paging.page_args(first, after, last, before, resolve_order(sortables.SUBSCRIPTION, order_by))
         channels = None if channel is ChannelFilter.INCLUDE_SELF_SERVICE else [cast(str, channel.value)]
         slice_ = await purchases.subscriptions_of_tenant(
             info,
@@ -294,12 +307,13 @@ class Tenant(Node):
         after: After = None,
         last: Last = None,
         before: Before = None,
+        order_by: Annotated[list[AssignmentOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
         product_id: ProductIdArg = None,
         user_id: Annotated[
             strawberry.ID | None, strawberry.argument(description="Only this user's licenses (User ID).")
         ] = None,
     ) -> Connection[Assignment]:
-        page = paging.page_args(first, after, last, before)
+        page = paging.page_args(first, after, last, before, resolve_order(sortables.ASSIGNMENT, order_by))
         slice_ = await purchases.assignments_of_tenant(
             info, self.uuid, page, product_id=product_id, user_id=_user_filter(user_id, "userId")
         )
@@ -313,11 +327,12 @@ class Tenant(Node):
         after: After = None,
         last: Last = None,
         before: Before = None,
+        order_by: Annotated[list[UserOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
         search: Annotated[
             str | None, strawberry.argument(description="Prefix of the display name or sign-in name.")
         ] = None,
     ) -> Connection[User]:
-        page = paging.page_args(first, after, last, before)
+        page = paging.page_args(first, after, last, before, resolve_order(sortables.USER, order_by))
         slice_ = await tenants.users_of_tenant(info, self.uuid, page, search)
         return connection_from_slice(slice_, User.from_row)
 
@@ -350,17 +365,29 @@ class Tenant(Node):
 
     @strawberry.field(description="License requests, newest first: admins see all, a member their own.")
     async def license_requests(
-        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        order_by: Annotated[list[LicenseRequestOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
     ) -> Connection[LicenseRequest]:
-        page = paging.page_args(first, after, last, before)
+        page = paging.page_args(first, after, last, before, resolve_order(sortables.LICENSE_REQUEST, order_by))
         slice_ = await tenants.license_requests_of_tenant(info, self.uuid, page)
         return connection_from_slice(slice_, LicenseRequest.from_row)
 
     @strawberry.field(description="Every mutation on the tenant, newest first; admins and active partners only.")
     async def audit_events(
-        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        order_by: Annotated[list[AuditEventOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
     ) -> Connection[AuditEvent]:
-        page = paging.page_args(first, after, last, before)
+        page = paging.page_args(first, after, last, before, resolve_order(sortables.AUDIT_EVENT, order_by))
         slice_ = await tenants.audit_events_of_tenant(info, self.uuid, page)
         return connection_from_slice(slice_, AuditEvent.from_row)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from purchasegraph.db import ordering
 from purchasegraph.db.batch import by_ids_query, fetch_by_ids
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
@@ -29,7 +30,8 @@ SELECT_ASSIGNMENTS_BY_SUBSCRIPTION = connection_query(
       WHERE a.tenant_id = $1 AND a.subscription_id = k.parent AND a.removed_at IS NULL
         AND {ASSIGNMENT_VISIBLE.format(a="a", s="s", whole="$7::bool", viewer="$8::uuid")}""",
     columns=COLUMNS,
-    order_by="a.assigned_at, a.id",
+    alias="a",
+    sortable=ordering.ASSIGNMENT,
 )
 
 # $9 product id, $10 user uuid (NULL = any).
@@ -41,7 +43,8 @@ SELECT_ASSIGNMENTS_BY_TENANT = connection_query(
         AND ($9::text IS NULL OR s.product_id = $9::text)
         AND ($10::uuid IS NULL OR a.user_id = $10::uuid)""",
     columns=COLUMNS,
-    order_by="a.assigned_at, a.id",
+    alias="a",
+    sortable=ordering.ASSIGNMENT,
 )
 
 

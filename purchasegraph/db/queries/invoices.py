@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from purchasegraph.db import ordering
 from purchasegraph.db.batch import by_ids_query, fetch_by_ids
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
@@ -25,7 +26,8 @@ SELECT_INVOICES_BY_SUBSCRIPTION = connection_query(
       WHERE i.tenant_id = $1 AND i.subscription_id = k.parent
         AND {INVOICE_VISIBLE.format(i="i", whole="$7::bool", viewer="$8::uuid")}""",
     columns=COLUMNS,
-    order_by="i.period_start DESC, i.id",
+    alias="i",
+    sortable=ordering.INVOICE,
 )
 
 

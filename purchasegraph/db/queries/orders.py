@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from purchasegraph.db import ordering
 from purchasegraph.db.batch import by_ids_query, fetch_by_ids
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
@@ -32,7 +33,8 @@ SELECT_ORDERS_BY_SUBSCRIPTION = connection_query(
       WHERE o.tenant_id = $1 AND o.subscription_id = k.parent
         AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$7::bool", viewer="$8::uuid")}""",
     columns=COLUMNS,
-    order_by="o.created_at DESC, o.id",
+    alias="o",
+    sortable=ordering.ORDER,
 )
 
 # $9 product id (NULL = any), $10 purchaser uuid (NULL = any).
@@ -45,7 +47,8 @@ SELECT_PURCHASES_BY_TENANT = connection_query(
         AND ($9::text IS NULL OR s.product_id = $9::text)
         AND ($10::uuid IS NULL OR s.purchaser_user_id = $10::uuid)""",
     columns=COLUMNS,
-    order_by="o.created_at DESC, o.id",
+    alias="o",
+    sortable=ordering.ORDER,
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from purchasegraph.db import ordering
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
 from purchasegraph.policy import AUDIT_ACTOR_VISIBLE, LICENSE_REQUEST_VISIBLE, Scope, audit_partner, sees_audit
@@ -18,7 +19,8 @@ SELECT_LICENSE_REQUESTS_BY_TENANT = connection_query(
       WHERE r.tenant_id = $1 AND r.tenant_id = k.parent
         AND {LICENSE_REQUEST_VISIBLE.format(r="r", whole="$7::bool", viewer="$8::uuid")}""",
     columns=LICENSE_REQUEST_COLUMNS,
-    order_by="r.created_at DESC, r.id",
+    alias="r",
+    sortable=ordering.LICENSE_REQUEST,
 )
 SELECT_LICENSE_REQUEST = f"""
 SELECT {LICENSE_REQUEST_COLUMNS}
@@ -40,7 +42,9 @@ SELECT_AUDIT_EVENTS_BY_TENANT = connection_query(
        NOT {_ACTOR_VISIBLE} AS actor_withheld, e.on_behalf_of_tenant_id, e.action,
        e.target_type, e.target_id, e.request_id, e.outcome, e.error_codes, e.occurred_at,
        CASE WHEN {_ACTOR_VISIBLE} THEN e.client_request_id END AS client_request_id""",
-    order_by="e.occurred_at DESC, e.id DESC",
+    alias="e",
+    sortable=ordering.AUDIT_EVENT,
+    column_filters=True,
 )
 
 # A user's notifications `{n}`, newest first: only ever the signed-in user's own.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from purchasegraph.db import ordering
 from purchasegraph.db.batch import by_ids_query, fetch_by_ids
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
@@ -36,7 +37,8 @@ SELECT_SUBSCRIPTIONS_BY_TENANT = connection_query(
         AND ($11::text[] IS NULL OR effective_status(s) = ANY($11::text[]))
         AND ($12::uuid IS NULL OR s.purchaser_user_id = $12::uuid)""",
     columns=COLUMNS,
-    order_by="s.created_at, s.id",
+    alias="s",
+    sortable=ordering.SUBSCRIPTION,
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from purchasegraph.db import ordering
 from purchasegraph.db.batch import by_ids_query, fetch_by_ids
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
@@ -30,7 +31,8 @@ SELECT_USERS_BY_TENANT = connection_query(
              OR lower(u.display_name) LIKE lower($9::text) || '%'
              OR lower(u.user_principal_name) LIKE lower($9::text) || '%')""",
     columns=COLUMNS,
-    order_by="u.display_name, u.id",
+    alias="u",
+    sortable=ordering.USER,
 )
 
 SELECT_USER_BY_PRINCIPAL_NAME = """
