@@ -4,8 +4,7 @@ A workload whose document went stale (a renamed field, an argument dropped) woul
 bench/run.py time a stream of errors, or skip. So every document under bench/workloads/ must
 validate against the schema, and each read must answer without errors as the demo admin, on a
 later page through the cursor the API gave (the runner's set-up, bench/paging.py, walks pages
-the same way). Workload 6 needs `orderBy` on Tenant.subscriptions: until the schema has it,
-its only validation error must be that argument. No timing here.
+the same way). No timing here.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from graphql import GraphQLObjectType, parse, validate
+from graphql import parse, validate
 
 from bench.paging import Body, Post, cursor_before_page
 from purchasegraph.schema import schema
@@ -23,12 +22,6 @@ from tests.demo import ALEX, CONTOSO
 
 WORKLOADS = Path(__file__).parent.parent / "bench" / "workloads"
 DOCUMENTS = sorted(WORKLOADS.rglob("*.graphql"))
-ORDER_BY_DOCUMENTS = {"admin_list.graphql"}  # written for `orderBy`, which is arriving
-
-
-def schema_has_order_by() -> bool:
-    tenant = schema._schema.get_type("Tenant")
-    return isinstance(tenant, GraphQLObjectType) and "orderBy" in tenant.fields["subscriptions"].args
 
 
 def read(name: str) -> str:
@@ -48,11 +41,7 @@ def as_admin(api: Api) -> Post:
 
 @pytest.mark.parametrize("path", DOCUMENTS, ids=[p.name for p in DOCUMENTS])
 def test_every_workload_document_is_valid_against_the_schema(path: Path) -> None:
-    errors = [e.message for e in validate(schema._schema, parse(path.read_text()))]
-    if path.name in ORDER_BY_DOCUMENTS and not schema_has_order_by():
-        assert errors == ["Unknown argument 'orderBy' on field 'Tenant.subscriptions'."]
-    else:
-        assert errors == []
+    assert [e.message for e in validate(schema._schema, parse(path.read_text()))] == []
 
 
 async def test_the_relay_purchase_graph_answers_page_2_through_the_cursor_of_page_1(api: Api) -> None:
@@ -76,10 +65,8 @@ async def test_the_growth_page_answers_page_3_through_the_cursors_of_pages_1_and
 
 
 async def test_the_admin_list_answers_page_2_newest_first(api: Api) -> None:
-    if not schema_has_order_by():
-        pytest.skip("Tenant.subscriptions takes no orderBy yet: bench/run.py skips workload 6 too")
     body: Body = {
-        "query": read("needs_order_by/admin_list.graphql"),
+        "query": read("admin_list.graphql"),
         "variables": {"tenantId": CONTOSO, "productId": "CFQ7TTC0H9MP", "first": 1},
     }
     everything = await api.data(body["query"], as_user=ALEX, variables={**body["variables"], "first": 10})

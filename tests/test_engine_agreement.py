@@ -330,6 +330,11 @@ async def world(gateways: Gateways) -> World:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 @given(data=st.data())
+# graphql-core abandons a resolver coroutine it has created but not yet awaited when a sibling
+# field's error propagates past a non-null field; the coroutine never started, so nothing runs or
+# leaks, but it is finalized with a RuntimeWarning whenever the collector reaches it, which under
+# `-W error` fails whichever test happens to be running. The responses are compared regardless.
+@pytest.mark.filterwarnings("ignore:coroutine '.*' was never awaited:RuntimeWarning")
 async def test_every_drawn_read_gets_the_same_data_and_errors_from_the_engine_and_the_resolvers(
     gateways: Gateways, world: World, data: st.DataObject
 ) -> None:
@@ -339,6 +344,8 @@ async def test_every_drawn_read_gets_the_same_data_and_errors_from_the_engine_an
     engine, resolvers = await gateways.both(request, actor, day)
     record(gateways.drawn, engine)
     assert (engine.status, engine.body) == (resolvers.status, resolvers.body), (engine.path, engine.reason)
+    # A compiler bug is answered by the resolvers rather than a 500, but is still a bug.
+    assert "unread_parameter" not in (engine.reason or ""), engine.reason
 
 
 STATUSES = "query($t: ID!) { tenant(id: $t) { subscriptions(first: 100) { nodes { id status } } } }"
@@ -354,18 +361,15 @@ async def test_the_month_end_gateways_live_on_their_date(gateways: Gateways) -> 
 
 
 # Found by the drawn reads (2026-12-02, shrunk by hypothesis): a connection asked for nothing but
-# its __typename sends its page parameters without using them, so PostgreSQL cannot type them.
+# its __typename, and a pageInfo without hasPreviousPage, built parameters the statement never
+# read, which PostgreSQL cannot type: a 500 where the resolvers answered.
 TYPENAME_ONLY = '{ tenant(id: "' + CONTOSO + '") { subscriptions(first: 2) { __typename } } }'
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: a connection selecting only __typename fails with IndeterminateDatatypeError"
-    " (could not determine data type of parameter $2) and answers 500; the resolvers answer 200",
-)
-async def test_a_connection_asked_only_for_its_typename_gets_the_same_answer(gateways: Gateways) -> None:
+async def test_a_connection_asked_only_for_its_typename_gets_the_same_answer_compiled(gateways: Gateways) -> None:
     engine, resolvers = await gateways.both(ReadDocument(TYPENAME_ONLY, {}, None), ALEX)
     assert (engine.status, engine.body) == (resolvers.status, resolvers.body), (engine.path, engine.reason)
+    assert engine.path == "compiled", engine.reason
 
 
 # -- the documents the project ships --------------------------------------------------------------

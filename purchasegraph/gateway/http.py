@@ -347,11 +347,13 @@ class GraphQLHTTP:
             )
             viewer, executor, throttle = signed_in.viewer, signed_in.db, signed_in.throttle
             outcome.viewer = viewer
+            # Refused first: a request over its budget leaves nothing behind, not even a document in
+            # the persisted-query cache every client shares.
+            if throttle is not None and not throttle.granted:
+                raise throttled(requested, throttle)
             for plan in planned:
                 if plan.document.register_as is not None:
                     self.documents.register(plan.document.register_as, plan.document.text, anonymous=viewer is None)
-            if throttle is not None and not throttle.granted:
-                raise throttled(requested, throttle)
             bodies: list[dict[str, Any]] = []
             for plan in planned:
                 result = await self._run(plan, request, runtime, viewer, executor, outcome)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any, Generic, TypeVar, cast
 
 import strawberry
 
@@ -12,6 +12,16 @@ from purchasegraph.db.pagination import Slice
 from purchasegraph.gateway.actual_cost import count_nodes
 
 T = TypeVar("T")
+
+
+class _Deferred:
+    """``await`` runs ``start()`` then; until then nothing has begun."""
+
+    def __init__(self, start: Callable[[], Coroutine[Any, Any, int]]) -> None:
+        self._start = start
+
+    def __await__(self) -> Generator[Any, None, int]:
+        return self._start().__await__()
 
 
 @strawberry.type(description="Where a page sits in its connection (Relay cursor pagination).")
@@ -35,8 +45,10 @@ class Connection(Generic[T]):
     slice_: strawberry.Private[Slice]
 
     @strawberry.field(description="Items in the viewer's scope across all pages (counted only when asked for).")
-    async def total_count(self) -> int:
-        return await self.slice_.count()
+    def total_count(self) -> int:
+        # An awaitable that starts its coroutine only when awaited: should a sibling field's error
+        # abandon this one, no coroutine is left behind un-awaited.
+        return cast(int, _Deferred(self.slice_.count))
 
     @strawberry.field(description="The items of this page, without cursors.")
     def nodes(self) -> list[T]:
