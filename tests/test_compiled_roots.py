@@ -11,15 +11,28 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from purchasegraph.db.seed import demo_id
+from purchasegraph.db.seed import DEMO_USERS, demo_id, demo_user_id
 from purchasegraph.schema.ids import decode_id, encode_id
 from tests.conftest import Api
-from tests.demo import ALEX, CONTOSO, CONTOSO_ID, GUS, OLGA, PAULA, PAULAS_POWER_BI, POWER_BI_PRO, VISIO_PLAN_1
+from tests.demo import (
+    ALEX,
+    CONTOSO,
+    CONTOSO_ID,
+    DANA,
+    GUS,
+    LEE,
+    OLGA,
+    PAULA,
+    PAULAS_POWER_BI,
+    POWER_BI_PRO,
+    VISIO_PLAN_1,
+)
 from tests.test_app_principals import ACTORS, AppActor, as_app, compiled_as_app
 from tests.test_authorization_matrix import NODE_SAMPLES
 from tests.test_compiled_reads import VIEWERS, reads
@@ -328,8 +341,8 @@ async def test_the_examples_and_workloads_on_these_roots_compile_for_every_viewe
 @pytest.mark.parametrize(
     "query",
     [
-        '{ node(id: "' + NODE_SAMPLES["Subscription"] + '") { ... on Subscription { invoices { totalCount } } } }',
-        "{ viewer { homeTenant { users { totalCount } } } }",
+        '{ __type(name: "Tenant") { name } }',
+        "{ viewer { __typename } __schema { queryType { name } } }",
     ],
 )
 async def test_what_the_compiler_still_declines_goes_to_the_resolvers(api: Api, query: str) -> None:
@@ -342,3 +355,153 @@ async def test_eligibility_beside_the_statement_is_one_batched_query_however_man
     """The compiled statement, then every eligibility field's facts in one loader batch."""
     assert await api.compiled(SHIPPED["bench/workloads/viewer.graphql"], as_user=PAULA) is not None
     assert api.last_statements == 2
+
+
+# -- every connection, with its filters, page after page ---------------------------------------
+
+NODE_FIELDS = {
+    "Subscription": "id status quantity channel createdAt purchaser { id } product { productId }",
+    "Purchase": """id kind quantity purchasedAt unitPrice { amount currency } total { amount currency }
+      purchaser { displayName } product { productId } subscription { id }""",
+    "Assignment": "id assignedAt removedAt user { userPrincipalName } product { id } subscription { id }",
+    "User": USER,
+    "LicenseRequest": """id status createdAt decidedAt product { id } requester { displayName }
+      forUsers { userPrincipalName }""",
+    "AuditEvent": """action outcome errorCodes targetType targetId actorUserId actorTenantId actorName actorAppId
+      onBehalfOfTenantId requestId clientRequestId occurredAt""",
+    "Invoice": "id periodStart periodEnd amount { amount currency } status dueDate paidAt subscription { id }",
+}
+FILTER_VARIABLES = {
+    "$channel": ("ChannelFilter!", "SELF_SERVICE_ONLY"),
+    "$status": ("[SubscriptionStatus!]", ["ACTIVE", "DISABLED", "TRIAL"]),
+    "$product": ("String", POWER_BI_PRO),
+    "$purchaser": ("ID", encode_id("User", demo_user_id(PAULA), CONTOSO_ID)),
+    "$user": ("ID", encode_id("User", demo_user_id(LEE), CONTOSO_ID)),
+}
+# (field of the tenant, or of Paula's subscription for `invoices`; node type; filters and orderBy).
+LISTS = [
+    ("subscriptions", "Subscription", ""),
+    (
+        "subscriptions",
+        "Subscription",
+        "channel: $channel, status: $status, productId: $product, purchaserId: $purchaser",
+    ),
+    ("subscriptions", "Subscription", "channel: CENTRAL_ONLY, orderBy: [{field: QUANTITY, direction: DESC}]"),
+    ("subscriptions", "Subscription", "status: [ACTIVE, EXPIRED], orderBy: {field: CANCELED_AT}"),
+    ("purchases", "Purchase", ""),
+    ("purchases", "Purchase", f'productId: "{POWER_BI_PRO}", orderBy: [{{field: QUANTITY_AFTER}}]'),
+    ("purchases", "Purchase", "purchaserId: $purchaser, orderBy: [{field: KIND, direction: DESC}]"),
+    ("assignments", "Assignment", ""),
+    ("assignments", "Assignment", "productId: $product, orderBy: [{field: USER, direction: DESC}]"),
+    ("assignments", "Assignment", "userId: $user"),
+    ("users", "User", ""),
+    ("users", "User", 'search: "o", orderBy: [{field: USER_PRINCIPAL_NAME, direction: DESC}]'),
+    ("users", "User", "orderBy: [{field: DEPARTED_AT}]"),
+    ("licenseRequests", "LicenseRequest", ""),
+    ("licenseRequests", "LicenseRequest", "orderBy: [{field: DECIDED_AT, direction: DESC}]"),
+    ("auditEvents", "AuditEvent", ""),
+    ("auditEvents", "AuditEvent", "orderBy: [{field: ACTION}]"),
+    ("invoices", "Invoice", ""),
+    ("invoices", "Invoice", "orderBy: [{field: PAID_AT}]"),
+]
+
+
+def list_query(field_name: str, type_name: str, arguments: str) -> tuple[str, dict[str, Any]]:
+    """A Relay page of the list, with the filter variables its arguments name."""
+    used = {name: value for name, value in FILTER_VARIABLES.items() if name in arguments}
+    declared = "".join(f", {name}: {graphql_type}" for name, (graphql_type, _value) in used.items())
+    page = "first: $first, after: $after, last: $last, before: $before" + (f", {arguments}" if arguments else "")
+    selection = f"""list: {field_name}({page}) {{
+      __typename totalCount pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
+      edges {{ cursor node {{ __typename {NODE_FIELDS[type_name]} }} }} }}"""
+    invoices = field_name == "invoices"
+    parent = (
+        f"node(id: $s) {{ ... on Subscription {{ {selection} }} }}" if invoices else f"tenant(id: $t) {{ {selection} }}"
+    )
+    query = (
+        f"query List({'$s' if invoices else '$t'}: ID!, $first: Int, $after: String, $last: Int, $before: String"
+        f"{declared}) {{ {parent} }}"
+    )
+    key = {"s": PAULAS_POWER_BI} if invoices else {"t": CONTOSO}
+    return query, {**key, **{name[1:]: value for name, (_t, value) in used.items()}}
+
+
+def the_list(data: dict[str, Any]) -> dict[str, Any] | None:
+    parent = data.get("tenant", data.get("node"))
+    return parent["list"] if parent else None
+
+
+async def pages_agree(
+    read: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]], variables: dict[str, Any]
+) -> list[dict[str, Any] | None]:
+    """Page 1, page 2 through page 1's endCursor, and back from page 2's start with last/before:
+    each the resolvers' to the byte (``read`` asserts it). The lists, for the caller to check."""
+    first = the_list(await read({**variables, "first": 2}))
+    lists = [first]
+    if first is not None and first["pageInfo"]["endCursor"] is not None:
+        second = the_list(await read({**variables, "first": 2, "after": first["pageInfo"]["endCursor"]}))
+        lists.append(second)
+        if second is not None and second["pageInfo"]["startCursor"] is not None:
+            back = the_list(await read({**variables, "last": 2, "before": second["pageInfo"]["startCursor"]}))
+            lists.append(back)
+            assert back is not None
+            assert [e["cursor"] for e in back["edges"]] == [e["cursor"] for e in first["edges"]]
+    return lists
+
+
+# Every demo user who signs in (Dana, departed, signs in to nothing), and anonymous.
+EVERY_VIEWER = [u.user_principal_name for u in DEMO_USERS if u.user_principal_name != DANA] + [None]
+
+
+@pytest.mark.parametrize("viewer", EVERY_VIEWER)
+@pytest.mark.parametrize(("field_name", "type_name", "arguments"), LISTS)
+async def test_every_list_pages_with_its_filters_and_orders_as_the_resolvers_do(
+    api: Api, field_name: str, type_name: str, arguments: str, viewer: str | None
+) -> None:
+    query, variables = list_query(field_name, type_name, arguments)
+    lists = await pages_agree(lambda v: agree(api, query, viewer, v), variables)
+    if viewer == ALEX:  # the admin sees every list, so each case reads rows (not only empty pages)
+        assert lists[0] is not None
+        assert lists[0]["totalCount"] > 0, (field_name, arguments)
+
+
+@pytest.mark.parametrize("actor", list(ACTORS.values()), ids=list(ACTORS))
+@pytest.mark.parametrize(("field_name", "type_name", "arguments"), LISTS)
+async def test_applications_page_every_list_as_the_resolvers_do(
+    api: Api, field_name: str, type_name: str, arguments: str, actor: AppActor
+) -> None:
+    query, variables = list_query(field_name, type_name, arguments)
+
+    async def read(values: dict[str, Any]) -> dict[str, Any]:
+        resolved = await as_app(api, actor, query, values)
+        compiled = await compiled_as_app(api, actor, query, values)
+        assert compiled is not None, query
+        assert json.dumps(compiled) == json.dumps(resolved), (actor.name, values)
+        return compiled
+
+    await pages_agree(read, variables)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        'purchaserId: "not-a-user"',
+        "purchaserId: $purchaser",
+        f'purchaserId: "{encode_id("Tenant", CONTOSO_ID)}"',
+    ],
+)
+@pytest.mark.parametrize("field_name", ["subscriptions", "purchases"])
+async def test_a_filter_value_the_resolvers_refuse_is_theirs_to_report(
+    api: Api, field_name: str, arguments: str
+) -> None:
+    """Declined as invalid input, so the client gets the resolvers' own error, never one of ours."""
+    listed = f"{field_name}({arguments.replace('$purchaser', '$p')}) {{ totalCount }}"
+    declared = "($p: ID)" if "$p" in listed else ""
+    query = f'query{declared} {{ tenant(id: "{CONTOSO}") {{ {listed} }} }}'
+    variables = {"p": "VXNlcjo6bm9wZQ"}
+    result = await api.execute(query, as_user=ALEX, variables=variables)
+    assert result.errors is not None
+    assert result.errors[0].message == "`purchaserId` is not a user ID."
+    before = reads("resolvers", "invalid_input")
+    assert await api.compiled(query, as_user=ALEX, variables=variables) is None
+    assert reads("resolvers", "invalid_input") == before + 1

@@ -2,14 +2,15 @@
 
 Per-field execution in Python is what makes a nested read slow (thousands of resolver calls for
 one purchase graph). For the reads this compiler understands — ``tenant(id:)`` and below it
-subscriptions, products, purchasers, orders, assignments and their users, and the roots and
-fields it hands to ``roots``, ``viewer``, ``objects`` and ``lists`` (``products``, ``node(id:)``,
+every connection of ``connections`` with its filters, and the roots and fields it hands to
+``roots``, ``viewer``, ``objects``, ``fields`` and ``lists`` (``products``, ``node(id:)``,
 ``viewer``, the tenant's plain lists) — it writes a single statement instead, whose JSON
 PostgreSQL assembles, shaped as Relay and Apollo clients ask:
 ``edges { cursor node }``, ``pageInfo`` with its cursors, ``first/after/last/before``, ``orderBy``,
 ``__typename``, fragments, ``@include``/``@skip`` and repeated fields merged. Anything else (a
-field it does not know, a filter) raises ``NotCompilable`` with a ``Reason`` and the resolvers
-run: they remain the reference, and a differential test holds the two paths to identical data.
+field it does not know, introspection, a value the resolvers would refuse) raises
+``NotCompilable`` with a ``Reason`` and the resolvers run: they remain the reference, and a
+differential test holds the two paths to identical data.
 
 Scope is not re-decided here: the policy module's ``Scope`` for the tenant (``whole_tenant``,
 ``sees_directory``, ``viewer_id``) becomes parameters of the very predicates the query modules
@@ -20,6 +21,7 @@ security like every other statement of the request.
 from __future__ import annotations
 
 import itertools
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -52,20 +54,23 @@ from graphql import (
     print_ast,
 )
 
+from purchasegraph.compiled.connections import CONNECTIONS, Connection
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Beside
 from purchasegraph.compiled.fields import FIELDS
 from purchasegraph.compiled.objects import tenant_object, user_object
 from purchasegraph.compiled.roots import ROOTS
 from purchasegraph.compiled.sql import Params, date, enum_name, global_id, literal, timestamp
-from purchasegraph.db import ordering as sortables
 from purchasegraph.db.ordering import ID, Ordering, Sortable, cursor_sql, keyset, probe
 from purchasegraph.db.pagination import PageArgs
 from purchasegraph.db.queries.partners import IN_FORCE
 from purchasegraph.errors import BadUserInput
-from purchasegraph.policy import ASSIGNMENT_VISIBLE, SUBSCRIPTION_VISIBLE, Scope
+from purchasegraph.policy import Scope
 from purchasegraph.schema.ids import decode_uuid
 from purchasegraph.viewer import Viewer
+
+# Every parameter appears as ``$n::type`` (``Params.add``).
+PLACEHOLDER = re.compile(r"\$(\d+)::")
 
 # json_build_object takes at most 100 arguments: 50 keys.
 MAX_KEYS = 50
@@ -84,16 +89,6 @@ class Compiled:
     node_lists: tuple[tuple[str, ...], ...]
     # Fields resolved in Python beside the statement (eligibility), merged in at their paths.
     beside: tuple[Beside, ...] = ()
-
-
-@dataclass(frozen=True)
-class Connection:
-    table: str
-    type_name: str
-    # The keys it sorts by: the very ones the resolvers' query reads (db/ordering.py).
-    sortable: Sortable
-    # The rows of one parent: a predicate over the alias ``{a}`` and the parent's alias ``{p}``.
-    where: str
 
 
 @dataclass
@@ -141,6 +136,8 @@ class Compiler:
                 raise NotCompilable(Reason.FIELD, f"Query.{name}")
         sql = f"SELECT {self._object(pairs)}::text"
         state = self._state
+        if len(set(PLACEHOLDER.findall(sql))) != len(state.params.values):
+            raise NotCompilable(Reason.UNREAD_PARAMETER, operation.name.value if operation.name else "anonymous")
         return Compiled(sql, state.params.values, tuple(state.node_lists), tuple(state.beside))
 
     def _tenant(self, node: FieldNode, path: tuple[str, ...]) -> str:
@@ -176,12 +173,9 @@ class Compiler:
         if money is not None:
             amount, currency = money
             return self._money(node, f"{a}.{amount}", f"{a}.{currency}")
-        if type_name == "Tenant" and name == "subscriptions":
-            return self._connection(node, SUBSCRIPTIONS_OF_TENANT, a, scope, path)
-        if type_name == "Subscription" and name == "orders":
-            return self._connection(node, ORDERS_OF_SUBSCRIPTION, a, scope, path)
-        if type_name == "Subscription" and name == "assignments":
-            return self._connection(node, ASSIGNMENTS_OF_SUBSCRIPTION, a, scope, path)
+        connection = CONNECTIONS.get((type_name, name))
+        if connection is not None:
+            return self._connection(node, connection, a, scope, path)
         if type_name == "Subscription" and name == "product":
             p = self._state.alias("p")
             body = self._selection(node, "Product", p, scope, path)
@@ -208,10 +202,12 @@ class Compiler:
 
     # -- connections ------------------------------------------------------------------------
 
-    def _page(self, node: FieldNode, sortable: Sortable) -> PageArgs:
+    def _page(self, node: FieldNode, spec: Connection) -> PageArgs:
         """The page exactly as ``PageArgs.from_relay`` reads it; what it refuses, the resolvers report."""
+        sortable = spec.sortable
+        taken = {*PAGING, *(f.argument for f in spec.filters)}
         for argument in node.arguments or ():
-            if argument.name.value not in PAGING:
+            if argument.name.value not in taken:
                 raise NotCompilable(Reason.ARGUMENT, f"argument {argument.name.value}")
         first, last = self._argument(node, "first"), self._argument(node, "last")
         after, before = self._argument(node, "after"), self._argument(node, "before")
@@ -227,11 +223,22 @@ class Compiler:
         except BadUserInput:
             raise NotCompilable(Reason.INVALID_INPUT, "page arguments") from None  # a foreign cursor, say
 
-    def _rows(self, spec: Connection, parent: str, scope: Scope) -> tuple[str, str]:
+    def _filters(self, node: FieldNode, spec: Connection) -> dict[str, tuple[Any, str]]:
+        """The connection's filter arguments as the resolver reads them: each slot's value and type."""
+        return {f.slot: (f.read(self._schema, self._argument(node, f.argument)), f.cast) for f in spec.filters}
+
+    def _rows(
+        self, spec: Connection, parent: str, scope: Scope, filters: Mapping[str, tuple[Any, str]]
+    ) -> tuple[str, str]:
         """A fresh alias over the connection's table and the predicate of the parent's rows in scope."""
-        x = self._state.alias("x")
+        x, j = self._state.alias("x"), self._state.alias("j")
         where = spec.where.format(
-            a=x, p=parent, whole=self._param(scope.whole_tenant, "bool"), viewer=self._param(scope.viewer_id, "uuid")
+            a=x,
+            p=parent,
+            j=j,
+            whole=self._param(spec.whole(scope), "bool"),
+            viewer=self._param(scope.viewer_id, "uuid"),
+            **{slot: self._param(value, cast) for slot, (value, cast) in filters.items()},
         )
         return x, where
 
@@ -241,13 +248,14 @@ class Compiler:
         same ``cursor_sql``; the probes and the count run only for the fields that read them."""
         if node.selection_set is None:
             raise NotCompilable(Reason.FIELD, "connection without selection")
-        page = self._page(node, spec.sortable)
+        page = self._page(node, spec)
+        filters = self._filters(node, spec)
         ordering = page.ordering
         children = self._fields(node.selection_set, f"{spec.type_name}Connection")
         after = self._param(list(page.after), "text[]") if page.after is not None else None
         before = self._param(list(page.before), "text[]") if page.before is not None else None
         size = self._param(page.size, "int")
-        x, where = self._rows(spec, parent, scope)
+        x, where = self._rows(spec, parent, scope, filters)
         window = "".join(
             f" AND {keyset(ordering, x, values, after=is_after, inclusive=False)}"
             for values, is_after in ((after, True), (before, False))
@@ -277,15 +285,17 @@ class Compiler:
             if name == "__typename":
                 pairs.append((key, literal(f"{spec.type_name}Connection")))
             elif name == "totalCount":
-                y, counted = self._rows(spec, parent, scope)
+                y, counted = self._rows(spec, parent, scope, filters)
                 pairs.append((key, f"(SELECT count(*)::int FROM {spec.table} {y} WHERE {counted})"))
             elif name in ("nodes", "edges"):
                 items = self._page_items(child, spec, w, scope, (*path, key), edges=name == "edges")
                 pairs.append((key, items))
             elif name == "pageInfo":
+                # Built only when read: a probe adds parameters, and one the statement never
+                # references has no type PostgreSQL can infer.
                 probes = _Probes(
-                    upto_after=self._probe(spec, parent, scope, ordering, after, after=False),
-                    from_before=self._probe(spec, parent, scope, ordering, before, after=True),
+                    upto_after=lambda: self._probe(spec, parent, scope, filters, ordering, after, after=False),
+                    from_before=lambda: self._probe(spec, parent, scope, filters, ordering, before, after=True),
                 )
                 pairs.append((key, self._page_info(child, w, beyond, probes, backward=page.backward)))
             else:
@@ -293,12 +303,20 @@ class Compiler:
         return f"(SELECT {self._object(pairs)} FROM {paged})"
 
     def _probe(
-        self, spec: Connection, parent: str, scope: Scope, ordering: Ordering, values: str | None, *, after: bool
+        self,
+        spec: Connection,
+        parent: str,
+        scope: Scope,
+        filters: Mapping[str, tuple[Any, str]],
+        ordering: Ordering,
+        values: str | None,
+        *,
+        after: bool,
     ) -> str:
         """A row in scope at or beyond a cursor (``after``: at or after it), or false without one."""
         if values is None:
             return "false"
-        y, where = self._rows(spec, parent, scope)
+        y, where = self._rows(spec, parent, scope, filters)
         return probe(ordering, y, f"FROM {spec.table} {y} WHERE {where}", values, after=after)
 
     def _page_items(
@@ -341,18 +359,18 @@ class Compiler:
         """``db/pagination.py``'s rules: the row fetched beyond the page, or a probe past a cursor."""
         if node.selection_set is None:
             raise NotCompilable(Reason.FIELD, "pageInfo without selection")
-        values = {
-            "hasNextPage": probes.from_before if backward else f"({beyond} OR {probes.from_before})",
-            "hasPreviousPage": f"({beyond} OR {probes.upto_after})" if backward else probes.upto_after,
-            "startCursor": f"{w}.curs[1]",
-            "endCursor": f"{w}.curs[cardinality({w}.curs)]",
-            "__typename": literal("PageInfo"),
+        values: dict[str, Callable[[], str]] = {
+            "hasNextPage": lambda: probes.from_before() if backward else f"({beyond} OR {probes.from_before()})",
+            "hasPreviousPage": lambda: f"({beyond} OR {probes.upto_after()})" if backward else probes.upto_after(),
+            "startCursor": lambda: f"{w}.curs[1]",
+            "endCursor": lambda: f"{w}.curs[cardinality({w}.curs)]",
+            "__typename": lambda: literal("PageInfo"),
         }
         pairs = []
         for child in self._fields(node.selection_set, "PageInfo"):
             if child.name.value not in values:
                 raise NotCompilable(Reason.FIELD, f"PageInfo.{child.name.value}")
-            pairs.append((self._key(child), values[child.name.value]))
+            pairs.append((self._key(child), values[child.name.value]()))
         return self._object(pairs)
 
     # -- the document -----------------------------------------------------------------------
@@ -459,8 +477,8 @@ class Compiler:
 class _Probes:
     """SQL of the two probes past the cursors: a row at or before ``after``, at or after ``before``."""
 
-    upto_after: str
-    from_before: str
+    upto_after: Callable[[], str]
+    from_before: Callable[[], str]
 
 
 def _ordering(sortable: Sortable, value: Any) -> Ordering:
@@ -614,6 +632,17 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "createdAt": _col(timestamp("{a}.created_at")),
         "decidedAt": _col(timestamp("{a}.decided_at")),
     },
+    # Who acted is in fields.FIELDS: the policy decides per viewer whether it is shown.
+    "AuditEvent": {
+        "action": _col("{a}.action"),
+        "outcome": _col("{a}.outcome"),
+        "errorCodes": _col("array_to_json({a}.error_codes)"),
+        "targetType": _col("{a}.target_type"),
+        "targetId": _col("{a}.target_id"),
+        "onBehalfOfTenantId": _col("{a}.on_behalf_of_tenant_id::text"),
+        "requestId": _col("{a}.request_id"),
+        "occurredAt": _col(timestamp("{a}.occurred_at")),
+    },
     "ProductPrice": {
         "market": _col("{a}.market"),
         "channel": _enum("SubscriptionChannel", "{a}.channel"),
@@ -647,28 +676,3 @@ MONEY: dict[str, dict[str, tuple[str, str]]] = {
     "Invoice": {"amount": ("amount", "currency")},
     "ProductPrice": {"unitPrice": ("unit_price", "currency")},
 }
-
-# The policy's visibility fragments, the very ones db/queries builds its statements from, with
-# the row aliases ({a} the row, {p} its parent) and the scope's `whole` and `viewer` left for
-# `_connection` to fill in.
-_KEEP = {"whole": "{whole}", "viewer": "{viewer}"}
-SUBSCRIPTIONS_OF_TENANT = Connection(
-    table="subscriptions",
-    type_name="Subscription",
-    sortable=sortables.SUBSCRIPTION,
-    where="{a}.tenant_id = {p}.id AND " + SUBSCRIPTION_VISIBLE.format(s="{a}", **_KEEP),
-)
-ORDERS_OF_SUBSCRIPTION = Connection(
-    table="orders",
-    type_name="Order",
-    sortable=sortables.ORDER,
-    where="{a}.tenant_id = {p}.tenant_id AND {a}.subscription_id = {p}.id AND "
-    + SUBSCRIPTION_VISIBLE.format(s="{p}", **_KEEP),
-)
-ASSIGNMENTS_OF_SUBSCRIPTION = Connection(
-    table="license_assignments",
-    type_name="Assignment",
-    sortable=sortables.ASSIGNMENT,
-    where="{a}.tenant_id = {p}.tenant_id AND {a}.subscription_id = {p}.id AND {a}.removed_at IS NULL AND "
-    + ASSIGNMENT_VISIBLE.format(s="{p}", a="{a}", **_KEEP),
-)

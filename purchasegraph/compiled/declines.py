@@ -16,7 +16,7 @@ class Reason(StrEnum):
     OPERATION = "operation"
     # A field the compiler does not know, or a node type it does not compile.
     FIELD = "field"
-    # An argument it does not take (a filter), or a value it does not read (an enum, a list).
+    # An argument it does not take, or a value it does not read (a float, say).
     ARGUMENT = "argument"
     # A value the resolvers refuse with an error of their own: a foreign cursor, a page size out
     # of range, `first` with `last`, a tenant id that is not a string.
@@ -27,6 +27,9 @@ class Reason(StrEnum):
     DIRECTIVE = "directive"
     # More response keys on one object than one json_build_object takes.
     TOO_WIDE = "too_wide"
+    # A statement holding a parameter it never reads (PostgreSQL cannot type it): a compiler bug,
+    # which the resolvers answer rather than the client seeing a 500.
+    UNREAD_PARAMETER = "unread_parameter"
 
 
 class NotCompilable(Exception):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from graphql import FieldNode
 
 from purchasegraph.compiled import lists
+from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Emitter, FieldCompiler
 from purchasegraph.compiled.objects import (
     payment_method_object,
@@ -14,7 +15,15 @@ from purchasegraph.compiled.objects import (
     subscription_object,
     user_object,
 )
-from purchasegraph.policy import Scope, sees_actor, tenants_in_reach
+from purchasegraph.compiled.sql import literal
+from purchasegraph.policy import (
+    AUDIT_ACTOR_VISIBLE,
+    HIDDEN_ACTOR_NAME,
+    Scope,
+    audit_partner,
+    sees_actor,
+    tenants_in_reach,
+)
 
 
 def _product(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
@@ -66,7 +75,26 @@ def _actor(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, .
     return f"(CASE {' '.join(whens)} END)" if whens else "NULL::json"
 
 
+def _audit_actor(expr: str, *, withheld: bool = False) -> FieldCompiler:
+    """A field of an audit row that names who acted: shown where ``AUDIT_ACTOR_VISIBLE`` lets the
+    viewer know the actor (``audit_partner`` of the scope, as the list's query reads it), else null;
+    ``withheld`` is the other way round (``actorName``)."""
+
+    def compile_field(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
+        if node.arguments or node.selection_set is not None:
+            raise NotCompilable(Reason.ARGUMENT, f"AuditEvent.{node.name.value}")
+        visible = AUDIT_ACTOR_VISIBLE.format(e=a, partner=e._param(audit_partner(scope), "uuid"))
+        return f"(CASE WHEN {'NOT ' if withheld else ''}{visible} THEN {expr.format(a=a)} END)"
+
+    return compile_field
+
+
 FIELDS: dict[tuple[str, str], FieldCompiler] = {
+    ("AuditEvent", "actorUserId"): _audit_actor("{a}.actor_user_id::text"),
+    ("AuditEvent", "actorTenantId"): _audit_actor("{a}.actor_tenant_id::text"),
+    ("AuditEvent", "actorAppId"): _audit_actor("{a}.actor_app_id::text"),
+    ("AuditEvent", "clientRequestId"): _audit_actor("{a}.client_request_id"),
+    ("AuditEvent", "actorName"): _audit_actor(literal(HIDDEN_ACTOR_NAME), withheld=True),
     ("Order", "actor"): _actor,
     ("Tenant", "policies"): lists.tenant_policies,
     ("Tenant", "capacity"): lists.tenant_capacity,

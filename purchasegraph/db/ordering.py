@@ -92,8 +92,11 @@ def _ordering(sortable: Sortable, asked: tuple[tuple[str, bool], ...]) -> Orderi
     return Ordering(signature=signature, keys=tuple(keys))
 
 
-def _sortable(entity: str, default: tuple[tuple[str, bool], ...], *keys: SortKey) -> Sortable:
-    fields = {k.name: k for k in keys} | {ID: SortKey(ID, "{a}.id", Kind.UUID)}
+def _sortable(
+    entity: str, default: tuple[tuple[str, bool], ...], *keys: SortKey, id_kind: Kind = Kind.UUID
+) -> Sortable:
+    """``id_kind``: the type of the row's id, which a cursor's last value is parsed and cast as."""
+    fields = {k.name: k for k in keys} | {ID: SortKey(ID, "{a}.id", id_kind)}
     return Sortable(entity=entity, fields=fields, default=default)
 
 
@@ -150,6 +153,8 @@ AUDIT_EVENT = _sortable(
     (("OCCURRED_AT", True), (ID, True)),
     _ts("OCCURRED_AT", "occurred_at"),
     SortKey("ACTION", "{a}.action", Kind.TEXT),
+    # An audit row's id is a bigint identity, not a uuid.
+    id_kind=Kind.INT,
 )
 
 

@@ -34,14 +34,18 @@ SELECT_ASSIGNMENTS_BY_SUBSCRIPTION = connection_query(
     sortable=ordering.ASSIGNMENT,
 )
 
+# The tenant list's filters over an assignment `{a}` and its subscription `{s}`, each NULL for
+# any: {product} text, {user} uuid. Shared with the compiled read path.
+FILTERS = """({product} IS NULL OR {s}.product_id = {product})
+        AND ({user} IS NULL OR {a}.user_id = {user})"""
+
 # $9 product id, $10 user uuid (NULL = any).
 SELECT_ASSIGNMENTS_BY_TENANT = connection_query(
     source=f"""FROM license_assignments a
        JOIN subscriptions s ON s.tenant_id = a.tenant_id AND s.id = a.subscription_id
       WHERE a.tenant_id = $1 AND a.tenant_id = k.parent AND a.removed_at IS NULL
         AND {ASSIGNMENT_VISIBLE.format(a="a", s="s", whole="$7::bool", viewer="$8::uuid")}
-        AND ($9::text IS NULL OR s.product_id = $9::text)
-        AND ($10::uuid IS NULL OR a.user_id = $10::uuid)""",
+        AND {FILTERS.format(a="a", s="s", product="$9::text", user="$10::uuid")}""",
     columns=COLUMNS,
     alias="a",
     sortable=ordering.ASSIGNMENT,

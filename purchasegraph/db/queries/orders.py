@@ -37,15 +37,22 @@ SELECT_ORDERS_BY_SUBSCRIPTION = connection_query(
     sortable=ordering.ORDER,
 )
 
+# An order `{o}` that bought licenses: its kind is one of PURCHASE_KINDS.
+IS_PURCHASE = "{o}.kind IN (" + ", ".join(f"'{kind}'" for kind in PURCHASE_KINDS) + ")"
+
+# The purchases list's filters over the subscription `{s}` of the order, each NULL for any:
+# {product} text, {purchaser} uuid. Shared with the compiled read path.
+PURCHASE_FILTERS = """({product} IS NULL OR {s}.product_id = {product})
+        AND ({purchaser} IS NULL OR {s}.purchaser_user_id = {purchaser})"""
+
 # $9 product id (NULL = any), $10 purchaser uuid (NULL = any).
 SELECT_PURCHASES_BY_TENANT = connection_query(
     source=f"""FROM orders o
        JOIN subscriptions s ON s.tenant_id = o.tenant_id AND s.id = o.subscription_id
       WHERE o.tenant_id = $1 AND o.tenant_id = k.parent
-        AND o.kind IN ('purchase', 'add_licenses', 'renew')
+        AND {IS_PURCHASE.format(o="o")}
         AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$7::bool", viewer="$8::uuid")}
-        AND ($9::text IS NULL OR s.product_id = $9::text)
-        AND ($10::uuid IS NULL OR s.purchaser_user_id = $10::uuid)""",
+        AND {PURCHASE_FILTERS.format(s="s", product="$9::text", purchaser="$10::uuid")}""",
     columns=COLUMNS,
     alias="o",
     sortable=ordering.ORDER,

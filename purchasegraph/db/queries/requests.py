@@ -32,9 +32,13 @@ SELECT {LICENSE_REQUEST_COLUMNS}
 # $9 the viewer's partner tenant (policy.audit_partner): an actor it may not know is withheld, and
 # with it the request id that actor's client chose (it could name them).
 _ACTOR_VISIBLE = AUDIT_ACTOR_VISIBLE.format(e="e", partner="$9::uuid")
+# Who reads the trail at all: {sees} is ``policy.sees_audit``, and a user must be signed in
+# ({viewer} the viewer's id; an application has none). Shared with the compiled read path.
+AUDIT_READABLE = "({sees} AND {viewer} IS NOT NULL)"
 SELECT_AUDIT_EVENTS_BY_TENANT = connection_query(
-    source="""FROM audit_events e
-      WHERE e.tenant_id = $1 AND e.tenant_id = k.parent AND $7::bool AND $8::uuid IS NOT NULL""",
+    source=f"""FROM audit_events e
+      WHERE e.tenant_id = $1 AND e.tenant_id = k.parent
+        AND {AUDIT_READABLE.format(sees="$7::bool", viewer="$8::uuid")}""",
     columns=f"""e.tenant_id, e.id,
        CASE WHEN {_ACTOR_VISIBLE} THEN e.actor_user_id END AS actor_user_id,
        CASE WHEN {_ACTOR_VISIBLE} THEN e.actor_tenant_id END AS actor_tenant_id,

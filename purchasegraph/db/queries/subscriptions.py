@@ -27,15 +27,22 @@ SELECT_SUBSCRIPTIONS_BY_ID = by_ids_query(
        AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$3::bool", viewer="$4::uuid")}""",
 )
 
+# The list's filters over a subscription `{s}`, each NULL for any: {channels} text[], {product}
+# text, {statuses} text[], {purchaser} uuid. Shared with the compiled read path.
+FILTERS = """({channels} IS NULL OR {s}.channel = ANY({channels}))
+        AND ({product} IS NULL OR {s}.product_id = {product})
+        AND ({statuses} IS NULL OR effective_status({s}) = ANY({statuses}))
+        AND ({purchaser} IS NULL OR {s}.purchaser_user_id = {purchaser})"""
+
 # Filters: $9 channels text[], $10 product id, $11 statuses text[], $12 purchaser uuid (NULL = any).
+_FILTERS = FILTERS.format(
+    s="s", channels="$9::text[]", product="$10::text", statuses="$11::text[]", purchaser="$12::uuid"
+)
 SELECT_SUBSCRIPTIONS_BY_TENANT = connection_query(
     source=f"""FROM subscriptions s
       WHERE s.tenant_id = $1 AND s.tenant_id = k.parent
         AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$7::bool", viewer="$8::uuid")}
-        AND ($9::text[] IS NULL OR s.channel = ANY($9::text[]))
-        AND ($10::text IS NULL OR s.product_id = $10::text)
-        AND ($11::text[] IS NULL OR effective_status(s) = ANY($11::text[]))
-        AND ($12::uuid IS NULL OR s.purchaser_user_id = $12::uuid)""",
+        AND {_FILTERS}""",
     columns=COLUMNS,
     alias="s",
     sortable=ordering.SUBSCRIPTION,

@@ -22,14 +22,18 @@ SELECT_USERS_BY_ID = by_ids_query(
        AND {USER_VISIBLE.format(u="u", directory="$3::bool", viewer="$4::uuid")}""",
 )
 
+# The directory's `search` over a user `{u}`: {prefix} the escaped prefix (``search_prefix``),
+# NULL for all. Shared with the compiled read path.
+SEARCH = """({prefix} IS NULL
+             OR lower({u}.display_name) LIKE lower({prefix}) || '%'
+             OR lower({u}.user_principal_name) LIKE lower({prefix}) || '%')"""
+
 # $7 here is "sees the directory", $9 a name or UPN prefix (NULL = all).
 SELECT_USERS_BY_TENANT = connection_query(
     source=f"""FROM users u
       WHERE u.tenant_id = $1 AND u.tenant_id = k.parent
         AND {USER_VISIBLE.format(u="u", directory="$7::bool", viewer="$8::uuid")}
-        AND ($9::text IS NULL
-             OR lower(u.display_name) LIKE lower($9::text) || '%'
-             OR lower(u.user_principal_name) LIKE lower($9::text) || '%')""",
+        AND {SEARCH.format(u="u", prefix="$9::text")}""",
     columns=COLUMNS,
     alias="u",
     sortable=ordering.USER,
@@ -54,7 +58,7 @@ async def fetch_users_by_tenant(db: Executor, *, scope: Scope, page: PageArgs, s
         widen_to=scope.sees_directory,
         parents=[scope.tenant_id],
         page=page,
-        filters=(_escape_like(search) if search else None,),
+        filters=(search_prefix(search),),
     )
     return slice_
 
@@ -62,6 +66,12 @@ async def fetch_users_by_tenant(db: Executor, *, scope: Scope, page: PageArgs, s
 async def fetch_user_by_principal_name(db: Executor, user_principal_name: str) -> Record | None:
     """For the CLI's `token EMAIL`: not a request path, so no scope."""
     return await db.fetchrow(SELECT_USER_BY_PRINCIPAL_NAME, user_principal_name)
+
+
+def search_prefix(search: str | None) -> str | None:
+    """``SEARCH``'s {prefix}: the text LIKE-escaped, so that it matches only itself; an empty
+    search, like none, lists everyone."""
+    return _escape_like(search) if search else None
 
 
 def _escape_like(text: str) -> str:

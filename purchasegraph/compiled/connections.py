@@ -1,0 +1,239 @@
+"""The Relay connections the compiler pages, each built from the resolver path's own fragments.
+
+A ``Connection`` is the row source of one connection field: the table, a predicate of one
+parent's rows in scope and the connection's filters, all from the constants ``policy`` and
+``db/queries`` build the resolver path's statements from, with row aliases and parameters left
+open for the compiler. A ``Filter`` reads one filter argument as the resolver reads it, and
+declines where the resolver would refuse the value with an error of its own, so that the
+resolvers report it in their words.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import GraphQLEnumType, GraphQLSchema
+
+from purchasegraph.compiled.declines import NotCompilable, Reason
+from purchasegraph.db import ordering as sortables
+from purchasegraph.db.ordering import Sortable
+from purchasegraph.db.queries import assignments, orders, requests, subscriptions, users
+from purchasegraph.policy import (
+    ASSIGNMENT_VISIBLE,
+    INVOICE_VISIBLE,
+    LICENSE_REQUEST_VISIBLE,
+    SUBSCRIPTION_VISIBLE,
+    USER_VISIBLE,
+    Scope,
+    sees_audit,
+)
+from purchasegraph.schema.ids import decode_uuid
+
+# Reads an argument's value (literal or coerced variable; None when absent or null) into the
+# parameter's value, or declines.
+Reader = Callable[[GraphQLSchema, Any], Any]
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A filter argument: its GraphQL name, the slot it fills in ``where``, the parameter's type."""
+
+    argument: str
+    slot: str
+    cast: str
+    read: Reader
+
+
+def _whole_tenant(scope: Scope) -> bool:
+    return scope.whole_tenant
+
+
+@dataclass(frozen=True)
+class Connection:
+    table: str
+    type_name: str
+    # The keys it sorts by: the very ones the resolvers' query reads (db/ordering.py).
+    sortable: Sortable
+    # The rows of one parent: a predicate over the alias ``{a}``, the parent's alias ``{p}``, a
+    # spare alias ``{j}`` for a joined row, the scope's ``{whole}`` and ``{viewer}``, and a slot
+    # per filter.
+    where: str
+    filters: tuple[Filter, ...] = ()
+    # What fills ``{whole}``: the resolver's ``widen_to`` where an entity is wider (the directory).
+    whole: Callable[[Scope], bool] = _whole_tenant
+
+
+# -- reading filter arguments as the resolvers do -------------------------------------------------
+
+
+def _enum_values(type_name: str, absent: Callable[[], Any] = lambda: None) -> Reader:
+    """A list of enum values (one value coerces to a list of it) as their stored values."""
+
+    def read(schema: GraphQLSchema, value: Any) -> Any:
+        if value is None:
+            return absent()
+        items = value if isinstance(value, list) else [value]
+        return [_stored(schema, type_name, item) for item in items]
+
+    return read
+
+
+def _stored(schema: GraphQLSchema, type_name: str, item: Any) -> str:
+    """An enum value, by its GraphQL name (a literal) or as the member a variable coerced to."""
+    graphql_enum = schema.get_type(type_name)
+    assert isinstance(graphql_enum, GraphQLEnumType)
+    if isinstance(item, enum.Enum):
+        if not isinstance(item.value, str):
+            raise NotCompilable(Reason.INVALID_INPUT, type_name)
+        return item.value
+    value = graphql_enum.values.get(item) if isinstance(item, str) else None
+    if value is None:
+        raise NotCompilable(Reason.INVALID_INPUT, type_name)
+    stored = value.value.value if isinstance(value.value, enum.Enum) else value.value
+    if not isinstance(stored, str):
+        raise NotCompilable(Reason.INVALID_INPUT, type_name)
+    return stored
+
+
+def _channels(schema: GraphQLSchema, value: Any) -> list[str] | None:
+    """``channel``: every channel (the default) is no filter, any other one channel."""
+    if value is None:
+        return None
+    stored = _stored(schema, "ChannelFilter", value)
+    return None if stored == "all" else [stored]
+
+
+def _text(_schema: GraphQLSchema, value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise NotCompilable(Reason.INVALID_INPUT, "String")
+    return value
+
+
+def _user_id(schema: GraphQLSchema, value: Any) -> Any:
+    """A User ID, which the resolver refuses with an error when it is not one."""
+    if value is None:
+        return None
+    user_id = decode_uuid(str(value), "User") if isinstance(value, str | int) else None
+    if user_id is None:
+        raise NotCompilable(Reason.INVALID_INPUT, "user ID")
+    return user_id
+
+
+def _search(schema: GraphQLSchema, value: Any) -> str | None:
+    return users.search_prefix(_text(schema, value))
+
+
+PRODUCT = Filter("productId", "product", "text", _text)
+
+# -- the connections ------------------------------------------------------------------------------
+
+_KEEP = {"whole": "{whole}", "viewer": "{viewer}"}
+
+SUBSCRIPTIONS_OF_TENANT = Connection(
+    table="subscriptions",
+    type_name="Subscription",
+    sortable=sortables.SUBSCRIPTION,
+    where="{a}.tenant_id = {p}.id AND "
+    + SUBSCRIPTION_VISIBLE.format(s="{a}", **_KEEP)
+    + " AND "
+    + subscriptions.FILTERS.format(
+        s="{a}", channels="{channels}", product="{product}", statuses="{statuses}", purchaser="{purchaser}"
+    ),
+    filters=(
+        Filter("channel", "channels", "text[]", _channels),
+        PRODUCT,
+        Filter("status", "statuses", "text[]", _enum_values("SubscriptionStatus")),
+        Filter("purchaserId", "purchaser", "uuid", _user_id),
+    ),
+)
+ORDERS_OF_SUBSCRIPTION = Connection(
+    table="orders",
+    type_name="Order",
+    sortable=sortables.ORDER,
+    where="{a}.tenant_id = {p}.tenant_id AND {a}.subscription_id = {p}.id AND "
+    + SUBSCRIPTION_VISIBLE.format(s="{p}", **_KEEP),
+)
+ASSIGNMENTS_OF_SUBSCRIPTION = Connection(
+    table="license_assignments",
+    type_name="Assignment",
+    sortable=sortables.ASSIGNMENT,
+    where="{a}.tenant_id = {p}.tenant_id AND {a}.subscription_id = {p}.id AND {a}.removed_at IS NULL AND "
+    + ASSIGNMENT_VISIBLE.format(s="{p}", a="{a}", **_KEEP),
+)
+INVOICES_OF_SUBSCRIPTION = Connection(
+    table="invoices",
+    type_name="Invoice",
+    sortable=sortables.INVOICE,
+    where="{a}.tenant_id = {p}.tenant_id AND {a}.subscription_id = {p}.id AND "
+    + INVOICE_VISIBLE.format(i="{a}", **_KEEP),
+)
+# An order's subscription `{j}`, where the order's visibility and the list's filters are decided.
+_SUBSCRIPTION_OF_ROW = (
+    "EXISTS (SELECT 1 FROM subscriptions {j} WHERE {j}.tenant_id = {a}.tenant_id AND {j}.id = {a}.subscription_id AND "
+)
+PURCHASES_OF_TENANT = Connection(
+    table="orders",
+    type_name="Purchase",
+    sortable=sortables.ORDER,
+    where="{a}.tenant_id = {p}.id AND "
+    + orders.IS_PURCHASE.format(o="{a}")
+    + " AND "
+    + _SUBSCRIPTION_OF_ROW
+    + SUBSCRIPTION_VISIBLE.format(s="{j}", **_KEEP)
+    + " AND "
+    + orders.PURCHASE_FILTERS.format(s="{j}", product="{product}", purchaser="{purchaser}")
+    + ")",
+    filters=(PRODUCT, Filter("purchaserId", "purchaser", "uuid", _user_id)),
+)
+ASSIGNMENTS_OF_TENANT = Connection(
+    table="license_assignments",
+    type_name="Assignment",
+    sortable=sortables.ASSIGNMENT,
+    where="{a}.tenant_id = {p}.id AND {a}.removed_at IS NULL AND "
+    + _SUBSCRIPTION_OF_ROW
+    + ASSIGNMENT_VISIBLE.format(s="{j}", a="{a}", **_KEEP)
+    + " AND "
+    + assignments.FILTERS.format(a="{a}", s="{j}", product="{product}", user="{user}")
+    + ")",
+    filters=(PRODUCT, Filter("userId", "user", "uuid", _user_id)),
+)
+USERS_OF_TENANT = Connection(
+    table="users",
+    type_name="User",
+    sortable=sortables.USER,
+    where="{a}.tenant_id = {p}.id AND "
+    + USER_VISIBLE.format(u="{a}", directory="{whole}", viewer="{viewer}")
+    + " AND "
+    + users.SEARCH.format(u="{a}", prefix="{prefix}"),
+    filters=(Filter("search", "prefix", "text", _search),),
+    whole=lambda scope: scope.sees_directory,
+)
+LICENSE_REQUESTS_OF_TENANT = Connection(
+    table="license_requests",
+    type_name="LicenseRequest",
+    sortable=sortables.LICENSE_REQUEST,
+    where="{a}.tenant_id = {p}.id AND " + LICENSE_REQUEST_VISIBLE.format(r="{a}", **_KEEP),
+)
+AUDIT_EVENTS_OF_TENANT = Connection(
+    table="audit_events",
+    type_name="AuditEvent",
+    sortable=sortables.AUDIT_EVENT,
+    where="{a}.tenant_id = {p}.id AND " + requests.AUDIT_READABLE.format(sees="{whole}", viewer="{viewer}"),
+    whole=sees_audit,
+)
+
+# Every connection field the compiler pages, by (type, field).
+CONNECTIONS: dict[tuple[str, str], Connection] = {
+    ("Tenant", "subscriptions"): SUBSCRIPTIONS_OF_TENANT,
+    ("Tenant", "purchases"): PURCHASES_OF_TENANT,
+    ("Tenant", "assignments"): ASSIGNMENTS_OF_TENANT,
+    ("Tenant", "users"): USERS_OF_TENANT,
+    ("Tenant", "licenseRequests"): LICENSE_REQUESTS_OF_TENANT,
+    ("Tenant", "auditEvents"): AUDIT_EVENTS_OF_TENANT,
+    ("Subscription", "orders"): ORDERS_OF_SUBSCRIPTION,
+    ("Subscription", "assignments"): ASSIGNMENTS_OF_SUBSCRIPTION,
+    ("Subscription", "invoices"): INVOICES_OF_SUBSCRIPTION,
+}
