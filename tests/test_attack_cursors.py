@@ -1,17 +1,16 @@
 """Attacks on keyset cursors: a cursor the API issued must be accepted back, and must carry nothing
 a viewer cannot read through the API itself.
 
-``Tenant.auditEvents`` is sorted by ``occurred_at`` and ``id``, but ``audit_events.id`` is a bigint
-identity while every ordering's ID key is declared a UUID (``db/ordering.py``): the cursor holds
-the row's integer id, which ``decode_cursor`` then refuses. And that integer is one sequence shared
-by every tenant, so the difference between two of a tenant's cursors counts what other tenants did.
+``Tenant.auditEvents`` sorts newest first and breaks ties by the event's number in its own tenant
+(migration 0015). It used to be ``audit_events.id``, one identity for every tenant: the difference
+between two of a tenant's cursors counted what other tenants did in between.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
-import uuid
 from typing import Any
 
 import asyncpg
@@ -19,6 +18,7 @@ import pytest
 
 from tests.conftest import Api
 from tests.demo import ALEX, CONTOSO, CONTOSO_ID, WOODGROVE_ID
+from tests.factories import create_tenant
 
 PAGE = """
 query ($t: ID!, $after: String) {
@@ -27,9 +27,11 @@ query ($t: ID!, $after: String) {
   }
 }
 """
+# One instant after every seeded event, whatever the date: these are the trail's newest, and
+# written by one transaction, share their time as a mutation's events do.
 INSERT = """
-INSERT INTO audit_events (tenant_id, actor_tenant_id, action, target_type, target_id, outcome)
-VALUES ($1, $1, $2, 'Subscription', 'x', 'accepted')
+INSERT INTO audit_events (tenant_id, actor_tenant_id, action, target_type, target_id, outcome, occurred_at)
+VALUES ($1, $1, $2, 'Subscription', 'x', 'accepted', '2999-01-01T00:00:00Z')
 """
 
 
@@ -59,15 +61,31 @@ async def test_the_audit_trail_pages_past_its_first_event_with_the_cursor_it_iss
 
 
 @pytest.mark.usefixtures("two_events")
-@pytest.mark.xfail(
-    strict=True,
-    reason="known, not yet fixed: the audit trail's tie-breaker is the global bigint identity, so its cursor "
-    "shows how many events other tenants recorded between two of yours (a count, never a row)",
-)
 async def test_an_audit_events_cursor_holds_no_counter_shared_with_other_tenants(api: Api) -> None:
-    """Every key value is one a viewer reads elsewhere (the time, the action) or the row's own
-    opaque identifier; a number from one sequence for all tenants is neither."""
+    """Every key value is one a viewer reads elsewhere (the time, the action) or a number that
+    counts only this tenant's events: Contoso's two events, written one after the other, are 1
+    apart in it whatever Woodgrove recorded in between (5 events, which a shared counter shows)."""
     data = await api.data(PAGE.replace("first: 1", "first: 2"), as_user=ALEX, variables={"t": CONTOSO})
-    for edge in data["tenant"]["auditEvents"]["edges"]:
-        *_, identifier = values_of(edge["cursor"])
-        uuid.UUID(identifier)  # today: "61"-like integers, 6 apart across Woodgrove's 5 events
+    edges = data["tenant"]["auditEvents"]["edges"]
+    assert [edge["node"]["action"] for edge in edges] == ["attack.second", "attack.first"]
+    *_, second = values_of(edges[0]["cursor"])
+    *_, first = values_of(edges[1]["cursor"])
+    assert int(second) - int(first) == 1
+
+
+async def test_two_transactions_writing_one_tenants_events_take_numbers_in_turn(pool: asyncpg.Pool) -> None:
+    """Committed rows, two connections: the second writer waits for the first to commit, then
+    counts on from its number; the two never share one."""
+    async with pool.acquire() as conn:
+        tenant = (await create_tenant(conn, users=0)).tenant_id
+    async with pool.acquire() as first, pool.acquire() as second:
+        transaction = first.transaction()
+        await transaction.start()
+        try:
+            mine = await first.fetchval(INSERT + " RETURNING tenant_seq", tenant, "race.first")
+            theirs = asyncio.ensure_future(second.fetchval(INSERT + " RETURNING tenant_seq", tenant, "race.second"))
+            await asyncio.sleep(0.3)
+            assert not theirs.done()  # the tenant's counter is the first writer's until it ends
+        finally:
+            await transaction.commit()
+        assert await theirs == mine + 1

@@ -34,6 +34,7 @@ from purchasegraph.events.hub import APPLICATION_NAME, QUEUE_LIMIT, EventHub, Fe
 from purchasegraph.gateway.documents import MANIFEST_FORMAT, document_hash
 from purchasegraph.identity import AppRole, mint_app_token
 from purchasegraph.payments import CARD_DECLINED_NUMBER
+from purchasegraph.schema.ids import decode_uuid
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings, ThrottleSettings
 from tests.demo import ALEX, CONTOSO, CONTOSO_ID, GOOD_CARD, OLGA, PAULA, PETE, POWER_BI_PRO
 from tests.live_server import live_server
@@ -291,6 +292,28 @@ async def test_a_purchaser_receives_events_on_their_own_subscriptions_only(
         event = event_of(await paula.receive())
         assert event == {"eventId": event["eventId"], "action": "subscription.purchase", "subscription": {"id": mine}}
         await paula.silent_for(0.3)
+
+
+async def test_an_events_number_counts_its_own_tenants_audit_log_not_every_tenants(
+    app: Served, own_database: str, http: httpx.AsyncClient
+) -> None:
+    """The global audit id would tell a subscriber how many events other tenants recorded."""
+    async with connected(app, PAULA) as paula:
+        await paula.subscribe("1", MY_EVENTS)
+        await app.wait_for_subscribers(1)
+        mine = await purchased(http, PAULA)
+        event = event_of(await paula.receive())
+    conn = await asyncpg.connect(own_database)
+    try:
+        seq, global_id = await conn.fetchrow(
+            "SELECT tenant_seq, id FROM audit_events WHERE action = 'subscription.purchase' AND target_id = $1",
+            str(decode_uuid(event["subscription"]["id"], "Subscription")),
+        )
+    finally:
+        await conn.close()
+    assert event["subscription"]["id"] == mine
+    assert seq != global_id  # the demo world's other tenants have audited events too
+    assert event["eventId"] == str(seq)
 
 
 async def test_two_app_processes_on_one_database_both_deliver(
@@ -711,6 +734,7 @@ def notice(event_id: int, tenant_id: uuid.UUID = CONTOSO_ID) -> Notice:
         json.dumps(
             {
                 "id": event_id,
+                "seq": event_id,
                 "tenant_id": str(tenant_id),
                 "action": "subscription.purchase",
                 "target_type": "Subscription",

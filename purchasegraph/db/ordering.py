@@ -1,9 +1,10 @@
 """Sort orders of every connection, and the keyset SQL both read paths build from them.
 
 A connection is sorted by a few keys a client may choose (``orderBy``) and always ends in the
-row's ``id``, so the order is total and a cursor — the sort-key values of one row — names a
-single place in it. Every key is a constant SQL expression of this module over a row alias
-``{a}``; a request only picks among them by name, so no SQL is ever built from a request's text.
+row's ``id`` (an audit event's: its number in its tenant), so the order is total and a cursor —
+the sort-key values of one row — names a single place in it. Every key is a constant SQL
+expression of this module over a row alias ``{a}``; a request only picks among them by name, so
+no SQL is ever built from a request's text.
 Nullable columns are made total with a sentinel (``COALESCE(canceled_at, 'infinity')``): a
 comparison never meets NULL, and a row without the value sorts last ascending, first descending.
 
@@ -93,10 +94,10 @@ def _ordering(sortable: Sortable, asked: tuple[tuple[str, bool], ...]) -> Orderi
 
 
 def _sortable(
-    entity: str, default: tuple[tuple[str, bool], ...], *keys: SortKey, id_kind: Kind = Kind.UUID
+    entity: str, default: tuple[tuple[str, bool], ...], *keys: SortKey, tie: SortKey | None = None
 ) -> Sortable:
-    """``id_kind``: the type of the row's id, which a cursor's last value is parsed and cast as."""
-    fields = {k.name: k for k in keys} | {ID: SortKey(ID, "{a}.id", id_kind)}
+    """``tie``: the unique key that stands for ID, when not the row's uuid ``id``."""
+    fields = {k.name: k for k in keys} | {ID: tie or SortKey(ID, "{a}.id", Kind.UUID)}
     return Sortable(entity=entity, fields=fields, default=default)
 
 
@@ -153,8 +154,10 @@ AUDIT_EVENT = _sortable(
     (("OCCURRED_AT", True), (ID, True)),
     _ts("OCCURRED_AT", "occurred_at"),
     SortKey("ACTION", "{a}.action", Kind.TEXT),
-    # An audit row's id is a bigint identity, not a uuid.
-    id_kind=Kind.INT,
+    # Not the row's id, one identity for every tenant: a cursor holding it would count what other
+    # tenants did in between. The event's number in its own tenant, in the order written (0015);
+    # named apart in the signature, so a cursor that held an id is refused rather than misread.
+    tie=SortKey("TENANT_SEQ", "{a}.tenant_seq", Kind.INT),
 )
 
 

@@ -61,6 +61,8 @@ class Notice:
     """One committed purchase event, as the notification names it: ids, no tenant data."""
 
     event_id: int
+    # Its number in its tenant's audit log: what subscribers see (the global id is the hub's own).
+    sequence: int
     tenant_id: uuid.UUID
     action: str
     target_type: str
@@ -82,6 +84,7 @@ class Notice:
 
         return cls(
             event_id=int(raw["id"]),
+            sequence=int(raw["seq"]),
             tenant_id=uuid.UUID(raw["tenant_id"]),
             action=str(raw["action"]),
             target_type=str(raw["target_type"]),

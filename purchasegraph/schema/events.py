@@ -32,7 +32,9 @@ from purchasegraph.viewer import AppViewer, Viewer
     "its fields are read when it is delivered, under your access at that moment."
 )
 class PurchaseEvent:
-    event_id: strawberry.ID = strawberry.field(description="Its number in the tenant's audit log; unique.")
+    event_id: strawberry.ID = strawberry.field(
+        description="Its number in the tenant's audit log; unique within the tenant."
+    )
     action: str = strawberry.field(
         description="What happened, as the audit log names it: subscription.purchase, license.assign, "
         "self_service_policy.update, subscription.cancel, subscription.take_over, …"
@@ -51,7 +53,7 @@ class PurchaseEvent:
     @classmethod
     def from_notice(cls, notice: Notice) -> PurchaseEvent:
         return cls(
-            event_id=strawberry.ID(str(notice.event_id)),
+            event_id=strawberry.ID(str(notice.sequence)),
             action=notice.action,
             tenant_id=strawberry.ID(str(notice.tenant_id)),
             occurred_at=notice.occurred_at,
