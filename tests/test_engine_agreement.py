@@ -330,10 +330,11 @@ async def world(gateways: Gateways) -> World:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 @given(data=st.data())
-# graphql-core abandons a resolver coroutine it has created but not yet awaited when a sibling
-# field's error propagates past a non-null field; the coroutine never started, so nothing runs or
-# leaks, but it is finalized with a RuntimeWarning whenever the collector reaches it, which under
-# `-W error` fails whichever test happens to be running. The responses are compared regardless.
+# Some drawn reads leave a resolver coroutine created but never awaited (origin not yet found:
+# not a statement after release, which tests/test_abandoned_fields.py rules out). A coroutine never
+# awaited never started, so nothing of it ran; but it is finalized with a RuntimeWarning whenever
+# the collector reaches it, which under `-W error` fails whichever test happens to be running.
+# The responses are compared regardless.
 @pytest.mark.filterwarnings("ignore:coroutine '.*' was never awaited:RuntimeWarning")
 async def test_every_drawn_read_gets_the_same_data_and_errors_from_the_engine_and_the_resolvers(
     gateways: Gateways, world: World, data: st.DataObject

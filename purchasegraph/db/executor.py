@@ -108,6 +108,13 @@ class RequestExecutor(_Counting):
     saves that round trip: ``open()`` names the tenant in the statement that signs it in.
     The release still resets the session (asyncpg's RESET ALL: a connection waiting in the pool
     acts for no tenant), so a read request waits on PostgreSQL three times: sign-in, read, reset.
+
+    Once ``close()`` is called the executor is spent: a statement running then finishes first, and
+    every later one (or one still queued behind it) raises ``ExecutorClosed`` instead of taking a
+    connection. Work of the request can outlive its answer: a field's error that propagates past a
+    non-null field leaves sibling resolvers to be settled in the background, and a DataLoader batch
+    runs in a task of its own, dispatched a turn or two after its load. Taking a fresh connection
+    for them would act for this request's tenant on a connection nobody gives back.
     """
 
     def __init__(
@@ -119,6 +126,7 @@ class RequestExecutor(_Counting):
         self._acquire_timeout = acquire_timeout
         self._conn: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()
+        self._closed = False
 
     @property
     def tenant_setting(self) -> str:
@@ -131,13 +139,20 @@ class RequestExecutor(_Counting):
         must name that tenant on the connection before it reads anything, as the ``sign_in_*``
         functions do (migration 0014). It counts as one of the request's statements."""
         async with self._lock:
+            self._check_open()
             if self._conn is not None:
                 raise RuntimeError("open() is the request's first statement")
             self._conn, row = await self._acquire(sql, *args)
             self.statements += 1
             return row
 
+    def _check_open(self) -> None:
+        # Called under the lock, so no statement starts between this check and close().
+        if self._closed:
+            raise ExecutorClosed("the request has answered and released its connection")
+
     async def _connection(self) -> asyncpg.Connection:
+        self._check_open()
         if self._conn is None:
             self._conn, _ = await self._acquire(SET_TENANT)
         return self._conn
@@ -185,12 +200,19 @@ class RequestExecutor(_Counting):
                 yield conn
 
     async def close(self) -> None:
-        # Under the lock: a resolver still running when the result is already decided (a sibling
-        # field failed) finishes its statement before the connection goes back.
+        """Give the connection back once the statement running now (if any) has finished; refuse
+        every statement after it, those already waiting for the lock included (the answer is
+        decided: they would only delay it). Closing twice is harmless."""
+        self._closed = True
         async with self._lock:
             conn, self._conn = self._conn, None
         if conn is not None:
             await _give_back(self._pool, conn)
+
+
+class ExecutorClosed(RuntimeError):
+    """A statement asked of a request's executor after the request released its connection:
+    abandoned work (a sibling of a failed field, a late DataLoader batch), never run."""
 
 
 # The first statement on a connection the server closed since it was pooled fails with one of
