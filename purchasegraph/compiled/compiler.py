@@ -263,22 +263,12 @@ class Compiler:
         )
         w = self._state.alias("w")
         direction = " DESC" if page.backward else ""
-        fetched = (
-            f"(SELECT {x}.tenant_id, {x}.id, {cursor_sql(ordering, x)} AS cur,"
-            f" row_number() OVER (ORDER BY {ordering.order_by(x, reverse=page.backward)}) AS pos"
-            f" FROM {spec.table} {x} WHERE {where}{window}"
-            f" ORDER BY {ordering.order_by(x, reverse=page.backward)} LIMIT {size} + 1) {w}q"
-        )
-        # One row per connection: the page's keys and cursors in page order, and how many rows
-        # were fetched (one more than the page says more lie beyond it in the window).
-        paged = (
-            f"(SELECT count(*) AS n,"
-            f" array_agg({w}q.tenant_id ORDER BY {w}q.pos{direction}) FILTER (WHERE {w}q.pos <= {size}) AS tids,"
-            f" array_agg({w}q.id ORDER BY {w}q.pos{direction}) FILTER (WHERE {w}q.pos <= {size}) AS ids,"
-            f" array_agg({w}q.cur ORDER BY {w}q.pos{direction}) FILTER (WHERE {w}q.pos <= {size}) AS curs"
-            f" FROM {fetched}) {w}"
-        )
+        page_order = f"{w}q.pos{direction}"
+        on_page = f"FILTER (WHERE {w}q.pos <= {size})"
         beyond = f"({w}.n > {size})"
+        # The page's aggregates beside its row count: each items list and, when read, the cursors.
+        aggregates: list[str] = []
+        cursors = _CursorUse()
         pairs: list[tuple[str, str]] = []
         for child in children:
             name, key = child.name.value, self._key(child)
@@ -288,8 +278,10 @@ class Compiler:
                 y, counted = self._rows(spec, parent, scope, filters)
                 pairs.append((key, f"(SELECT count(*)::int FROM {spec.table} {y} WHERE {counted})"))
             elif name in ("nodes", "edges"):
-                items = self._page_items(child, spec, w, scope, (*path, key), edges=name == "edges")
-                pairs.append((key, items))
+                item = self._page_item(child, spec, w, scope, (*path, key), cursors, edges=name == "edges")
+                column = f"items{len(aggregates)}"
+                aggregates.append(f"json_agg({item} ORDER BY {page_order}) {on_page} AS {column}")
+                pairs.append((key, f"COALESCE({w}.{column}, '[]'::json)"))
             elif name == "pageInfo":
                 # Built only when read: a probe adds parameters, and one the statement never
                 # references has no type PostgreSQL can infer.
@@ -297,9 +289,22 @@ class Compiler:
                     upto_after=lambda: self._probe(spec, parent, scope, filters, ordering, after, after=False),
                     from_before=lambda: self._probe(spec, parent, scope, filters, ordering, before, after=True),
                 )
-                pairs.append((key, self._page_info(child, w, beyond, probes, backward=page.backward)))
+                pairs.append((key, self._page_info(child, w, beyond, probes, cursors, backward=page.backward)))
             else:
                 raise NotCompilable(Reason.FIELD, f"{spec.type_name}Connection.{name}")
+        if cursors.listed:
+            aggregates.append(f"array_agg({w}q.cur ORDER BY {page_order}) {on_page} AS curs")
+        # The window's rows whole (a value of the table's row type, which functions over it such as
+        # effective_status accept), one more than the page to tell whether more follow; each row's
+        # cursor only when a field reads it (it costs more than the rest of the row).
+        cursor = cursor_sql(ordering, x) if cursors.read else "NULL::text"
+        fetched = (
+            f"(SELECT {x} AS r, {cursor} AS cur,"
+            f" row_number() OVER (ORDER BY {ordering.order_by(x, reverse=page.backward)}) AS pos"
+            f" FROM {spec.table} {x} WHERE {where}{window}"
+            f" ORDER BY {ordering.order_by(x, reverse=page.backward)} LIMIT {size} + 1) {w}q"
+        )
+        paged = f"(SELECT {', '.join(['count(*) AS n', *aggregates])} FROM {fetched}) {w}"
         return f"(SELECT {self._object(pairs)} FROM {paged})"
 
     def _probe(
@@ -319,51 +324,49 @@ class Compiler:
         y, where = self._rows(spec, parent, scope, filters)
         return probe(ordering, y, f"FROM {spec.table} {y} WHERE {where}", values, after=after)
 
-    def _page_items(
+    def _page_item(
         self,
         node: FieldNode,
         spec: Connection,
         w: str,
         scope: Scope,
         path: tuple[str, ...],
+        cursors: _CursorUse,
         *,
         edges: bool,
     ) -> str:
+        """One item of the page: the selection over the window's row ``({w}q.r)``."""
         self._state.node_lists.append(path)
         if node.selection_set is None:
             raise NotCompilable(Reason.FIELD, "items without selection")
-        r, k = self._state.alias("r"), self._state.alias("k")
-        # The page's rows by their keys, in page order, one primary-key probe each (a join would
-        # let the planner hash the parent's every row): a real table alias, which functions over
-        # the row type (effective_status) accept.
-        if edges:
-            pairs = []
-            for child in self._fields(node.selection_set, f"{spec.type_name}Edge"):
-                name, key = child.name.value, self._key(child)
-                if name == "node":
-                    pairs.append((key, self._selection(child, spec.type_name, r, scope, path)))
-                elif name == "cursor":
-                    pairs.append((key, f"{k}.cur"))
-                elif name == "__typename":
-                    pairs.append((key, literal(f"{spec.type_name}Edge")))
-                else:
-                    raise NotCompilable(Reason.FIELD, f"{spec.type_name}Edge.{name}")
-            item = self._object(pairs)
-        else:
-            item = self._selection(node, spec.type_name, r, scope, path)
-        keys = f"unnest({w}.tids, {w}.ids, {w}.curs) WITH ORDINALITY AS {k}(tenant_id, id, cur, ord)"
-        row = f"(SELECT {item} FROM {spec.table} {r} WHERE {r}.tenant_id = {k}.tenant_id AND {r}.id = {k}.id)"
-        return f"COALESCE((SELECT json_agg({row} ORDER BY {k}.ord) FROM {keys}), '[]'::json)"
+        r = f"({w}q.r)"
+        if not edges:
+            return self._selection(node, spec.type_name, r, scope, path)
+        pairs = []
+        for child in self._fields(node.selection_set, f"{spec.type_name}Edge"):
+            name, key = child.name.value, self._key(child)
+            if name == "node":
+                pairs.append((key, self._selection(child, spec.type_name, r, scope, path)))
+            elif name == "cursor":
+                cursors.read = True
+                pairs.append((key, f"{w}q.cur"))
+            elif name == "__typename":
+                pairs.append((key, literal(f"{spec.type_name}Edge")))
+            else:
+                raise NotCompilable(Reason.FIELD, f"{spec.type_name}Edge.{name}")
+        return self._object(pairs)
 
-    def _page_info(self, node: FieldNode, w: str, beyond: str, probes: _Probes, *, backward: bool) -> str:
+    def _page_info(
+        self, node: FieldNode, w: str, beyond: str, probes: _Probes, cursors: _CursorUse, *, backward: bool
+    ) -> str:
         """``db/pagination.py``'s rules: the row fetched beyond the page, or a probe past a cursor."""
         if node.selection_set is None:
             raise NotCompilable(Reason.FIELD, "pageInfo without selection")
         values: dict[str, Callable[[], str]] = {
             "hasNextPage": lambda: probes.from_before() if backward else f"({beyond} OR {probes.from_before()})",
             "hasPreviousPage": lambda: f"({beyond} OR {probes.upto_after()})" if backward else probes.upto_after(),
-            "startCursor": lambda: f"{w}.curs[1]",
-            "endCursor": lambda: f"{w}.curs[cardinality({w}.curs)]",
+            "startCursor": lambda: cursors.list(f"{w}.curs[1]"),
+            "endCursor": lambda: cursors.list(f"{w}.curs[cardinality({w}.curs)]"),
             "__typename": lambda: literal("PageInfo"),
         }
         pairs = []
@@ -471,6 +474,19 @@ class Compiler:
     def _object(self, pairs: list[tuple[str, str]]) -> str:
         # Response keys are the caller's aliases: parameters, never spliced into the SQL.
         return "json_build_object(" + ", ".join(f"{self._param(k, 'text')}, {v}" for k, v in pairs) + ")"
+
+
+@dataclass
+class _CursorUse:
+    """Which of a connection's cursors the document reads: each row's (``read``), and the page's
+    list of them for ``startCursor``/``endCursor`` (``listed``)."""
+
+    read: bool = False
+    listed: bool = False
+
+    def list(self, expression: str) -> str:
+        self.read = self.listed = True
+        return expression
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from typing import Any
 
 from graphql import GraphQLEnumType
 
+from purchasegraph.db.ordering import base64url_sql
+
 
 class Params:
     """The statement's parameters; ``add`` returns the placeholder, cast to the type given."""
@@ -35,7 +37,7 @@ def global_id(type_name: str, tenant: str | None, key: str) -> str:
     """``encode_id``: base64url of ``Type:tenant:key`` (``Type::key`` without a tenant), no padding."""
     prefix = literal(f"{type_name}:") + (f" || {tenant}::text" if tenant is not None else "")
     raw = f"{prefix} || ':' || {key}::text"
-    return f"rtrim(translate(replace(encode(convert_to({raw}, 'UTF8'), 'base64'), E'\\n', ''), '+/', '-_'), '=')"
+    return f"rtrim({base64url_sql(raw)}, '=')"
 
 
 def timestamp(expr: str) -> str:
