@@ -30,12 +30,13 @@ import enum
 import hashlib
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
+from purchasegraph.gateway.lru import ByteBoundedLRU, text_bytes
 from purchasegraph.settings import Settings
 
 ASYMMETRIC_ALGORITHMS = ["RS256", "ES256"]
@@ -249,8 +250,28 @@ class SigningKeys(jwt.PyJWKClient):
             raise jwt.PyJWKClientConnectionError("the JWKS holds no usable signing keys") from exc
 
 
+# Tokens already verified, by their exact text: a client sends the same bearer token with every
+# request for an hour, and checking its signature and claims again each time was about a tenth
+# of a compiled read's work in the gateway process. Bounded in bytes (``ByteBoundedLRU``).
+VERIFIED_TOKENS_BYTES = 4 * 1024 * 1024
+# Leeway on the dates of a token, as PyJWT is told.
+LEEWAY_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class _Verified:
+    principal: Claims | AppClaims
+    # Past this instant (seconds since the epoch) the token is checked afresh: its expiry plus the
+    # leeway, or sooner, when the key set that verified it would have been fetched again.
+    until: float
+
+
 class TokenVerifier:
-    def __init__(self, settings: Settings, *, secret: str | None) -> None:
+    def __init__(self, settings: Settings, *, secret: str | None, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._verified: ByteBoundedLRU[str, _Verified] = ByteBoundedLRU(
+            VERIFIED_TOKENS_BYTES, lambda token, _v: text_bytes(token) + 512
+        )
         self._issuers = settings.jwt_issuers
         self._audiences = list(settings.jwt_audiences)
         self._secret = secret
@@ -276,7 +297,19 @@ class TokenVerifier:
         return claims
 
     async def verify_principal(self, token: str) -> Claims | AppClaims:
-        """A user's or an application's token, verified: signature, dates, audience, issuer, ids."""
+        """A user's or an application's token, verified: signature, dates, audience, issuer, ids.
+        A token verified before is taken from ``_verified`` until it expires; one refused is
+        checked again each time (nothing a client sends wrongly is kept)."""
+        now = self._clock()
+        known = self._verified.get(token)
+        if known is not None and now < known.until:
+            return known.principal
+        principal, expires = await self._verify(token)
+        self._verified.put(token, _Verified(principal, until=min(expires + LEEWAY_SECONDS, now + JWKS_CACHE_SECONDS)))
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Claims | AppClaims, float]:
+        """The token's principal and its expiry (``exp``), every check made."""
         try:
             if self._jwks is not None:
                 # PyJWKClient fetches over blocking urllib; keep it off the event loop.
@@ -292,12 +325,12 @@ class TokenVerifier:
                 algorithms=algorithms,
                 audience=self._audiences,
                 options={"require": COMMON_CLAIMS},
-                leeway=30,
+                leeway=LEEWAY_SECONDS,
             )
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise _refusal(exc) from exc
         _check_issuer(payload, self._issuers)
-        return principal_from(payload)
+        return principal_from(payload), float(payload["exp"])
 
 
 def pairwise_subject(user_id: uuid.UUID, audience: str) -> str:
