@@ -251,6 +251,15 @@ LICENSE_REQUEST_VISIBLE = (
 )
 
 
+# A cancellation request `{c}` (an admin asks the purchaser of a self-service subscription to cancel
+# it): seen wherever its subscription is (SUBSCRIPTION_VISIBLE), by whole-tenant viewers and by the
+# purchaser asked; `{j}` is a spare alias for that subscription.
+CANCELLATION_REQUEST_VISIBLE = (
+    "({whole} OR EXISTS (SELECT 1 FROM subscriptions {j} WHERE {j}.tenant_id = {c}.tenant_id"
+    " AND {j}.id = {c}.subscription_id AND {j}.purchaser_user_id = {viewer}))"
+)
+
+
 # A directory user: viewers who see the directory (whole-tenant viewers and members) see every
 # user of the tenant; anyone else (a guest) only themselves. `{directory}` is the scope's
 # `sees_directory`, `{u}` the user row.
@@ -400,3 +409,13 @@ def may_manage_subscription(scope: Scope, *, controlled_by: str, purchaser_id: u
     if scope.whole_tenant:
         return Decision.NOT_AUTHORIZED
     return Decision.NOT_IN_CONTROL if is_purchaser else Decision.NOT_FOUND
+
+
+def may_answer_cancellation(scope: Scope, *, purchaser_id: uuid.UUID | None) -> Decision:
+    """A cancellation request is answered by the purchaser it asks, in their own tenant, and by no
+    one else: whole-tenant viewers (admins, readers, partners, applications) see it and are
+    refused; anyone else finds nothing."""
+    at_home = scope.partner_tenant_id is None and scope.app_id is None
+    if scope.viewer_id is not None and purchaser_id == scope.viewer_id and at_home:
+        return Decision.ALLOWED
+    return Decision.NOT_AUTHORIZED if scope.whole_tenant else Decision.NOT_FOUND

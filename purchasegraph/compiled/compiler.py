@@ -616,6 +616,10 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         # A renewal buys the whole quantity again for a new term.
         "quantity": _col("CASE WHEN {a}.kind = 'renew' THEN {a}.quantity_after ELSE {a}.quantity_delta END"),
         "purchasedAt": _col(timestamp("{a}.created_at")),
+        "channel": _enum(
+            "SubscriptionChannel",
+            "(SELECT s.channel FROM subscriptions s WHERE s.tenant_id = {a}.tenant_id AND s.id = {a}.subscription_id)",
+        ),
     },
     "Invoice": {
         "id": _col(global_id("Invoice", "{a}.tenant_id", "{a}.id")),
@@ -647,6 +651,14 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "status": _col("{a}.status"),
         "createdAt": _col(timestamp("{a}.created_at")),
         "decidedAt": _col(timestamp("{a}.decided_at")),
+    },
+    "CancellationRequest": {
+        "id": _col(global_id("CancellationRequest", "{a}.tenant_id", "{a}.id")),
+        "status": _enum("CancellationRequestStatus", "{a}.status"),
+        "message": _col("{a}.message"),
+        "responseMessage": _col("{a}.response_message"),
+        "createdAt": _col(timestamp("{a}.created_at")),
+        "resolvedAt": _col(timestamp("{a}.resolved_at")),
     },
     # Who acted is in fields.FIELDS: the policy decides per viewer whether it is shown.
     "AuditEvent": {

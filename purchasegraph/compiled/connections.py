@@ -10,19 +10,21 @@ resolvers report it in their words.
 
 from __future__ import annotations
 
+import datetime
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLEnumType, GraphQLSchema
+from graphql import GraphQLEnumType, GraphQLScalarType, GraphQLSchema
 
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.db import ordering as sortables
 from purchasegraph.db.ordering import Sortable
-from purchasegraph.db.queries import assignments, orders, requests, subscriptions, users
+from purchasegraph.db.queries import assignments, cancellations, orders, requests, subscriptions, users
 from purchasegraph.policy import (
     ASSIGNMENT_VISIBLE,
+    CANCELLATION_REQUEST_VISIBLE,
     INVOICE_VISIBLE,
     LICENSE_REQUEST_VISIBLE,
     SUBSCRIPTION_VISIBLE,
@@ -126,7 +128,30 @@ def _search(schema: GraphQLSchema, value: Any) -> str | None:
     return users.search_prefix(_text(schema, value))
 
 
+def _scalar(type_name: str, python_type: type) -> Reader:
+    """A custom scalar (DateTime, Date): a variable arrives coerced, a literal is parsed by the
+    schema's own scalar, as the resolvers receive it; a value it refuses is the resolvers' to report."""
+
+    def read(schema: GraphQLSchema, value: Any) -> Any:
+        if value is None or isinstance(value, python_type):
+            return value
+        scalar = schema.get_type(type_name)
+        assert isinstance(scalar, GraphQLScalarType)
+        try:
+            parsed = scalar.parse_value(value) if isinstance(value, str) else None
+        except Exception:  # noqa: BLE001 - whatever the scalar refuses, the resolvers report
+            parsed = None
+        if not isinstance(parsed, python_type):
+            raise NotCompilable(Reason.INVALID_INPUT, type_name)
+        return parsed
+
+    return read
+
+
 PRODUCT = Filter("productId", "product", "text", _text)
+CHANNEL = Filter("channel", "channels", "text[]", _channels)
+EXPIRES_BEFORE = Filter("expiresBefore", "expires_before", "timestamptz", _scalar("DateTime", datetime.datetime))
+PURCHASED_SINCE = Filter("purchasedSince", "purchased_since", "timestamptz", _scalar("DateTime", datetime.datetime))
 
 # -- the connections ------------------------------------------------------------------------------
 
@@ -140,13 +165,21 @@ SUBSCRIPTIONS_OF_TENANT = Connection(
     + SUBSCRIPTION_VISIBLE.format(s="{a}", **_KEEP)
     + " AND "
     + subscriptions.FILTERS.format(
-        s="{a}", channels="{channels}", product="{product}", statuses="{statuses}", purchaser="{purchaser}"
+        s="{a}",
+        channels="{channels}",
+        product="{product}",
+        statuses="{statuses}",
+        purchaser="{purchaser}",
+        expires_before="{expires_before}",
+        purchased_since="{purchased_since}",
     ),
     filters=(
-        Filter("channel", "channels", "text[]", _channels),
+        CHANNEL,
         PRODUCT,
         Filter("status", "statuses", "text[]", _enum_values("SubscriptionStatus")),
         Filter("purchaserId", "purchaser", "uuid", _user_id),
+        EXPIRES_BEFORE,
+        PURCHASED_SINCE,
     ),
 )
 ORDERS_OF_SUBSCRIPTION = Connection(
@@ -184,9 +217,18 @@ PURCHASES_OF_TENANT = Connection(
     + _SUBSCRIPTION_OF_ROW
     + SUBSCRIPTION_VISIBLE.format(s="{j}", **_KEEP)
     + " AND "
-    + orders.PURCHASE_FILTERS.format(s="{j}", product="{product}", purchaser="{purchaser}")
-    + ")",
-    filters=(PRODUCT, Filter("purchaserId", "purchaser", "uuid", _user_id)),
+    + orders.PURCHASE_FILTERS.format(
+        s="{j}", product="{product}", purchaser="{purchaser}", channels="{channels}", expires_before="{expires_before}"
+    )
+    + ") AND "
+    + orders.PURCHASE_ORDER_FILTERS.format(o="{a}", purchased_since="{purchased_since}"),
+    filters=(
+        PRODUCT,
+        Filter("purchaserId", "purchaser", "uuid", _user_id),
+        CHANNEL,
+        EXPIRES_BEFORE,
+        PURCHASED_SINCE,
+    ),
 )
 ASSIGNMENTS_OF_TENANT = Connection(
     table="license_assignments",
@@ -217,6 +259,16 @@ LICENSE_REQUESTS_OF_TENANT = Connection(
     sortable=sortables.LICENSE_REQUEST,
     where="{a}.tenant_id = {p}.id AND " + LICENSE_REQUEST_VISIBLE.format(r="{a}", **_KEEP),
 )
+CANCELLATION_REQUESTS_OF_TENANT = Connection(
+    table="cancellation_requests",
+    type_name="CancellationRequest",
+    sortable=sortables.CANCELLATION_REQUEST,
+    where="{a}.tenant_id = {p}.id AND "
+    + CANCELLATION_REQUEST_VISIBLE.format(c="{a}", j="{j}", **_KEEP)
+    + " AND "
+    + cancellations.FILTERS.format(c="{a}", statuses="{statuses}"),
+    filters=(Filter("status", "statuses", "text[]", _enum_values("CancellationRequestStatus")),),
+)
 AUDIT_EVENTS_OF_TENANT = Connection(
     table="audit_events",
     type_name="AuditEvent",
@@ -233,6 +285,7 @@ CONNECTIONS: dict[tuple[str, str], Connection] = {
     ("Tenant", "users"): USERS_OF_TENANT,
     ("Tenant", "licenseRequests"): LICENSE_REQUESTS_OF_TENANT,
     ("Tenant", "auditEvents"): AUDIT_EVENTS_OF_TENANT,
+    ("Tenant", "cancellationRequests"): CANCELLATION_REQUESTS_OF_TENANT,
     ("Subscription", "orders"): ORDERS_OF_SUBSCRIPTION,
     ("Subscription", "assignments"): ASSIGNMENTS_OF_SUBSCRIPTION,
     ("Subscription", "invoices"): INVOICES_OF_SUBSCRIPTION,

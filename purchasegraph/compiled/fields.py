@@ -10,6 +10,7 @@ from purchasegraph.compiled import lists
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Emitter, FieldCompiler
 from purchasegraph.compiled.objects import (
+    cancellation_request_of_subscription,
     payment_method_object,
     product_object,
     subscription_object,
@@ -60,6 +61,22 @@ def _payment_method(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tup
 
 
 def _actor(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
+    return _acting_user(e, node, scope, f"{a}.actor_tenant_id", f"{a}.actor_user_id", path)
+
+
+def _requested_by(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
+    """``CancellationRequest.requestedBy``: the admin who asked, shown as ``Order.actor`` is."""
+    return _acting_user(e, node, scope, f"{a}.requested_by_tenant_id", f"{a}.requested_by", path)
+
+
+def _cancellation_request(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
+    """``Subscription.cancellationRequest``: its open request, else its latest, in scope."""
+    return cancellation_request_of_subscription(e, node, scope, a, path)
+
+
+def _acting_user(
+    e: Emitter, node: FieldNode, scope: Scope, actor_tenant: str, actor_user: str, path: tuple[str, ...]
+) -> str:
     """``Order.actor``: the actor's user under the scope of the actor's own tenant, where
     ``sees_actor`` lets the viewer learn who acted. The actor's tenant is a column, but the
     tenants the viewer has any scope in are few and known: the order's own and those in reach.
@@ -70,8 +87,8 @@ def _actor(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, .
     for tenant_id in dict.fromkeys(candidates):
         if not sees_actor(scope, tenant_id) or not e._scope_of(tenant_id).sees_anything:
             continue
-        user = user_object(e, node, e._scope_of(tenant_id), f"{a}.actor_tenant_id", f"{a}.actor_user_id", path)
-        whens.append(f"WHEN {a}.actor_tenant_id = {e._param(tenant_id, 'uuid')} THEN {user}")
+        user = user_object(e, node, e._scope_of(tenant_id), actor_tenant, actor_user, path)
+        whens.append(f"WHEN {actor_tenant} = {e._param(tenant_id, 'uuid')} THEN {user}")
     return f"(CASE {' '.join(whens)} END)" if whens else "NULL::json"
 
 
@@ -114,4 +131,7 @@ FIELDS: dict[tuple[str, str], FieldCompiler] = {
     ("Assignment", "subscription"): _subscription,
     ("Assignment", "product"): _product_of_subscription,
     ("Invoice", "subscription"): _subscription,
+    ("Subscription", "cancellationRequest"): _cancellation_request,
+    ("CancellationRequest", "subscription"): _subscription,
+    ("CancellationRequest", "requestedBy"): _requested_by,
 }

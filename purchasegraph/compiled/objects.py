@@ -13,9 +13,11 @@ from collections.abc import Callable
 from graphql import FieldNode
 
 from purchasegraph.compiled.emitter import Emitter
+from purchasegraph.db.queries.cancellations import CURRENT_OF_SUBSCRIPTION, CURRENT_ORDER
 from purchasegraph.db.queries.orders import PURCHASE_KINDS
 from purchasegraph.policy import (
     ASSIGNMENT_VISIBLE,
+    CANCELLATION_REQUEST_VISIBLE,
     INVOICE_VISIBLE,
     LICENSE_REQUEST_VISIBLE,
     PARTNER_RELATIONSHIP_VISIBLE,
@@ -76,6 +78,35 @@ def subscription_object(
     visible = SUBSCRIPTION_VISIBLE.format(s="{a}", **_scoped(e, scope))
     where = f"{{a}}.tenant_id = {tenant} AND {{a}}.id = {subscription_id} AND {visible}"
     return _row(e, node, "Subscription", "subscriptions", where, scope, path)
+
+
+def cancellation_request_of_subscription(
+    e: Emitter, node: FieldNode, scope: Scope, subscription: str, path: tuple[str, ...]
+) -> str:
+    """``Subscription.cancellationRequest`` of the subscription row ``subscription``: its open
+    request, else its latest (``cancellations.CURRENT_ORDER``), where the viewer sees requests."""
+    if not scope.sees_anything:
+        return NULL
+    a, j = e._state.alias("r"), e._state.alias("j")
+    body = e._selection(node, "CancellationRequest", a, scope, path)
+    visible = CANCELLATION_REQUEST_VISIBLE.format(c=a, j=j, **_scoped(e, scope))
+    where = CURRENT_OF_SUBSCRIPTION.format(c=a, s=subscription)
+    return (
+        f"(SELECT {body} FROM cancellation_requests {a} WHERE {where} AND {visible}"
+        f" ORDER BY {CURRENT_ORDER.format(c=a)} LIMIT 1)"
+    )
+
+
+def _cancellation_request(
+    e: Emitter, node: FieldNode, scope: Scope, tenant_id: uuid.UUID, key_id: uuid.UUID, path: tuple[str, ...]
+) -> str:
+    if not scope.sees_anything:
+        return NULL
+    tenant, key = _keys(e, tenant_id, key_id)
+    j = e._state.alias("j")
+    visible = CANCELLATION_REQUEST_VISIBLE.format(c="{a}", j=j, **_scoped(e, scope))
+    where = f"{{a}}.tenant_id = {tenant} AND {{a}}.id = {key} AND {visible}"
+    return _row(e, node, "CancellationRequest", "cancellation_requests", where, scope, path)
 
 
 # -- node(id:): an object of a tenant by its key, as resolve_node's TENANT_SCOPED loaders ------
@@ -192,6 +223,7 @@ def _license_request(
 
 # The types resolve_node finds in a tenant, by the global ID's type name.
 BY_ID: dict[str, ById] = {
+    "CancellationRequest": _cancellation_request,
     "LicenseRequest": _license_request,
     "User": _user,
     "Subscription": _subscription,

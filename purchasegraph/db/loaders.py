@@ -17,6 +17,7 @@ from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice
 from purchasegraph.db.queries import (
     assignments,
+    cancellations,
     eligibility,
     invoices,
     orders,
@@ -101,6 +102,17 @@ class Loaders:
 
     def payment_method(self, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
         return self._scoped("payment_method", payment_methods.fetch_payment_methods_by_id, scope)
+
+    def cancellation_request(self, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
+        return self._scoped("cancellation_request", cancellations.fetch_cancellation_requests_by_id, scope)
+
+    def cancellation_request_of_subscription(self, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
+        """Keyed by subscription id: its open request, else its latest."""
+
+        async def batch(ids: list[uuid.UUID]) -> list[Record | None]:
+            return await cancellations.fetch_current_by_subscription(self._db, scope=scope, subscription_ids=ids)
+
+        return self._loader(("cancellation_request_of_subscription", scope), batch)
 
     def eligibility_facts(self, tenant_id: uuid.UUID) -> DataLoader[str, Record | None]:
         async def batch(product_ids: list[str]) -> list[Record | None]:

@@ -149,6 +149,12 @@ LICENSE_REQUEST = _sortable(
     _ts("CREATED_AT", "created_at"),
     _ts("DECIDED_AT", "decided_at", nullable=True),
 )
+CANCELLATION_REQUEST = _sortable(
+    "CancellationRequest",
+    (("CREATED_AT", True), (ID, False)),
+    _ts("CREATED_AT", "created_at"),
+    _ts("RESOLVED_AT", "resolved_at", nullable=True),
+)
 AUDIT_EVENT = _sortable(
     "AuditEvent",
     (("OCCURRED_AT", True), (ID, True)),

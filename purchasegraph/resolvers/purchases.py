@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Sequence
 
 from purchasegraph.context import Info
 from purchasegraph.db.executor import Record
 from purchasegraph.db.pagination import PageArgs, Slice
-from purchasegraph.db.queries import assignments, orders, subscriptions
+from purchasegraph.db.queries import assignments, cancellations, orders, subscriptions
 
 
 async def subscription(info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID) -> Record | None:
@@ -24,6 +25,8 @@ async def subscriptions_of_tenant(
     product_id: str | None,
     statuses: Sequence[str] | None,
     purchaser_id: uuid.UUID | None,
+    expires_before: datetime.datetime | None = None,
+    purchased_since: datetime.datetime | None = None,
 ) -> Slice:
     return await subscriptions.fetch_subscriptions_by_tenant(
         info.context.db,
@@ -33,6 +36,8 @@ async def subscriptions_of_tenant(
         product_id=product_id,
         statuses=statuses,
         purchaser_id=purchaser_id,
+        expires_before=expires_before,
+        purchased_since=purchased_since,
     )
 
 
@@ -52,6 +57,9 @@ async def purchases_of_tenant(
     *,
     product_id: str | None,
     purchaser_id: uuid.UUID | None,
+    channels: Sequence[str] | None = None,
+    expires_before: datetime.datetime | None = None,
+    purchased_since: datetime.datetime | None = None,
 ) -> Slice:
     return await orders.fetch_purchases_by_tenant(
         info.context.db,
@@ -59,6 +67,9 @@ async def purchases_of_tenant(
         page=page,
         product_id=product_id,
         purchaser_id=purchaser_id,
+        channels=channels,
+        expires_before=expires_before,
+        purchased_since=purchased_since,
     )
 
 
@@ -99,3 +110,22 @@ async def invoices_of_subscription(
 async def payment_method(info: Info, tenant_id: uuid.UUID, payment_method_id: uuid.UUID) -> Record | None:
     """Only the card's owner gets a row back; the query has no whole-tenant way in."""
     return await info.context.loaders.payment_method(info.context.scope_of(tenant_id)).load(payment_method_id)
+
+
+async def cancellation_request(info: Info, tenant_id: uuid.UUID, request_id: uuid.UUID) -> Record | None:
+    return await info.context.loaders.cancellation_request(info.context.scope_of(tenant_id)).load(request_id)
+
+
+async def cancellation_request_of_subscription(
+    info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID
+) -> Record | None:
+    loader = info.context.loaders.cancellation_request_of_subscription(info.context.scope_of(tenant_id))
+    return await loader.load(subscription_id)
+
+
+async def cancellation_requests_of_tenant(
+    info: Info, tenant_id: uuid.UUID, page: PageArgs, *, statuses: Sequence[str] | None
+) -> Slice:
+    return await cancellations.fetch_cancellation_requests_by_tenant(
+        info.context.db, scope=info.context.scope_of(tenant_id), page=page, statuses=statuses
+    )

@@ -37,6 +37,16 @@ class ChannelFilter(enum.Enum):
     SELF_SERVICE_ONLY = strawberry.enum_value("self_service", description="Self-service only.")
 
 
+@strawberry.enum(description="Where an admin's request that the purchaser cancel a subscription stands.")
+class CancellationRequestStatus(enum.Enum):
+    OPEN = strawberry.enum_value("pending", description="Waiting for the purchaser's answer; at most one per subscription.")
+    ACCEPTED = strawberry.enum_value("accepted", description="The purchaser accepted: the subscription was canceled.")
+    DECLINED = strawberry.enum_value("declined", description="The purchaser declined; the admins may ask again.")
+    CLOSED = strawberry.enum_value(
+        "closed", description="Closed without an answer: the admins took control of the subscription."
+    )
+
+
 @strawberry.enum(description="Lifecycle of a subscription, as in Microsoft 365.")
 class SubscriptionStatus(enum.Enum):
     TRIAL = strawberry.enum_value("trial", description="A free trial.")

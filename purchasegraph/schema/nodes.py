@@ -18,6 +18,7 @@ from purchasegraph.schema.purchases import (
     Order,
     PaymentMethod,
     Purchase,
+    load_cancellation_request,
     load_subscription,
 )
 from purchasegraph.schema.tenants import PartnerRelationship, load_license_request, load_tenant
@@ -59,7 +60,12 @@ async def _license_request(info: Info, tenant_id: uuid.UUID, key: uuid.UUID) -> 
     return await load_license_request(info, tenant_id, key)
 
 
+async def _cancellation_request(info: Info, tenant_id: uuid.UUID, key: uuid.UUID) -> Node | None:
+    return await load_cancellation_request(info, tenant_id, key)
+
+
 TENANT_SCOPED: dict[str, TenantScoped] = {
+    "CancellationRequest": _cancellation_request,
     "LicenseRequest": _license_request,
     "User": load_user,
     "Subscription": load_subscription,

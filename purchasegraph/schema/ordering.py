@@ -68,6 +68,12 @@ class LicenseRequestOrderField(enum.Enum):
     DECIDED_AT = strawberry.enum_value("DECIDED_AT", description="When it was decided; pending last.")
 
 
+@strawberry.enum(description="Keys cancellation requests sort by.")
+class CancellationRequestOrderField(enum.Enum):
+    CREATED_AT = strawberry.enum_value("CREATED_AT", description="When the admin asked.")
+    RESOLVED_AT = strawberry.enum_value("RESOLVED_AT", description="When it was answered or closed; open last.")
+
+
 @strawberry.enum(description="Keys audit events sort by.")
 class AuditEventOrderField(enum.Enum):
     OCCURRED_AT = strawberry.enum_value("OCCURRED_AT", description="When it happened.")
@@ -114,6 +120,12 @@ class LicenseRequestOrder:
     direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=_DIRECTION)
 
 
+@strawberry.input(description=f"One sort key of cancellation requests. {TIE}")
+class CancellationRequestOrder:
+    field: CancellationRequestOrderField = strawberry.field(description=_FIELD)
+    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=_DIRECTION)
+
+
 @strawberry.input(description=f"One sort key of audit events. {TIE}")
 class AuditEventOrder:
     field: AuditEventOrderField = strawberry.field(description=_FIELD)
@@ -147,5 +159,6 @@ for _enum, _sortable in (
     (InvoiceOrderField, ordering.INVOICE),
     (LicenseRequestOrderField, ordering.LICENSE_REQUEST),
     (AuditEventOrderField, ordering.AUDIT_EVENT),
+    (CancellationRequestOrderField, ordering.CANCELLATION_REQUEST),
 ):
     assert {m.name for m in _enum} == set(_sortable.fields) - {ordering.ID}, _enum

@@ -20,6 +20,7 @@ from purchasegraph.schema.connection import Connection, connection_from_slice
 from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.enums import (
     BillingFrequency,
+    CancellationRequestStatus,
     ControlledBy,
     InvoiceStatus,
     OrderKind,
@@ -161,6 +162,14 @@ class Subscription(Node):
         slice_ = await purchases.invoices_of_subscription(info, self.tenant_id, self.subscription_id, page)
         return connection_from_slice(slice_, Invoice.from_row)
 
+    @strawberry.field(
+        description="The admins' request that its purchaser cancel it: the open one, else the latest answered or "
+        "closed; null if none was made. Seen by whole-tenant viewers and by the purchaser asked."
+    )
+    async def cancellation_request(self, info: Info) -> CancellationRequest | None:
+        row = await purchases.cancellation_request_of_subscription(info, self.tenant_id, self.subscription_id)
+        return CancellationRequest.from_row(row) if row is not None else None
+
 
 async def load_subscription(info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID) -> Subscription | None:
     row = await purchases.subscription(info, tenant_id, subscription_id)
@@ -214,6 +223,7 @@ class Purchase(Node):
     unit_price: Money = strawberry.field(description="Price per license per month.")
     total: Money = strawberry.field(description="Amount of this purchase.")
     purchased_at: datetime.datetime = strawberry.field(description="When it was bought.")
+    channel: SubscriptionChannel = strawberry.field(description="Self-service or central: its subscription's channel.")
     tenant_id: strawberry.Private[uuid.UUID]
     subscription_id: strawberry.Private[uuid.UUID]
     product_id: strawberry.Private[str]
@@ -229,6 +239,7 @@ class Purchase(Node):
             unit_price=Money(amount=row["unit_price"], currency=row["currency"]),
             total=Money(amount=row["total"], currency=row["currency"]),
             purchased_at=row["created_at"],
+            channel=SubscriptionChannel(row["channel"]),
             tenant_id=row["tenant_id"],
             subscription_id=row["subscription_id"],
             product_id=row["product_id"],
@@ -319,3 +330,55 @@ class Invoice(Node):
     @strawberry.field(description="The subscription billed.")
     async def subscription(self, info: Info) -> Subscription | None:
         return await load_subscription(info, self.tenant_id, self.subscription_id)
+
+
+@strawberry.type(
+    description="An admin's request that the purchaser of a self-service subscription cancel it. The purchaser "
+    "answers it with `answerCancellationRequest`; it closes by itself when the admins take control."
+)
+class CancellationRequest(Node):
+    status: CancellationRequestStatus = strawberry.field(description="Open, accepted, declined or closed.")
+    message: str = strawberry.field(description="What the admin told the purchaser.")
+    response_message: str | None = strawberry.field(description="What the purchaser answered, if anything.")
+    created_at: datetime.datetime = strawberry.field(description="When the admin asked.")
+    resolved_at: datetime.datetime | None = strawberry.field(
+        description="When it was answered or closed; null while open."
+    )
+    tenant_id: strawberry.Private[uuid.UUID]
+    subscription_id: strawberry.Private[uuid.UUID]
+    requested_by_id: strawberry.Private[uuid.UUID | None]
+    requested_by_tenant_id: strawberry.Private[uuid.UUID]
+
+    @classmethod
+    def from_row(cls, row: Record) -> CancellationRequest:
+        return cls(
+            id=strawberry.ID(encode_id("CancellationRequest", row["id"], row["tenant_id"])),
+            status=CancellationRequestStatus(row["status"]),
+            message=row["message"],
+            response_message=row["response_message"],
+            created_at=row["created_at"],
+            resolved_at=row["resolved_at"],
+            tenant_id=row["tenant_id"],
+            subscription_id=row["subscription_id"],
+            requested_by_id=row["requested_by"],
+            requested_by_tenant_id=row["requested_by_tenant_id"],
+        )
+
+    @strawberry.field(description="The subscription its purchaser is asked to cancel.")
+    async def subscription(self, info: Info) -> Subscription | None:
+        return await load_subscription(info, self.tenant_id, self.subscription_id)
+
+    @strawberry.field(
+        description="The admin who asked, when the viewer may see them (a partner's admin acts from its own tenant)."
+    )
+    async def requested_by(self, info: Info) -> User | None:
+        if not sees_actor(info.context.scope_of(self.tenant_id), self.requested_by_tenant_id):
+            return None  # another partner of the customer: as the audit trail withholds it
+        return await load_user(info, self.requested_by_tenant_id, self.requested_by_id)
+
+
+async def load_cancellation_request(
+    info: Info, tenant_id: uuid.UUID, request_id: uuid.UUID
+) -> CancellationRequest | None:
+    row = await purchases.cancellation_request(info, tenant_id, request_id)
+    return CancellationRequest.from_row(row) if row is not None else None

@@ -19,6 +19,7 @@ from purchasegraph.schema.catalogue import Product, load_product
 from purchasegraph.schema.connection import Connection, connection_from_slice
 from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.enums import (
+    CancellationRequestStatus,
     ChannelFilter,
     DirectoryRole,
     OrganizationType,
@@ -32,17 +33,41 @@ from purchasegraph.schema.ordering import (
     ORDER_BY,
     AssignmentOrder,
     AuditEventOrder,
+    CancellationRequestOrder,
     LicenseRequestOrder,
     OrderOrder,
     SubscriptionOrder,
     UserOrder,
 )
 from purchasegraph.schema.ordering import resolve as resolve_order
-from purchasegraph.schema.purchases import After, Assignment, Before, First, Last, Purchase, Subscription
+from purchasegraph.schema.purchases import (
+    After,
+    Assignment,
+    Before,
+    CancellationRequest,
+    First,
+    Last,
+    Purchase,
+    Subscription,
+)
 
 ProductIdArg = Annotated[
     str | None, strawberry.argument(description="Only this product (commerce id, e.g. CFQ7TTC0H9MP).")
 ]
+
+
+ChannelArg = Annotated[ChannelFilter, strawberry.argument(description="Central only, or include self-service.")]
+ExpiresBeforeArg = Annotated[
+    datetime.datetime | None,
+    strawberry.argument(description="Only subscriptions whose current term ends before this instant."),
+]
+PurchasedSinceArg = Annotated[
+    datetime.datetime | None, strawberry.argument(description="Only what was bought at or after this instant.")
+]
+
+
+def _channels(channel: ChannelFilter) -> list[str] | None:
+    return None if channel is ChannelFilter.INCLUDE_SELF_SERVICE else [cast(str, channel.value)]
 
 
 def _user_filter(value: strawberry.ID | None, field: str) -> uuid.UUID | None:
@@ -255,6 +280,9 @@ class Tenant(Node):
         purchaser_id: Annotated[
             strawberry.ID | None, strawberry.argument(description="Only this purchaser (User ID).")
         ] = None,
+        channel: ChannelArg = ChannelFilter.INCLUDE_SELF_SERVICE,
+        expires_before: ExpiresBeforeArg = None,
+        purchased_since: PurchasedSinceArg = None,
     ) -> Connection[Purchase]:
         page = paging.page_args(first, after, last, before, resolve_order(sortables.ORDER, order_by))
         slice_ = await purchases.purchases_of_tenant(
@@ -263,6 +291,9 @@ class Tenant(Node):
             page,
             product_id=product_id,
             purchaser_id=_user_filter(purchaser_id, "purchaserId"),
+            channels=_channels(channel),
+            expires_before=expires_before,
+            purchased_since=purchased_since,
         )
         return connection_from_slice(slice_, Purchase.from_row)
 
@@ -285,17 +316,20 @@ class Tenant(Node):
         purchaser_id: Annotated[
             strawberry.ID | None, strawberry.argument(description="Only this purchaser (User ID).")
         ] = None,
+        expires_before: ExpiresBeforeArg = None,
+        purchased_since: PurchasedSinceArg = None,
     ) -> Connection[Subscription]:
         page = paging.page_args(first, after, last, before, resolve_order(sortables.SUBSCRIPTION, order_by))
-        channels = None if channel is ChannelFilter.INCLUDE_SELF_SERVICE else [cast(str, channel.value)]
         slice_ = await purchases.subscriptions_of_tenant(
             info,
             self.uuid,
             page,
-            channels=channels,
+            channels=_channels(channel),
             product_id=product_id,
             statuses=[cast(str, s.value) for s in status] if status is not None else None,
             purchaser_id=_user_filter(purchaser_id, "purchaserId"),
+            expires_before=expires_before,
+            purchased_since=purchased_since,
         )
         return connection_from_slice(slice_, Subscription.from_row)
 
@@ -376,6 +410,28 @@ class Tenant(Node):
         page = paging.page_args(first, after, last, before, resolve_order(sortables.LICENSE_REQUEST, order_by))
         slice_ = await tenants.license_requests_of_tenant(info, self.uuid, page)
         return connection_from_slice(slice_, LicenseRequest.from_row)
+
+    @strawberry.field(
+        description="Requests that purchasers cancel their self-service subscriptions, newest first: whole-tenant "
+        "viewers (admins, readers, partners) see all, a purchaser those asked of them."
+    )
+    async def cancellation_requests(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        order_by: Annotated[list[CancellationRequestOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
+        status: Annotated[
+            list[CancellationRequestStatus] | None, strawberry.argument(description="Only these statuses.")
+        ] = None,
+    ) -> Connection[CancellationRequest]:
+        page = paging.page_args(first, after, last, before, resolve_order(sortables.CANCELLATION_REQUEST, order_by))
+        slice_ = await purchases.cancellation_requests_of_tenant(
+            info, self.uuid, page, statuses=[cast(str, s.value) for s in status] if status is not None else None
+        )
+        return connection_from_slice(slice_, CancellationRequest.from_row)
 
     @strawberry.field(description="Every mutation on the tenant, newest first; admins and active partners only.")
     async def audit_events(

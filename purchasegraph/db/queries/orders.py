@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Sequence
 
@@ -13,7 +14,7 @@ from purchasegraph.policy import SUBSCRIPTION_VISIBLE, Scope
 
 COLUMNS = """o.tenant_id, o.id, o.subscription_id, o.kind, o.actor_user_id, o.actor_tenant_id,
        o.quantity_delta, o.quantity_after, o.unit_price, o.total, o.currency, o.created_at,
-       s.product_id, s.purchaser_user_id"""
+       s.product_id, s.purchaser_user_id, s.channel"""
 
 # A purchase is an order that bought licenses (rule 9's "order history" and "purchase price").
 PURCHASE_KINDS = ("purchase", "add_licenses", "renew")
@@ -41,18 +42,32 @@ SELECT_ORDERS_BY_SUBSCRIPTION = connection_query(
 IS_PURCHASE = "{o}.kind IN (" + ", ".join(f"'{kind}'" for kind in PURCHASE_KINDS) + ")"
 
 # The purchases list's filters over the subscription `{s}` of the order, each NULL for any:
-# {product} text, {purchaser} uuid. Shared with the compiled read path.
+# {product} text, {purchaser} uuid, {channels} text[], {expires_before} timestamptz (the
+# subscription's term ends strictly before it). Shared with the compiled read path.
 PURCHASE_FILTERS = """({product} IS NULL OR {s}.product_id = {product})
-        AND ({purchaser} IS NULL OR {s}.purchaser_user_id = {purchaser})"""
+        AND ({purchaser} IS NULL OR {s}.purchaser_user_id = {purchaser})
+        AND ({channels} IS NULL OR {s}.channel = ANY({channels}))
+        AND ({expires_before} IS NULL OR {s}.expires_at < {expires_before})"""
+# The purchases list's filter over the order `{o}` itself, NULL for any: {purchased_since}
+# timestamptz (bought at or after it).
+PURCHASE_ORDER_FILTERS = "({purchased_since} IS NULL OR {o}.created_at >= {purchased_since})"
 
-# $9 product id (NULL = any), $10 purchaser uuid (NULL = any).
+# $9 product id, $10 purchaser uuid, $11 channels text[], $12 expires before, $13 purchased
+# since (timestamptz); NULL = any.
 SELECT_PURCHASES_BY_TENANT = connection_query(
     source=f"""FROM orders o
        JOIN subscriptions s ON s.tenant_id = o.tenant_id AND s.id = o.subscription_id
       WHERE o.tenant_id = $1 AND o.tenant_id = k.parent
         AND {IS_PURCHASE.format(o="o")}
         AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$7::bool", viewer="$8::uuid")}
-        AND {PURCHASE_FILTERS.format(s="s", product="$9::text", purchaser="$10::uuid")}""",
+        AND {PURCHASE_FILTERS.format(
+            s="s",
+            product="$9::text",
+            purchaser="$10::uuid",
+            channels="$11::text[]",
+            expires_before="$12::timestamptz",
+        )}
+        AND {PURCHASE_ORDER_FILTERS.format(o="o", purchased_since="$13::timestamptz")}""",
     columns=COLUMNS,
     alias="o",
     sortable=ordering.ORDER,
@@ -70,7 +85,15 @@ async def fetch_orders_by_subscription(
 
 
 async def fetch_purchases_by_tenant(
-    db: Executor, *, scope: Scope, page: PageArgs, product_id: str | None, purchaser_id: uuid.UUID | None
+    db: Executor,
+    *,
+    scope: Scope,
+    page: PageArgs,
+    product_id: str | None,
+    purchaser_id: uuid.UUID | None,
+    channels: Sequence[str] | None = None,
+    expires_before: datetime.datetime | None = None,
+    purchased_since: datetime.datetime | None = None,
 ) -> Slice:
     (slice_,) = await fetch_slices(
         db,
@@ -78,6 +101,12 @@ async def fetch_purchases_by_tenant(
         scope=scope,
         parents=[scope.tenant_id],
         page=page,
-        filters=(product_id, purchaser_id),
+        filters=(
+            product_id,
+            purchaser_id,
+            list(channels) if channels is not None else None,
+            expires_before,
+            purchased_since,
+        ),
     )
     return slice_

@@ -6,6 +6,7 @@ DISABLED subscription (its status, orders and invoices), whose service data is f
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Sequence
 
@@ -28,15 +29,25 @@ SELECT_SUBSCRIPTIONS_BY_ID = by_ids_query(
 )
 
 # The list's filters over a subscription `{s}`, each NULL for any: {channels} text[], {product}
-# text, {statuses} text[], {purchaser} uuid. Shared with the compiled read path.
+# text, {statuses} text[], {purchaser} uuid, {expires_before} and {purchased_since} timestamptz
+# (the term ends strictly before it; bought at or after it). Shared with the compiled read path.
 FILTERS = """({channels} IS NULL OR {s}.channel = ANY({channels}))
         AND ({product} IS NULL OR {s}.product_id = {product})
         AND ({statuses} IS NULL OR effective_status({s}) = ANY({statuses}))
-        AND ({purchaser} IS NULL OR {s}.purchaser_user_id = {purchaser})"""
+        AND ({purchaser} IS NULL OR {s}.purchaser_user_id = {purchaser})
+        AND ({expires_before} IS NULL OR {s}.expires_at < {expires_before})
+        AND ({purchased_since} IS NULL OR {s}.created_at >= {purchased_since})"""
 
-# Filters: $9 channels text[], $10 product id, $11 statuses text[], $12 purchaser uuid (NULL = any).
+# Filters: $9 channels text[], $10 product id, $11 statuses text[], $12 purchaser uuid,
+# $13 expires before, $14 purchased since (timestamptz) (NULL = any).
 _FILTERS = FILTERS.format(
-    s="s", channels="$9::text[]", product="$10::text", statuses="$11::text[]", purchaser="$12::uuid"
+    s="s",
+    channels="$9::text[]",
+    product="$10::text",
+    statuses="$11::text[]",
+    purchaser="$12::uuid",
+    expires_before="$13::timestamptz",
+    purchased_since="$14::timestamptz",
 )
 SELECT_SUBSCRIPTIONS_BY_TENANT = connection_query(
     source=f"""FROM subscriptions s
@@ -62,6 +73,8 @@ async def fetch_subscriptions_by_tenant(
     product_id: str | None,
     statuses: Sequence[str] | None,
     purchaser_id: uuid.UUID | None,
+    expires_before: datetime.datetime | None = None,
+    purchased_since: datetime.datetime | None = None,
 ) -> Slice:
     (slice_,) = await fetch_slices(
         db,
@@ -74,6 +87,8 @@ async def fetch_subscriptions_by_tenant(
             product_id,
             list(statuses) if statuses is not None else None,
             purchaser_id,
+            expires_before,
+            purchased_since,
         ),
     )
     return slice_
