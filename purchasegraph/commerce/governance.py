@@ -29,6 +29,12 @@ SELECT_PENDING_CANCELLATION_REQUEST = """
 SELECT EXISTS (SELECT 1 FROM cancellation_requests WHERE tenant_id = $1 AND subscription_id = $2 AND status = 'pending')
 """
 TAKE_CONTROL = "UPDATE subscriptions SET controlled_by = 'admins' WHERE tenant_id = $1 AND id = $2"
+# Once the admins govern the subscription, nothing is left to ask its purchaser: an open request
+# closes without their answer.
+CLOSE_OPEN_CANCELLATION_REQUEST = """
+UPDATE cancellation_requests SET status = 'closed', resolved_at = app_now()
+ WHERE tenant_id = $1 AND subscription_id = $2 AND status = 'pending'
+"""
 # Directory upkeep. The tenant's global admins, locked in one order before any of them changes:
 # of two concurrent departures of its last two, the second sees the first committed and refuses.
 # Under READ COMMITTED a row updated while this waited for its lock is read again, as committed.
@@ -111,6 +117,7 @@ async def take_control(work: Work, *, subscription_id: uuid.UUID) -> dict[str, A
     subscription = await lock_subscription(work, subscription_id)
     _require_purchaser_controlled(subscription["channel"], subscription["controlled_by"], subscription["status"])
     await work.conn.execute(TAKE_CONTROL, work.scope.tenant_id, subscription_id)
+    await work.conn.execute(CLOSE_OPEN_CANCELLATION_REQUEST, work.scope.tenant_id, subscription_id)
     order_id = await write_event_order(work, subscription=subscription, kind="take_over")
     await notify(
         work.conn,

@@ -139,7 +139,7 @@ def _scalar(type_name: str, python_type: type) -> Reader:
         assert isinstance(scalar, GraphQLScalarType)
         try:
             parsed = scalar.parse_value(value) if isinstance(value, str) else None
-        except Exception:  # noqa: BLE001 - whatever the scalar refuses, the resolvers report
+        except Exception:  # whatever the scalar refuses, the resolvers report
             parsed = None
         if not isinstance(parsed, python_type):
             raise NotCompilable(Reason.INVALID_INPUT, type_name)

@@ -39,7 +39,9 @@ class ChannelFilter(enum.Enum):
 
 @strawberry.enum(description="Where an admin's request that the purchaser cancel a subscription stands.")
 class CancellationRequestStatus(enum.Enum):
-    OPEN = strawberry.enum_value("pending", description="Waiting for the purchaser's answer; at most one per subscription.")
+    OPEN = strawberry.enum_value(
+        "pending", description="Waiting for the purchaser's answer; at most one per subscription."
+    )
     ACCEPTED = strawberry.enum_value("accepted", description="The purchaser accepted: the subscription was canceled.")
     DECLINED = strawberry.enum_value("declined", description="The purchaser declined; the admins may ask again.")
     CLOSED = strawberry.enum_value(

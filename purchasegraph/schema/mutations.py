@@ -15,7 +15,7 @@ from typing import Annotated, Any, cast
 
 import strawberry
 
-from purchasegraph.commerce import billing, governance, licensing, purchasing
+from purchasegraph.commerce import billing, cancellations, governance, licensing, purchasing
 from purchasegraph.commerce.billing import PaymentChoice
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.commerce.unit_of_work import Idempotency, Operation, Outcome, Problem, Work, refuse, run
@@ -25,7 +25,15 @@ from purchasegraph.resolvers import purchases
 from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.enums import BillingFrequency, SelfServicePolicyValue
 from purchasegraph.schema.ids import decode_id
-from purchasegraph.schema.purchases import Invoice, Order, PaymentMethod, Subscription, load_subscription
+from purchasegraph.schema.purchases import (
+    CancellationRequest,
+    Invoice,
+    Order,
+    PaymentMethod,
+    Subscription,
+    load_cancellation_request,
+    load_subscription,
+)
 from purchasegraph.schema.tenants import LicenseRequest, SelfServicePolicy, load_license_request, load_policy
 from purchasegraph.schema.viewer import product_key
 
@@ -109,6 +117,16 @@ class SelfServicePolicyPayload:
 @strawberry.type(description="The result of a license request or a decision on one.")
 class LicenseRequestPayload:
     license_request: LicenseRequest | None = strawberry.field(description="The request as it is now.")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success.")
+
+
+@strawberry.type(description="The result of answering a cancellation request.")
+class CancellationRequestPayload:
+    cancellation_request: CancellationRequest | None = strawberry.field(description="The request as it is now.")
+    subscription: Subscription | None = strawberry.field(
+        description="The subscription asked about, as it is now (DELETED when the request was accepted)."
+    )
+    order: Order | None = strawberry.field(description="The cancellation's order line, when the request was accepted.")
     user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success.")
 
 
@@ -577,6 +595,53 @@ class Mutation:
             lambda work, sid: governance.request_cancellation(
                 work, subscription_id=sid, message=_free_text(message, "message")
             ),
+        )
+
+    @strawberry.mutation(
+        description="The purchaser asked: accept an admin's cancellation request (the subscription is canceled in "
+        "the same transaction) or decline it."
+    )
+    async def answer_cancellation_request(
+        self,
+        info: Info,
+        request_id: Annotated[strawberry.ID, strawberry.argument(description="The request (CancellationRequest ID).")],
+        accept: Annotated[bool, strawberry.argument(description="True cancels the subscription; false declines.")],
+        message: Annotated[
+            str, strawberry.argument(description="Your answer to the admins. At most 1,000 characters.")
+        ] = "",
+    ) -> CancellationRequestPayload:
+        action = "cancellation_request.accept" if accept else "cancellation_request.decline"
+        target = _target(info, str(request_id), "CancellationRequest")
+        if target is None:
+            return CancellationRequestPayload(
+                cancellation_request=None,
+                subscription=None,
+                order=None,
+                user_errors=await _unknown(
+                    info, action, "CancellationRequest", str(request_id), "cancellation request", "requestId"
+                ),
+            )
+        tenant_id, request_uuid = target
+        outcome = await _run(
+            info,
+            action=action,
+            tenant_id=tenant_id,
+            target_type="CancellationRequest",
+            target_id=request_uuid,
+            operation=lambda work: cancellations.answer(
+                work, request_id=request_uuid, accept=accept, message=_free_text(message, "message")
+            ),
+        )
+        if outcome.problems:
+            return CancellationRequestPayload(
+                cancellation_request=None, subscription=None, order=None, user_errors=_user_errors(outcome.problems)
+            )
+        payload = await _subscription_payload(info, outcome, tenant_id)
+        return CancellationRequestPayload(
+            cancellation_request=await load_cancellation_request(info, tenant_id, request_uuid),
+            subscription=payload.subscription,
+            order=payload.order,
+            user_errors=[],
         )
 
     @strawberry.mutation(description="Admins: take control of a self-service subscription (the purchaser loses it).")

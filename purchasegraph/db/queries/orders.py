@@ -60,13 +60,15 @@ SELECT_PURCHASES_BY_TENANT = connection_query(
       WHERE o.tenant_id = $1 AND o.tenant_id = k.parent
         AND {IS_PURCHASE.format(o="o")}
         AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$7::bool", viewer="$8::uuid")}
-        AND {PURCHASE_FILTERS.format(
+        AND {
+        PURCHASE_FILTERS.format(
             s="s",
             product="$9::text",
             purchaser="$10::uuid",
             channels="$11::text[]",
             expires_before="$12::timestamptz",
-        )}
+        )
+    }
         AND {PURCHASE_ORDER_FILTERS.format(o="o", purchased_since="$13::timestamptz")}""",
     columns=COLUMNS,
     alias="o",
