@@ -882,6 +882,55 @@ def decide_lees_request(approve: bool) -> Scenario:
     )
 
 
+# -- answerCancellationRequest: Alex asked Paula to cancel her Power BI Pro
+
+ANSWER_CANCELLATION = f"""
+mutation ($requestId: ID!, $accept: Boolean!) {{
+  answerCancellationRequest(requestId: $requestId, accept: $accept, message: "Answered.") {{
+    cancellationRequest {{ id }} {ERRORS}
+  }}
+}}
+"""
+PAULAS_CANCELLATION_REQUEST = demo_id("cancellation_request:matrix-paula-power-bi-pro")
+
+
+async def alex_asks_paula_to_cancel(api: Api, accept: bool) -> Variables:
+    await api.conn.execute(
+        "INSERT INTO cancellation_requests (tenant_id, id, subscription_id, requested_by, requested_by_tenant_id,"
+        " message, status, created_at) VALUES ($1, $2, $3, $4, $1, 'Please cancel.', 'pending', app_now())",
+        CONTOSO_ID,
+        PAULAS_CANCELLATION_REQUEST,
+        subscription_uuid(PAULAS_POWER_BI),
+        demo_user_id(ALEX),
+    )
+    return {"requestId": contoso_gid("CancellationRequest", PAULAS_CANCELLATION_REQUEST), "accept": accept}
+
+
+async def paulas_cancellation_request(api: Api, upn: str | None) -> tuple[str, str]:
+    status: str = await api.conn.fetchval(
+        "SELECT status FROM cancellation_requests WHERE tenant_id = $1 AND id = $2",
+        CONTOSO_ID,
+        PAULAS_CANCELLATION_REQUEST,
+    )
+    return status, await subscription_column(api, PAULAS_POWER_BI, "effective_status(s)")
+
+
+def answer_paulas_request(accept: bool) -> Scenario:
+    async def variables(api: Api, upn: str | None) -> Variables:
+        return await alex_asks_paula_to_cancel(api, accept)
+
+    return Scenario(
+        document=ANSWER_CANCELLATION,
+        field="answerCancellationRequest",
+        returns="cancellationRequest",
+        action="cancellation_request.accept" if accept else "cancellation_request.decline",
+        variables=variables,
+        state=paulas_cancellation_request,
+        after=lambda before, upn: ("accepted", "deleted") if accept else ("declined", before[1]),
+        nonexistent=replacing("requestId", "CancellationRequest"),
+    )
+
+
 # -- markUserDeparted: Una
 
 MARK_DEPARTED = f"""
@@ -1296,6 +1345,16 @@ async def test_admins_approve_license_requests_and_the_requester_cannot(api: Api
     await attempt(api, decide_lees_request(approve=True), actor, expected)
 
 
+@pytest.mark.parametrize(("actor", "expected"), matrix(PURCHASER_ONLY))
+async def test_only_the_purchaser_asked_accepts_a_cancellation_request(api: Api, actor: str, expected: str) -> None:
+    await attempt(api, answer_paulas_request(True), actor, expected)
+
+
+@pytest.mark.parametrize(("actor", "expected"), matrix(PURCHASER_ONLY))
+async def test_only_the_purchaser_asked_declines_a_cancellation_request(api: Api, actor: str, expected: str) -> None:
+    await attempt(api, answer_paulas_request(False), actor, expected)
+
+
 @pytest.mark.parametrize(("actor", "expected"), matrix(ADMIN_ACTION))
 async def test_admins_deny_license_requests_and_the_requester_cannot(api: Api, actor: str, expected: str) -> None:
     await attempt(api, decide_lees_request(approve=False), actor, expected)
@@ -1441,6 +1500,12 @@ MALFORMED_ID_CASES = [
         id="payInvoice",
     ),
     pytest.param(MARK_DEPARTED, {"userId": "not-an-id"}, "user.mark_departed", id="markUserDeparted"),
+    pytest.param(
+        ANSWER_CANCELLATION,
+        {"requestId": "not-an-id", "accept": True},
+        "cancellation_request.accept",
+        id="answerCancellationRequest",
+    ),
     pytest.param(REINSTATE_USER, {"userId": "not-an-id"}, "user.reinstate", id="reinstateUser"),
 ]
 
