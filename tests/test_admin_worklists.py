@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -491,3 +492,28 @@ async def test_an_open_request_closes_when_the_admins_take_control_or_the_subscr
     assert problems(await mutate(api, ANSWER, PAULA, r=paulas, accept=False, m="")) == [
         ("ALREADY_DECIDED", ["requestId"])
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# The README's worklist example (examples/admin_worklist.graphql)
+
+WORKLIST = (Path(__file__).resolve().parent.parent / "examples" / "admin_worklist.graphql").read_text()
+
+
+async def test_the_admin_worklist_example_lists_what_expires_what_was_bought_and_what_waits_for_an_answer(
+    api: Api,
+) -> None:
+    now = await app_now(api)
+    before, since = now + datetime.timedelta(days=45), now - datetime.timedelta(days=90)
+    variables = {"tenant": CONTOSO, "expiresBefore": iso(before), "purchasedSince": iso(since)}
+    tenant = (await agree(api, WORKLIST, ALEX, variables))["tenant"]
+    expiring = tenant["expiring"]["nodes"]
+    assert expiring
+    assert all(datetime.datetime.fromisoformat(s["expiresAt"]) < before for s in expiring)
+    assert all(s["status"] in {"ACTIVE", "TRIAL"} for s in expiring)
+    assert [s["expiresAt"] for s in expiring] == sorted(s["expiresAt"] for s in expiring)
+    bought = tenant["newPurchases"]["nodes"]
+    assert bought
+    assert all(p["channel"] == "SELF_SERVICE" for p in bought)
+    assert all(datetime.datetime.fromisoformat(p["purchasedAt"]) >= since for p in bought)
+    assert [r["id"] for r in tenant["openCancellationRequests"]["nodes"]] == [DANAS_REQUEST]

@@ -52,6 +52,7 @@ SOURCES: dict[str, tuple[str, str]] = {
     ),
     "PartnerRelationship": (ALEX, f'{{ tenant(id: "{CONTOSO}") {{ partnerRelationships {{ id }} }} }}'),
     "LicenseRequest": (ALEX, f'{{ tenant(id: "{CONTOSO}") {{ licenseRequests {{ nodes {{ id }} }} }} }}'),
+    "CancellationRequest": (ALEX, f'{{ tenant(id: "{CONTOSO}") {{ cancellationRequests {{ nodes {{ id }} }} }} }}'),
 }
 
 
@@ -86,6 +87,14 @@ EXAMPLE_RUNS: dict[str, tuple[str | None, dict[str, Any]]] = {
     "purchase_graph.graphql": (ALEX, {}),
     "tenant_activity.graphql": (ALEX, {"tenant": CONTOSO}),
     "catalogue.graphql": (None, {}),
+    "admin_worklist.graphql": (
+        ALEX,
+        {
+            "tenant": CONTOSO,
+            "expiresBefore": "2027-01-01T00:00:00+00:00",
+            "purchasedSince": "2026-09-01T00:00:00+00:00",
+        },
+    ),
 }
 
 

@@ -395,6 +395,9 @@ VARIABLES = {
     "productId": POWER_BI_PRO,
     "id": PAULAS_POWER_BI,
     "first": 3,
+    # The admin's worklist (examples/admin_worklist.graphql): any instants will do, both paths read them.
+    "expiresBefore": "2027-01-01T00:00:00+00:00",
+    "purchasedSince": "2026-09-01T00:00:00+00:00",
 }
 
 
