@@ -517,3 +517,86 @@ async def test_the_admin_worklist_example_lists_what_expires_what_was_bought_and
     assert all(p["channel"] == "SELF_SERVICE" for p in bought)
     assert all(datetime.datetime.fromisoformat(p["purchasedAt"]) >= since for p in bought)
     assert [r["id"] for r in tenant["openCancellationRequests"]["nodes"]] == [DANAS_REQUEST]
+
+
+# ---------------------------------------------------------------------------------------------
+# The tenant's bills, with a due-date filter
+
+INVOICES = """query ($t: ID!, $due: Date, $status: [InvoiceStatus!]) {
+  tenant(id: $t) { invoices(first: 100, dueBefore: $due, status: $status) { totalCount nodes { id dueDate status } } }
+}"""
+
+
+async def expected_invoices(api: Api, sql_filter: str, *args: Any) -> set[str]:
+    rows = await api.conn.fetch(f"SELECT id FROM invoices WHERE tenant_id = $1 AND {sql_filter}", CONTOSO_ID, *args)
+    return {encode_id("Invoice", r["id"], CONTOSO_ID) for r in rows}
+
+
+async def invoice_ids(api: Api, as_user: str | None, variables: dict[str, Any]) -> set[str] | None:
+    data = await agree(api, INVOICES, as_user, {"t": CONTOSO} | variables)
+    if data["tenant"] is None:
+        return None
+    return {n["id"] for n in data["tenant"]["invoices"]["nodes"]}
+
+
+async def test_due_before_lists_only_bills_due_before_the_day(api: Api) -> None:
+    day = (await app_now(api)).date() - datetime.timedelta(days=20)
+    found = await invoice_ids(api, ALEX, {"due": day.isoformat()})
+    assert found == await expected_invoices(api, "due_date < $2", day)
+    assert found
+    assert found < await expected_invoices(api, "true")
+
+
+async def test_the_invoice_status_filter_keeps_only_bills_in_those_statuses(api: Api) -> None:
+    found = await invoice_ids(api, ALEX, {"status": ["OPEN", "PAST_DUE"]})
+    assert found == await expected_invoices(api, "status IN ('open', 'past_due')")
+    assert found
+
+
+@pytest.mark.parametrize(
+    ("upn", "sees"),
+    [
+        pytest.param(ALEX, "all", id="global_admin"),
+        pytest.param(BEA, "all", id="billing_admin"),
+        pytest.param(RITA, "all", id="global_reader"),
+        pytest.param(PAT, "all", id="partner_with_admin_grant"),
+        pytest.param(PAULA, "own", id="purchaser"),
+        pytest.param(PETE, "own", id="other_purchaser"),
+        pytest.param(LEE, "own", id="licensed_user"),
+        pytest.param(GUS, "own", id="guest"),
+        pytest.param(OLGA, "no_tenant", id="outsider"),
+        pytest.param(LIA, "no_tenant", id="expired_partner"),
+        pytest.param(None, "no_tenant", id="anonymous"),
+    ],
+)
+async def test_the_tenant_s_bills_are_listed_for_whole_tenant_viewers_and_each_purchaser_sees_their_own(
+    api: Api, upn: str | None, sees: str
+) -> None:
+    found = await invoice_ids(api, upn, {})
+    if sees == "no_tenant":
+        assert found is None
+        return
+    if sees == "all":
+        assert found == await expected_invoices(api, "true")
+        return
+    assert upn is not None
+    assert found == await expected_invoices(api, "billed_user_id = $2", api.ids[upn].user_id)
+
+
+@pytest.mark.parametrize(
+    ("roles", "sees_all"),
+    [
+        pytest.param({AppRole.READ_ALL}, True, id="app_reader-sees-all"),
+        pytest.param({AppRole.POLICY_READ_WRITE}, False, id="app_policy_writer-sees-none"),
+    ],
+)
+async def test_an_application_reads_the_tenant_s_bills_only_with_the_read_role(
+    api: Api, roles: set[AppRole], sees_all: bool
+) -> None:
+    result = await api.execute_as_app(
+        INVOICES, app_id=uuid.uuid4(), tenant_id=CONTOSO_ID, roles=roles, variables={"t": CONTOSO}
+    )
+    assert result.errors is None, result.errors
+    assert result.data is not None
+    found = {n["id"] for n in result.data["tenant"]["invoices"]["nodes"]}
+    assert found == (await expected_invoices(api, "true") if sees_all else set())

@@ -21,7 +21,7 @@ from graphql import GraphQLEnumType, GraphQLScalarType, GraphQLSchema
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.db import ordering as sortables
 from purchasegraph.db.ordering import Sortable
-from purchasegraph.db.queries import assignments, cancellations, orders, requests, subscriptions, users
+from purchasegraph.db.queries import assignments, cancellations, invoices, orders, requests, subscriptions, users
 from purchasegraph.policy import (
     ASSIGNMENT_VISIBLE,
     CANCELLATION_REQUEST_VISIBLE,
@@ -203,6 +203,19 @@ INVOICES_OF_SUBSCRIPTION = Connection(
     where="{a}.tenant_id = {p}.tenant_id AND {a}.subscription_id = {p}.id AND "
     + INVOICE_VISIBLE.format(i="{a}", **_KEEP),
 )
+INVOICES_OF_TENANT = Connection(
+    table="invoices",
+    type_name="Invoice",
+    sortable=sortables.INVOICE,
+    where="{a}.tenant_id = {p}.id AND "
+    + INVOICE_VISIBLE.format(i="{a}", **_KEEP)
+    + " AND "
+    + invoices.TENANT_FILTERS.format(i="{a}", statuses="{statuses}", due_before="{due_before}"),
+    filters=(
+        Filter("status", "statuses", "text[]", _enum_values("InvoiceStatus")),
+        Filter("dueBefore", "due_before", "date", _scalar("Date", datetime.date)),
+    ),
+)
 # An order's subscription `{j}`, where the order's visibility and the list's filters are decided.
 _SUBSCRIPTION_OF_ROW = (
     "EXISTS (SELECT 1 FROM subscriptions {j} WHERE {j}.tenant_id = {a}.tenant_id AND {j}.id = {a}.subscription_id AND "
@@ -286,6 +299,7 @@ CONNECTIONS: dict[tuple[str, str], Connection] = {
     ("Tenant", "licenseRequests"): LICENSE_REQUESTS_OF_TENANT,
     ("Tenant", "auditEvents"): AUDIT_EVENTS_OF_TENANT,
     ("Tenant", "cancellationRequests"): CANCELLATION_REQUESTS_OF_TENANT,
+    ("Tenant", "invoices"): INVOICES_OF_TENANT,
     ("Subscription", "orders"): ORDERS_OF_SUBSCRIPTION,
     ("Subscription", "assignments"): ASSIGNMENTS_OF_SUBSCRIPTION,
     ("Subscription", "invoices"): INVOICES_OF_SUBSCRIPTION,

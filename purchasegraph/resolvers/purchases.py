@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from purchasegraph.context import Info
 from purchasegraph.db.executor import Record
 from purchasegraph.db.pagination import PageArgs, Slice
-from purchasegraph.db.queries import assignments, cancellations, orders, subscriptions
+from purchasegraph.db.queries import assignments, cancellations, invoices, orders, subscriptions
 
 
 async def subscription(info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID) -> Record | None:
@@ -105,6 +105,19 @@ async def invoices_of_subscription(
 ) -> Slice:
     loader = info.context.loaders.invoices_of_subscription(info.context.scope_of(tenant_id), page)
     return await loader.load(subscription_id)
+
+
+async def invoices_of_tenant(
+    info: Info,
+    tenant_id: uuid.UUID,
+    page: PageArgs,
+    *,
+    statuses: Sequence[str] | None,
+    due_before: datetime.date | None,
+) -> Slice:
+    return await invoices.fetch_invoices_by_tenant(
+        info.context.db, scope=info.context.scope_of(tenant_id), page=page, statuses=statuses, due_before=due_before
+    )
 
 
 async def payment_method(info: Info, tenant_id: uuid.UUID, payment_method_id: uuid.UUID) -> Record | None:

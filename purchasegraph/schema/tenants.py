@@ -22,6 +22,7 @@ from purchasegraph.schema.enums import (
     CancellationRequestStatus,
     ChannelFilter,
     DirectoryRole,
+    InvoiceStatus,
     OrganizationType,
     PartnerRelationshipStatus,
     SelfServicePolicyValue,
@@ -34,6 +35,7 @@ from purchasegraph.schema.ordering import (
     AssignmentOrder,
     AuditEventOrder,
     CancellationRequestOrder,
+    InvoiceOrder,
     LicenseRequestOrder,
     OrderOrder,
     SubscriptionOrder,
@@ -46,6 +48,7 @@ from purchasegraph.schema.purchases import (
     Before,
     CancellationRequest,
     First,
+    Invoice,
     Last,
     Purchase,
     Subscription,
@@ -332,6 +335,33 @@ class Tenant(Node):
             purchased_since=purchased_since,
         )
         return connection_from_slice(slice_, Subscription.from_row)
+
+    @strawberry.field(
+        description="Bills of the tenant's subscriptions, newest first: whole-tenant viewers see all, a purchaser "
+        "the bills they pay."
+    )
+    async def invoices(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        order_by: Annotated[list[InvoiceOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
+        status: Annotated[list[InvoiceStatus] | None, strawberry.argument(description="Only these statuses.")] = None,
+        due_before: Annotated[
+            datetime.date | None, strawberry.argument(description="Only bills due before this day.")
+        ] = None,
+    ) -> Connection[Invoice]:
+        page = paging.page_args(first, after, last, before, resolve_order(sortables.INVOICE, order_by))
+        slice_ = await purchases.invoices_of_tenant(
+            info,
+            self.uuid,
+            page,
+            statuses=[cast(str, s.value) for s in status] if status is not None else None,
+            due_before=due_before,
+        )
+        return connection_from_slice(slice_, Invoice.from_row)
 
     @strawberry.field(description="Licenses assigned in the tenant (a licensed user sees their own).")
     async def assignments(

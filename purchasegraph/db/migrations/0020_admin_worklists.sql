@@ -18,3 +18,6 @@ ALTER TABLE cancellation_requests
 -- cancellation_requests_one_pending of migration 0009).
 CREATE INDEX IF NOT EXISTS cancellation_requests_by_tenant
     ON cancellation_requests (tenant_id, created_at DESC, id);
+
+-- The tenant's bills, newest first (Tenant.invoices, filtered by status and due date).
+CREATE INDEX IF NOT EXISTS invoices_by_tenant ON invoices (tenant_id, period_start DESC, id);
