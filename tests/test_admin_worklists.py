@@ -600,3 +600,40 @@ async def test_an_application_reads_the_tenant_s_bills_only_with_the_read_role(
     assert result.data is not None
     found = {n["id"] for n in result.data["tenant"]["invoices"]["nodes"]}
     assert found == (await expected_invoices(api, "true") if sees_all else set())
+
+
+# ---------------------------------------------------------------------------------------------
+# Migration 0020 on a database that already holds requests
+
+MIGRATION_0020 = next(
+    (Path(__file__).resolve().parent.parent / "purchasegraph" / "db" / "migrations").glob("0020_*.sql")
+).read_text()
+
+
+async def test_migration_0020_applies_to_an_existing_database_and_closes_withdrawn_requests(api: Api) -> None:
+    """As before 0020: the status check of migration 0001, and a request in its old 'withdrawn' state."""
+    await api.conn.execute(
+        "ALTER TABLE cancellation_requests DROP CONSTRAINT cancellation_requests_status_check;"
+        " ALTER TABLE cancellation_requests ADD CONSTRAINT cancellation_requests_status_check"
+        " CHECK (status IN ('pending', 'accepted', 'declined', 'withdrawn'));"
+        " DROP INDEX subscriptions_by_expiry; DROP INDEX cancellation_requests_by_tenant; DROP INDEX invoices_by_tenant"
+    )
+    withdrawn = uuid.uuid4()
+    await api.conn.execute(
+        "INSERT INTO cancellation_requests (tenant_id, id, subscription_id, requested_by_tenant_id, status, created_at)"
+        " VALUES ($1, $2, $3, $1, 'withdrawn', app_now() - interval '3 days')",
+        CONTOSO_ID,
+        withdrawn,
+        PAULAS_POWER_BI_UUID,
+    )
+    await api.conn.execute(MIGRATION_0020)
+    row = await api.conn.fetchrow(
+        "SELECT status, resolved_at = created_at AS resolved FROM cancellation_requests"
+        " WHERE tenant_id = $1 AND id = $2",
+        CONTOSO_ID,
+        withdrawn,
+    )
+    assert tuple(row) == ("closed", True)
+    with pytest.raises(Exception, match="cancellation_requests_status_check"):
+        async with api.conn.transaction():
+            await api.conn.execute("UPDATE cancellation_requests SET status = 'withdrawn' WHERE id = $1", withdrawn)

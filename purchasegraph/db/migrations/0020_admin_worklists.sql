@@ -7,9 +7,9 @@ CREATE INDEX IF NOT EXISTS subscriptions_by_expiry ON subscriptions (tenant_id, 
 -- A cancellation request ends in one of three ways: the purchaser accepts (and the subscription
 -- is canceled), declines, or it is closed without their answer because the admins took control
 -- of the subscription. Nothing ever wrote 'withdrawn'; a row that has it is closed.
+ALTER TABLE cancellation_requests DROP CONSTRAINT IF EXISTS cancellation_requests_status_check;
 UPDATE cancellation_requests SET status = 'closed', resolved_at = COALESCE(resolved_at, created_at)
  WHERE status = 'withdrawn';
-ALTER TABLE cancellation_requests DROP CONSTRAINT IF EXISTS cancellation_requests_status_check;
 ALTER TABLE cancellation_requests
     ADD CONSTRAINT cancellation_requests_status_check
     CHECK (status IN ('pending', 'accepted', 'declined', 'closed'));
