@@ -306,8 +306,8 @@ async def test_page_fifty_of_a_large_list_is_one_keyset_seek(api: Api) -> None:
     args = (tenant.tenant_id, [tenant.tenant_id], list(decoded), None, 20, None, True, tenant.admin_id)
     plans = {}
     async with api.as_gateway(api.claims_of(tenant.admin_upn)):
-        # No filters: channels, product, statuses, purchaser ($9 to $12) all NULL.
-        plans["resolvers"] = await explain(api.conn, sql, (*args, *[None] * 4))
+        # No filters: channels, product, statuses, purchaser, expires before, purchased since ($9 to $14) all NULL.
+        plans["resolvers"] = await explain(api.conn, sql, (*args, *[None] * 6))
     document = parse(PAGE)
     [operation] = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     variables = {"id": str(tenant.tenant_id), "first": 20, "after": after}
