@@ -6,6 +6,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
+from graphql import ExecutionResult, GraphQLError, Source, SourceLocation
 
 from purchasegraph.context import build_context
 from purchasegraph.db.executor import Record
@@ -78,3 +79,23 @@ async def test_a_forged_cursor_is_refused(api: Api) -> None:
     )
     assert result.errors is not None
     assert result.errors[0].extensions == {"code": "BAD_USER_INPUT", "field": "after"}
+
+
+def test_errors_come_in_document_order_whatever_order_the_resolvers_failed_in() -> None:
+    source = Source("{ a b c }")
+
+    def failed(name: str, column: int, path: list[str | int]) -> GraphQLError:
+        error = GraphQLError(f"{name} failed", source=source, positions=[column - 1], path=path)
+        assert error.locations == [SourceLocation(1, column)]
+        return error
+
+    result = ExecutionResult(
+        data={"a": None, "b": None, "c": None},
+        errors=[failed("c", 7, ["c"]), failed("a", 3, ["a", 10]), failed("a", 3, ["a", 2])],
+    )
+    body = format_result(result, request_id="r").body
+    assert [(e["message"], e["path"]) for e in body["errors"]] == [
+        ("a failed", ["a", 2]),
+        ("a failed", ["a", 10]),
+        ("c failed", ["c"]),
+    ]

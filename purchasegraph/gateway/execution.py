@@ -260,8 +260,18 @@ def format_result(result: ExecutionResult, *, request_id: str) -> FormattedResul
         )
     body: dict[str, Any] = {}
     if errors:
-        body["errors"] = errors
+        # In document order: resolvers in different branches fail in whatever order their awaits
+        # finish, and the same request should get the same body every time.
+        body["errors"] = sorted(errors, key=_document_order)
     not_executed = result.data is None and bool(result.errors) and all(not e.path for e in result.errors or ())
     if not not_executed:
         body["data"] = result.data
     return FormattedResult(body=body, unavailable=unavailable, not_executed=not_executed)
+
+
+def _document_order(error: dict[str, Any]) -> tuple[int, int, tuple[str, ...]]:
+    """Where an error's field stands in the document (its first location), then its path (list
+    indexes zero-padded, so that they sort as numbers); an error with neither sorts first."""
+    locations = error.get("locations") or [{"line": 0, "column": 0}]
+    path = tuple(f"{p:010d}" if isinstance(p, int) else str(p) for p in error.get("path") or ())
+    return locations[0]["line"], locations[0]["column"], path
