@@ -207,6 +207,19 @@ def _home_scope(viewer: UserViewer) -> Scope:
     return Scope(viewer.tenant_id, Access.MEMBER, viewer.user_id)
 
 
+def own_billing_scope(viewer: Viewer | None) -> Scope | None:
+    """"My bills" and "my cards" (``Viewer.invoices``, ``Viewer.paymentMethods``): the signed-in
+    user's own, in their home tenant, seen exactly as a purchaser sees them (INVOICE_VISIBLE and
+    PAYMENT_METHOD_VISIBLE without whole-tenant access: what bills *them*, the cards *they* own),
+    whatever else their role shows them. An admin's own bills are their own purchases' bills, not
+    the tenant's; a guest keeps the bills of what they bought as a member. An application (no
+    user) and an anonymous caller have none."""
+    if not isinstance(viewer, UserViewer):
+        return None
+    access = Access.GUEST if viewer.is_guest else Access.MEMBER
+    return Scope(tenant_id=viewer.tenant_id, access=access, viewer_id=viewer.user_id)
+
+
 def tenants_in_reach(viewer: Viewer | None) -> list[Scope]:
     """Every tenant the viewer may act on, home first, with the access that decides it."""
     if viewer is None:
