@@ -208,7 +208,7 @@ def _home_scope(viewer: UserViewer) -> Scope:
 
 
 def own_billing_scope(viewer: Viewer | None) -> Scope | None:
-    """"My bills" and "my cards" (``Viewer.invoices``, ``Viewer.paymentMethods``): the signed-in
+    """My bills and my cards (``Viewer.invoices``, ``Viewer.paymentMethods``): the signed-in
     user's own, in their home tenant, seen exactly as a purchaser sees them (INVOICE_VISIBLE and
     PAYMENT_METHOD_VISIBLE without whole-tenant access: what bills *them*, the cards *they* own),
     whatever else their role shows them. An admin's own bills are their own purchases' bills, not

@@ -115,6 +115,10 @@ def _day(value: datetime.date | None) -> str:
     return value.isoformat() if value is not None else ""
 
 
+def _moment(value: datetime.datetime) -> str:
+    return value.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def render_invoice(row: Record) -> str:
     """The bill as a small standalone HTML document; every value from the database escaped."""
     paid_at: datetime.datetime | None = row["paid_at"]
@@ -127,7 +131,7 @@ def render_invoice(row: Record) -> str:
         ("Amount", _money(row["amount"], row["currency"].strip())),
         ("Status", STATUS_LABELS.get(row["status"], row["status"])),
         ("Due date", _day(row["due_date"])),
-        ("Paid", paid_at.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC") if paid_at is not None else "Not paid"),
+        ("Paid", _moment(paid_at) if paid_at is not None else "Not paid"),
     ]
     rows = "\n".join(f"<tr><th scope=row>{_text(label)}</th><td>{_text(value)}</td></tr>" for label, value in lines)
     title = _text(f"Invoice {row['number']}")

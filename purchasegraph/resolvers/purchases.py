@@ -106,7 +106,7 @@ async def payment_method(info: Info, tenant_id: uuid.UUID, payment_method_id: uu
 async def invoices_of_viewer(
     info: Info, page: PageArgs, *, statuses: Sequence[str] | None, due_before: datetime.date | None
 ) -> Slice:
-    """"My bills": the signed-in user's own (``policy.own_billing_scope``), whatever their role."""
+    """My bills: the signed-in user's own (``policy.own_billing_scope``), whatever their role."""
     scope = own_billing_scope(info.context.viewer)
     if scope is None:
         return EMPTY_SLICE
@@ -116,7 +116,7 @@ async def invoices_of_viewer(
 
 
 async def payment_methods_of_viewer(info: Info) -> list[Record]:
-    """"My cards": the cards on file the signed-in user owns (``policy.own_billing_scope``)."""
+    """My cards: the cards on file the signed-in user owns (``policy.own_billing_scope``)."""
     scope = own_billing_scope(info.context.viewer)
     if scope is None:
         return []
