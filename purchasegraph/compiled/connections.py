@@ -29,6 +29,7 @@ from purchasegraph.policy import (
     SUBSCRIPTION_VISIBLE,
     USER_VISIBLE,
     Scope,
+    own_only,
     sees_audit,
 )
 from purchasegraph.schema.ids import decode_uuid
@@ -183,8 +184,8 @@ INVOICES_OF_SUBSCRIPTION = Connection(
     where="{a}.tenant_id = {p}.tenant_id AND {a}.subscription_id = {p}.id AND "
     + INVOICE_VISIBLE.format(i="{a}", **_KEEP),
 )
-# "My bills": the viewer's own invoices in their home tenant `{p}`, under policy.own_billing_scope
-# (compiled/viewer.py gives that scope; it is never whole-tenant).
+# "My bills": the viewer's own invoices in their home tenant `{p}`, in policy.own_billing_scope
+# (compiled/viewer.py gives it) narrowed by policy.own_only, as the resolvers' query.
 INVOICES_OF_VIEWER = Connection(
     table="invoices",
     type_name="Invoice",
@@ -197,6 +198,7 @@ INVOICES_OF_VIEWER = Connection(
         Filter("status", "statuses", "text[]", _enum_values("InvoiceStatus")),
         Filter("dueBefore", "due_before", "date", _date),
     ),
+    whole=own_only,
 )
 # An order's subscription `{j}`, where the order's visibility and the list's filters are decided.
 _SUBSCRIPTION_OF_ROW = (

@@ -10,7 +10,7 @@ from purchasegraph.db import ordering
 from purchasegraph.db.batch import by_ids_query, fetch_by_ids
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
-from purchasegraph.policy import INVOICE_VISIBLE, Scope
+from purchasegraph.policy import INVOICE_VISIBLE, Scope, own_only
 
 COLUMNS = """i.tenant_id, i.id, i.subscription_id, i.billed_user_id, i.period_start, i.period_end,
        i.amount, i.currency, i.status, i.due_date, i.paid_at, i.number"""
@@ -47,8 +47,8 @@ async def fetch_invoices_by_subscription(
 FILTERS = """({statuses} IS NULL OR {i}.status = ANY({statuses}))
         AND ({due_before} IS NULL OR {i}.due_date < {due_before})"""
 
-# Viewer.invoices: the viewer's own bills in their home tenant (the parent), under the scope of
-# policy.own_billing_scope (never whole-tenant). Filters: $9 statuses text[], $10 due before date.
+# Viewer.invoices: the viewer's own bills in their home tenant (the parent), in the scope of
+# policy.own_billing_scope with $7 from policy.own_only. Filters: $9 statuses text[], $10 due before.
 SELECT_INVOICES_OF_VIEWER = connection_query(
     source=f"""FROM invoices i
       WHERE i.tenant_id = $1 AND i.tenant_id = k.parent
@@ -76,6 +76,7 @@ async def fetch_invoices_of_viewer(
         parents=[scope.tenant_id],
         page=page,
         filters=(list(statuses) if statuses is not None else None, due_before),
+        widen_to=own_only(scope),
     )
     return slice_
 
