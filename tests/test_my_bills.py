@@ -9,6 +9,7 @@ orders the SQL fixes, and invoice numbers by their shape.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import re
 import uuid
@@ -21,7 +22,7 @@ import asyncpg
 import httpx
 import pytest
 
-from purchasegraph.db.seed import ALEX, GUS, LEE, OLGA, PAT, PAULA, PETE, RITA, demo_id
+from purchasegraph.db.seed import ALEX, GUS, LEE, LIA, OLGA, PAT, PAULA, PETE, RITA, SAM, demo_id
 from purchasegraph.gateway.invoice_page import render_invoice
 from purchasegraph.identity import AppRole, mint_app_token
 from purchasegraph.schema.ids import encode_id
@@ -59,6 +60,8 @@ USERS = {
     "guest": GUS,
     "licensed_user": LEE,
     "outsider": OLGA,
+    "expired_partner": LIA,
+    "purchaser_of_a_disabled_subscription": SAM,
 }
 
 # The printable page's statuses: scoped exactly like the invoice (node(id:)): its billed user and
@@ -72,6 +75,8 @@ PAGE_STATUS = {
     "guest": 404,
     "licensed_user": 404,
     "outsider": 404,
+    "expired_partner": 404,
+    "purchaser_of_a_disabled_subscription": 404,
 }
 
 
@@ -112,39 +117,63 @@ async def test_every_invoice_has_a_number_unique_in_its_tenant(conn: asyncpg.Con
     assert len({(r["tenant_id"], r["number"]) for r in rows}) == len(rows)
 
 
+# A copy of an invoice of Contoso ($3) under a new id ($2), naming a number the trigger overrides.
+COPY_INVOICE = """
+INSERT INTO invoices (tenant_id, id, subscription_id, billed_user_id, period_start, period_end,
+                      amount, currency, status, due_date, paid_at, number)
+SELECT tenant_id, $2, subscription_id, billed_user_id, period_start, period_end, amount, currency,
+       'open', due_date, NULL, 'INV-0000-000001' FROM invoices WHERE tenant_id = $1 AND id = $3
+RETURNING number"""
+
+
+async def a_contoso_invoice(conn: asyncpg.Connection) -> asyncpg.Record:
+    row = await conn.fetchrow("SELECT * FROM invoices WHERE tenant_id = $1 ORDER BY id LIMIT 1", CONTOSO_ID)
+    assert row is not None
+    return row
+
+
 async def test_a_new_invoice_takes_the_next_number_of_its_tenant_and_year_and_keeps_it(
     conn: asyncpg.Connection,
 ) -> None:
-    source = await conn.fetchrow("SELECT * FROM invoices WHERE tenant_id = $1 LIMIT 1", CONTOSO_ID)
+    source = await a_contoso_invoice(conn)
     year = source["period_start"].year
     last = await conn.fetchval(
         "SELECT last_number FROM invoice_number_counters WHERE tenant_id = $1 AND year = $2", CONTOSO_ID, year
     )
-    numbers = []
-    for _ in range(2):
-        new_id = uuid.uuid4()
-        # Whatever number an insert names, the trigger gives the next one.
-        await conn.execute(
-            """INSERT INTO invoices (tenant_id, id, subscription_id, billed_user_id, period_start, period_end,
-                                     amount, currency, status, due_date, paid_at, number)
-               SELECT tenant_id, $2, subscription_id, billed_user_id, period_start, period_end, amount, currency,
-                      'open', due_date, NULL, 'INV-0000-000001' FROM invoices WHERE tenant_id = $1 AND id = $3""",
-            CONTOSO_ID,
-            new_id,
-            source["id"],
-        )
-        numbers.append(
-            await conn.fetchval("SELECT number FROM invoices WHERE tenant_id = $1 AND id = $2", CONTOSO_ID, new_id)
-        )
+    numbers = [await conn.fetchval(COPY_INVOICE, CONTOSO_ID, uuid.uuid4(), source["id"]) for _ in range(2)]
     assert numbers == [f"INV-{year}-{last + 1:06d}", f"INV-{year}-{last + 2:06d}"]
     # Printed on the bill: an update never renumbers it.
     await conn.execute(
         "UPDATE invoices SET number = 'INV-1999-000001' WHERE tenant_id = $1 AND id = $2", CONTOSO_ID, source["id"]
     )
-    assert (
-        await conn.fetchval("SELECT number FROM invoices WHERE tenant_id = $1 AND id = $2", CONTOSO_ID, source["id"])
-        == source["number"]
-    )
+    kept = await conn.fetchval("SELECT number FROM invoices WHERE tenant_id = $1 AND id = $2", CONTOSO_ID, source["id"])
+    assert kept == source["number"]
+
+
+async def test_bills_written_at_once_take_numbers_in_turn_and_a_rolled_back_one_gives_its_number_back(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as first, pool.acquire() as second:
+        source = await a_contoso_invoice(first)
+        one, two = first.transaction(), second.transaction()
+        await one.start()
+        await two.start()
+        waiting: asyncio.Task[Any] | None = None
+        one_open = True
+        try:
+            taken = await first.fetchval(COPY_INVOICE, CONTOSO_ID, uuid.uuid4(), source["id"])
+            waiting = asyncio.create_task(second.fetchval(COPY_INVOICE, CONTOSO_ID, uuid.uuid4(), source["id"]))
+            await asyncio.sleep(0.3)
+            assert not waiting.done(), "the second bill waits for the first's number to be kept or given back"
+            await one.rollback()
+            one_open = False
+            assert await asyncio.wait_for(waiting, timeout=10) == taken
+        finally:
+            if one_open:
+                await one.rollback()
+            if waiting is not None and not waiting.done():
+                await asyncio.gather(waiting, return_exceptions=True)
+            await two.rollback()
 
 
 async def test_migration_0017_numbers_the_invoices_of_an_existing_database(conn: asyncpg.Connection) -> None:
@@ -219,6 +248,19 @@ async def test_an_admins_bills_are_only_their_own_purchases_bills_not_the_tenant
         demo_ids[ALEX].user_id,
     )
     assert gids(await both(api, MY_BILLS, ALEX, {"first": 100})) == [invoice_gid(one)]
+
+
+async def test_purchaser_keeps_the_bills_of_a_disabled_subscription(
+    api: Api, conn: asyncpg.Connection, demo_ids: dict[str, DemoUserIds]
+) -> None:
+    """DOMAIN: a disabled subscription's purchaser still sees its billing record and can pay it."""
+    disabled = demo_id("subscription:sam-visio-plan-2-disabled")
+    rows = await conn.fetch(
+        "SELECT tenant_id, id FROM invoices WHERE tenant_id = $1 AND subscription_id = $2", CONTOSO_ID, disabled
+    )
+    assert rows
+    data = await both(api, MY_BILLS, SAM, {"first": 100})
+    assert {invoice_gid(r) for r in rows} <= set(gids(data))
 
 
 async def test_anonymous_has_no_viewer_and_so_no_bills_or_cards(api: Api) -> None:
