@@ -346,7 +346,7 @@ class Compiler:
         for child in self._fields(node.selection_set, f"{spec.type_name}Edge"):
             name, key = child.name.value, self._key(child)
             if name == "node":
-                pairs.append((key, self._selection(child, spec.type_name, r, scope, path)))
+                pairs.append((key, self._selection(child, spec.type_name, r, scope, (*path, key))))
             elif name == "cursor":
                 cursors.read = True
                 pairs.append((key, f"{w}q.cur"))
