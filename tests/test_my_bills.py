@@ -26,12 +26,12 @@ from purchasegraph.db.seed import ALEX, GUS, LEE, LIA, OLGA, PAT, PAULA, PETE, R
 from purchasegraph.gateway.invoice_page import render_invoice
 from purchasegraph.identity import AppRole, mint_app_token
 from purchasegraph.schema.ids import encode_id
-from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings
+from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings, ThrottleSettings
 from tests.conftest import Api, DemoUserIds
 from tests.demo import CONTOSO_ID, WOODGROVE_ID
 from tests.test_app_principals import ACTORS, as_app, compiled_as_app
 from tests.test_compiled_roots import agree
-from tests.test_http import SECRET, serving, token_for
+from tests.test_http import SECRET, gateway_settings, serving, token_for
 
 NUMBER = re.compile(r"^INV-(\d{4})-(\d{6,})$")
 
@@ -466,6 +466,31 @@ async def test_the_printable_invoice_for_an_app_token_is_scoped_like_the_invoice
     )
     response = await http.get(f"/invoices/{invoice_gid(bill)}", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == status, response.text
+
+
+async def test_the_printable_invoice_pays_from_the_callers_throttle_bucket(
+    database_url: str, pool: asyncpg.Pool
+) -> None:
+    """A page costs a point of the caller's bucket, as a GraphQL read does; an empty bucket gets 429."""
+    bill = await a_bill_of(pool, PAULA)
+    # An application of its own (a fresh bucket, app:<tenant>:<appid>) with room for one page.
+    token = mint_app_token(
+        secret=SECRET,
+        app_id=uuid.uuid4(),
+        tenant_id=CONTOSO_ID,
+        roles=[AppRole.READ_ALL],
+        issuer=DEV_ISSUER,
+        audience=DEFAULT_AUDIENCE,
+    )
+    settings = gateway_settings(database_url, throttle=ThrottleSettings(maximum_available=1, restore_rate=1))
+    async with serving(settings) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        first = await client.get(f"/invoices/{invoice_gid(bill)}", headers=headers)
+        second = await client.get(f"/invoices/{invoice_gid(bill)}", headers=headers)
+    assert first.status_code == 200
+    assert second.status_code == 429
+    assert "retry-after" in second.headers
+    assert bill["number"] not in second.text
 
 
 async def test_the_print_url_of_an_invoice_is_the_page_its_reader_fetches(
