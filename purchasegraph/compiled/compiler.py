@@ -66,7 +66,7 @@ from purchasegraph.db.pagination import PageArgs
 from purchasegraph.db.queries.partners import IN_FORCE
 from purchasegraph.errors import BadUserInput
 from purchasegraph.policy import Scope
-from purchasegraph.schema.ids import decode_uuid
+from purchasegraph.schema.ids import INVOICE_PAGE_PREFIX, decode_uuid
 from purchasegraph.viewer import Viewer
 
 # Every parameter appears as ``$n::type`` (``Params.add``).
@@ -624,6 +624,8 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "status": _enum("InvoiceStatus", "{a}.status"),
         "dueDate": _col(date("{a}.due_date")),
         "paidAt": _col(timestamp("{a}.paid_at")),
+        "number": _col("{a}.number"),
+        "printUrl": _col(literal(INVOICE_PAGE_PREFIX) + " || " + global_id("Invoice", "{a}.tenant_id", "{a}.id")),
     },
     "PaymentMethod": {
         "id": _col(global_id("PaymentMethod", "{a}.tenant_id", "{a}.id")),
