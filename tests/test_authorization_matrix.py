@@ -812,7 +812,7 @@ async def test_purchaser_sees_the_card_her_own_subscription_is_billed_to(api: Ap
         PAYMENT_METHOD_OF, as_user=PETE, variables={"id": SUBSCRIPTION["pete-visio-plan-1-trial"].gid}
     )
     assert trial["node"] == {
-        "quantity": 5,
+        "quantity": 1,
         "purchaser": {"displayName": "Pete Purchaser"},
         "paymentMethod": None,
     }
