@@ -8,6 +8,7 @@ object looks exactly like an absent one).
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import uuid
 from decimal import Decimal
@@ -19,10 +20,12 @@ import pytest
 from purchasegraph.commerce.lifecycle import sweep
 from purchasegraph.db.executor import ConnectionExecutor
 from purchasegraph.db.seed import INES, PAT, PROJECT_PLAN_3, RITA, demo_id, demo_user_id
+from purchasegraph.payments import SandboxProcessor
 from purchasegraph.schema.ids import decode_uuid, encode_id
 from tests.conftest import Api, DemoUserIds
 from tests.demo import ALEX, CONTOSO_ID, GUS, LEE, OLGA, PAULA, PETE, POWER_BI_PRO, VISIO_PLAN_1
-from tests.mutations import mutate, problems, purchase, travel_to
+from tests.factories import create_tenant
+from tests.mutations import execute_as, mutate, problems, purchase, travel_to
 from tests.test_authorization_matrix import EngineApi
 from tests.test_mutation_matrix import (
     ACCEPTED,
@@ -615,3 +618,58 @@ async def test_assigned_by_is_the_same_on_both_read_paths_for_every_license_of_t
         ):
             resolved = await api.data(query, as_user=upn, variables=variables)
             assert await compiled(api, query, upn, variables) == resolved, upn
+
+
+# ---------------------------------------------------------------------------------------------
+# A removal racing the payments that choose the card (committed data, separate connections)
+
+PURCHASE_WITH_CARD = """
+mutation ($input: PurchaseSubscriptionInput!) {
+  purchaseSubscription(input: $input) { subscription { id } userErrors { code } }
+}
+"""
+LIVE_SUBSCRIPTIONS_ON_REMOVED_CARDS = """
+SELECT count(*) FROM subscriptions s
+  JOIN payment_methods pm ON pm.tenant_id = s.tenant_id AND pm.id = s.payment_method_id
+ WHERE s.tenant_id = $1 AND pm.removed_at IS NOT NULL AND effective_status(s) <> 'deleted'
+"""
+
+
+async def test_a_card_removed_while_purchases_choose_it_never_leaves_a_live_subscription_on_a_removed_card(
+    pool: asyncpg.Pool, gateway_pool: asyncpg.Pool
+) -> None:
+    async with pool.acquire() as conn:
+        tenant = await create_tenant(conn, users=2)
+    buyer, card = tenant.user_ids[1], uuid.uuid4()
+    await pool.execute(INSERT_CARD, tenant.tenant_id, card, buyer, 12, 2090, f"tok_{uuid.uuid4().hex}")
+    processor = SandboxProcessor()
+    card_id = encode_id("PaymentMethod", card, tenant.tenant_id)
+
+    def purchase_request(n: int) -> dict[str, Any]:
+        return {
+            "input": {
+                "tenantId": str(tenant.tenant_id),
+                "productId": POWER_BI_PRO,
+                "quantity": 1,
+                "paymentMethodId": card_id,
+                "idempotencyKey": f"race-{n}",
+            }
+        }
+
+    requests = [
+        execute_as(gateway_pool, buyer, tenant.tenant_id, PURCHASE_WITH_CARD, purchase_request(n), processor)
+        for n in range(6)
+    ]
+    requests.insert(3, execute_as(gateway_pool, buyer, tenant.tenant_id, REMOVE_CARD, {"pm": card_id}, processor))
+    results = await asyncio.gather(*requests)
+    assert all(r.errors is None and r.data is not None for r in results)
+    removal = results[3].data["removePaymentMethod"] if results[3].data else {}
+    removed = removal["userErrors"] == []
+    bought = [r.data["purchaseSubscription"] for r in results if r.data and "purchaseSubscription" in r.data]
+    # Either the card went first (and every later purchase found no such card), or a purchase
+    # committed on it first (and the removal, naming no replacement, was refused).
+    assert removed or [e["code"] for e in removal["userErrors"]] == ["PAYMENT_METHOD_IN_USE"]
+    assert {tuple(e["code"] for e in p["userErrors"]) for p in bought} <= {(), ("NOT_FOUND",)}
+    assert await pool.fetchval(LIVE_SUBSCRIPTIONS_ON_REMOVED_CARDS, tenant.tenant_id) == 0
+    accepted = sum(1 for p in bought if p["userErrors"] == [])
+    assert len(processor.settled()) == accepted
