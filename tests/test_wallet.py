@@ -26,6 +26,8 @@ from tests.conftest import Api, DemoUserIds
 from tests.demo import ALEX, CONTOSO_ID, GUS, LEE, OLGA, PAULA, PETE, POWER_BI_PRO, VISIO_PLAN_1
 from tests.factories import create_tenant
 from tests.mutations import execute_as, mutate, problems, purchase, travel_to
+from tests.test_app_principals import ACTORS as APP_ACTORS
+from tests.test_app_principals import AppActor, as_app, compiled_as_app
 from tests.test_authorization_matrix import EngineApi
 from tests.test_mutation_matrix import (
     ACCEPTED,
@@ -673,3 +675,12 @@ async def test_a_card_removed_while_purchases_choose_it_never_leaves_a_live_subs
     assert await pool.fetchval(LIVE_SUBSCRIPTIONS_ON_REMOVED_CARDS, tenant.tenant_id) == 0
     accepted = sum(1 for p in bought if p["userErrors"] == [])
     assert len(processor.settled()) == accepted
+
+
+@pytest.mark.parametrize("actor", [pytest.param(actor, id=name) for name, actor in APP_ACTORS.items()])
+async def test_an_application_gets_no_quote_it_buys_nothing_on_either_read_path(api: Api, actor: AppActor) -> None:
+    variables = {"product": POWER_BI_PRO, "quantity": 3, "frequency": "MONTHLY"}
+    resolved = await as_app(api, actor, QUOTE, variables)
+    assert resolved["quote"]["quote"] is None
+    assert [e["code"] for e in resolved["quote"]["userErrors"]] == ["NOT_AUTHORIZED"]
+    assert await compiled_as_app(api, actor, QUOTE, variables) == resolved
