@@ -87,6 +87,7 @@ EXAMPLE_RUNS: dict[str, tuple[str | None, dict[str, Any]]] = {
     "tenant_activity.graphql": (ALEX, {"tenant": CONTOSO}),
     "catalogue.graphql": (None, {}),
     "my_bills.graphql": (PAULA, {"status": ["OPEN", "PAST_DUE"]}),
+    "quote.graphql": (PAULA, {}),
 }
 
 

@@ -180,8 +180,8 @@ class Compiler:
             p = self._state.alias("p")
             body = self._selection(node, "Product", p, scope, path)
             return f"(SELECT {body} FROM products {p} WHERE {p}.id = {a}.product_id)"
-        if (type_name, name) in (("Subscription", "purchaser"), ("Assignment", "user")):
-            column = "purchaser_user_id" if name == "purchaser" else "user_id"
+        column = USER_COLUMNS.get((type_name, name))
+        if column is not None:
             return user_object(self, node, scope, f"{a}.tenant_id", f"{a}.{column}", path)
         compile_field = FIELDS.get((type_name, name))
         if compile_field is not None:
@@ -549,6 +549,14 @@ def _enum(type_name: str, column: str) -> Callable[[GraphQLSchema, str], str]:
 def _col(expr: str) -> Callable[[GraphQLSchema, str], str]:
     return lambda _schema, a: expr.format(a=a)
 
+
+# Fields that are a user of the row's tenant, and the column holding that user's id: compiled as
+# ``load_user`` reads them (null where the viewer may not see that user).
+USER_COLUMNS: dict[tuple[str, str], str] = {
+    ("Subscription", "purchaser"): "purchaser_user_id",
+    ("Assignment", "user"): "user_id",
+    ("Assignment", "assignedBy"): "assigned_by",
+}
 
 SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
     "Tenant": {

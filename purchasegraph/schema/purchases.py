@@ -284,6 +284,15 @@ class Assignment(Node):
         return product
 
     @strawberry.field(
+        description=(
+            "Who assigned the license (its purchaser, or an admin); null where you may not see that user,"
+            " as `User` anywhere else."
+        )
+    )
+    async def assigned_by(self, info: Info) -> User | None:
+        return await load_user(info, self.tenant_id, self.assigned_by_id)
+
+    @strawberry.field(
         description="The subscription the license comes from; null for a licensed user who did not buy it."
     )
     async def subscription(self, info: Info) -> Subscription | None:
