@@ -58,6 +58,7 @@ from purchasegraph.compiled.connections import CONNECTIONS, Connection
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Beside
 from purchasegraph.compiled.fields import FIELDS
+from purchasegraph.compiled.fleet import tenant_by_domain
 from purchasegraph.compiled.objects import tenant_object, user_object
 from purchasegraph.compiled.roots import ROOTS
 from purchasegraph.compiled.sql import Params, date, enum_name, global_id, literal, timestamp
@@ -146,7 +147,7 @@ class Compiler:
             raise NotCompilable(Reason.INVALID_INPUT, "tenant id")
         tenant_id = decode_uuid(raw, "Tenant")
         if tenant_id is None:
-            return "NULL::json"
+            return tenant_by_domain(self, node, raw, path)
         return tenant_object(self, node, tenant_id, path)
 
     # -- objects ----------------------------------------------------------------------------
