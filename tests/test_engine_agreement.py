@@ -265,6 +265,7 @@ def report(config: pytest.Config, lines: list[str]) -> None:
 HARVEST = """
 query Harvest($t: ID!) {
   products { id productId }
+  accessibleTenants { edges { cursor } }
   tenant(id: $t) {
     id tenantId
     users(first: 100) { edges { cursor node { id userId } } }
@@ -326,6 +327,7 @@ async def world(gateways: Gateways) -> World:
         user_ids=tuple(sorted({u[key] for u in users for key in ("id", "userId")}))[::3],
         product_ids=pool("productId", 8),
         cursors=pool("cursor", 24),
+        fleet_cursors=tuple(sorted(set(values_of([p["accessibleTenants"] for p in pages], "cursor")))),
     )
 
 
