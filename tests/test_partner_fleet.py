@@ -18,6 +18,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from graphql import OperationDefinitionNode, parse
 
@@ -35,13 +36,15 @@ from purchasegraph.db.seed import (
     demo_tenant_id,
     demo_user_id,
 )
-from purchasegraph.gateway.limits import query_cost
-from purchasegraph.identity import AppClaims, AppRole
+from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.gateway.limits import check_cost, query_cost
+from purchasegraph.identity import AppClaims, AppRole, mint_app_token
 from purchasegraph.schema import schema
 from purchasegraph.schema.ids import encode_id
-from purchasegraph.settings import QueryLimits
+from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, QueryLimits
 from tests.conftest import Api
 from tests.demo import ALEX, GUS, OLGA, PAULA
+from tests.test_http import SECRET, gateway_settings, serving, token_for
 from tests.test_mutation_matrix import ERRORS
 
 PAT = "pat.partner@adatum-partners.example"
@@ -415,3 +418,74 @@ def test_the_fleet_query_is_cost_counted_like_any_list() -> None:
     per_tenant = limits.max_page_size + 5
     assert query_cost(schema._schema, document, operation, {}, limits) == 1 + 20 + 20 * per_tenant
     assert query_cost(schema._schema, document, operation, {"first": 3}, limits) == 1 + 3 + 3 * per_tenant
+
+
+def test_a_fleet_query_that_could_return_too_much_is_refused_before_it_runs() -> None:
+    """100 tenants, each with 100 subscriptions of 100 assignments: a million nodes asked for."""
+    limits = QueryLimits()
+    document = parse(
+        """query Wide { accessibleTenants(first: 100) { nodes { tenant {
+             subscriptions(first: 100) { nodes { assignments(first: 100) { nodes { id } } } } } } } }"""
+    )
+    [operation] = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    cost = query_cost(schema._schema, document, operation, {}, limits)
+    assert cost == 1 + 100 + 100 * (100 + 100 * 100)
+    with pytest.raises(RequestError) as refused:
+        check_cost(cost, limits)
+    assert refused.value.code is RequestCode.QUERY_COST_EXCEEDED
+
+
+async def test_a_grants_end_date_reads_the_same_in_any_session_time_zone(api: Api) -> None:
+    """The grant's end travels as JSON text, rendered in the session's zone: it is read back as the
+    UTC instant, as every other DateTime is."""
+    expected = await ends_at(api, CONTOSO_ID, ADATUM_ID)
+    await api.conn.execute("SET LOCAL TimeZone = 'Asia/Kolkata'")
+    [_, contoso] = listed(await both(api, FLEET, PAGE, user=PAT))
+    assert contoso[3] == expected
+
+
+# -- over HTTP, as the gateway signs principals in (one statement: sign_in_user, sign_in_app) ----
+
+
+async def test_over_http_a_partners_user_and_its_application_list_the_same_customers(
+    database_url: str, pool: asyncpg.Pool
+) -> None:
+    query = (
+        "{ viewer { user { id } } accessibleTenants { nodes { access grantedRoles endsAt tenant { primaryDomain } } } }"
+    )
+    end = (
+        (
+            await pool.fetchval(
+                "SELECT ends_at FROM partner_relationships WHERE tenant_id = $1 AND partner_tenant_id = $2",
+                KINSHASA_ID,
+                PROSEWARE_ID,
+            )
+        )
+        .astimezone(datetime.UTC)
+        .isoformat()
+    )
+    app_token = mint_app_token(
+        secret=SECRET,
+        app_id=demo_id("test-app:fleet-over-http"),
+        tenant_id=PROSEWARE_ID,
+        roles=[AppRole.READ_ALL],
+        issuer=DEV_ISSUER,
+        audience=DEFAULT_AUDIENCE,
+    )
+    async with serving(gateway_settings(database_url)) as http:
+        as_app = await http.post("/graphql", json={"query": query}, headers={"Authorization": f"Bearer {app_token}"})
+        as_rosa = await http.post(
+            "/graphql", json={"query": query}, headers={"Authorization": f"Bearer {token_for(ROSA, PROSEWARE)}"}
+        )
+    assert as_app.status_code == as_rosa.status_code == 200
+    app_data, rosa_data = as_app.json()["data"], as_rosa.json()["data"]
+    assert app_data["viewer"] is None  # an application is no user, and still lists its customers
+    customer = {"grantedRoles": ["GLOBAL_READER"], "endsAt": end, "tenant": {"primaryDomain": KINSHASA}}
+    assert app_data["accessibleTenants"]["nodes"] == [
+        {"access": "READER", "grantedRoles": [], "endsAt": None, "tenant": {"primaryDomain": PROSEWARE}},
+        {"access": "READER", **customer},
+    ]
+    assert rosa_data["accessibleTenants"]["nodes"] == [
+        {"access": "MEMBER", "grantedRoles": [], "endsAt": None, "tenant": {"primaryDomain": PROSEWARE}},
+        {"access": "PARTNER", **customer},
+    ]
