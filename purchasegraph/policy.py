@@ -34,7 +34,7 @@ import uuid
 from dataclasses import dataclass
 
 from purchasegraph.identity import AppRole
-from purchasegraph.viewer import AppViewer, UserViewer, Viewer
+from purchasegraph.viewer import AppViewer, PartnerGrant, UserViewer, Viewer
 
 ADMIN_ROLES = frozenset({"global_admin", "billing_admin"})
 READER_ROLES = frozenset({"global_reader"})
@@ -236,6 +236,33 @@ def tenants_in_reach(viewer: Viewer | None) -> list[Scope]:
     scopes = [_home_scope(viewer)]
     scopes += [scope_for(viewer, g.customer_tenant_id) for g in viewer.partner_grants]
     return scopes
+
+
+@dataclass(frozen=True)
+class Reach:
+    """A tenant in the principal's reach: the scope that decides what it sees there and, for a
+    customer, the grant of the relationships in force that open it (None at home)."""
+
+    scope: Scope
+    grant: PartnerGrant | None
+
+    @property
+    def at_home(self) -> bool:
+        return self.grant is None
+
+
+def reach_of(viewer: Viewer | None) -> list[Reach]:
+    """``tenants_in_reach`` with each customer's grant, in the order ``accessibleTenants`` pages
+    them: the home tenant first, then the customers by directory id. Users and applications alike:
+    an application's home is listed only where its app roles see something."""
+    if viewer is None:
+        return []
+    grants = {g.customer_tenant_id: g for g in viewer.partner_grants}
+    reach = [
+        Reach(scope, None if scope.tenant_id == viewer.tenant_id else grants[scope.tenant_id])
+        for scope in tenants_in_reach(viewer)
+    ]
+    return sorted(reach, key=lambda r: (not r.at_home, r.scope.tenant_id))
 
 
 # -- What a scope reaches, as SQL -------------------------------------------------------------

@@ -88,6 +88,7 @@ EXAMPLE_RUNS: dict[str, tuple[str | None, dict[str, Any]]] = {
     "catalogue.graphql": (None, {}),
     "my_bills.graphql": (PAULA, {"status": ["OPEN", "PAST_DUE"]}),
     "quote.graphql": (PAULA, {}),
+    "partner_fleet.graphql": ("pat.partner@adatum-partners.example", {}),
 }
 
 

@@ -58,6 +58,7 @@ from purchasegraph.compiled.connections import CONNECTIONS, Connection
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Beside
 from purchasegraph.compiled.fields import FIELDS
+from purchasegraph.compiled.fleet import tenant_by_domain
 from purchasegraph.compiled.objects import tenant_object, user_object
 from purchasegraph.compiled.roots import ROOTS
 from purchasegraph.compiled.sql import Params, date, enum_name, global_id, literal, timestamp
@@ -138,7 +139,11 @@ class Compiler:
         state = self._state
         if len(set(PLACEHOLDER.findall(sql))) != len(state.params.values):
             raise NotCompilable(Reason.UNREAD_PARAMETER, operation.name.value if operation.name else "anonymous")
-        return Compiled(sql, state.params.values, tuple(state.node_lists), tuple(state.beside))
+        # Each response path once: a list the compiler unrolls item by item (accessibleTenants)
+        # compiles the same nested connection for every item, and its lists are counted at
+        # their path across all items.
+        node_lists = tuple(dict.fromkeys(state.node_lists))
+        return Compiled(sql, state.params.values, node_lists, tuple(state.beside))
 
     def _tenant(self, node: FieldNode, path: tuple[str, ...]) -> str:
         raw = self._argument(node, "id")
@@ -146,7 +151,7 @@ class Compiler:
             raise NotCompilable(Reason.INVALID_INPUT, "tenant id")
         tenant_id = decode_uuid(raw, "Tenant")
         if tenant_id is None:
-            return "NULL::json"
+            return tenant_by_domain(self, node, raw, path)
         return tenant_object(self, node, tenant_id, path)
 
     # -- objects ----------------------------------------------------------------------------

@@ -35,6 +35,8 @@ class Beside:
 
 class State(Protocol):
     beside: list[Beside]
+    # Response paths of every connection's nodes/edges list, for the actual cost.
+    node_lists: list[tuple[str, ...]]
 
     def alias(self, prefix: str) -> str: ...
 

@@ -9,6 +9,7 @@ from graphql import FieldNode
 from purchasegraph.compiled import lists
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Emitter, RootCompiler
+from purchasegraph.compiled.fleet import accessible_tenants
 from purchasegraph.compiled.objects import BY_ID, NULL, product_object, tenant_object
 from purchasegraph.compiled.quote import quote
 from purchasegraph.compiled.viewer import viewer
@@ -53,4 +54,10 @@ def node_by_id(e: Emitter, node: FieldNode, path: tuple[str, ...]) -> str:
     return by_id(e, node, scope, gid.tenant_id, key, path)
 
 
-ROOTS: dict[str, RootCompiler] = {"products": products, "node": node_by_id, "viewer": viewer, "quote": quote}
+ROOTS: dict[str, RootCompiler] = {
+    "products": products,
+    "node": node_by_id,
+    "viewer": viewer,
+    "accessibleTenants": accessible_tenants,
+    "quote": quote,
+}

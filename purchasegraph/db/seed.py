@@ -153,7 +153,8 @@ _PRODUCTS = (
     _Product(VISIO_PLAN_2, "Visio Plan 2", "visio"),
 )
 
-_MARKET_CURRENCY = {"US": "USD", "DE": "EUR", "GB": "GBP", "BR": "BRL", "IN": "INR"}
+# The Democratic Republic of the Congo is billed in US dollars.
+_MARKET_CURRENCY = {"US": "USD", "DE": "EUR", "GB": "GBP", "BR": "BRL", "IN": "INR", "CD": "USD"}
 
 # Per license per month, (self-service, central). Project and Visio are not sold in Brazil (rule 2),
 # so they have no BR price at all.
@@ -214,6 +215,12 @@ _PRICES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+# The Democratic Republic of the Congo buys in US dollars at the US list prices; Project and Visio
+# are not sold there (rule 2), so they have no CD price at all.
+for _product in (POWER_APPS_PER_USER, POWER_AUTOMATE_PER_USER, POWER_AUTOMATE_RPA, POWER_BI_PREMIUM, POWER_BI_PRO):
+    _PRICES[_product]["CD"] = _PRICES[_product]["US"]
+
+
 def _price(product_id: str, market: str, channel: str) -> Decimal:
     self_service, central = _PRICES[product_id][market]
     return Decimal(self_service if channel == "self_service" else central)
@@ -231,6 +238,8 @@ CITY_OF_SAMPLE = "cityofsample.example"
 VIRAL = "viral.example"
 ADATUM = "adatum-partners.example"
 LITWARE = "litware-partners.example"
+KINSHASA = "kinshasa-traders.example"
+PROSEWARE = "proseware-partners.example"
 
 
 @dataclass(frozen=True)
@@ -258,6 +267,10 @@ _TENANTS = (
     _Tenant(VIRAL, "Viral Signups", "commercial", "US", managed=False, created_days_ago=60),
     _Tenant(ADATUM, "Adatum Partners", "commercial", "US"),
     _Tenant(LITWARE, "Litware Partners", "commercial", "US"),
+    # Rule 2: Project and Visio are not sold in the Democratic Republic of the Congo.
+    _Tenant(KINSHASA, "Kinshasa Traders", "commercial", "CD"),
+    # A partner whose grant only reads (issue 13).
+    _Tenant(PROSEWARE, "Proseware Partners", "commercial", "US"),
 )
 _TENANT_BY_DOMAIN = {t.domain: t for t in _TENANTS}
 
@@ -302,6 +315,9 @@ GAIL = "gail@cityofsample.example"
 VIC = "vic@viral.example"
 PAT = "pat.partner@adatum-partners.example"
 LIA = "lia.partner@litware-partners.example"
+KOFI = "kofi.admin@kinshasa-traders.example"
+AMANI = "amani@kinshasa-traders.example"
+ROSA = "rosa.partner@proseware-partners.example"
 
 _ACCOUNTS = (
     _member(ALEX, "Alex Admin", "global_admin", roles=("global_admin",)),
@@ -335,6 +351,9 @@ _ACCOUNTS = (
     _member(VIC, "Vic Viral", "outsider", created_days_ago=60),
     _member(PAT, "Pat Partner", "partner_active"),
     _member(LIA, "Lia Partner", "partner_expired"),
+    _member(KOFI, "Kofi Admin", "outsider", roles=("global_admin",)),
+    _member(AMANI, "Amani Mbuyi", "outsider"),
+    _member(ROSA, "Rosa Partner", "partner_reader"),
 )
 _ACCOUNT_BY_UPN = {a.user.user_principal_name: a for a in _ACCOUNTS}
 
@@ -804,6 +823,8 @@ def _directory(w: _World) -> None:
     w.partner(CONTOSO, LITWARE, ["billing_admin"], "expired", w.days_ago(370), w.days_ago(5))
     # Ended by the customer before its end date: the dates alone would still call it current.
     w.partner(FABRIKAM, LITWARE, ["global_reader"], "terminated", w.days_ago(200), w.days_ahead(165))
+    # Proseware reads for Kinshasa Traders and may change nothing there: a reader-only grant.
+    w.partner(KINSHASA, PROSEWARE, ["global_reader"], "active", w.days_ago(30), w.days_ahead(335))
 
 
 def _policies(w: _World) -> None:

@@ -13,16 +13,31 @@ from strawberry.types import ExecutionContext
 
 from purchasegraph.context import Info
 from purchasegraph.resolvers import catalogue as catalogue_resolvers
+from purchasegraph.resolvers import tenants as tenant_resolvers
+from purchasegraph.schema import fleet
 from purchasegraph.schema.catalogue import Product
+from purchasegraph.schema.connection import Connection
 from purchasegraph.schema.directory import User
 from purchasegraph.schema.events import EventStream
+from purchasegraph.schema.fleet import AccessibleTenant
 from purchasegraph.schema.ids import decode_uuid
 from purchasegraph.schema.mutations import Mutation
 from purchasegraph.schema.node import Node
 from purchasegraph.schema.nodes import resolve_node
-from purchasegraph.schema.purchases import Assignment, Invoice, Order, PaymentMethod, Purchase, Subscription
+from purchasegraph.schema.purchases import (
+    After,
+    Assignment,
+    Before,
+    First,
+    Invoice,
+    Last,
+    Order,
+    PaymentMethod,
+    Purchase,
+    Subscription,
+)
+from purchasegraph.schema.tenants import LicenseRequest, PartnerRelationship, Tenant, load_tenant, load_tenant_by_domain
 from purchasegraph.schema.quote import QuoteResult, resolve_quote
-from purchasegraph.schema.tenants import LicenseRequest, PartnerRelationship, Tenant, load_tenant
 from purchasegraph.schema.viewer import Viewer
 from purchasegraph.viewer import UserViewer
 
@@ -36,12 +51,26 @@ class Query:
             return None  # anonymous, or an application: there is no user to show
         return Viewer(user_id=viewer.user_id, tenant_id=viewer.tenant_id, role_names=viewer.roles)
 
-    @strawberry.field(description="A tenant by directory id or Tenant ID; null outside your reach.")
+    @strawberry.field(
+        description="A tenant by directory id, Tenant ID or primary domain (e.g. contoso.example); "
+        "null outside your reach, exactly as for one that does not exist."
+    )
     async def tenant(
-        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="UUID or Tenant ID.")]
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="UUID, Tenant ID or primary domain.")],
     ) -> Tenant | None:
         tenant_id = decode_uuid(str(id), "Tenant")
-        return await load_tenant(info, tenant_id) if tenant_id is not None else None
+        if tenant_id is not None:
+            return await load_tenant(info, tenant_id)
+        return await load_tenant_by_domain(info, str(id))
+
+    @strawberry.field(description=fleet.DESCRIPTION)
+    async def accessible_tenants(
+        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
+    ) -> Connection[AccessibleTenant]:
+        page, rows = await tenant_resolvers.accessible_tenants(info, first=first, after=after, last=last, before=before)
+        return fleet.fleet_connection(page, rows)
 
     @strawberry.field(description="Any object by its global ID; null if it does not exist or is outside your reach.")
     async def node(

@@ -400,3 +400,8 @@ class Tenant(Node):
 async def load_tenant(info: Info, tenant_id: uuid.UUID) -> Tenant | None:
     row = await tenants.tenant(info, tenant_id)
     return Tenant.from_row(row) if row is not None else None
+
+
+async def load_tenant_by_domain(info: Info, domain: str) -> Tenant | None:
+    row = await tenants.tenant_by_domain(info, domain)
+    return Tenant.from_row(row) if row is not None else None
