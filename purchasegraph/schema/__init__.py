@@ -36,8 +36,8 @@ from purchasegraph.schema.purchases import (
     Purchase,
     Subscription,
 )
-from purchasegraph.schema.tenants import LicenseRequest, PartnerRelationship, Tenant, load_tenant, load_tenant_by_domain
 from purchasegraph.schema.quote import QuoteResult, resolve_quote
+from purchasegraph.schema.tenants import LicenseRequest, PartnerRelationship, Tenant, load_tenant, load_tenant_by_domain
 from purchasegraph.schema.viewer import Viewer
 from purchasegraph.viewer import UserViewer
 
