@@ -16,7 +16,7 @@ ORDER = "{p}.family, {p}.name"
 
 SELECT_PRODUCTS = f"""
 SELECT p.id, p.name, p.family, p.self_service, p.trial_available, p.trial_days,
-       p.trial_requires_payment_method
+       p.trial_requires_payment_method, p.learn_more_url, p.support_url
   FROM products p
  WHERE {SOLD_IN_MARKET.format(p="p", market="$1::text")}
  ORDER BY {ORDER.format(p="p")}
@@ -24,7 +24,7 @@ SELECT p.id, p.name, p.family, p.self_service, p.trial_available, p.trial_days,
 
 SELECT_PRODUCTS_BY_ID = """
 SELECT p.id, p.name, p.family, p.self_service, p.trial_available, p.trial_days,
-       p.trial_requires_payment_method
+       p.trial_requires_payment_method, p.learn_more_url, p.support_url
   FROM products p
  WHERE p.id = ANY($1::text[])
 """
