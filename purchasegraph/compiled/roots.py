@@ -7,6 +7,7 @@ import uuid
 from graphql import FieldNode
 
 from purchasegraph.compiled import lists
+from purchasegraph.compiled.catalogue import checkout_eligibility
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Emitter, RootCompiler
 from purchasegraph.compiled.objects import BY_ID, NULL, product_object, tenant_object
@@ -52,4 +53,9 @@ def node_by_id(e: Emitter, node: FieldNode, path: tuple[str, ...]) -> str:
     return by_id(e, node, scope, gid.tenant_id, key, path)
 
 
-ROOTS: dict[str, RootCompiler] = {"products": products, "node": node_by_id, "viewer": viewer}
+ROOTS: dict[str, RootCompiler] = {
+    "products": products,
+    "node": node_by_id,
+    "viewer": viewer,
+    "checkoutEligibility": checkout_eligibility,
+}
