@@ -414,3 +414,9 @@ def test_the_catalogue_command_says_when_a_market_has_no_products(
 ) -> None:
     assert run_cli(database_url, "catalogue", "--market", "FR") == 3
     assert "no products with a price in FR" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("selection", ["__typename", "market", "available", "reasons", "a: available b: reasons"])
+async def test_availability_compiles_whatever_part_of_it_is_read(api: Api, selection: str) -> None:
+    query = f'{{ products {{ id availability(market: "br") {{ {selection} }} }} }}'
+    await both_paths(api, query, {}, None)

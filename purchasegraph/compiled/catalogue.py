@@ -60,12 +60,20 @@ def product_availability(e: Emitter, node: FieldNode, a: str, scope: Scope, path
     if node.selection_set is None:
         raise NotCompilable(Reason.FIELD, "ProductAvailability without selection")
     market = raw.upper()
-    pp = e._state.alias("pp")
-    sold = (
-        f"EXISTS (SELECT 1 FROM product_prices {pp} WHERE {pp}.product_id = {a}.id"
-        f" AND {pp}.market = {e._param(market, 'text')} AND {pp}.channel = 'self_service')"
-    )
-    reasons = f"({_reason_table(e, market)} -> ({a}.family || '|' || {a}.self_service::text || '|' || ({sold})::text))"
+    reasons_sql: list[str] = []
+
+    def reasons() -> str:
+        """Built once, when a field reads it: a parameter the statement never reads has no type."""
+        if not reasons_sql:
+            pp = e._state.alias("pp")
+            sold = (
+                f"EXISTS (SELECT 1 FROM product_prices {pp} WHERE {pp}.product_id = {a}.id"
+                f" AND {pp}.market = {e._param(market, 'text')} AND {pp}.channel = 'self_service')"
+            )
+            key = f"{a}.family || '|' || {a}.self_service::text || '|' || ({sold})::text"
+            reasons_sql.append(f"({_reason_table(e, market)} -> ({key}))")
+        return reasons_sql[0]
+
     pairs = []
     for child in e._fields(node.selection_set, "ProductAvailability"):
         name = child.name.value
@@ -74,9 +82,9 @@ def product_availability(e: Emitter, node: FieldNode, a: str, scope: Scope, path
         elif name == "market":
             value = e._param(market, "text")
         elif name == "available":
-            value = f"({reasons} = '[]'::jsonb)"
+            value = f"({reasons()} = '[]'::jsonb)"
         elif name == "reasons":
-            value = f"{reasons}::json"
+            value = f"{reasons()}::json"
         else:
             raise NotCompilable(Reason.FIELD, f"ProductAvailability.{name}")
         pairs.append((e._key(child), value))
