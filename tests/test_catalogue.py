@@ -35,7 +35,7 @@ from purchasegraph.settings import Settings
 from purchasegraph.viewer import load_app
 from tests.conftest import ACT_FOR_TENANT, ENTER_GATEWAY_ROLE, LEAVE_GATEWAY_ROLE, Api
 from tests.demo import CONTOSO_ID, GUS, OLGA, PAULA, POWER_BI_PRO
-from tests.test_http import SECRET, serving
+from tests.test_http import SECRET, serving, token_for
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_PRODUCTS = [p.id for p in catalogue.PRODUCTS]
@@ -420,3 +420,27 @@ def test_the_catalogue_command_says_when_a_market_has_no_products(
 async def test_availability_compiles_whatever_part_of_it_is_read(api: Api, selection: str) -> None:
     query = f'{{ products {{ id availability(market: "br") {{ {selection} }} }} }}'
     await both_paths(api, query, {}, None)
+
+
+async def test_over_http_the_answer_before_sign_in_is_the_same_for_a_tenant_domain_and_an_unknown_one(
+    database_url: str, pool: object
+) -> None:
+    """As a browser's checkout page asks: anonymous POSTs whose whole bodies are equal, for an
+    address of Contoso (a tenant here), of Tailspin (India) and of a domain no tenant has; and a
+    signed-in caller gets that same answer (the query does not depend on who asks)."""
+    settings = Settings(database_url=database_url, jwt_secret=SECRET, seed_demo=False, pool_min_size=1)
+    bodies = set()
+    async with serving(settings) as http:
+        for email, token in [
+            ("paula.purchaser@contoso.example", None),
+            ("ines@tailspin.example", None),
+            ("someone@no-such-tenant.example", None),
+            ("someone@no-such-tenant.example", token_for(PAULA, "contoso.example")),
+        ]:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            variables = {"email": email, "product": POWER_BI_PRO}
+            response = await http.post("/graphql", json={"query": CHECKOUT, "variables": variables}, headers=headers)
+            assert response.status_code == 200
+            bodies.add(response.content)
+    assert len(bodies) == 1, bodies
+    assert json.loads(bodies.pop())["data"]["checkoutEligibility"]["reasons"] == ["SIGN_IN_REQUIRED"]
