@@ -1,5 +1,5 @@
 """The catalogue every deployment ships: the products sold self-service, their list prices per
-market, and where a buyer learns more and gets support (DOMAIN.md, "Product").
+market, and where a buyer learns more and gets support.
 
 This module is the one source of truth: migration ``0019_shipped_catalogue.sql`` was generated
 from it (and stays fixed, as applied migrations do), the demo seed reads its product ids and
@@ -87,8 +87,8 @@ PRODUCTS: tuple[CatalogueProduct, ...] = (
 
 MARKET_CURRENCY = {"US": "USD", "DE": "EUR", "GB": "GBP", "BR": "BRL", "IN": "INR"}
 
-# Per license per month, (self-service, central). Project and Visio are not sold in Brazil
-# (DOMAIN rule 2), so they have no BR price at all. India has list prices (central purchases),
+# Per license per month, (self-service, central). Project and Visio are not sold self-service
+# in Brazil, so they have no BR price at all. India has list prices (central purchases),
 # though no one there may buy self-service: ``Product.availability`` says so.
 PRICES: dict[str, dict[str, tuple[str, str]]] = {
     POWER_APPS_PER_USER: {

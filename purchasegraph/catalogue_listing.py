@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from purchasegraph.db.executor import Executor
-from purchasegraph.db.queries.products import fetch_prices_by_product, fetch_products
+from purchasegraph.db.queries.products import fetch_prices_by_product, fetch_products, fetch_sold_self_service
 from purchasegraph.eligibility import MarketFacts, market_reasons
 
 
@@ -39,20 +39,22 @@ class ListedProduct:
 
 async def read_catalogue(db: Executor, *, market: str | None) -> list[ListedProduct]:
     products = await fetch_products(db, market=market)
-    prices = await fetch_prices_by_product(db, product_ids=[p["id"] for p in products], market=market)
+    ids = [p["id"] for p in products]
+    prices = await fetch_prices_by_product(db, product_ids=ids, market=market)
+    sold = await fetch_sold_self_service(db, product_ids=ids, market=market) if market is not None else None
     listing = []
-    for product, rows in zip(products, prices, strict=True):
+    for position, (product, rows) in enumerate(zip(products, prices, strict=True)):
         by_market: dict[str, dict[str, Any]] = {}
         for row in rows:
             entry = by_market.setdefault(row["market"], {"currency": row["currency"]})
             entry[row["channel"]] = str(row["unit_price"])
         reasons = None
-        if market is not None:
+        if market is not None and sold is not None:
             facts = MarketFacts(
                 market=market,
                 product_family=product["family"],
                 product_self_service=product["self_service"],
-                sold_in_market="self_service" in by_market.get(market, {}),
+                sold_in_market=sold[position],
             )
             reasons = [reason.name for reason in market_reasons(facts)]
         listing.append(

@@ -6,7 +6,7 @@ self-service at all, and that a personal address (a consumer mail domain) cannot
 organization. Everything else (tenant, user, policy, country) needs the directory, so it is
 ``SIGN_IN_REQUIRED`` and, after sign-in, ``viewer.eligibility``. Nothing here reads the
 directory: the answer for a domain of a real tenant and for an unknown one is the same by
-construction (DOMAIN: anonymous callers see the public catalogue only).
+construction: an anonymous caller sees the public catalogue and nothing of any tenant.
 """
 
 from __future__ import annotations

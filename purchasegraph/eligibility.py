@@ -69,7 +69,8 @@ class MarketFacts:
 
 
 def market_reasons(facts: MarketFacts) -> tuple[Reason, ...]:
-    """Whether anyone in ``market`` may buy the product self-service at all (rules 1 and 2): the
+    """Whether anyone in ``market`` may buy the product self-service at all: no one in India, and
+    Project and Visio no one in Brazil or the Democratic Republic of the Congo. The
     part of ``assess`` that depends on the market alone, which ``Product.availability`` answers."""
     if facts.market in INELIGIBLE_MARKETS:
         return (Reason.MARKET_NOT_ELIGIBLE,)

@@ -3,9 +3,10 @@
 Products and list prices are reference data (migration 0019, generated from
 ``purchasegraph.catalogue``): a database migrated with no seed sells them. Each product links to
 its website and to standard support, and says whether self-service purchase is open in a market
-by the eligibility module's market rules (DOMAIN rule 2). ``checkoutEligibility`` answers an
-anonymous email address from the catalogue and the address alone, never the directory. Every
-read is asked as anonymous, a user and an application, on both read paths.
+by the eligibility module's market rules (none in India; no Project or Visio in Brazil or the
+Congo). ``checkoutEligibility`` answers an anonymous email address from the catalogue and the
+address alone, never the directory. Every read is asked as anonymous, a user and an application,
+on both read paths.
 """
 
 from __future__ import annotations
@@ -199,7 +200,7 @@ async def test_every_product_links_to_its_family_website_and_standard_support(ap
         assert product["learnMoreUrl"].startswith("https://www.microsoft.com/")
 
 
-# -- availability per market (DOMAIN rule 2) -------------------------------------------------------
+# -- availability per market -----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("who", [*USERS, "app"])

@@ -22,6 +22,7 @@ from purchasegraph.compiled.emitter import Beside, Emitter
 from purchasegraph.compiled.objects import NULL
 from purchasegraph.compiled.sql import literal
 from purchasegraph.context import Context, Info
+from purchasegraph.db.queries.products import SOLD_SELF_SERVICE_IN_MARKET
 from purchasegraph.eligibility import MarketFacts, market_reasons
 from purchasegraph.policy import Scope
 from purchasegraph.resolvers import catalogue as catalogue_resolvers
@@ -52,8 +53,8 @@ def _reason_table(e: Emitter, market: str) -> str:
 
 
 def product_availability(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
-    """``Product.availability(market:)`` of the product row ``a``: sold there means a self-service
-    price there, as the resolver reads it from the prices loader."""
+    """``Product.availability(market:)`` of the product row ``a``, sold there or not by the
+    predicate the resolver's loader reads."""
     raw = e._argument(node, "market")
     if not isinstance(raw, str):
         raise NotCompilable(Reason.INVALID_INPUT, "availability(market:)")
@@ -65,11 +66,7 @@ def product_availability(e: Emitter, node: FieldNode, a: str, scope: Scope, path
     def reasons() -> str:
         """Built once, when a field reads it: a parameter the statement never reads has no type."""
         if not reasons_sql:
-            pp = e._state.alias("pp")
-            sold = (
-                f"EXISTS (SELECT 1 FROM product_prices {pp} WHERE {pp}.product_id = {a}.id"
-                f" AND {pp}.market = {e._param(market, 'text')} AND {pp}.channel = 'self_service')"
-            )
+            sold = SOLD_SELF_SERVICE_IN_MARKET.format(p=a, market=e._param(market, "text"))
             key = f"{a}.family || '|' || {a}.self_service::text || '|' || ({sold})::text"
             reasons_sql.append(f"({_reason_table(e, market)} -> ({key}))")
         return reasons_sql[0]

@@ -26,13 +26,13 @@ async def market_reasons(
     info: Info, *, product_id: str, family: str, self_service: bool, market: str
 ) -> tuple[Reason, ...]:
     """Why no one in ``market`` may buy the product self-service (empty: they may), by the
-    eligibility module's market rules; sold there means it has a self-service price there."""
-    prices_there = await info.context.loaders.prices(market).load(product_id)
+    eligibility module's market rules."""
+    sold = await info.context.loaders.sold_self_service(market).load(product_id)
     facts = MarketFacts(
         market=market,
         product_family=family,
         product_self_service=self_service,
-        sold_in_market=any(price["channel"] == "self_service" for price in prices_there),
+        sold_in_market=sold,
     )
     return eligibility.market_reasons(facts)
 

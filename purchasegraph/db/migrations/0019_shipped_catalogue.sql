@@ -1,4 +1,4 @@
--- The catalogue ships with every deployment (issue 13): products and list prices are reference
+-- The catalogue ships with every deployment: products and list prices are reference
 -- data, not demo data, so a database migrated with no seed (DATABASE_URL, seed off) sells them.
 -- Generated once from purchasegraph/catalogue.py, which stays the source the seed and the tests
 -- read; a later catalogue change is a new migration. ON CONFLICT DO NOTHING: a database the demo
