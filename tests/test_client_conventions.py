@@ -89,6 +89,7 @@ EXAMPLE_RUNS: dict[str, tuple[str | None, dict[str, Any]]] = {
     "my_bills.graphql": (PAULA, {"status": ["OPEN", "PAST_DUE"]}),
     "quote.graphql": (PAULA, {}),
     "partner_fleet.graphql": ("pat.partner@adatum-partners.example", {}),
+    "before_sign_in.graphql": (None, {}),
 }
 
 

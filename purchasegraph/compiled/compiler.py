@@ -621,6 +621,8 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "trialAvailable": _col("{a}.trial_available"),
         "trialDays": _col("{a}.trial_days"),
         "trialRequiresPaymentMethod": _col("{a}.trial_requires_payment_method"),
+        "learnMoreUrl": _col("{a}.learn_more_url"),
+        "supportUrl": _col("{a}.support_url"),
     },
     # Rows of `orders` whose kind is a purchase (PURCHASE_KINDS).
     "Purchase": {

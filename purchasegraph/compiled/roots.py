@@ -7,6 +7,7 @@ import uuid
 from graphql import FieldNode
 
 from purchasegraph.compiled import lists
+from purchasegraph.compiled.catalogue import checkout_eligibility
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Emitter, RootCompiler
 from purchasegraph.compiled.fleet import accessible_tenants
@@ -60,4 +61,5 @@ ROOTS: dict[str, RootCompiler] = {
     "viewer": viewer,
     "accessibleTenants": accessible_tenants,
     "quote": quote,
+    "checkoutEligibility": checkout_eligibility,
 }

@@ -16,6 +16,7 @@ from purchasegraph.resolvers import catalogue as catalogue_resolvers
 from purchasegraph.resolvers import tenants as tenant_resolvers
 from purchasegraph.schema import fleet
 from purchasegraph.schema.catalogue import Product
+from purchasegraph.schema.checkout import CheckoutEligibility
 from purchasegraph.schema.connection import Connection
 from purchasegraph.schema.directory import User
 from purchasegraph.schema.events import EventStream
@@ -38,7 +39,7 @@ from purchasegraph.schema.purchases import (
 )
 from purchasegraph.schema.quote import QuoteResult, resolve_quote
 from purchasegraph.schema.tenants import LicenseRequest, PartnerRelationship, Tenant, load_tenant, load_tenant_by_domain
-from purchasegraph.schema.viewer import Viewer
+from purchasegraph.schema.viewer import Viewer, product_key
 from purchasegraph.viewer import UserViewer
 
 
@@ -84,7 +85,10 @@ class Query:
         info: Info,
         market: Annotated[
             str | None,
-            strawberry.argument(description="Only products sold in this market (ISO 3166 alpha-2)."),
+            strawberry.argument(
+                description="Only products with a list price in this market (ISO 3166 alpha-2); whether "
+                "self-service purchase is open there is each product's `availability(market:)` (not in India)."
+            ),
         ] = None,
     ) -> list[Product]:
         rows = await catalogue_resolvers.products_in_market(info, market.upper() if market else None)
@@ -97,6 +101,20 @@ class Query:
             " the same computation the purchase charges with."
         ),
     )
+
+    @strawberry.field(
+        description="Before sign-in, for anyone: whether the product is sold self-service at all and whether "
+        "the address is a personal one that must use a work or school account; otherwise SIGN_IN_REQUIRED. "
+        "It never looks the address's organization up, so it tells nothing about it."
+    )
+    async def checkout_eligibility(
+        self,
+        info: Info,
+        email: Annotated[str, strawberry.argument(description="The address the buyer typed.")],
+        product_id: Annotated[strawberry.ID, strawberry.argument(description="Commerce product id or Product ID.")],
+    ) -> CheckoutEligibility:
+        answer = await catalogue_resolvers.checkout_eligibility(info, email, product_key(str(product_id)))
+        return CheckoutEligibility.from_answer(answer)
 
 
 ERROR_LOG = logging.getLogger("purchasegraph.graphql")

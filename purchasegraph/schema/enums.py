@@ -9,6 +9,7 @@ from typing import TypeVar
 import strawberry
 from strawberry.types.enum import has_enum_definition
 
+from purchasegraph.checkout import CheckoutReason
 from purchasegraph.eligibility import Reason
 from purchasegraph.policy import Access
 
@@ -169,3 +170,10 @@ _describe_values(
 )
 # The same texts as the ErrorCode values of the same names.
 _describe_values(EligibilityReason, {reason: reason.value for reason in Reason})
+
+CheckoutEligibilityReason = strawberry.enum(
+    CheckoutReason,
+    name="CheckoutEligibilityReason",
+    description="What is known of a checkout before sign-in, from the catalogue and the email address alone.",
+)
+_describe_values(CheckoutEligibilityReason, {reason: reason.value for reason in CheckoutReason})
