@@ -67,10 +67,10 @@ async def policy(info: Info, tenant_id: uuid.UUID, product_id: str) -> Record | 
     return await requests.fetch_policy(info.context.db, scope=scope, product_id=product_id)
 
 
-async def notifications_of_viewer(info: Info, limit: int) -> list[Record]:
+async def notifications_of_viewer(info: Info, limit: int, *, unread_only: bool = False) -> list[Record]:
     viewer = info.context.viewer
     if not isinstance(viewer, UserViewer):
         return []  # notifications are a user's; an application has none
     return await requests.fetch_notifications(
-        info.context.db, tenant_id=viewer.tenant_id, user_id=viewer.user_id, limit=limit
+        info.context.db, tenant_id=viewer.tenant_id, user_id=viewer.user_id, limit=limit, unread_only=unread_only
     )

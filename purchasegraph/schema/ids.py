@@ -54,3 +54,9 @@ def decode_uuid(value: str, type_name: str) -> uuid.UUID | None:
         return gid.uuid
     except ValueError:
         return None
+
+
+def product_key(value: str) -> str:
+    """A commerce product id, given either raw (CFQ7TTC0H9MP) or as a Product global ID."""
+    gid = decode_id(value)
+    return gid.key if gid is not None and gid.type_name == "Product" else value
