@@ -246,7 +246,9 @@ REQUEST_PROJECT: Table = AT_HOME | dict.fromkeys(
         "other_tenant_admin",
     ),
     PRODUCT_NOT_BLOCKED,
-) | {"licensed_user": "LICENSE_ALREADY_REQUESTED"}  # Lee's request for it is pending (seeded): one per user and product
+)
+# Lee's request for it is pending (seeded): one pending request per user and product.
+REQUEST_PROJECT = REQUEST_PROJECT | {"licensed_user": "LICENSE_ALREADY_REQUESTED"}
 TABLES = {
     "PURCHASER_CONTROLS": PURCHASER_CONTROLS,
     "ADMINS_TOOK_CONTROL": ADMINS_TOOK_CONTROL,
