@@ -175,6 +175,28 @@ async def test_a_colleague_not_named_neither_sees_nor_hears_of_the_request(api: 
     assert request_uuid(request["id"]) not in {n["subjectId"] for n in await notifications(api, MIA)}
 
 
+# -- the admins' worklist -------------------------------------------------------------------------
+
+PENDING_OF_CONTOSO = (
+    f'{{ tenant(id: "{CONTOSO}") {{ licenseRequests(first: 100, status: PENDING) {{ nodes {{ id status }} }} }} }}'
+)
+
+
+async def test_the_worklist_filters_requests_by_status(api: Api) -> None:
+    request = (await request_license(api, UNA, PROJECT_PLAN_3, []))["licenseRequest"]
+    pending = (await api.data(PENDING_OF_CONTOSO, as_user=ALEX))["tenant"]["licenseRequests"]["nodes"]
+    assert {n["status"] for n in pending} == {"PENDING"}
+    assert {request["id"], LEES_REQUEST} <= {n["id"] for n in pending}
+    everything = (await api.data(REQUESTS_OF_CONTOSO, as_user=ALEX))["tenant"]["licenseRequests"]["nodes"]
+    assert {n["status"] for n in everything} >= {"PENDING", "DENIED"}
+    denied = await api.data(PENDING_OF_CONTOSO.replace("PENDING", "DENIED"), as_user=ALEX)
+    assert {n["status"] for n in denied["tenant"]["licenseRequests"]["nodes"]} == {"DENIED"}
+    # A member's worklist is their own requests and those naming them, filtered the same way.
+    assert [
+        n["id"] for n in (await api.data(PENDING_OF_CONTOSO, as_user=UNA))["tenant"]["licenseRequests"]["nodes"]
+    ] == [request["id"]]
+
+
 # -- approve and assign ---------------------------------------------------------------------------
 
 
@@ -463,6 +485,15 @@ COMPILED_READS = [
     (ALEX, NOTIFICATIONS, {"unread": True}),
     (ALEX, NOTIFICATIONS, {"unread": False}),
     (TESS, REQUESTS_OF_CONTOSO, {}),
+    (ALEX, PENDING_OF_CONTOSO, {}),
+    (
+        ALEX,
+        'query ($s: LicenseRequestStatus) { tenant(id: "%s") { licenseRequests(status: $s) { nodes { id } } } }'
+        % CONTOSO,
+        {"s": "APPROVED"},
+    ),
+    (UNA, PENDING_OF_CONTOSO, {}),
+    (ALEX, PENDING_OF_CONTOSO.replace("PENDING", "DENIED"), {}),
     (ALEX, REQUESTS_OF_CONTOSO, {}),
 ]
 

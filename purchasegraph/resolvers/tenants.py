@@ -47,9 +47,11 @@ async def partner_relationships_of_tenant(info: Info, tenant_id: uuid.UUID) -> l
     return await partners.fetch_relationships_by_customer(info.context.db, scope=scope)
 
 
-async def license_requests_of_tenant(info: Info, tenant_id: uuid.UUID, page: PageArgs) -> Slice:
+async def license_requests_of_tenant(
+    info: Info, tenant_id: uuid.UUID, page: PageArgs, *, status: str | None = None
+) -> Slice:
     scope = info.context.scope_of(tenant_id)
-    return await requests.fetch_license_requests_by_tenant(info.context.db, scope=scope, page=page)
+    return await requests.fetch_license_requests_by_tenant(info.context.db, scope=scope, page=page, status=status)
 
 
 async def license_request(info: Info, tenant_id: uuid.UUID, request_id: uuid.UUID) -> Record | None:

@@ -384,9 +384,14 @@ class Tenant(Node):
         last: Last = None,
         before: Before = None,
         order_by: Annotated[list[LicenseRequestOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
+        status: Annotated[
+            LicenseRequestStatus | None,
+            strawberry.argument(description="Only requests in this status (PENDING: the admins' worklist)."),
+        ] = None,
     ) -> Connection[LicenseRequest]:
         page = paging.page_args(first, after, last, before, resolve_order(sortables.LICENSE_REQUEST, order_by))
-        slice_ = await tenants.license_requests_of_tenant(info, self.uuid, page)
+        stored = None if status is None else cast(str, status.value)
+        slice_ = await tenants.license_requests_of_tenant(info, self.uuid, page, status=stored)
         return connection_from_slice(slice_, LicenseRequest.from_row)
 
     @strawberry.field(description="Every mutation on the tenant, newest first; admins and active partners only.")

@@ -20,12 +20,18 @@ from purchasegraph.policy import (
 LICENSE_REQUEST_COLUMNS = """r.tenant_id, r.id, r.product_id, r.requester_user_id, r.for_user_ids, r.status,
        r.created_at, r.decided_by, r.decided_at"""
 
-# Admins see every request of the tenant (kept 12 months); a member sees their own. The same
-# rule (policy.LICENSE_REQUEST_VISIBLE) in the list, by id, and for the admins deciding one.
+# The tenant list's filter over a request `{r}`: {status} text, NULL for any. Shared with the
+# compiled read path.
+LICENSE_REQUEST_FILTERS = "({status} IS NULL OR {r}.status = {status})"
+
+# Admins see every request of the tenant (kept 12 months); a member sees their own and those that
+# name them. The same rule (policy.LICENSE_REQUEST_VISIBLE) in the list, by id, and for the admins
+# deciding one. $9 the status (NULL = any).
 SELECT_LICENSE_REQUESTS_BY_TENANT = connection_query(
     source=f"""FROM license_requests r
       WHERE r.tenant_id = $1 AND r.tenant_id = k.parent
-        AND {LICENSE_REQUEST_VISIBLE.format(r="r", whole="$7::bool", viewer="$8::uuid")}""",
+        AND {LICENSE_REQUEST_VISIBLE.format(r="r", whole="$7::bool", viewer="$8::uuid")}
+        AND {LICENSE_REQUEST_FILTERS.format(r="r", status="$9::text")}""",
     columns=LICENSE_REQUEST_COLUMNS,
     alias="r",
     sortable=ordering.LICENSE_REQUEST,
@@ -83,9 +89,11 @@ SELECT p.id AS product_id, {policies.POLICY_VALUE.format(ssp="ssp")} AS value, s
 """
 
 
-async def fetch_license_requests_by_tenant(db: Executor, *, scope: Scope, page: PageArgs) -> Slice:
+async def fetch_license_requests_by_tenant(
+    db: Executor, *, scope: Scope, page: PageArgs, status: str | None = None
+) -> Slice:
     (slice_,) = await fetch_slices(
-        db, SELECT_LICENSE_REQUESTS_BY_TENANT, scope=scope, parents=[scope.tenant_id], page=page
+        db, SELECT_LICENSE_REQUESTS_BY_TENANT, scope=scope, parents=[scope.tenant_id], page=page, filters=(status,)
     )
     return slice_
 
