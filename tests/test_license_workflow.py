@@ -488,9 +488,8 @@ COMPILED_READS = [
     (ALEX, PENDING_OF_CONTOSO, {}),
     (
         ALEX,
-        'query ($s: LicenseRequestStatus) { tenant(id: "%s") { licenseRequests(status: $s) { nodes { id } } } }'
-        % CONTOSO,
-        {"s": "APPROVED"},
+        "query ($s: LicenseRequestStatus, $t: ID!) { tenant(id: $t) { licenseRequests(status: $s) { nodes { id } } } }",
+        {"s": "APPROVED", "t": CONTOSO},
     ),
     (UNA, PENDING_OF_CONTOSO, {}),
     (ALEX, PENDING_OF_CONTOSO.replace("PENDING", "DENIED"), {}),
