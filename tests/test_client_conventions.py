@@ -86,6 +86,7 @@ EXAMPLE_RUNS: dict[str, tuple[str | None, dict[str, Any]]] = {
     "purchase_graph.graphql": (ALEX, {}),
     "tenant_activity.graphql": (ALEX, {"tenant": CONTOSO}),
     "catalogue.graphql": (None, {}),
+    "license_requests.graphql": (ALEX, {"tenant": CONTOSO}),
 }
 
 

@@ -4,7 +4,9 @@ one product's self-service policy with MSCommerce's rule for trials without a pa
 
 from __future__ import annotations
 
+import re
 import uuid
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -506,3 +508,21 @@ async def test_the_new_reads_compile_to_what_the_resolvers_answer(
     await mutate(api, MARK_READ, ALEX, ids=[alexs])
     expected = await api.data(query, as_user=actor, variables=variables)
     assert await api.compiled(query, as_user=actor, variables=variables) == expected
+
+
+def readme_block(operation: str) -> str:
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    (block,) = [b for b in re.findall(r"```graphql\n(.*?)```", text, re.S) if f"mutation {operation}(" in b]
+    return block
+
+
+async def test_the_readmes_approve_and_assign_runs_as_written(api: Api) -> None:
+    await block_power_bi(api)
+    request = (await request_license(api, UNA, POWER_BI_PRO, [user(TESS)]))["licenseRequest"]
+    payload = await mutate(
+        api, readme_block("ApproveAndAssign"), ALEX, request=request["id"], **{"from": CENTRAL_POWER_BI}
+    )
+    assert payload["userErrors"] == []
+    assert payload["licenseRequest"]["status"] == "APPROVED"
+    assert {u["displayName"] for u in payload["licenseRequest"]["forUsers"]} == {"Una Unlicensed", "Tess Tan"}
+    assert {UNA, TESS} <= await holders(api, CENTRAL_POWER_BI_UUID)
