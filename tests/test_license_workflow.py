@@ -512,7 +512,8 @@ async def test_the_new_reads_compile_to_what_the_resolvers_answer(
 
 def readme_block(operation: str) -> str:
     text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    (block,) = [b for b in re.findall(r"```graphql\n(.*?)```", text, re.S) if f"mutation {operation}(" in b]
+    blocks: list[str] = re.findall(r"```graphql\n(.*?)```", text, re.S)
+    (block,) = [b for b in blocks if f"mutation {operation}(" in b]
     return block
 
 
