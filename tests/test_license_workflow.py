@@ -527,3 +527,45 @@ async def test_the_readmes_approve_and_assign_runs_as_written(api: Api) -> None:
     assert payload["licenseRequest"]["status"] == "APPROVED"
     assert {u["displayName"] for u in payload["licenseRequest"]["forUsers"]} == {"Una Unlicensed", "Tess Tan"}
     assert {UNA, TESS} <= await holders(api, CENTRAL_POWER_BI_UUID)
+
+
+# -- the migration on a database that has requests already -----------------------------------------
+
+MIGRATION = Path(__file__).resolve().parent.parent / "purchasegraph/db/migrations/0021_license_request_workflow.sql"
+
+
+async def test_the_migration_keeps_the_oldest_of_duplicate_pending_requests_pending(api: Api) -> None:
+    """Written before the rule, a user's duplicate pending requests: the migration closes all but
+    the oldest, so its unique index can be built on an existing database."""
+    lines = MIGRATION.read_text(encoding="utf-8").splitlines()
+    code = "\n".join(line for line in lines if not line.lstrip().startswith("--"))
+    statements = [s.strip() for s in code.split(";") if s.strip()]
+    backfill, index = (
+        next(s for s in statements if s.startswith(kind)) for kind in ("UPDATE license_requests", "CREATE UNIQUE INDEX")
+    )
+    await api.conn.execute("DROP INDEX license_requests_one_pending")
+    lee = api.ids[LEE].user_id
+    later = [uuid.uuid4(), uuid.uuid4()]
+    for offset, request_id in enumerate(later, start=1):
+        await api.conn.execute(
+            "INSERT INTO license_requests (tenant_id, id, product_id, requester_user_id, for_user_ids, status,"
+            " created_at) VALUES ($1, $2, $3, $4, ARRAY[$4::uuid], 'pending', app_now() + $5 * interval '1 hour')",
+            CONTOSO_ID,
+            request_id,
+            PROJECT_PLAN_3,
+            lee,
+            offset,
+        )
+    await api.conn.execute(backfill)
+    await api.conn.execute(index)
+    rows = await api.conn.fetch(
+        "SELECT id, status FROM license_requests WHERE tenant_id = $1 AND requester_user_id = $2 AND product_id = $3",
+        CONTOSO_ID,
+        lee,
+        PROJECT_PLAN_3,
+    )
+    assert {r["id"]: r["status"] for r in rows} == {
+        demo_id("license_request:lee-project-plan-3"): "pending",
+        later[0]: "denied",
+        later[1]: "denied",
+    }
