@@ -261,6 +261,17 @@ async def test_an_approval_with_too_few_free_licenses_is_refused_and_writes_noth
     assert [n["id"] for n in await notifications(api, TESS)] == told
     seen = await api.data(REQUEST_BY_ID, as_user=ALEX, variables={"id": request["id"]})
     assert seen["node"]["status"] == "PENDING"
+    audited = await api.conn.fetchrow(
+        "SELECT target_type, target_id, outcome, error_codes FROM audit_events WHERE tenant_id = $1"
+        " AND action = 'license_request.approve' ORDER BY tenant_seq DESC LIMIT 1",
+        CONTOSO_ID,
+    )
+    assert dict(audited) == {
+        "target_type": "LicenseRequest",
+        "target_id": request_uuid(request["id"]),
+        "outcome": "refused",
+        "error_codes": ["NO_LICENSES_LEFT"],
+    }
 
 
 async def test_licenses_are_assigned_only_from_a_subscription_the_admins_control_of_that_product(

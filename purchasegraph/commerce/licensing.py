@@ -286,13 +286,14 @@ async def decide_license_request(
     work.target("LicenseRequest", request_id)
     if row["status"] != "pending":
         raise refuse(ErrorCode.ALREADY_DECIDED, f"The request was already {row['status']}.", "requestId")
-    if assign_from is not None and not approve:
-        raise refuse(ErrorCode.INVALID_INPUT, "Only an approval assigns licenses.", "assignFromSubscriptionId")
     users: list[uuid.UUID] = list(row["for_user_ids"])
     if assign_from is not None:
-        await _assign_for_request(work, subscription_id=assign_from, product_id=row["product_id"], users=users)
-        work.target("LicenseRequest", request_id)  # locking the subscription named it; the audit row is the request's
         work.details.update(assigned_from=str(assign_from))
+        try:
+            await _assign_for_request(work, subscription_id=assign_from, product_id=row["product_id"], users=users)
+        finally:
+            # Locking the subscription named it the target; the audit row, accepted or refused, is the request's.
+            work.target("LicenseRequest", request_id)
     status = "approved" if approve else "denied"
     await work.conn.execute(
         DECIDE_LICENSE_REQUEST, scope.tenant_id, request_id, status, work.viewer.user_id, assign_from
