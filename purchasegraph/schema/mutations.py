@@ -701,7 +701,8 @@ class Mutation:
             action="notification.mark_read",
             tenant_id=home,
             target_type="Notification",
-            target_id="all" if ids is None else ",".join(str(k) for k in keys or []),
+            # "all", or the named ones: a UUID each, "unknown" for an id that names no notification of theirs.
+            target_id="all" if ids is None else ",".join("unknown" if k is None else str(k) for k in keys or []),
             operation=lambda work: notifications.mark_read(work, ids=keys),
         )
         marked = 0 if outcome.problems else int(outcome.data["marked"])
