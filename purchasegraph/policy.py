@@ -207,6 +207,25 @@ def _home_scope(viewer: UserViewer) -> Scope:
     return Scope(viewer.tenant_id, Access.MEMBER, viewer.user_id)
 
 
+def own_billing_scope(viewer: Viewer | None) -> Scope | None:
+    """My bills and my cards (``Viewer.invoices``, ``Viewer.paymentMethods``): lists of the
+    signed-in user's own, in their home tenant. The scope is their real one there (what a bill's
+    subscription shows follows it); the lists narrow it with ``own_only``. An application (no user)
+    and an anonymous caller have none."""
+    if not isinstance(viewer, UserViewer):
+        return None
+    return _home_scope(viewer)
+
+
+def own_only(scope: Scope) -> bool:
+    """What fills ``{whole}`` of INVOICE_VISIBLE in the lists of ``own_billing_scope``: never the
+    whole tenant. They hold what bills the viewer, exactly as a purchaser's invoice scope reads,
+    whatever else their role shows them: an admin's bills are their own purchases' bills, not the
+    tenant's; a guest keeps the bills of what they bought as a member. (Cards need no narrowing:
+    PAYMENT_METHOD_VISIBLE has no whole-tenant way in.)"""
+    return False
+
+
 def tenants_in_reach(viewer: Viewer | None) -> list[Scope]:
     """Every tenant the viewer may act on, home first, with the access that decides it."""
     if viewer is None:

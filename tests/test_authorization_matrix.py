@@ -186,7 +186,7 @@ CONTOSO_SUBSCRIPTIONS = (
     # purchase 4, remove_licenses 1 (not a purchase).
     SeededSubscription("pete-power-automate", POWER_AUTOMATE_PER_USER, PETE, 3, "active", (RAJ,), (1,)),
     # A trial order is not a purchase.
-    SeededSubscription("pete-visio-plan-1-trial", VISIO_PLAN_1, PETE, 5, "trial", (PETE,), ()),
+    SeededSubscription("pete-visio-plan-1-trial", VISIO_PLAN_1, PETE, 1, "trial", (PETE,), ()),
     SeededSubscription("pete-project-plan-3-expired", PROJECT_PLAN_3, PETE, 2, "expired", (PETE, OLIVIA), (1,)),
     # Canceled: its one license was removed with it.
     SeededSubscription("pete-power-automate-rpa-deleted", POWER_AUTOMATE_RPA, PETE, 1, "deleted", (), (1,)),
@@ -823,7 +823,7 @@ async def test_purchaser_sees_the_card_her_own_subscription_is_billed_to(api: Ap
         PAYMENT_METHOD_OF, as_user=PETE, variables={"id": SUBSCRIPTION["pete-visio-plan-1-trial"].gid}
     )
     assert trial["node"] == {
-        "quantity": 5,
+        "quantity": 1,
         "purchaser": {"displayName": "Pete Purchaser"},
         "paymentMethod": None,
     }

@@ -86,6 +86,8 @@ EXAMPLE_RUNS: dict[str, tuple[str | None, dict[str, Any]]] = {
     "purchase_graph.graphql": (ALEX, {}),
     "tenant_activity.graphql": (ALEX, {"tenant": CONTOSO}),
     "catalogue.graphql": (None, {}),
+    "my_bills.graphql": (PAULA, {"status": ["OPEN", "PAST_DUE"]}),
+    "quote.graphql": (PAULA, {}),
     "license_requests.graphql": (ALEX, {"tenant": CONTOSO}),
 }
 

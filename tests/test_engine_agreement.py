@@ -185,8 +185,11 @@ class Gateways:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         response = await client.post("/graphql", json=request.body(), headers=headers)
         body = response.json()
-        # Only data and errors are compared: extensions carry the request's cost, which differs.
+        # Data, errors and the request's cost (requested and actual) are compared; the throttle's
+        # state, also in extensions, moves with every request.
         kept = {key: body[key] for key in ("data", "errors") if key in body}
+        cost = (body.get("extensions") or {}).get("cost") or {}
+        kept["cost"] = {key: cost.get(key) for key in ("requestedQueryCost", "actualQueryCost")}
         return response.status_code, json.dumps(kept)
 
     async def both(self, request: ReadDocument, actor: str | None, day: str = "today") -> tuple[Outcome, Outcome]:

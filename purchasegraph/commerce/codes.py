@@ -47,6 +47,10 @@ class ErrorCode(enum.Enum):
         "CARD_EXPIRED", description="The card's expiry month has passed (on the app's clock): use another card."
     )
     CARD_DECLINED = strawberry.enum_value("CARD_DECLINED", description="The card issuer declined the charge.")
+    PAYMENT_METHOD_IN_USE = strawberry.enum_value(
+        "PAYMENT_METHOD_IN_USE",
+        description="The card pays a subscription that is not canceled: name the card that takes it over.",
+    )
     PAYMENT_PROCESSOR_UNAVAILABLE = strawberry.enum_value(
         "PAYMENT_PROCESSOR_UNAVAILABLE",
         description="The payment processor failed; nothing was charged or written. Retry with the same key.",

@@ -66,7 +66,7 @@ from purchasegraph.db.pagination import PageArgs
 from purchasegraph.db.queries.partners import IN_FORCE
 from purchasegraph.errors import BadUserInput
 from purchasegraph.policy import Scope
-from purchasegraph.schema.ids import decode_uuid
+from purchasegraph.schema.ids import INVOICE_PAGE_PREFIX, decode_uuid
 from purchasegraph.viewer import Viewer
 
 # Every parameter appears as ``$n::type`` (``Params.add``).
@@ -180,8 +180,8 @@ class Compiler:
             p = self._state.alias("p")
             body = self._selection(node, "Product", p, scope, path)
             return f"(SELECT {body} FROM products {p} WHERE {p}.id = {a}.product_id)"
-        if (type_name, name) in (("Subscription", "purchaser"), ("Assignment", "user")):
-            column = "purchaser_user_id" if name == "purchaser" else "user_id"
+        column = USER_COLUMNS.get((type_name, name))
+        if column is not None:
             return user_object(self, node, scope, f"{a}.tenant_id", f"{a}.{column}", path)
         compile_field = FIELDS.get((type_name, name))
         if compile_field is not None:
@@ -346,7 +346,7 @@ class Compiler:
         for child in self._fields(node.selection_set, f"{spec.type_name}Edge"):
             name, key = child.name.value, self._key(child)
             if name == "node":
-                pairs.append((key, self._selection(child, spec.type_name, r, scope, path)))
+                pairs.append((key, self._selection(child, spec.type_name, r, scope, (*path, key))))
             elif name == "cursor":
                 cursors.read = True
                 pairs.append((key, f"{w}q.cur"))
@@ -550,6 +550,14 @@ def _col(expr: str) -> Callable[[GraphQLSchema, str], str]:
     return lambda _schema, a: expr.format(a=a)
 
 
+# Fields that are a user of the row's tenant, and the column holding that user's id: compiled as
+# ``load_user`` reads them (null where the viewer may not see that user).
+USER_COLUMNS: dict[tuple[str, str], str] = {
+    ("Subscription", "purchaser"): "purchaser_user_id",
+    ("Assignment", "user"): "user_id",
+    ("Assignment", "assignedBy"): "assigned_by",
+}
+
 SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
     "Tenant": {
         "id": _col(global_id("Tenant", None, "{a}.id")),
@@ -624,6 +632,8 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "status": _enum("InvoiceStatus", "{a}.status"),
         "dueDate": _col(date("{a}.due_date")),
         "paidAt": _col(timestamp("{a}.paid_at")),
+        "number": _col("{a}.number"),
+        "printUrl": _col(literal(INVOICE_PAGE_PREFIX) + " || " + global_id("Invoice", "{a}.tenant_id", "{a}.id")),
     },
     "PaymentMethod": {
         "id": _col(global_id("PaymentMethod", "{a}.tenant_id", "{a}.id")),

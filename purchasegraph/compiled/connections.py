@@ -10,6 +10,7 @@ resolvers report it in their words.
 
 from __future__ import annotations
 
+import datetime
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from graphql import GraphQLEnumType, GraphQLSchema
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.db import ordering as sortables
 from purchasegraph.db.ordering import Sortable
-from purchasegraph.db.queries import assignments, orders, requests, subscriptions, users
+from purchasegraph.db.queries import assignments, invoices, orders, requests, subscriptions, users
 from purchasegraph.policy import (
     ASSIGNMENT_VISIBLE,
     INVOICE_VISIBLE,
@@ -28,6 +29,7 @@ from purchasegraph.policy import (
     SUBSCRIPTION_VISIBLE,
     USER_VISIBLE,
     Scope,
+    own_only,
     sees_audit,
 )
 from purchasegraph.schema.ids import decode_uuid
@@ -135,6 +137,18 @@ def _search(schema: GraphQLSchema, value: Any) -> str | None:
     return users.search_prefix(_text(schema, value))
 
 
+def _date(_schema: GraphQLSchema, value: Any) -> datetime.date | None:
+    """A Date: the day a variable coerced to, or a literal's ISO text as the scalar parses it."""
+    if value is None or (isinstance(value, datetime.date) and not isinstance(value, datetime.datetime)):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise NotCompilable(Reason.INVALID_INPUT, "Date")
+
+
 PRODUCT = Filter("productId", "product", "text", _text)
 
 # -- the connections ------------------------------------------------------------------------------
@@ -178,6 +192,22 @@ INVOICES_OF_SUBSCRIPTION = Connection(
     sortable=sortables.INVOICE,
     where="{a}.tenant_id = {p}.tenant_id AND {a}.subscription_id = {p}.id AND "
     + INVOICE_VISIBLE.format(i="{a}", **_KEEP),
+)
+# "My bills": the viewer's own invoices in their home tenant `{p}`, in policy.own_billing_scope
+# (compiled/viewer.py gives it) narrowed by policy.own_only, as the resolvers' query.
+INVOICES_OF_VIEWER = Connection(
+    table="invoices",
+    type_name="Invoice",
+    sortable=sortables.INVOICE,
+    where="{a}.tenant_id = {p}.id AND "
+    + INVOICE_VISIBLE.format(i="{a}", **_KEEP)
+    + " AND "
+    + invoices.FILTERS.format(i="{a}", statuses="{statuses}", due_before="{due_before}"),
+    filters=(
+        Filter("status", "statuses", "text[]", _enum_values("InvoiceStatus")),
+        Filter("dueBefore", "due_before", "date", _date),
+    ),
+    whole=own_only,
 )
 # An order's subscription `{j}`, where the order's visibility and the list's filters are decided.
 _SUBSCRIPTION_OF_ROW = (

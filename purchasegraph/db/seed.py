@@ -609,7 +609,8 @@ class _World:
     ) -> _Subscription:
         tenant = _TENANT_BY_DOMAIN[domain]
         channel = "self_service" if purchaser else "central"
-        unit_price = Decimal("0.00") if is_trial else _price(product_id, tenant.country, channel)
+        # A trial carries the price it converts at, as startTrial writes it: only its order is free.
+        unit_price = _price(product_id, tenant.country, channel)
         sub = _Subscription(
             label,
             demo_tenant_id(domain),
@@ -645,8 +646,11 @@ class _World:
 
     def order(self, sub: _Subscription, kind: str, actor: str, delta: int, at: datetime) -> None:
         quantity_after = sub.quantity + delta
-        charged = kind in {"purchase", "trial", "add_licenses", "remove_licenses", "renew", "reactivate"}
+        # As the live mutations write them: a trial's order and a removal are free (nothing is
+        # refunded), at the trial's price of nothing and at the subscription's price respectively.
+        charged = kind in {"purchase", "add_licenses", "renew", "reactivate"}
         total = sub.unit_price * abs(delta) if charged else Decimal("0.00")
+        unit_price = Decimal("0.00") if kind == "trial" else sub.unit_price
         number = len(sub.quantity_history) + 1
         actor_tenant_id = _home_tenant_id(actor)
         self.orders.append(
@@ -659,7 +663,7 @@ class _World:
                 actor_tenant_id,
                 delta,
                 quantity_after,
-                sub.unit_price,
+                unit_price,
                 total,
                 sub.currency,
                 at,
@@ -886,7 +890,7 @@ def _contoso(w: _World) -> None:
         is_trial=True,
         auto_renew=False,
     )
-    w.order(visio, "trial", PETE, 5, trial_start)
+    w.order(visio, "trial", PETE, 1, trial_start)  # startTrial grants one license, to whoever starts it
     w.assign(visio, PETE, PETE, trial_start + timedelta(minutes=5))
 
     # Bought a year before Alex disabled Project: the policy change left it alone until it ran out.

@@ -21,6 +21,7 @@ from purchasegraph.schema.mutations import Mutation
 from purchasegraph.schema.node import Node
 from purchasegraph.schema.nodes import resolve_node
 from purchasegraph.schema.purchases import Assignment, Invoice, Order, PaymentMethod, Purchase, Subscription
+from purchasegraph.schema.quote import QuoteResult, resolve_quote
 from purchasegraph.schema.tenants import LicenseRequest, PartnerRelationship, Tenant, load_tenant
 from purchasegraph.schema.viewer import Viewer
 from purchasegraph.viewer import UserViewer
@@ -59,6 +60,14 @@ class Query:
     ) -> list[Product]:
         rows = await catalogue_resolvers.products_in_market(info, market.upper() if market else None)
         return [Product.from_row(r) for r in rows]
+
+    quote: QuoteResult = strawberry.field(
+        resolver=resolve_quote,
+        description=(
+            "The price a self-service purchase would charge you now, in your tenant's currency (sign in first);"
+            " the same computation the purchase charges with."
+        ),
+    )
 
 
 ERROR_LOG = logging.getLogger("purchasegraph.graphql")

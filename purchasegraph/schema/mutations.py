@@ -24,7 +24,7 @@ from purchasegraph.payments import CardDetails
 from purchasegraph.resolvers import purchases
 from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.enums import BillingFrequency, SelfServicePolicyValue
-from purchasegraph.schema.ids import decode_id
+from purchasegraph.schema.ids import decode_id, encode_id
 from purchasegraph.schema.purchases import Invoice, Order, PaymentMethod, Subscription, load_subscription
 from purchasegraph.schema.tenants import LicenseRequest, SelfServicePolicy, load_license_request, load_policy
 from purchasegraph.schema.viewer import product_key
@@ -91,6 +91,17 @@ class MoveUsersPayload:
 @strawberry.type(description="The result of saving a card.")
 class PaymentMethodPayload:
     payment_method: PaymentMethod | None = strawberry.field(description="The saved card (brand, last 4, expiry).")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success.")
+
+
+@strawberry.type(description="The result of removing a saved card.")
+class RemovePaymentMethodPayload:
+    removed_payment_method_id: strawberry.ID | None = strawberry.field(
+        description="The card removed (PaymentMethod ID); null when refused."
+    )
+    moved_subscriptions: list[Subscription] = strawberry.field(
+        description="The subscriptions it paid, now billed to the card that took over; empty when none moved."
+    )
     user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success.")
 
 
@@ -737,6 +748,77 @@ class Mutation:
     ) -> UserPayload:
         return await _on_user(
             info, str(user_id), "user.reinstate", lambda work, uid: governance.reinstate_user(work, user_id=uid)
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Remove a card of yours. Refused (PAYMENT_METHOD_IN_USE) while it pays a subscription that is not"
+            " canceled, unless `replacementPaymentMethodId` names another card of yours: every such subscription"
+            " then moves to it, in the same transaction."
+        )
+    )
+    async def remove_payment_method(
+        self,
+        info: Info,
+        payment_method_id: Annotated[strawberry.ID, strawberry.argument(description="The card to remove.")],
+        replacement_payment_method_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Another card of yours that takes over what the removed one pays."),
+        ] = None,
+    ) -> RemovePaymentMethodPayload:
+        action = "payment_method.remove"
+        target = _target(info, str(payment_method_id), "PaymentMethod")
+        if target is None:
+            errors = await _unknown(
+                info, action, "PaymentMethod", str(payment_method_id), "payment method", "paymentMethodId"
+            )
+            return RemovePaymentMethodPayload(
+                removed_payment_method_id=None, moved_subscriptions=[], user_errors=errors
+            )
+        tenant_id, method_id = target
+        replacement_id = None
+        if replacement_payment_method_id is not None:
+            replacement = _target(info, str(replacement_payment_method_id), "PaymentMethod")
+            # An id that is no card of this API's finds no card, like any card not the caller's.
+            replacement_id = replacement[1] if replacement else uuid.uuid4()
+        outcome = await _run(
+            info,
+            action=action,
+            tenant_id=tenant_id,
+            target_type="PaymentMethod",
+            target_id=method_id,
+            operation=lambda work: billing.remove_payment_method(
+                work, payment_method_id=method_id, replacement_id=replacement_id
+            ),
+        )
+        if outcome.problems:
+            return RemovePaymentMethodPayload(
+                removed_payment_method_id=None, moved_subscriptions=[], user_errors=_user_errors(outcome.problems)
+            )
+        moved = [await load_subscription(info, tenant_id, uuid.UUID(i)) for i in outcome.data["moved_subscription_ids"]]
+        return RemovePaymentMethodPayload(
+            removed_payment_method_id=strawberry.ID(encode_id("PaymentMethod", method_id, tenant_id)),
+            moved_subscriptions=[m for m in moved if m is not None],
+            user_errors=[],
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Turn automatic renewal of an active subscription on or off: its purchaser, or the admins once it is"
+            " central or taken over. Turning it on for a purchaser's subscription needs a card on it."
+        )
+    )
+    async def set_auto_renew(
+        self,
+        info: Info,
+        subscription_id: SubscriptionIdArg,
+        auto_renew: Annotated[bool, strawberry.argument(description="True: renews at its term end.")],
+    ) -> SubscriptionPayload:
+        return await _on_subscription(
+            info,
+            str(subscription_id),
+            "subscription.set_auto_renew",
+            lambda work, sid: purchasing.set_auto_renew(work, subscription_id=sid, auto_renew=auto_renew),
         )
 
 

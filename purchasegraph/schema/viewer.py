@@ -9,15 +9,21 @@ from typing import Annotated, cast
 import strawberry
 
 from purchasegraph.context import Info
+from purchasegraph.db import ordering as sortables
 from purchasegraph.db.executor import Record
 from purchasegraph.eligibility import Reason
 from purchasegraph.policy import Access
-from purchasegraph.resolvers import tenants
+from purchasegraph.resolvers import purchases, tenants
 from purchasegraph.resolvers import viewer as viewer_resolvers
+from purchasegraph.schema import paging
+from purchasegraph.schema.connection import Connection, connection_from_slice
 from purchasegraph.schema.directory import User, load_user
-from purchasegraph.schema.enums import AccessLevel, DirectoryRole, EligibilityReason
+from purchasegraph.schema.enums import AccessLevel, DirectoryRole, EligibilityReason, InvoiceStatus
 from purchasegraph.schema.ids import encode_id
 from purchasegraph.schema.ids import product_key as product_key  # re-exported: its home before ids.py
+from purchasegraph.schema.ordering import ORDER_BY, InvoiceOrder
+from purchasegraph.schema.ordering import resolve as resolve_order
+from purchasegraph.schema.purchases import After, Before, First, Invoice, Last, PaymentMethod
 from purchasegraph.schema.tenants import Tenant, load_tenant
 
 
@@ -117,3 +123,34 @@ class Viewer:
             message=assessment.message,
             can_start_trial=assessment.can_start_trial,
         )
+
+    @strawberry.field(
+        description="My bills: every invoice billed to the viewer (for the subscriptions they bought), newest"
+        " first (period start descending) unless `orderBy` says otherwise. Only the viewer's own, whatever"
+        " their role: an admin's are those of their own purchases, not the tenant's."
+    )
+    async def invoices(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        order_by: Annotated[list[InvoiceOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
+        status: Annotated[
+            list[InvoiceStatus] | None, strawberry.argument(description="Only bills in these statuses.")
+        ] = None,
+        due_before: Annotated[
+            datetime.date | None, strawberry.argument(description="Only bills due before this day (not on it).")
+        ] = None,
+    ) -> Connection[Invoice]:
+        page = paging.page_args(first, after, last, before, resolve_order(sortables.INVOICE, order_by))
+        statuses = [cast(str, s.value) for s in status] if status is not None else None
+        slice_ = await purchases.invoices_of_viewer(info, page, statuses=statuses, due_before=due_before)
+        return connection_from_slice(slice_, Invoice.from_row)
+
+    @strawberry.field(
+        description="My cards: the credit cards on file the viewer owns, newest first. Never the card number."
+    )
+    async def payment_methods(self, info: Info) -> list[PaymentMethod]:
+        return [PaymentMethod.from_row(row) for row in await purchases.payment_methods_of_viewer(info)]
