@@ -291,10 +291,17 @@ ASSIGNMENT_VISIBLE = (
 INVOICE_VISIBLE = "({whole} OR {i}.billed_user_id = {viewer})"
 
 # A license request is kept 12 months: past that it is gone for everyone, in the list, by id and
-# for the admins who would decide it. Within them, admins see every request, a member their own.
+# for the admins who would decide it. Within them, admins see every request, a member their own
+# and those that name them among the colleagues it is for (they are told of it and of its decision).
 LICENSE_REQUEST_VISIBLE = (
-    "({r}.created_at > app_now() - interval '12 months' AND ({whole} OR {r}.requester_user_id = {viewer}))"
+    "({r}.created_at > app_now() - interval '12 months'"
+    " AND ({whole} OR {r}.requester_user_id = {viewer} OR {viewer} = ANY({r}.for_user_ids)))"
 )
+
+
+# A notification `{n}`: only ever its own user's, whatever else the scope sees (`{tenant}` and
+# `{user}` the signed-in user's tenant and id; an application has none and sees none).
+NOTIFICATION_VISIBLE = "({n}.tenant_id = {tenant} AND {n}.user_id = {user})"
 
 
 # A directory user: viewers who see the directory (whole-tenant viewers and members) see every

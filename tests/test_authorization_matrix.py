@@ -595,6 +595,17 @@ async def test_policies_are_read_by_admins_readers_and_partners_only(api: Api, r
     assert len(policies) == len(row.view.policies)
 
 
+ONE_POLICY = "query OnePolicy($t: ID!, $p: ID!) { tenant(id: $t) { policy(productId: $p) { value } } }"
+
+
+@pytest.mark.parametrize("row", CONTOSO_MATRIX)
+async def test_one_products_policy_is_read_by_admins_readers_and_partners_only(api: Api, row: MatrixRow) -> None:
+    for product in sorted(ALL_PRODUCTS):
+        data = await api.data(ONE_POLICY, as_user=row.upn, variables={"t": CONTOSO_GID, "p": product})
+        expected = row.view.policies.get(product)
+        assert data["tenant"]["policy"] == (None if expected is None else {"value": expected}), product
+
+
 @pytest.mark.parametrize(
     ("upn", "in_scope"),
     [

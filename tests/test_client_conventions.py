@@ -90,6 +90,7 @@ EXAMPLE_RUNS: dict[str, tuple[str | None, dict[str, Any]]] = {
     "quote.graphql": (PAULA, {}),
     "partner_fleet.graphql": ("pat.partner@adatum-partners.example", {}),
     "before_sign_in.graphql": (None, {}),
+    "license_requests.graphql": (ALEX, {"tenant": CONTOSO}),
 }
 
 

@@ -104,6 +104,15 @@ class ErrorCode(enum.Enum):
         "CANCELLATION_ALREADY_REQUESTED",
         description="A cancellation request for this subscription is still waiting for its purchaser.",
     )
+    LICENSE_ALREADY_REQUESTED = strawberry.enum_value(
+        "LICENSE_ALREADY_REQUESTED",
+        description="You already asked for this product and the admins have not decided yet.",
+    )
+    TRIAL_REQUIRES_PAYMENT_METHOD = strawberry.enum_value(
+        "TRIAL_REQUIRES_PAYMENT_METHOD",
+        description="ONLY_TRIALS_WITHOUT_PAYMENT_METHOD fits only a product whose trial needs no card: "
+        "this one's trial needs a card (or it has none), so nobody could start one.",
+    )
     ALREADY_DECIDED = strawberry.enum_value(
         "ALREADY_DECIDED", description="The request was already approved, denied or answered."
     )

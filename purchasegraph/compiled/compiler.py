@@ -661,7 +661,7 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
     },
     "LicenseRequest": {
         "id": _col(global_id("LicenseRequest", "{a}.tenant_id", "{a}.id")),
-        "status": _col("{a}.status"),
+        "status": _enum("LicenseRequestStatus", "{a}.status"),
         "createdAt": _col(timestamp("{a}.created_at")),
         "decidedAt": _col(timestamp("{a}.decided_at")),
     },
@@ -694,10 +694,12 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "freeLicenses": _col("({a}.self_service_quantity + {a}.central_quantity - {a}.assigned)"),
     },
     "Notification": {
+        "id": _col(global_id("Notification", "{a}.tenant_id", "{a}.id")),
         "kind": _col("{a}.kind"),
         "message": _col("{a}.message"),
         "subjectId": _col("{a}.subject_id::text"),
         "createdAt": _col(timestamp("{a}.created_at")),
+        "readAt": _col(timestamp("{a}.read_at")),
     },
 }
 

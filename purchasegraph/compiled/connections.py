@@ -83,6 +83,15 @@ def _enum_values(type_name: str, absent: Callable[[], Any] = lambda: None) -> Re
     return read
 
 
+def _enum_value(type_name: str) -> Reader:
+    """One enum value as its stored value; None when absent or null."""
+
+    def read(schema: GraphQLSchema, value: Any) -> Any:
+        return None if value is None else _stored(schema, type_name, value)
+
+    return read
+
+
 def _stored(schema: GraphQLSchema, type_name: str, item: Any) -> str:
     """An enum value, by its GraphQL name (a literal) or as the member a variable coerced to."""
     graphql_enum = schema.get_type(type_name)
@@ -245,7 +254,11 @@ LICENSE_REQUESTS_OF_TENANT = Connection(
     table="license_requests",
     type_name="LicenseRequest",
     sortable=sortables.LICENSE_REQUEST,
-    where="{a}.tenant_id = {p}.id AND " + LICENSE_REQUEST_VISIBLE.format(r="{a}", **_KEEP),
+    where="{a}.tenant_id = {p}.id AND "
+    + LICENSE_REQUEST_VISIBLE.format(r="{a}", **_KEEP)
+    + " AND "
+    + requests.LICENSE_REQUEST_FILTERS.format(r="{a}", status="{status}"),
+    filters=(Filter("status", "status", "text", _enum_value("LicenseRequestStatus")),),
 )
 AUDIT_EVENTS_OF_TENANT = Connection(
     table="audit_events",

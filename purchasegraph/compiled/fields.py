@@ -97,6 +97,7 @@ FIELDS: dict[tuple[str, str], FieldCompiler] = {
     ("AuditEvent", "actorName"): _audit_actor(literal(HIDDEN_ACTOR_NAME), withheld=True),
     ("Order", "actor"): _actor,
     ("Tenant", "policies"): lists.tenant_policies,
+    ("Tenant", "policy"): lists.tenant_policy,
     ("Tenant", "capacity"): lists.tenant_capacity,
     ("Tenant", "partnerRelationships"): lists.tenant_partner_relationships,
     ("Product", "prices"): lists.product_prices,

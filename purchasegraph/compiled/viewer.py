@@ -19,7 +19,7 @@ from purchasegraph.compiled.objects import NULL, tenant_object, user_object
 from purchasegraph.compiled.sql import literal
 from purchasegraph.context import Context, Info
 from purchasegraph.db.queries.payment_methods import OWN_CARDS, PAYMENT_METHOD_ORDER
-from purchasegraph.db.queries.requests import NOTIFICATION_ORDER, NOTIFICATIONS_OF_USER
+from purchasegraph.db.queries.requests import NOTIFICATION_ORDER, NOTIFICATION_UNREAD_FILTER, NOTIFICATIONS_OF_USER
 from purchasegraph.policy import Access, own_billing_scope, tenants_in_reach
 from purchasegraph.resolvers import viewer as viewer_resolvers
 from purchasegraph.schema.viewer import product_key
@@ -123,10 +123,19 @@ def _notifications(e: Emitter, node: FieldNode, principal: UserViewer, path: tup
         first = NOTIFICATIONS_DEFAULT
     if not isinstance(first, int) or isinstance(first, bool):
         raise NotCompilable(Reason.INVALID_INPUT, "notifications(first:)")
+    unread_only = e._argument(node, "unreadOnly")
+    if unread_only is None:
+        unread_only = False
+    if not isinstance(unread_only, bool):
+        raise NotCompilable(Reason.INVALID_INPUT, "notifications(unreadOnly:)")
     n, x = e._state.alias("n"), e._state.alias("x")
     body = e._selection(node, "Notification", n, e._scope_of(principal.tenant_id), path)
-    mine = NOTIFICATIONS_OF_USER.format(
-        n=x, tenant=e._param(principal.tenant_id, "uuid"), user=e._param(principal.user_id, "uuid")
+    mine = (
+        NOTIFICATIONS_OF_USER.format(
+            n=x, tenant=e._param(principal.tenant_id, "uuid"), user=e._param(principal.user_id, "uuid")
+        )
+        + " AND "
+        + NOTIFICATION_UNREAD_FILTER.format(n=x, unread_only=e._param(unread_only, "bool"))
     )
     limit = e._param(max(0, min(first, NOTIFICATIONS_MAX)), "int")
     rows = f"(SELECT {x}.* FROM notifications {x} WHERE {mine} ORDER BY {NOTIFICATION_ORDER.format(n=x)} LIMIT {limit})"

@@ -972,6 +972,15 @@ def _contoso(w: _World) -> None:
         "Lee Licensed requested Project Plan 3 for 2 users.",
         w.days_ago(6, 9),
     )
+    # Mia is named in Lee's request: told of it as requestLicense tells a named colleague.
+    w.notify(
+        "mia-license-requested-for-you",
+        MIA,
+        "license_requested_for_you",
+        lee_request,
+        "Lee Licensed asked the admins for Project Plan 3 for you.",
+        w.days_ago(6, 9),
+    )
     noah_request = demo_id("license_request:noah-project-plan-3")
     denied_at = w.days_ago(28, 10)
     w.license_requests.append(

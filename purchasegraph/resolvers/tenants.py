@@ -49,9 +49,11 @@ async def partner_relationships_of_tenant(info: Info, tenant_id: uuid.UUID) -> l
     return await partners.fetch_relationships_by_customer(info.context.db, scope=scope)
 
 
-async def license_requests_of_tenant(info: Info, tenant_id: uuid.UUID, page: PageArgs) -> Slice:
+async def license_requests_of_tenant(
+    info: Info, tenant_id: uuid.UUID, page: PageArgs, *, status: str | None = None
+) -> Slice:
     scope = info.context.scope_of(tenant_id)
-    return await requests.fetch_license_requests_by_tenant(info.context.db, scope=scope, page=page)
+    return await requests.fetch_license_requests_by_tenant(info.context.db, scope=scope, page=page, status=status)
 
 
 async def license_request(info: Info, tenant_id: uuid.UUID, request_id: uuid.UUID) -> Record | None:
@@ -69,12 +71,12 @@ async def policy(info: Info, tenant_id: uuid.UUID, product_id: str) -> Record | 
     return await requests.fetch_policy(info.context.db, scope=scope, product_id=product_id)
 
 
-async def notifications_of_viewer(info: Info, limit: int) -> list[Record]:
+async def notifications_of_viewer(info: Info, limit: int, *, unread_only: bool = False) -> list[Record]:
     viewer = info.context.viewer
     if not isinstance(viewer, UserViewer):
         return []  # notifications are a user's; an application has none
     return await requests.fetch_notifications(
-        info.context.db, tenant_id=viewer.tenant_id, user_id=viewer.user_id, limit=limit
+        info.context.db, tenant_id=viewer.tenant_id, user_id=viewer.user_id, limit=limit, unread_only=unread_only
     )
 
 

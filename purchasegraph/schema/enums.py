@@ -95,6 +95,15 @@ class SelfServicePolicyValue(enum.Enum):
     )
 
 
+@strawberry.enum(description="Where a license request stands: waiting for the admins, or decided.")
+class LicenseRequestStatus(enum.Enum):
+    PENDING = strawberry.enum_value("pending", description="Waiting for an admin; one per user and product.")
+    APPROVED = strawberry.enum_value(
+        "approved", description="An admin approved it, assigning licenses from a subscription or not."
+    )
+    DENIED = strawberry.enum_value("denied", description="An admin turned it down.")
+
+
 @strawberry.enum(description="Kind of organization; government and education cannot buy self-service.")
 class OrganizationType(enum.Enum):
     COMMERCIAL = strawberry.enum_value("commercial", description="A business; may buy self-service.")

@@ -64,3 +64,9 @@ INVOICE_PAGE_PREFIX = "/invoices/"
 def invoice_page_path(invoice_global_id: str) -> str:
     """``Invoice.printUrl``: the path of the invoice's printable page on this server."""
     return INVOICE_PAGE_PREFIX + invoice_global_id
+
+
+def product_key(value: str) -> str:
+    """A commerce product id, given either raw (CFQ7TTC0H9MP) or as a Product global ID."""
+    gid = decode_id(value)
+    return gid.key if gid is not None and gid.type_name == "Product" else value

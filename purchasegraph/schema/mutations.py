@@ -15,7 +15,7 @@ from typing import Annotated, Any, cast
 
 import strawberry
 
-from purchasegraph.commerce import billing, governance, licensing, purchasing
+from purchasegraph.commerce import billing, governance, licensing, notifications, purchasing
 from purchasegraph.commerce.billing import PaymentChoice
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.commerce.unit_of_work import Idempotency, Operation, Outcome, Problem, Work, refuse, run
@@ -120,6 +120,12 @@ class SelfServicePolicyPayload:
 @strawberry.type(description="The result of a license request or a decision on one.")
 class LicenseRequestPayload:
     license_request: LicenseRequest | None = strawberry.field(description="The request as it is now.")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success.")
+
+
+@strawberry.type(description="The result of marking notifications read.")
+class MarkNotificationsReadPayload:
+    marked_count: int = strawberry.field(description="How many were unread and are now read.")
     user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success.")
 
 
@@ -656,13 +662,27 @@ class Mutation:
             lambda work, sid: purchasing.reactivate(work, subscription_id=sid),
         )
 
-    @strawberry.mutation(description="Admins: approve a license request.")
+    @strawberry.mutation(
+        description="Admins: approve a license request. Naming a subscription (central, or one the admins "
+        "took control of, of the product asked for) also assigns everyone the request is for, in the same "
+        "transaction: refused with NO_LICENSES_LEFT, nothing written, when it has too few free licenses. "
+        "Everyone the request is for is notified."
+    )
     async def approve_license_request(
         self,
         info: Info,
         request_id: Annotated[strawberry.ID, strawberry.argument(description="LicenseRequest ID.")],
+        assign_from_subscription_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="The subscription (Subscription ID) to assign from; null: approve only."),
+        ] = None,
     ) -> LicenseRequestPayload:
-        return await _decide(info, str(request_id), approve=True)
+        return await _decide(
+            info,
+            str(request_id),
+            approve=True,
+            assign_from=None if assign_from_subscription_id is None else str(assign_from_subscription_id),
+        )
 
     @strawberry.mutation(description="Admins: deny a license request.")
     async def deny_license_request(
@@ -671,6 +691,33 @@ class Mutation:
         request_id: Annotated[strawberry.ID, strawberry.argument(description="LicenseRequest ID.")],
     ) -> LicenseRequestPayload:
         return await _decide(info, str(request_id), approve=False)
+
+    @strawberry.mutation(
+        description="Mark your notifications read: the named ones, or all of yours when `ids` is null. "
+        "Only ever your own: another's id is NOT_FOUND, and then nothing is marked."
+    )
+    async def mark_notifications_read(
+        self,
+        info: Info,
+        ids: Annotated[
+            list[strawberry.ID] | None,
+            strawberry.argument(description="Notification IDs, at most 100; null: all of yours."),
+        ] = None,
+    ) -> MarkNotificationsReadPayload:
+        viewer = info.context.viewer
+        home = viewer.tenant_id if viewer is not None else uuid.UUID(int=0)
+        keys = None if ids is None else [_notification_key(str(i), home) for i in ids]
+        outcome = await _run(
+            info,
+            action="notification.mark_read",
+            tenant_id=home,
+            target_type="Notification",
+            # "all", or the named ones: a UUID each, "unknown" for an id that names no notification of theirs.
+            target_id="all" if ids is None else ",".join("unknown" if k is None else str(k) for k in keys or []),
+            operation=lambda work: notifications.mark_read(work, ids=keys),
+        )
+        marked = 0 if outcome.problems else int(outcome.data["marked"])
+        return MarkNotificationsReadPayload(marked_count=marked, user_errors=_user_errors(outcome.problems))
 
     @strawberry.mutation(
         description="Global admins: record that a user left the organization. Their account is disabled "
@@ -775,6 +822,17 @@ class Mutation:
         )
 
 
+def _notification_key(value: str, home: uuid.UUID) -> uuid.UUID | None:
+    """A Notification ID of the viewer's home tenant as its UUID; anything else names none of theirs."""
+    gid = decode_id(value)
+    if gid is None or gid.type_name != "Notification" or gid.tenant_id != home:
+        return None
+    try:
+        return gid.uuid
+    except ValueError:
+        return None
+
+
 async def _on_user(info: Info, user_id: str, action: str, operation: Any) -> UserPayload:
     target = _target(info, user_id, "User")
     if target is None:
@@ -792,7 +850,9 @@ async def _on_user(info: Info, user_id: str, action: str, operation: Any) -> Use
     return UserPayload(user=user, user_errors=_user_errors(outcome.problems))
 
 
-async def _decide(info: Info, request_id: str, *, approve: bool) -> LicenseRequestPayload:
+async def _decide(
+    info: Info, request_id: str, *, approve: bool, assign_from: str | None = None
+) -> LicenseRequestPayload:
     target = _target(info, request_id, "LicenseRequest")
     if target is None:
         return LicenseRequestPayload(
@@ -807,13 +867,20 @@ async def _decide(info: Info, request_id: str, *, approve: bool) -> LicenseReque
             ),
         )
     tenant_id, request_uuid = target
+    subscription_uuid: uuid.UUID | None = None
+    if assign_from is not None:
+        source = _target(info, assign_from, "Subscription")
+        # A subscription of another tenant than the request's is outside it: not found, like none.
+        subscription_uuid = source[1] if source is not None and source[0] == tenant_id else uuid.uuid4()
     outcome = await _run(
         info,
         action="license_request.approve" if approve else "license_request.deny",
         tenant_id=tenant_id,
         target_type="LicenseRequest",
         target_id=request_uuid,
-        operation=lambda work: licensing.decide_license_request(work, request_id=request_uuid, approve=approve),
+        operation=lambda work: licensing.decide_license_request(
+            work, request_id=request_uuid, approve=approve, assign_from=subscription_uuid
+        ),
     )
     return await _license_request_payload(info, outcome, tenant_id)
 
