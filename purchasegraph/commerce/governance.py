@@ -47,6 +47,13 @@ SELECT u.id, u.user_type = 'member' AND u.account_enabled AND u.departed_at IS N
    FOR UPDATE OF u
 """
 LOCK_USER = "SELECT account_enabled, departed_at FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE"
+# A departure or reinstatement rewrites the user's subscriptions too (migration 0023's trigger
+# keeps `purchaser_departed` on them). Their rows are locked first, in one order, before any user
+# row: the purchaser's own operations lock a subscription and then their user row, and taking the
+# two the other way round deadlocked with them.
+LOCK_PURCHASERS_SUBSCRIPTIONS = """
+SELECT 1 FROM subscriptions WHERE tenant_id = $1 AND purchaser_user_id = $2 ORDER BY id FOR NO KEY UPDATE
+"""
 # The user left: their account is disabled (it signs in to nothing); what they bought runs to
 # term. Their last day defaults to today by the app clock.
 MARK_DEPARTED = """
@@ -149,6 +156,7 @@ async def mark_user_departed(work: Work, *, user_id: uuid.UUID, departed_on: dat
             ErrorCode.INVALID_INPUT, "Their last day is today or before: mark them once they have left.", "departedOn"
         )
     tenant_id = work.scope.tenant_id
+    await work.conn.execute(LOCK_PURCHASERS_SUBSCRIPTIONS, tenant_id, user_id)
     admins = {r["id"]: r["enabled"] for r in await work.conn.fetch(LOCK_GLOBAL_ADMINS, tenant_id)}
     if admins.get(user_id) and sum(admins.values()) == 1:
         raise refuse(
@@ -174,6 +182,7 @@ async def reinstate_user(work: Work, *, user_id: uuid.UUID) -> dict[str, Any]:
     """Undo a departure: the account is enabled again and the user no longer counts as left."""
     require(may_manage_users(work.scope), "user", "userId")
     tenant_id = work.scope.tenant_id
+    await work.conn.execute(LOCK_PURCHASERS_SUBSCRIPTIONS, tenant_id, user_id)
     row = await work.conn.fetchrow(LOCK_USER, tenant_id, user_id)
     if row is None:
         raise refuse(ErrorCode.NOT_FOUND, "No such user.", "userId")
