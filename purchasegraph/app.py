@@ -1,4 +1,5 @@
-"""The ASGI app: GraphQL at /graphql (GraphiQL in development), /healthz and /readyz."""
+"""The ASGI app: GraphQL at /graphql (GraphiQL in development), printable invoices at
+/invoices/{Invoice ID}, /healthz and /readyz."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from purchasegraph.gateway.cors import cors
 from purchasegraph.gateway.documents import DocumentStore, load_manifest
 from purchasegraph.gateway.execution import Engine
 from purchasegraph.gateway.http import GraphQLHTTP
+from purchasegraph.gateway.invoice_page import InvoicePage
 from purchasegraph.gateway.request_id import RequestIdMiddleware
 from purchasegraph.gateway.throttle import PostgresCostBucket
 from purchasegraph.graphiql import ASSETS_PATH, playground_asset
@@ -32,6 +34,7 @@ from purchasegraph.observability.metrics import metrics_endpoint
 from purchasegraph.playground import playground
 from purchasegraph.runtime import Runtime, running
 from purchasegraph.schema import build_schema
+from purchasegraph.schema.ids import INVOICE_PAGE_PREFIX
 from purchasegraph.settings import Settings, settings_from_env
 
 log = logging.getLogger("purchasegraph")
@@ -72,6 +75,7 @@ def create_app(settings: Settings) -> Starlette:
     # One bucket for HTTP requests and websocket operations alike.
     bucket = PostgresCostBucket(settings.throttle)
     graphql_http = GraphQLHTTP(engine, bucket, documents, graphiql=not settings.production)
+    invoice_page = InvoicePage(bucket)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[State]:
@@ -92,6 +96,8 @@ def create_app(settings: Settings) -> Starlette:
             Route("/graphql", graphql_http),
             # The same path over a websocket: subscriptions, graphql-transport-ws.
             WebSocketRoute("/graphql", EventStreams(engine, documents, bucket, settings.allowed_origins)),
+            # A bill to print, with the same bearer token, scoped like the invoice (Invoice.printUrl).
+            Route(f"{INVOICE_PAGE_PREFIX}{{invoice_id}}", invoice_page.respond, methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),

@@ -1,4 +1,5 @@
-"""`purchasegraph serve | migrate | seed | sweep | token EMAIL | demo-tokens | trusted-documents | schema`."""
+"""`purchasegraph serve | migrate | seed | sweep | token EMAIL | demo-tokens | trusted-documents | schema`
+and `purchasegraph catalogue`."""
 
 from __future__ import annotations
 
@@ -239,6 +240,32 @@ def print_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def catalogue(args: argparse.Namespace) -> int:
+    from purchasegraph.catalogue_listing import ListedProduct, as_json, as_text, read_catalogue
+    from purchasegraph.db.executor import PoolExecutor
+    from purchasegraph.runtime import running
+
+    market = args.market.upper() if args.market else None
+    if market is not None and (len(market) != 2 or not market.isalpha()):
+        print(f"--market takes an ISO 3166 alpha-2 country code, e.g. US; got {args.market!r}", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def run() -> list[ListedProduct]:
+        async with running(_settings(args), seed=False) as runtime:
+            return await read_catalogue(PoolExecutor(runtime.owner_pool), market=market)
+
+    listing = asyncio.run(run())
+    if not listing:
+        where = f" with a price in {market}" if market else ""
+        print(f"the catalogue has no products{where}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    if args.json:
+        print(json.dumps(as_json(listing), indent=2))
+    else:
+        sys.stdout.write(as_text(listing))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="purchasegraph",
@@ -303,6 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help=".graphql files or folders holding them")
     p.add_argument("-o", "--output", help="Write the manifest here instead of stdout.")
     p.set_defaults(run=trusted_documents)
+
+    p = command("catalogue", "Print the catalogue this database sells: products, prices per market, links.")
+    p.add_argument("--market", help="Only this market (ISO 3166 alpha-2), with whether self-service is open there.")
+    p.add_argument("--json", action="store_true", help="As a JSON list of products.")
+    p.set_defaults(run=catalogue)
 
     command(
         "schema", "Print the schema in SDL; `purchasegraph schema > schema.graphql` refreshes the committed copy."

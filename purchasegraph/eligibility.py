@@ -58,6 +58,31 @@ class Assessment:
         return not self.reasons
 
 
+@dataclass(frozen=True)
+class MarketFacts:
+    """What the public catalogue knows of a product in a market: no tenant, no user."""
+
+    market: str
+    product_family: str
+    product_self_service: bool
+    sold_in_market: bool
+
+
+def market_reasons(facts: MarketFacts) -> tuple[Reason, ...]:
+    """Whether anyone in ``market`` may buy the product self-service at all: no one in India, and
+    Project and Visio no one in Brazil or the Democratic Republic of the Congo. The
+    part of ``assess`` that depends on the market alone, which ``Product.availability`` answers."""
+    if facts.market in INELIGIBLE_MARKETS:
+        return (Reason.MARKET_NOT_ELIGIBLE,)
+    if (
+        not facts.product_self_service
+        or not facts.sold_in_market
+        or facts.product_family in RESTRICTED_FAMILIES_BY_MARKET.get(facts.market, frozenset())
+    ):
+        return (Reason.PRODUCT_NOT_AVAILABLE_IN_MARKET,)
+    return ()
+
+
 def assess(facts: Facts) -> Assessment:
     """Every reason that applies, in the order a person would fix them."""
     blocking: list[Reason] = []
@@ -69,14 +94,16 @@ def assess(facts: Facts) -> Assessment:
         blocking.append(Reason.ACCOUNT_DISABLED)
     if facts.organization_type in INELIGIBLE_ORGANIZATION_TYPES:
         blocking.append(Reason.ORGANIZATION_TYPE_NOT_ELIGIBLE)
-    if facts.country in INELIGIBLE_MARKETS:
-        blocking.append(Reason.MARKET_NOT_ELIGIBLE)
-    elif (
-        not facts.product_self_service
-        or not facts.sold_in_market
-        or facts.product_family in RESTRICTED_FAMILIES_BY_MARKET.get(facts.country, frozenset())
-    ):
-        blocking.append(Reason.PRODUCT_NOT_AVAILABLE_IN_MARKET)
+    blocking.extend(
+        market_reasons(
+            MarketFacts(
+                market=facts.country,
+                product_family=facts.product_family,
+                product_self_service=facts.product_self_service,
+                sold_in_market=facts.sold_in_market,
+            )
+        )
+    )
     if facts.policy == "disabled":
         blocking.append(Reason.POLICY_DISABLED)
 

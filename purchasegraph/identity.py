@@ -241,6 +241,16 @@ class SigningKeys(jwt.PyJWKClient):
     SIGNING_KEYS_UNAVAILABLE: the token could not be checked, which says nothing against it. Only a
     ``kid`` the set lacks is the token's fault."""
 
+    # When the key set now cached was fetched (the clock's seconds): a token verified with it is
+    # trusted no longer than the set itself, so a key the provider withdraws stops verifying
+    # remembered tokens too once the set would be fetched again.
+    fetched_at: float = 0.0
+
+    def fetch_data(self) -> Any:
+        data = super().fetch_data()
+        self.fetched_at = time.time()
+        return data
+
     def get_signing_keys(self, refresh: bool = False) -> list[jwt.PyJWK]:
         try:
             return super().get_signing_keys(refresh)
@@ -304,18 +314,26 @@ class TokenVerifier:
         known = self._verified.get(token)
         if known is not None and now < known.until:
             return known.principal
-        principal, expires = await self._verify(token)
-        self._verified.put(token, _Verified(principal, until=min(expires + LEEWAY_SECONDS, now + JWKS_CACHE_SECONDS)))
+        principal, expires, keys_fetched = await self._verify(token)
+        # Never past the token's expiry, nor past the life of the key set that verified it (a
+        # shared secret does not rotate while the process runs: the set's life from now).
+        keys_fetched = now if keys_fetched is None else keys_fetched
+        self._verified.put(
+            token, _Verified(principal, until=min(expires + LEEWAY_SECONDS, keys_fetched + JWKS_CACHE_SECONDS))
+        )
         return principal
 
-    async def _verify(self, token: str) -> tuple[Claims | AppClaims, float]:
-        """The token's principal and its expiry (``exp``), every check made."""
+    async def _verify(self, token: str) -> tuple[Claims | AppClaims, float, float | None]:
+        """The token's principal, its expiry (``exp``) and when the key set that verified it was
+        fetched (None for the shared secret), every check made."""
+        keys_fetched: float | None = None
         try:
             if self._jwks is not None:
                 # PyJWKClient fetches over blocking urllib; keep it off the event loop.
                 # The JWK itself, not its bare key: the key then decides the algorithm (an RSA
                 # key verifies RS256 only), never the `alg` the token names.
                 key: object = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+                keys_fetched = self._jwks.fetched_at
                 algorithms = ASYMMETRIC_ALGORITHMS
             else:
                 key, algorithms = self._secret, ["HS256"]
@@ -330,7 +348,7 @@ class TokenVerifier:
         except (jwt.PyJWTError, ValueError, TypeError) as exc:
             raise _refusal(exc) from exc
         _check_issuer(payload, self._issuers)
-        return principal_from(payload), float(payload["exp"])
+        return principal_from(payload), float(payload["exp"]), keys_fetched
 
 
 def pairwise_subject(user_id: uuid.UUID, audience: str) -> str:

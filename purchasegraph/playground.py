@@ -100,7 +100,7 @@ def example_for(actor: str) -> Example:
         return Example("a disabled account signs in to nothing: expect 401", VIEWER_AND_ELIGIBILITY)
     if actor in _PURCHASE_GRAPH_ACTORS:
         return Example("the purchase graph", PURCHASE_GRAPH)
-    if actor == "partner_active":
+    if actor in ("partner_active", "partner_reader"):
         return Example("the customers it acts for", PARTNER_CUSTOMERS)
     return Example("who am I, may I buy Project Plan 3?", VIEWER_AND_ELIGIBILITY)
 

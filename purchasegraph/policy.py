@@ -34,7 +34,7 @@ import uuid
 from dataclasses import dataclass
 
 from purchasegraph.identity import AppRole
-from purchasegraph.viewer import AppViewer, UserViewer, Viewer
+from purchasegraph.viewer import AppViewer, PartnerGrant, UserViewer, Viewer
 
 ADMIN_ROLES = frozenset({"global_admin", "billing_admin"})
 READER_ROLES = frozenset({"global_reader"})
@@ -207,6 +207,25 @@ def _home_scope(viewer: UserViewer) -> Scope:
     return Scope(viewer.tenant_id, Access.MEMBER, viewer.user_id)
 
 
+def own_billing_scope(viewer: Viewer | None) -> Scope | None:
+    """My bills and my cards (``Viewer.invoices``, ``Viewer.paymentMethods``): lists of the
+    signed-in user's own, in their home tenant. The scope is their real one there (what a bill's
+    subscription shows follows it); the lists narrow it with ``own_only``. An application (no user)
+    and an anonymous caller have none."""
+    if not isinstance(viewer, UserViewer):
+        return None
+    return _home_scope(viewer)
+
+
+def own_only(scope: Scope) -> bool:
+    """What fills ``{whole}`` of INVOICE_VISIBLE in the lists of ``own_billing_scope``: never the
+    whole tenant. They hold what bills the viewer, exactly as a purchaser's invoice scope reads,
+    whatever else their role shows them: an admin's bills are their own purchases' bills, not the
+    tenant's; a guest keeps the bills of what they bought as a member. (Cards need no narrowing:
+    PAYMENT_METHOD_VISIBLE has no whole-tenant way in.)"""
+    return False
+
+
 def tenants_in_reach(viewer: Viewer | None) -> list[Scope]:
     """Every tenant the viewer may act on, home first, with the access that decides it."""
     if viewer is None:
@@ -217,6 +236,33 @@ def tenants_in_reach(viewer: Viewer | None) -> list[Scope]:
     scopes = [_home_scope(viewer)]
     scopes += [scope_for(viewer, g.customer_tenant_id) for g in viewer.partner_grants]
     return scopes
+
+
+@dataclass(frozen=True)
+class Reach:
+    """A tenant in the principal's reach: the scope that decides what it sees there and, for a
+    customer, the grant of the relationships in force that open it (None at home)."""
+
+    scope: Scope
+    grant: PartnerGrant | None
+
+    @property
+    def at_home(self) -> bool:
+        return self.grant is None
+
+
+def reach_of(viewer: Viewer | None) -> list[Reach]:
+    """``tenants_in_reach`` with each customer's grant, in the order ``accessibleTenants`` pages
+    them: the home tenant first, then the customers by directory id. Users and applications alike:
+    an application's home is listed only where its app roles see something."""
+    if viewer is None:
+        return []
+    grants = {g.customer_tenant_id: g for g in viewer.partner_grants}
+    reach = [
+        Reach(scope, None if scope.tenant_id == viewer.tenant_id else grants[scope.tenant_id])
+        for scope in tenants_in_reach(viewer)
+    ]
+    return sorted(reach, key=lambda r: (not r.at_home, r.scope.tenant_id))
 
 
 # -- What a scope reaches, as SQL -------------------------------------------------------------
@@ -245,9 +291,11 @@ ASSIGNMENT_VISIBLE = (
 INVOICE_VISIBLE = "({whole} OR {i}.billed_user_id = {viewer})"
 
 # A license request is kept 12 months: past that it is gone for everyone, in the list, by id and
-# for the admins who would decide it. Within them, admins see every request, a member their own.
+# for the admins who would decide it. Within them, admins see every request, a member their own
+# and those that name them among the colleagues it is for (they are told of it and of its decision).
 LICENSE_REQUEST_VISIBLE = (
-    "({r}.created_at > app_now() - interval '12 months' AND ({whole} OR {r}.requester_user_id = {viewer}))"
+    "({r}.created_at > app_now() - interval '12 months'"
+    " AND ({whole} OR {r}.requester_user_id = {viewer} OR {viewer} = ANY({r}.for_user_ids)))"
 )
 
 
@@ -258,6 +306,9 @@ CANCELLATION_REQUEST_VISIBLE = (
     "({whole} OR EXISTS (SELECT 1 FROM subscriptions {j} WHERE {j}.tenant_id = {c}.tenant_id"
     " AND {j}.id = {c}.subscription_id AND {j}.purchaser_user_id = {viewer}))"
 )
+# A notification `{n}`: only ever its own user's, whatever else the scope sees (`{tenant}` and
+# `{user}` the signed-in user's tenant and id; an application has none and sees none).
+NOTIFICATION_VISIBLE = "({n}.tenant_id = {tenant} AND {n}.user_id = {user})"
 
 
 # A directory user: viewers who see the directory (whole-tenant viewers and members) see every

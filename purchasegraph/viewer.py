@@ -8,6 +8,7 @@ next request. An application's app roles are the token's (the identity provider'
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +36,9 @@ class PartnerGrant:
 
     customer_tenant_id: uuid.UUID
     roles: frozenset[str]
+    # When the reach ends: the latest end date of the relationships in force with the customer
+    # (None only for a grant built without one, as tests do).
+    ends_at: datetime.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -99,11 +103,18 @@ def user_from_row(row: Mapping[str, Any]) -> UserViewer:
 
 def grants_by_customer(rows: list[dict[str, Any]]) -> tuple[PartnerGrant, ...]:
     """One grant per customer: several active relationships with one customer add up their roles
-    (GDAP allows several), so the policy never depends on which one it happens to read first."""
+    (GDAP allows several) and reach as far as the last of them ends, so the policy never depends on
+    which one it happens to read first."""
     roles: dict[uuid.UUID, set[str]] = {}
+    ends: dict[uuid.UUID, datetime.datetime] = {}
     for row in rows:
-        roles.setdefault(uuid.UUID(row["tenant_id"]), set()).update(row["roles"])
-    return tuple(PartnerGrant(customer, frozenset(r)) for customer, r in roles.items())
+        customer = uuid.UUID(row["tenant_id"])
+        roles.setdefault(customer, set()).update(row["roles"])
+        if row.get("ends_at") is not None:
+            # JSON renders a timestamptz in the session's zone: kept as the UTC instant asyncpg gives.
+            ends_at = datetime.datetime.fromisoformat(row["ends_at"]).astimezone(datetime.UTC)
+            ends[customer] = max(ends_at, ends.get(customer, ends_at))
+    return tuple(PartnerGrant(customer, frozenset(r), ends.get(customer)) for customer, r in roles.items())
 
 
 async def load_app(db: Executor, claims: AppClaims) -> AppViewer | None:

@@ -52,6 +52,8 @@ class World:
     user_ids: tuple[str, ...]
     product_ids: tuple[str, ...]
     cursors: tuple[str, ...]
+    # accessibleTenants' own cursors: its paging arguments are drawn from these (and garbage).
+    fleet_cursors: tuple[str, ...] = ()
 
     def __repr__(self) -> str:  # short, in hypothesis's report of a falsifying example
         return (
@@ -179,6 +181,8 @@ class _Drawer:
         unknown: tuple[str, ...] = ()
         if name == "id" and parent == "tenant":
             known, unknown = w.tenant_ids, UNKNOWN_IDS
+        elif name in ("after", "before") and parent == "accessibleTenants" and w.fleet_cursors:
+            known, unknown = w.fleet_cursors, GARBAGE_CURSORS
         elif name in pools:
             known, unknown = pools[name]
         elif type_name == "ID" or name.endswith("Id"):

@@ -186,7 +186,7 @@ CONTOSO_SUBSCRIPTIONS = (
     # purchase 4, remove_licenses 1 (not a purchase).
     SeededSubscription("pete-power-automate", POWER_AUTOMATE_PER_USER, PETE, 3, "active", (RAJ,), (1,)),
     # A trial order is not a purchase.
-    SeededSubscription("pete-visio-plan-1-trial", VISIO_PLAN_1, PETE, 5, "trial", (PETE,), ()),
+    SeededSubscription("pete-visio-plan-1-trial", VISIO_PLAN_1, PETE, 1, "trial", (PETE,), ()),
     SeededSubscription("pete-project-plan-3-expired", PROJECT_PLAN_3, PETE, 2, "expired", (PETE, OLIVIA), (1,)),
     # Canceled: its one license was removed with it.
     SeededSubscription("pete-power-automate-rpa-deleted", POWER_AUTOMATE_RPA, PETE, 1, "deleted", (), (1,)),
@@ -595,6 +595,17 @@ async def test_policies_are_read_by_admins_readers_and_partners_only(api: Api, r
     assert len(policies) == len(row.view.policies)
 
 
+ONE_POLICY = "query OnePolicy($t: ID!, $p: ID!) { tenant(id: $t) { policy(productId: $p) { value } } }"
+
+
+@pytest.mark.parametrize("row", CONTOSO_MATRIX)
+async def test_one_products_policy_is_read_by_admins_readers_and_partners_only(api: Api, row: MatrixRow) -> None:
+    for product in sorted(ALL_PRODUCTS):
+        data = await api.data(ONE_POLICY, as_user=row.upn, variables={"t": CONTOSO_GID, "p": product})
+        expected = row.view.policies.get(product)
+        assert data["tenant"]["policy"] == (None if expected is None else {"value": expected}), product
+
+
 @pytest.mark.parametrize(
     ("upn", "in_scope"),
     [
@@ -812,7 +823,7 @@ async def test_purchaser_sees_the_card_her_own_subscription_is_billed_to(api: Ap
         PAYMENT_METHOD_OF, as_user=PETE, variables={"id": SUBSCRIPTION["pete-visio-plan-1-trial"].gid}
     )
     assert trial["node"] == {
-        "quantity": 5,
+        "quantity": 1,
         "purchaser": {"displayName": "Pete Purchaser"},
         "paymentMethod": None,
     }

@@ -95,6 +95,11 @@ EXAMPLE_RUNS: dict[str, tuple[str | None, dict[str, Any]]] = {
             "purchasedSince": "2026-09-01T00:00:00+00:00",
         },
     ),
+    "my_bills.graphql": (PAULA, {"status": ["OPEN", "PAST_DUE"]}),
+    "quote.graphql": (PAULA, {}),
+    "partner_fleet.graphql": ("pat.partner@adatum-partners.example", {}),
+    "before_sign_in.graphql": (None, {}),
+    "license_requests.graphql": (ALEX, {"tenant": CONTOSO}),
 }
 
 

@@ -285,7 +285,7 @@ SCALARS = {
     ],
     "PartnerRelationship": ["id", "displayName", "partnerTenantId", "roles", "status", "startsAt", "endsAt", "inForce"],
     "Purchase": ["id", "kind", "quantity", "purchasedAt"],
-    "Invoice": ["id", "periodStart", "periodEnd", "status", "dueDate", "paidAt"],
+    "Invoice": ["id", "periodStart", "periodEnd", "status", "dueDate", "paidAt", "number", "printUrl"],
     "LicenseRequest": ["id", "status", "createdAt", "decidedAt"],
     "AuditEvent": [
         "action",

@@ -321,6 +321,7 @@ SHIPPED = {
     for name in (
         "examples/catalogue.graphql",
         "examples/viewer.graphql",
+        "examples/my_bills.graphql",
         "bench/workloads/viewer.graphql",
         "bench/workloads/refetch.graphql",
     )

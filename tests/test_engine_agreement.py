@@ -81,6 +81,7 @@ USERS = [
     "lia.partner@litware-partners.example",
     "olga.outsider@woodgrove.example",
     WILL,
+    "rosa.partner@proseware-partners.example",  # a partner with a reader-only grant (Kinshasa Traders)
 ]
 # Applications: Contoso's own reader, Adatum's reader acting through its relationship, and
 # Woodgrove's, which reaches nothing of Contoso.
@@ -88,6 +89,7 @@ APPS = {
     "app:contoso-reader": "contoso.example",
     "app:adatum-reader": "adatum-partners.example",
     "app:woodgrove-reader": "woodgrove.example",
+    "app:proseware-reader": "proseware-partners.example",
 }
 ACTORS = [*USERS, *APPS, None]
 
@@ -185,8 +187,11 @@ class Gateways:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         response = await client.post("/graphql", json=request.body(), headers=headers)
         body = response.json()
-        # Only data and errors are compared: extensions carry the request's cost, which differs.
+        # Data, errors and the request's cost (requested and actual) are compared; the throttle's
+        # state, also in extensions, moves with every request.
         kept = {key: body[key] for key in ("data", "errors") if key in body}
+        cost = (body.get("extensions") or {}).get("cost") or {}
+        kept["cost"] = {key: cost.get(key) for key in ("requestedQueryCost", "actualQueryCost")}
         return response.status_code, json.dumps(kept)
 
     async def both(self, request: ReadDocument, actor: str | None, day: str = "today") -> tuple[Outcome, Outcome]:
@@ -263,6 +268,7 @@ def report(config: pytest.Config, lines: list[str]) -> None:
 HARVEST = """
 query Harvest($t: ID!) {
   products { id productId }
+  accessibleTenants { edges { cursor } }
   tenant(id: $t) {
     id tenantId
     users(first: 100) { edges { cursor node { id userId } } }
@@ -313,11 +319,18 @@ async def world(gateways: Gateways) -> World:
     tenants = [page["tenant"] for page in pages if page["tenant"] is not None]
     users = [edge["node"] for tenant in tenants for edge in tenant["users"]["edges"]]
     return World(
-        tenant_ids=tuple(sorted({CONTOSO, *(t["id"] for t in tenants), *(t["tenantId"] for t in tenants)})),
+        tenant_ids=tuple(
+            sorted(
+                {CONTOSO, *(t["id"] for t in tenants), *(t["tenantId"] for t in tenants)}
+                # tenant(id:) by primary domain, in and out of each actor's reach
+                | {"contoso.example", "woodgrove.example", "kinshasa-traders.example"}
+            )
+        ),
         node_ids=pool("id", 40),
         user_ids=tuple(sorted({u[key] for u in users for key in ("id", "userId")}))[::3],
         product_ids=pool("productId", 8),
         cursors=pool("cursor", 24),
+        fleet_cursors=tuple(sorted(set(values_of([p["accessibleTenants"] for p in pages], "cursor")))),
     )
 
 

@@ -247,6 +247,8 @@ REQUEST_PROJECT: Table = AT_HOME | dict.fromkeys(
     ),
     PRODUCT_NOT_BLOCKED,
 )
+# Lee's request for it is pending (seeded): one pending request per user and product.
+REQUEST_PROJECT = REQUEST_PROJECT | {"licensed_user": "LICENSE_ALREADY_REQUESTED"}
 TABLES = {
     "PURCHASER_CONTROLS": PURCHASER_CONTROLS,
     "ADMINS_TOOK_CONTROL": ADMINS_TOOK_CONTROL,

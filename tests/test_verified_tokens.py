@@ -40,7 +40,7 @@ class CountingVerifier(TokenVerifier):
 
     checks = 0
 
-    async def _verify(self, token: str) -> tuple[Claims | object, float]:  # type: ignore[override]
+    async def _verify(self, token: str) -> tuple[Claims | object, float, float | None]:  # type: ignore[override]
         self.checks += 1
         return await super()._verify(token)
 

@@ -11,7 +11,7 @@ from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.commerce.records import lock_subscription, require
 from purchasegraph.commerce.unit_of_work import Work, refuse
 from purchasegraph.payments import CardDetails, InvalidCard, card_problem
-from purchasegraph.policy import INVOICE_VISIBLE, may_buy, may_handle_billing
+from purchasegraph.policy import INVOICE_VISIBLE, PAYMENT_METHOD_VISIBLE, may_buy, may_handle_billing
 
 INSERT_PAYMENT_METHOD = """
 INSERT INTO payment_methods (tenant_id, id, owner_user_id, kind, brand, last4, exp_month, exp_year,
@@ -19,10 +19,32 @@ INSERT INTO payment_methods (tenant_id, id, owner_user_id, kind, brand, last4, e
 VALUES ($1, $2, $3, 'credit_card', $4, $5, $6, $7, $8, app_now())
 """
 # Only the owner's own, live cards: anyone else's card id is simply not found.
+# Shared-locked: a card being removed (which locks it FOR UPDATE) is waited for, then not found.
 SELECT_OWN_PAYMENT_METHOD = """
 SELECT id, processor_token, card_expired(exp_year, exp_month) AS expired FROM payment_methods
  WHERE tenant_id = $1 AND id = $2 AND owner_user_id = $3 AND removed_at IS NULL
+   FOR SHARE
 """
+# The card to remove, locked, as far as the viewer may see it: its owner's own, not yet removed.
+LOCK_PAYMENT_METHOD_TO_REMOVE = f"""
+SELECT pm.id, pm.owner_user_id FROM payment_methods pm
+ WHERE pm.tenant_id = $1 AND pm.id = $2 AND pm.removed_at IS NULL
+   AND {PAYMENT_METHOD_VISIBLE.format(pm="pm", viewer="$3::uuid")}
+   FOR UPDATE
+"""
+# What a card still pays: every subscription on it that is not DELETED. A trial with a card
+# converts on it, an active one renews on it, an expired or disabled one is reactivated on it and
+# a cancellation settles its open bills on it; only DELETED is final.
+LOCK_SUBSCRIPTIONS_PAID_BY = """
+SELECT s.id FROM subscriptions s
+ WHERE s.tenant_id = $1 AND s.payment_method_id = $2 AND effective_status(s) <> 'deleted'
+ ORDER BY s.id
+   FOR UPDATE
+"""
+MOVE_SUBSCRIPTIONS_TO_CARD = """
+UPDATE subscriptions SET payment_method_id = $3 WHERE tenant_id = $1 AND id = ANY($2::uuid[])
+"""
+REMOVE_PAYMENT_METHOD = "UPDATE payment_methods SET removed_at = app_now() WHERE tenant_id = $1 AND id = $2"
 # Expiry on the app clock's date, as every date rule (migration 0009).
 SELECT_CARD_EXPIRED = "SELECT card_expired($1, $2)"
 SET_SUBSCRIPTION_PAYMENT_METHOD = """
@@ -119,6 +141,47 @@ async def add_payment_method(work: Work, *, card: CardDetails) -> dict[str, Any]
     chosen = await save_card(work, card)
     work.target("PaymentMethod", chosen.payment_method_id)
     return {"payment_method_id": str(chosen.payment_method_id)}
+
+
+async def remove_payment_method(
+    work: Work, *, payment_method_id: uuid.UUID, replacement_id: uuid.UUID | None
+) -> dict[str, Any]:
+    """The owner removes a saved card. While it still pays a subscription that is not DELETED the
+    removal is refused, unless the same call names another card of theirs: every such subscription
+    then moves to it, in this transaction. Anyone but the owner finds no such card."""
+    scope = work.scope
+    row = None
+    if scope.sees_anything and scope.viewer_id is not None:
+        row = await work.conn.fetchrow(
+            LOCK_PAYMENT_METHOD_TO_REMOVE, scope.tenant_id, payment_method_id, scope.viewer_id
+        )
+    if row is None:
+        raise refuse(ErrorCode.NOT_FOUND, "No such payment method.", "paymentMethodId")
+    work.target("PaymentMethod", payment_method_id)
+    require(may_handle_billing(scope, billed_user_id=row["owner_user_id"]), "payment method", "paymentMethodId")
+    replacement = None
+    if replacement_id is not None:
+        if replacement_id == payment_method_id:
+            raise refuse(
+                ErrorCode.INVALID_INPUT, "The card taking over must be another card.", "replacementPaymentMethodId"
+            )
+        replacement = await own_card(work, replacement_id, "replacementPaymentMethodId")
+    paid = [r["id"] for r in await work.conn.fetch(LOCK_SUBSCRIPTIONS_PAID_BY, scope.tenant_id, payment_method_id)]
+    if paid and replacement is None:
+        raise refuse(
+            ErrorCode.PAYMENT_METHOD_IN_USE,
+            f"This card pays {len(paid)} subscription(s) that are not canceled: name the card that takes them over"
+            " (replacementPaymentMethodId), or cancel them first.",
+            "paymentMethodId",
+        )
+    if paid and replacement is not None:
+        await work.conn.execute(MOVE_SUBSCRIPTIONS_TO_CARD, scope.tenant_id, paid, replacement.payment_method_id)
+    await work.conn.execute(REMOVE_PAYMENT_METHOD, scope.tenant_id, payment_method_id)
+    moved = [str(i) for i in paid]
+    work.details.update(
+        moved_subscriptions=moved, replacement=str(replacement.payment_method_id) if replacement else None
+    )
+    return {"payment_method_id": str(payment_method_id), "moved_subscription_ids": moved}
 
 
 async def update_subscription_payment_method(

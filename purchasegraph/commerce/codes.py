@@ -47,6 +47,10 @@ class ErrorCode(enum.Enum):
         "CARD_EXPIRED", description="The card's expiry month has passed (on the app's clock): use another card."
     )
     CARD_DECLINED = strawberry.enum_value("CARD_DECLINED", description="The card issuer declined the charge.")
+    PAYMENT_METHOD_IN_USE = strawberry.enum_value(
+        "PAYMENT_METHOD_IN_USE",
+        description="The card pays a subscription that is not canceled: name the card that takes it over.",
+    )
     PAYMENT_PROCESSOR_UNAVAILABLE = strawberry.enum_value(
         "PAYMENT_PROCESSOR_UNAVAILABLE",
         description="The payment processor failed; nothing was charged or written. Retry with the same key.",
@@ -99,6 +103,15 @@ class ErrorCode(enum.Enum):
     CANCELLATION_ALREADY_REQUESTED = strawberry.enum_value(
         "CANCELLATION_ALREADY_REQUESTED",
         description="A cancellation request for this subscription is still waiting for its purchaser.",
+    )
+    LICENSE_ALREADY_REQUESTED = strawberry.enum_value(
+        "LICENSE_ALREADY_REQUESTED",
+        description="You already asked for this product and the admins have not decided yet.",
+    )
+    TRIAL_REQUIRES_PAYMENT_METHOD = strawberry.enum_value(
+        "TRIAL_REQUIRES_PAYMENT_METHOD",
+        description="ONLY_TRIALS_WITHOUT_PAYMENT_METHOD fits only a product whose trial needs no card: "
+        "this one's trial needs a card (or it has none), so nobody could start one.",
     )
     ALREADY_DECIDED = strawberry.enum_value(
         "ALREADY_DECIDED", description="The request was already approved, denied or answered."

@@ -12,7 +12,10 @@ from purchasegraph.commerce.records import lock_subscription, notify, require, w
 from purchasegraph.commerce.unit_of_work import Work, refuse
 from purchasegraph.policy import may_administer, may_govern, may_manage_users, may_set_policy
 
-SELECT_SELF_SERVICE_PRODUCT = "SELECT name FROM products WHERE id = $1 AND self_service"
+SELECT_SELF_SERVICE_PRODUCT = """
+SELECT name, trial_available, trial_requires_payment_method FROM products WHERE id = $1 AND self_service
+"""
+ONLY_TRIALS_WITHOUT_PAYMENT_METHOD = "only_trials_without_payment_method"
 SELECT_POLICY = "SELECT value FROM self_service_policies WHERE tenant_id = $1 AND product_id = $2 FOR UPDATE"
 UPSERT_POLICY = """
 INSERT INTO self_service_policies (tenant_id, product_id, value, updated_at, updated_by)
@@ -50,6 +53,13 @@ SELECT u.id, u.user_type = 'member' AND u.account_enabled AND u.departed_at IS N
    FOR UPDATE OF u
 """
 LOCK_USER = "SELECT account_enabled, departed_at FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE"
+# A departure or reinstatement rewrites the user's subscriptions too (migration 0023's trigger
+# keeps `purchaser_departed` on them). Their rows are locked first, in one order, before any user
+# row: the purchaser's own operations lock a subscription and then their user row, and taking the
+# two the other way round deadlocked with them.
+LOCK_PURCHASERS_SUBSCRIPTIONS = """
+SELECT 1 FROM subscriptions WHERE tenant_id = $1 AND purchaser_user_id = $2 ORDER BY id FOR NO KEY UPDATE
+"""
 # The user left: their account is disabled (it signs in to nothing); what they bought runs to
 # term. Their last day defaults to today by the app clock.
 MARK_DEPARTED = """
@@ -67,8 +77,20 @@ async def set_self_service_policy(work: Work, *, product_id: str, value: str) ->
     """Future purchases and trials only: existing subscriptions are not touched (rule 6). Set by an
     application, the policy names no user as its author; the audit event names the application."""
     require(may_set_policy(work.scope), "tenant", "tenantId")
-    if await work.conn.fetchval(SELECT_SELF_SERVICE_PRODUCT, product_id) is None:
+    product = await work.conn.fetchrow(SELECT_SELF_SERVICE_PRODUCT, product_id)
+    if product is None:
         raise refuse(ErrorCode.NOT_FOUND, "No such self-service product.", "productId")
+    # Trials only, without a payment method, on a product whose trial needs a card (or that has no
+    # trial) would let nobody start anything: every buyer would be told TRIALS_ONLY and then be
+    # refused the trial too. MSCommerce offers the value only for such products; refused here.
+    if value == ONLY_TRIALS_WITHOUT_PAYMENT_METHOD and (
+        not product["trial_available"] or product["trial_requires_payment_method"]
+    ):
+        raise refuse(
+            ErrorCode.TRIAL_REQUIRES_PAYMENT_METHOD,
+            f"{product['name']} has no trial without a payment method: choose ENABLED or DISABLED.",
+            "value",
+        )
     tenant_id = work.scope.tenant_id
     previous = await work.conn.fetchval(SELECT_POLICY, tenant_id, product_id) or "enabled"
     await work.conn.execute(UPSERT_POLICY, tenant_id, product_id, value, work.principal.user_id)
@@ -141,6 +163,7 @@ async def mark_user_departed(work: Work, *, user_id: uuid.UUID, departed_on: dat
             ErrorCode.INVALID_INPUT, "Their last day is today or before: mark them once they have left.", "departedOn"
         )
     tenant_id = work.scope.tenant_id
+    await work.conn.execute(LOCK_PURCHASERS_SUBSCRIPTIONS, tenant_id, user_id)
     admins = {r["id"]: r["enabled"] for r in await work.conn.fetch(LOCK_GLOBAL_ADMINS, tenant_id)}
     if admins.get(user_id) and sum(admins.values()) == 1:
         raise refuse(
@@ -166,6 +189,7 @@ async def reinstate_user(work: Work, *, user_id: uuid.UUID) -> dict[str, Any]:
     """Undo a departure: the account is enabled again and the user no longer counts as left."""
     require(may_manage_users(work.scope), "user", "userId")
     tenant_id = work.scope.tenant_id
+    await work.conn.execute(LOCK_PURCHASERS_SUBSCRIPTIONS, tenant_id, user_id)
     row = await work.conn.fetchrow(LOCK_USER, tenant_id, user_id)
     if row is None:
         raise refuse(ErrorCode.NOT_FOUND, "No such user.", "userId")

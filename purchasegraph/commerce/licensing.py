@@ -50,16 +50,22 @@ SELECT p.id AS product_id, p.name AS product_name, p.family, p.self_service, p.t
   LEFT JOIN self_service_policies ssp ON ssp.tenant_id = t.id AND ssp.product_id = p.id
  WHERE t.id = $1 AND p.id = $2
 """
+# One pending request per user and product (the partial unique index of migration 0021): a second
+# one, concurrent or not, inserts nothing and is refused.
 INSERT_LICENSE_REQUEST = """
 INSERT INTO license_requests (tenant_id, id, product_id, requester_user_id, for_user_ids, status, created_at)
 VALUES ($1, $2, $3, $4, $5, 'pending', app_now())
+ON CONFLICT (tenant_id, requester_user_id, product_id) WHERE status = 'pending' DO NOTHING
+RETURNING id
 """
 # A request past its 12 months is gone for the admins too: the same rule as every read of one.
 LOCK_LICENSE_REQUEST = f"""
-SELECT r.id, r.requester_user_id, r.status, r.product_id FROM license_requests r
+SELECT r.id, r.requester_user_id, r.for_user_ids, r.status, r.product_id, p.name AS product_name
+  FROM license_requests r
+  JOIN products p ON p.id = r.product_id
  WHERE r.tenant_id = $1 AND r.id = $2
    AND {LICENSE_REQUEST_VISIBLE.format(r="r", whole="$3::bool", viewer="$4::uuid")}
-   FOR UPDATE
+   FOR UPDATE OF r
 """
 # Who decides a request: the tenant's global and billing admins who can act as such, each told of
 # it. A guest holding an admin role gets a guest's scope (policy._home_scope) and is told nothing.
@@ -70,7 +76,8 @@ SELECT DISTINCT r.user_id FROM directory_roles r
    AND u.user_type = 'member' AND u.account_enabled AND u.departed_at IS NULL
 """
 DECIDE_LICENSE_REQUEST = """
-UPDATE license_requests SET status = $3, decided_by = $4, decided_at = app_now() WHERE tenant_id = $1 AND id = $2
+UPDATE license_requests SET status = $3, decided_by = $4, decided_at = app_now(), assigned_from_subscription_id = $5
+ WHERE tenant_id = $1 AND id = $2
 """
 
 
@@ -231,9 +238,15 @@ async def request_license(work: Work, *, product_id: str, for_user_ids: Sequence
     await _require_tenant_users(work, for_user_ids, "forUserIds")
     users = list(dict.fromkeys([work.viewer.user_id, *for_user_ids]))
     request_id = uuid.uuid4()
-    await work.conn.execute(
+    inserted = await work.conn.fetchval(
         INSERT_LICENSE_REQUEST, work.scope.tenant_id, request_id, product_id, work.viewer.user_id, users
     )
+    if inserted is None:
+        raise refuse(
+            ErrorCode.LICENSE_ALREADY_REQUESTED,
+            "You already asked for this product; the admins have not decided yet.",
+            "productId",
+        )
     work.target("LicenseRequest", request_id)
     for admin in await work.conn.fetch(SELECT_ADMINS, work.scope.tenant_id):
         await notify(
@@ -244,10 +257,25 @@ async def request_license(work: Work, *, product_id: str, for_user_ids: Sequence
             subject_id=request_id,
             message=f"{work.viewer.display_name} asks for {row['product_name']} for {len(users)} people.",
         )
+    for colleague in users[1:]:
+        await notify(
+            work.conn,
+            tenant_id=work.scope.tenant_id,
+            user_id=colleague,
+            kind="license_requested_for_you",
+            subject_id=request_id,
+            message=f"{work.viewer.display_name} asked the admins for {row['product_name']} for you.",
+        )
     return {"license_request_id": str(request_id)}
 
 
-async def decide_license_request(work: Work, *, request_id: uuid.UUID, approve: bool) -> dict[str, Any]:
+async def decide_license_request(
+    work: Work, *, request_id: uuid.UUID, approve: bool, assign_from: uuid.UUID | None = None
+) -> dict[str, Any]:
+    """Approve or deny a pending request. Approved with a subscription named, everyone the request
+    is for gets a license of it in the same transaction, or nothing is written: the subscription
+    must be the same product, central or taken over by the admins (one the purchaser still controls
+    is theirs to assign), assignable, with a free license for each user who holds none yet."""
     require(may_administer(work.scope), "license request", "requestId")
     scope = work.scope
     row = await work.conn.fetchrow(
@@ -258,14 +286,58 @@ async def decide_license_request(work: Work, *, request_id: uuid.UUID, approve: 
     work.target("LicenseRequest", request_id)
     if row["status"] != "pending":
         raise refuse(ErrorCode.ALREADY_DECIDED, f"The request was already {row['status']}.", "requestId")
+    users: list[uuid.UUID] = list(row["for_user_ids"])
+    if assign_from is not None:
+        work.details.update(assigned_from=str(assign_from))
+        try:
+            await _assign_for_request(work, subscription_id=assign_from, product_id=row["product_id"], users=users)
+        finally:
+            # Locking the subscription named it the target; the audit row, accepted or refused, is the request's.
+            work.target("LicenseRequest", request_id)
     status = "approved" if approve else "denied"
-    await work.conn.execute(DECIDE_LICENSE_REQUEST, work.scope.tenant_id, request_id, status, work.viewer.user_id)
-    await notify(
-        work.conn,
-        tenant_id=work.scope.tenant_id,
-        user_id=row["requester_user_id"],
-        kind=f"license_request_{status}",
-        subject_id=request_id,
-        message=f"Your license request was {status}.",
+    await work.conn.execute(
+        DECIDE_LICENSE_REQUEST, scope.tenant_id, request_id, status, work.viewer.user_id, assign_from
     )
+    work.details.update(status=status)
+    told = "; a license is assigned to you" if assign_from is not None else ""
+    for user_id in users:
+        await notify(
+            work.conn,
+            tenant_id=scope.tenant_id,
+            user_id=user_id,
+            kind=f"license_request_{status}",
+            subject_id=request_id,
+            message=f"The request for {row['product_name']} was {status}{told}.",
+        )
     return {"license_request_id": str(request_id)}
+
+
+async def _assign_for_request(
+    work: Work, *, subscription_id: uuid.UUID, product_id: str, users: Sequence[uuid.UUID]
+) -> None:
+    field = "assignFromSubscriptionId"
+    subscription = await lock_managed_subscription(work, subscription_id, field)
+    if subscription["product_id"] != product_id:
+        raise refuse(ErrorCode.PRODUCT_MISMATCH, "Assign from a subscription of the product asked for.", field)
+    if subscription["status"] not in ASSIGNABLE_STATUSES:
+        raise refuse(
+            ErrorCode.SUBSCRIPTION_NOT_ACTIVE,
+            f"A {subscription['status']} subscription takes no new assignments.",
+            field,
+        )
+    tenant_id = work.scope.tenant_id
+    holders = {
+        r["user_id"] for r in await work.conn.fetch(SELECT_LIVE_ASSIGNEES, tenant_id, subscription_id, list(users))
+    }
+    missing = [u for u in users if u not in holders]
+    free = subscription["quantity"] - subscription["assigned"]
+    if len(missing) > free:
+        raise refuse(
+            ErrorCode.NO_LICENSES_LEFT,
+            f"{free} of {subscription['quantity']} licenses are free for {len(missing)} users; "
+            "add licenses or name another subscription.",
+            field,
+        )
+    if missing:
+        await work.conn.execute(INSERT_ASSIGNMENTS, tenant_id, subscription_id, work.viewer.user_id, missing)
+    work.details.update(users=[str(u) for u in missing])

@@ -20,11 +20,11 @@ from decimal import Decimal
 
 import asyncpg
 
+from purchasegraph.commerce.pricing import term_price
 from purchasegraph.commerce.records import (
     INSERT_INVOICE_FOR_DAYS,
     INSERT_NOTIFICATION,
     INSERT_ORDER,
-    MONTHS_PER_TERM,
     TERM,
 )
 from purchasegraph.commerce.unit_of_work import INSERT_AUDIT_EVENT
@@ -121,7 +121,7 @@ async def _renew_one(
         return False
     tenant_id, subscription_id = row["tenant_id"], row["id"]
     price: Decimal = row["price_now"]
-    amount = price * row["quantity"] * MONTHS_PER_TERM[row["billing_frequency"]]
+    amount = term_price(price, row["quantity"], row["billing_frequency"])
     # Admins who took it over renew it centrally: an order, and no card of anyone's is charged.
     by_purchaser = row["controlled_by"] == "purchaser"
     if by_purchaser:

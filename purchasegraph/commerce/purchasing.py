@@ -11,6 +11,7 @@ from typing import Any
 from purchasegraph.commerce.billing import PaymentChoice, choose_card, own_card
 from purchasegraph.commerce.buyers import product_for_buyer, refuse_for
 from purchasegraph.commerce.codes import ErrorCode
+from purchasegraph.commerce.pricing import term_price
 from purchasegraph.commerce.records import (
     MONTHS_PER_TERM,
     TERM,
@@ -107,7 +108,7 @@ async def purchase_subscription(
     assert card is not None, "choose_card requires a card by default"
     subscription_id = uuid.uuid4()
     unit_price: Decimal = product["unit_price"]
-    amount = unit_price * quantity * MONTHS_PER_TERM[billing_frequency]
+    amount = term_price(unit_price, quantity, billing_frequency)
     await work.charge(card.token, amount, product["currency"], reference=str(subscription_id))
     tenant_id = work.scope.tenant_id
     await work.conn.execute(
@@ -192,7 +193,7 @@ async def start_trial(work: Work, *, product_id: str, payment: PaymentChoice) ->
         product["currency"],
     )
     subscription = {"tenant_id": tenant_id, "id": subscription_id, "currency": product["currency"]}
-    await write_order(
+    order_id = await write_order(
         work.conn,
         work,
         subscription=subscription,
@@ -205,7 +206,7 @@ async def start_trial(work: Work, *, product_id: str, payment: PaymentChoice) ->
     # The trial's one license goes to whoever started it.
     await work.conn.execute(INSERT_ASSIGNMENT, tenant_id, uuid.uuid4(), subscription_id, user_id, user_id)
     work.target("Subscription", subscription_id)
-    return {"subscription_id": str(subscription_id)}
+    return {"subscription_id": str(subscription_id), "order_id": str(order_id)}
 
 
 async def add_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: int) -> dict[str, Any]:
@@ -352,6 +353,33 @@ async def remove_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: i
     return {"subscription_id": str(subscription_id), "order_id": str(order_id)}
 
 
+SET_AUTO_RENEW = "UPDATE subscriptions SET auto_renew = $3 WHERE tenant_id = $1 AND id = $2"
+
+
+async def set_auto_renew(work: Work, *, subscription_id: uuid.UUID, auto_renew: bool) -> dict[str, Any]:
+    """Whether an ACTIVE subscription renews at its term end, set by whoever governs it: its
+    purchaser, or the admins once it is central or taken over. A trial is not set (with a card it
+    converts at its end, and canceling it stops that), an expired or disabled one is reactivated,
+    a canceled one is final. A purchaser's renewal is charged to its card, so turning it on needs one."""
+    subscription = await lock_managed_subscription(work, subscription_id)
+    if subscription["status"] != "active":
+        raise refuse(
+            ErrorCode.SUBSCRIPTION_NOT_ACTIVE,
+            f"Auto-renew is set on active subscriptions; this one is {subscription['status']}.",
+            "subscriptionId",
+        )
+    by_purchaser = subscription["controlled_by"] == "purchaser"
+    if auto_renew and by_purchaser and subscription["payment_method_id"] is None:
+        raise refuse(
+            ErrorCode.PAYMENT_METHOD_REQUIRED,
+            "A renewal is charged to the subscription's card: give it one first (updateSubscriptionPaymentMethod).",
+            "autoRenew",
+        )
+    await work.conn.execute(SET_AUTO_RENEW, work.scope.tenant_id, subscription_id, auto_renew)
+    work.details.update(old_value=subscription["auto_renew"], new_value=auto_renew)
+    return {"subscription_id": str(subscription_id)}
+
+
 async def cancel_subscription(work: Work, *, subscription_id: uuid.UUID, reason: str) -> dict[str, Any]:
     """Canceled is final (DELETED): its users lose their licenses and its open bills are settled."""
     subscription = await lock_managed_subscription(work, subscription_id)
@@ -422,7 +450,7 @@ async def reactivate(work: Work, *, subscription_id: uuid.UUID) -> dict[str, Any
     unit_price: Decimal = price["unit_price"] if price is not None else subscription["unit_price"]
     currency: str = price["currency"] if price is not None else subscription["currency"]
     frequency = subscription["billing_frequency"]
-    amount = unit_price * subscription["quantity"] * MONTHS_PER_TERM[frequency]
+    amount = term_price(unit_price, subscription["quantity"], frequency)
     if by_purchaser:
         if subscription["payment_method_id"] is None:
             raise refuse(

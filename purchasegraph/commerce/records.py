@@ -19,9 +19,7 @@ from purchasegraph.policy import SUBSCRIPTION_VISIBLE, Decision, may_manage_subs
 LOCK_SUBSCRIPTION = f"""
 SELECT s.tenant_id, s.id, s.product_id, s.channel, s.purchaser_user_id, s.controlled_by, s.quantity,
        effective_status(s) AS status, s.is_trial, s.expires_at, s.auto_renew, s.billing_frequency,
-       s.payment_method_id, s.unit_price, s.currency, p.name AS product_name,
-       (SELECT u.departed_at IS NOT NULL FROM users u
-         WHERE u.tenant_id = s.tenant_id AND u.id = s.purchaser_user_id) AS purchaser_departed
+       s.payment_method_id, s.unit_price, s.currency, p.name AS product_name, s.purchaser_departed
   FROM subscriptions s
   JOIN products p ON p.id = s.product_id
  WHERE s.tenant_id = $1 AND s.id = $2

@@ -58,6 +58,7 @@ from purchasegraph.compiled.connections import CONNECTIONS, Connection
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Beside
 from purchasegraph.compiled.fields import FIELDS
+from purchasegraph.compiled.fleet import tenant_by_domain
 from purchasegraph.compiled.objects import tenant_object, user_object
 from purchasegraph.compiled.roots import ROOTS
 from purchasegraph.compiled.sql import Params, date, enum_name, global_id, literal, timestamp
@@ -66,7 +67,7 @@ from purchasegraph.db.pagination import PageArgs
 from purchasegraph.db.queries.partners import IN_FORCE
 from purchasegraph.errors import BadUserInput
 from purchasegraph.policy import Scope
-from purchasegraph.schema.ids import decode_uuid
+from purchasegraph.schema.ids import INVOICE_PAGE_PREFIX, decode_uuid
 from purchasegraph.viewer import Viewer
 
 # Every parameter appears as ``$n::type`` (``Params.add``).
@@ -138,7 +139,11 @@ class Compiler:
         state = self._state
         if len(set(PLACEHOLDER.findall(sql))) != len(state.params.values):
             raise NotCompilable(Reason.UNREAD_PARAMETER, operation.name.value if operation.name else "anonymous")
-        return Compiled(sql, state.params.values, tuple(state.node_lists), tuple(state.beside))
+        # Each response path once: a list the compiler unrolls item by item (accessibleTenants)
+        # compiles the same nested connection for every item, and its lists are counted at
+        # their path across all items.
+        node_lists = tuple(dict.fromkeys(state.node_lists))
+        return Compiled(sql, state.params.values, node_lists, tuple(state.beside))
 
     def _tenant(self, node: FieldNode, path: tuple[str, ...]) -> str:
         raw = self._argument(node, "id")
@@ -146,7 +151,7 @@ class Compiler:
             raise NotCompilable(Reason.INVALID_INPUT, "tenant id")
         tenant_id = decode_uuid(raw, "Tenant")
         if tenant_id is None:
-            return "NULL::json"
+            return tenant_by_domain(self, node, raw, path)
         return tenant_object(self, node, tenant_id, path)
 
     # -- objects ----------------------------------------------------------------------------
@@ -180,8 +185,8 @@ class Compiler:
             p = self._state.alias("p")
             body = self._selection(node, "Product", p, scope, path)
             return f"(SELECT {body} FROM products {p} WHERE {p}.id = {a}.product_id)"
-        if (type_name, name) in (("Subscription", "purchaser"), ("Assignment", "user")):
-            column = "purchaser_user_id" if name == "purchaser" else "user_id"
+        column = USER_COLUMNS.get((type_name, name))
+        if column is not None:
             return user_object(self, node, scope, f"{a}.tenant_id", f"{a}.{column}", path)
         compile_field = FIELDS.get((type_name, name))
         if compile_field is not None:
@@ -346,7 +351,7 @@ class Compiler:
         for child in self._fields(node.selection_set, f"{spec.type_name}Edge"):
             name, key = child.name.value, self._key(child)
             if name == "node":
-                pairs.append((key, self._selection(child, spec.type_name, r, scope, path)))
+                pairs.append((key, self._selection(child, spec.type_name, r, scope, (*path, key))))
             elif name == "cursor":
                 cursors.read = True
                 pairs.append((key, f"{w}q.cur"))
@@ -550,6 +555,14 @@ def _col(expr: str) -> Callable[[GraphQLSchema, str], str]:
     return lambda _schema, a: expr.format(a=a)
 
 
+# Fields that are a user of the row's tenant, and the column holding that user's id: compiled as
+# ``load_user`` reads them (null where the viewer may not see that user).
+USER_COLUMNS: dict[tuple[str, str], str] = {
+    ("Subscription", "purchaser"): "purchaser_user_id",
+    ("Assignment", "user"): "user_id",
+    ("Assignment", "assignedBy"): "assigned_by",
+}
+
 SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
     "Tenant": {
         "id": _col(global_id("Tenant", None, "{a}.id")),
@@ -608,6 +621,8 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "trialAvailable": _col("{a}.trial_available"),
         "trialDays": _col("{a}.trial_days"),
         "trialRequiresPaymentMethod": _col("{a}.trial_requires_payment_method"),
+        "learnMoreUrl": _col("{a}.learn_more_url"),
+        "supportUrl": _col("{a}.support_url"),
     },
     # Rows of `orders` whose kind is a purchase (PURCHASE_KINDS).
     "Purchase": {
@@ -628,6 +643,8 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "status": _enum("InvoiceStatus", "{a}.status"),
         "dueDate": _col(date("{a}.due_date")),
         "paidAt": _col(timestamp("{a}.paid_at")),
+        "number": _col("{a}.number"),
+        "printUrl": _col(literal(INVOICE_PAGE_PREFIX) + " || " + global_id("Invoice", "{a}.tenant_id", "{a}.id")),
     },
     "PaymentMethod": {
         "id": _col(global_id("PaymentMethod", "{a}.tenant_id", "{a}.id")),
@@ -648,7 +665,7 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
     },
     "LicenseRequest": {
         "id": _col(global_id("LicenseRequest", "{a}.tenant_id", "{a}.id")),
-        "status": _col("{a}.status"),
+        "status": _enum("LicenseRequestStatus", "{a}.status"),
         "createdAt": _col(timestamp("{a}.created_at")),
         "decidedAt": _col(timestamp("{a}.decided_at")),
     },
@@ -689,10 +706,12 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "freeLicenses": _col("({a}.self_service_quantity + {a}.central_quantity - {a}.assigned)"),
     },
     "Notification": {
+        "id": _col(global_id("Notification", "{a}.tenant_id", "{a}.id")),
         "kind": _col("{a}.kind"),
         "message": _col("{a}.message"),
         "subjectId": _col("{a}.subject_id::text"),
         "createdAt": _col(timestamp("{a}.created_at")),
+        "readAt": _col(timestamp("{a}.read_at")),
     },
 }
 

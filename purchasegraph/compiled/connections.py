@@ -30,6 +30,7 @@ from purchasegraph.policy import (
     SUBSCRIPTION_VISIBLE,
     USER_VISIBLE,
     Scope,
+    own_only,
     sees_audit,
 )
 from purchasegraph.schema.ids import decode_uuid
@@ -79,6 +80,15 @@ def _enum_values(type_name: str, absent: Callable[[], Any] = lambda: None) -> Re
             return absent()
         items = value if isinstance(value, list) else [value]
         return [_stored(schema, type_name, item) for item in items]
+
+    return read
+
+
+def _enum_value(type_name: str) -> Reader:
+    """One enum value as its stored value; None when absent or null."""
+
+    def read(schema: GraphQLSchema, value: Any) -> Any:
+        return None if value is None else _stored(schema, type_name, value)
 
     return read
 
@@ -148,6 +158,18 @@ def _scalar(type_name: str, python_type: type) -> Reader:
     return read
 
 
+def _date(_schema: GraphQLSchema, value: Any) -> datetime.date | None:
+    """A Date: the day a variable coerced to, or a literal's ISO text as the scalar parses it."""
+    if value is None or (isinstance(value, datetime.date) and not isinstance(value, datetime.datetime)):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise NotCompilable(Reason.INVALID_INPUT, "Date")
+
+
 PRODUCT = Filter("productId", "product", "text", _text)
 CHANNEL = Filter("channel", "channels", "text[]", _channels)
 EXPIRES_BEFORE = Filter("expiresBefore", "expires_before", "timestamptz", _scalar("DateTime", datetime.datetime))
@@ -210,11 +232,27 @@ INVOICES_OF_TENANT = Connection(
     where="{a}.tenant_id = {p}.id AND "
     + INVOICE_VISIBLE.format(i="{a}", **_KEEP)
     + " AND "
-    + invoices.TENANT_FILTERS.format(i="{a}", statuses="{statuses}", due_before="{due_before}"),
+    + invoices.FILTERS.format(i="{a}", statuses="{statuses}", due_before="{due_before}"),
     filters=(
         Filter("status", "statuses", "text[]", _enum_values("InvoiceStatus")),
-        Filter("dueBefore", "due_before", "date", _scalar("Date", datetime.date)),
+        Filter("dueBefore", "due_before", "date", _date),
     ),
+)
+# "My bills": the viewer's own invoices in their home tenant `{p}`, in policy.own_billing_scope
+# (compiled/viewer.py gives it) narrowed by policy.own_only, as the resolvers' query.
+INVOICES_OF_VIEWER = Connection(
+    table="invoices",
+    type_name="Invoice",
+    sortable=sortables.INVOICE,
+    where="{a}.tenant_id = {p}.id AND "
+    + INVOICE_VISIBLE.format(i="{a}", **_KEEP)
+    + " AND "
+    + invoices.FILTERS.format(i="{a}", statuses="{statuses}", due_before="{due_before}"),
+    filters=(
+        Filter("status", "statuses", "text[]", _enum_values("InvoiceStatus")),
+        Filter("dueBefore", "due_before", "date", _date),
+    ),
+    whole=own_only,
 )
 # An order's subscription `{j}`, where the order's visibility and the list's filters are decided.
 _SUBSCRIPTION_OF_ROW = (
@@ -270,7 +308,11 @@ LICENSE_REQUESTS_OF_TENANT = Connection(
     table="license_requests",
     type_name="LicenseRequest",
     sortable=sortables.LICENSE_REQUEST,
-    where="{a}.tenant_id = {p}.id AND " + LICENSE_REQUEST_VISIBLE.format(r="{a}", **_KEEP),
+    where="{a}.tenant_id = {p}.id AND "
+    + LICENSE_REQUEST_VISIBLE.format(r="{a}", **_KEEP)
+    + " AND "
+    + requests.LICENSE_REQUEST_FILTERS.format(r="{a}", status="{status}"),
+    filters=(Filter("status", "status", "text", _enum_value("LicenseRequestStatus")),),
 )
 CANCELLATION_REQUESTS_OF_TENANT = Connection(
     table="cancellation_requests",

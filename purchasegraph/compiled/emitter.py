@@ -10,13 +10,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from graphql import FieldNode, GraphQLSchema, SelectionSetNode
 
 from purchasegraph.context import Context
 from purchasegraph.policy import Scope
 from purchasegraph.viewer import Viewer
+
+if TYPE_CHECKING:
+    from purchasegraph.compiled.connections import Connection
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class Beside:
 
 class State(Protocol):
     beside: list[Beside]
+    # Response paths of every connection's nodes/edges list, for the actual cost.
+    node_lists: list[tuple[str, ...]]
 
     def alias(self, prefix: str) -> str: ...
 
@@ -54,6 +59,10 @@ class Emitter(Protocol):
     def _fields(self, selection_set: SelectionSetNode, type_name: str) -> list[FieldNode]: ...
 
     def _money(self, node: FieldNode, amount: str, currency: str) -> str: ...
+
+    def _connection(
+        self, node: FieldNode, spec: Connection, parent: str, scope: Scope, path: tuple[str, ...]
+    ) -> str: ...
 
     def _argument(self, node: FieldNode, name: str) -> Any: ...
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from graphql import FieldNode
 
-from purchasegraph.compiled import lists
+from purchasegraph.compiled import catalogue, lists
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Emitter, FieldCompiler
 from purchasegraph.compiled.objects import (
@@ -114,9 +114,11 @@ FIELDS: dict[tuple[str, str], FieldCompiler] = {
     ("AuditEvent", "actorName"): _audit_actor(literal(HIDDEN_ACTOR_NAME), withheld=True),
     ("Order", "actor"): _actor,
     ("Tenant", "policies"): lists.tenant_policies,
+    ("Tenant", "policy"): lists.tenant_policy,
     ("Tenant", "capacity"): lists.tenant_capacity,
     ("Tenant", "partnerRelationships"): lists.tenant_partner_relationships,
     ("Product", "prices"): lists.product_prices,
+    ("Product", "availability"): catalogue.product_availability,
     ("PartnerRelationship", "roles"): lists.relationship_roles,
     ("LicenseRequest", "forUsers"): lists.requested_for_users,
     ("LicenseRequest", "product"): _product,

@@ -14,6 +14,7 @@ from purchasegraph.compiled.emitter import Emitter
 from purchasegraph.compiled.sql import enum_name
 from purchasegraph.db.queries import capacity, partners, policies, products
 from purchasegraph.policy import PARTNER_RELATIONSHIP_VISIBLE, USER_VISIBLE, Scope
+from purchasegraph.schema.ids import product_key
 
 EMPTY = "'[]'::json"
 
@@ -61,6 +62,28 @@ def tenant_policies(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tup
         + f") {sp}"
     )
     return _agg(body, f"FROM {rows}", f"{sp}.rn")
+
+
+def tenant_policy(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
+    """``Tenant.policy(productId:)``: the row ``policies`` lists for the product, null where that
+    list is empty or holds no such product (the resolver's ``product_key`` reads the argument)."""
+    raw = e._argument(node, "productId")
+    if not isinstance(raw, str):
+        raise NotCompilable(Reason.INVALID_INPUT, "policy(productId:)")
+    if not scope.sees_policies:
+        return "NULL::json"
+    sp = e._state.alias("sp")
+    body = e._selection(node, "SelfServicePolicy", sp, scope, path)
+    rows = (
+        f"(SELECT p.id AS product_id, {policies.POLICY_VALUE.format(ssp='ssp')} AS value, ssp.updated_at "
+        + policies.POLICIES_OF_TENANT.format(
+            p="p", ssp="ssp", tenant=f"{a}.id", sees=e._param(scope.sees_policies, "bool")
+        )
+        + " AND "
+        + policies.ONE_PRODUCT.format(p="p", product=e._param(product_key(raw), "text"))
+        + f") {sp}"
+    )
+    return f"(SELECT {body} FROM {rows})"
 
 
 def tenant_capacity(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:

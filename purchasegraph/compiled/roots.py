@@ -1,4 +1,4 @@
-"""The roots of ``Query`` beside ``tenant``: ``products``, ``node`` and ``viewer``."""
+"""The roots of ``Query`` beside ``tenant``: ``products``, ``node``, ``viewer`` and ``quote``."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import uuid
 from graphql import FieldNode
 
 from purchasegraph.compiled import lists
+from purchasegraph.compiled.catalogue import checkout_eligibility
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Emitter, RootCompiler
+from purchasegraph.compiled.fleet import accessible_tenants
 from purchasegraph.compiled.objects import BY_ID, NULL, product_object, tenant_object
+from purchasegraph.compiled.quote import quote
 from purchasegraph.compiled.viewer import viewer
 from purchasegraph.policy import nothing
 from purchasegraph.schema.ids import decode_id
@@ -52,4 +55,11 @@ def node_by_id(e: Emitter, node: FieldNode, path: tuple[str, ...]) -> str:
     return by_id(e, node, scope, gid.tenant_id, key, path)
 
 
-ROOTS: dict[str, RootCompiler] = {"products": products, "node": node_by_id, "viewer": viewer}
+ROOTS: dict[str, RootCompiler] = {
+    "products": products,
+    "node": node_by_id,
+    "viewer": viewer,
+    "accessibleTenants": accessible_tenants,
+    "quote": quote,
+    "checkoutEligibility": checkout_eligibility,
+}

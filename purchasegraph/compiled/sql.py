@@ -4,7 +4,8 @@ The compiled read path builds the response JSON inside PostgreSQL, so every scal
 out byte-for-byte as Strawberry would print it: global IDs in base64url without padding,
 DateTime as Python's ``isoformat()`` (six fractional digits, or none), enums by GraphQL name.
 Only constants of our own schema are ever inlined here; every value from a request is a
-``$n`` parameter (see ``Params``).
+``$n`` parameter (see ``Params``), except a boolean or a null, which ``Params`` writes as the
+constant itself (there is nothing else it could spell).
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ class Params:
         self.values: list[Any] = []
 
     def add(self, value: Any, cast: str) -> str:
+        # Booleans and nulls are the scope's shape (``whole OR purchaser = $n``) and the filters a
+        # request left out (``$n IS NULL OR …``): written as constants, the plan PostgreSQL keeps
+        # for the prepared statement folds them away instead of testing them on every row (the
+        # generic plan it switches to after five executions could not).
+        if value is None:
+            return f"NULL::{cast}"
+        if isinstance(value, bool) and cast == "bool":
+            return "true" if value else "false"
         self.values.append(value)
         return f"${len(self.values)}::{cast}"
 

@@ -12,13 +12,15 @@ from typing import Any, cast
 
 from graphql import FieldNode, GraphQLEnumType
 
+from purchasegraph.compiled.connections import INVOICES_OF_VIEWER
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Beside, Emitter
 from purchasegraph.compiled.objects import NULL, tenant_object, user_object
 from purchasegraph.compiled.sql import literal
 from purchasegraph.context import Context, Info
-from purchasegraph.db.queries.requests import NOTIFICATION_ORDER, NOTIFICATIONS_OF_USER
-from purchasegraph.policy import Access, tenants_in_reach
+from purchasegraph.db.queries.payment_methods import OWN_CARDS, PAYMENT_METHOD_ORDER
+from purchasegraph.db.queries.requests import NOTIFICATION_ORDER, NOTIFICATION_UNREAD_FILTER, NOTIFICATIONS_OF_USER
+from purchasegraph.policy import Access, own_billing_scope, tenants_in_reach
 from purchasegraph.resolvers import viewer as viewer_resolvers
 from purchasegraph.schema.viewer import product_key
 from purchasegraph.viewer import UserViewer
@@ -52,6 +54,10 @@ def viewer(e: Emitter, node: FieldNode, path: tuple[str, ...]) -> str:
             value = _tenants(e, child, principal, at)
         elif name == "notifications":
             value = _notifications(e, child, principal, at)
+        elif name == "invoices":
+            value = _invoices(e, child, principal, at)
+        elif name == "paymentMethods":
+            value = _payment_methods(e, child, principal, at)
         elif name == "eligibility":
             e._state.beside.append(Beside(at, _eligibility(e, child)))
             value = NULL  # the key keeps its place; run_compiled puts the value there
@@ -117,14 +123,44 @@ def _notifications(e: Emitter, node: FieldNode, principal: UserViewer, path: tup
         first = NOTIFICATIONS_DEFAULT
     if not isinstance(first, int) or isinstance(first, bool):
         raise NotCompilable(Reason.INVALID_INPUT, "notifications(first:)")
+    unread_only = e._argument(node, "unreadOnly")
+    if unread_only is None:
+        unread_only = False
+    if not isinstance(unread_only, bool):
+        raise NotCompilable(Reason.INVALID_INPUT, "notifications(unreadOnly:)")
     n, x = e._state.alias("n"), e._state.alias("x")
     body = e._selection(node, "Notification", n, e._scope_of(principal.tenant_id), path)
-    mine = NOTIFICATIONS_OF_USER.format(
-        n=x, tenant=e._param(principal.tenant_id, "uuid"), user=e._param(principal.user_id, "uuid")
+    mine = (
+        NOTIFICATIONS_OF_USER.format(
+            n=x, tenant=e._param(principal.tenant_id, "uuid"), user=e._param(principal.user_id, "uuid")
+        )
+        + " AND "
+        + NOTIFICATION_UNREAD_FILTER.format(n=x, unread_only=e._param(unread_only, "bool"))
     )
     limit = e._param(max(0, min(first, NOTIFICATIONS_MAX)), "int")
     rows = f"(SELECT {x}.* FROM notifications {x} WHERE {mine} ORDER BY {NOTIFICATION_ORDER.format(n=x)} LIMIT {limit})"
     return f"COALESCE((SELECT json_agg({body} ORDER BY {NOTIFICATION_ORDER.format(n=n)}) FROM {rows} {n}), '[]'::json)"
+
+
+def _invoices(e: Emitter, node: FieldNode, principal: UserViewer, path: tuple[str, ...]) -> str:
+    """My bills: the connection of ``connections.INVOICES_OF_VIEWER`` under the viewer's home
+    tenant, in the scope ``policy.own_billing_scope`` gives (as ``resolvers.purchases``)."""
+    scope = own_billing_scope(principal)
+    assert scope is not None, "a user has their own billing scope"
+    t = e._state.alias("t")
+    page = e._connection(node, INVOICES_OF_VIEWER, t, scope, path)
+    return f"(SELECT {page} FROM tenants {t} WHERE {t}.id = {e._param(principal.tenant_id, 'uuid')})"
+
+
+def _payment_methods(e: Emitter, node: FieldNode, principal: UserViewer, path: tuple[str, ...]) -> str:
+    """My cards: ``payment_methods.OWN_CARDS`` in its order, as the resolver's statement."""
+    scope = own_billing_scope(principal)
+    assert scope is not None, "a user has their own billing scope"
+    pm = e._state.alias("pm")
+    body = e._selection(node, "PaymentMethod", pm, scope, path)
+    mine = OWN_CARDS.format(pm=pm, tenant=e._param(scope.tenant_id, "uuid"), viewer=e._param(scope.viewer_id, "uuid"))
+    order = PAYMENT_METHOD_ORDER.format(pm=pm)
+    return f"COALESCE((SELECT json_agg({body} ORDER BY {order}) FROM payment_methods {pm} WHERE {mine}), '[]'::json)"
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,12 @@ class Loaders:
 
         return self._loader(("prices", market), batch)
 
+    def sold_self_service(self, market: str) -> DataLoader[str, bool]:
+        async def batch(ids: list[str]) -> list[bool]:
+            return await products.fetch_sold_self_service(self._db, product_ids=ids, market=market)
+
+        return self._loader(("sold_self_service", market), batch)
+
     def user(self, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
         return self._scoped("user", users.fetch_users_by_id, scope)
 

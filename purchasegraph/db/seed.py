@@ -19,6 +19,9 @@ from typing import Any
 
 import asyncpg
 
+from purchasegraph import catalogue
+from purchasegraph.catalogue import MARKET_CURRENCY, list_price
+
 DEMO_NAMESPACE = uuid.UUID("5b0c2f0e-6a4e-4c1e-9a51-7a3f0a9d2c11")
 
 
@@ -60,14 +63,6 @@ INSERT_PARTNER_RELATIONSHIP = """
 INSERT INTO partner_relationships (tenant_id, id, partner_tenant_id, display_name, roles, status,
                                    starts_at, ends_at, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-"""
-INSERT_PRODUCT = """
-INSERT INTO products (id, name, family, self_service, trial_available, trial_days,
-                      trial_requires_payment_method)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-"""
-INSERT_PRODUCT_PRICE = """
-INSERT INTO product_prices (product_id, market, channel, currency, unit_price) VALUES ($1, $2, $3, $4, $5)
 """
 INSERT_POLICY = """
 INSERT INTO self_service_policies (tenant_id, product_id, value, updated_at, updated_by)
@@ -123,100 +118,16 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10)
 # ---------------------------------------------------------------------------------------------
 # Catalogue
 
-POWER_APPS_PER_USER = "CFQ7TTC0LH2H"
-POWER_AUTOMATE_PER_USER = "CFQ7TTC0LH3L"
-POWER_AUTOMATE_RPA = "CFQ7TTC0LSGZ"
-POWER_BI_PREMIUM = "CFQ7TTC0H6RP"
-POWER_BI_PRO = "CFQ7TTC0H9MP"
-PROJECT_PLAN_3 = "CFQ7TTC0HDB0"
-VISIO_PLAN_1 = "CFQ7TTC0HD33"
-VISIO_PLAN_2 = "CFQ7TTC0HD32"
-
-
-@dataclass(frozen=True)
-class _Product:
-    id: str
-    name: str
-    family: str
-    trial_days: int | None = None
-    trial_requires_payment_method: bool = True
-
-
-_PRODUCTS = (
-    _Product(POWER_APPS_PER_USER, "Power Apps per user", "power_apps"),
-    _Product(POWER_AUTOMATE_PER_USER, "Power Automate per user", "power_automate"),
-    _Product(POWER_AUTOMATE_RPA, "Power Automate per user with attended RPA", "power_automate"),
-    _Product(POWER_BI_PREMIUM, "Power BI Premium per user", "power_bi"),
-    _Product(POWER_BI_PRO, "Power BI Pro", "power_bi", trial_days=60),
-    _Product(PROJECT_PLAN_3, "Project Plan 3", "project"),
-    _Product(VISIO_PLAN_1, "Visio Plan 1", "visio", trial_days=30, trial_requires_payment_method=False),
-    _Product(VISIO_PLAN_2, "Visio Plan 2", "visio"),
-)
-
-_MARKET_CURRENCY = {"US": "USD", "DE": "EUR", "GB": "GBP", "BR": "BRL", "IN": "INR"}
-
-# Per license per month, (self-service, central). Project and Visio are not sold in Brazil (rule 2),
-# so they have no BR price at all.
-_PRICES: dict[str, dict[str, tuple[str, str]]] = {
-    POWER_APPS_PER_USER: {
-        "US": ("20.00", "19.00"),
-        "DE": ("18.70", "17.80"),
-        "GB": ("15.10", "14.40"),
-        "BR": ("105.00", "100.00"),
-        "IN": ("1670.00", "1590.00"),
-    },
-    POWER_AUTOMATE_PER_USER: {
-        "US": ("15.00", "15.00"),
-        "DE": ("14.00", "14.00"),
-        "GB": ("11.30", "11.30"),
-        "BR": ("78.80", "78.80"),
-        "IN": ("1250.00", "1250.00"),
-    },
-    POWER_AUTOMATE_RPA: {
-        "US": ("40.00", "40.00"),
-        "DE": ("37.40", "37.40"),
-        "GB": ("30.20", "30.20"),
-        "BR": ("210.00", "210.00"),
-        "IN": ("3340.00", "3340.00"),
-    },
-    POWER_BI_PREMIUM: {
-        "US": ("20.00", "20.00"),
-        "DE": ("18.70", "18.70"),
-        "GB": ("15.10", "15.10"),
-        "BR": ("105.00", "105.00"),
-        "IN": ("1670.00", "1670.00"),
-    },
-    POWER_BI_PRO: {
-        "US": ("10.00", "9.99"),
-        "DE": ("9.40", "9.00"),
-        "GB": ("7.50", "7.20"),
-        "BR": ("52.50", "50.00"),
-        "IN": ("835.00", "800.00"),
-    },
-    PROJECT_PLAN_3: {
-        "US": ("30.00", "28.50"),
-        "DE": ("28.10", "26.70"),
-        "GB": ("22.60", "21.50"),
-        "IN": ("2505.00", "2380.00"),
-    },
-    VISIO_PLAN_1: {
-        "US": ("5.00", "5.00"),
-        "DE": ("4.70", "4.70"),
-        "GB": ("3.80", "3.80"),
-        "IN": ("420.00", "420.00"),
-    },
-    VISIO_PLAN_2: {
-        "US": ("15.00", "14.25"),
-        "DE": ("14.00", "13.30"),
-        "GB": ("11.30", "10.70"),
-        "IN": ("1250.00", "1190.00"),
-    },
-}
-
-
-def _price(product_id: str, market: str, channel: str) -> Decimal:
-    self_service, central = _PRICES[product_id][market]
-    return Decimal(self_service if channel == "self_service" else central)
+# The catalogue is shipped reference data (migration 0019, from purchasegraph.catalogue): the
+# seed reads its ids and prices and inserts none of it.
+POWER_APPS_PER_USER = catalogue.POWER_APPS_PER_USER
+POWER_AUTOMATE_PER_USER = catalogue.POWER_AUTOMATE_PER_USER
+POWER_AUTOMATE_RPA = catalogue.POWER_AUTOMATE_RPA
+POWER_BI_PREMIUM = catalogue.POWER_BI_PREMIUM
+POWER_BI_PRO = catalogue.POWER_BI_PRO
+PROJECT_PLAN_3 = catalogue.PROJECT_PLAN_3
+VISIO_PLAN_1 = catalogue.VISIO_PLAN_1
+VISIO_PLAN_2 = catalogue.VISIO_PLAN_2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -231,6 +142,8 @@ CITY_OF_SAMPLE = "cityofsample.example"
 VIRAL = "viral.example"
 ADATUM = "adatum-partners.example"
 LITWARE = "litware-partners.example"
+KINSHASA = "kinshasa-traders.example"
+PROSEWARE = "proseware-partners.example"
 
 
 @dataclass(frozen=True)
@@ -244,7 +157,7 @@ class _Tenant:
 
     @property
     def currency(self) -> str:
-        return _MARKET_CURRENCY[self.country]
+        return MARKET_CURRENCY[self.country]
 
 
 _TENANTS = (
@@ -258,6 +171,10 @@ _TENANTS = (
     _Tenant(VIRAL, "Viral Signups", "commercial", "US", managed=False, created_days_ago=60),
     _Tenant(ADATUM, "Adatum Partners", "commercial", "US"),
     _Tenant(LITWARE, "Litware Partners", "commercial", "US"),
+    # Rule 2: Project and Visio are not sold in the Democratic Republic of the Congo.
+    _Tenant(KINSHASA, "Kinshasa Traders", "commercial", "CD"),
+    # A partner whose grant only reads (issue 13).
+    _Tenant(PROSEWARE, "Proseware Partners", "commercial", "US"),
 )
 _TENANT_BY_DOMAIN = {t.domain: t for t in _TENANTS}
 
@@ -302,6 +219,9 @@ GAIL = "gail@cityofsample.example"
 VIC = "vic@viral.example"
 PAT = "pat.partner@adatum-partners.example"
 LIA = "lia.partner@litware-partners.example"
+KOFI = "kofi.admin@kinshasa-traders.example"
+AMANI = "amani@kinshasa-traders.example"
+ROSA = "rosa.partner@proseware-partners.example"
 
 _ACCOUNTS = (
     _member(ALEX, "Alex Admin", "global_admin", roles=("global_admin",)),
@@ -335,6 +255,9 @@ _ACCOUNTS = (
     _member(VIC, "Vic Viral", "outsider", created_days_ago=60),
     _member(PAT, "Pat Partner", "partner_active"),
     _member(LIA, "Lia Partner", "partner_expired"),
+    _member(KOFI, "Kofi Admin", "outsider", roles=("global_admin",)),
+    _member(AMANI, "Amani Mbuyi", "outsider"),
+    _member(ROSA, "Rosa Partner", "partner_reader"),
 )
 _ACCOUNT_BY_UPN = {a.user.user_principal_name: a for a in _ACCOUNTS}
 
@@ -415,8 +338,6 @@ class _World:
         self.users: list[Row] = []
         self.directory_roles: list[Row] = []
         self.partner_relationships: list[Row] = []
-        self.products: list[Row] = []
-        self.product_prices: list[Row] = []
         self.policies: list[Row] = []
         self.payment_methods: list[Row] = []
         self.orders: list[Row] = []
@@ -436,8 +357,6 @@ class _World:
             (INSERT_USER, self.users),
             (INSERT_DIRECTORY_ROLE, self.directory_roles),
             (INSERT_PARTNER_RELATIONSHIP, self.partner_relationships),
-            (INSERT_PRODUCT, self.products),
-            (INSERT_PRODUCT_PRICE, self.product_prices),
             (INSERT_POLICY, self.policies),
             (INSERT_PAYMENT_METHOD, self.payment_methods),
             (INSERT_SUBSCRIPTION, [tuple(row) for row in self._subscription_rows.values()]),
@@ -525,25 +444,7 @@ class _World:
             )
         )
 
-    # -- catalogue and policy
-
-    def catalogue(self) -> None:
-        for product in _PRODUCTS:
-            self.products.append(
-                (
-                    product.id,
-                    product.name,
-                    product.family,
-                    True,
-                    product.trial_days is not None,
-                    product.trial_days,
-                    product.trial_requires_payment_method,
-                )
-            )
-            for market, (self_service, central) in _PRICES[product.id].items():
-                currency = _MARKET_CURRENCY[market]
-                self.product_prices.append((product.id, market, "self_service", currency, Decimal(self_service)))
-                self.product_prices.append((product.id, market, "central", currency, Decimal(central)))
+    # -- policy
 
     def policy(self, domain: str, product_id: str, value: str, by: str, at: datetime, previous: str | None) -> None:
         """``previous`` is None where the tenant had no row yet, i.e. the implicit default."""
@@ -609,7 +510,8 @@ class _World:
     ) -> _Subscription:
         tenant = _TENANT_BY_DOMAIN[domain]
         channel = "self_service" if purchaser else "central"
-        unit_price = Decimal("0.00") if is_trial else _price(product_id, tenant.country, channel)
+        # A trial carries the price it converts at, as startTrial writes it: only its order is free.
+        unit_price = list_price(product_id, tenant.country, channel)
         sub = _Subscription(
             label,
             demo_tenant_id(domain),
@@ -645,8 +547,11 @@ class _World:
 
     def order(self, sub: _Subscription, kind: str, actor: str, delta: int, at: datetime) -> None:
         quantity_after = sub.quantity + delta
-        charged = kind in {"purchase", "trial", "add_licenses", "remove_licenses", "renew", "reactivate"}
+        # As the live mutations write them: a trial's order and a removal are free (nothing is
+        # refunded), at the trial's price of nothing and at the subscription's price respectively.
+        charged = kind in {"purchase", "add_licenses", "renew", "reactivate"}
         total = sub.unit_price * abs(delta) if charged else Decimal("0.00")
+        unit_price = Decimal("0.00") if kind == "trial" else sub.unit_price
         number = len(sub.quantity_history) + 1
         actor_tenant_id = _home_tenant_id(actor)
         self.orders.append(
@@ -659,7 +564,7 @@ class _World:
                 actor_tenant_id,
                 delta,
                 quantity_after,
-                sub.unit_price,
+                unit_price,
                 total,
                 sub.currency,
                 at,
@@ -800,10 +705,11 @@ def _directory(w: _World) -> None:
     w.partner(CONTOSO, LITWARE, ["billing_admin"], "expired", w.days_ago(370), w.days_ago(5))
     # Ended by the customer before its end date: the dates alone would still call it current.
     w.partner(FABRIKAM, LITWARE, ["global_reader"], "terminated", w.days_ago(200), w.days_ahead(165))
+    # Proseware reads for Kinshasa Traders and may change nothing there: a reader-only grant.
+    w.partner(KINSHASA, PROSEWARE, ["global_reader"], "active", w.days_ago(30), w.days_ahead(335))
 
 
 def _policies(w: _World) -> None:
-    w.catalogue()
     # Enabled is also the default; the explicit row records that an admin decided it.
     w.policy(CONTOSO, POWER_BI_PRO, "enabled", ALEX, w.days_ago(60, 14), previous=None)
     w.policy(CONTOSO, PROJECT_PLAN_3, "disabled", ALEX, w.days_ago(45, 14), previous="enabled")
@@ -886,7 +792,7 @@ def _contoso(w: _World) -> None:
         is_trial=True,
         auto_renew=False,
     )
-    w.order(visio, "trial", PETE, 5, trial_start)
+    w.order(visio, "trial", PETE, 1, trial_start)  # startTrial grants one license, to whoever starts it
     w.assign(visio, PETE, PETE, trial_start + timedelta(minutes=5))
 
     # Bought a year before Alex disabled Project: the policy change left it alone until it ran out.
@@ -1064,6 +970,15 @@ def _contoso(w: _World) -> None:
         "license_requested",
         lee_request,
         "Lee Licensed requested Project Plan 3 for 2 users.",
+        w.days_ago(6, 9),
+    )
+    # Mia is named in Lee's request: told of it as requestLicense tells a named colleague.
+    w.notify(
+        "mia-license-requested-for-you",
+        MIA,
+        "license_requested_for_you",
+        lee_request,
+        "Lee Licensed asked the admins for Project Plan 3 for you.",
         w.days_ago(6, 9),
     )
     noah_request = demo_id("license_request:noah-project-plan-3")

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 
 from purchasegraph.context import Info
 from purchasegraph.db.executor import Record
-from purchasegraph.db.pagination import PageArgs, Slice
-from purchasegraph.db.queries import assignments, cancellations, invoices, orders, subscriptions
+from purchasegraph.db.pagination import EMPTY_SLICE, PageArgs, Slice
+from purchasegraph.db.queries import assignments, cancellations, invoices, orders, payment_methods, subscriptions
+from purchasegraph.policy import own_billing_scope
 
 
 async def subscription(info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID) -> Record | None:
@@ -142,3 +143,23 @@ async def cancellation_requests_of_tenant(
     return await cancellations.fetch_cancellation_requests_by_tenant(
         info.context.db, scope=info.context.scope_of(tenant_id), page=page, statuses=statuses
     )
+
+
+async def invoices_of_viewer(
+    info: Info, page: PageArgs, *, statuses: Sequence[str] | None, due_before: datetime.date | None
+) -> Slice:
+    """My bills: the signed-in user's own (``policy.own_billing_scope``), whatever their role."""
+    scope = own_billing_scope(info.context.viewer)
+    if scope is None:
+        return EMPTY_SLICE
+    return await invoices.fetch_invoices_of_viewer(
+        info.context.db, scope=scope, page=page, statuses=statuses, due_before=due_before
+    )
+
+
+async def payment_methods_of_viewer(info: Info) -> list[Record]:
+    """My cards: the cards on file the signed-in user owns (``policy.own_billing_scope``)."""
+    scope = own_billing_scope(info.context.viewer)
+    if scope is None:
+        return []
+    return await payment_methods.fetch_payment_methods_of_owner(info.context.db, scope=scope)

@@ -8,7 +8,9 @@ from purchasegraph.context import Info
 from purchasegraph.db.executor import Record
 from purchasegraph.db.pagination import PageArgs, Slice
 from purchasegraph.db.queries import capacity, partners, policies, requests, users
-from purchasegraph.policy import Scope, tenants_in_reach
+from purchasegraph.db.queries import tenants as tenants_q
+from purchasegraph.fleet import FleetPage, page_of
+from purchasegraph.policy import Scope, reach_of, tenants_in_reach
 from purchasegraph.viewer import UserViewer
 
 
@@ -47,9 +49,11 @@ async def partner_relationships_of_tenant(info: Info, tenant_id: uuid.UUID) -> l
     return await partners.fetch_relationships_by_customer(info.context.db, scope=scope)
 
 
-async def license_requests_of_tenant(info: Info, tenant_id: uuid.UUID, page: PageArgs) -> Slice:
+async def license_requests_of_tenant(
+    info: Info, tenant_id: uuid.UUID, page: PageArgs, *, status: str | None = None
+) -> Slice:
     scope = info.context.scope_of(tenant_id)
-    return await requests.fetch_license_requests_by_tenant(info.context.db, scope=scope, page=page)
+    return await requests.fetch_license_requests_by_tenant(info.context.db, scope=scope, page=page, status=status)
 
 
 async def license_request(info: Info, tenant_id: uuid.UUID, request_id: uuid.UUID) -> Record | None:
@@ -67,10 +71,30 @@ async def policy(info: Info, tenant_id: uuid.UUID, product_id: str) -> Record | 
     return await requests.fetch_policy(info.context.db, scope=scope, product_id=product_id)
 
 
-async def notifications_of_viewer(info: Info, limit: int) -> list[Record]:
+async def notifications_of_viewer(info: Info, limit: int, *, unread_only: bool = False) -> list[Record]:
     viewer = info.context.viewer
     if not isinstance(viewer, UserViewer):
         return []  # notifications are a user's; an application has none
     return await requests.fetch_notifications(
-        info.context.db, tenant_id=viewer.tenant_id, user_id=viewer.user_id, limit=limit
+        info.context.db, tenant_id=viewer.tenant_id, user_id=viewer.user_id, limit=limit, unread_only=unread_only
     )
+
+
+async def accessible_tenants(
+    info: Info, *, first: int | None, after: str | None, last: int | None, before: str | None
+) -> tuple[FleetPage, list[Record]]:
+    """A page of the tenants the principal reaches (``policy.reach_of``), with each one's row."""
+    page = page_of(reach_of(info.context.viewer), first=first, after=after, last=last, before=before)
+    rows = await info.context.loaders.tenant().load_many([r.scope.tenant_id for r in page.items])
+    found = [row for row in rows if row is not None]
+    assert len(found) == len(rows), "a tenant in reach is a row of tenants (foreign keys of its grants)"
+    return page, found
+
+
+async def tenant_by_domain(info: Info, domain: str) -> Record | None:
+    """A tenant by its primary domain, scoped exactly like by id: outside the reach it is null,
+    the same answer as a domain no tenant has."""
+    reach = [r.scope.tenant_id for r in reach_of(info.context.viewer)]
+    if not reach:
+        return None
+    return await tenants_q.fetch_tenant_by_domain(info.context.db, domain=domain, reach=reach)

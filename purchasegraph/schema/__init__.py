@@ -13,16 +13,33 @@ from strawberry.types import ExecutionContext
 
 from purchasegraph.context import Info
 from purchasegraph.resolvers import catalogue as catalogue_resolvers
+from purchasegraph.resolvers import tenants as tenant_resolvers
+from purchasegraph.schema import fleet
 from purchasegraph.schema.catalogue import Product
+from purchasegraph.schema.checkout import CheckoutEligibility
+from purchasegraph.schema.connection import Connection
 from purchasegraph.schema.directory import User
 from purchasegraph.schema.events import EventStream
+from purchasegraph.schema.fleet import AccessibleTenant
 from purchasegraph.schema.ids import decode_uuid
 from purchasegraph.schema.mutations import Mutation
 from purchasegraph.schema.node import Node
 from purchasegraph.schema.nodes import resolve_node
-from purchasegraph.schema.purchases import Assignment, Invoice, Order, PaymentMethod, Purchase, Subscription
-from purchasegraph.schema.tenants import LicenseRequest, PartnerRelationship, Tenant, load_tenant
-from purchasegraph.schema.viewer import Viewer
+from purchasegraph.schema.purchases import (
+    After,
+    Assignment,
+    Before,
+    First,
+    Invoice,
+    Last,
+    Order,
+    PaymentMethod,
+    Purchase,
+    Subscription,
+)
+from purchasegraph.schema.quote import QuoteResult, resolve_quote
+from purchasegraph.schema.tenants import LicenseRequest, PartnerRelationship, Tenant, load_tenant, load_tenant_by_domain
+from purchasegraph.schema.viewer import Viewer, product_key
 from purchasegraph.viewer import UserViewer
 
 
@@ -35,12 +52,26 @@ class Query:
             return None  # anonymous, or an application: there is no user to show
         return Viewer(user_id=viewer.user_id, tenant_id=viewer.tenant_id, role_names=viewer.roles)
 
-    @strawberry.field(description="A tenant by directory id or Tenant ID; null outside your reach.")
+    @strawberry.field(
+        description="A tenant by directory id, Tenant ID or primary domain (e.g. contoso.example); "
+        "null outside your reach, exactly as for one that does not exist."
+    )
     async def tenant(
-        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="UUID or Tenant ID.")]
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="UUID, Tenant ID or primary domain.")],
     ) -> Tenant | None:
         tenant_id = decode_uuid(str(id), "Tenant")
-        return await load_tenant(info, tenant_id) if tenant_id is not None else None
+        if tenant_id is not None:
+            return await load_tenant(info, tenant_id)
+        return await load_tenant_by_domain(info, str(id))
+
+    @strawberry.field(description=fleet.DESCRIPTION)
+    async def accessible_tenants(
+        self, info: Info, first: First = None, after: After = None, last: Last = None, before: Before = None
+    ) -> Connection[AccessibleTenant]:
+        page, rows = await tenant_resolvers.accessible_tenants(info, first=first, after=after, last=last, before=before)
+        return fleet.fleet_connection(page, rows)
 
     @strawberry.field(description="Any object by its global ID; null if it does not exist or is outside your reach.")
     async def node(
@@ -54,11 +85,36 @@ class Query:
         info: Info,
         market: Annotated[
             str | None,
-            strawberry.argument(description="Only products sold in this market (ISO 3166 alpha-2)."),
+            strawberry.argument(
+                description="Only products with a list price in this market (ISO 3166 alpha-2); whether "
+                "self-service purchase is open there is each product's `availability(market:)` (not in India)."
+            ),
         ] = None,
     ) -> list[Product]:
         rows = await catalogue_resolvers.products_in_market(info, market.upper() if market else None)
         return [Product.from_row(r) for r in rows]
+
+    quote: QuoteResult = strawberry.field(
+        resolver=resolve_quote,
+        description=(
+            "The price a self-service purchase would charge you now, in your tenant's currency (sign in first);"
+            " the same computation the purchase charges with."
+        ),
+    )
+
+    @strawberry.field(
+        description="Before sign-in, for anyone: whether the product is sold self-service at all and whether "
+        "the address is a personal one that must use a work or school account; otherwise SIGN_IN_REQUIRED. "
+        "It never looks the address's organization up, so it tells nothing about it."
+    )
+    async def checkout_eligibility(
+        self,
+        info: Info,
+        email: Annotated[str, strawberry.argument(description="The address the buyer typed.")],
+        product_id: Annotated[strawberry.ID, strawberry.argument(description="Commerce product id or Product ID.")],
+    ) -> CheckoutEligibility:
+        answer = await catalogue_resolvers.checkout_eligibility(info, email, product_key(str(product_id)))
+        return CheckoutEligibility.from_answer(answer)
 
 
 ERROR_LOG = logging.getLogger("purchasegraph.graphql")

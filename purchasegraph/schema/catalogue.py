@@ -10,7 +10,7 @@ import strawberry
 from purchasegraph.context import Info
 from purchasegraph.db.executor import Record
 from purchasegraph.resolvers import catalogue
-from purchasegraph.schema.enums import ProductFamily, SubscriptionChannel
+from purchasegraph.schema.enums import EligibilityReason, ProductFamily, SubscriptionChannel
 from purchasegraph.schema.ids import encode_id
 from purchasegraph.schema.node import Node
 
@@ -36,6 +36,21 @@ class ProductPrice:
         )
 
 
+@strawberry.type(description="Whether anyone in a market may buy a product self-service, and if not, why.")
+class ProductAvailability:
+    market: str = strawberry.field(description="The market asked about (ISO 3166 alpha-2, upper case).")
+    available: bool = strawberry.field(
+        description="True when self-service purchase of the product is open in the market; the buyer's "
+        "organization and its policy still decide (`viewer.eligibility`)."
+    )
+    reasons: list[EligibilityReason] = strawberry.field(  # type: ignore[valid-type]
+        description="Why not, with the codes of `viewer.eligibility` and the purchase mutations: "
+        "MARKET_NOT_ELIGIBLE (no self-service purchase in the market, e.g. India) or "
+        "PRODUCT_NOT_AVAILABLE_IN_MARKET (e.g. Project and Visio in Brazil and the Democratic Republic "
+        "of the Congo, or no self-service price there); empty when available."
+    )
+
+
 @strawberry.type(description="A product that can be bought self-service or centrally.")
 class Product(Node):
     product_id: str = strawberry.field(description="The commerce product id, e.g. CFQ7TTC0H9MP (Power BI Pro).")
@@ -46,6 +61,13 @@ class Product(Node):
     trial_days: int | None = strawberry.field(description="Length of the trial in days.")
     trial_requires_payment_method: bool = strawberry.field(
         description="Whether starting the trial needs a credit card."
+    )
+    learn_more_url: str = strawberry.field(
+        description="The product's website: training, guided learning, documentation and community."
+    )
+    support_url: str = strawberry.field(
+        description="Microsoft's standard support for the product, which self-service purchasers get "
+        "(their IT department and partners aren't expected to support it)."
     )
 
     @classmethod
@@ -59,6 +81,8 @@ class Product(Node):
             trial_available=row["trial_available"],
             trial_days=row["trial_days"],
             trial_requires_payment_method=row["trial_requires_payment_method"],
+            learn_more_url=row["learn_more_url"],
+            support_url=row["support_url"],
         )
 
     @strawberry.field(description="List prices per license per month, per market and channel.")
@@ -69,6 +93,26 @@ class Product(Node):
     ) -> list[ProductPrice]:
         rows = await catalogue.prices(info, self.product_id, market.upper() if market else None)
         return [ProductPrice.from_row(r) for r in rows]
+
+    @strawberry.field(
+        description="Whether self-service purchase of this product is open in a market, by the rules of "
+        "`viewer.eligibility` that depend on the market alone. The list prices stay listed where it is "
+        "not (India's are those of central purchases)."
+    )
+    async def availability(
+        self,
+        info: Info,
+        market: Annotated[str, strawberry.argument(description="A market (ISO 3166 alpha-2).")],
+    ) -> ProductAvailability:
+        where = market.upper()
+        reasons = await catalogue.market_reasons(
+            info,
+            product_id=self.product_id,
+            family=str(self.family.value),
+            self_service=self.self_service,
+            market=where,
+        )
+        return ProductAvailability(market=where, available=not reasons, reasons=list(reasons))
 
 
 async def load_product(info: Info, product_id: str) -> Product | None:

@@ -40,7 +40,11 @@ class Edge(Generic[T]):
 
 @strawberry.type(description="A page of items; `totalCount` counts only what the viewer may see.")
 class Connection(Generic[T]):
-    edges: list[Edge[T]] = strawberry.field(description="The items of this page with their cursors.")
+    # The page's items: counted towards the request's actual cost each time a list of them is
+    # answered (``edges`` or ``nodes``, once per response key), as the compiled path counts the
+    # lists its statement returned; a connection asked only for ``totalCount`` or ``pageInfo``
+    # returns no nodes and costs none.
+    items: strawberry.Private[list[Edge[T]]]
     page_info: PageInfo = strawberry.field(description="How this page relates to the rest.")
     slice_: strawberry.Private[Slice]
 
@@ -50,16 +54,21 @@ class Connection(Generic[T]):
         # abandon this one, no coroutine is left behind un-awaited.
         return cast(int, _Deferred(self.slice_.count))
 
+    @strawberry.field(description="The items of this page with their cursors.")
+    def edges(self) -> list[Edge[T]]:
+        count_nodes(len(self.items))
+        return self.items
+
     @strawberry.field(description="The items of this page, without cursors.")
     def nodes(self) -> list[T]:
-        return [edge.node for edge in self.edges]
+        count_nodes(len(self.items))
+        return [edge.node for edge in self.items]
 
 
 def connection_from_slice(slice_: Slice, make: Callable[[Record], T]) -> Connection[T]:
-    count_nodes(len(slice_.rows))
     edges = [Edge(cursor=cursor, node=make(row)) for row, cursor in zip(slice_.rows, slice_.cursors, strict=True)]
     return Connection(
-        edges=edges,
+        items=edges,
         page_info=PageInfo(
             has_next_page=slice_.has_next_page,
             has_previous_page=slice_.has_previous_page,

@@ -9,6 +9,7 @@ from typing import TypeVar
 import strawberry
 from strawberry.types.enum import has_enum_definition
 
+from purchasegraph.checkout import CheckoutReason
 from purchasegraph.eligibility import Reason
 from purchasegraph.policy import Access
 
@@ -106,6 +107,15 @@ class SelfServicePolicyValue(enum.Enum):
     )
 
 
+@strawberry.enum(description="Where a license request stands: waiting for the admins, or decided.")
+class LicenseRequestStatus(enum.Enum):
+    PENDING = strawberry.enum_value("pending", description="Waiting for an admin; one per user and product.")
+    APPROVED = strawberry.enum_value(
+        "approved", description="An admin approved it, assigning licenses from a subscription or not."
+    )
+    DENIED = strawberry.enum_value("denied", description="An admin turned it down.")
+
+
 @strawberry.enum(description="Kind of organization; government and education cannot buy self-service.")
 class OrganizationType(enum.Enum):
     COMMERCIAL = strawberry.enum_value("commercial", description="A business; may buy self-service.")
@@ -181,3 +191,10 @@ _describe_values(
 )
 # The same texts as the ErrorCode values of the same names.
 _describe_values(EligibilityReason, {reason: reason.value for reason in Reason})
+
+CheckoutEligibilityReason = strawberry.enum(
+    CheckoutReason,
+    name="CheckoutEligibilityReason",
+    description="What is known of a checkout before sign-in, from the catalogue and the email address alone.",
+)
+_describe_values(CheckoutEligibilityReason, {reason: reason.value for reason in CheckoutReason})

@@ -54,3 +54,19 @@ def decode_uuid(value: str, type_name: str) -> uuid.UUID | None:
         return gid.uuid
     except ValueError:
         return None
+
+
+# The printable invoice (gateway/invoice_page.py): the invoice's global ID under this path. A
+# global ID is base64url without padding, so it needs no escaping in a URL.
+INVOICE_PAGE_PREFIX = "/invoices/"
+
+
+def invoice_page_path(invoice_global_id: str) -> str:
+    """``Invoice.printUrl``: the path of the invoice's printable page on this server."""
+    return INVOICE_PAGE_PREFIX + invoice_global_id
+
+
+def product_key(value: str) -> str:
+    """A commerce product id, given either raw (CFQ7TTC0H9MP) or as a Product global ID."""
+    gid = decode_id(value)
+    return gid.key if gid is not None and gid.type_name == "Product" else value

@@ -15,7 +15,7 @@ from typing import Annotated, Any, cast
 
 import strawberry
 
-from purchasegraph.commerce import billing, cancellations, governance, licensing, purchasing
+from purchasegraph.commerce import billing, cancellations, governance, licensing, notifications, purchasing
 from purchasegraph.commerce.billing import PaymentChoice
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.commerce.unit_of_work import Idempotency, Operation, Outcome, Problem, Work, refuse, run
@@ -24,7 +24,7 @@ from purchasegraph.payments import CardDetails
 from purchasegraph.resolvers import purchases
 from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.enums import BillingFrequency, SelfServicePolicyValue
-from purchasegraph.schema.ids import decode_id
+from purchasegraph.schema.ids import decode_id, encode_id
 from purchasegraph.schema.purchases import (
     CancellationRequest,
     Invoice,
@@ -102,6 +102,17 @@ class PaymentMethodPayload:
     user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success.")
 
 
+@strawberry.type(description="The result of removing a saved card.")
+class RemovePaymentMethodPayload:
+    removed_payment_method_id: strawberry.ID | None = strawberry.field(
+        description="The card removed (PaymentMethod ID); null when refused."
+    )
+    moved_subscriptions: list[Subscription] = strawberry.field(
+        description="The subscriptions it paid, now billed to the card that took over; empty when none moved."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success.")
+
+
 @strawberry.type(description="The result of paying an invoice.")
 class InvoicePayload:
     invoice: Invoice | None = strawberry.field(description="The invoice as it is now.")
@@ -127,6 +138,12 @@ class CancellationRequestPayload:
         description="The subscription asked about, as it is now (DELETED when the request was accepted)."
     )
     order: Order | None = strawberry.field(description="The cancellation's order line, when the request was accepted.")
+    user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success.")
+
+
+@strawberry.type(description="The result of marking notifications read.")
+class MarkNotificationsReadPayload:
+    marked_count: int = strawberry.field(description="How many were unread and are now read.")
     user_errors: list[UserError] = strawberry.field(description="Why it was refused; empty on success.")
 
 
@@ -710,13 +727,27 @@ class Mutation:
             lambda work, sid: purchasing.reactivate(work, subscription_id=sid),
         )
 
-    @strawberry.mutation(description="Admins: approve a license request.")
+    @strawberry.mutation(
+        description="Admins: approve a license request. Naming a subscription (central, or one the admins "
+        "took control of, of the product asked for) also assigns everyone the request is for, in the same "
+        "transaction: refused with NO_LICENSES_LEFT, nothing written, when it has too few free licenses. "
+        "Everyone the request is for is notified."
+    )
     async def approve_license_request(
         self,
         info: Info,
         request_id: Annotated[strawberry.ID, strawberry.argument(description="LicenseRequest ID.")],
+        assign_from_subscription_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="The subscription (Subscription ID) to assign from; null: approve only."),
+        ] = None,
     ) -> LicenseRequestPayload:
-        return await _decide(info, str(request_id), approve=True)
+        return await _decide(
+            info,
+            str(request_id),
+            approve=True,
+            assign_from=None if assign_from_subscription_id is None else str(assign_from_subscription_id),
+        )
 
     @strawberry.mutation(description="Admins: deny a license request.")
     async def deny_license_request(
@@ -725,6 +756,33 @@ class Mutation:
         request_id: Annotated[strawberry.ID, strawberry.argument(description="LicenseRequest ID.")],
     ) -> LicenseRequestPayload:
         return await _decide(info, str(request_id), approve=False)
+
+    @strawberry.mutation(
+        description="Mark your notifications read: the named ones, or all of yours when `ids` is null. "
+        "Only ever your own: another's id is NOT_FOUND, and then nothing is marked."
+    )
+    async def mark_notifications_read(
+        self,
+        info: Info,
+        ids: Annotated[
+            list[strawberry.ID] | None,
+            strawberry.argument(description="Notification IDs, at most 100; null: all of yours."),
+        ] = None,
+    ) -> MarkNotificationsReadPayload:
+        viewer = info.context.viewer
+        home = viewer.tenant_id if viewer is not None else uuid.UUID(int=0)
+        keys = None if ids is None else [_notification_key(str(i), home) for i in ids]
+        outcome = await _run(
+            info,
+            action="notification.mark_read",
+            tenant_id=home,
+            target_type="Notification",
+            # "all", or the named ones: a UUID each, "unknown" for an id that names no notification of theirs.
+            target_id="all" if ids is None else ",".join("unknown" if k is None else str(k) for k in keys or []),
+            operation=lambda work: notifications.mark_read(work, ids=keys),
+        )
+        marked = 0 if outcome.problems else int(outcome.data["marked"])
+        return MarkNotificationsReadPayload(marked_count=marked, user_errors=_user_errors(outcome.problems))
 
     @strawberry.mutation(
         description="Global admins: record that a user left the organization. Their account is disabled "
@@ -757,6 +815,88 @@ class Mutation:
             info, str(user_id), "user.reinstate", lambda work, uid: governance.reinstate_user(work, user_id=uid)
         )
 
+    @strawberry.mutation(
+        description=(
+            "Remove a card of yours. Refused (PAYMENT_METHOD_IN_USE) while it pays a subscription that is not"
+            " canceled, unless `replacementPaymentMethodId` names another card of yours: every such subscription"
+            " then moves to it, in the same transaction."
+        )
+    )
+    async def remove_payment_method(
+        self,
+        info: Info,
+        payment_method_id: Annotated[strawberry.ID, strawberry.argument(description="The card to remove.")],
+        replacement_payment_method_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Another card of yours that takes over what the removed one pays."),
+        ] = None,
+    ) -> RemovePaymentMethodPayload:
+        action = "payment_method.remove"
+        target = _target(info, str(payment_method_id), "PaymentMethod")
+        if target is None:
+            errors = await _unknown(
+                info, action, "PaymentMethod", str(payment_method_id), "payment method", "paymentMethodId"
+            )
+            return RemovePaymentMethodPayload(
+                removed_payment_method_id=None, moved_subscriptions=[], user_errors=errors
+            )
+        tenant_id, method_id = target
+        replacement_id = None
+        if replacement_payment_method_id is not None:
+            replacement = _target(info, str(replacement_payment_method_id), "PaymentMethod")
+            # An id that is no card of this API's finds no card, like any card not the caller's.
+            replacement_id = replacement[1] if replacement else uuid.uuid4()
+        outcome = await _run(
+            info,
+            action=action,
+            tenant_id=tenant_id,
+            target_type="PaymentMethod",
+            target_id=method_id,
+            operation=lambda work: billing.remove_payment_method(
+                work, payment_method_id=method_id, replacement_id=replacement_id
+            ),
+        )
+        if outcome.problems:
+            return RemovePaymentMethodPayload(
+                removed_payment_method_id=None, moved_subscriptions=[], user_errors=_user_errors(outcome.problems)
+            )
+        moved = [await load_subscription(info, tenant_id, uuid.UUID(i)) for i in outcome.data["moved_subscription_ids"]]
+        return RemovePaymentMethodPayload(
+            removed_payment_method_id=strawberry.ID(encode_id("PaymentMethod", method_id, tenant_id)),
+            moved_subscriptions=[m for m in moved if m is not None],
+            user_errors=[],
+        )
+
+    @strawberry.mutation(
+        description=(
+            "Turn automatic renewal of an active subscription on or off: its purchaser, or the admins once it is"
+            " central or taken over. Turning it on for a purchaser's subscription needs a card on it."
+        )
+    )
+    async def set_auto_renew(
+        self,
+        info: Info,
+        subscription_id: SubscriptionIdArg,
+        auto_renew: Annotated[bool, strawberry.argument(description="True: renews at its term end.")],
+    ) -> SubscriptionPayload:
+        return await _on_subscription(
+            info,
+            str(subscription_id),
+            "subscription.set_auto_renew",
+            lambda work, sid: purchasing.set_auto_renew(work, subscription_id=sid, auto_renew=auto_renew),
+        )
+
+
+def _notification_key(value: str, home: uuid.UUID) -> uuid.UUID | None:
+    """A Notification ID of the viewer's home tenant as its UUID; anything else names none of theirs."""
+    gid = decode_id(value)
+    if gid is None or gid.type_name != "Notification" or gid.tenant_id != home:
+        return None
+    try:
+        return gid.uuid
+    except ValueError:
+        return None
+
 
 async def _on_user(info: Info, user_id: str, action: str, operation: Any) -> UserPayload:
     target = _target(info, user_id, "User")
@@ -775,7 +915,9 @@ async def _on_user(info: Info, user_id: str, action: str, operation: Any) -> Use
     return UserPayload(user=user, user_errors=_user_errors(outcome.problems))
 
 
-async def _decide(info: Info, request_id: str, *, approve: bool) -> LicenseRequestPayload:
+async def _decide(
+    info: Info, request_id: str, *, approve: bool, assign_from: str | None = None
+) -> LicenseRequestPayload:
     target = _target(info, request_id, "LicenseRequest")
     if target is None:
         return LicenseRequestPayload(
@@ -790,13 +932,20 @@ async def _decide(info: Info, request_id: str, *, approve: bool) -> LicenseReque
             ),
         )
     tenant_id, request_uuid = target
+    subscription_uuid: uuid.UUID | None = None
+    if assign_from is not None:
+        source = _target(info, assign_from, "Subscription")
+        # A subscription of another tenant than the request's is outside it: not found, like none.
+        subscription_uuid = source[1] if source is not None and source[0] == tenant_id else uuid.uuid4()
     outcome = await _run(
         info,
         action="license_request.approve" if approve else "license_request.deny",
         tenant_id=tenant_id,
         target_type="LicenseRequest",
         target_id=request_uuid,
-        operation=lambda work: licensing.decide_license_request(work, request_id=request_uuid, approve=approve),
+        operation=lambda work: licensing.decide_license_request(
+            work, request_id=request_uuid, approve=approve, assign_from=subscription_uuid
+        ),
     )
     return await _license_request_payload(info, outcome, tenant_id)
 

@@ -27,7 +27,7 @@ from purchasegraph.schema.enums import (
     SubscriptionChannel,
     SubscriptionStatus,
 )
-from purchasegraph.schema.ids import encode_id
+from purchasegraph.schema.ids import encode_id, invoice_page_path
 from purchasegraph.schema.node import Node
 from purchasegraph.schema.ordering import ORDER_BY, AssignmentOrder, InvoiceOrder, OrderOrder
 from purchasegraph.schema.ordering import resolve as resolve_order
@@ -295,6 +295,15 @@ class Assignment(Node):
         return product
 
     @strawberry.field(
+        description=(
+            "Who assigned the license (its purchaser, or an admin); null where you may not see that user,"
+            " as `User` anywhere else."
+        )
+    )
+    async def assigned_by(self, info: Info) -> User | None:
+        return await load_user(info, self.tenant_id, self.assigned_by_id)
+
+    @strawberry.field(
         description="The subscription the license comes from; null for a licensed user who did not buy it."
     )
     async def subscription(self, info: Info) -> Subscription | None:
@@ -309,6 +318,10 @@ class Invoice(Node):
     status: InvoiceStatus = strawberry.field(description="Open, paid or past due.")
     due_date: datetime.date = strawberry.field(description="When payment is due.")
     paid_at: datetime.datetime | None = strawberry.field(description="When it was paid.")
+    number: str = strawberry.field(
+        description="The invoice number printed on the bill, e.g. `INV-2026-000123`: the year its period starts"
+        " and its place among the tenant's invoices of that year. Unique in the tenant, never changed."
+    )
     tenant_id: strawberry.Private[uuid.UUID]
     subscription_id: strawberry.Private[uuid.UUID]
 
@@ -323,9 +336,17 @@ class Invoice(Node):
             status=InvoiceStatus(row["status"]),
             due_date=row["due_date"],
             paid_at=row["paid_at"],
+            number=row["number"],
             tenant_id=row["tenant_id"],
             subscription_id=row["subscription_id"],
         )
+
+    @strawberry.field(
+        description="Where the printable invoice is (HTML): a path on this server, fetched with the same bearer"
+        " token (`Authorization` header) and scoped like the invoice; 404 for anyone who may not see it."
+    )
+    def print_url(self) -> str:
+        return invoice_page_path(str(self.id))
 
     @strawberry.field(description="The subscription billed.")
     async def subscription(self, info: Info) -> Subscription | None:

@@ -23,12 +23,13 @@ from purchasegraph.schema.enums import (
     ChannelFilter,
     DirectoryRole,
     InvoiceStatus,
+    LicenseRequestStatus,
     OrganizationType,
     PartnerRelationshipStatus,
     SelfServicePolicyValue,
     SubscriptionStatus,
 )
-from purchasegraph.schema.ids import decode_uuid, encode_id
+from purchasegraph.schema.ids import decode_uuid, encode_id, product_key
 from purchasegraph.schema.node import Node
 from purchasegraph.schema.ordering import (
     ORDER_BY,
@@ -117,7 +118,7 @@ class ProductCapacity:
 
 @strawberry.type(description="A user's request for a product the organization blocks; kept 12 months.")
 class LicenseRequest(Node):
-    status: str = strawberry.field(description="pending, approved or denied.")
+    status: LicenseRequestStatus = strawberry.field(description="PENDING, APPROVED or DENIED.")
     created_at: datetime.datetime = strawberry.field(description="When it was asked.")
     decided_at: datetime.datetime | None = strawberry.field(description="When an admin decided.")
     tenant_id: strawberry.Private[uuid.UUID]
@@ -129,7 +130,7 @@ class LicenseRequest(Node):
     def from_row(cls, row: Record) -> LicenseRequest:
         return cls(
             id=strawberry.ID(encode_id("LicenseRequest", row["id"], row["tenant_id"])),
-            status=row["status"],
+            status=LicenseRequestStatus(row["status"]),
             created_at=row["created_at"],
             decided_at=row["decided_at"],
             tenant_id=row["tenant_id"],
@@ -412,6 +413,17 @@ class Tenant(Node):
             for r in rows
         ]
 
+    @strawberry.field(
+        description="AllowSelfServicePurchase of one product (Get-MSCommerceProductPolicy); null for a product "
+        "that is not sold self-service, and for whoever may not read the policies."
+    )
+    async def policy(
+        self,
+        info: Info,
+        product_id: Annotated[strawberry.ID, strawberry.argument(description="Commerce product id or Product ID.")],
+    ) -> SelfServicePolicy | None:
+        return await load_policy(info, self.uuid, product_key(str(product_id)))
+
     @strawberry.field(description="Licenses per product: bought self-service and central, assigned, free.")
     async def capacity(self, info: Info) -> list[ProductCapacity]:
         rows = await tenants.capacity_of_tenant(info, self.uuid)
@@ -436,9 +448,14 @@ class Tenant(Node):
         last: Last = None,
         before: Before = None,
         order_by: Annotated[list[LicenseRequestOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
+        status: Annotated[
+            LicenseRequestStatus | None,
+            strawberry.argument(description="Only requests in this status (PENDING: the admins' worklist)."),
+        ] = None,
     ) -> Connection[LicenseRequest]:
         page = paging.page_args(first, after, last, before, resolve_order(sortables.LICENSE_REQUEST, order_by))
-        slice_ = await tenants.license_requests_of_tenant(info, self.uuid, page)
+        stored = None if status is None else cast(str, status.value)
+        slice_ = await tenants.license_requests_of_tenant(info, self.uuid, page, status=stored)
         return connection_from_slice(slice_, LicenseRequest.from_row)
 
     @strawberry.field(
@@ -485,4 +502,9 @@ class Tenant(Node):
 
 async def load_tenant(info: Info, tenant_id: uuid.UUID) -> Tenant | None:
     row = await tenants.tenant(info, tenant_id)
+    return Tenant.from_row(row) if row is not None else None
+
+
+async def load_tenant_by_domain(info: Info, domain: str) -> Tenant | None:
+    row = await tenants.tenant_by_domain(info, domain)
     return Tenant.from_row(row) if row is not None else None

@@ -9,13 +9,21 @@ from typing import Annotated, cast
 import strawberry
 
 from purchasegraph.context import Info
+from purchasegraph.db import ordering as sortables
+from purchasegraph.db.executor import Record
 from purchasegraph.eligibility import Reason
 from purchasegraph.policy import Access
-from purchasegraph.resolvers import tenants
+from purchasegraph.resolvers import purchases, tenants
 from purchasegraph.resolvers import viewer as viewer_resolvers
+from purchasegraph.schema import paging
+from purchasegraph.schema.connection import Connection, connection_from_slice
 from purchasegraph.schema.directory import User, load_user
-from purchasegraph.schema.enums import AccessLevel, DirectoryRole, EligibilityReason
-from purchasegraph.schema.ids import decode_id
+from purchasegraph.schema.enums import AccessLevel, DirectoryRole, EligibilityReason, InvoiceStatus
+from purchasegraph.schema.ids import encode_id
+from purchasegraph.schema.ids import product_key as product_key  # re-exported: its home before ids.py
+from purchasegraph.schema.ordering import ORDER_BY, InvoiceOrder
+from purchasegraph.schema.ordering import resolve as resolve_order
+from purchasegraph.schema.purchases import After, Before, First, Invoice, Last, PaymentMethod
 from purchasegraph.schema.tenants import Tenant, load_tenant
 
 
@@ -37,16 +45,25 @@ class Eligibility:
 
 @strawberry.type(description="Something the viewer is told: a take-over, a cancellation request, a decision.")
 class Notification:
+    id: strawberry.ID = strawberry.field(description="Opaque ID; pass it to `markNotificationsRead`.")
     kind: str = strawberry.field(description="What happened, e.g. subscription_taken_over.")
     message: str = strawberry.field(description="The text shown to the user.")
     subject_id: strawberry.ID | None = strawberry.field(description="Directory id of the object concerned.")
     created_at: datetime.datetime = strawberry.field(description="When.")
+    read_at: datetime.datetime | None = strawberry.field(
+        description="When the viewer marked it read (`markNotificationsRead`); null while unread."
+    )
 
-
-def product_key(value: str) -> str:
-    """A commerce product id, given either raw (CFQ7TTC0H9MP) or as a Product global ID."""
-    gid = decode_id(value)
-    return gid.key if gid is not None and gid.type_name == "Product" else value
+    @classmethod
+    def from_row(cls, row: Record) -> Notification:
+        return cls(
+            id=strawberry.ID(encode_id("Notification", row["id"], row["tenant_id"])),
+            kind=row["kind"],
+            message=row["message"],
+            subject_id=strawberry.ID(str(row["subject_id"])) if row["subject_id"] else None,
+            created_at=row["created_at"],
+            read_at=row["read_at"],
+        )
 
 
 @strawberry.type(description="The signed-in principal.")
@@ -78,20 +95,17 @@ class Viewer:
             TenantAccess(tenant=Tenant.from_row(row), access=scope.access or Access.GUEST) for scope, row in reachable
         ]
 
-    @strawberry.field(description="What the viewer has been told, newest first.")
+    @strawberry.field(description="What the viewer has been told, newest first; only ever the viewer's own.")
     async def notifications(
-        self, info: Info, first: Annotated[int, strawberry.argument(description="At most 100.")] = 20
+        self,
+        info: Info,
+        first: Annotated[int, strawberry.argument(description="At most 100.")] = 20,
+        unread_only: Annotated[
+            bool, strawberry.argument(description="Only those not yet marked read (`readAt` null).")
+        ] = False,
     ) -> list[Notification]:
-        rows = await tenants.notifications_of_viewer(info, max(0, min(first, 100)))
-        return [
-            Notification(
-                kind=r["kind"],
-                message=r["message"],
-                subject_id=strawberry.ID(str(r["subject_id"])) if r["subject_id"] else None,
-                created_at=r["created_at"],
-            )
-            for r in rows
-        ]
+        rows = await tenants.notifications_of_viewer(info, max(0, min(first, 100)), unread_only=unread_only)
+        return [Notification.from_row(r) for r in rows]
 
     @strawberry.field(description="Whether the viewer may buy a product self-service; null for an unknown product.")
     async def eligibility(
@@ -109,3 +123,34 @@ class Viewer:
             message=assessment.message,
             can_start_trial=assessment.can_start_trial,
         )
+
+    @strawberry.field(
+        description="My bills: every invoice billed to the viewer (for the subscriptions they bought), newest"
+        " first (period start descending) unless `orderBy` says otherwise. Only the viewer's own, whatever"
+        " their role: an admin's are those of their own purchases, not the tenant's."
+    )
+    async def invoices(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        order_by: Annotated[list[InvoiceOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
+        status: Annotated[
+            list[InvoiceStatus] | None, strawberry.argument(description="Only bills in these statuses.")
+        ] = None,
+        due_before: Annotated[
+            datetime.date | None, strawberry.argument(description="Only bills due before this day (not on it).")
+        ] = None,
+    ) -> Connection[Invoice]:
+        page = paging.page_args(first, after, last, before, resolve_order(sortables.INVOICE, order_by))
+        statuses = [cast(str, s.value) for s in status] if status is not None else None
+        slice_ = await purchases.invoices_of_viewer(info, page, statuses=statuses, due_before=due_before)
+        return connection_from_slice(slice_, Invoice.from_row)
+
+    @strawberry.field(
+        description="My cards: the credit cards on file the viewer owns, newest first. Never the card number."
+    )
+    async def payment_methods(self, info: Info) -> list[PaymentMethod]:
+        return [PaymentMethod.from_row(row) for row in await purchases.payment_methods_of_viewer(info)]

@@ -6,15 +6,14 @@ import uuid
 from collections.abc import Sequence
 
 from purchasegraph.db.executor import Executor, Record
+from purchasegraph.db.queries.products import SOLD_SELF_SERVICE_IN_MARKET
 
-SELECT_ELIGIBILITY_FACTS = """
+SELECT_ELIGIBILITY_FACTS = f"""
 SELECT p.id AS product_id, p.name AS product_name, p.family, p.self_service, p.trial_available,
        p.trial_requires_payment_method,
        t.managed, t.organization_type, t.country,
        COALESCE(ssp.value, 'enabled') AS policy,
-       EXISTS (SELECT 1 FROM product_prices pp
-                WHERE pp.product_id = p.id AND pp.market = t.country
-                  AND pp.channel = 'self_service') AS sold_in_market
+       {SOLD_SELF_SERVICE_IN_MARKET.format(p="p", market="t.country")} AS sold_in_market
   FROM tenants t
  CROSS JOIN products p
   LEFT JOIN self_service_policies ssp ON ssp.tenant_id = t.id AND ssp.product_id = p.id

@@ -10,10 +10,10 @@ from purchasegraph.db import ordering
 from purchasegraph.db.batch import by_ids_query, fetch_by_ids
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
-from purchasegraph.policy import INVOICE_VISIBLE, Scope
+from purchasegraph.policy import INVOICE_VISIBLE, Scope, own_only
 
 COLUMNS = """i.tenant_id, i.id, i.subscription_id, i.billed_user_id, i.period_start, i.period_end,
-       i.amount, i.currency, i.status, i.due_date, i.paid_at"""
+       i.amount, i.currency, i.status, i.due_date, i.paid_at, i.number"""
 
 SELECT_INVOICES_BY_ID = by_ids_query(
     columns=COLUMNS,
@@ -31,22 +31,6 @@ SELECT_INVOICES_BY_SUBSCRIPTION = connection_query(
     sortable=ordering.INVOICE,
 )
 
-# The tenant's list's filters over an invoice `{i}`, each NULL for any: {statuses} text[], {due_before}
-# date (due strictly before it). Shared with the compiled read path.
-TENANT_FILTERS = """({statuses} IS NULL OR {i}.status = ANY({statuses}))
-        AND ({due_before} IS NULL OR {i}.due_date < {due_before})"""
-
-# Every bill of the tenant in scope, newest first: $9 statuses text[], $10 due before date (NULL = any).
-SELECT_INVOICES_BY_TENANT = connection_query(
-    source=f"""FROM invoices i
-      WHERE i.tenant_id = $1 AND i.tenant_id = k.parent
-        AND {INVOICE_VISIBLE.format(i="i", whole="$7::bool", viewer="$8::uuid")}
-        AND {TENANT_FILTERS.format(i="i", statuses="$9::text[]", due_before="$10::date")}""",
-    columns=COLUMNS,
-    alias="i",
-    sortable=ordering.INVOICE,
-)
-
 
 async def fetch_invoices_by_id(db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]) -> list[Record | None]:
     return await fetch_by_ids(db, SELECT_INVOICES_BY_ID, scope=scope, ids=ids)
@@ -56,6 +40,81 @@ async def fetch_invoices_by_subscription(
     db: Executor, *, scope: Scope, page: PageArgs, subscription_ids: Sequence[uuid.UUID]
 ) -> list[Slice]:
     return await fetch_slices(db, SELECT_INVOICES_BY_SUBSCRIPTION, scope=scope, parents=subscription_ids, page=page)
+
+
+# The filters of "my bills" over an invoice `{i}`, each NULL for any: {statuses} text[], and
+# {due_before} date (due strictly before that day). Shared with the compiled read path.
+FILTERS = """({statuses} IS NULL OR {i}.status = ANY({statuses}))
+        AND ({due_before} IS NULL OR {i}.due_date < {due_before})"""
+
+# Viewer.invoices: the viewer's own bills in their home tenant (the parent), in the scope of
+# policy.own_billing_scope with $7 from policy.own_only. Filters: $9 statuses text[], $10 due before.
+SELECT_INVOICES_OF_VIEWER = connection_query(
+    source=f"""FROM invoices i
+      WHERE i.tenant_id = $1 AND i.tenant_id = k.parent
+        AND {INVOICE_VISIBLE.format(i="i", whole="$7::bool", viewer="$8::uuid")}
+        AND {FILTERS.format(i="i", statuses="$9::text[]", due_before="$10::date")}""",
+    columns=COLUMNS,
+    alias="i",
+    sortable=ordering.INVOICE,
+)
+
+
+async def fetch_invoices_of_viewer(
+    db: Executor,
+    *,
+    scope: Scope,
+    page: PageArgs,
+    statuses: Sequence[str] | None,
+    due_before: datetime.date | None,
+) -> Slice:
+    """One page of the bills ``scope`` (``policy.own_billing_scope``) reaches in its tenant."""
+    (slice_,) = await fetch_slices(
+        db,
+        SELECT_INVOICES_OF_VIEWER,
+        scope=scope,
+        parents=[scope.tenant_id],
+        page=page,
+        filters=(list(statuses) if statuses is not None else None, due_before),
+        widen_to=own_only(scope),
+    )
+    return slice_
+
+
+# The printable invoice (gateway/invoice_page.py): one invoice as far as the scope reaches it
+# (INVOICE_VISIBLE, as Invoice by id), with what the bill prints beside it: the tenant billed, the
+# product of the subscription, the user billed.
+SELECT_PRINTABLE_INVOICE = f"""
+SELECT i.number, i.period_start, i.period_end, i.amount, i.currency, i.status, i.due_date, i.paid_at,
+       t.name AS tenant_name, p.name AS product_name, u.display_name AS billed_to
+  FROM invoices i
+  JOIN tenants t ON t.id = i.tenant_id
+  JOIN subscriptions s ON s.tenant_id = i.tenant_id AND s.id = i.subscription_id
+  JOIN products p ON p.id = s.product_id
+  LEFT JOIN users u ON u.tenant_id = i.tenant_id AND u.id = i.billed_user_id
+ WHERE i.tenant_id = $1 AND i.id = $2
+   AND {INVOICE_VISIBLE.format(i="i", whole="$3::bool", viewer="$4::uuid")}
+"""
+
+
+async def fetch_printable_invoice(db: Executor, *, scope: Scope, invoice_id: uuid.UUID) -> Record | None:
+    """The invoice with what its printed page shows, or None where the scope does not reach it."""
+    if not scope.sees_anything:
+        return None
+    return await db.fetchrow(SELECT_PRINTABLE_INVOICE, scope.tenant_id, invoice_id, scope.whole_tenant, scope.viewer_id)
+
+
+# Tenant.invoices: every bill of the tenant in scope (whole-tenant viewers all, a purchaser the
+# bills they pay), newest first. Filters (FILTERS above): $9 statuses text[], $10 due before date.
+SELECT_INVOICES_BY_TENANT = connection_query(
+    source=f"""FROM invoices i
+      WHERE i.tenant_id = $1 AND i.tenant_id = k.parent
+        AND {INVOICE_VISIBLE.format(i="i", whole="$7::bool", viewer="$8::uuid")}
+        AND {FILTERS.format(i="i", statuses="$9::text[]", due_before="$10::date")}""",
+    columns=COLUMNS,
+    alias="i",
+    sortable=ordering.INVOICE,
+)
 
 
 async def fetch_invoices_by_tenant(

@@ -13,6 +13,8 @@ POLICIES_OF_TENANT = """FROM products {p}
  WHERE {p}.self_service AND {sees}"""
 # The tenant's value, or the default 'enabled' where no row is.
 POLICY_VALUE = "COALESCE({ssp}.value, 'enabled')"
+# `policy(productId:)`: the one product among them.
+ONE_PRODUCT = "{p}.id = {product}"
 # The order `policies` lists them in: the catalogue's.
 ORDER = "{p}.family, {p}.name"
 

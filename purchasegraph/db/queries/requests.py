@@ -7,17 +7,31 @@ import uuid
 from purchasegraph.db import ordering
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
-from purchasegraph.policy import AUDIT_ACTOR_VISIBLE, LICENSE_REQUEST_VISIBLE, Scope, audit_partner, sees_audit
+from purchasegraph.db.queries import policies
+from purchasegraph.policy import (
+    AUDIT_ACTOR_VISIBLE,
+    LICENSE_REQUEST_VISIBLE,
+    NOTIFICATION_VISIBLE,
+    Scope,
+    audit_partner,
+    sees_audit,
+)
 
 LICENSE_REQUEST_COLUMNS = """r.tenant_id, r.id, r.product_id, r.requester_user_id, r.for_user_ids, r.status,
        r.created_at, r.decided_by, r.decided_at"""
 
-# Admins see every request of the tenant (kept 12 months); a member sees their own. The same
-# rule (policy.LICENSE_REQUEST_VISIBLE) in the list, by id, and for the admins deciding one.
+# The tenant list's filter over a request `{r}`: {status} text, NULL for any. Shared with the
+# compiled read path.
+LICENSE_REQUEST_FILTERS = "({status} IS NULL OR {r}.status = {status})"
+
+# Admins see every request of the tenant (kept 12 months); a member sees their own and those that
+# name them. The same rule (policy.LICENSE_REQUEST_VISIBLE) in the list, by id, and for the admins
+# deciding one. $9 the status (NULL = any).
 SELECT_LICENSE_REQUESTS_BY_TENANT = connection_query(
     source=f"""FROM license_requests r
       WHERE r.tenant_id = $1 AND r.tenant_id = k.parent
-        AND {LICENSE_REQUEST_VISIBLE.format(r="r", whole="$7::bool", viewer="$8::uuid")}""",
+        AND {LICENSE_REQUEST_VISIBLE.format(r="r", whole="$7::bool", viewer="$8::uuid")}
+        AND {LICENSE_REQUEST_FILTERS.format(r="r", status="$9::text")}""",
     columns=LICENSE_REQUEST_COLUMNS,
     alias="r",
     sortable=ordering.LICENSE_REQUEST,
@@ -52,28 +66,34 @@ SELECT_AUDIT_EVENTS_BY_TENANT = connection_query(
 )
 
 # A user's notifications `{n}`, newest first: only ever the signed-in user's own.
-NOTIFICATIONS_OF_USER = "{n}.tenant_id = {tenant} AND {n}.user_id = {user}"
+NOTIFICATIONS_OF_USER = NOTIFICATION_VISIBLE
 NOTIFICATION_ORDER = "{n}.created_at DESC, {n}.id"
+# `unreadOnly`: `{unread_only}` true keeps those not yet marked read.
+NOTIFICATION_UNREAD_FILTER = "(NOT {unread_only} OR {n}.read_at IS NULL)"
 
 SELECT_NOTIFICATIONS_OF_USER = f"""
 SELECT n.tenant_id, n.id, n.kind, n.subject_id, n.message, n.created_at, n.read_at
   FROM notifications n
  WHERE {NOTIFICATIONS_OF_USER.format(n="n", tenant="$1", user="$2")}
+   AND {NOTIFICATION_UNREAD_FILTER.format(n="n", unread_only="$4::bool")}
  ORDER BY {NOTIFICATION_ORDER.format(n="n")}
  LIMIT $3
 """
 
-SELECT_POLICY = """
-SELECT p.id AS product_id, COALESCE(ssp.value, 'enabled') AS value, ssp.updated_at
-  FROM products p
-  LEFT JOIN self_service_policies ssp ON ssp.tenant_id = $1 AND ssp.product_id = p.id
- WHERE p.id = $2 AND p.self_service AND $3::bool
+# One product's policy (`Tenant.policy`): the row `policies` lists for it, shared with the
+# compiled read path.
+SELECT_POLICY = f"""
+SELECT p.id AS product_id, {policies.POLICY_VALUE.format(ssp="ssp")} AS value, ssp.updated_at
+  {policies.POLICIES_OF_TENANT.format(p="p", ssp="ssp", tenant="$1", sees="$3::bool")}
+   AND {policies.ONE_PRODUCT.format(p="p", product="$2")}
 """
 
 
-async def fetch_license_requests_by_tenant(db: Executor, *, scope: Scope, page: PageArgs) -> Slice:
+async def fetch_license_requests_by_tenant(
+    db: Executor, *, scope: Scope, page: PageArgs, status: str | None = None
+) -> Slice:
     (slice_,) = await fetch_slices(
-        db, SELECT_LICENSE_REQUESTS_BY_TENANT, scope=scope, parents=[scope.tenant_id], page=page
+        db, SELECT_LICENSE_REQUESTS_BY_TENANT, scope=scope, parents=[scope.tenant_id], page=page, filters=(status,)
     )
     return slice_
 
@@ -97,8 +117,10 @@ async def fetch_audit_events_by_tenant(db: Executor, *, scope: Scope, page: Page
     return slice_
 
 
-async def fetch_notifications(db: Executor, *, tenant_id: uuid.UUID, user_id: uuid.UUID, limit: int) -> list[Record]:
-    return await db.fetch(SELECT_NOTIFICATIONS_OF_USER, tenant_id, user_id, limit)
+async def fetch_notifications(
+    db: Executor, *, tenant_id: uuid.UUID, user_id: uuid.UUID, limit: int, unread_only: bool = False
+) -> list[Record]:
+    return await db.fetch(SELECT_NOTIFICATIONS_OF_USER, tenant_id, user_id, limit, unread_only)
 
 
 async def fetch_policy(db: Executor, *, scope: Scope, product_id: str) -> Record | None:
