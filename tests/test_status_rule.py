@@ -93,22 +93,30 @@ async def test_a_purchasers_departure_stops_the_renewal_and_reinstatement_restor
     assert await renews(conn, row["id"])
 
 
-async def test_a_subscription_bought_by_or_given_to_a_departed_user_does_not_renew(conn: asyncpg.Connection) -> None:
-    departed = await conn.fetchrow(
-        "SELECT tenant_id, id FROM users WHERE departed_at IS NOT NULL AND user_type = 'member' ORDER BY id LIMIT 1"
-    )
-    assert departed is not None, "the demo world has a user who left"
+async def test_a_subscription_given_to_a_departed_user_does_not_renew(conn: asyncpg.Connection) -> None:
     subscription = await conn.fetchrow(
-        """SELECT id FROM subscriptions WHERE tenant_id = $1 AND channel = 'self_service'
-              AND controlled_by = 'purchaser' AND payment_method_id IS NOT NULL AND auto_renew
-              AND purchaser_user_id <> $2 ORDER BY id LIMIT 1""",
-        departed["tenant_id"],
-        departed["id"],
+        """SELECT id, tenant_id, purchaser_user_id FROM subscriptions
+            WHERE channel = 'self_service' AND controlled_by = 'purchaser' AND payment_method_id IS NOT NULL
+              AND auto_renew ORDER BY id LIMIT 1"""
     )
-    assert subscription is not None
+    assert subscription is not None, "the demo world has a renewing self-service subscription"
+    colleague = await conn.fetchrow(
+        """SELECT id FROM users WHERE tenant_id = $1 AND id <> $2 AND user_type = 'member' AND departed_at IS NULL
+            ORDER BY id LIMIT 1""",
+        subscription["tenant_id"],
+        subscription["purchaser_user_id"],
+    )
+    assert colleague is not None
     assert await renews(conn, subscription["id"])
+    # The colleague leaves; a subscription handed to them afterwards does not renew on their card.
     await conn.execute(
-        "UPDATE subscriptions SET purchaser_user_id = $2 WHERE id = $1", subscription["id"], departed["id"]
+        "UPDATE users SET departed_at = DATE '2026-01-15' WHERE tenant_id = $1 AND id = $2",
+        subscription["tenant_id"],
+        colleague["id"],
+    )
+    assert await renews(conn, subscription["id"]), "someone else's departure changes nothing"
+    await conn.execute(
+        "UPDATE subscriptions SET purchaser_user_id = $2 WHERE id = $1", subscription["id"], colleague["id"]
     )
     assert not await renews(conn, subscription["id"])
 

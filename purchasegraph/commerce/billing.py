@@ -25,12 +25,19 @@ SELECT id, processor_token, card_expired(exp_year, exp_month) AS expired FROM pa
  WHERE tenant_id = $1 AND id = $2 AND owner_user_id = $3 AND removed_at IS NULL
    FOR SHARE
 """
-# The card to remove, locked, as far as the viewer may see it: its owner's own, not yet removed.
-LOCK_PAYMENT_METHOD_TO_REMOVE = f"""
+# The card to remove as far as the viewer may see it: its owner's own, not yet removed.
+SELECT_PAYMENT_METHOD_TO_REMOVE = f"""
 SELECT pm.id, pm.owner_user_id FROM payment_methods pm
  WHERE pm.tenant_id = $1 AND pm.id = $2 AND pm.removed_at IS NULL
    AND {PAYMENT_METHOD_VISIBLE.format(pm="pm", viewer="$3::uuid")}
-   FOR UPDATE
+"""
+# The owner's cards of a removal (the one removed and the one taking over), locked in id order.
+# Every operation on a card locks the subscriptions first, then the card (a purchase, addLicenses
+# and reactivation lock a subscription and then read its card FOR SHARE): a removal does the same,
+# or it deadlocked with them, and with a second removal naming the first card as its replacement.
+LOCK_OWN_CARDS = """
+SELECT id FROM payment_methods WHERE tenant_id = $1 AND id = ANY($2::uuid[]) AND owner_user_id = $3
+ ORDER BY id FOR UPDATE
 """
 # What a card still pays: every subscription on it that is not DELETED. A trial with a card
 # converts on it, an active one renews on it, an expired or disabled one is reactivated on it and
@@ -153,19 +160,29 @@ async def remove_payment_method(
     row = None
     if scope.sees_anything and scope.viewer_id is not None:
         row = await work.conn.fetchrow(
-            LOCK_PAYMENT_METHOD_TO_REMOVE, scope.tenant_id, payment_method_id, scope.viewer_id
+            SELECT_PAYMENT_METHOD_TO_REMOVE, scope.tenant_id, payment_method_id, scope.viewer_id
         )
     if row is None:
         raise refuse(ErrorCode.NOT_FOUND, "No such payment method.", "paymentMethodId")
     work.target("PaymentMethod", payment_method_id)
     require(may_handle_billing(scope, billed_user_id=row["owner_user_id"]), "payment method", "paymentMethodId")
+    if replacement_id == payment_method_id:
+        raise refuse(
+            ErrorCode.INVALID_INPUT, "The card taking over must be another card.", "replacementPaymentMethodId"
+        )
+    # Subscriptions, then cards (LOCK_OWN_CARDS); then both read again under the locks.
+    await work.conn.fetch(LOCK_SUBSCRIPTIONS_PAID_BY, scope.tenant_id, payment_method_id)
+    cards = [payment_method_id, *([replacement_id] if replacement_id is not None else [])]
+    await work.conn.fetch(LOCK_OWN_CARDS, scope.tenant_id, cards, row["owner_user_id"])
+    if (
+        await work.conn.fetchrow(SELECT_PAYMENT_METHOD_TO_REMOVE, scope.tenant_id, payment_method_id, scope.viewer_id)
+        is None
+    ):
+        raise refuse(ErrorCode.NOT_FOUND, "No such payment method.", "paymentMethodId")  # removed meanwhile
     replacement = None
     if replacement_id is not None:
-        if replacement_id == payment_method_id:
-            raise refuse(
-                ErrorCode.INVALID_INPUT, "The card taking over must be another card.", "replacementPaymentMethodId"
-            )
         replacement = await own_card(work, replacement_id, "replacementPaymentMethodId")
+    # Again: a purchase may have put the card on a subscription before the card was locked.
     paid = [r["id"] for r in await work.conn.fetch(LOCK_SUBSCRIPTIONS_PAID_BY, scope.tenant_id, payment_method_id)]
     if paid and replacement is None:
         raise refuse(

@@ -224,8 +224,14 @@ async def move_users(work: Work, *, from_subscription_id: uuid.UUID, to_subscrip
 async def request_license(work: Work, *, product_id: str, for_user_ids: Sequence[uuid.UUID]) -> dict[str, Any]:
     """When a product is blocked by policy, a user asks the admins for it (for them and colleagues)."""
     require(may_buy(work.scope), "tenant", "tenantId")
-    if len(for_user_ids) > MAX_USERS_PER_CALL:
-        raise refuse(ErrorCode.TOO_MANY_USERS, f"At most {MAX_USERS_PER_CALL} users in one call.", "forUserIds")
+    # The requester counts: an approval assigns everyone the request is for in one call, and a
+    # call assigns at most MAX_USERS_PER_CALL users (rule 14).
+    if len({work.viewer.user_id, *for_user_ids}) > MAX_USERS_PER_CALL:
+        raise refuse(
+            ErrorCode.TOO_MANY_USERS,
+            f"At most {MAX_USERS_PER_CALL} users in one request, you included.",
+            "forUserIds",
+        )
     row = await work.conn.fetchrow(SELECT_ELIGIBILITY_FACTS, work.scope.tenant_id, product_id, work.viewer.user_id)
     if row is None:
         raise refuse(ErrorCode.NOT_FOUND, "No such product.", "productId")
@@ -330,6 +336,12 @@ async def _assign_for_request(
         r["user_id"] for r in await work.conn.fetch(SELECT_LIVE_ASSIGNEES, tenant_id, subscription_id, list(users))
     }
     missing = [u for u in users if u not in holders]
+    if len(missing) > MAX_USERS_PER_CALL:  # a request made before the requester counted
+        raise refuse(
+            ErrorCode.TOO_MANY_USERS,
+            f"At most {MAX_USERS_PER_CALL} users in one call: approve without assigning, then assign in parts.",
+            field,
+        )
     free = subscription["quantity"] - subscription["assigned"]
     if len(missing) > free:
         raise refuse(
