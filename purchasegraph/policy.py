@@ -217,6 +217,14 @@ def own_billing_scope(viewer: Viewer | None) -> Scope | None:
     return _home_scope(viewer)
 
 
+def own_notifications_scope(viewer: Viewer | None) -> Scope | None:
+    """``Viewer.notifications``: the signed-in user's own, in their home tenant, whatever their role
+    (NOTIFICATION_VISIBLE with ``own_only``); an application and an anonymous caller have none."""
+    if not isinstance(viewer, UserViewer):
+        return None
+    return _home_scope(viewer)
+
+
 def own_only(scope: Scope) -> bool:
     """What fills ``{whole}`` of INVOICE_VISIBLE in the lists of ``own_billing_scope``: never the
     whole tenant. They hold what bills the viewer, exactly as a purchaser's invoice scope reads,

@@ -324,6 +324,30 @@ CANCELLATION_REQUESTS_OF_TENANT = Connection(
     + cancellations.FILTERS.format(c="{a}", statuses="{statuses}"),
     filters=(Filter("status", "statuses", "text[]", _enum_values("CancellationRequestStatus")),),
 )
+
+
+def _unread_only(_schema: GraphQLSchema, value: Any) -> bool:
+    """``unreadOnly``: absent is its default, false."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise NotCompilable(Reason.INVALID_INPUT, "unreadOnly")
+    return value
+
+
+# The viewer's own notifications in their home tenant `{p}`, in policy.own_notifications_scope
+# (compiled/viewer.py gives it) with `{whole}` from policy.own_only, as the resolvers' query.
+NOTIFICATIONS_OF_VIEWER = Connection(
+    table="notifications",
+    type_name="Notification",
+    sortable=sortables.NOTIFICATION,
+    where="{a}.tenant_id = {p}.id AND "
+    + requests.NOTIFICATIONS_OF_VIEWER.format(
+        n="{a}", tenant="{p}.id", user="{viewer}", whole="{whole}", unread_only="{unread_only}"
+    ),
+    filters=(Filter("unreadOnly", "unread_only", "bool", _unread_only),),
+    whole=own_only,
+)
 AUDIT_EVENTS_OF_TENANT = Connection(
     table="audit_events",
     type_name="AuditEvent",

@@ -12,21 +12,17 @@ from typing import Any, cast
 
 from graphql import FieldNode, GraphQLEnumType
 
-from purchasegraph.compiled.connections import INVOICES_OF_VIEWER
+from purchasegraph.compiled.connections import INVOICES_OF_VIEWER, NOTIFICATIONS_OF_VIEWER
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Beside, Emitter
 from purchasegraph.compiled.objects import NULL, tenant_object, user_object
 from purchasegraph.compiled.sql import literal
 from purchasegraph.context import Context, Info
 from purchasegraph.db.queries.payment_methods import OWN_CARDS, PAYMENT_METHOD_ORDER
-from purchasegraph.db.queries.requests import NOTIFICATION_ORDER, NOTIFICATION_UNREAD_FILTER, NOTIFICATIONS_OF_USER
-from purchasegraph.policy import Access, own_billing_scope, tenants_in_reach
+from purchasegraph.policy import Access, own_billing_scope, own_notifications_scope, tenants_in_reach
 from purchasegraph.resolvers import viewer as viewer_resolvers
 from purchasegraph.schema.viewer import product_key
 from purchasegraph.viewer import UserViewer
-
-# Viewer.notifications(first:): its default, and the most it returns.
-NOTIFICATIONS_DEFAULT, NOTIFICATIONS_MAX = 20, 100
 
 
 def viewer(e: Emitter, node: FieldNode, path: tuple[str, ...]) -> str:
@@ -118,28 +114,13 @@ def _tenants(e: Emitter, node: FieldNode, principal: UserViewer, path: tuple[str
 
 
 def _notifications(e: Emitter, node: FieldNode, principal: UserViewer, path: tuple[str, ...]) -> str:
-    first = e._argument(node, "first")
-    if first is None:
-        first = NOTIFICATIONS_DEFAULT
-    if not isinstance(first, int) or isinstance(first, bool):
-        raise NotCompilable(Reason.INVALID_INPUT, "notifications(first:)")
-    unread_only = e._argument(node, "unreadOnly")
-    if unread_only is None:
-        unread_only = False
-    if not isinstance(unread_only, bool):
-        raise NotCompilable(Reason.INVALID_INPUT, "notifications(unreadOnly:)")
-    n, x = e._state.alias("n"), e._state.alias("x")
-    body = e._selection(node, "Notification", n, e._scope_of(principal.tenant_id), path)
-    mine = (
-        NOTIFICATIONS_OF_USER.format(
-            n=x, tenant=e._param(principal.tenant_id, "uuid"), user=e._param(principal.user_id, "uuid")
-        )
-        + " AND "
-        + NOTIFICATION_UNREAD_FILTER.format(n=x, unread_only=e._param(unread_only, "bool"))
-    )
-    limit = e._param(max(0, min(first, NOTIFICATIONS_MAX)), "int")
-    rows = f"(SELECT {x}.* FROM notifications {x} WHERE {mine} ORDER BY {NOTIFICATION_ORDER.format(n=x)} LIMIT {limit})"
-    return f"COALESCE((SELECT json_agg({body} ORDER BY {NOTIFICATION_ORDER.format(n=n)}) FROM {rows} {n}), '[]'::json)"
+    """The connection of ``connections.NOTIFICATIONS_OF_VIEWER`` under the viewer's home tenant, in
+    the scope ``policy.own_notifications_scope`` gives (as ``resolvers.tenants``)."""
+    scope = own_notifications_scope(principal)
+    assert scope is not None, "a user has their own notifications"
+    t = e._state.alias("t")
+    page = e._connection(node, NOTIFICATIONS_OF_VIEWER, t, scope, path)
+    return f"(SELECT {page} FROM tenants {t} WHERE {t}.id = {e._param(principal.tenant_id, 'uuid')})"
 
 
 def _invoices(e: Emitter, node: FieldNode, principal: UserViewer, path: tuple[str, ...]) -> str:

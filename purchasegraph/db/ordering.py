@@ -155,6 +155,11 @@ CANCELLATION_REQUEST = _sortable(
     _ts("CREATED_AT", "created_at"),
     _ts("RESOLVED_AT", "resolved_at", nullable=True),
 )
+NOTIFICATION = _sortable(
+    "Notification",
+    (("CREATED_AT", True), (ID, False)),
+    _ts("CREATED_AT", "created_at"),
+)
 AUDIT_EVENT = _sortable(
     "AuditEvent",
     (("OCCURRED_AT", True), (ID, True)),

@@ -6,12 +6,11 @@ import uuid
 
 from purchasegraph.context import Info
 from purchasegraph.db.executor import Record
-from purchasegraph.db.pagination import PageArgs, Slice
+from purchasegraph.db.pagination import EMPTY_SLICE, PageArgs, Slice
 from purchasegraph.db.queries import capacity, partners, policies, requests, users
 from purchasegraph.db.queries import tenants as tenants_q
 from purchasegraph.fleet import FleetPage, page_of
-from purchasegraph.policy import Scope, reach_of, tenants_in_reach
-from purchasegraph.viewer import UserViewer
+from purchasegraph.policy import Scope, own_notifications_scope, reach_of, tenants_in_reach
 
 
 async def tenant(info: Info, tenant_id: uuid.UUID) -> Record | None:
@@ -71,13 +70,13 @@ async def policy(info: Info, tenant_id: uuid.UUID, product_id: str) -> Record | 
     return await requests.fetch_policy(info.context.db, scope=scope, product_id=product_id)
 
 
-async def notifications_of_viewer(info: Info, limit: int, *, unread_only: bool = False) -> list[Record]:
-    viewer = info.context.viewer
-    if not isinstance(viewer, UserViewer):
-        return []  # notifications are a user's; an application has none
-    return await requests.fetch_notifications(
-        info.context.db, tenant_id=viewer.tenant_id, user_id=viewer.user_id, limit=limit, unread_only=unread_only
-    )
+async def notifications_of_viewer(info: Info, page: PageArgs, *, unread_only: bool) -> Slice:
+    """A page of the signed-in user's own notifications (``policy.own_notifications_scope``)."""
+    scope = own_notifications_scope(info.context.viewer)
+    if scope is None:
+        return EMPTY_SLICE  # notifications are a user's; an application has none
+    db = info.context.db
+    return await requests.fetch_notifications_of_viewer(db, scope=scope, page=page, unread_only=unread_only)
 
 
 async def accessible_tenants(

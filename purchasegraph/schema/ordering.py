@@ -80,6 +80,11 @@ class AuditEventOrderField(enum.Enum):
     ACTION = strawberry.enum_value("ACTION", description="The mutation's name.")
 
 
+@strawberry.enum(description="Keys notifications sort by.")
+class NotificationOrderField(enum.Enum):
+    CREATED_AT = strawberry.enum_value("CREATED_AT", description="When the viewer was told.")
+
+
 _FIELD = "The key."
 _DIRECTION = "Which way it sorts; ascending unless given."
 
@@ -132,6 +137,12 @@ class AuditEventOrder:
     direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=_DIRECTION)
 
 
+@strawberry.input(description=f"One sort key of notifications. {TIE}")
+class NotificationOrder:
+    field: NotificationOrderField = strawberry.field(description=_FIELD)
+    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=_DIRECTION)
+
+
 ORDER_BY = "Sort keys, first one first; absent or empty keeps the default order named above."
 
 
@@ -160,5 +171,6 @@ for _enum, _sortable in (
     (LicenseRequestOrderField, ordering.LICENSE_REQUEST),
     (AuditEventOrderField, ordering.AUDIT_EVENT),
     (CancellationRequestOrderField, ordering.CANCELLATION_REQUEST),
+    (NotificationOrderField, ordering.NOTIFICATION),
 ):
     assert {m.name for m in _enum} == set(_sortable.fields) - {ordering.ID}, _enum

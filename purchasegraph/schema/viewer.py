@@ -21,7 +21,7 @@ from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.enums import AccessLevel, DirectoryRole, EligibilityReason, InvoiceStatus
 from purchasegraph.schema.ids import encode_id
 from purchasegraph.schema.ids import product_key as product_key  # re-exported: its home before ids.py
-from purchasegraph.schema.ordering import ORDER_BY, InvoiceOrder
+from purchasegraph.schema.ordering import ORDER_BY, InvoiceOrder, NotificationOrder
 from purchasegraph.schema.ordering import resolve as resolve_order
 from purchasegraph.schema.purchases import After, Before, First, Invoice, Last, PaymentMethod
 from purchasegraph.schema.tenants import Tenant, load_tenant
@@ -95,17 +95,26 @@ class Viewer:
             TenantAccess(tenant=Tenant.from_row(row), access=scope.access or Access.GUEST) for scope, row in reachable
         ]
 
-    @strawberry.field(description="What the viewer has been told, newest first; only ever the viewer's own.")
+    @strawberry.field(
+        description="What the viewer has been told, newest first (`createdAt` descending) unless `orderBy`"
+        " says otherwise; only ever the viewer's own, whatever their role. Each has its read state"
+        " (`readAt`); `markNotificationsRead` sets it."
+    )
     async def notifications(
         self,
         info: Info,
-        first: Annotated[int, strawberry.argument(description="At most 100.")] = 20,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        order_by: Annotated[list[NotificationOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
         unread_only: Annotated[
             bool, strawberry.argument(description="Only those not yet marked read (`readAt` null).")
         ] = False,
-    ) -> list[Notification]:
-        rows = await tenants.notifications_of_viewer(info, max(0, min(first, 100)), unread_only=unread_only)
-        return [Notification.from_row(r) for r in rows]
+    ) -> Connection[Notification]:
+        page = paging.page_args(first, after, last, before, resolve_order(sortables.NOTIFICATION, order_by))
+        slice_ = await tenants.notifications_of_viewer(info, page, unread_only=unread_only)
+        return connection_from_slice(slice_, Notification.from_row)
 
     @strawberry.field(description="Whether the viewer may buy a product self-service; null for an unknown product.")
     async def eligibility(

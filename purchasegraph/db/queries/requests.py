@@ -14,6 +14,7 @@ from purchasegraph.policy import (
     NOTIFICATION_VISIBLE,
     Scope,
     audit_partner,
+    own_only,
     sees_audit,
 )
 
@@ -65,20 +66,27 @@ SELECT_AUDIT_EVENTS_BY_TENANT = connection_query(
     column_filters=True,
 )
 
-# A user's notifications `{n}`, newest first: only ever the signed-in user's own.
-NOTIFICATIONS_OF_USER = NOTIFICATION_VISIBLE
-NOTIFICATION_ORDER = "{n}.created_at DESC, {n}.id"
-# `unreadOnly`: `{unread_only}` true keeps those not yet marked read.
-NOTIFICATION_UNREAD_FILTER = "(NOT {unread_only} OR {n}.read_at IS NULL)"
-
-SELECT_NOTIFICATIONS_OF_USER = f"""
-SELECT n.tenant_id, n.id, n.kind, n.subject_id, n.message, n.created_at, n.read_at
-  FROM notifications n
- WHERE {NOTIFICATIONS_OF_USER.format(n="n", tenant="$1", user="$2")}
-   AND {NOTIFICATION_UNREAD_FILTER.format(n="n", unread_only="$4::bool")}
- ORDER BY {NOTIFICATION_ORDER.format(n="n")}
- LIMIT $3
-"""
+# Viewer.notifications over a notification `{n}`: only ever the signed-in user's own
+# (policy.NOTIFICATION_VISIBLE, `{tenant}` their home tenant, `{user}` their id); `{whole}` is
+# policy.own_only (false): a notification has no whole-tenant way in, so the term only names the
+# parameter every connection statement carries. `{unread_only}` true keeps those not yet marked
+# read. Shared with the compiled read path.
+NOTIFICATIONS_OF_VIEWER = NOTIFICATION_VISIBLE + " AND NOT {whole} AND (NOT {unread_only} OR {n}.read_at IS NULL)"
+NOTIFICATION_COLUMNS = "n.tenant_id, n.id, n.kind, n.subject_id, n.message, n.created_at, n.read_at"
+# The page of the viewer's notifications (the parent is their home tenant), newest first unless
+# `orderBy` says otherwise: $7 policy.own_only, $8 the viewer, $9 unreadOnly.
+SELECT_NOTIFICATIONS_OF_VIEWER = connection_query(
+    source=f"""FROM notifications n
+      WHERE n.tenant_id = $1 AND n.tenant_id = k.parent
+        AND {
+        NOTIFICATIONS_OF_VIEWER.format(
+            n="n", tenant="k.parent", user="$8::uuid", whole="$7::bool", unread_only="$9::bool"
+        )
+    }""",
+    columns=NOTIFICATION_COLUMNS,
+    alias="n",
+    sortable=ordering.NOTIFICATION,
+)
 
 # One product's policy (`Tenant.policy`): the row `policies` lists for it, shared with the
 # compiled read path.
@@ -117,10 +125,18 @@ async def fetch_audit_events_by_tenant(db: Executor, *, scope: Scope, page: Page
     return slice_
 
 
-async def fetch_notifications(
-    db: Executor, *, tenant_id: uuid.UUID, user_id: uuid.UUID, limit: int, unread_only: bool = False
-) -> list[Record]:
-    return await db.fetch(SELECT_NOTIFICATIONS_OF_USER, tenant_id, user_id, limit, unread_only)
+async def fetch_notifications_of_viewer(db: Executor, *, scope: Scope, page: PageArgs, unread_only: bool) -> Slice:
+    """One page of the notifications of the user of ``scope`` (``policy.own_notifications_scope``)."""
+    (slice_,) = await fetch_slices(
+        db,
+        SELECT_NOTIFICATIONS_OF_VIEWER,
+        scope=scope,
+        parents=[scope.tenant_id],
+        page=page,
+        filters=(unread_only,),
+        widen_to=own_only(scope),
+    )
+    return slice_
 
 
 async def fetch_policy(db: Executor, *, scope: Scope, product_id: str) -> Record | None:
