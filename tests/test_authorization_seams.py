@@ -123,7 +123,7 @@ async def test_a_guest_holding_the_global_admin_role_does_not_keep_the_tenant_ad
 async def test_a_guest_holding_an_admin_role_is_told_nothing_of_license_requests(api: Api) -> None:
     """A guest sees nothing of the tenant's directory: no "Una asks for Project" notification either."""
     await api.conn.execute(INSERT_ROLE, CONTOSO_ID, demo_user_id(GUS), "billing_admin")
-    notified = "{ viewer { notifications(first: 100) { kind subjectId } } }"
+    notified = "{ viewer { notifications(first: 100) { nodes { kind subjectId } } } }"
     requested = await api.data(
         'mutation { requestLicense(productId: "CFQ7TTC0HDB0") { licenseRequest { id } userErrors { code } } }',
         as_user=UNA,
@@ -133,7 +133,7 @@ async def test_a_guest_holding_an_admin_role_is_told_nothing_of_license_requests
     assert gid is not None
     request_id = gid.key
     for viewer, told in ((ALEX, True), (BEA, True), (GUS, False)):
-        notifications = (await api.data(notified, as_user=viewer))["viewer"]["notifications"]
+        notifications = (await api.data(notified, as_user=viewer))["viewer"]["notifications"]["nodes"]
         assert ({"kind": "license_requested", "subjectId": request_id} in notifications) is told, viewer
 
 

@@ -122,7 +122,7 @@ query ($t: ID!) {
   }
 }
 """
-NOTIFICATIONS = "{ viewer { notifications(first: 100) { kind subjectId message } } }"
+NOTIFICATIONS = "{ viewer { notifications(first: 100) { nodes { kind subjectId message } } } }"
 START_TRIAL = """
 mutation ($p: ID!, $card: CardInput) {
   startTrial(productId: $p, card: $card) { subscription { id status } userErrors { code field message } }
@@ -144,7 +144,7 @@ async def move_users(api: Api, source: str, target: str, as_user: str = ALEX) ->
 
 async def notifications(api: Api, as_user: str) -> list[dict[str, Any]]:
     data = await api.data(NOTIFICATIONS, as_user=as_user)
-    found: list[dict[str, Any]] = data["viewer"]["notifications"]
+    found: list[dict[str, Any]] = data["viewer"]["notifications"]["nodes"]
     return found
 
 
@@ -612,12 +612,12 @@ async def test_a_license_request_names_at_most_20_colleagues(api: Api) -> None:
 
 
 async def test_admins_are_notified_of_a_license_request(api: Api) -> None:
-    before = await api.data("{ viewer { notifications { kind } } }", as_user="alex.admin@contoso.example")
+    before = await api.data("{ viewer { notifications { nodes { kind } } } }", as_user="alex.admin@contoso.example")
     requested = await api.data(
         'mutation { requestLicense(productId: "CFQ7TTC0HDB0") { licenseRequest { status } userErrors { code } } }',
         as_user="una.unlicensed@contoso.example",
     )
     assert requested["requestLicense"] == {"licenseRequest": {"status": "PENDING"}, "userErrors": []}
-    after = await api.data("{ viewer { notifications { kind } } }", as_user="alex.admin@contoso.example")
-    assert len(after["viewer"]["notifications"]) == len(before["viewer"]["notifications"]) + 1
-    assert after["viewer"]["notifications"][0] == {"kind": "license_requested"}
+    after = await api.data("{ viewer { notifications { nodes { kind } } } }", as_user="alex.admin@contoso.example")
+    assert len(after["viewer"]["notifications"]["nodes"]) == len(before["viewer"]["notifications"]["nodes"]) + 1
+    assert after["viewer"]["notifications"]["nodes"][0] == {"kind": "license_requested"}

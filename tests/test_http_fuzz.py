@@ -468,9 +468,9 @@ def huge() -> list[Case]:
             '{ products(market: """' + "x" * 200 * KIB + '""") { productId } }',
             may_succeed=True,
         ),
-        gql("200 KiB number", "{ viewer { notifications(first: " + "9" * 200 * KIB + ") { kind } } }"),
-        gql("5000 digit integer", "{ viewer { notifications(first: " + "9" * 5000 + ") { kind } } }"),
-        gql("1e400 float", "{ viewer { notifications(first: 1e400) { kind } } }"),
+        gql("200 KiB number", "{ viewer { notifications(first: " + "9" * 200 * KIB + ") { nodes { kind } } } }"),
+        gql("5000 digit integer", "{ viewer { notifications(first: " + "9" * 5000 + ") { nodes { kind } } } }"),
+        gql("1e400 float", "{ viewer { notifications(first: 1e400) { nodes { kind } } } }"),
         post("1 MiB of junk keys", {f"k{i}": "v" * 10 for i in range(60_000)}),
         post("250 KiB of junk keys", {f"k{i}": i for i in range(20_000)}),
         raw("declared 1 GiB content-length", b"{}", extra=[("Content-Length", str(1 << 30))]),
@@ -677,8 +677,8 @@ def unknown_fields() -> list[Case]:
         "boolean for an id": "{ node(id: true) { id } }",
         "unknown enum value": '{ tenant(id: "x") { subscriptions(channel: NOPE) { totalCount } } }',
         "string for an enum": '{ tenant(id: "x") { subscriptions(channel: "CENTRAL_ONLY") { totalCount } } }',
-        "int beyond 32 bits": "{ viewer { notifications(first: 2147483648) { kind } } }",
-        "float for an int": "{ viewer { notifications(first: 1.0) { kind } } }",
+        "int beyond 32 bits": "{ viewer { notifications(first: 2147483648) { nodes { kind } } } }",
+        "float for an int": "{ viewer { notifications(first: 1.0) { nodes { kind } } } }",
         "page size 101": '{ tenant(id: "x") { users(first: 101) { totalCount } } }',
         "page size 2^31-1": '{ tenant(id: "x") { users(first: 2147483647) { totalCount } } }',
         "cost bomb": '{ tenant(id: "x") { subscriptions(first: 100) { nodes { orders(first: 100) { nodes {'
@@ -723,7 +723,7 @@ def unknown_fields() -> list[Case]:
 def invalid_variables(admin: str) -> list[Case]:
     statuses = 'query Q($s: [SubscriptionStatus!]) { tenant(id: "x") { subscriptions(status: $s) { totalCount } } }'
     required = "query Q($id: ID!) { tenant(id: $id) { name } }"
-    first = "query Q($n: Int) { viewer { notifications(first: $n) { kind } } }"
+    first = "query Q($n: Int) { viewer { notifications(first: $n) { nodes { kind } } } }"
     card = "mutation M($c: CardInput!) { addPaymentMethod(card: $c) { userErrors { code } } }"
     channel = 'query Q($c: ChannelFilter!) { tenant(id: "x") { subscriptions(channel: $c) { totalCount } } }'
     page = 'query Q($n: Int) { tenant(id: "x") { users(first: $n) { totalCount } } }'
@@ -757,7 +757,9 @@ def invalid_variables(admin: str) -> list[Case]:
         ("proto pollution", card, {"c": {"__proto__": {"admin": True}, "constructor": {}}}),
     ]
     cases = [gql(f"variables: {name}", query, variables) for name, query, variables in bad]
-    literal = b'{"query": "query Q($n: Int) { viewer { notifications(first: $n) { kind } } }", "variables": {"n": '
+    literal = (
+        b'{"query": "query Q($n: Int) { viewer { notifications(first: $n) { nodes { kind } } } }", "variables": {"n": '
+    )
     cases += [
         raw("variables: 1e400 literal", literal + b"1e400}}"),
         raw("variables: 5000 digit integer", literal + b"9" * 5000 + b"}}"),

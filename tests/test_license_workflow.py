@@ -64,7 +64,7 @@ mutation ($r: ID!, $from: ID) {{
 DENY = f"mutation ($r: ID!) {{ denyLicenseRequest(requestId: $r) {{ licenseRequest {{ status }} {ERRORS} }} }}"
 NOTIFICATIONS = """
 query ($unread: Boolean! = false) {
-  viewer { notifications(first: 100, unreadOnly: $unread) { id kind subjectId readAt createdAt } }
+  viewer { notifications(first: 100, unreadOnly: $unread) { nodes { id kind subjectId readAt createdAt } } }
 }
 """
 MARK_READ = f"mutation ($ids: [ID!]) {{ markNotificationsRead(ids: $ids) {{ markedCount {ERRORS} }} }}"
@@ -92,7 +92,7 @@ async def request_license(api: Api, as_user: str, product: str, colleagues: list
 
 async def notifications(api: Api, as_user: str, *, unread: bool = False) -> list[dict[str, Any]]:
     data = await api.data(NOTIFICATIONS, as_user=as_user, variables={"unread": unread})
-    found: list[dict[str, Any]] = data["viewer"]["notifications"]
+    found: list[dict[str, Any]] = data["viewer"]["notifications"]["nodes"]
     return found
 
 

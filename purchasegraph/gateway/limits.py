@@ -179,7 +179,7 @@ def _is_connection(named: GraphQLNamedType) -> bool:
 
 
 def _is_list_of_objects(output: GraphQLOutputType) -> bool:
-    """A plain list of objects (not a connection): `viewer.tenants`, `notifications(first:)`."""
+    """A plain list of objects (not a connection): `viewer.tenants`, `viewer.paymentMethods`."""
     inner = output.of_type if isinstance(output, GraphQLNonNull) else output
     return isinstance(inner, GraphQLList) and isinstance(get_named_type(inner), GraphQLCompositeType)
 
