@@ -25,7 +25,7 @@ REQUEST = """
 mutation ($for: [ID!]) { requestLicense(productId: "CFQ7TTC0H9MP", forUserIds: $for) {
   licenseRequest { id status } userErrors { code } } }
 """
-UNREAD = "{ viewer { notifications(unreadOnly: true, first: 100) { id kind subjectId readAt } } }"
+UNREAD = "{ viewer { notifications(unreadOnly: true, first: 100) { nodes { id kind subjectId readAt } } } }"
 REQUEST_BY_ID = "query ($id: ID!) { node(id: $id) { ... on LicenseRequest { status forUsers { userPrincipalName } } } }"
 APPROVE = """
 mutation ($r: ID!, $from: ID) { approveLicenseRequest(requestId: $r, assignFromSubscriptionId: $from) {
@@ -72,11 +72,11 @@ async def test_a_request_is_told_approved_and_assigned_and_the_colleague_sees_th
     assert again == {"licenseRequest": None, "userErrors": [{"code": "LICENSE_ALREADY_REQUESTED"}]}
 
     # Tess is told, and sees the request; so are the admins.
-    told = {n["kind"] for n in (await call(client, TESS, UNREAD))["viewer"]["notifications"]}
+    told = {n["kind"] for n in (await call(client, TESS, UNREAD))["viewer"]["notifications"]["nodes"]}
     assert "license_requested_for_you" in told
     seen = (await call(client, TESS, REQUEST_BY_ID, id=request_id))["node"]
     assert seen == {"status": "PENDING", "forUsers": [{"userPrincipalName": UNA}, {"userPrincipalName": TESS}]}
-    alex_told = (await call(client, ALEX, UNREAD))["viewer"]["notifications"]
+    alex_told = (await call(client, ALEX, UNREAD))["viewer"]["notifications"]["nodes"]
     assert any(n["kind"] == "license_requested" for n in alex_told)
 
     # Alex approves and assigns from the central subscription, in one step.
@@ -86,12 +86,12 @@ async def test_a_request_is_told_approved_and_assigned_and_the_colleague_sees_th
     # Tess finds her license and the decision among her unread notifications, then reads them.
     licenses = (await call(client, TESS, MY_LICENSES))["tenant"]["assignments"]["nodes"]
     assert {"product": {"productId": POWER_BI_PRO}, "user": {"userPrincipalName": TESS}} in licenses
-    unread = (await call(client, TESS, UNREAD))["viewer"]["notifications"]
+    unread = (await call(client, TESS, UNREAD))["viewer"]["notifications"]["nodes"]
     assert "license_request_approved" in {n["kind"] for n in unread}
     assert all(n["readAt"] is None for n in unread)
     marked = (await call(client, TESS, MARK_ALL_READ))["markNotificationsRead"]
     assert marked == {"markedCount": len(unread), "userErrors": []}
-    assert (await call(client, TESS, UNREAD))["viewer"]["notifications"] == []
+    assert (await call(client, TESS, UNREAD))["viewer"]["notifications"]["nodes"] == []
 
 
 async def test_an_approval_that_cannot_assign_everyone_leaves_the_request_pending(client: httpx.AsyncClient) -> None:

@@ -86,8 +86,8 @@ async def test_a_declined_renewal_stops_auto_renew_and_the_subscription_expires(
     report = await sweep(ConnectionExecutor(api.conn), api.processor)
     assert PAULAS_POWER_BI_UUID in report.failed
     assert (await status_of(api, PAULAS_POWER_BI_UUID))["status"] == "EXPIRED"
-    notified = await api.data("{ viewer { notifications { kind } } }", as_user=PAULA)
-    assert {"kind": "renewal_failed"} in notified["viewer"]["notifications"]
+    notified = await api.data("{ viewer { notifications(first: 100) { nodes { kind } } } }", as_user=PAULA)
+    assert {"kind": "renewal_failed"} in notified["viewer"]["notifications"]["nodes"]
 
 
 async def test_a_trial_with_a_card_converts_to_paid_at_its_end(api: Api) -> None:

@@ -255,14 +255,14 @@ async def test_a_list_that_is_not_a_connection_multiplies_what_each_item_asks_fo
     assert payload["errors"][0]["extensions"]["cost"] == 1 + 100 + 100 * (100 + 100 * 100)
 
 
-async def test_a_list_sized_by_an_argument_default_counts_that_size(client: httpx.AsyncClient) -> None:
+async def test_a_connection_sized_by_nothing_counts_the_default_page(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/graphql",
-        json={"query": "{ viewer { notifications { message } } }"},
+        json={"query": "{ viewer { notifications { nodes { message } } } }"},
         headers={"Authorization": f"Bearer {token_for(*ADMIN)}"},
     )
     assert response.status_code == 200, response.text
-    # 1 + the 20 notifications `first: Int! = 20` asks for.
+    # 1 + the 20 notifications a connection pages when neither `first` nor `last` is given.
     assert response.json()["extensions"]["cost"]["requestedQueryCost"] == 1 + 20
 
 
