@@ -221,6 +221,23 @@ async def test_approving_with_a_central_subscription_assigns_everyone_the_reques
     assert stored == CENTRAL_POWER_BI_UUID
 
 
+ASSIGNED_FROM = "query ($id: ID!) { node(id: $id) { ... on LicenseRequest { status assignedFrom { id } } } }"
+
+
+async def test_a_request_tells_whom_it_was_assigned_from_to_those_who_see_that_subscription(api: Api) -> None:
+    await block_power_bi(api)
+    request = (await request_license(api, UNA, POWER_BI_PRO, [user(TESS)]))["licenseRequest"]
+    pending = await api.data(ASSIGNED_FROM, as_user=ALEX, variables={"id": request["id"]})
+    assert pending["node"] == {"status": "PENDING", "assignedFrom": None}
+    await mutate(api, APPROVE, ALEX, r=request["id"], **{"from": CENTRAL_POWER_BI})
+    for actor, seen in ((ALEX, {"id": CENTRAL_POWER_BI}), (PAT, {"id": CENTRAL_POWER_BI}), (UNA, None), (TESS, None)):
+        # The admins and the admin partner see the central subscription; the requester and the
+        # colleague see the request but not a subscription they did not buy.
+        expected = {"node": {"status": "APPROVED", "assignedFrom": seen}}
+        assert await api.data(ASSIGNED_FROM, as_user=actor, variables={"id": request["id"]}) == expected, actor
+        assert await api.compiled(ASSIGNED_FROM, as_user=actor, variables={"id": request["id"]}) == expected, actor
+
+
 async def test_approving_without_a_subscription_approves_only(api: Api) -> None:
     await block_power_bi(api)
     request = (await request_license(api, UNA, POWER_BI_PRO, [user(TESS)]))["licenseRequest"]
@@ -454,6 +471,29 @@ async def test_a_product_not_sold_self_service_or_unknown_has_no_policy(api: Api
     for product in ("CFQ7TTC0XXXX", "no such product"):
         data = await api.data(POLICY, as_user=ALEX, variables={"t": CONTOSO, "p": product})
         assert data["tenant"]["policy"] is None
+
+
+POLICY_CHANGES = f"""
+{{ tenant(id: "{CONTOSO}") {{
+    auditEvents(first: 100) {{ nodes {{ action outcome targetId previousValue newValue }} }} }} }}
+"""
+
+
+async def test_a_policy_change_is_audited_with_its_value_before_and_after(api: Api) -> None:
+    for value in ("DISABLED", "ENABLED"):
+        changed = await mutate(api, SET_POLICY, ALEX, p=PROJECT_PLAN_3, v=value)
+        assert changed["userErrors"] == []
+    events = (await api.data(POLICY_CHANGES, as_user=ALEX))["tenant"]["auditEvents"]["nodes"]
+    changes = [
+        (e["previousValue"], e["newValue"])
+        for e in events
+        if e["action"] == "self_service_policy.update" and e["outcome"] == "accepted"
+    ]
+    assert ("disabled", "enabled") in changes
+    assert any(new == "disabled" for _old, new in changes)
+    # Every other event carries neither, and both read paths say the same.
+    assert all(e["previousValue"] is None for e in events if e["action"] == "license.request")
+    assert await api.compiled(POLICY_CHANGES, as_user=ALEX) == await api.data(POLICY_CHANGES, as_user=ALEX)
 
 
 async def test_trials_only_is_refused_for_a_product_whose_trial_needs_a_card(api: Api) -> None:

@@ -65,6 +65,7 @@ from purchasegraph.compiled.sql import Params, date, enum_name, global_id, liter
 from purchasegraph.db.ordering import ID, Ordering, Sortable, cursor_sql, keyset, probe
 from purchasegraph.db.pagination import PageArgs
 from purchasegraph.db.queries.partners import IN_FORCE
+from purchasegraph.db.queries.requests import AUDIT_NEW_VALUE, AUDIT_PREVIOUS_VALUE
 from purchasegraph.errors import BadUserInput
 from purchasegraph.policy import Scope
 from purchasegraph.schema.ids import INVOICE_PAGE_PREFIX, decode_uuid
@@ -687,6 +688,8 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "onBehalfOfTenantId": _col("{a}.on_behalf_of_tenant_id::text"),
         "requestId": _col("{a}.request_id"),
         "occurredAt": _col(timestamp("{a}.occurred_at")),
+        "previousValue": _col(AUDIT_PREVIOUS_VALUE.format(e="{a}")),
+        "newValue": _col(AUDIT_NEW_VALUE.format(e="{a}")),
     },
     "ProductPrice": {
         "market": _col("{a}.market"),

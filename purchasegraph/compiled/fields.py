@@ -36,6 +36,11 @@ def _subscription(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple
     return subscription_object(e, node, scope, f"{a}.tenant_id", f"{a}.subscription_id", path)
 
 
+def _assigned_from(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
+    """``LicenseRequest.assignedFrom``: the subscription an approval assigned from, if any."""
+    return subscription_object(e, node, scope, f"{a}.tenant_id", f"{a}.assigned_from_subscription_id", path)
+
+
 def _of_subscription(column: str) -> str:
     """A column of the subscription of a row that references one (an order, an assignment)."""
     return (
@@ -123,6 +128,7 @@ FIELDS: dict[tuple[str, str], FieldCompiler] = {
     ("LicenseRequest", "forUsers"): lists.requested_for_users,
     ("LicenseRequest", "product"): _product,
     ("LicenseRequest", "requester"): _requester,
+    ("LicenseRequest", "assignedFrom"): _assigned_from,
     ("SelfServicePolicy", "product"): _product,
     ("ProductCapacity", "product"): _product,
     ("Subscription", "paymentMethod"): _payment_method,

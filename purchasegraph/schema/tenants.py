@@ -53,6 +53,7 @@ from purchasegraph.schema.purchases import (
     Last,
     Purchase,
     Subscription,
+    load_subscription,
 )
 
 ProductIdArg = Annotated[
@@ -125,6 +126,7 @@ class LicenseRequest(Node):
     product_id: strawberry.Private[str]
     requester_id: strawberry.Private[uuid.UUID]
     for_user_ids: strawberry.Private[list[uuid.UUID]]
+    assigned_from_id: strawberry.Private[uuid.UUID | None]
 
     @classmethod
     def from_row(cls, row: Record) -> LicenseRequest:
@@ -137,6 +139,7 @@ class LicenseRequest(Node):
             product_id=row["product_id"],
             requester_id=row["requester_user_id"],
             for_user_ids=list(row["for_user_ids"]),
+            assigned_from_id=row["assigned_from_subscription_id"],
         )
 
     @strawberry.field(description="The product asked for.")
@@ -153,6 +156,15 @@ class LicenseRequest(Node):
     async def for_users(self, info: Info) -> list[User]:
         users = [await load_user(info, self.tenant_id, u) for u in self.for_user_ids]
         return [u for u in users if u is not None]
+
+    @strawberry.field(
+        description="The subscription an approval assigned the licenses from: null when it was approved"
+        " without assigning, not yet decided, or the subscription is outside the viewer's scope."
+    )
+    async def assigned_from(self, info: Info) -> Subscription | None:
+        if self.assigned_from_id is None:
+            return None
+        return await load_subscription(info, self.tenant_id, self.assigned_from_id)
 
 
 async def load_license_request(info: Info, tenant_id: uuid.UUID, request_id: uuid.UUID) -> LicenseRequest | None:
@@ -199,6 +211,11 @@ class AuditEvent:
         description="The X-Request-Id the client sent with it, if any: the client's word, not the gateway's."
     )
     occurred_at: datetime.datetime = strawberry.field(description="When.")
+    previous_value: str | None = strawberry.field(
+        description="For a change of a setting (a self-service policy, auto-renew): its value before, as"
+        " recorded (a policy's value in lower case, `true`/`false`); null for other events."
+    )
+    new_value: str | None = strawberry.field(description="For a change of a setting: its value after; null otherwise.")
 
     @classmethod
     def from_row(cls, row: Record) -> AuditEvent:
@@ -219,6 +236,8 @@ class AuditEvent:
             request_id=row["request_id"],
             client_request_id=row["client_request_id"],
             occurred_at=row["occurred_at"],
+            previous_value=row["previous_value"],
+            new_value=row["new_value"],
         )
 
 

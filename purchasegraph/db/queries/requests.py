@@ -19,7 +19,7 @@ from purchasegraph.policy import (
 )
 
 LICENSE_REQUEST_COLUMNS = """r.tenant_id, r.id, r.product_id, r.requester_user_id, r.for_user_ids, r.status,
-       r.created_at, r.decided_by, r.decided_at"""
+       r.created_at, r.decided_by, r.decided_at, r.assigned_from_subscription_id"""
 
 # The tenant list's filter over a request `{r}`: {status} text, NULL for any. Shared with the
 # compiled read path.
@@ -47,6 +47,10 @@ SELECT {LICENSE_REQUEST_COLUMNS}
 # $9 the viewer's partner tenant (policy.audit_partner): an actor it may not know is withheld, and
 # with it the request id that actor's client chose (it could name them).
 _ACTOR_VISIBLE = AUDIT_ACTOR_VISIBLE.format(e="e", partner="$9::uuid")
+# A change's value before and after (a policy, auto-renew), as the mutation recorded them in the
+# event's details; shared with the compiled read path.
+AUDIT_PREVIOUS_VALUE = "({e}.details ->> 'old_value')"
+AUDIT_NEW_VALUE = "({e}.details ->> 'new_value')"
 # Who reads the trail at all: {sees} is ``policy.sees_audit``, and a user must be signed in
 # ({viewer} the viewer's id; an application has none). Shared with the compiled read path.
 AUDIT_READABLE = "({sees} AND {viewer} IS NOT NULL)"
@@ -60,7 +64,8 @@ SELECT_AUDIT_EVENTS_BY_TENANT = connection_query(
        CASE WHEN {_ACTOR_VISIBLE} THEN e.actor_app_id END AS actor_app_id,
        NOT {_ACTOR_VISIBLE} AS actor_withheld, e.on_behalf_of_tenant_id, e.action,
        e.target_type, e.target_id, e.request_id, e.outcome, e.error_codes, e.occurred_at,
-       CASE WHEN {_ACTOR_VISIBLE} THEN e.client_request_id END AS client_request_id""",
+       CASE WHEN {_ACTOR_VISIBLE} THEN e.client_request_id END AS client_request_id,
+       {AUDIT_PREVIOUS_VALUE.format(e="e")} AS previous_value, {AUDIT_NEW_VALUE.format(e="e")} AS new_value""",
     alias="e",
     sortable=ordering.AUDIT_EVENT,
     column_filters=True,
