@@ -51,6 +51,11 @@ async def answer(work: Work, *, request_id: uuid.UUID, accept: bool, message: st
     request = await work.conn.fetchrow(LOCK_REQUEST, scope.tenant_id, request_id)
     if request["status"] != "pending":
         raise refuse(ErrorCode.ALREADY_DECIDED, f"The request is already {request['status']}.", "requestId")
+    if subscription["status"] == "deleted":
+        # Reached DELETED by its dates before the sweep closed the request: nothing to answer.
+        raise refuse(
+            ErrorCode.SUBSCRIPTION_NOT_ACTIVE, "The subscription is deleted: the request is closed.", "requestId"
+        )
     status = "accepted" if accept else "declined"
     await work.conn.execute(ANSWER_REQUEST, scope.tenant_id, request_id, status, message or None)
     work.details.update(answer=status, subscription_id=str(subscription_id))

@@ -71,6 +71,13 @@ UPDATE subscriptions s SET status = effective_status(s)
  WHERE s.status <> effective_status(s)
 RETURNING s.tenant_id, s.id, s.status
 """
+# A request to cancel a subscription that has reached DELETED by its dates has nothing left to
+# answer: it closes, so the admins' worklist no longer lists it as open.
+CLOSE_REQUESTS_OF_DELETED = """
+UPDATE cancellation_requests c SET status = 'closed', resolved_at = app_now()
+  FROM subscriptions s
+ WHERE s.tenant_id = c.tenant_id AND s.id = c.subscription_id AND s.status = 'deleted' AND c.status = 'pending'
+"""
 # Idempotency keys are promised for at least 24 hours; a week keeps slow retries safe too.
 PURGE_IDEMPOTENCY_KEYS = "DELETE FROM idempotency_keys WHERE created_at < app_now() - interval '7 days'"
 RELEASE_DELETED_LICENSES = """
@@ -108,6 +115,7 @@ async def sweep(db: Executor, processor: PaymentProcessor, *, max_renewals: int 
     async with db.transaction() as conn:
         report.status_changes = len(await conn.fetch(STORE_STATUSES))
         await conn.execute(RELEASE_DELETED_LICENSES)
+        await conn.execute(CLOSE_REQUESTS_OF_DELETED)
         await conn.execute(PURGE_IDEMPOTENCY_KEYS)
     return report
 

@@ -22,6 +22,8 @@ from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.db import ordering as sortables
 from purchasegraph.db.ordering import Sortable
 from purchasegraph.db.queries import assignments, cancellations, invoices, orders, requests, subscriptions, users
+from purchasegraph.errors import BadUserInput
+from purchasegraph.instants import utc_instant
 from purchasegraph.policy import (
     ASSIGNMENT_VISIBLE,
     CANCELLATION_REQUEST_VISIBLE,
@@ -172,8 +174,24 @@ def _date(_schema: GraphQLSchema, value: Any) -> datetime.date | None:
 
 PRODUCT = Filter("productId", "product", "text", _text)
 CHANNEL = Filter("channel", "channels", "text[]", _channels)
-EXPIRES_BEFORE = Filter("expiresBefore", "expires_before", "timestamptz", _scalar("DateTime", datetime.datetime))
-PURCHASED_SINCE = Filter("purchasedSince", "purchased_since", "timestamptz", _scalar("DateTime", datetime.datetime))
+
+
+def _instant(argument: str) -> Reader:
+    """A DateTime filter as the resolvers read it: parsed by the schema's scalar, then made UTC by
+    ``utc_instant``; what that refuses, the resolvers report."""
+    parse = _scalar("DateTime", datetime.datetime)
+
+    def read(schema: GraphQLSchema, value: Any) -> Any:
+        try:
+            return utc_instant(parse(schema, value), argument)
+        except BadUserInput:
+            raise NotCompilable(Reason.INVALID_INPUT, argument) from None
+
+    return read
+
+
+EXPIRES_BEFORE = Filter("expiresBefore", "expires_before", "timestamptz", _instant("expiresBefore"))
+PURCHASED_SINCE = Filter("purchasedSince", "purchased_since", "timestamptz", _instant("purchasedSince"))
 
 # -- the connections ------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from purchasegraph.context import Info
 from purchasegraph.db import ordering as sortables
 from purchasegraph.db.executor import Record
 from purchasegraph.errors import BadUserInput
+from purchasegraph.instants import utc_instant
 from purchasegraph.policy import HIDDEN_ACTOR_NAME
 from purchasegraph.resolvers import purchases, tenants
 from purchasegraph.schema import paging
@@ -315,8 +316,8 @@ class Tenant(Node):
             product_id=product_id,
             purchaser_id=_user_filter(purchaser_id, "purchaserId"),
             channels=_channels(channel),
-            expires_before=expires_before,
-            purchased_since=purchased_since,
+            expires_before=utc_instant(expires_before, "expiresBefore"),
+            purchased_since=utc_instant(purchased_since, "purchasedSince"),
         )
         return connection_from_slice(slice_, Purchase.from_row)
 
@@ -351,8 +352,8 @@ class Tenant(Node):
             product_id=product_id,
             statuses=[cast(str, s.value) for s in status] if status is not None else None,
             purchaser_id=_user_filter(purchaser_id, "purchaserId"),
-            expires_before=expires_before,
-            purchased_since=purchased_since,
+            expires_before=utc_instant(expires_before, "expiresBefore"),
+            purchased_since=utc_instant(purchased_since, "purchasedSince"),
         )
         return connection_from_slice(slice_, Subscription.from_row)
 
