@@ -13,7 +13,7 @@ import datetime
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any, cast
 import asyncpg
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -236,6 +237,37 @@ async def test_an_admin_receives_a_purchase_made_over_http(app: Served, http: ht
     }
     assert event["product"] == {"productId": POWER_BI_PRO}
     assert event["actor"] == {"userPrincipalName": PAULA}
+
+
+async def active_subscriptions() -> float:
+    return float(REGISTRY.get_sample_value("purchasegraph_subscriptions_active") or 0.0)
+
+
+async def until(condition: Callable[[], Awaitable[bool]]) -> bool:
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def test_an_open_subscription_is_counted_in_the_metrics_until_it_ends(app: Served) -> None:
+    before = await active_subscriptions()
+    async with connected(app, ALEX) as alex:
+        await alex.subscribe("1", PURCHASE_EVENTS, {"tenant": CONTOSO})
+        await app.wait_for_subscribers(1)
+
+        async def counted() -> bool:
+            return await active_subscriptions() == before + 1
+
+        assert await until(counted), await active_subscriptions()
+    await app.wait_for_subscribers(0)
+
+    async def uncounted() -> bool:
+        return await active_subscriptions() == before
+
+    assert await until(uncounted), await active_subscriptions()
 
 
 async def test_an_active_partner_receives_the_tenants_events(app: Served, http: httpx.AsyncClient) -> None:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
 from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
 from purchasegraph.context import Info
@@ -144,12 +142,8 @@ class PurchaseGraphSchema(strawberry.Schema):
             ERROR_LOG.error("%s%s", f"{path}: " if path else "", error.message, exc_info=error.original_error)
 
 
-def build_schema(
-    *, extensions: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = ()
-) -> strawberry.Schema:
-    return PurchaseGraphSchema(
-        query=Query, mutation=Mutation, subscription=EventStream, types=NODE_TYPES, extensions=list(extensions)
-    )
+def build_schema() -> strawberry.Schema:
+    return PurchaseGraphSchema(query=Query, mutation=Mutation, subscription=EventStream, types=NODE_TYPES)
 
 
 schema = build_schema()

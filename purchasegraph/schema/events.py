@@ -19,6 +19,7 @@ import strawberry
 from purchasegraph.context import Info
 from purchasegraph.events.hub import Feed, FeedEnded, Interest, Notice
 from purchasegraph.events.stream import StreamContext, StreamError
+from purchasegraph.observability.metrics import subscription_ended, subscription_started
 from purchasegraph.policy import reaches_service_data, sees_actor
 from purchasegraph.schema.catalogue import Product, load_product
 from purchasegraph.schema.directory import User, load_user
@@ -212,7 +213,9 @@ async def _start(
 async def _deliver(
     stream: StreamContext, feed: Feed, still_allowed: StillAllowed, visible: Visible
 ) -> AsyncGenerator[PurchaseEvent, None]:
-    """Each event authorized on its own; its pool connection held only while it is executed."""
+    """Each event authorized on its own; its pool connection held only while it is executed.
+    Counted in ``purchasegraph_subscriptions_active`` from its first read to its end."""
+    subscription_started()
     try:
         while True:
             try:
@@ -229,6 +232,7 @@ async def _deliver(
             # Resumed once graphql-core has executed the event's selection.
             await stream.release()
     finally:
+        subscription_ended()
         feed.close()
         await stream.release()
 
