@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from graphql import GraphQLEnumType, GraphQLScalarType, GraphQLSchema
@@ -256,22 +256,9 @@ INVOICES_OF_TENANT = Connection(
         Filter("dueBefore", "due_before", "date", _date),
     ),
 )
-# "My bills": the viewer's own invoices in their home tenant `{p}`, in policy.own_billing_scope
-# (compiled/viewer.py gives it) narrowed by policy.own_only, as the resolvers' query.
-INVOICES_OF_VIEWER = Connection(
-    table="invoices",
-    type_name="Invoice",
-    sortable=sortables.INVOICE,
-    where="{a}.tenant_id = {p}.id AND "
-    + INVOICE_VISIBLE.format(i="{a}", **_KEEP)
-    + " AND "
-    + invoices.FILTERS.format(i="{a}", statuses="{statuses}", due_before="{due_before}"),
-    filters=(
-        Filter("status", "statuses", "text[]", _enum_values("InvoiceStatus")),
-        Filter("dueBefore", "due_before", "date", _date),
-    ),
-    whole=own_only,
-)
+# "My bills": the tenant's bills narrowed to the viewer's own by policy.own_only (in
+# policy.own_billing_scope, which compiled/viewer.py gives it), as the resolvers' query.
+INVOICES_OF_VIEWER = replace(INVOICES_OF_TENANT, whole=own_only)
 # An order's subscription `{j}`, where the order's visibility and the list's filters are decided.
 _SUBSCRIPTION_OF_ROW = (
     "EXISTS (SELECT 1 FROM subscriptions {j} WHERE {j}.tenant_id = {a}.tenant_id AND {j}.id = {a}.subscription_id AND "

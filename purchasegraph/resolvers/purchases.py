@@ -116,7 +116,7 @@ async def invoices_of_tenant(
     statuses: Sequence[str] | None,
     due_before: datetime.date | None,
 ) -> Slice:
-    return await invoices.fetch_invoices_by_tenant(
+    return await invoices.fetch_invoices_of_tenant(
         info.context.db, scope=info.context.scope_of(tenant_id), page=page, statuses=statuses, due_before=due_before
     )
 
@@ -152,8 +152,8 @@ async def invoices_of_viewer(
     scope = own_billing_scope(info.context.viewer)
     if scope is None:
         return EMPTY_SLICE
-    return await invoices.fetch_invoices_of_viewer(
-        info.context.db, scope=scope, page=page, statuses=statuses, due_before=due_before
+    return await invoices.fetch_invoices_of_tenant(
+        info.context.db, scope=scope, page=page, statuses=statuses, due_before=due_before, own=True
     )
 
 

@@ -47,40 +47,6 @@ async def fetch_invoices_by_subscription(
 FILTERS = """({statuses} IS NULL OR {i}.status = ANY({statuses}))
         AND ({due_before} IS NULL OR {i}.due_date < {due_before})"""
 
-# Viewer.invoices: the viewer's own bills in their home tenant (the parent), in the scope of
-# policy.own_billing_scope with $7 from policy.own_only. Filters: $9 statuses text[], $10 due before.
-SELECT_INVOICES_OF_VIEWER = connection_query(
-    source=f"""FROM invoices i
-      WHERE i.tenant_id = $1 AND i.tenant_id = k.parent
-        AND {INVOICE_VISIBLE.format(i="i", whole="$7::bool", viewer="$8::uuid")}
-        AND {FILTERS.format(i="i", statuses="$9::text[]", due_before="$10::date")}""",
-    columns=COLUMNS,
-    alias="i",
-    sortable=ordering.INVOICE,
-)
-
-
-async def fetch_invoices_of_viewer(
-    db: Executor,
-    *,
-    scope: Scope,
-    page: PageArgs,
-    statuses: Sequence[str] | None,
-    due_before: datetime.date | None,
-) -> Slice:
-    """One page of the bills ``scope`` (``policy.own_billing_scope``) reaches in its tenant."""
-    (slice_,) = await fetch_slices(
-        db,
-        SELECT_INVOICES_OF_VIEWER,
-        scope=scope,
-        parents=[scope.tenant_id],
-        page=page,
-        filters=(list(statuses) if statuses is not None else None, due_before),
-        widen_to=own_only(scope),
-    )
-    return slice_
-
-
 # The printable invoice (gateway/invoice_page.py): one invoice as far as the scope reaches it
 # (INVOICE_VISIBLE, as Invoice by id), with what the bill prints beside it: the tenant billed, the
 # product of the subscription, the user billed.
@@ -104,9 +70,11 @@ async def fetch_printable_invoice(db: Executor, *, scope: Scope, invoice_id: uui
     return await db.fetchrow(SELECT_PRINTABLE_INVOICE, scope.tenant_id, invoice_id, scope.whole_tenant, scope.viewer_id)
 
 
-# Tenant.invoices: every bill of the tenant in scope (whole-tenant viewers all, a purchaser the
-# bills they pay), newest first. Filters (FILTERS above): $9 statuses text[], $10 due before date.
-SELECT_INVOICES_BY_TENANT = connection_query(
+# Tenant.invoices and Viewer.invoices ("my bills"): the bills of the tenant (the parent) in scope,
+# newest first; whole-tenant viewers see all of them, a purchaser the bills they pay, and "my
+# bills" narrows any viewer to their own (``own_only``: policy.own_only in place of the whole
+# tenant). Filters (FILTERS above): $9 statuses text[], $10 due before date.
+SELECT_INVOICES_OF_TENANT = connection_query(
     source=f"""FROM invoices i
       WHERE i.tenant_id = $1 AND i.tenant_id = k.parent
         AND {INVOICE_VISIBLE.format(i="i", whole="$7::bool", viewer="$8::uuid")}
@@ -117,20 +85,23 @@ SELECT_INVOICES_BY_TENANT = connection_query(
 )
 
 
-async def fetch_invoices_by_tenant(
+async def fetch_invoices_of_tenant(
     db: Executor,
     *,
     scope: Scope,
     page: PageArgs,
     statuses: Sequence[str] | None,
     due_before: datetime.date | None,
+    own: bool = False,
 ) -> Slice:
+    """One page of the bills ``scope`` reaches in its tenant; with ``own``, only the viewer's own."""
     (slice_,) = await fetch_slices(
         db,
-        SELECT_INVOICES_BY_TENANT,
+        SELECT_INVOICES_OF_TENANT,
         scope=scope,
         parents=[scope.tenant_id],
         page=page,
         filters=(list(statuses) if statuses is not None else None, due_before),
+        widen_to=own_only(scope) if own else None,
     )
     return slice_
