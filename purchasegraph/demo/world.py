@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -380,20 +381,19 @@ class _World:
 def build_demo_world(now: datetime) -> _World:
     world = _World(now)
     world.directory()
-    for partnership in history.PARTNERSHIPS:
-        world.partnership(partnership)
-    for policy in history.POLICY_CHANGES:
-        world.policy(policy)
-    for card in history.CARDS:
-        world.card(card)
-    for purchase in history.PURCHASES:
-        world.purchase(purchase)
-    for cancellation in history.CANCELLATION_REQUESTS:
-        world.cancellation_request(cancellation)
-    for request in history.LICENSE_REQUESTS:
-        world.license_request(request)
-    for notice in history.NOTICES:
-        world.notice(notice)
+    # Cards before purchases, which pay with them; purchases before the requests and notices about them.
+    tables: tuple[tuple[Callable[[Any], None], tuple[Any, ...]], ...] = (
+        (world.partnership, history.PARTNERSHIPS),
+        (world.policy, history.POLICY_CHANGES),
+        (world.card, history.CARDS),
+        (world.purchase, history.PURCHASES),
+        (world.cancellation_request, history.CANCELLATION_REQUESTS),
+        (world.license_request, history.LICENSE_REQUESTS),
+        (world.notice, history.NOTICES),
+    )
+    for add, records in tables:
+        for record in records:
+            add(record)
     return world
 
 
