@@ -171,14 +171,14 @@ class Purchase:
     is_trial: bool = False
     auto_renew: bool = True
     billing_frequency: str = "monthly"
-    canceled: tuple[Ago, str] | None = None  # when the purchaser canceled, and why
+    canceled: tuple[str, Ago, str] | None = None  # who canceled it, when, and why
 
     @property
     def channel(self) -> str:
         return "self_service" if self.purchaser else "central"
 
 
-def _by(by: str, *holders: str, start: int = 1) -> tuple[Holder, ...]:
+def _hour_by_hour(by: str, *holders: str, start: int = 1) -> tuple[Holder, ...]:
     """Licenses ``by`` handed out at the term's start, an hour apart."""
     return tuple((upn, by, timedelta(hours=hours), None) for hours, upn in enumerate(holders, start=start))
 
@@ -210,7 +210,7 @@ PURCHASES = (
         "active",
         Running(3, 9),
         orders=(("purchase", PAULA, 5, timedelta()),),
-        holders=_by(PAULA, LEE, TESS, start=2),
+        holders=_hour_by_hour(PAULA, LEE, TESS, start=2),
         purchaser=PAULA,
     ),
     # Pete: one subscription in each of trial, expired and deleted, plus an active one he shrank.
@@ -260,7 +260,7 @@ PURCHASES = (
         holders=((PETE, PETE, timedelta(hours=1), Ago(25, 12)),),
         purchaser=PETE,
         auto_renew=False,
-        canceled=(Ago(25, 12), "The automation pilot ended."),
+        canceled=(PETE, Ago(25, 12), "The automation pilot ended."),
     ),
     # Sam (synced from on-premises AD) let his Visio lapse 40 days ago: disabled, data for admins only.
     Purchase(
@@ -305,7 +305,7 @@ PURCHASES = (
         "active",
         Running(10, 5),
         orders=(("purchase", ALEX, 40, timedelta()), ("add_licenses", PAT, 10, Ago(40, 15))),
-        holders=_by(ALEX, ALEX, BEA, RITA, PAULA, PETE, SAM),
+        holders=_hour_by_hour(ALEX, ALEX, BEA, RITA, PAULA, PETE, SAM),
         bills=None,
         billing_frequency="annual",
     ),
@@ -316,7 +316,7 @@ PURCHASES = (
         "active",
         Running(8, 14),
         orders=(("purchase", BEA, 20, timedelta()),),
-        holders=_by(BEA, ALEX, MIA, RAJ),
+        holders=_hour_by_hour(BEA, ALEX, MIA, RAJ),
         bills=None,
         billing_frequency="annual",
     ),
@@ -348,7 +348,7 @@ PURCHASES = (
         "active",
         Running(6, 10),
         orders=(("purchase", WILL, 10, timedelta()),),
-        holders=_by(WILL, WILL, OLGA),
+        holders=_hour_by_hour(WILL, WILL, OLGA),
         bills=None,
         billing_frequency="annual",
     ),

@@ -284,8 +284,9 @@ class _World:
         periods = term.periods
         if p.canceled is not None:
             # Canceling keeps the license count on record; the status says the licenses are gone.
-            canceled, reason = self.at(p.canceled[0]), p.canceled[1]
-            self.order(sub, "cancel", p.purchaser or "", 0, canceled)
+            actor, when, reason = p.canceled
+            canceled = self.at(when)
+            self.order(sub, "cancel", actor, 0, canceled)
             sub.row[10], sub.row[17], sub.row[18] = canceled, canceled, reason
             periods = [period for period in periods if period[0] <= canceled.date()]
         if p.bills is not None:
