@@ -44,7 +44,8 @@ import asyncpg
 
 from purchasegraph.db.embedded import start_embedded_server
 from purchasegraph.db.migrate import migrate
-from purchasegraph.db.seed import demo_id, demo_tenant_id, demo_user_id, seed_demo_world
+from purchasegraph.demo.actors import demo_id, demo_tenant_id, demo_user_id
+from purchasegraph.demo.world import seed_demo_world
 
 # ---------------------------------------------------------------------------------------------
 # The shape of the world

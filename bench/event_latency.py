@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from purchasegraph.app import create_app  # noqa: E402
 from purchasegraph.db.embedded import start_embedded_server  # noqa: E402
-from purchasegraph.db.seed import demo_tenant_id, demo_user_id  # noqa: E402
+from purchasegraph.demo.actors import demo_tenant_id, demo_user_id  # noqa: E402
 from purchasegraph.events.hub import CHANNEL  # noqa: E402
 from purchasegraph.identity import mint_token  # noqa: E402
 from purchasegraph.schema.ids import decode_uuid  # noqa: E402

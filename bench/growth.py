@@ -43,7 +43,7 @@ from bench.paging import Body, cursor_before_page, http_post  # noqa: E402
 from bench.run import Contender, bearer, gateway_contender, running  # noqa: E402
 from purchasegraph.db.embedded import start_embedded_server  # noqa: E402
 from purchasegraph.db.migrate import migrate  # noqa: E402
-from purchasegraph.db.seed import seed_demo_world  # noqa: E402
+from purchasegraph.demo.world import seed_demo_world  # noqa: E402
 
 BENCH = ROOT / "bench"
 PAGES = 100  # the deep page measured

@@ -32,7 +32,8 @@ from purchasegraph.db.embedded import start_embedded_server
 from purchasegraph.db.executor import RequestExecutor
 from purchasegraph.db.migrate import migrate
 from purchasegraph.db.pool import GATEWAY_ROLE, create_pool
-from purchasegraph.db.seed import demo_tenant_id, demo_user_id, seed_demo_world
+from purchasegraph.demo.actors import demo_tenant_id, demo_user_id
+from purchasegraph.demo.world import seed_demo_world
 from purchasegraph.gateway.authentication import SIGN_IN_USER
 from purchasegraph.gateway.throttle import TAKE, user_principal
 from purchasegraph.identity import Claims

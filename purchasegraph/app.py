@@ -19,7 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from purchasegraph.commerce.lifecycle import sweep
 from purchasegraph.db.executor import PoolExecutor
-from purchasegraph.demo import first_demo_sign_in
+from purchasegraph.demo.tokens import first_demo_sign_in
 from purchasegraph.events.hub import EventHub, listening
 from purchasegraph.events.transport import EventStreams
 from purchasegraph.gateway.cors import cors

@@ -9,11 +9,16 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from purchasegraph.settings import Settings, settings_from_env
+
+if TYPE_CHECKING:
+    from purchasegraph.runtime import Runtime
+
+T = TypeVar("T")
 
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = 3
@@ -26,6 +31,25 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "production", False):
         settings = settings.with_changes(production=True)
     return settings
+
+
+def _run(args: argparse.Namespace, work: Callable[[Runtime], Awaitable[T]], *, seed: bool = False) -> T:
+    """Start the database side these flags and the environment name, do ``work``, stop it again."""
+    from purchasegraph.runtime import running
+
+    async def run() -> T:
+        async with running(_settings(args), seed=seed) as runtime:
+            return await work(runtime)
+
+    return asyncio.run(run())
+
+
+def _print_token(minted: str | None, missing: str) -> int:
+    if minted is None:
+        print(missing, file=sys.stderr)
+        return EXIT_NOT_FOUND
+    print(minted)
+    return 0
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -74,25 +98,19 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def migrate(args: argparse.Namespace) -> int:
-    from purchasegraph.runtime import running
+    async def work(runtime: Runtime) -> list[int]:
+        return runtime.migrated
 
-    async def run() -> list[int]:
-        async with running(_settings(args), seed=False) as runtime:
-            return runtime.migrated
-
-    applied = asyncio.run(run())
+    applied = _run(args, work)
     print(f"applied migrations {applied}" if applied else "database is up to date")
     return 0
 
 
 def seed(args: argparse.Namespace) -> int:
-    from purchasegraph.runtime import running
+    async def work(runtime: Runtime) -> bool:
+        return runtime.seeded
 
-    async def run() -> bool:
-        async with running(_settings(args), seed=True) as runtime:
-            return runtime.seeded
-
-    print("seeded the demo world" if asyncio.run(run()) else "the demo world was already there")
+    print("seeded the demo world" if _run(args, work, seed=True) else "the demo world was already there")
     return 0
 
 
@@ -102,32 +120,13 @@ def token(args: argparse.Namespace) -> int:
     if args.email is None or args.tenant is not None or args.role:
         print("give EMAIL for a user's token, or --app CLIENT_ID --tenant TENANT --role ROLE", file=sys.stderr)
         return EXIT_USAGE
-    from purchasegraph.db.executor import PoolExecutor
-    from purchasegraph.db.queries.users import fetch_user_by_principal_name
-    from purchasegraph.identity import mint_token
-    from purchasegraph.runtime import running
+    from purchasegraph.demo.tokens import user_token
 
-    async def run() -> str | None:
-        async with running(_settings(args), seed=False) as runtime:
-            # Any tenant's user: a cross-tenant look-up, so the owner's pool.
-            row = await fetch_user_by_principal_name(PoolExecutor(runtime.owner_pool), args.email)
-            if row is None or runtime.jwt_secret is None:
-                return None
-            return mint_token(
-                secret=runtime.jwt_secret,
-                user_id=row["id"],
-                tenant_id=row["tenant_id"],
-                issuer=runtime.settings.jwt_issuer,
-                audience=runtime.settings.jwt_audience,
-                ttl_seconds=args.ttl,
-            )
+    async def work(runtime: Runtime) -> str | None:
+        return await user_token(runtime, args.email, ttl_seconds=args.ttl)
 
-    minted = asyncio.run(run())
-    if minted is None:
-        print(f"no user signs in as {args.email!r} (try `purchasegraph demo-tokens`)", file=sys.stderr)
-        return EXIT_NOT_FOUND
-    print(minted)
-    return 0
+    missing = f"no user signs in as {args.email!r} (try `purchasegraph demo-tokens`)"
+    return _print_token(_run(args, work), missing)
 
 
 # A tenant named by its directory id or its primary domain; the owner's pool, since it may be any.
@@ -144,7 +143,6 @@ def _app_token(args: argparse.Namespace) -> int:
 
     from purchasegraph.db.executor import PoolExecutor
     from purchasegraph.identity import AppRole, mint_app_token
-    from purchasegraph.runtime import running
 
     if args.email is not None or args.tenant is None or not args.role:
         print("--app takes --tenant and at least one --role, and no EMAIL", file=sys.stderr)
@@ -155,39 +153,27 @@ def _app_token(args: argparse.Namespace) -> int:
         print(f"--app must be an application (client) id, a GUID; got {args.app!r}", file=sys.stderr)
         return EXIT_USAGE
 
-    async def run() -> str | None:
-        async with running(_settings(args), seed=False) as runtime:
-            tenant = await PoolExecutor(runtime.owner_pool).fetchrow(SELECT_TENANT_BY_ID_OR_DOMAIN, args.tenant)
-            if tenant is None or runtime.jwt_secret is None:
-                return None
-            return mint_app_token(
-                secret=runtime.jwt_secret,
-                app_id=app_id,
-                tenant_id=tenant["id"],
-                roles=[AppRole(r) for r in args.role],
-                issuer=runtime.settings.jwt_issuer,
-                audience=runtime.settings.jwt_audience,
-                ttl_seconds=args.ttl,
-            )
+    async def work(runtime: Runtime) -> str | None:
+        tenant = await PoolExecutor(runtime.owner_pool).fetchrow(SELECT_TENANT_BY_ID_OR_DOMAIN, args.tenant)
+        if tenant is None or runtime.jwt_secret is None:
+            return None
+        return mint_app_token(
+            secret=runtime.jwt_secret,
+            app_id=app_id,
+            tenant_id=tenant["id"],
+            roles=[AppRole(r) for r in args.role],
+            issuer=runtime.settings.jwt_issuer,
+            audience=runtime.settings.jwt_audience,
+            ttl_seconds=args.ttl,
+        )
 
-    minted = asyncio.run(run())
-    if minted is None:
-        print(f"no tenant has the id or domain {args.tenant!r}", file=sys.stderr)
-        return EXIT_NOT_FOUND
-    print(minted)
-    return 0
+    return _print_token(_run(args, work), f"no tenant has the id or domain {args.tenant!r}")
 
 
 def demo_tokens(args: argparse.Namespace) -> int:
-    from purchasegraph.demo import DemoToken
-    from purchasegraph.demo import demo_tokens as mint_all
-    from purchasegraph.runtime import running
+    from purchasegraph.demo.tokens import demo_tokens as mint_all
 
-    async def run() -> list[DemoToken]:
-        async with running(_settings(args), seed=False) as runtime:
-            return await mint_all(runtime)
-
-    tokens = asyncio.run(run())
+    tokens = _run(args, mint_all)
     if not tokens:
         print("the demo world is not seeded here: run `purchasegraph seed` first", file=sys.stderr)
         return EXIT_NOT_FOUND
@@ -202,17 +188,15 @@ def demo_tokens(args: argparse.Namespace) -> int:
 def sweep(args: argparse.Namespace) -> int:
     from purchasegraph.commerce.lifecycle import sweep as run_sweep
     from purchasegraph.db.executor import PoolExecutor
-    from purchasegraph.runtime import running
 
-    async def run() -> str:
-        async with running(_settings(args), seed=False) as runtime:
-            report = await run_sweep(PoolExecutor(runtime.owner_pool), runtime.processor)
-            return (
-                f"renewed {len(report.renewed)}, renewal failed {len(report.failed)}, "
-                f"statuses stored {report.status_changes}"
-            )
+    async def work(runtime: Runtime) -> str:
+        report = await run_sweep(PoolExecutor(runtime.owner_pool), runtime.processor)
+        return (
+            f"renewed {len(report.renewed)}, renewal failed {len(report.failed)}, "
+            f"statuses stored {report.status_changes}"
+        )
 
-    print(asyncio.run(run()))
+    print(_run(args, work))
     return 0
 
 
@@ -243,18 +227,16 @@ def print_schema(args: argparse.Namespace) -> int:
 def catalogue(args: argparse.Namespace) -> int:
     from purchasegraph.catalogue_listing import ListedProduct, as_json, as_text, read_catalogue
     from purchasegraph.db.executor import PoolExecutor
-    from purchasegraph.runtime import running
 
     market = args.market.upper() if args.market else None
     if market is not None and (len(market) != 2 or not market.isalpha()):
         print(f"--market takes an ISO 3166 alpha-2 country code, e.g. US; got {args.market!r}", file=sys.stderr)
         return EXIT_USAGE
 
-    async def run() -> list[ListedProduct]:
-        async with running(_settings(args), seed=False) as runtime:
-            return await read_catalogue(PoolExecutor(runtime.owner_pool), market=market)
+    async def work(runtime: Runtime) -> list[ListedProduct]:
+        return await read_catalogue(PoolExecutor(runtime.owner_pool), market=market)
 
-    listing = asyncio.run(run())
+    listing = _run(args, work)
     if not listing:
         where = f" with a price in {market}" if market else ""
         print(f"the catalogue has no products{where}", file=sys.stderr)
@@ -266,20 +248,7 @@ def catalogue(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="purchasegraph",
-        description="GraphQL gateway over a self-service purchase system. Without DATABASE_URL it runs "
-        "its own PostgreSQL in a data folder and seeds a demo world.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    def command(name: str, help_: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_, description=help_)
-        sub.add_argument("--data-dir", help="Data folder of the embedded server and dev secret.")
-        return sub
-
-    p = command("serve", "Run the gateway (playground at /graphql).")
+def _serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument(
@@ -291,16 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=1, help="Processes serving requests (default 1); use the cores you have."
     )
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    p.set_defaults(run=serve)
 
-    command("migrate", "Apply pending migrations and exit.").set_defaults(run=migrate)
-    command("seed", "Migrate and seed the demo world (once).").set_defaults(run=seed)
 
-    command("sweep", "Run the lifecycle sweep once: renewals, trial conversions, statuses.").set_defaults(run=sweep)
-
+def _token_options(p: argparse.ArgumentParser) -> None:
     from purchasegraph.identity import AppRole
 
-    p = command("token", "Print a development bearer token for a user, or for an application (--app).")
     p.add_argument("email", nargs="?", help="The user's sign-in name, e.g. paula.purchaser@contoso.example")
     p.add_argument("--app", metavar="CLIENT_ID", help="An application (client) id, a GUID: an app-only token.")
     p.add_argument("--tenant", metavar="TENANT", help="With --app: the application's tenant, by id or domain.")
@@ -313,32 +277,51 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"With --app: an app role it holds, one of {', '.join(r.value for r in AppRole)} (repeat for more).",
     )
     p.add_argument("--ttl", type=int, default=12 * 3600, help="Lifetime in seconds (default 12 h).")
-    p.set_defaults(run=token)
 
-    p = command("demo-tokens", "Print a bearer token for every demo user.")
-    p.add_argument("--json", action="store_true", help="As [{email, tenant, actor, token}].")
-    p.set_defaults(run=demo_tokens)
 
-    p = commands.add_parser(
-        "trusted-documents",
-        help="Build a trusted-documents manifest from .graphql files.",
-        description="Build an Apollo persisted-query manifest (for PURCHASEGRAPH_TRUSTED_DOCUMENTS) from "
-        ".graphql files or folders: one entry per named operation, keyed by the SHA-256 of the text Apollo "
-        "Client sends for it (the manifest Apollo's generate-persisted-query-manifest writes). Every "
-        "operation is validated against the schema first.",
+TRUSTED_DOCUMENTS = (
+    "Build an Apollo persisted-query manifest (for PURCHASEGRAPH_TRUSTED_DOCUMENTS) from .graphql files or "
+    "folders: one entry per named operation, keyed by the SHA-256 of the text Apollo Client sends for it (the "
+    "manifest Apollo's generate-persisted-query-manifest writes). Every operation is validated against the "
+    "schema first."
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="purchasegraph",
+        description="GraphQL gateway over a self-service purchase system. Without DATABASE_URL it runs "
+        "its own PostgreSQL in a data folder and seeds a demo world.",
     )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(
+        name: str, help_: str, run: Callable[[argparse.Namespace], int], description: str | None = None
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_, description=description or help_)
+        if description is None:  # every command but trusted-documents reads the database or its folder
+            sub.add_argument("--data-dir", help="Data folder of the embedded server and dev secret.")
+        sub.set_defaults(run=run)
+        return sub
+
+    _serve_options(command("serve", "Run the gateway (playground at /graphql).", serve))
+    command("migrate", "Apply pending migrations and exit.", migrate)
+    command("seed", "Migrate and seed the demo world (once).", seed)
+    command("sweep", "Run the lifecycle sweep once: renewals, trial conversions, statuses.", sweep)
+    _token_options(
+        command("token", "Print a development bearer token for a user, or for an application (--app).", token)
+    )
+    p = command("demo-tokens", "Print a bearer token for every demo user.", demo_tokens)
+    p.add_argument("--json", action="store_true", help="As [{email, tenant, actor, token}].")
+    help_ = "Build a trusted-documents manifest from .graphql files."
+    p = command("trusted-documents", help_, trusted_documents, TRUSTED_DOCUMENTS)
     p.add_argument("paths", nargs="+", help=".graphql files or folders holding them")
     p.add_argument("-o", "--output", help="Write the manifest here instead of stdout.")
-    p.set_defaults(run=trusted_documents)
-
-    p = command("catalogue", "Print the catalogue this database sells: products, prices per market, links.")
+    p = command("catalogue", "Print the catalogue this database sells: products, prices per market, links.", catalogue)
     p.add_argument("--market", help="Only this market (ISO 3166 alpha-2), with whether self-service is open there.")
     p.add_argument("--json", action="store_true", help="As a JSON list of products.")
-    p.set_defaults(run=catalogue)
-
-    command(
-        "schema", "Print the schema in SDL; `purchasegraph schema > schema.graphql` refreshes the committed copy."
-    ).set_defaults(run=print_schema)
+    help_ = "Print the schema in SDL; `purchasegraph schema > schema.graphql` refreshes the committed copy."
+    command("schema", help_, print_schema)
     return parser
 
 

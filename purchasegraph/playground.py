@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from purchasegraph.db.executor import PoolExecutor
-from purchasegraph.demo import demo_tokens
+from purchasegraph.demo.tokens import demo_tokens
 from purchasegraph.runtime import Runtime
 
 GRAPHIQL_PATH = "/graphql"

@@ -18,7 +18,7 @@ import asyncpg
 from purchasegraph.db.embedded import EmbeddedServer, dev_secret, start_embedded_server
 from purchasegraph.db.migrate import migrate
 from purchasegraph.db.pool import GATEWAY_ROLE, create_pool
-from purchasegraph.db.seed import seed_demo_world
+from purchasegraph.demo.world import seed_demo_world
 from purchasegraph.identity import TokenVerifier
 from purchasegraph.payments import PaymentProcessor, SandboxProcessor
 from purchasegraph.settings import Settings

@@ -33,7 +33,8 @@ from purchasegraph.db.embedded import start_embedded_server
 from purchasegraph.db.executor import ConnectionExecutor
 from purchasegraph.db.migrate import migrate
 from purchasegraph.db.pool import GATEWAY_ROLE, create_pool
-from purchasegraph.db.seed import DEMO_USERS, seed_demo_world
+from purchasegraph.demo.actors import DEMO_USERS
+from purchasegraph.demo.world import seed_demo_world
 from purchasegraph.gateway.authentication import signed_in
 from purchasegraph.identity import AppClaims, AppRole, Claims
 from purchasegraph.payments import SandboxProcessor

@@ -12,14 +12,16 @@ from typing import Any
 import asyncpg
 from strawberry.types import ExecutionResult
 
+from purchasegraph.catalogue import POWER_BI_PRO
 from purchasegraph.context import build_context
 from purchasegraph.db.executor import RequestExecutor
+from purchasegraph.demo.actors import ALEX, CONTOSO, CONTOSO_ID, PAULA
+from purchasegraph.demo.global_ids import GOOD_CARD
 from purchasegraph.gateway.authentication import signed_in
 from purchasegraph.identity import Claims
 from purchasegraph.payments import SandboxProcessor
 from purchasegraph.schema import schema
 from tests.conftest import Api
-from tests.demo import ALEX, CONTOSO, CONTOSO_ID, GOOD_CARD, PAULA, POWER_BI_PRO
 
 # -- purchaseSubscription -----------------------------------------------------------------------
 

@@ -15,11 +15,7 @@ from typing import Any
 
 import pytest
 
-from purchasegraph.db.seed import demo_id, demo_tenant_id
-from purchasegraph.identity import AppRole
-from purchasegraph.schema.ids import decode_id, encode_id
-from tests.conftest import Api
-from tests.demo import (
+from purchasegraph.demo.actors import (
     ALEX,
     CONTOSO,
     CONTOSO_ID,
@@ -28,11 +24,15 @@ from tests.demo import (
     MIA,
     OLGA,
     PAULA,
-    PAULAS_POWER_BI,
-    PAULAS_POWER_BI_UUID,
     PETE,
     WILL,
+    demo_id,
+    demo_tenant_id,
 )
+from purchasegraph.demo.global_ids import PAULAS_POWER_BI, PAULAS_POWER_BI_UUID
+from purchasegraph.identity import AppRole
+from purchasegraph.schema.ids import decode_id, encode_id
+from tests.conftest import Api
 from tests.mutations import mutate, problems
 from tests.test_compiled_reads import agree
 

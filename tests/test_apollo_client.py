@@ -27,8 +27,9 @@ from typing import Any, cast
 import pytest
 
 from purchasegraph.commerce.codes import ErrorCode
+from purchasegraph.demo.actors import PAULA
+from purchasegraph.demo.global_ids import subscription
 from purchasegraph.gateway.errors import RequestCode
-from tests.demo import PAULA, subscription
 from tests.npm import node_for
 from tests.test_http import token_for
 from tests.test_purchase_events import Served, served

@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 
 from purchasegraph.db.clock import clock_offset, clock_server_settings
-from purchasegraph.db.seed import demo_tenant_id
+from purchasegraph.demo.actors import CONTOSO, CONTOSO_ID, demo_tenant_id
 from purchasegraph.settings import settings_from_env
 from tests.conftest import Api
-from tests.demo import CONTOSO, CONTOSO_ID
 from tests.mutations import travel_to
 
 PAT = "pat.partner@adatum-partners.example"

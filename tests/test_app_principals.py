@@ -35,11 +35,12 @@ import jwt
 import pytest
 from graphql import OperationDefinitionNode, parse
 
+from purchasegraph.catalogue import POWER_BI_PRO
 from purchasegraph.cli import main
 from purchasegraph.compiled import run_compiled
 from purchasegraph.context import build_context
 from purchasegraph.db.executor import ConnectionExecutor
-from purchasegraph.db.seed import ADATUM, CONTOSO, LITWARE, POWER_BI_PRO, RITA, WOODGROVE, demo_id, demo_tenant_id
+from purchasegraph.demo.actors import ADATUM, CONTOSO_DOMAIN, LITWARE, RITA, WOODGROVE, demo_id, demo_tenant_id
 from purchasegraph.identity import AppClaims, AppRole, InvalidToken, TokenVerifier, mint_app_token, principal_from
 from purchasegraph.schema import schema
 from purchasegraph.schema.ids import encode_id
@@ -67,7 +68,7 @@ from tests.test_mutation_matrix import (
     start_trial,
 )
 
-CONTOSO_ID = demo_tenant_id(CONTOSO)
+CONTOSO_ID = demo_tenant_id(CONTOSO_DOMAIN)
 ADATUM_ID = demo_tenant_id(ADATUM)
 LITWARE_ID = demo_tenant_id(LITWARE)
 WOODGROVE_ID = demo_tenant_id(WOODGROVE)
@@ -499,7 +500,7 @@ async def test_verify_stays_a_users_verification_and_refuses_an_app_token() -> N
     assert isinstance(await verifier.verify_principal(token), AppClaims)
     with pytest.raises(InvalidToken, match="application token"):
         await verifier.verify(token)
-    user = await verifier.verify(token_for(RITA, CONTOSO))
+    user = await verifier.verify(token_for(RITA, CONTOSO_DOMAIN))
     assert user.user_id == demo_id(f"user:{RITA}")
 
 
@@ -614,7 +615,7 @@ def cli_env(database_url: str, pool: object, monkeypatch: pytest.MonkeyPatch) ->
 
 
 @pytest.mark.usefixtures("cli_env")
-@pytest.mark.parametrize("tenant", [CONTOSO, str(CONTOSO_ID)], ids=["by-domain", "by-id"])
+@pytest.mark.parametrize("tenant", [CONTOSO_DOMAIN, str(CONTOSO_ID)], ids=["by-domain", "by-id"])
 def test_the_token_command_mints_an_app_token(capsys: pytest.CaptureFixture[str], tenant: str) -> None:
     app_id = uuid.uuid4()
     argv = ["token", "--app", str(app_id), "--tenant", tenant, "--role", READ.value, "--role", WRITE.value]
@@ -637,8 +638,10 @@ def test_the_token_command_knows_no_such_tenant(capsys: pytest.CaptureFixture[st
     "argv",
     [
         pytest.param(["token", "--app", str(uuid.uuid4()), "--role", READ.value], id="no-tenant"),
-        pytest.param(["token", "--app", str(uuid.uuid4()), "--tenant", CONTOSO], id="no-role"),
-        pytest.param(["token", "--app", "purchase-tool", "--tenant", CONTOSO, "--role", READ.value], id="not-a-guid"),
+        pytest.param(["token", "--app", str(uuid.uuid4()), "--tenant", CONTOSO_DOMAIN], id="no-role"),
+        pytest.param(
+            ["token", "--app", "purchase-tool", "--tenant", CONTOSO_DOMAIN, "--role", READ.value], id="not-a-guid"
+        ),
         pytest.param(["token", RITA, "--role", READ.value], id="user-with-a-role"),
         pytest.param(["token"], id="nobody"),
     ],
@@ -649,7 +652,7 @@ def test_the_token_command_refuses_a_half_given_principal(argv: list[str]) -> No
 
 def test_the_token_command_refuses_an_unknown_role() -> None:
     with pytest.raises(SystemExit) as exit_:
-        main(["token", "--app", str(uuid.uuid4()), "--tenant", CONTOSO, "--role", "Directory.ReadWrite.All"])
+        main(["token", "--app", str(uuid.uuid4()), "--tenant", CONTOSO_DOMAIN, "--role", "Directory.ReadWrite.All"])
     assert exit_.value.code == 2
 
 

@@ -13,9 +13,8 @@ import datetime
 import pytest
 
 from purchasegraph import identity
-from purchasegraph.db.seed import demo_user_id
+from purchasegraph.demo.actors import ALEX, CONTOSO_ID, demo_user_id
 from purchasegraph.identity import Claims, TokenReason
-from tests.demo import ALEX, CONTOSO_ID
 from tests.test_entra_tokens import (
     KID,
     SIGNING_KEY,

@@ -16,8 +16,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from purchasegraph.demo.actors import ALEX, CONTOSO, CONTOSO_ID, WOODGROVE_ID
 from tests.conftest import Api
-from tests.demo import ALEX, CONTOSO, CONTOSO_ID, WOODGROVE_ID
 from tests.factories import create_tenant
 
 PAGE = """

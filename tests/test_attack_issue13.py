@@ -18,11 +18,12 @@ import asyncpg
 import pytest
 from strawberry.types import ExecutionResult
 
+from purchasegraph.catalogue import POWER_BI_PRO
 from purchasegraph.commerce import billing, purchasing
+from purchasegraph.demo.actors import ALEX, CONTOSO_ID, UNA
 from purchasegraph.payments import SandboxProcessor
 from purchasegraph.schema.ids import encode_id
 from tests.conftest import Api
-from tests.demo import ALEX, CONTOSO_ID, POWER_BI_PRO, UNA
 from tests.factories import INSERT_USER, create_tenant
 from tests.mutations import execute_as, mutate
 from tests.test_license_workflow import (

@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from purchasegraph.db.seed import demo_user_id
-from tests.demo import ALEX, CONTOSO, DANA, WILL
+from purchasegraph.demo.actors import ALEX, CONTOSO, DANA, WILL, demo_user_id
 from tests.test_http import gateway_settings, serving, token_for
 
 TENANT_NAME = "query Name($t: ID!) { tenant(id: $t) { name } viewer { user { displayName } } }"

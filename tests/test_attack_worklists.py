@@ -11,9 +11,9 @@ import pytest
 
 from purchasegraph.commerce.lifecycle import sweep
 from purchasegraph.db.executor import ConnectionExecutor
+from purchasegraph.demo.actors import ALEX, CONTOSO
 from purchasegraph.settings import ThrottleSettings
 from tests.conftest import Api
-from tests.demo import ALEX, CONTOSO
 from tests.test_http import gateway_settings, serving, token_for
 
 ALEX_AT = ("alex.admin@contoso.example", "contoso.example")
@@ -67,7 +67,8 @@ async def test_an_instant_beyond_the_utc_range_is_not_a_server_error_over_http(
 # ---------------------------------------------------------------------------------------------
 # A cancellation request outlives its subscription's deletion by the lifecycle
 
-from tests.demo import CONTOSO_ID, PAULA, PAULAS_POWER_BI_UUID  # noqa: E402
+from purchasegraph.demo.actors import CONTOSO_ID, PAULA  # noqa: E402
+from purchasegraph.demo.global_ids import PAULAS_POWER_BI_UUID  # noqa: E402
 from tests.mutations import mutate  # noqa: E402
 from tests.test_admin_worklists import ANSWER, REQUESTS, ask_paula  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Who sees what of the demo world: the actor x query matrix (DOMAIN.md, "Actors"; purchasegraph.policy).
 
-Every expectation here is written down from ``purchasegraph/db/seed.py`` (the table
+Every expectation here is written down from ``purchasegraph/demo/history.py`` (the table
 ``CONTOSO_SUBSCRIPTIONS`` below transcribes it, and the first test checks that transcription against
 the database with plain SQL), never read back from the API under test.
 
@@ -25,12 +25,22 @@ import pytest
 from graphql import OperationDefinitionNode, OperationType, parse
 from strawberry.types import ExecutionResult
 
+from purchasegraph.catalogue import (
+    POWER_APPS_PER_USER,
+    POWER_AUTOMATE_PER_USER,
+    POWER_AUTOMATE_RPA,
+    POWER_BI_PREMIUM,
+    POWER_BI_PRO,
+    PROJECT_PLAN_3,
+    VISIO_PLAN_1,
+    VISIO_PLAN_2,
+)
 from purchasegraph.compiled import run_compiled
-from purchasegraph.db.seed import (
+from purchasegraph.demo.actors import (
     ADATUM,
     ALEX,
     BEA,
-    CONTOSO,
+    CONTOSO_DOMAIN,
     DANA,
     DEMO_USERS,
     FABRIKAM,
@@ -46,19 +56,11 @@ from purchasegraph.db.seed import (
     PAULA,
     PETE,
     PETRA,
-    POWER_APPS_PER_USER,
-    POWER_AUTOMATE_PER_USER,
-    POWER_AUTOMATE_RPA,
-    POWER_BI_PREMIUM,
-    POWER_BI_PRO,
-    PROJECT_PLAN_3,
     RAJ,
     RITA,
     SAM,
     TESS,
     UNA,
-    VISIO_PLAN_1,
-    VISIO_PLAN_2,
     WILL,
     WOODGROVE,
     demo_id,
@@ -106,7 +108,7 @@ async def test_the_engine_answers_the_matrix_reads_of_a_tenant_and_a_node(
 
 
 # ---------------------------------------------------------------------------------------------
-# The demo world, as seed.py builds it
+# The demo world, as purchasegraph.demo.history records it
 
 
 def tenant_uuid(domain: str) -> uuid.UUID:
@@ -117,14 +119,14 @@ def user_uuid(upn: str) -> uuid.UUID:
     return demo_id(f"user:{upn}")
 
 
-CONTOSO_ID = tenant_uuid(CONTOSO)
+CONTOSO_ID = tenant_uuid(CONTOSO_DOMAIN)
 WOODGROVE_ID = tenant_uuid(WOODGROVE)
 FABRIKAM_ID = tenant_uuid(FABRIKAM)
 ADATUM_ID = tenant_uuid(ADATUM)
 LITWARE_ID = tenant_uuid(LITWARE)
 CONTOSO_GID = encode_id("Tenant", CONTOSO_ID)
 
-CONTOSO_USERS = frozenset(u.user_principal_name for u in DEMO_USERS if u.tenant_domain == CONTOSO)
+CONTOSO_USERS = frozenset(u.user_principal_name for u in DEMO_USERS if u.tenant_domain == CONTOSO_DOMAIN)
 ALL_PRODUCTS = frozenset(
     {
         POWER_APPS_PER_USER,
@@ -137,7 +139,7 @@ ALL_PRODUCTS = frozenset(
         VISIO_PLAN_2,
     }
 )
-# seed._policies: three explicit rows at Contoso; every other product is ENABLED by default.
+# history.POLICY_CHANGES: three explicit rows at Contoso; every other product is ENABLED by default.
 CONTOSO_POLICIES = dict.fromkeys(ALL_PRODUCTS, "ENABLED") | {
     PROJECT_PLAN_3: "DISABLED",
     VISIO_PLAN_1: "ONLY_TRIALS_WITHOUT_PAYMENT_METHOD",
@@ -148,7 +150,7 @@ USABLE_STATUSES = frozenset({"trial", "active", "expired"})
 
 @dataclass(frozen=True)
 class SeededSubscription:
-    """One of Contoso's subscriptions in seed._contoso."""
+    """One of Contoso's subscriptions in history.PURCHASES."""
 
     label: str
     product_id: str
@@ -638,10 +640,12 @@ async def test_partner_sees_nothing_of_a_customer_whose_relationship_expired(api
 
 
 PARTNER_RELATIONSHIPS = "query($t: ID!) { tenant(id: $t) { partnerRelationships { id status inForce } } }"
-# seed._directory: Adatum's relationship with Contoso is active, Litware's expired 5 days ago.
-ADATUM_FOR_CONTOSO = encode_id("PartnerRelationship", demo_id(f"partner_relationship:{ADATUM}->{CONTOSO}"), CONTOSO_ID)
+# history.PARTNERSHIPS: Adatum's relationship with Contoso is active, Litware's expired 5 days ago.
+ADATUM_FOR_CONTOSO = encode_id(
+    "PartnerRelationship", demo_id(f"partner_relationship:{ADATUM}->{CONTOSO_DOMAIN}"), CONTOSO_ID
+)
 LITWARE_FOR_CONTOSO = encode_id(
-    "PartnerRelationship", demo_id(f"partner_relationship:{LITWARE}->{CONTOSO}"), CONTOSO_ID
+    "PartnerRelationship", demo_id(f"partner_relationship:{LITWARE}->{CONTOSO_DOMAIN}"), CONTOSO_ID
 )
 
 
@@ -806,7 +810,7 @@ query($id: ID!) { node(id: $id) { ... on Subscription {
 
 async def test_purchaser_sees_the_card_her_own_subscription_is_billed_to(api: Api) -> None:
     data = await api.data(PAYMENT_METHOD_OF, as_user=PAULA, variables={"id": PAULAS_POWER_BI.gid})
-    # seed._contoso: Paula's current Visa (her replaced Mastercard no longer pays anything).
+    # history.CARDS: Paula's current Visa (her replaced Mastercard no longer pays anything).
     assert data["node"] == {
         "quantity": 10,
         "purchaser": {"displayName": "Paula Purchaser"},
@@ -933,7 +937,7 @@ async def test_anonymous_caller_sees_only_the_public_catalogue(api: Api) -> None
     assert {p["productId"] for p in data["products"]} == ALL_PRODUCTS
     assert all(p["id"] == encode_id("Product", p["productId"]) for p in data["products"])
     power_bi_pro = next(p for p in data["products"] if p["productId"] == POWER_BI_PRO)
-    # seed._PRICES: self-service and central list prices may differ.
+    # catalogue.PRICES: self-service and central list prices may differ.
     assert {p["channel"]: p["unitPrice"] for p in power_bi_pro["prices"]} == {
         "SELF_SERVICE": {"amount": "10.00", "currency": "USD"},
         "CENTRAL": {"amount": "9.99", "currency": "USD"},
@@ -1023,7 +1027,7 @@ async def test_ending_a_partner_relationship_takes_effect_on_the_next_request(ap
     await api.conn.execute(
         "UPDATE partner_relationships SET status = 'terminated' WHERE tenant_id = $1 AND id = $2",
         CONTOSO_ID,
-        demo_id(f"partner_relationship:{ADATUM}->{CONTOSO}"),
+        demo_id(f"partner_relationship:{ADATUM}->{CONTOSO_DOMAIN}"),
     )
     assert (await api.data(TENANT, as_user=PAT, variables={"id": CONTOSO_GID}))["tenant"] is None
     assert await node_as(api, PAT, PAULAS_POWER_BI.gid) is None

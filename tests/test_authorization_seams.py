@@ -15,9 +15,34 @@ from typing import Any
 import asyncpg
 import pytest
 
+from purchasegraph.catalogue import POWER_BI_PRO
 from purchasegraph.context import build_context
 from purchasegraph.db.executor import RequestExecutor
-from purchasegraph.db.seed import ADATUM, LITWARE, demo_id, demo_tenant_id, demo_user_id
+from purchasegraph.demo.actors import (
+    ADATUM,
+    ALEX,
+    CONTOSO,
+    CONTOSO_ID,
+    GUS,
+    LEE,
+    LITWARE,
+    PAULA,
+    SAM,
+    UNA,
+    WILL,
+    WOODGROVE_ID,
+    demo_id,
+    demo_tenant_id,
+    demo_user_id,
+)
+from purchasegraph.demo.global_ids import (
+    GOOD_CARD,
+    PAULAS_POWER_BI,
+    PAULAS_POWER_BI_UUID,
+    SAMS_VISIO_DISABLED,
+    subscription,
+    user,
+)
 from purchasegraph.gateway.authentication import signed_in
 from purchasegraph.gateway.errors import RequestCode, RequestError
 from purchasegraph.identity import Claims
@@ -26,25 +51,6 @@ from purchasegraph.policy import HIDDEN_ACTOR_NAME
 from purchasegraph.schema import schema
 from purchasegraph.schema.ids import decode_id, encode_id
 from tests.conftest import Api
-from tests.demo import (
-    ALEX,
-    CONTOSO,
-    CONTOSO_ID,
-    GOOD_CARD,
-    GUS,
-    LEE,
-    PAULA,
-    PAULAS_POWER_BI,
-    PAULAS_POWER_BI_UUID,
-    POWER_BI_PRO,
-    SAM,
-    SAMS_VISIO_DISABLED,
-    UNA,
-    WILL,
-    WOODGROVE_ID,
-    subscription,
-    user,
-)
 from tests.factories import INSERT_ROLE, create_tenant
 from tests.mutations import add, assign, holders, mutate, problems, read, remove, travel_to, unassign
 

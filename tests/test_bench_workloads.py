@@ -16,9 +16,9 @@ import pytest
 from graphql import parse, validate
 
 from bench.paging import Body, Post, cursor_before_page
+from purchasegraph.demo.actors import ALEX, CONTOSO
 from purchasegraph.schema import schema
 from tests.conftest import Api
-from tests.demo import ALEX, CONTOSO
 
 WORKLOADS = Path(__file__).parent.parent / "bench" / "workloads"
 DOCUMENTS = sorted(WORKLOADS.rglob("*.graphql"))

@@ -7,29 +7,13 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from purchasegraph.catalogue import POWER_BI_PRO, VISIO_PLAN_1
 from purchasegraph.commerce.lifecycle import sweep
 from purchasegraph.db.executor import ConnectionExecutor
-from purchasegraph.db.seed import demo_id, demo_user_id
+from purchasegraph.demo.actors import ALEX, CONTOSO_ID, DANA, GUS, LEE, PAULA, PETE, UNA, WILL, demo_id, demo_user_id
+from purchasegraph.demo.global_ids import DANAS_PREMIUM, GOOD_CARD, PAULAS_POWER_BI, PAULAS_POWER_BI_UUID, user
 from purchasegraph.schema.ids import decode_id, encode_id
 from tests.conftest import Api
-from tests.demo import (
-    ALEX,
-    CONTOSO_ID,
-    DANA,
-    DANAS_PREMIUM,
-    GOOD_CARD,
-    GUS,
-    LEE,
-    PAULA,
-    PAULAS_POWER_BI,
-    PAULAS_POWER_BI_UUID,
-    PETE,
-    POWER_BI_PRO,
-    UNA,
-    VISIO_PLAN_1,
-    WILL,
-    user,
-)
 from tests.mutations import SUBSCRIPTION, assign, holders, mutate, problems, purchase, read, travel_to
 
 POWER_APPS = "CFQ7TTC0LH2H"  # no trial

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
+from purchasegraph.catalogue import POWER_BI_PRO, VISIO_PLAN_1
 from purchasegraph.commerce.lifecycle import sweep
 from purchasegraph.db.executor import ConnectionExecutor
+from purchasegraph.demo.actors import CONTOSO_ID, PAULA
 from purchasegraph.schema.ids import decode_uuid, encode_id
 from tests.conftest import Api
-from tests.demo import CONTOSO_ID, PAULA, POWER_BI_PRO, VISIO_PLAN_1
 from tests.mutations import mutate, problems, purchase, travel_to
 
 ADD_CARD = """

@@ -23,19 +23,20 @@ import pytest
 from graphql import OperationDefinitionNode, parse
 
 from purchasegraph import catalogue
+from purchasegraph.catalogue import POWER_BI_PRO
 from purchasegraph.checkout import CONSUMER_MAIL_DOMAINS
 from purchasegraph.cli import main
 from purchasegraph.compiled import run_compiled
 from purchasegraph.context import build_context
 from purchasegraph.db.executor import ConnectionExecutor
 from purchasegraph.db.migrate import load_migrations, migrate
+from purchasegraph.demo.actors import CONTOSO_ID, GUS, OLGA, PAULA
 from purchasegraph.identity import AppClaims, AppRole
 from purchasegraph.schema import schema
 from purchasegraph.schema.ids import encode_id
 from purchasegraph.settings import Settings
 from purchasegraph.viewer import load_app
 from tests.conftest import ACT_FOR_TENANT, ENTER_GATEWAY_ROLE, LEAVE_GATEWAY_ROLE, Api
-from tests.demo import CONTOSO_ID, GUS, OLGA, PAULA, POWER_BI_PRO
 from tests.test_http import SECRET, serving, token_for
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,11 +20,11 @@ import pytest
 
 from purchasegraph.commerce.lifecycle import sweep
 from purchasegraph.db.executor import ConnectionExecutor
-from purchasegraph.db.seed import demo_id
+from purchasegraph.demo.actors import ALEX, CONTOSO_ID, PAULA, PETE, demo_id
+from purchasegraph.demo.global_ids import PETES_PROJECT_EXPIRED
 from purchasegraph.schema import schema
 from purchasegraph.schema.ids import decode_uuid
 from tests.conftest import Api
-from tests.demo import ALEX, CONTOSO_ID, PAULA, PETE, PETES_PROJECT_EXPIRED
 from tests.mutations import PURCHASE, add, card_token_of, mutate, problems, purchase, purchase_input, remove, travel_to
 
 UTC = datetime.UTC

@@ -23,9 +23,9 @@ from graphql import (
     visit,
 )
 
+from purchasegraph.demo.actors import ALEX, CONTOSO, PAULA
 from purchasegraph.schema import schema
 from tests.conftest import Api
-from tests.demo import ALEX, CONTOSO, PAULA
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -21,12 +21,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
+from purchasegraph.catalogue import POWER_BI_PRO
 from purchasegraph.db import ordering as sortables
 from purchasegraph.db.ordering import Sortable
-from purchasegraph.db.seed import demo_user_id
+from purchasegraph.demo.actors import (
+    ALEX,
+    CONTOSO,
+    CONTOSO_ID,
+    GUS,
+    LEE,
+    MIA,
+    OLGA,
+    PAULA,
+    WILL,
+    WOODGROVE_ID,
+    demo_user_id,
+)
 from purchasegraph.schema.ids import encode_id
 from tests.conftest import Api
-from tests.demo import ALEX, CONTOSO, CONTOSO_ID, GUS, LEE, MIA, OLGA, PAULA, POWER_BI_PRO, WILL, WOODGROVE_ID
 from tests.mutations import purchase
 
 WORKLOADS = Path(__file__).parent.parent / "bench" / "workloads"

@@ -17,22 +17,23 @@ from typing import Any
 
 import pytest
 
-from purchasegraph.db.seed import DEMO_USERS, demo_id, demo_user_id
-from purchasegraph.schema.ids import decode_id, encode_id
-from tests.conftest import Api
-from tests.demo import (
+from purchasegraph.catalogue import POWER_BI_PRO, VISIO_PLAN_1
+from purchasegraph.demo.actors import (
     ALEX,
     CONTOSO,
     CONTOSO_ID,
     DANA,
+    DEMO_USERS,
     GUS,
     LEE,
     OLGA,
     PAULA,
-    PAULAS_POWER_BI,
-    POWER_BI_PRO,
-    VISIO_PLAN_1,
+    demo_id,
+    demo_user_id,
 )
+from purchasegraph.demo.global_ids import PAULAS_POWER_BI
+from purchasegraph.schema.ids import decode_id, encode_id
+from tests.conftest import Api
 from tests.test_app_principals import ACTORS, AppActor, as_app, compiled_as_app
 from tests.test_authorization_matrix import NODE_SAMPLES
 from tests.test_compiled_reads import VIEWERS, reads

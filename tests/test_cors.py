@@ -31,9 +31,9 @@ from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
 from purchasegraph.app import create_app
+from purchasegraph.demo.actors import ALEX, CONTOSO, MIA, PAULA
 from purchasegraph.gateway.cors import ALLOWED_HEADERS, EXPOSED_HEADERS, PREFLIGHT_MAX_AGE
 from purchasegraph.settings import Settings, ThrottleSettings, settings_from_env
-from tests.demo import ALEX, CONTOSO, MIA, PAULA
 from tests.live_server import Live, live_server
 from tests.mutations import purchase_input
 from tests.test_http import SECRET, serving, token_for

@@ -18,11 +18,13 @@ import httpx
 import pytest
 
 from purchasegraph.app import create_app
+from purchasegraph.catalogue import POWER_BI_PRO
 from purchasegraph.db.embedded import start_embedded_server
+from purchasegraph.demo.actors import ALEX, CONTOSO, PAULA
+from purchasegraph.demo.global_ids import GOOD_CARD
 from purchasegraph.payments import Charge, SandboxProcessor
 from purchasegraph.schema.ids import decode_uuid
 from purchasegraph.settings import Settings, ThrottleSettings
-from tests.demo import ALEX, CONTOSO, GOOD_CARD, PAULA, POWER_BI_PRO
 from tests.live_server import live_server
 from tests.mutations import PURCHASE
 from tests.test_http import SECRET, token_for

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from purchasegraph.db.seed import DEMO_USERS, demo_tenant_id
+from purchasegraph.demo.actors import DEMO_USERS, demo_tenant_id
 from tests.conftest import Api
 
 PRODUCTS = [

@@ -35,11 +35,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
-from purchasegraph.db.seed import DEMO_USERS, demo_id, demo_tenant_id, demo_user_id
+from purchasegraph.catalogue import POWER_BI_PRO
+from purchasegraph.demo.actors import ALEX, CONTOSO, DEMO_USERS, WILL, demo_id, demo_tenant_id, demo_user_id
+from purchasegraph.demo.global_ids import PAULAS_POWER_BI
 from purchasegraph.identity import AppRole, mint_app_token, mint_token
 from purchasegraph.schema import schema
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, ThrottleSettings, settings_from_env
-from tests.demo import ALEX, CONTOSO, PAULAS_POWER_BI, POWER_BI_PRO, WILL
 from tests.read_queries import ReadDocument, World, read_documents
 from tests.test_http import SECRET, gateway_settings, serving
 

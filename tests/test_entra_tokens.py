@@ -39,7 +39,7 @@ from websockets.typing import Subprotocol
 from purchasegraph import identity
 from purchasegraph.app import create_app
 from purchasegraph.cli import main
-from purchasegraph.db.seed import demo_user_id
+from purchasegraph.demo.actors import ALEX, CONTOSO, CONTOSO_ID, DANA, WOODGROVE_ID, demo_user_id
 from purchasegraph.events.hub import EventHub
 from purchasegraph.events.stream import Connection, StreamContext, StreamError
 from purchasegraph.identity import (
@@ -55,7 +55,6 @@ from purchasegraph.identity import (
 )
 from purchasegraph.runtime import Runtime
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings, settings_from_env
-from tests.demo import ALEX, CONTOSO, CONTOSO_ID, DANA, WOODGROVE_ID
 from tests.live_server import live_server
 from tests.test_purchase_events import PURCHASE_EVENTS
 

@@ -6,10 +6,9 @@ from typing import Any
 
 import pytest
 
-from purchasegraph.db.seed import demo_tenant_id, demo_user_id
+from purchasegraph.demo.actors import ALEX, CONTOSO, demo_tenant_id, demo_user_id
 from purchasegraph.schema.ids import encode_id
 from tests.conftest import Api
-from tests.demo import ALEX, CONTOSO
 
 FILTERED = """
 query ($t: ID!, $channel: ChannelFilter!, $product: String, $status: [SubscriptionStatus!], $purchaser: ID) {

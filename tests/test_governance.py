@@ -9,14 +9,11 @@ from typing import Any
 
 import pytest
 
-from purchasegraph.db.seed import demo_id, demo_tenant_id, demo_user_id
-from purchasegraph.gateway.errors import RequestCode, RequestError
-from tests.conftest import Api
-from tests.demo import (
+from purchasegraph.catalogue import POWER_BI_PRO, VISIO_PLAN_1
+from purchasegraph.demo.actors import (
     ALEX,
     CONTOSO_ID,
     DANA,
-    GOOD_CARD,
     GUS,
     LEE,
     MIA,
@@ -24,21 +21,27 @@ from tests.demo import (
     OLGA,
     OLIVIA,
     PAULA,
-    PAULAS_POWER_BI,
-    PAULAS_POWER_BI_UUID,
     PETE,
-    PETES_PROJECT_EXPIRED,
-    PETES_RPA_DELETED,
-    POWER_BI_PRO,
     SAM,
-    SAMS_VISIO_DISABLED,
     UNA,
-    VISIO_PLAN_1,
     WILL,
     WOODGROVE_ID,
+    demo_id,
+    demo_tenant_id,
+    demo_user_id,
+)
+from purchasegraph.demo.global_ids import (
+    GOOD_CARD,
+    PAULAS_POWER_BI,
+    PAULAS_POWER_BI_UUID,
+    PETES_PROJECT_EXPIRED,
+    PETES_RPA_DELETED,
+    SAMS_VISIO_DISABLED,
     subscription,
     user,
 )
+from purchasegraph.gateway.errors import RequestCode, RequestError
+from tests.conftest import Api
 from tests.mutations import (
     SUBSCRIPTION,
     add,

@@ -22,10 +22,12 @@ from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
 from graphql import GraphQLError
 
+from purchasegraph.catalogue import POWER_BI_PRO
 from purchasegraph.commerce.codes import ErrorCode
+from purchasegraph.demo.actors import CONTOSO, PAULA
+from purchasegraph.demo.global_ids import GOOD_CARD, subscription
 from purchasegraph.gateway.errors import RequestCode
 from purchasegraph.identity import TokenReason
-from tests.demo import CONTOSO, GOOD_CARD, PAULA, POWER_BI_PRO, subscription
 from tests.test_http import token_for
 from tests.test_purchase_events import Served, served
 

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from purchasegraph.demo.actors import CONTOSO
 from purchasegraph.settings import Settings
-from tests.demo import CONTOSO
 from tests.test_http import SECRET, serving, token_for
 
 GQL = "application/graphql-response+json"

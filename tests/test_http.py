@@ -17,7 +17,7 @@ from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from purchasegraph.app import create_app
-from purchasegraph.db.seed import demo_tenant_id, demo_user_id
+from purchasegraph.demo.actors import demo_tenant_id, demo_user_id
 from purchasegraph.identity import mint_token, user_token_claims
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings
 

@@ -19,8 +19,9 @@ import httpx
 import pytest
 
 from purchasegraph.db import ordering as sortables
+from purchasegraph.demo.actors import ALEX, CONTOSO, PAULA, WOODGROVE_ID
+from purchasegraph.demo.global_ids import PAULAS_POWER_BI
 from purchasegraph.settings import Settings
-from tests.demo import ALEX, CONTOSO, PAULA, PAULAS_POWER_BI, WOODGROVE_ID
 from tests.mutations import purchase_input
 from tests.test_http import SECRET, serving, token_for
 

@@ -50,11 +50,24 @@ from hypothesis import strategies as st
 
 from purchasegraph.app import create_app
 from purchasegraph.db import ordering as sortables
-from purchasegraph.db.seed import demo_id, demo_tenant_id, demo_user_id
+from purchasegraph.demo.actors import (
+    ALEX,
+    CONTOSO_ID,
+    DANA,
+    GUS,
+    OLGA,
+    PAULA,
+    PETE,
+    SAM,
+    WILL,
+    WOODGROVE_ID,
+    demo_id,
+    demo_tenant_id,
+    demo_user_id,
+)
 from purchasegraph.schema import build_schema
 from purchasegraph.schema.ids import encode_id
 from purchasegraph.settings import Settings
-from tests.demo import ALEX, CONTOSO_ID, DANA, GUS, OLGA, PAULA, PETE, SAM, WILL, WOODGROVE_ID
 from tests.drawing import drawn
 from tests.test_http import SECRET, token_for
 

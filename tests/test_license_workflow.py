@@ -12,11 +12,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from purchasegraph.db.seed import demo_id
-from purchasegraph.identity import AppRole
-from purchasegraph.schema.ids import decode_id, encode_id
-from tests.conftest import Api
-from tests.demo import (
+from purchasegraph.catalogue import POWER_BI_PRO, VISIO_PLAN_1
+from purchasegraph.demo.actors import (
     ALEX,
     CONTOSO,
     CONTOSO_ID,
@@ -26,15 +23,15 @@ from tests.demo import (
     NOAH,
     OLGA,
     PAULA,
-    PAULAS_POWER_BI,
-    POWER_BI_PRO,
     TESS,
     UNA,
-    VISIO_PLAN_1,
     WILL,
-    subscription,
-    user,
+    demo_id,
 )
+from purchasegraph.demo.global_ids import PAULAS_POWER_BI, subscription, user
+from purchasegraph.identity import AppRole
+from purchasegraph.schema.ids import decode_id, encode_id
+from tests.conftest import Api
 from tests.mutations import mutate, problems
 
 BEA = "bea.billing@contoso.example"

@@ -11,7 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.demo import ALEX, CONTOSO, POWER_BI_PRO, TESS, UNA, subscription, user
+from purchasegraph.catalogue import POWER_BI_PRO
+from purchasegraph.demo.actors import ALEX, CONTOSO, TESS, UNA
+from purchasegraph.demo.global_ids import subscription, user
 from tests.test_http import gateway_settings, serving, token_for
 
 CENTRAL_POWER_BI = subscription("contoso-central-power-bi-pro")

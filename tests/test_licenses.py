@@ -9,34 +9,37 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from purchasegraph.db.seed import demo_id, demo_user_id
-from purchasegraph.gateway.errors import RequestCode, RequestError
-from purchasegraph.payments import SandboxProcessor
-from purchasegraph.schema.ids import decode_uuid, encode_id
-from tests.conftest import Api
-from tests.demo import (
+from purchasegraph.catalogue import POWER_BI_PRO
+from purchasegraph.demo.actors import (
     ALEX,
     CONTOSO_ID,
     DANA,
-    DANAS_PREMIUM,
     LEE,
     OLGA,
     OLIVIA,
     PAULA,
-    PAULAS_POWER_BI,
-    PAULAS_POWER_BI_UUID,
     PETE,
-    PETES_PROJECT_EXPIRED,
-    PETES_RPA_DELETED,
-    POWER_BI_PRO,
     RAJ,
     SAM,
-    SAMS_VISIO_DISABLED,
     TESS,
     UNA,
     WOODGROVE_ID,
+    demo_id,
+    demo_user_id,
+)
+from purchasegraph.demo.global_ids import (
+    DANAS_PREMIUM,
+    PAULAS_POWER_BI,
+    PAULAS_POWER_BI_UUID,
+    PETES_PROJECT_EXPIRED,
+    PETES_RPA_DELETED,
+    SAMS_VISIO_DISABLED,
     user,
 )
+from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.payments import SandboxProcessor
+from purchasegraph.schema.ids import decode_uuid, encode_id
+from tests.conftest import Api
 from tests.factories import INSERT_USER, add_subscriptions, create_tenant
 from tests.mutations import (
     ASSIGN,

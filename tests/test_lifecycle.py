@@ -8,9 +8,10 @@ from typing import Any
 
 from purchasegraph.commerce.lifecycle import sweep
 from purchasegraph.db.executor import ConnectionExecutor
+from purchasegraph.demo.actors import CONTOSO_ID, PAULA
+from purchasegraph.demo.global_ids import PAULAS_POWER_BI_UUID
 from purchasegraph.schema.ids import decode_uuid, encode_id
 from tests.conftest import Api
-from tests.demo import CONTOSO_ID, PAULA, PAULAS_POWER_BI_UUID
 from tests.mutations import card_token_of, travel_to
 
 STATUS = "query ($id: ID!) { node(id: $id) { ... on Subscription { status expiresAt quantity isTrial } } }"

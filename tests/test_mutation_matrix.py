@@ -51,10 +51,12 @@ from typing import Any
 
 import pytest
 
-from purchasegraph.db.seed import (
+from purchasegraph.catalogue import POWER_BI_PRO, PROJECT_PLAN_3
+from purchasegraph.demo.actors import (
     ADATUM,
     ALEX,
     BEA,
+    CONTOSO_ID,
     DANA,
     GUS,
     LEE,
@@ -65,8 +67,6 @@ from purchasegraph.db.seed import (
     PAT,
     PAULA,
     PETE,
-    POWER_BI_PRO,
-    PROJECT_PLAN_3,
     RITA,
     SAM,
     TESS,
@@ -76,9 +76,9 @@ from purchasegraph.db.seed import (
     demo_tenant_id,
     demo_user_id,
 )
+from purchasegraph.demo.global_ids import GOOD_CARD
 from purchasegraph.schema.ids import encode_id
 from tests.conftest import Api
-from tests.demo import CONTOSO_ID, GOOD_CARD
 
 ADATUM_ID = demo_tenant_id(ADATUM)
 LITWARE_ID = demo_tenant_id(LITWARE)

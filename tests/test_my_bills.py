@@ -22,13 +22,26 @@ import asyncpg
 import httpx
 import pytest
 
-from purchasegraph.db.seed import ALEX, GUS, LEE, LIA, OLGA, PAT, PAULA, PETE, RITA, SAM, demo_id
+from purchasegraph.demo.actors import (
+    ALEX,
+    CONTOSO_ID,
+    GUS,
+    LEE,
+    LIA,
+    OLGA,
+    PAT,
+    PAULA,
+    PETE,
+    RITA,
+    SAM,
+    WOODGROVE_ID,
+    demo_id,
+)
 from purchasegraph.gateway.invoice_page import render_invoice
 from purchasegraph.identity import AppRole, mint_app_token
 from purchasegraph.schema.ids import encode_id
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings, ThrottleSettings
 from tests.conftest import Api, DemoUserIds
-from tests.demo import CONTOSO_ID, WOODGROVE_ID
 from tests.test_app_principals import ACTORS, as_app, compiled_as_app
 from tests.test_compiled_roots import agree
 from tests.test_http import SECRET, gateway_settings, serving, token_for

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from purchasegraph.db.seed import ALEX, BEA, GUS, LEE, LIA, OLGA, PAT, PAULA, PETE, RITA, SAM
+from purchasegraph.demo.actors import ALEX, BEA, GUS, LEE, LIA, OLGA, PAT, PAULA, PETE, RITA, SAM
 from purchasegraph.schema.ids import encode_id
 from tests.conftest import Api, DemoUserIds
 from tests.mutations import mutate, problems

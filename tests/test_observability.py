@@ -14,12 +14,14 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from purchasegraph.catalogue import POWER_BI_PRO
+from purchasegraph.demo.actors import ALEX, CONTOSO
+from purchasegraph.demo.global_ids import GOOD_CARD
 from purchasegraph.identity import mint_token
 from purchasegraph.observability import metrics
 from purchasegraph.observability.logs import JsonFormatter, TextFormatter, scrub
 from purchasegraph.observability.tracing import NoTracing, request_tracing
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings, ThrottleSettings, settings_from_env
-from tests.demo import ALEX, CONTOSO, GOOD_CARD, POWER_BI_PRO
 from tests.factories import TenantRows, create_tenant
 from tests.mutations import PURCHASE
 from tests.test_compiled_reads import RELAY

@@ -23,12 +23,16 @@ import pytest
 from graphql import OperationDefinitionNode, parse
 
 from purchasegraph.compiled import run_compiled
-from purchasegraph.db.seed import (
+from purchasegraph.demo.actors import (
     ADATUM,
+    ALEX,
     AMANI,
-    CONTOSO,
+    CONTOSO_DOMAIN,
+    GUS,
     KINSHASA,
     LITWARE,
+    OLGA,
+    PAULA,
     PROSEWARE,
     ROSA,
     WOODGROVE,
@@ -43,13 +47,12 @@ from purchasegraph.schema import schema
 from purchasegraph.schema.ids import encode_id
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, QueryLimits
 from tests.conftest import Api
-from tests.demo import ALEX, GUS, OLGA, PAULA
 from tests.test_http import SECRET, gateway_settings, serving, token_for
 from tests.test_mutation_matrix import ERRORS
 
 PAT = "pat.partner@adatum-partners.example"
 LIA = "lia.partner@litware-partners.example"
-CONTOSO_ID = demo_tenant_id(CONTOSO)
+CONTOSO_ID = demo_tenant_id(CONTOSO_DOMAIN)
 ADATUM_ID = demo_tenant_id(ADATUM)
 LITWARE_ID = demo_tenant_id(LITWARE)
 WOODGROVE_ID = demo_tenant_id(WOODGROVE)
@@ -279,16 +282,16 @@ query ($id: ID!) {
 }
 """
 REACHES = {
-    ALEX: {CONTOSO},
-    PAULA: {CONTOSO},
-    GUS: {CONTOSO},
+    ALEX: {CONTOSO_DOMAIN},
+    PAULA: {CONTOSO_DOMAIN},
+    GUS: {CONTOSO_DOMAIN},
     OLGA: {WOODGROVE},
-    PAT: {ADATUM, CONTOSO},
+    PAT: {ADATUM, CONTOSO_DOMAIN},
     ROSA: {PROSEWARE, KINSHASA},
     LIA: {LITWARE},
     None: set(),
 }
-DOMAINS = [CONTOSO, WOODGROVE, KINSHASA, LITWARE, "unknown.example", ""]
+DOMAINS = [CONTOSO_DOMAIN, WOODGROVE, KINSHASA, LITWARE, "unknown.example", ""]
 
 
 @pytest.mark.parametrize("user", list(REACHES), ids=lambda u: u or "anonymous")
@@ -310,7 +313,7 @@ async def test_a_tenant_by_domain_is_scoped_exactly_like_by_id(api: Api, user: s
 @pytest.mark.parametrize(
     ("claims", "reached"),
     [
-        (app(ADATUM_ID, AppRole.READ_ALL), {ADATUM, CONTOSO}),
+        (app(ADATUM_ID, AppRole.READ_ALL), {ADATUM, CONTOSO_DOMAIN}),
         (app(PROSEWARE_ID, AppRole.READ_ALL), {PROSEWARE, KINSHASA}),
         (app(WOODGROVE_ID, AppRole.READ_ALL), {WOODGROVE}),
         (app(LITWARE_ID, AppRole.READ_ALL), {LITWARE}),
@@ -390,7 +393,7 @@ async def test_the_demo_world_has_a_tenant_in_the_congo_where_project_and_visio_
 async def test_the_fleet_example_reads_each_customers_capacity_and_expiring_subscriptions(api: Api) -> None:
     data = await both(api, EXAMPLE, {}, user=PAT)
     edges = data["accessibleTenants"]["edges"]
-    assert [e["node"]["tenant"]["primaryDomain"] for e in edges] == [ADATUM, CONTOSO]
+    assert [e["node"]["tenant"]["primaryDomain"] for e in edges] == [ADATUM, CONTOSO_DOMAIN]
     contoso = edges[1]["node"]
     assert contoso["grantedRoles"] == ["GLOBAL_ADMIN"]
     assert contoso["endsAt"] == await ends_at(api, CONTOSO_ID, ADATUM_ID)
@@ -405,7 +408,7 @@ async def test_the_fleet_example_reads_each_customers_capacity_and_expiring_subs
     adatum_app = await both(api, EXAMPLE, {}, app=app(ADATUM_ID, AppRole.READ_ALL))
     assert [e["node"]["tenant"]["primaryDomain"] for e in adatum_app["accessibleTenants"]["edges"]] == [
         ADATUM,
-        CONTOSO,
+        CONTOSO_DOMAIN,
     ]
 
 

@@ -26,7 +26,7 @@ import pytest
 from playwright.async_api import Page, Route, WebSocket, async_playwright
 
 from purchasegraph.app import create_app
-from purchasegraph.db.seed import DEMO_USERS
+from purchasegraph.demo.actors import DEMO_USERS
 from purchasegraph.graphiql import GRAPHIQL_PAGE, PAGE_SCRIPT, VENDORED, asset_url
 from purchasegraph.playground import GRAPHIQL_PATH, graphiql_link
 from purchasegraph.settings import Settings

@@ -29,7 +29,19 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from purchasegraph.app import create_app
-from purchasegraph.db.seed import demo_id, demo_tenant_id, demo_user_id
+from purchasegraph.catalogue import POWER_BI_PRO
+from purchasegraph.demo.actors import (
+    ALEX,
+    CONTOSO,
+    CONTOSO_ID,
+    OLGA,
+    PAULA,
+    PETE,
+    demo_id,
+    demo_tenant_id,
+    demo_user_id,
+)
+from purchasegraph.demo.global_ids import GOOD_CARD
 from purchasegraph.events import transport
 from purchasegraph.events.hub import APPLICATION_NAME, QUEUE_LIMIT, EventHub, FeedEnded, Interest, Notice
 from purchasegraph.gateway.documents import MANIFEST_FORMAT, document_hash
@@ -37,7 +49,6 @@ from purchasegraph.identity import AppRole, mint_app_token
 from purchasegraph.payments import CARD_DECLINED_NUMBER
 from purchasegraph.schema.ids import decode_uuid
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings, ThrottleSettings
-from tests.demo import ALEX, CONTOSO, CONTOSO_ID, GOOD_CARD, OLGA, PAULA, PETE, POWER_BI_PRO
 from tests.live_server import live_server
 from tests.mutations import PURCHASE
 from tests.test_http import SECRET, token_for

@@ -6,9 +6,10 @@ import logging
 
 import pytest
 
-from purchasegraph.db.seed import demo_tenant_id
+from purchasegraph.catalogue import POWER_BI_PRO
+from purchasegraph.demo.actors import PAULA, demo_tenant_id
+from purchasegraph.demo.global_ids import GOOD_CARD
 from tests.conftest import Api
-from tests.demo import GOOD_CARD, PAULA, POWER_BI_PRO
 from tests.mutations import purchase
 
 DECLINED_CARD = {"number": "4000000000000002", "expMonth": 12, "expYear": 2030, "cvc": "123"}

@@ -11,7 +11,7 @@ from asgi_lifespan import LifespanManager
 
 from purchasegraph.app import create_app
 from purchasegraph.db.embedded import dev_secret
-from purchasegraph.db.seed import demo_tenant_id, demo_user_id
+from purchasegraph.demo.actors import demo_tenant_id, demo_user_id
 from purchasegraph.identity import mint_token
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings, settings_from_env
 

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import httpx
 import pytest
 
-from tests.demo import ALEX, CONTOSO, OLGA
+from purchasegraph.demo.actors import ALEX, CONTOSO, OLGA
 from tests.test_http import gateway_settings, serving, token_for
 
 WORKLOADS = Path(__file__).parent.parent / "bench" / "workloads"

@@ -30,10 +30,9 @@ from purchasegraph.db.queries import (
     subscriptions,
     users,
 )
-from purchasegraph.db.seed import demo_tenant_id, demo_user_id
+from purchasegraph.demo.actors import CONTOSO_ID, WOODGROVE_ID, demo_tenant_id, demo_user_id
 from purchasegraph.policy import Access, Scope
 from tests.conftest import ACT_FOR_TENANT, ENTER_GATEWAY_ROLE
-from tests.demo import CONTOSO_ID, WOODGROVE_ID
 
 ADATUM_ID = demo_tenant_id("adatum-partners.example")  # active partner of Contoso, lapsed at Woodgrove
 LITWARE_ID = demo_tenant_id("litware-partners.example")  # its relationships expired or were terminated

@@ -20,14 +20,14 @@ from hypothesis import strategies as st
 
 from purchasegraph.db.embedded import start_embedded_server
 from purchasegraph.db.executor import ConnectionExecutor
-from purchasegraph.db.seed import DEMO_USERS, demo_tenant_id, demo_user_id
+from purchasegraph.demo.actors import ALEX, CONTOSO, CONTOSO_ID, DEMO_USERS, PAULA, SAM, demo_tenant_id, demo_user_id
+from purchasegraph.demo.global_ids import SAMS_VISIO_DISABLED, user
 from purchasegraph.gateway.errors import RequestError
 from purchasegraph.identity import Claims
 from purchasegraph.policy import scope_for
 from purchasegraph.schema.ids import encode_id
 from purchasegraph.viewer import load_viewer
 from tests.conftest import Api
-from tests.demo import ALEX, CONTOSO, CONTOSO_ID, PAULA, SAM, SAMS_VISIO_DISABLED, user
 from tests.test_app_principals import ACTORS, ADATUM_ID, SET_ADATUM_GRANT, compiled_as_app
 from tests.test_compiled_reads import FRAGMENTS, selection
 from tests.test_purchase_events import Served, bearer, connected, event_of, purchased, served

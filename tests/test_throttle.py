@@ -12,10 +12,9 @@ import asyncpg
 import httpx
 import pytest
 
-from purchasegraph.db.seed import demo_tenant_id
+from purchasegraph.demo.actors import MIA, NOAH, OLIVIA, RAJ, TESS, demo_tenant_id
 from purchasegraph.gateway.throttle import user_principal
 from purchasegraph.settings import Settings, ThrottleSettings
-from tests.demo import MIA, NOAH, OLIVIA, RAJ, TESS
 from tests.test_http import gateway_settings, serving, token_for
 
 # 50 subscriptions asked for: requested cost 1 + 50 = 51, whatever the tenant holds.

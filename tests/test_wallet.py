@@ -17,13 +17,26 @@ from typing import Any
 import asyncpg
 import pytest
 
+from purchasegraph.catalogue import POWER_BI_PRO, PROJECT_PLAN_3, VISIO_PLAN_1
 from purchasegraph.commerce.lifecycle import sweep
 from purchasegraph.db.executor import ConnectionExecutor
-from purchasegraph.db.seed import INES, PAT, PROJECT_PLAN_3, RITA, demo_id, demo_user_id
+from purchasegraph.demo.actors import (
+    ALEX,
+    CONTOSO_ID,
+    GUS,
+    INES,
+    LEE,
+    OLGA,
+    PAT,
+    PAULA,
+    PETE,
+    RITA,
+    demo_id,
+    demo_user_id,
+)
 from purchasegraph.payments import SandboxProcessor
 from purchasegraph.schema.ids import decode_uuid, encode_id
 from tests.conftest import Api, DemoUserIds
-from tests.demo import ALEX, CONTOSO_ID, GUS, LEE, OLGA, PAULA, PETE, POWER_BI_PRO, VISIO_PLAN_1
 from tests.factories import create_tenant
 from tests.mutations import execute_as, mutate, problems, purchase, travel_to
 from tests.test_app_principals import ACTORS as APP_ACTORS
