@@ -11,7 +11,8 @@ import pytest
 
 from purchasegraph.db.seed import demo_user_id
 from tests.demo import ALEX, CONTOSO, DANA, WILL
-from tests.test_http import gateway_settings, serving, token_for
+from tests.settings import gateway_settings
+from tests.test_http import serving, token_for
 
 TENANT_NAME = "query Name($t: ID!) { tenant(id: $t) { name } viewer { user { displayName } } }"
 

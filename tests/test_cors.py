@@ -36,7 +36,8 @@ from purchasegraph.settings import Settings, ThrottleSettings, settings_from_env
 from tests.demo import ALEX, CONTOSO, MIA, PAULA
 from tests.live_server import Live, live_server
 from tests.mutations import purchase_input
-from tests.test_http import SECRET, serving, token_for
+from tests.settings import SECRET, gateway_settings
+from tests.test_http import serving, token_for
 from tests.test_playground_e2e import CHROMIUM_ARGS, CHROMIUM_NAMES
 from tests.test_purchase_events import PROTOCOL, PURCHASE_EVENTS, Served, served
 
@@ -319,9 +320,7 @@ async def test_the_demo_page_lists_tokens_so_it_must_stay_same_origin(
 
 
 async def test_production_without_the_setting_allows_no_origin(own_database: str, development: Served) -> None:
-    settings = Settings(
-        database_url=own_database, jwt_secret=SECRET, production=True, seed_demo=False, pool_min_size=1, sweep_seconds=0
-    )
+    settings = gateway_settings(own_database, production=True)
     async with serving(settings) as client:
         answer = await client.options("/graphql", headers={"Origin": LISTED, "Access-Control-Request-Method": "POST"})
         post = await client.post("/graphql", json={"query": CATALOGUE}, headers={"Origin": LISTED})

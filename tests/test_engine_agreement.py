@@ -41,7 +41,8 @@ from purchasegraph.schema import schema
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, ThrottleSettings, settings_from_env
 from tests.demo import ALEX, CONTOSO, PAULAS_POWER_BI, POWER_BI_PRO, WILL
 from tests.read_queries import ReadDocument, World, read_documents
-from tests.test_http import SECRET, gateway_settings, serving
+from tests.settings import SECRET, gateway_settings
+from tests.test_http import serving
 
 ROOT = Path(__file__).resolve().parent.parent
 # A bigger budget, or fresh random draws (hypothesis then prints the seed of a failure), for a

@@ -57,6 +57,7 @@ from purchasegraph.runtime import Runtime
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings, settings_from_env
 from tests.demo import ALEX, CONTOSO, CONTOSO_ID, DANA, WOODGROVE_ID
 from tests.live_server import live_server
+from tests.settings import gateway_settings
 from tests.test_purchase_events import PURCHASE_EVENTS
 
 V2_ISSUER = "https://login.microsoftonline.com/{tid}/v2.0"
@@ -230,14 +231,12 @@ def gateway(database_url: str, pool: object) -> Iterator[Gateway]:
     jwks = ThreadingHTTPServer(("127.0.0.1", 0), _Jwks)
     thread = threading.Thread(target=jwks.serve_forever, daemon=True)
     thread.start()
-    settings = Settings(
-        database_url=database_url,
+    settings = gateway_settings(
+        database_url,
+        jwt_secret=None,
         jwks_url=f"http://127.0.0.1:{jwks.server_port}/discovery/v2.0/keys",
         jwt_issuers=(V2_ISSUER, V1_ISSUER),
         jwt_audiences=(API_APP_ID_URI, API_CLIENT_ID),
-        seed_demo=False,
-        pool_min_size=1,
-        sweep_seconds=0,
     )
     try:
         with live_server(create_app(settings)) as live:
@@ -621,14 +620,12 @@ async def test_signing_keys_that_cannot_be_fetched_answer_503_and_close_the_sock
 ) -> None:
     """The token was not checked at all: a 401 would send the client to sign in again, which a
     fresh token cannot fix. 503 with Retry-After (1013 Try Again Later on the websocket) says wait."""
-    settings = Settings(
-        database_url=database_url,
+    settings = gateway_settings(
+        database_url,
+        jwt_secret=None,
         jwks_url=unreachable_url(),
         jwt_issuers=(V2_ISSUER,),
         jwt_audiences=(API_CLIENT_ID,),
-        seed_demo=False,
-        pool_min_size=1,
-        sweep_seconds=0,
     )
     token = signed(v2_user_claims())
     with live_server(create_app(settings)) as live:
@@ -661,14 +658,8 @@ async def test_a_subscribe_whose_keys_cannot_be_fetched_is_refused_unavailable_n
     monkeypatch.setattr(identity, "JWKS_CACHE_SECONDS", 0.5)
     published = Published(jwks_of((SIGNING_KEY, KID)))
     with jwks_endpoint(published) as url:
-        settings = Settings(
-            database_url=database_url,
-            jwks_url=url,
-            jwt_issuers=(V2_ISSUER,),
-            jwt_audiences=(API_CLIENT_ID,),
-            seed_demo=False,
-            pool_min_size=1,
-            sweep_seconds=0,
+        settings = gateway_settings(
+            database_url, jwt_secret=None, jwks_url=url, jwt_issuers=(V2_ISSUER,), jwt_audiences=(API_CLIENT_ID,)
         )
         with live_server(create_app(settings)) as live:
             async with connect(Gateway(url=live.url).ws_url, subprotocols=[PROTOCOL]) as ws:

@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from tests.demo import ALEX, CONTOSO, POWER_BI_PRO, TESS, UNA, subscription, user
-from tests.test_http import gateway_settings, serving, token_for
+from tests.settings import gateway_settings
+from tests.test_http import serving, token_for
 
 CENTRAL_POWER_BI = subscription("contoso-central-power-bi-pro")
 

@@ -44,7 +44,8 @@ from purchasegraph.schema.ids import encode_id
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, QueryLimits
 from tests.conftest import Api
 from tests.demo import ALEX, GUS, OLGA, PAULA
-from tests.test_http import SECRET, gateway_settings, serving, token_for
+from tests.settings import SECRET, gateway_settings
+from tests.test_http import serving, token_for
 from tests.test_mutation_matrix import ERRORS
 
 PAT = "pat.partner@adatum-partners.example"

@@ -31,7 +31,8 @@ from purchasegraph.graphiql import GRAPHIQL_PAGE, PAGE_SCRIPT, VENDORED, asset_u
 from purchasegraph.playground import GRAPHIQL_PATH, graphiql_link
 from purchasegraph.settings import Settings
 from tests.live_server import Live, live_server
-from tests.test_http import gateway_settings, serving
+from tests.settings import gateway_settings
+from tests.test_http import serving
 
 SECRET = "test-secret-for-the-playground-0123456789"
 ADMIN = "alex.admin@contoso.example"

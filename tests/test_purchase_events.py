@@ -40,7 +40,8 @@ from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings, Throt
 from tests.demo import ALEX, CONTOSO, CONTOSO_ID, GOOD_CARD, OLGA, PAULA, PETE, POWER_BI_PRO
 from tests.live_server import live_server
 from tests.mutations import PURCHASE
-from tests.test_http import SECRET, token_for
+from tests.settings import SECRET, gateway_settings
+from tests.test_http import token_for
 
 PAT = "pat.partner@adatum-partners.example"  # Adatum: an active partner of Contoso (global admin)
 ADATUM_ID = demo_tenant_id("adatum-partners.example")
@@ -110,9 +111,7 @@ def capture_state(app: Starlette, into: dict[str, Any]) -> None:
 
 @contextmanager
 def served(database_url: str, **changes: object) -> Iterator[Served]:
-    settings = Settings(
-        database_url=database_url, jwt_secret=SECRET, seed_demo=True, pool_min_size=1, sweep_seconds=0
-    ).with_changes(**changes)
+    settings = gateway_settings(database_url, seed_demo=True, **changes)
     app = create_app(settings)
     state: dict[str, Any] = {}
     capture_state(app, state)

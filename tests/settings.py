@@ -1,0 +1,16 @@
+"""The settings a test runs its gateway with: the tests' defaults written once, each test's changes on top."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from purchasegraph.settings import Settings
+
+SECRET = "test-secret-for-http-tests-0123456789"
+
+
+def gateway_settings(database_url: str, **changes: Any) -> Settings:
+    """A gateway on a test database, as the tests run one: the tests' secret, no demo seed of its
+    own (the session seeded it), one pooled connection, no background sweep; ``changes`` on top."""
+    base = Settings(database_url=database_url, jwt_secret=SECRET, seed_demo=False, pool_min_size=1, sweep_seconds=0)
+    return base.with_changes(**changes)
