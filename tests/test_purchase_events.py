@@ -111,7 +111,7 @@ def capture_state(app: Starlette, into: dict[str, Any]) -> None:
 
 @contextmanager
 def served(database_url: str, **changes: object) -> Iterator[Served]:
-    settings = gateway_settings(database_url, seed_demo=True, **changes)
+    settings = gateway_settings(database_url, seed_demo=True).with_changes(**changes)
     app = create_app(settings)
     state: dict[str, Any] = {}
     capture_state(app, state)
