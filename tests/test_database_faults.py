@@ -28,6 +28,8 @@ from tests.mutations import PURCHASE
 from tests.settings import gateway_settings
 from tests.test_http import token_for
 
+pytestmark = pytest.mark.live_server
+
 READ = "{ viewer { homeTenant { subscriptions(first: 20) { totalCount nodes { id quantity } } } } }"
 ACQUIRE_TIMEOUT = 2.0
 # Every request during the outage is answered within this, whatever it was doing.

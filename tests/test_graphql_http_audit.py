@@ -20,6 +20,8 @@ from tests.live_server import live_server
 from tests.npm import node_for
 from tests.settings import gateway_settings
 
+pytestmark = [pytest.mark.node, pytest.mark.live_server]
+
 AUDIT_DIR = Path(__file__).parent / "graphql_http_audit"
 SECRET = "test-secret-for-graphql-http-audit-0123456789"
 AUDIT_TIMEOUT = 120.0

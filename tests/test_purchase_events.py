@@ -219,6 +219,7 @@ def event_of(message: dict[str, Any], id: str = "1") -> dict[str, Any]:
 # -- Delivery ------------------------------------------------------------------------------------
 
 
+@pytest.mark.live_server
 async def test_an_admin_receives_a_purchase_made_over_http(app: Served, http: httpx.AsyncClient) -> None:
     async with connected(app, ALEX) as alex:
         await alex.subscribe("1", PURCHASE_EVENTS, {"tenant": CONTOSO})
@@ -251,6 +252,7 @@ async def until(condition: Callable[[], Awaitable[bool]]) -> bool:
     return True
 
 
+@pytest.mark.live_server
 async def test_an_open_subscription_is_counted_in_the_metrics_until_it_ends(app: Served) -> None:
     before = await active_subscriptions()
     async with connected(app, ALEX) as alex:
@@ -269,6 +271,7 @@ async def test_an_open_subscription_is_counted_in_the_metrics_until_it_ends(app:
     assert await until(uncounted), await active_subscriptions()
 
 
+@pytest.mark.live_server
 async def test_an_active_partner_receives_the_tenants_events(app: Served, http: httpx.AsyncClient) -> None:
     async with connected(app, PAT) as pat:
         await pat.subscribe("1", PURCHASE_EVENTS, {"tenant": CONTOSO})
@@ -291,6 +294,7 @@ def app_bearer(roles: list[AppRole]) -> str:
     return f"Bearer {token}"
 
 
+@pytest.mark.live_server
 async def test_a_reader_application_streams_the_tenants_events_but_has_no_purchases_of_its_own(
     app: Served, http: httpx.AsyncClient
 ) -> None:
@@ -305,6 +309,7 @@ async def test_a_reader_application_streams_the_tenants_events_but_has_no_purcha
     assert refused["payload"][0]["extensions"]["code"] == "NOT_AUTHORIZED"
 
 
+@pytest.mark.live_server
 async def test_a_policy_only_application_sees_no_events(app: Served) -> None:
     async with connected(app, "", authorization=app_bearer([AppRole.POLICY_READ_WRITE])) as tool:
         await tool.subscribe("1", PURCHASE_EVENTS, {"tenant": CONTOSO})
@@ -312,6 +317,7 @@ async def test_a_policy_only_application_sees_no_events(app: Served) -> None:
     assert refused["type"] == "error", refused
 
 
+@pytest.mark.live_server
 async def test_a_purchaser_receives_events_on_their_own_subscriptions_only(
     app: Served, http: httpx.AsyncClient
 ) -> None:
@@ -325,6 +331,7 @@ async def test_a_purchaser_receives_events_on_their_own_subscriptions_only(
         await paula.silent_for(0.3)
 
 
+@pytest.mark.live_server
 async def test_an_events_number_counts_its_own_tenants_audit_log_not_every_tenants(
     app: Served, own_database: str, http: httpx.AsyncClient
 ) -> None:
@@ -347,6 +354,7 @@ async def test_an_events_number_counts_its_own_tenants_audit_log_not_every_tenan
     assert event["eventId"] == str(seq)
 
 
+@pytest.mark.live_server
 async def test_two_app_processes_on_one_database_both_deliver(
     app: Served, own_database: str, http: httpx.AsyncClient
 ) -> None:
@@ -366,6 +374,7 @@ async def test_two_app_processes_on_one_database_both_deliver(
 # -- Authorization at the start ------------------------------------------------------------------
 
 
+@pytest.mark.live_server
 async def test_an_outsiders_subscription_is_refused_with_an_error(app: Served) -> None:
     async with connected(app, OLGA) as olga:
         await olga.subscribe("1", PURCHASE_EVENTS, {"tenant": CONTOSO})
@@ -376,6 +385,7 @@ async def test_an_outsiders_subscription_is_refused_with_an_error(app: Served) -
     await app.wait_for_subscribers(0)  # the feed opened for the check is gone
 
 
+@pytest.mark.live_server
 async def test_a_member_sees_no_tenant_wide_events(app: Served) -> None:
     async with connected(app, PAULA) as paula:
         await paula.subscribe("1", PURCHASE_EVENTS, {"tenant": CONTOSO})
@@ -384,6 +394,7 @@ async def test_a_member_sees_no_tenant_wide_events(app: Served) -> None:
     assert [e["extensions"]["code"] for e in message["payload"]] == ["NOT_AUTHORIZED"]
 
 
+@pytest.mark.live_server
 @pytest.mark.parametrize(
     ("case", "payload"),
     [
@@ -400,6 +411,7 @@ async def test_a_connection_without_a_valid_token_is_closed_with_4403(
     assert await closed_with(app, payload) == 4403, case
 
 
+@pytest.mark.live_server
 async def test_only_subscriptions_run_over_the_websocket_and_the_gateways_checks_apply(app: Served) -> None:
     async with connected(app, ALEX) as alex:
         await alex.subscribe("q", "{ viewer { user { displayName } } }")
@@ -415,6 +427,7 @@ async def test_only_subscriptions_run_over_the_websocket_and_the_gateways_checks
     assert introspection["type"] == "error"  # a subscription selects exactly one field, never __typename
 
 
+@pytest.mark.live_server
 async def test_a_websocket_message_larger_than_an_http_body_closes_the_socket_with_1009(app: Served) -> None:
     maximum = Settings().limits.max_body_bytes
     padded = "# " + "x" * 2 * 1024 * 1024 + "\n" + MY_EVENTS  # a 2 MB comment: valid, and far too big
@@ -428,6 +441,7 @@ async def test_a_websocket_message_larger_than_an_http_body_closes_the_socket_wi
     await app.wait_for_subscribers(0)
 
 
+@pytest.mark.live_server
 async def test_a_websocket_message_of_a_shape_the_protocol_does_not_define_closes_the_socket_with_4400(
     app: Served,
 ) -> None:
@@ -462,6 +476,7 @@ async def test_a_websocket_message_of_a_shape_the_protocol_does_not_define_close
         await app.wait_for_subscribers(1)
 
 
+@pytest.mark.live_server
 async def test_a_principal_holds_a_bounded_number_of_live_subscriptions_however_many_sockets_it_opens(
     app: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -486,6 +501,7 @@ async def test_a_principal_holds_a_bounded_number_of_live_subscriptions_however_
     await app.wait_for_subscribers(0)
 
 
+@pytest.mark.live_server
 async def test_a_websocket_subscription_pays_from_the_same_cost_bucket_as_http(own_database: str) -> None:
     bea = "bea.billing@contoso.example"  # a bucket of her own in this module
     costly = PURCHASE_EVENTS.replace("subscription { id", "subscription { orders(first: 100) { nodes { id } } id")
@@ -511,6 +527,7 @@ async def test_a_websocket_subscription_pays_from_the_same_cost_bucket_as_http(o
     assert [e["extensions"]["code"] for e in message["payload"]] == ["THROTTLED"]
 
 
+@pytest.mark.live_server
 async def test_with_trusted_documents_enforced_only_the_manifests_subscriptions_run(
     own_database: str, tmp_path: Path
 ) -> None:
@@ -532,6 +549,7 @@ async def test_with_trusted_documents_enforced_only_the_manifests_subscriptions_
 # -- Authorization for every event ---------------------------------------------------------------
 
 
+@pytest.mark.live_server
 async def test_a_revoked_role_ends_the_stream_before_the_next_event(
     app: Served, http: httpx.AsyncClient, owner: asyncpg.Connection
 ) -> None:
@@ -567,6 +585,7 @@ REQUEST_CANCELLATION = (
 DANA = "dana.departed@contoso.example"  # left 20 days ago: her account is disabled
 
 
+@pytest.mark.live_server
 async def test_a_departed_users_token_signs_in_to_nothing_over_http_or_the_websocket(
     app: Served, http: httpx.AsyncClient
 ) -> None:
@@ -580,6 +599,7 @@ async def test_a_departed_users_token_signs_in_to_nothing_over_http_or_the_webso
     assert await closed_with(app, {"Authorization": bearer(DANA)}) == 4403
 
 
+@pytest.mark.live_server
 async def test_a_disabled_account_ends_its_stream_before_the_next_event(
     app: Served, http: httpx.AsyncClient, owner: asyncpg.Connection
 ) -> None:
@@ -609,6 +629,7 @@ async def test_a_disabled_account_ends_its_stream_before_the_next_event(
     assert complete == {"id": "1", "type": "complete"}
 
 
+@pytest.mark.live_server
 async def test_an_expired_partner_relationship_ends_the_stream(
     app: Served, http: httpx.AsyncClient, owner: asyncpg.Connection
 ) -> None:
@@ -653,6 +674,7 @@ VALUES ($1, $2, $3, 'test', '{global_reader}', 'active', app_now() - interval '1
 """
 
 
+@pytest.mark.live_server
 async def test_a_partner_never_learns_another_partner_as_the_actor_of_an_event(
     app: Served, http: httpx.AsyncClient, owner: asyncpg.Connection
 ) -> None:
@@ -700,6 +722,7 @@ async def test_a_partner_never_learns_another_partner_as_the_actor_of_an_event(
 # -- Only what commits is published --------------------------------------------------------------
 
 
+@pytest.mark.live_server
 async def test_an_aborted_or_refused_mutation_sends_nothing(
     app: Served, http: httpx.AsyncClient, owner: asyncpg.Connection
 ) -> None:
@@ -736,6 +759,7 @@ async def test_an_aborted_or_refused_mutation_sends_nothing(
 # -- The listener --------------------------------------------------------------------------------
 
 
+@pytest.mark.live_server
 async def test_the_listener_reconnects_and_misses_nothing(
     app: Served, http: httpx.AsyncClient, owner: asyncpg.Connection
 ) -> None:

@@ -87,6 +87,7 @@ def node() -> str:
     return node_for(APOLLO_DIR, "comparing with Apollo's manifest generator")
 
 
+@pytest.mark.node
 def test_the_manifest_is_the_one_apollos_own_generator_writes(node: str, tmp_path: Path) -> None:
     folders = [ROOT / "examples", APOLLO_DIR / "documents"]
     config = tmp_path / "persisted-query-manifest.config.json"
@@ -315,6 +316,8 @@ async def test_an_invalid_document_is_not_remembered(automatic: httpx.AsyncClien
     assert code_of(again) == "PERSISTED_QUERY_NOT_FOUND"
 
 
+@pytest.mark.live_server
+@pytest.mark.node
 def test_apollo_client_runs_the_manifests_operations_against_an_enforcing_gateway(
     node: str, database_url: str, pool: object, tmp_path: Path
 ) -> None:
