@@ -461,7 +461,7 @@ async def test_every_shipped_read_gets_the_same_answer_from_the_engine_and_the_r
 
 @pytest.mark.parametrize("shipped", SHIPPED, ids=[s.name for s in SHIPPED])
 async def test_every_shipped_read_compiles(gateways: Gateways, shipped: Shipped) -> None:
-    """Zero fallbacks for what the project itself shows clients (issue 12)."""
+    """Zero fallbacks for what the project itself shows clients: every shipped read runs compiled."""
     engine, _ = await gateways.both(shipped.request, shipped.actor)
     assert engine.path == "compiled", (engine.path, engine.reason, engine.body[:300])
 

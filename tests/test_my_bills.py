@@ -1,4 +1,4 @@
-"""The purchaser's "my bills" and "my cards" (issue 13): ``Viewer.invoices``, ``Viewer.paymentMethods``,
+"""The purchaser's "my bills" and "my cards": ``Viewer.invoices``, ``Viewer.paymentMethods``,
 ``Invoice.number`` and the printable invoice ``GET /invoices/{Invoice ID}`` (``Invoice.printUrl``).
 
 Expectations come from the tables by plain SQL (the owner's, past row-level security), never from
