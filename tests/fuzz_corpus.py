@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import unquote_plus, urlencode
 
 import jwt
@@ -25,43 +25,30 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import strategies as st
 
 from purchasegraph.db.seed import demo_tenant_id, demo_user_id
-from purchasegraph.identity import mint_token, user_token_claims
+from purchasegraph.identity import user_token_claims
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER
 from tests.drawing import drawn
+from tests.settings import SECRET
+from tests.test_http import VIEWER_QUERY, token_for
 
-SECRET = "test-secret-for-http-fuzz-" + "0123456789abcdef" * 3  # 64 bytes: long enough for HS512 too
 SEED = 20240611
 GQL_JSON = "application/graphql-response+json"
 JSON = "application/json"
 PRODUCT = "CFQ7TTC0H9MP"
 VALID_QUERY = "{ products { productId } }"
-VIEWER_QUERY = "{ viewer { user { displayName } homeTenant { name } } }"
 MUTATION = 'mutation { cancelSubscription(subscriptionId: "x") { userErrors { code } } }'
 KIB = 1024
 
 CONTOSO = demo_tenant_id("contoso.example")
 WOODGROVE = demo_tenant_id("woodgrove.example")
 WILL = demo_user_id("will.admin@woodgrove.example")
-PAULA = demo_user_id("paula.purchaser@contoso.example")
+PAULA_UPN = "paula.purchaser@contoso.example"
+PAULA = demo_user_id(PAULA_UPN)
 
 
 def _token(**claims: Any) -> str:
-    """A development token for Paula at Contoso, with ``claims`` changed (None drops a claim)."""
-    base = user_token_claims(
-        user_id=PAULA, tenant_id=CONTOSO, issuer=DEV_ISSUER, audience=DEFAULT_AUDIENCE, ttl_seconds=600
-    )
-    merged = {k: v for k, v in (base | claims).items() if v is not None}
-    return jwt.encode(merged, SECRET, algorithm="HS256")
-
-
-def valid_token(upn: str, domain: str) -> str:
-    return mint_token(
-        secret=SECRET,
-        user_id=demo_user_id(upn),
-        tenant_id=demo_tenant_id(domain),
-        issuer=DEV_ISSUER,
-        audience=DEFAULT_AUDIENCE,
-    )
+    """Paula's token at Contoso, with ``claims`` changed (None drops a claim)."""
+    return token_for(PAULA_UPN, "contoso.example", **claims)
 
 
 def _b64(text: str) -> str:
@@ -142,52 +129,35 @@ def _headers(
     return tuple((k.encode("latin-1"), v if isinstance(v, bytes) else v.encode("utf-8")) for k, v in pairs)
 
 
-def raw(
-    name: str,
-    body: bytes,
-    *,
-    method: str = "POST",
-    accept: str | bytes | None = GQL_JSON,
-    content_type: str | bytes | None = JSON,
-    authorization: str | bytes | None = None,
-    extra: Sequence[tuple[str, str | bytes]] = (),
-    may_succeed: bool = False,
-    null_field: str | None = None,
-    query_string: str | None = None,
-) -> Case:
+class Sent(TypedDict, total=False):
+    """How a case is sent besides its body, and what its answer may be: the builders' options."""
+
+    method: str
+    accept: str | bytes | None
+    content_type: str | bytes | None
+    authorization: str | bytes | None
+    extra: Sequence[tuple[str, str | bytes]]
+    may_succeed: bool
+    null_field: str | None
+
+
+def raw(name: str, body: bytes, *, query_string: str | None = None, **sent: Unpack[Sent]) -> Case:
+    """A POST of ``body`` as JSON asking for graphql-response+json, unless ``sent`` says otherwise."""
+    accept = sent.get("accept", GQL_JSON)
     return Case(
         name=name,
-        method=method,
+        method=sent.get("method", "POST"),
         body=body,
         query_string=query_string,
-        headers=_headers(accept, content_type, authorization, extra),
-        may_succeed=may_succeed,
-        null_field=null_field,
+        headers=_headers(accept, sent.get("content_type", JSON), sent.get("authorization"), sent.get("extra", ())),
+        may_succeed=sent.get("may_succeed", False),
+        null_field=sent.get("null_field"),
         legacy=accept != GQL_JSON,
     )
 
 
-def post(
-    name: str,
-    payload: object,
-    *,
-    accept: str | bytes | None = GQL_JSON,
-    content_type: str | bytes | None = JSON,
-    authorization: str | bytes | None = None,
-    extra: Sequence[tuple[str, str | bytes]] = (),
-    may_succeed: bool = False,
-    null_field: str | None = None,
-) -> Case:
-    return raw(
-        name,
-        json.dumps(payload).encode(),
-        accept=accept,
-        content_type=content_type,
-        authorization=authorization,
-        extra=extra,
-        may_succeed=may_succeed,
-        null_field=null_field,
-    )
+def post(name: str, payload: object, **sent: Unpack[Sent]) -> Case:
+    return raw(name, json.dumps(payload).encode(), **sent)
 
 
 def gql(
@@ -196,51 +166,26 @@ def gql(
     variables: object = None,
     *,
     operation_name: str | None = None,
-    accept: str | None = GQL_JSON,
-    authorization: str | None = None,
-    may_succeed: bool = False,
-    null_field: str | None = None,
+    token: str | None = None,
+    **sent: Unpack[Sent],
 ) -> Case:
-    """A well-formed POST of a GraphQL document."""
+    """A well-formed POST of a GraphQL document, with ``token`` as its bearer."""
     payload: dict[str, object] = {"query": query}
     if variables is not None:
         payload["variables"] = variables
     if operation_name is not None:
         payload["operationName"] = operation_name
-    return post(
-        name,
-        payload,
-        accept=accept,
-        authorization=None if authorization is None else f"Bearer {authorization}",
-        may_succeed=may_succeed,
-        null_field=null_field,
-    )
+    if token is not None:
+        sent["authorization"] = f"Bearer {token}"
+    return post(name, payload, **sent)
 
 
-def get(
-    name: str,
-    params: Mapping[str, str] | str,
-    *,
-    method: str = "GET",
-    accept: str | bytes | None = GQL_JSON,
-    authorization: str | bytes | None = None,
-    extra: Sequence[tuple[str, str | bytes]] = (),
-    may_succeed: bool = False,
-    null_field: str | None = None,
-) -> Case:
+def get(name: str, params: Mapping[str, str] | str, **sent: Unpack[Sent]) -> Case:
+    """A GET (or ``method``) with the request in the query string and no body."""
     query_string = params if isinstance(params, str) else urlencode(params)
-    return raw(
-        name,
-        b"",
-        method=method,
-        accept=accept,
-        content_type=None,
-        authorization=authorization,
-        extra=extra,
-        may_succeed=may_succeed,
-        null_field=null_field,
-        query_string=query_string,
-    )
+    sent.setdefault("method", "GET")
+    sent["content_type"] = None
+    return raw(name, b"", query_string=query_string, **sent)
 
 
 def malformed_bodies() -> list[Case]:
@@ -783,7 +728,7 @@ def invalid_variables(admin: str) -> list[Case]:
                 f"as an admin: users, {name}",
                 users,
                 {"id": str(CONTOSO)} | variables,
-                authorization=admin,
+                token=admin,
                 may_succeed=True,
             )
         )
@@ -793,7 +738,7 @@ def invalid_variables(admin: str) -> list[Case]:
     eligibility = "query Q($p: ID!) { viewer { eligibility(productId: $p) { eligible reasons } } }"
     for product in ("\u0000", "\ud800", "", "x" * 10 * KIB, _b64("Product::\u0000")):
         name = f"as an admin: eligibility of {product[:10]!r}"
-        cases.append(gql(name, eligibility, {"p": product}, authorization=admin, may_succeed=True))
+        cases.append(gql(name, eligibility, {"p": product}, token=admin, may_succeed=True))
     return cases
 
 
@@ -884,7 +829,7 @@ def forged_ids(rng: random.Random, member: str) -> list[Case]:
                 f"as a member: node {value[:24]}",
                 document,
                 {"id": value},
-                authorization=member,
+                token=member,
                 may_succeed=True,
                 null_field="node",
             )
@@ -896,7 +841,7 @@ def forged_ids(rng: random.Random, member: str) -> list[Case]:
                 f"as a member: tenant {value[:24]}",
                 document,
                 {"id": value},
-                authorization=member,
+                token=member,
                 may_succeed=True,
                 null_field="tenant",
             )
@@ -1164,8 +1109,8 @@ def drawn_cases() -> list[Case]:
 
 def corpus() -> list[Case]:
     rng = random.Random(SEED)  # noqa: S311 - a reproducible corpus, not a secret
-    member = valid_token("paula.purchaser@contoso.example", "contoso.example")
-    admin = valid_token("alex.admin@contoso.example", "contoso.example")
+    member = token_for(PAULA_UPN, "contoso.example")
+    admin = token_for("alex.admin@contoso.example", "contoso.example")
     return [
         *malformed_bodies(),
         *wrong_shapes(),

@@ -25,17 +25,16 @@ from purchasegraph.app import create_app
 from tests.fuzz_corpus import (
     GQL_JSON,
     JSON,
+    PAULA_UPN,
     PRODUCT,
-    SECRET,
     VALID_QUERY,
-    VIEWER_QUERY,
     Case,
     corpus,
     shorten,
     strings_in,
-    valid_token,
 )
 from tests.settings import gateway_settings
+from tests.test_http import VIEWER_QUERY, token_for
 
 REQUEST_TIMEOUT = 10.0
 
@@ -149,7 +148,7 @@ def tally() -> Tally:
 @pytest.fixture(scope="module")
 async def http(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
     """The app with its lifespan running; app exceptions become the 500 a server would send."""
-    async with LifespanManager(create_app(gateway_settings(database_url, jwt_secret=SECRET))) as manager:
+    async with LifespanManager(create_app(gateway_settings(database_url))) as manager:
         transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             del client.headers["accept"]  # each case says what it accepts, or nothing
@@ -195,7 +194,7 @@ async def test_after_every_bad_input_the_gateway_is_healthy_and_answers_real_que
     normal = await http.post("/graphql", json={"query": VALID_QUERY}, headers={"Accept": GQL_JSON})
     assert normal.status_code == 200, normal.text
     assert PRODUCT in {p["productId"] for p in normal.json()["data"]["products"]}
-    member = valid_token("paula.purchaser@contoso.example", "contoso.example")
+    member = token_for(PAULA_UPN, "contoso.example")
     viewer = await http.post(
         "/graphql", json={"query": VIEWER_QUERY}, headers={"Accept": GQL_JSON, "Authorization": f"Bearer {member}"}
     )
