@@ -510,8 +510,7 @@ async def test_verify_stays_a_users_verification_and_refuses_an_app_token() -> N
 
 @pytest.fixture(scope="module")
 async def client(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
-    settings = gateway_settings(database_url)
-    async with serving(settings) as http:
+    async with serving(gateway_settings(database_url)) as http:
         yield http
 
 

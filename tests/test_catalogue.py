@@ -127,8 +127,7 @@ async def test_the_shipped_catalogue_is_the_catalogue_module(pool: asyncpg.Pool)
 
 
 async def test_a_fresh_database_migrated_with_no_seed_lists_the_products(own_database: str) -> None:
-    settings = gateway_settings(own_database)
-    async with serving(settings) as http:
+    async with serving(gateway_settings(own_database)) as http:
         response = await http.post("/graphql", json={"query": LINKS})
     assert response.status_code == 200, response.text
     listed = response.json()["data"]["products"]

@@ -332,8 +332,7 @@ async def test_the_demo_page_lists_tokens_so_it_must_stay_same_origin(
 
 @pytest.mark.live_server
 async def test_production_without_the_setting_allows_no_origin(own_database: str, development: Served) -> None:
-    settings = gateway_settings(own_database, production=True)
-    async with serving(settings) as client:
+    async with serving(gateway_settings(own_database, production=True)) as client:
         answer = await client.options("/graphql", headers={"Origin": LISTED, "Access-Control-Request-Method": "POST"})
         post = await client.post("/graphql", json={"query": CATALOGUE}, headers={"Origin": LISTED})
     assert answer.status_code == 400

@@ -18,8 +18,7 @@ PAULA = ("paula.purchaser@contoso.example", "contoso.example")
 
 @pytest.fixture(scope="module")
 async def client(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
-    settings = gateway_settings(database_url)
-    async with serving(settings) as http:
+    async with serving(gateway_settings(database_url)) as http:
         yield http
 
 

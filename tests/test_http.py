@@ -60,8 +60,7 @@ async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="module")
 async def client(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
     # `pool` makes sure the session's database is migrated and seeded first.
-    settings = gateway_settings(database_url)
-    async with serving(settings) as http:
+    async with serving(gateway_settings(database_url)) as http:
         yield http
 
 

@@ -29,8 +29,7 @@ HUGE_ID = "P" * 200_000  # past PostgreSQL's btree row limit (about 2,700 bytes)
 
 @pytest.fixture(scope="module")
 async def client(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
-    settings = gateway_settings(database_url)
-    async with serving(settings) as http:
+    async with serving(gateway_settings(database_url)) as http:
         yield http
 
 

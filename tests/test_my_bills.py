@@ -385,8 +385,7 @@ async def test_purchaser_sees_their_card_on_file_but_not_the_removed_one_and_an_
 
 @pytest.fixture(scope="module")
 async def http(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
-    settings = gateway_settings(database_url)
-    async with serving(settings) as client:
+    async with serving(gateway_settings(database_url)) as client:
         yield client
 
 

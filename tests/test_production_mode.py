@@ -19,15 +19,13 @@ TYPO = "{ productz { name } }"
 
 @pytest.fixture(scope="module")
 async def production(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
-    settings = gateway_settings(database_url, production=True)
-    async with serving(settings) as http:
+    async with serving(gateway_settings(database_url, production=True)) as http:
         yield http
 
 
 @pytest.fixture(scope="module")
 async def development(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
-    settings = gateway_settings(database_url)
-    async with serving(settings) as http:
+    async with serving(gateway_settings(database_url)) as http:
         yield http
 
 

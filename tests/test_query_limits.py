@@ -19,8 +19,7 @@ LIMITS = QueryLimits(max_batch=3)
 
 @pytest.fixture(scope="module")
 async def client(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
-    settings = gateway_settings(database_url, limits=LIMITS)
-    async with serving(settings) as http:
+    async with serving(gateway_settings(database_url, limits=LIMITS)) as http:
         yield http
 
 
@@ -168,8 +167,7 @@ async def test_a_query_costing_more_than_the_budget_is_refused(
 
 
 async def test_a_batch_is_refused_when_batching_is_off(database_url: str, pool: object) -> None:
-    settings = gateway_settings(database_url)
-    async with serving(settings) as http:
+    async with serving(gateway_settings(database_url)) as http:
         response = await http.post("/graphql", json=[{"query": "{ __typename }"}, {"query": "{ __typename }"}])
     assert response.status_code == 400
     assert code_of(response.json()) == "BATCHING_DISABLED"
