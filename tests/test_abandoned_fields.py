@@ -23,7 +23,8 @@ from purchasegraph.db.executor import ExecutorClosed, RequestExecutor
 from purchasegraph.db.pool import GATEWAY_ROLE, create_pool
 from purchasegraph.demo.actors import ALEX, CONTOSO, CONTOSO_ID, WILL, WOODGROVE_ID
 from purchasegraph.settings import ThrottleSettings
-from tests.test_http import gateway_settings, serving, token_for
+from tests.settings import gateway_settings
+from tests.test_http import serving, token_for
 
 TENANT_SETTING = "SELECT current_setting('purchasegraph.tenant_id', true) AS tenant"
 # Long enough that close() is certainly called while it runs.

@@ -34,6 +34,8 @@ from tests.npm import node_for
 from tests.test_http import token_for
 from tests.test_purchase_events import Served, served
 
+pytestmark = pytest.mark.node
+
 CLIENTS_DIR = Path(__file__).parent / "clients"
 REPOSITORY = Path(__file__).parent.parent
 PAULAS_POWER_BI = subscription("paula-power-bi-pro")  # 10 licenses, 5 of them assigned
@@ -95,6 +97,7 @@ def apollo(node: str, app: Served, tmp_path_factory: pytest.TempPathFactory) -> 
     return cast(dict[str, Any], json.loads(stdout.strip().splitlines()[-1]))
 
 
+@pytest.mark.live_server
 def test_apollo_client_runs_a_query_with_a_bearer_token(apollo: dict[str, Any]) -> None:
     query = apollo["query"]
     assert [r["operationName"] for r in query["requests"]] == ["MySubscriptions"]
@@ -105,11 +108,13 @@ def test_apollo_client_runs_a_query_with_a_bearer_token(apollo: dict[str, Any]) 
     assert query["quantity"] == 10
 
 
+@pytest.mark.live_server
 def test_apollo_cache_answers_a_repeated_query_without_a_request(apollo: dict[str, Any]) -> None:
     assert apollo["cache"]["requests"] == []
     assert apollo["cache"]["sameData"] is True
 
 
+@pytest.mark.live_server
 def test_a_mutation_result_updates_the_entity_cached_under_typename_and_id(apollo: dict[str, Any]) -> None:
     mutation = apollo["mutation"]
     assert apollo["cache"]["cacheKey"] == f"Subscription:{PAULAS_POWER_BI}"
@@ -122,6 +127,7 @@ def test_a_mutation_result_updates_the_entity_cached_under_typename_and_id(apoll
     assert mutation["rereadQuantity"] == mutation["quantity"]
 
 
+@pytest.mark.live_server
 def test_apollo_reads_user_errors_of_a_refused_mutation_as_data(apollo: dict[str, Any]) -> None:
     refused = apollo["userErrors"]
     assert [(r["status"], r["codes"]) for r in refused["requests"]] == [(200, [])]
@@ -134,6 +140,7 @@ def test_apollo_reads_user_errors_of_a_refused_mutation_as_data(apollo: dict[str
     assert refused["cachedEntity"]["quantity"] == apollo["mutation"]["quantity"]
 
 
+@pytest.mark.live_server
 def test_apollo_persisted_queries_send_the_text_once_then_the_hash_alone(apollo: dict[str, Any]) -> None:
     persisted = apollo["persisted"]
     [hash_only, with_text] = persisted["registering"]
@@ -157,6 +164,7 @@ def test_apollo_persisted_queries_send_the_text_once_then_the_hash_alone(apollo:
     assert persisted["sameData"] is True
 
 
+@pytest.mark.live_server
 def test_graphql_ws_link_delivers_the_event_of_a_mutation(apollo: dict[str, Any]) -> None:
     received = apollo["subscription"]
     assert received["errors"] is None

@@ -47,8 +47,9 @@ from purchasegraph.schema.ids import encode_id
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings
 from purchasegraph.viewer import load_app
 from tests.conftest import ACT_FOR_TENANT, ENTER_GATEWAY_ROLE, LEAVE_GATEWAY_ROLE, Api
+from tests.settings import SECRET, gateway_settings
 from tests.test_authorization_matrix import CONTOSO_POLICIES, CONTOSO_VIEW, NODE_SAMPLES
-from tests.test_http import SECRET, serving, token_for
+from tests.test_http import serving, token_for
 from tests.test_mutation_matrix import (
     ACCEPTED,
     CENTRAL,
@@ -510,8 +511,7 @@ async def test_verify_stays_a_users_verification_and_refuses_an_app_token() -> N
 
 @pytest.fixture(scope="module")
 async def client(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(database_url=database_url, jwt_secret=SECRET, seed_demo=False, pool_min_size=1, sweep_seconds=0)
-    async with serving(settings) as http:
+    async with serving(gateway_settings(database_url)) as http:
         yield http
 
 

@@ -1,11 +1,11 @@
-"""What an outside attack on issue 13's features found, kept as rules.
+"""What an outside attack on the bills, cards, license requests and fleet found, kept as rules.
 
 1. removePaymentMethod takes its locks in the opposite order of addLicenses (and reactivateSubscription):
    the card FOR UPDATE, then the subscriptions it pays; they lock the subscription, then the card FOR
    SHARE. Run together they deadlock (40P01) and one caller gets INTERNAL_SERVER_ERROR. Two removals
    naming each other's card as the replacement deadlock the same way.
 2. approveLicenseRequest with assignFromSubscriptionId assigns everyone a request is for in one call:
-   the requester and up to 20 colleagues, 21 users, past the 20 per call of rule 14.
+   the requester and up to 20 colleagues, 21 users, past the 20 users a call may assign.
 """
 
 from __future__ import annotations
@@ -112,11 +112,11 @@ async def test_removing_a_card_while_its_purchaser_adds_licenses_does_not_deadlo
     assert remove.errors is None, remove.errors
 
 
-# -- 2. rule 14 on approve-and-assign ----------------------------------------------------------------
+# -- 2. at most 20 users a call, on approve-and-assign -----------------------------------------------
 
 
 async def test_an_approval_assigns_at_most_20_users_in_one_call(api: Api) -> None:
-    """Rule 14 (MAX_USERS_PER_CALL, enforced by assignLicenses): at most 20 users get a license in one
+    """MAX_USERS_PER_CALL (enforced by assignLicenses): at most 20 users get a license in one
     call. requestLicense takes 20 colleagues *besides* the requester, and approveLicenseRequest with
     assignFromSubscriptionId assigns all 21 at once."""
     colleagues = []

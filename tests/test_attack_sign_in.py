@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from purchasegraph.demo.actors import ALEX, CONTOSO, DANA, WILL, demo_user_id
-from tests.test_http import gateway_settings, serving, token_for
+from tests.settings import gateway_settings
+from tests.test_http import serving, token_for
 
 TENANT_NAME = "query Name($t: ID!) { tenant(id: $t) { name } viewer { user { displayName } } }"
 

@@ -15,7 +15,8 @@ import pytest
 
 from purchasegraph.gateway.documents import document_hash
 from purchasegraph.settings import ThrottleSettings
-from tests.test_http import gateway_settings, serving, token_for
+from tests.settings import gateway_settings
+from tests.test_http import serving, token_for
 
 # A bucket smaller than the query below costs: every request of it is refused, whatever the clock.
 TINY = ThrottleSettings(maximum_available=10, restore_rate=1)

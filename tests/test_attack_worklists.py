@@ -14,7 +14,8 @@ from purchasegraph.db.executor import ConnectionExecutor
 from purchasegraph.demo.actors import ALEX, CONTOSO
 from purchasegraph.settings import ThrottleSettings
 from tests.conftest import Api
-from tests.test_http import gateway_settings, serving, token_for
+from tests.settings import gateway_settings
+from tests.test_http import serving, token_for
 
 ALEX_AT = ("alex.admin@contoso.example", "contoso.example")
 SUBS = """query ($t: ID!, $before: DateTime, $since: DateTime) {

@@ -1,4 +1,4 @@
-"""Who sees what of the demo world: the actor x query matrix (DOMAIN.md, "Actors"; purchasegraph.policy).
+"""Who sees what of the demo world: the actor x query matrix (each actor's reach; purchasegraph.policy).
 
 Every expectation here is written down from ``purchasegraph/demo/history.py`` (the table
 ``CONTOSO_SUBSCRIPTIONS`` below transcribes it, and the first test checks that transcription against
@@ -846,7 +846,7 @@ async def test_purchaser_sees_the_card_her_own_subscription_is_billed_to(api: Ap
 )
 async def test_whole_tenant_viewers_see_the_subscription_but_never_the_purchasers_card(api: Api, upn: str) -> None:
     data = await api.data(PAYMENT_METHOD_OF, as_user=upn, variables={"id": PAULAS_POWER_BI.gid})
-    # Product, quantity and purchaser name are theirs to see (rule 9); the card is not.
+    # Admins see every purchase's product, quantity and purchaser name; the card is not theirs to see.
     assert data["node"] == {
         "quantity": 10,
         "purchaser": {"displayName": "Paula Purchaser"},

@@ -34,10 +34,10 @@ from purchasegraph.demo.actors import CONTOSO_ID, GUS, OLGA, PAULA
 from purchasegraph.identity import AppClaims, AppRole
 from purchasegraph.schema import schema
 from purchasegraph.schema.ids import encode_id
-from purchasegraph.settings import Settings
 from purchasegraph.viewer import load_app
 from tests.conftest import ACT_FOR_TENANT, ENTER_GATEWAY_ROLE, LEAVE_GATEWAY_ROLE, Api
-from tests.test_http import SECRET, serving, token_for
+from tests.settings import gateway_settings
+from tests.test_http import serving, token_for
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_PRODUCTS = [p.id for p in catalogue.PRODUCTS]
@@ -128,8 +128,7 @@ async def test_the_shipped_catalogue_is_the_catalogue_module(pool: asyncpg.Pool)
 
 
 async def test_a_fresh_database_migrated_with_no_seed_lists_the_products(own_database: str) -> None:
-    settings = Settings(database_url=own_database, jwt_secret=SECRET, seed_demo=False, pool_min_size=1)
-    async with serving(settings) as http:
+    async with serving(gateway_settings(own_database)) as http:
         response = await http.post("/graphql", json={"query": LINKS})
     assert response.status_code == 200, response.text
     listed = response.json()["data"]["products"]
@@ -430,7 +429,7 @@ async def test_over_http_the_answer_before_sign_in_is_the_same_for_a_tenant_doma
     """As a browser's checkout page asks: anonymous POSTs whose whole bodies are equal, for an
     address of Contoso (a tenant here), of Tailspin (India) and of a domain no tenant has; and a
     signed-in caller gets that same answer (the query does not depend on who asks)."""
-    settings = Settings(database_url=database_url, jwt_secret=SECRET, seed_demo=False, pool_min_size=1)
+    settings = gateway_settings(database_url)
     bodies = set()
     async with serving(settings) as http:
         for email, token in [

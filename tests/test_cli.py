@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from purchasegraph.cli import build_parser, main
-from purchasegraph.settings import Settings
-from tests.test_http import SECRET, serving
+from tests.settings import gateway_settings
+from tests.test_http import serving
 
 COMMANDS = ["serve", "migrate", "seed", "sweep", "token", "demo-tokens", "schema", "trusted-documents"]
 
@@ -72,9 +72,7 @@ JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
 
 
 async def banner(database_url: str, capsys: pytest.CaptureFixture[str], **changes: object) -> str:
-    settings = Settings(
-        database_url=database_url, jwt_secret=SECRET, seed_demo=False, pool_min_size=1, sweep_seconds=0
-    ).with_changes(announce_url=URL, **changes)
+    settings = gateway_settings(database_url, announce_url=URL, **changes)
     capsys.readouterr()
     async with serving(settings):
         pass

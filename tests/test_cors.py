@@ -36,7 +36,8 @@ from purchasegraph.gateway.cors import ALLOWED_HEADERS, EXPOSED_HEADERS, PREFLIG
 from purchasegraph.settings import Settings, ThrottleSettings, settings_from_env
 from tests.live_server import Live, live_server
 from tests.mutations import purchase_input
-from tests.test_http import SECRET, serving, token_for
+from tests.settings import SECRET, gateway_settings
+from tests.test_http import serving, token_for
 from tests.test_playground_e2e import CHROMIUM_ARGS, CHROMIUM_NAMES
 from tests.test_purchase_events import PROTOCOL, PURCHASE_EVENTS, Served, served
 
@@ -148,6 +149,7 @@ def listed(value: str) -> set[str]:
 # -- HTTP ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.live_server
 async def test_a_preflight_answers_204_with_methods_headers_and_max_age_and_never_credentials(
     development: Served, http: httpx.AsyncClient
 ) -> None:
@@ -163,6 +165,7 @@ async def test_a_preflight_answers_204_with_methods_headers_and_max_age_and_neve
     assert "access-control-allow-credentials" not in response.headers
 
 
+@pytest.mark.live_server
 async def test_a_preflight_for_another_method_or_header_is_refused(
     development: Served, http: httpx.AsyncClient
 ) -> None:
@@ -174,6 +177,7 @@ async def test_a_preflight_for_another_method_or_header_is_refused(
     assert cookie.status_code == 400
 
 
+@pytest.mark.live_server
 async def test_a_preflight_never_reaches_the_endpoint(
     development: Served, http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -189,6 +193,7 @@ async def test_a_preflight_never_reaches_the_endpoint(
         assert len([r for r in caplog.records if r.name == "purchasegraph.request"]) == 1
 
 
+@pytest.mark.live_server
 async def test_development_answers_any_origin_with_a_star_on_post_and_get(
     development: Served, http: httpx.AsyncClient
 ) -> None:
@@ -205,6 +210,7 @@ async def test_development_answers_any_origin_with_a_star_on_post_and_get(
         assert listed(response.headers["access-control-expose-headers"]) == {h.lower() for h in EXPOSED_HEADERS}
 
 
+@pytest.mark.live_server
 async def test_a_401_and_a_429_carry_the_cors_headers(development: Served, http: httpx.AsyncClient) -> None:
     unauthenticated = await http.post(
         f"{development.url}/graphql",
@@ -225,6 +231,7 @@ async def test_a_401_and_a_429_carry_the_cors_headers(development: Served, http:
         assert "access-control-allow-credentials" not in response.headers
 
 
+@pytest.mark.live_server
 async def test_production_allows_a_listed_origin_by_name(production: Served, http: httpx.AsyncClient) -> None:
     answer = await preflight(http, production.url, LISTED, "authorization, content-type")
     assert answer.status_code == 204
@@ -237,6 +244,7 @@ async def test_production_allows_a_listed_origin_by_name(production: Served, htt
     assert "access-control-allow-credentials" not in post.headers
 
 
+@pytest.mark.live_server
 async def test_production_refuses_an_origin_it_does_not_list(production: Served, http: httpx.AsyncClient) -> None:
     answer = await preflight(http, production.url, ELSEWHERE, "authorization, content-type")
     assert answer.status_code == 400
@@ -257,6 +265,7 @@ LOOKALIKES = [
 ]
 
 
+@pytest.mark.live_server
 @pytest.mark.parametrize("origin", LOOKALIKES)
 async def test_production_allows_the_listed_origin_exactly_never_a_lookalike(
     production: Served, http: httpx.AsyncClient, origin: str
@@ -272,6 +281,7 @@ async def test_production_allows_the_listed_origin_exactly_never_a_lookalike(
     assert refused.value.response.status_code == 403
 
 
+@pytest.mark.live_server
 async def test_every_refusal_of_the_endpoint_carries_the_cors_headers(
     production: Served, http: httpx.AsyncClient
 ) -> None:
@@ -292,6 +302,7 @@ async def test_every_refusal_of_the_endpoint_carries_the_cors_headers(
         assert "access-control-allow-credentials" not in response.headers, status
 
 
+@pytest.mark.live_server
 @pytest.mark.parametrize(
     "path", ["/", "/metrics", "/healthz", "/playground/react-18.3.1.production.min.js", "/nowhere"]
 )
@@ -309,6 +320,7 @@ async def test_only_the_api_is_readable_from_another_origin_never_the_demo_page_
     assert answer.status_code != 204
 
 
+@pytest.mark.live_server
 async def test_the_demo_page_lists_tokens_so_it_must_stay_same_origin(
     development: Served, http: httpx.AsyncClient
 ) -> None:
@@ -318,11 +330,9 @@ async def test_the_demo_page_lists_tokens_so_it_must_stay_same_origin(
     assert "Bearer" in page.text
 
 
+@pytest.mark.live_server
 async def test_production_without_the_setting_allows_no_origin(own_database: str, development: Served) -> None:
-    settings = Settings(
-        database_url=own_database, jwt_secret=SECRET, production=True, seed_demo=False, pool_min_size=1, sweep_seconds=0
-    )
-    async with serving(settings) as client:
+    async with serving(gateway_settings(own_database, production=True)) as client:
         answer = await client.options("/graphql", headers={"Origin": LISTED, "Access-Control-Request-Method": "POST"})
         post = await client.post("/graphql", json={"query": CATALOGUE}, headers={"Origin": LISTED})
     assert answer.status_code == 400
@@ -343,21 +353,25 @@ async def acknowledged(served: Served, origin: str | None) -> bool:
         return bool(json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "connection_ack"})
 
 
+@pytest.mark.live_server
 async def test_a_websocket_from_an_allowed_origin_is_accepted(development: Served, production: Served) -> None:
     assert await acknowledged(development, ELSEWHERE)
     assert await acknowledged(production, LISTED)
 
 
+@pytest.mark.live_server
 async def test_a_websocket_from_a_refused_origin_is_refused_before_the_handshake(production: Served) -> None:
     with pytest.raises(InvalidStatus) as refused:
         await acknowledged(production, ELSEWHERE)
     assert refused.value.response.status_code == 403
 
 
+@pytest.mark.live_server
 async def test_a_websocket_from_the_gateways_own_origin_is_accepted_unlisted(production: Served) -> None:
     assert await acknowledged(production, production.url)
 
 
+@pytest.mark.live_server
 async def test_a_websocket_without_an_origin_is_accepted_as_a_non_browser_client(production: Served) -> None:
     assert await acknowledged(production, None)
 
@@ -412,6 +426,8 @@ async def graphql(page: Page, api: str, **request: Any) -> dict[str, Any]:
     return result
 
 
+@pytest.mark.chromium
+@pytest.mark.live_server
 async def test_a_page_on_another_origin_queries_reads_a_401_and_a_429_and_subscribes(
     page: Page, development: Served
 ) -> None:
@@ -455,6 +471,8 @@ async def test_a_page_on_another_origin_queries_reads_a_401_and_a_429_and_subscr
     assert time.monotonic() - started < 60
 
 
+@pytest.mark.chromium
+@pytest.mark.live_server
 async def test_the_same_page_is_refused_by_production_when_its_origin_is_not_listed(
     page: Page, production: Served
 ) -> None:
@@ -476,6 +494,8 @@ async def test_the_same_page_is_refused_by_production_when_its_origin_is_not_lis
     assert socket["closed"] == 1006, socket  # the handshake was refused: no websocket ever opened
 
 
+@pytest.mark.chromium
+@pytest.mark.live_server
 async def test_a_page_on_another_origin_cannot_read_the_demo_page_and_its_tokens(
     page: Page, development: Served
 ) -> None:

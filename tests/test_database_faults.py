@@ -24,10 +24,13 @@ from purchasegraph.demo.actors import ALEX, CONTOSO, PAULA
 from purchasegraph.demo.global_ids import GOOD_CARD
 from purchasegraph.payments import Charge, SandboxProcessor
 from purchasegraph.schema.ids import decode_uuid
-from purchasegraph.settings import Settings, ThrottleSettings
+from purchasegraph.settings import ThrottleSettings
 from tests.live_server import live_server
 from tests.mutations import PURCHASE
-from tests.test_http import SECRET, token_for
+from tests.settings import gateway_settings
+from tests.test_http import token_for
+
+pytestmark = pytest.mark.live_server
 
 READ = "{ viewer { homeTenant { subscriptions(first: 20) { totalCount nodes { id quantity } } } } }"
 ACQUIRE_TIMEOUT = 2.0
@@ -99,9 +102,8 @@ async def wait_for(http: httpx.AsyncClient, path: str, status: int, within: floa
 async def test_the_gateway_answers_503_while_the_database_is_down_and_recovers(tmp_path: Path) -> None:
     data_dir = tmp_path / "faulty"
     server = await asyncio.to_thread(start_embedded_server, data_dir)
-    settings = Settings(
-        database_url=server.database_url,
-        jwt_secret=SECRET,
+    settings = gateway_settings(
+        server.database_url,
         seed_demo=True,
         pool_min_size=2,
         pool_max_size=6,
@@ -191,7 +193,7 @@ async def test_shutdown_lets_an_in_flight_purchase_finish(tmp_path: Path, monkey
     # A server of its own: the purchase commits, and the session's database must not see it.
     server = await asyncio.to_thread(start_embedded_server, tmp_path / "shutdown")
     database_url = server.database_url
-    settings = Settings(database_url=database_url, jwt_secret=SECRET, seed_demo=True, pool_min_size=1, sweep_seconds=0)
+    settings = gateway_settings(database_url, seed_demo=True)
     variables = {
         "input": {
             "tenantId": CONTOSO,

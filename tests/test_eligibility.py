@@ -1,4 +1,5 @@
-"""Who may buy a product self-service, and why not (DOMAIN.md rules 2, 3, 4 and 6).
+"""Who may buy a product self-service, and why not: which organizations and markets, which users,
+the tenant's policy per product, and every reason together.
 
 Most cases go through `viewer.eligibility(productId)` as a demo user; a few fresh tenants, users
 and policies are inserted with SQL inside the test's rolled-back transaction. The decision
@@ -158,7 +159,7 @@ def contoso_facts(**changes: Any) -> Facts:
 
 
 # ---------------------------------------------------------------------------------------------
-# Who may buy (rule 3)
+# Who may buy: signed-in members of a managed tenant, never guests, synced users if active
 
 
 async def test_user_of_unmanaged_tenant_cannot_buy(api: Api) -> None:
@@ -222,7 +223,7 @@ async def test_anonymous_caller_has_no_viewer(api: Api) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Which organizations and markets (rule 2)
+# Which organizations and markets: not India, government or education; not every product in every market
 
 
 @pytest.mark.parametrize("upn", [GAIL, ED], ids=["government", "education"])
@@ -279,7 +280,7 @@ def test_india_is_reported_as_the_market_not_the_product() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The tenant's policy per product (rule 6)
+# The tenant's policy per product: Enabled buys, OnlyTrialsWithoutPaymentMethod trials only, Disabled neither
 
 
 async def test_disabled_policy_refuses_purchase_and_trial(api: Api) -> None:
@@ -386,7 +387,7 @@ async def test_a_policy_of_one_tenant_does_not_apply_to_another(api: Api) -> Non
 
 
 # ---------------------------------------------------------------------------------------------
-# Reasons together (rule 4)
+# Reasons together: every reason a user cannot buy, with the same codes the refused purchase gives
 
 
 async def test_guest_in_an_education_tenant_gets_both_reasons(api: Api) -> None:

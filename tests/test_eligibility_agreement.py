@@ -1,4 +1,4 @@
-"""A refused purchase gives exactly the reasons `viewer.eligibility` reports (rule 4)."""
+"""A refused purchase gives exactly the reasons `viewer.eligibility` reports."""
 
 from __future__ import annotations
 

@@ -42,7 +42,8 @@ from purchasegraph.identity import AppRole, mint_app_token, mint_token
 from purchasegraph.schema import schema
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, ThrottleSettings, settings_from_env
 from tests.read_queries import ReadDocument, World, read_documents
-from tests.test_http import SECRET, gateway_settings, serving
+from tests.settings import SECRET, gateway_settings
+from tests.test_http import serving
 
 ROOT = Path(__file__).resolve().parent.parent
 # A bigger budget, or fresh random draws (hypothesis then prints the seed of a failure), for a
@@ -461,7 +462,7 @@ async def test_every_shipped_read_gets_the_same_answer_from_the_engine_and_the_r
 
 @pytest.mark.parametrize("shipped", SHIPPED, ids=[s.name for s in SHIPPED])
 async def test_every_shipped_read_compiles(gateways: Gateways, shipped: Shipped) -> None:
-    """Zero fallbacks for what the project itself shows clients (issue 12)."""
+    """Zero fallbacks for what the project itself shows clients: every shipped read runs compiled."""
     engine, _ = await gateways.both(shipped.request, shipped.actor)
     assert engine.path == "compiled", (engine.path, engine.reason, engine.body[:300])
 

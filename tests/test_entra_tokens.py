@@ -56,6 +56,7 @@ from purchasegraph.identity import (
 from purchasegraph.runtime import Runtime
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings, settings_from_env
 from tests.live_server import live_server
+from tests.settings import gateway_settings
 from tests.test_purchase_events import PURCHASE_EVENTS
 
 V2_ISSUER = "https://login.microsoftonline.com/{tid}/v2.0"
@@ -229,14 +230,12 @@ def gateway(database_url: str, pool: object) -> Iterator[Gateway]:
     jwks = ThreadingHTTPServer(("127.0.0.1", 0), _Jwks)
     thread = threading.Thread(target=jwks.serve_forever, daemon=True)
     thread.start()
-    settings = Settings(
-        database_url=database_url,
+    settings = gateway_settings(
+        database_url,
+        jwt_secret=None,
         jwks_url=f"http://127.0.0.1:{jwks.server_port}/discovery/v2.0/keys",
         jwt_issuers=(V2_ISSUER, V1_ISSUER),
         jwt_audiences=(API_APP_ID_URI, API_CLIENT_ID),
-        seed_demo=False,
-        pool_min_size=1,
-        sweep_seconds=0,
     )
     try:
         with live_server(create_app(settings)) as live:
@@ -255,6 +254,7 @@ async def post(gateway: Gateway, authorization: str | None, query: str = VIEWER_
 # -- Accepted shapes ---------------------------------------------------------------------------
 
 
+@pytest.mark.live_server
 @pytest.mark.parametrize("claims", [v1_user_claims, v2_user_claims], ids=["v1", "v2"])
 async def test_entra_user_tokens_of_v1_and_v2_name_the_user(gateway: Gateway, claims: Any) -> None:
     response = await post(gateway, f"Bearer {signed(claims())}")
@@ -262,6 +262,7 @@ async def test_entra_user_tokens_of_v1_and_v2_name_the_user(gateway: Gateway, cl
     assert response.json()["data"]["viewer"] == {"user": {"displayName": "Alex Admin"}}
 
 
+@pytest.mark.live_server
 @pytest.mark.parametrize("idtyp", [True, False], ids=["with-idtyp", "without-idtyp"])
 @pytest.mark.parametrize("claims", [v1_app_claims, v2_app_claims], ids=["v1", "v2"])
 async def test_entra_app_only_tokens_with_oid_are_applications_with_or_without_idtyp(
@@ -466,6 +467,7 @@ def refusals() -> list[Any]:
 LIBRARY_WORDING = ("segments", "Signature verification", "Invalid header", "Unable to find", "alg value")
 
 
+@pytest.mark.live_server
 @pytest.mark.parametrize(("authorization", "reason"), refusals())
 async def test_each_401_says_why_with_a_stable_reason_beside_unauthenticated(
     gateway: Gateway, authorization: str, reason: TokenReason
@@ -481,6 +483,7 @@ async def test_each_401_says_why_with_a_stable_reason_beside_unauthenticated(
     assert response.headers["www-authenticate"] == (f'Bearer error="invalid_token", error_description="{reason.value}"')
 
 
+@pytest.mark.live_server
 async def test_a_request_without_an_authorization_header_stays_anonymous(gateway: Gateway) -> None:
     response = await post(gateway, None)
     assert response.status_code == 200
@@ -502,6 +505,7 @@ async def close_of(gateway: Gateway, payload: dict[str, Any]) -> tuple[int, str]
         return dict(json.loads(answer))
 
 
+@pytest.mark.live_server
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [
@@ -526,6 +530,7 @@ async def test_a_refused_websocket_connection_closes_4403_with_the_reason(
     assert await close_of(gateway, payload) == (4403, reason.value)
 
 
+@pytest.mark.live_server
 @pytest.mark.parametrize("claims", [v1_user_claims, v2_app_claims], ids=["v1-user", "v2-app-without-idtyp"])
 async def test_entra_tokens_connect_over_the_websocket(gateway: Gateway, claims: Any) -> None:
     assert await close_of(gateway, {"Authorization": f"Bearer {signed(claims())}"}) == {"type": "connection_ack"}
@@ -615,19 +620,18 @@ async def test_a_jwks_answering_no_usable_keys_is_signing_keys_unavailable_not_a
         assert await reason_of(jwks_verifier(url), signed(v2_user_claims())) is TokenReason.KEYS_UNAVAILABLE
 
 
+@pytest.mark.live_server
 async def test_signing_keys_that_cannot_be_fetched_answer_503_and_close_the_socket_1013_never_401(
     database_url: str, pool: object
 ) -> None:
     """The token was not checked at all: a 401 would send the client to sign in again, which a
     fresh token cannot fix. 503 with Retry-After (1013 Try Again Later on the websocket) says wait."""
-    settings = Settings(
-        database_url=database_url,
+    settings = gateway_settings(
+        database_url,
+        jwt_secret=None,
         jwks_url=unreachable_url(),
         jwt_issuers=(V2_ISSUER,),
         jwt_audiences=(API_CLIENT_ID,),
-        seed_demo=False,
-        pool_min_size=1,
-        sweep_seconds=0,
     )
     token = signed(v2_user_claims())
     with live_server(create_app(settings)) as live:
@@ -652,6 +656,7 @@ async def test_a_live_subscription_whose_keys_cannot_be_fetched_ends_unavailable
     assert ended.value.extensions == {"code": "SERVICE_UNAVAILABLE", "reason": TokenReason.KEYS_UNAVAILABLE.value}
 
 
+@pytest.mark.live_server
 async def test_a_subscribe_whose_keys_cannot_be_fetched_is_refused_unavailable_not_unauthenticated(
     database_url: str, pool: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -660,14 +665,8 @@ async def test_a_subscribe_whose_keys_cannot_be_fetched_is_refused_unavailable_n
     monkeypatch.setattr(identity, "JWKS_CACHE_SECONDS", 0.5)
     published = Published(jwks_of((SIGNING_KEY, KID)))
     with jwks_endpoint(published) as url:
-        settings = Settings(
-            database_url=database_url,
-            jwks_url=url,
-            jwt_issuers=(V2_ISSUER,),
-            jwt_audiences=(API_CLIENT_ID,),
-            seed_demo=False,
-            pool_min_size=1,
-            sweep_seconds=0,
+        settings = gateway_settings(
+            database_url, jwt_secret=None, jwks_url=url, jwt_issuers=(V2_ISSUER,), jwt_audiences=(API_CLIENT_ID,)
         )
         with live_server(create_app(settings)) as live:
             async with connect(Gateway(url=live.url).ws_url, subprotocols=[PROTOCOL]) as ws:

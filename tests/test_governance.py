@@ -1,5 +1,5 @@
-"""What admins govern: policies (rule 6), centralizing (rule 10), departed purchasers (rule 11),
-partners' grants (rule 12), reactivation and license requests."""
+"""What admins govern: self-service policies per product, centralizing (take-over, moving users),
+departed purchasers' subscriptions, partners' grants, reactivation and license requests."""
 
 from __future__ import annotations
 
@@ -164,7 +164,7 @@ def parse(value: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(value)
 
 
-# -- self-service policies (rule 6) -------------------------------------------------------------
+# -- self-service policies: a new purchase needs the product Enabled ----------------------------
 
 
 async def test_disabling_a_policy_never_touches_existing_subscriptions(api: Api) -> None:
@@ -238,7 +238,7 @@ async def test_a_partner_governs_only_with_a_global_admin_grant(api: Api) -> Non
     assert asked["userErrors"] == []
 
 
-# -- centralize: cancellation requests, take-over, moving users (rule 10) -----------------------
+# -- centralize: cancellation requests, take-over, moving users ---------------------------------
 
 
 async def test_an_admin_asks_the_purchaser_to_cancel_and_the_purchaser_is_told(api: Api) -> None:
@@ -452,7 +452,7 @@ async def test_only_whoever_controls_a_subscription_reactivates_it(api: Api) -> 
     assert (await read(api, PETES_PROJECT_EXPIRED))["status"] == "EXPIRED"
 
 
-# -- a purchaser who left (rule 11) -------------------------------------------------------------
+# -- a purchaser who left: the subscription runs to its term, then expires ----------------------
 
 
 async def test_a_departed_purchasers_subscriptions_keep_running_for_their_users(api: Api) -> None:

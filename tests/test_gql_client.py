@@ -31,6 +31,8 @@ from purchasegraph.identity import TokenReason
 from tests.test_http import token_for
 from tests.test_purchase_events import Served, served
 
+pytestmark = pytest.mark.live_server
+
 SCHEMA = (Path(__file__).parent.parent / "schema.graphql").read_text(encoding="utf-8")
 PAULAS_POWER_BI = subscription("paula-power-bi-pro")  # 10 licenses, 5 of them assigned
 WAIT = 10.0

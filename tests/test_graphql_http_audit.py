@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 
 from purchasegraph.app import create_app
-from purchasegraph.settings import Settings
 from tests.live_server import live_server
 from tests.npm import node_for
+from tests.settings import gateway_settings
+
+pytestmark = [pytest.mark.node, pytest.mark.live_server]
 
 AUDIT_DIR = Path(__file__).parent / "graphql_http_audit"
 SECRET = "test-secret-for-graphql-http-audit-0123456789"
@@ -35,7 +37,7 @@ def node() -> str:
 def graphql_url(database_url: str, pool: object) -> Iterator[str]:
     """The app under uvicorn on 127.0.0.1 and a free port; its /graphql URL."""
     # `pool` makes sure the session's database is migrated and seeded first.
-    settings = Settings(database_url=database_url, jwt_secret=SECRET, seed_demo=False, pool_min_size=1, sweep_seconds=0)
+    settings = gateway_settings(database_url, jwt_secret=SECRET)
     with live_server(create_app(settings)) as live:
         yield f"{live.url}/graphql"
 

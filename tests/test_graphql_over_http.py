@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from purchasegraph.demo.actors import CONTOSO
-from purchasegraph.settings import Settings
-from tests.test_http import SECRET, serving, token_for
+from tests.settings import gateway_settings
+from tests.test_http import serving, token_for
 
 GQL = "application/graphql-response+json"
 JSON = "application/json"
@@ -18,8 +18,7 @@ PAULA = ("paula.purchaser@contoso.example", "contoso.example")
 
 @pytest.fixture(scope="module")
 async def client(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(database_url=database_url, jwt_secret=SECRET, seed_demo=False, pool_min_size=1, sweep_seconds=0)
-    async with serving(settings) as http:
+    async with serving(gateway_settings(database_url)) as http:
         yield http
 
 

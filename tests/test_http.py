@@ -20,8 +20,8 @@ from purchasegraph.app import create_app
 from purchasegraph.demo.actors import demo_tenant_id, demo_user_id
 from purchasegraph.identity import mint_token, user_token_claims
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings
+from tests.settings import SECRET, gateway_settings
 
-SECRET = "test-secret-for-http-tests-0123456789"
 VIEWER_QUERY = "{ viewer { user { displayName } homeTenant { name } } }"
 
 
@@ -48,13 +48,6 @@ def token_for(upn: str, domain: str, **overrides: Any) -> str:
     )
 
 
-def gateway_settings(database_url: str, **changes: Any) -> Settings:
-    """A gateway on the session's database, as the HTTP tests run one: its own secret, no demo
-    seed of its own (the session seeded it), one pooled connection, no background sweep."""
-    base = Settings(database_url=database_url, jwt_secret=SECRET, seed_demo=False, pool_min_size=1, sweep_seconds=0)
-    return base.with_changes(**changes)
-
-
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The app with its lifespan running (pool, migrations), reached over ASGI by an HTTP client."""
@@ -67,8 +60,7 @@ async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="module")
 async def client(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
     # `pool` makes sure the session's database is migrated and seeded first.
-    settings = Settings(database_url=database_url, jwt_secret=SECRET, seed_demo=False, pool_min_size=1)
-    async with serving(settings) as http:
+    async with serving(gateway_settings(database_url)) as http:
         yield http
 
 
@@ -185,13 +177,12 @@ async def test_tokens_signed_by_a_jwks_key_are_accepted_and_hs256_ones_refused(d
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        settings = Settings(
-            database_url=database_url,
+        settings = gateway_settings(
+            database_url,
+            jwt_secret=None,
             jwks_url=f"http://127.0.0.1:{server.server_port}/keys",
             jwt_issuers=("https://login.example/tenant/v2.0",),
             jwt_audiences=("api://purchasegraph",),
-            seed_demo=False,
-            pool_min_size=1,
         )
         claims = user_token_claims(
             user_id=demo_user_id("alex.admin@contoso.example"),

@@ -21,17 +21,16 @@ import pytest
 from purchasegraph.db import ordering as sortables
 from purchasegraph.demo.actors import ALEX, CONTOSO, PAULA, WOODGROVE_ID
 from purchasegraph.demo.global_ids import PAULAS_POWER_BI
-from purchasegraph.settings import Settings
 from tests.mutations import purchase_input
-from tests.test_http import SECRET, serving, token_for
+from tests.settings import gateway_settings
+from tests.test_http import serving, token_for
 
 HUGE_ID = "P" * 200_000  # past PostgreSQL's btree row limit (about 2,700 bytes)
 
 
 @pytest.fixture(scope="module")
 async def client(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(database_url=database_url, jwt_secret=SECRET, seed_demo=False, pool_min_size=1, sweep_seconds=0)
-    async with serving(settings) as http:
+    async with serving(gateway_settings(database_url)) as http:
         yield http
 
 
@@ -146,14 +145,7 @@ async def test_the_audit_row_carries_the_gateways_request_id_and_the_clients_apa
 async def test_a_lone_surrogate_in_a_persisted_query_is_a_bad_request(
     database_url: str, pool: object, production: bool
 ) -> None:
-    settings = Settings(
-        database_url=database_url,
-        jwt_secret=SECRET,
-        seed_demo=False,
-        pool_min_size=1,
-        sweep_seconds=0,
-        production=production,
-    )
+    settings = gateway_settings(database_url, production=production)
     # JSON's \ud800 escape decodes to a lone surrogate, which has no UTF-8 to hash.
     body = (
         '{"query": "{ products { productId } } # \\ud800",'

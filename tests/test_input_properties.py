@@ -67,9 +67,9 @@ from purchasegraph.demo.actors import (
 )
 from purchasegraph.schema import build_schema
 from purchasegraph.schema.ids import encode_id
-from purchasegraph.settings import Settings
 from tests.drawing import drawn
-from tests.test_http import SECRET, token_for
+from tests.settings import gateway_settings
+from tests.test_http import token_for
 
 EXAMPLES = 400
 # Ids of every kind sent to the fields that look objects up by id.
@@ -384,9 +384,7 @@ def body_of(call: Call) -> bytes:
 
 
 async def test_every_drawn_mutation_is_answered_cleanly_and_audited_when_it_ran(own_database: str) -> None:
-    app_settings = Settings(
-        database_url=own_database, jwt_secret=SECRET, seed_demo=True, pool_min_size=1, sweep_seconds=0
-    )
+    app_settings = gateway_settings(own_database, seed_demo=True)
     failures: list[str] = []
     outcomes: Counter[str] = Counter()
     async with LifespanManager(create_app(app_settings)) as manager:

@@ -14,7 +14,8 @@ import pytest
 from purchasegraph.catalogue import POWER_BI_PRO
 from purchasegraph.demo.actors import ALEX, CONTOSO, TESS, UNA
 from purchasegraph.demo.global_ids import subscription, user
-from tests.test_http import gateway_settings, serving, token_for
+from tests.settings import gateway_settings
+from tests.test_http import serving, token_for
 
 CENTRAL_POWER_BI = subscription("contoso-central-power-bi-pro")
 

@@ -190,7 +190,7 @@ async def test_an_expired_subscription_still_takes_assignments(api: Api) -> None
 async def test_concurrent_assignments_never_oversell_a_subscription(
     pool: asyncpg.Pool, gateway_pool: asyncpg.Pool
 ) -> None:
-    """Rule 7, through the real pool: 20 purchasers' calls at once on 3 free licenses."""
+    """Concurrent assignments never oversell, through the real pool: 20 purchasers' calls at once on 3 free licenses."""
     async with pool.acquire() as conn:
         tenant = await create_tenant(conn, users=21)
         await add_subscriptions(conn, tenant, count=1, orders_each=1, assignments_each=0)

@@ -1,5 +1,6 @@
-"""Who may change what: every mutation tried by every kind of actor (DOMAIN.md, "Actors" and rules 3, 8, 10
-and 12; the docstrings of ``purchasegraph.policy``).
+"""Who may change what: every mutation tried by every kind of actor (a purchaser changes only their own,
+only members buy, admins govern and centralize, a partner needs a global-admin grant to govern; the
+docstrings of ``purchasegraph.policy``).
 
 Each expectation below is written down from those two sources, never read back from the API. The answers:
 
@@ -203,12 +204,12 @@ ADMIN_ACTION: Table = {
     "other_tenant_admin": NOT_FOUND,
     "anonymous": UNAUTHENTICATED,
 }
-# Policies and take-over (policy.may_govern, rule 12): a partner needs a global-admin grant.
+# Policies and take-over (policy.may_govern): a partner needs a global-admin grant in its relationship.
 GOVERNANCE: Table = ADMIN_ACTION | {"partner_billing_admin": NOT_AUTHORIZED}
 # Directory upkeep (policy.may_manage_users): global admins, partners with a global-admin grant. A
 # billing admin manages billing, not users.
 USER_ADMIN: Table = GOVERNANCE | {"billing_admin": NOT_AUTHORIZED}
-# Only the billed purchaser pays, and only the purchaser chooses the card (rule 8; admins never handle it).
+# Only the billed purchaser pays, and only the purchaser chooses the card (admins never handle it).
 # Whole-tenant viewers see the subscription and its bills, so theirs is a refusal, not a "no such".
 PURCHASER_ONLY: Table = PURCHASER_CONTROLS | {
     "global_admin": NOT_AUTHORIZED,
@@ -1276,7 +1277,7 @@ async def test_admins_cancel_a_central_subscription(api: Api, actor: str, expect
 
 
 # ---------------------------------------------------------------------------------------------
-# Cards and bills: the purchaser's own (rule 8)
+# Cards and bills: the purchaser's own, as the one billed
 
 
 @pytest.mark.parametrize(("actor", "expected"), matrix(AT_HOME))
@@ -1516,7 +1517,7 @@ MALFORMED_ID_CASES = [
 async def test_a_refusal_for_an_id_that_names_nothing_is_audited_too(
     api: Api, document: str, variables: Variables, action: str
 ) -> None:
-    """DOMAIN.md: the audit trail records every mutation; a malformed or mistyped ID is refused, and recorded."""
+    """The audit trail records every mutation: a malformed or mistyped ID is refused, and recorded."""
     last_event = await api.conn.fetchval(LATEST_AUDIT_EVENT)
     assert [code for code, _ in await errors_of(api, document, ALEX, variables)] == [NOT_FOUND]
     events = [

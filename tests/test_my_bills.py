@@ -1,4 +1,4 @@
-"""The purchaser's "my bills" and "my cards" (issue 13): ``Viewer.invoices``, ``Viewer.paymentMethods``,
+"""The purchaser's "my bills" and "my cards": ``Viewer.invoices``, ``Viewer.paymentMethods``,
 ``Invoice.number`` and the printable invoice ``GET /invoices/{Invoice ID}`` (``Invoice.printUrl``).
 
 Expectations come from the tables by plain SQL (the owner's, past row-level security), never from
@@ -40,11 +40,12 @@ from purchasegraph.demo.actors import (
 from purchasegraph.gateway.invoice_page import render_invoice
 from purchasegraph.identity import AppRole, mint_app_token
 from purchasegraph.schema.ids import encode_id
-from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings, ThrottleSettings
+from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, ThrottleSettings
 from tests.conftest import Api, DemoUserIds
+from tests.settings import SECRET, gateway_settings
 from tests.test_app_principals import ACTORS, as_app, compiled_as_app
 from tests.test_compiled_roots import agree
-from tests.test_http import SECRET, gateway_settings, serving, token_for
+from tests.test_http import serving, token_for
 
 NUMBER = re.compile(r"^INV-(\d{4})-(\d{6,})$")
 
@@ -397,8 +398,7 @@ async def test_purchaser_sees_their_card_on_file_but_not_the_removed_one_and_an_
 
 @pytest.fixture(scope="module")
 async def http(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(database_url=database_url, jwt_secret=SECRET, seed_demo=False, pool_min_size=1, sweep_seconds=0)
-    async with serving(settings) as client:
+    async with serving(gateway_settings(database_url)) as client:
         yield client
 
 

@@ -1,4 +1,4 @@
-"""Notifications as a connection (issue 13): ``Viewer.notifications`` pages the viewer's own with
+"""Notifications as a connection: ``Viewer.notifications`` pages the viewer's own with
 keyset cursors (newest first, the id breaking ties), filters ``unreadOnly``, counts ``totalCount``
 only when asked, and shows the read state ``markNotificationsRead`` sets.
 

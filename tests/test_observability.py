@@ -24,21 +24,18 @@ from purchasegraph.observability.tracing import NoTracing, request_tracing
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings, ThrottleSettings, settings_from_env
 from tests.factories import TenantRows, create_tenant
 from tests.mutations import PURCHASE
+from tests.settings import SECRET, gateway_settings
 from tests.test_compiled_reads import RELAY
-from tests.test_http import SECRET, VIEWER_QUERY, gateway_settings, serving, token_for
+from tests.test_http import VIEWER_QUERY, serving, token_for
 
 PAULA = ("paula.purchaser@contoso.example", "contoso.example")
 NUMBER = str(GOOD_CARD["number"])
 FIFTY = "{ viewer { homeTenant { subscriptions(first: 50) { nodes { id } } } } }"
 
 
-def settings_for(database_url: str, **changes: Any) -> Settings:
-    return gateway_settings(database_url, **changes)
-
-
 @pytest.fixture(scope="module")
 async def client(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(settings_for(database_url)) as http:
+    async with serving(gateway_settings(database_url)) as http:
         yield http
 
 
@@ -204,7 +201,7 @@ async def test_a_relay_shaped_read_counts_as_compiled_and_a_refused_filter_as_a_
 
 
 async def test_reads_with_the_compiled_path_off_count_as_disabled(database_url: str, pool: object) -> None:
-    async with serving(settings_for(database_url, compiled_reads=False)) as http:
+    async with serving(gateway_settings(database_url, compiled_reads=False)) as http:
         before = reads(await scrape(http), "resolvers", "disabled")
         response = await graphql(http, RELAY, token_for(ALEX, "contoso.example"), variables={"tenantId": CONTOSO})
         assert response.status_code == 200
@@ -227,7 +224,7 @@ async def test_a_throttled_request_moves_the_throttled_counter(
 ) -> None:
     tiny = ThrottleSettings(maximum_available=60, restore_rate=1)
     token = token_of(tenant, tenant.user_ids[0])
-    async with serving(settings_for(database_url, throttle=tiny)) as http:
+    async with serving(gateway_settings(database_url, throttle=tiny)) as http:
         before = await scrape(http)
         assert (await graphql(http, FIFTY, token)).status_code == 200  # 60 → 9
         refused = await graphql(http, FIFTY, token)

@@ -1,7 +1,7 @@
-"""The partner's fleet (issue 13): ``accessibleTenants`` for users and applications, ``tenant(id:)``
+"""The partner's fleet: ``accessibleTenants`` for users and applications, ``tenant(id:)``
 by primary domain, the demo world's reader-only partner, and the fleet query's cost.
 
-Expectations are written from the rules (DOMAIN.md, ``policy`` docstrings), never read back from
+Expectations are written from the access rules (``policy`` docstrings), never read back from
 the API: a user reaches their home tenant and each customer of a relationship of their tenant in
 force (members only; guests act for no one); an application its home where its app roles see
 something, and each customer of an in-force relationship where the least of its roles and the
@@ -47,7 +47,8 @@ from purchasegraph.schema import schema
 from purchasegraph.schema.ids import encode_id
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, QueryLimits
 from tests.conftest import Api
-from tests.test_http import SECRET, gateway_settings, serving, token_for
+from tests.settings import SECRET, gateway_settings
+from tests.test_http import serving, token_for
 from tests.test_mutation_matrix import ERRORS
 
 PAT = "pat.partner@adatum-partners.example"

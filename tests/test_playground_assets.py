@@ -31,7 +31,8 @@ from purchasegraph.graphiql import (
     asset_url,
 )
 from purchasegraph.settings import Settings
-from tests.test_http import gateway_settings, serving
+from tests.settings import gateway_settings
+from tests.test_http import serving
 
 SECRET = "test-secret-for-the-playground-0123456789"
 PYPROJECT = Path(__file__).parent.parent / "pyproject.toml"

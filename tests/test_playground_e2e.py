@@ -31,7 +31,8 @@ from purchasegraph.graphiql import GRAPHIQL_PAGE, PAGE_SCRIPT, VENDORED, asset_u
 from purchasegraph.playground import GRAPHIQL_PATH, graphiql_link
 from purchasegraph.settings import Settings
 from tests.live_server import Live, live_server
-from tests.test_http import gateway_settings, serving
+from tests.settings import gateway_settings
+from tests.test_http import serving
 
 SECRET = "test-secret-for-the-playground-0123456789"
 ADMIN = "alex.admin@contoso.example"
@@ -248,6 +249,8 @@ async def run_and_read(page: Page, expected: str) -> str:
     return text
 
 
+@pytest.mark.chromium
+@pytest.mark.live_server
 async def test_graphiql_runs_offline_the_examples_of_an_admin_and_a_purchaser_and_her_subscription(
     chromium: str, live: Live, tmp_path: Path
 ) -> None:
@@ -313,6 +316,8 @@ async def test_graphiql_runs_offline_the_examples_of_an_admin_and_a_purchaser_an
     assert elapsed < 120, f"the browser round took {elapsed:.1f}s"
 
 
+@pytest.mark.chromium
+@pytest.mark.live_server
 async def test_graphiql_mounts_whatever_the_url_presets_hold(chromium: str, live: Live) -> None:
     # A link is anyone's to write: a parameter cut short mid-escape is left out (the others still
     # apply), and markup in a preset is the editor's text, never the page's HTML.

@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from purchasegraph.cli import build_parser
-from purchasegraph.settings import Settings, settings_from_env
-from tests.test_http import SECRET, serving
+from purchasegraph.settings import settings_from_env
+from tests.settings import gateway_settings
+from tests.test_http import serving
 
 INTROSPECTION = "{ __schema { types { name } } }"
 TYPO = "{ productz { name } }"
@@ -18,17 +19,13 @@ TYPO = "{ productz { name } }"
 
 @pytest.fixture(scope="module")
 async def production(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(
-        database_url=database_url, jwt_secret=SECRET, seed_demo=False, pool_min_size=1, sweep_seconds=0, production=True
-    )
-    async with serving(settings) as http:
+    async with serving(gateway_settings(database_url, production=True)) as http:
         yield http
 
 
 @pytest.fixture(scope="module")
 async def development(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(database_url=database_url, jwt_secret=SECRET, seed_demo=False, pool_min_size=1, sweep_seconds=0)
-    async with serving(settings) as http:
+    async with serving(gateway_settings(database_url)) as http:
         yield http
 
 

@@ -51,7 +51,8 @@ from purchasegraph.schema.ids import decode_uuid
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings, ThrottleSettings
 from tests.live_server import live_server
 from tests.mutations import PURCHASE
-from tests.test_http import SECRET, token_for
+from tests.settings import SECRET, gateway_settings
+from tests.test_http import token_for
 
 PAT = "pat.partner@adatum-partners.example"  # Adatum: an active partner of Contoso (global admin)
 ADATUM_ID = demo_tenant_id("adatum-partners.example")
@@ -121,9 +122,7 @@ def capture_state(app: Starlette, into: dict[str, Any]) -> None:
 
 @contextmanager
 def served(database_url: str, **changes: object) -> Iterator[Served]:
-    settings = Settings(
-        database_url=database_url, jwt_secret=SECRET, seed_demo=True, pool_min_size=1, sweep_seconds=0
-    ).with_changes(**changes)
+    settings = gateway_settings(database_url, seed_demo=True).with_changes(**changes)
     app = create_app(settings)
     state: dict[str, Any] = {}
     capture_state(app, state)
@@ -231,6 +230,7 @@ def event_of(message: dict[str, Any], id: str = "1") -> dict[str, Any]:
 # -- Delivery ------------------------------------------------------------------------------------
 
 
+@pytest.mark.live_server
 async def test_an_admin_receives_a_purchase_made_over_http(app: Served, http: httpx.AsyncClient) -> None:
     async with connected(app, ALEX) as alex:
         await alex.subscribe("1", PURCHASE_EVENTS, {"tenant": CONTOSO})
@@ -263,6 +263,7 @@ async def until(condition: Callable[[], Awaitable[bool]]) -> bool:
     return True
 
 
+@pytest.mark.live_server
 async def test_an_open_subscription_is_counted_in_the_metrics_until_it_ends(app: Served) -> None:
     before = await active_subscriptions()
     async with connected(app, ALEX) as alex:
@@ -281,6 +282,7 @@ async def test_an_open_subscription_is_counted_in_the_metrics_until_it_ends(app:
     assert await until(uncounted), await active_subscriptions()
 
 
+@pytest.mark.live_server
 async def test_an_active_partner_receives_the_tenants_events(app: Served, http: httpx.AsyncClient) -> None:
     async with connected(app, PAT) as pat:
         await pat.subscribe("1", PURCHASE_EVENTS, {"tenant": CONTOSO})
@@ -303,6 +305,7 @@ def app_bearer(roles: list[AppRole]) -> str:
     return f"Bearer {token}"
 
 
+@pytest.mark.live_server
 async def test_a_reader_application_streams_the_tenants_events_but_has_no_purchases_of_its_own(
     app: Served, http: httpx.AsyncClient
 ) -> None:
@@ -317,6 +320,7 @@ async def test_a_reader_application_streams_the_tenants_events_but_has_no_purcha
     assert refused["payload"][0]["extensions"]["code"] == "NOT_AUTHORIZED"
 
 
+@pytest.mark.live_server
 async def test_a_policy_only_application_sees_no_events(app: Served) -> None:
     async with connected(app, "", authorization=app_bearer([AppRole.POLICY_READ_WRITE])) as tool:
         await tool.subscribe("1", PURCHASE_EVENTS, {"tenant": CONTOSO})
@@ -324,6 +328,7 @@ async def test_a_policy_only_application_sees_no_events(app: Served) -> None:
     assert refused["type"] == "error", refused
 
 
+@pytest.mark.live_server
 async def test_a_purchaser_receives_events_on_their_own_subscriptions_only(
     app: Served, http: httpx.AsyncClient
 ) -> None:
@@ -337,6 +342,7 @@ async def test_a_purchaser_receives_events_on_their_own_subscriptions_only(
         await paula.silent_for(0.3)
 
 
+@pytest.mark.live_server
 async def test_an_events_number_counts_its_own_tenants_audit_log_not_every_tenants(
     app: Served, own_database: str, http: httpx.AsyncClient
 ) -> None:
@@ -359,6 +365,7 @@ async def test_an_events_number_counts_its_own_tenants_audit_log_not_every_tenan
     assert event["eventId"] == str(seq)
 
 
+@pytest.mark.live_server
 async def test_two_app_processes_on_one_database_both_deliver(
     app: Served, own_database: str, http: httpx.AsyncClient
 ) -> None:
@@ -378,6 +385,7 @@ async def test_two_app_processes_on_one_database_both_deliver(
 # -- Authorization at the start ------------------------------------------------------------------
 
 
+@pytest.mark.live_server
 async def test_an_outsiders_subscription_is_refused_with_an_error(app: Served) -> None:
     async with connected(app, OLGA) as olga:
         await olga.subscribe("1", PURCHASE_EVENTS, {"tenant": CONTOSO})
@@ -388,6 +396,7 @@ async def test_an_outsiders_subscription_is_refused_with_an_error(app: Served) -
     await app.wait_for_subscribers(0)  # the feed opened for the check is gone
 
 
+@pytest.mark.live_server
 async def test_a_member_sees_no_tenant_wide_events(app: Served) -> None:
     async with connected(app, PAULA) as paula:
         await paula.subscribe("1", PURCHASE_EVENTS, {"tenant": CONTOSO})
@@ -396,6 +405,7 @@ async def test_a_member_sees_no_tenant_wide_events(app: Served) -> None:
     assert [e["extensions"]["code"] for e in message["payload"]] == ["NOT_AUTHORIZED"]
 
 
+@pytest.mark.live_server
 @pytest.mark.parametrize(
     ("case", "payload"),
     [
@@ -412,6 +422,7 @@ async def test_a_connection_without_a_valid_token_is_closed_with_4403(
     assert await closed_with(app, payload) == 4403, case
 
 
+@pytest.mark.live_server
 async def test_only_subscriptions_run_over_the_websocket_and_the_gateways_checks_apply(app: Served) -> None:
     async with connected(app, ALEX) as alex:
         await alex.subscribe("q", "{ viewer { user { displayName } } }")
@@ -427,6 +438,7 @@ async def test_only_subscriptions_run_over_the_websocket_and_the_gateways_checks
     assert introspection["type"] == "error"  # a subscription selects exactly one field, never __typename
 
 
+@pytest.mark.live_server
 async def test_a_websocket_message_larger_than_an_http_body_closes_the_socket_with_1009(app: Served) -> None:
     maximum = Settings().limits.max_body_bytes
     padded = "# " + "x" * 2 * 1024 * 1024 + "\n" + MY_EVENTS  # a 2 MB comment: valid, and far too big
@@ -440,6 +452,7 @@ async def test_a_websocket_message_larger_than_an_http_body_closes_the_socket_wi
     await app.wait_for_subscribers(0)
 
 
+@pytest.mark.live_server
 async def test_a_websocket_message_of_a_shape_the_protocol_does_not_define_closes_the_socket_with_4400(
     app: Served,
 ) -> None:
@@ -474,6 +487,7 @@ async def test_a_websocket_message_of_a_shape_the_protocol_does_not_define_close
         await app.wait_for_subscribers(1)
 
 
+@pytest.mark.live_server
 async def test_a_principal_holds_a_bounded_number_of_live_subscriptions_however_many_sockets_it_opens(
     app: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -498,6 +512,7 @@ async def test_a_principal_holds_a_bounded_number_of_live_subscriptions_however_
     await app.wait_for_subscribers(0)
 
 
+@pytest.mark.live_server
 async def test_a_websocket_subscription_pays_from_the_same_cost_bucket_as_http(own_database: str) -> None:
     bea = "bea.billing@contoso.example"  # a bucket of her own in this module
     costly = PURCHASE_EVENTS.replace("subscription { id", "subscription { orders(first: 100) { nodes { id } } id")
@@ -523,6 +538,7 @@ async def test_a_websocket_subscription_pays_from_the_same_cost_bucket_as_http(o
     assert [e["extensions"]["code"] for e in message["payload"]] == ["THROTTLED"]
 
 
+@pytest.mark.live_server
 async def test_with_trusted_documents_enforced_only_the_manifests_subscriptions_run(
     own_database: str, tmp_path: Path
 ) -> None:
@@ -544,6 +560,7 @@ async def test_with_trusted_documents_enforced_only_the_manifests_subscriptions_
 # -- Authorization for every event ---------------------------------------------------------------
 
 
+@pytest.mark.live_server
 async def test_a_revoked_role_ends_the_stream_before_the_next_event(
     app: Served, http: httpx.AsyncClient, owner: asyncpg.Connection
 ) -> None:
@@ -579,6 +596,7 @@ REQUEST_CANCELLATION = (
 DANA = "dana.departed@contoso.example"  # left 20 days ago: her account is disabled
 
 
+@pytest.mark.live_server
 async def test_a_departed_users_token_signs_in_to_nothing_over_http_or_the_websocket(
     app: Served, http: httpx.AsyncClient
 ) -> None:
@@ -592,6 +610,7 @@ async def test_a_departed_users_token_signs_in_to_nothing_over_http_or_the_webso
     assert await closed_with(app, {"Authorization": bearer(DANA)}) == 4403
 
 
+@pytest.mark.live_server
 async def test_a_disabled_account_ends_its_stream_before_the_next_event(
     app: Served, http: httpx.AsyncClient, owner: asyncpg.Connection
 ) -> None:
@@ -621,6 +640,7 @@ async def test_a_disabled_account_ends_its_stream_before_the_next_event(
     assert complete == {"id": "1", "type": "complete"}
 
 
+@pytest.mark.live_server
 async def test_an_expired_partner_relationship_ends_the_stream(
     app: Served, http: httpx.AsyncClient, owner: asyncpg.Connection
 ) -> None:
@@ -665,6 +685,7 @@ VALUES ($1, $2, $3, 'test', '{global_reader}', 'active', app_now() - interval '1
 """
 
 
+@pytest.mark.live_server
 async def test_a_partner_never_learns_another_partner_as_the_actor_of_an_event(
     app: Served, http: httpx.AsyncClient, owner: asyncpg.Connection
 ) -> None:
@@ -712,6 +733,7 @@ async def test_a_partner_never_learns_another_partner_as_the_actor_of_an_event(
 # -- Only what commits is published --------------------------------------------------------------
 
 
+@pytest.mark.live_server
 async def test_an_aborted_or_refused_mutation_sends_nothing(
     app: Served, http: httpx.AsyncClient, owner: asyncpg.Connection
 ) -> None:
@@ -748,6 +770,7 @@ async def test_an_aborted_or_refused_mutation_sends_nothing(
 # -- The listener --------------------------------------------------------------------------------
 
 
+@pytest.mark.live_server
 async def test_the_listener_reconnects_and_misses_nothing(
     app: Served, http: httpx.AsyncClient, owner: asyncpg.Connection
 ) -> None:

@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from purchasegraph.settings import QueryLimits, Settings
-from tests.test_http import SECRET, serving, token_for
+from purchasegraph.settings import QueryLimits
+from tests.settings import gateway_settings
+from tests.test_http import serving, token_for
 
 ADMIN = ("alex.admin@contoso.example", "contoso.example")
 LIMITS = QueryLimits(max_batch=3)
@@ -18,10 +19,7 @@ LIMITS = QueryLimits(max_batch=3)
 
 @pytest.fixture(scope="module")
 async def client(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
-    settings = Settings(
-        database_url=database_url, jwt_secret=SECRET, seed_demo=False, pool_min_size=1, sweep_seconds=0, limits=LIMITS
-    )
-    async with serving(settings) as http:
+    async with serving(gateway_settings(database_url, limits=LIMITS)) as http:
         yield http
 
 
@@ -169,8 +167,7 @@ async def test_a_query_costing_more_than_the_budget_is_refused(
 
 
 async def test_a_batch_is_refused_when_batching_is_off(database_url: str, pool: object) -> None:
-    settings = Settings(database_url=database_url, jwt_secret=SECRET, seed_demo=False, pool_min_size=1)
-    async with serving(settings) as http:
+    async with serving(gateway_settings(database_url)) as http:
         response = await http.post("/graphql", json=[{"query": "{ __typename }"}, {"query": "{ __typename }"}])
     assert response.status_code == 400
     assert code_of(response.json()) == "BATCHING_DISABLED"

@@ -23,7 +23,8 @@ import httpx
 import pytest
 
 from purchasegraph.demo.actors import ALEX, CONTOSO, OLGA
-from tests.test_http import gateway_settings, serving, token_for
+from tests.settings import gateway_settings
+from tests.test_http import serving, token_for
 
 WORKLOADS = Path(__file__).parent.parent / "bench" / "workloads"
 PURCHASE_GRAPH = (WORKLOADS / "purchase_graph.graphql").read_text()

@@ -73,6 +73,7 @@ MY_EVENTS_IN_FULL = """subscription { mySubscriptionEvents {
   eventId action subscription { id } product { productId } actor { userPrincipalName } } }"""
 
 
+@pytest.mark.live_server
 async def test_a_purchaser_receives_no_event_about_the_licenses_of_a_disabled_subscription(
     events_app: Served, events_http: httpx.AsyncClient
 ) -> None:

@@ -14,21 +14,18 @@ import pytest
 
 from purchasegraph.demo.actors import MIA, NOAH, OLIVIA, RAJ, TESS, demo_tenant_id
 from purchasegraph.gateway.throttle import user_principal
-from purchasegraph.settings import Settings, ThrottleSettings
-from tests.test_http import gateway_settings, serving, token_for
+from purchasegraph.settings import ThrottleSettings
+from tests.settings import gateway_settings
+from tests.test_http import serving, token_for
 
 # 50 subscriptions asked for: requested cost 1 + 50 = 51, whatever the tenant holds.
 FIFTY = "{ viewer { homeTenant { subscriptions(first: 50) { nodes { id } } } } }"
 SMALL = ThrottleSettings(maximum_available=100, restore_rate=50)
 
 
-def settings_for(database_url: str, throttle: ThrottleSettings) -> Settings:
-    return gateway_settings(database_url, throttle=throttle)
-
-
 @pytest.fixture(scope="module")
 async def client(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(settings_for(database_url, SMALL)) as http:
+    async with serving(gateway_settings(database_url, throttle=SMALL)) as http:
         yield http
 
 
@@ -80,7 +77,10 @@ async def test_buckets_are_per_principal(client: httpx.AsyncClient) -> None:
 async def test_replicas_share_one_bucket_through_the_database(database_url: str, pool: object) -> None:
     """Two gateway processes on one database: draining the bucket through one throttles the other."""
     tight = ThrottleSettings(maximum_available=60, restore_rate=1)
-    async with serving(settings_for(database_url, tight)) as one, serving(settings_for(database_url, tight)) as two:
+    async with (
+        serving(gateway_settings(database_url, throttle=tight)) as one,
+        serving(gateway_settings(database_url, throttle=tight)) as two,
+    ):
         upn = "lee.licensed@contoso.example"
         assert (await ask(one, upn, "{ __typename }")).status_code == 200  # settles the bucket at 60 - 1
         assert (await ask(one, upn)).status_code == 200  # 59 - 51 = 8 left
@@ -99,7 +99,10 @@ async def test_two_gateways_together_grant_one_client_no_more_than_one_budget(da
     restoring 1 a second: what the two grant together is what one would have, within TOLERANCE."""
     budget = ThrottleSettings(maximum_available=300, restore_rate=1)
     upn = "rita.reader@contoso.example"
-    async with serving(settings_for(database_url, budget)) as one, serving(settings_for(database_url, budget)) as two:
+    async with (
+        serving(gateway_settings(database_url, throttle=budget)) as one,
+        serving(gateway_settings(database_url, throttle=budget)) as two,
+    ):
         started = time.monotonic()
         responses = await asyncio.gather(*(ask(one if i % 2 else two, upn) for i in range(12)))
         elapsed = time.monotonic() - started
@@ -122,7 +125,7 @@ async def test_a_token_naming_no_user_of_the_directory_takes_nothing_from_any_bu
 
 async def test_throttling_off_reports_cost_without_a_bucket(database_url: str, pool: object) -> None:
     off = ThrottleSettings(restore_rate=0)
-    async with serving(settings_for(database_url, off)) as http:
+    async with serving(gateway_settings(database_url, throttle=off)) as http:
         response = await ask(http, "una.unlicensed@contoso.example")
     assert response.status_code == 200
     assert set(cost_of(response)) == {"requestedQueryCost", "actualQueryCost"}

@@ -21,10 +21,10 @@ from purchasegraph.cli import main
 from purchasegraph.gateway.documents import DocumentStore, document_hash
 from purchasegraph.gateway.errors import RequestCode, RequestError
 from purchasegraph.gateway.manifest import build_manifest
-from purchasegraph.settings import Settings
 from tests.live_server import live_server
 from tests.npm import node_for
-from tests.test_http import gateway_settings, serving
+from tests.settings import gateway_settings
+from tests.test_http import serving
 
 ROOT = Path(__file__).resolve().parent.parent
 # Apollo's own manifest generator, and documents that reach the corners of its text (fragments
@@ -55,19 +55,17 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return output
 
 
-def settings(database_url: str, **changes: Any) -> Settings:
-    return gateway_settings(database_url, **changes)
-
-
 @pytest.fixture(scope="module")
 async def enforced(database_url: str, pool: object, manifest: Path) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(settings(database_url, trusted_documents=manifest, require_trusted_documents=True)) as http:
+    async with serving(
+        gateway_settings(database_url, trusted_documents=manifest, require_trusted_documents=True)
+    ) as http:
         yield http
 
 
 @pytest.fixture(scope="module")
 async def automatic(database_url: str, pool: object) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(settings(database_url)) as http:
+    async with serving(gateway_settings(database_url)) as http:
         yield http
 
 
@@ -89,6 +87,7 @@ def node() -> str:
     return node_for(APOLLO_DIR, "comparing with Apollo's manifest generator")
 
 
+@pytest.mark.node
 def test_the_manifest_is_the_one_apollos_own_generator_writes(node: str, tmp_path: Path) -> None:
     folders = [ROOT / "examples", APOLLO_DIR / "documents"]
     config = tmp_path / "persisted-query-manifest.config.json"
@@ -261,7 +260,9 @@ async def test_enforced_a_trusted_document_runs_with_its_definitions_in_the_orde
     assert main(["trusted-documents", str(tmp_path), "-o", str(manifest)]) == 0
     [entry] = json.loads(manifest.read_text())["operations"]
     assert entry["body"] != FRAGMENTS_AS_APOLLO_SENDS  # sorted: fragment Ids before Names
-    async with serving(settings(database_url, trusted_documents=manifest, require_trusted_documents=True)) as http:
+    async with serving(
+        gateway_settings(database_url, trusted_documents=manifest, require_trusted_documents=True)
+    ) as http:
         sent = await http.post("/graphql", json={"query": FRAGMENTS_AS_APOLLO_SENDS})
         other = await http.post("/graphql", json={"query": FRAGMENTS_AS_APOLLO_SENDS.replace("productId", "name")})
     assert sent.status_code == 200, sent.text
@@ -315,6 +316,8 @@ async def test_an_invalid_document_is_not_remembered(automatic: httpx.AsyncClien
     assert code_of(again) == "PERSISTED_QUERY_NOT_FOUND"
 
 
+@pytest.mark.live_server
+@pytest.mark.node
 def test_apollo_client_runs_the_manifests_operations_against_an_enforcing_gateway(
     node: str, database_url: str, pool: object, tmp_path: Path
 ) -> None:
@@ -326,7 +329,7 @@ def test_apollo_client_runs_the_manifests_operations_against_an_enforcing_gatewa
     manifest = tmp_path / "manifest.json"
     assert main(["trusted-documents", str(documents), "-o", str(manifest)]) == 0
     ids = {o["name"]: o["id"] for o in json.loads(manifest.read_text(encoding="utf-8"))["operations"]}
-    enforcing = settings(database_url, trusted_documents=manifest, require_trusted_documents=True)
+    enforcing = gateway_settings(database_url, trusted_documents=manifest, require_trusted_documents=True)
     with live_server(create_app(enforcing)) as live:
         completed = subprocess.run(  # noqa: S603 - fixed arguments, node found on PATH
             [node, "enforced.mjs", f"{live.url}/graphql", str(manifest), *map(str, sorted(documents.iterdir()))],
