@@ -123,8 +123,7 @@ async def request_cancellation(work: Work, *, subscription_id: uuid.UUID, messag
         message,
     )
     await notify(
-        work.conn,
-        tenant_id=work.scope.tenant_id,
+        work,
         user_id=subscription["purchaser_user_id"],
         kind="cancellation_requested",
         subject_id=subscription_id,
@@ -142,8 +141,7 @@ async def take_control(work: Work, *, subscription_id: uuid.UUID) -> dict[str, A
     await work.conn.execute(CLOSE_OPEN_CANCELLATION_REQUEST, work.scope.tenant_id, subscription_id)
     order_id = await write_event_order(work, subscription=subscription, kind="take_over")
     await notify(
-        work.conn,
-        tenant_id=work.scope.tenant_id,
+        work,
         user_id=subscription["purchaser_user_id"],
         kind="subscription_taken_over",
         subject_id=subscription_id,

@@ -398,8 +398,7 @@ async def cancel_locked(work: Work, subscription: Record, *, reason: str) -> dic
     purchaser = subscription["purchaser_user_id"]
     if purchaser is not None and purchaser != work.viewer.user_id:
         await notify(
-            work.conn,
-            tenant_id=tenant_id,
+            work,
             user_id=purchaser,
             kind="subscription_canceled",
             subject_id=subscription_id,

@@ -184,16 +184,9 @@ async def write_invoice(
     return invoice_id
 
 
-async def notify(
-    conn: asyncpg.Connection,
-    *,
-    tenant_id: uuid.UUID,
-    user_id: uuid.UUID,
-    kind: str,
-    subject_id: uuid.UUID,
-    message: str,
-) -> None:
-    await conn.execute(INSERT_NOTIFICATION, tenant_id, uuid.uuid4(), user_id, kind, subject_id, message)
+async def notify(work: Work, *, user_id: uuid.UUID, kind: str, subject_id: uuid.UUID, message: str) -> None:
+    """Tell a user of the operation's tenant, in their own feed, written in the operation's transaction."""
+    await work.conn.execute(INSERT_NOTIFICATION, work.scope.tenant_id, uuid.uuid4(), user_id, kind, subject_id, message)
 
 
 def require_quantity(quantity: int, field: str = "quantity") -> None:
