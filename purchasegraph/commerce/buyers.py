@@ -8,7 +8,7 @@ from purchasegraph.commerce.records import require
 from purchasegraph.commerce.unit_of_work import Problem, Refusal, Work, refuse
 from purchasegraph.db.executor import Record
 from purchasegraph.db.queries.eligibility import SELECT_ELIGIBILITY_FACTS
-from purchasegraph.eligibility import Assessment, Reason, assess, facts_from
+from purchasegraph.eligibility import CONTACT_IT_ADMIN, Assessment, Reason, assess, facts_from
 from purchasegraph.policy import may_buy
 
 # Locks the buyer's row: one buyer's purchases and trials take turns, so a rule checked before an
@@ -32,6 +32,6 @@ async def product_for_buyer(work: Work, product_id: str) -> tuple[Record, Assess
     return row, assess(facts)
 
 
-def refuse_for(reasons: tuple[Reason, ...], message: str, field: str = "productId") -> Refusal:
+def refuse_for(reasons: tuple[Reason, ...], message: str = CONTACT_IT_ADMIN, field: str = "productId") -> Refusal:
     # The same codes `viewer.eligibility` reports, one userError per reason.
     return Refusal(*(Problem(code_of(r), f"{r.value} {message}", (field,)) for r in reasons))

@@ -260,22 +260,13 @@ async def request_license(work: Work, *, product_id: str, for_user_ids: Sequence
             "productId",
         )
     work.target("LicenseRequest", request_id)
-    for admin in await work.conn.fetch(SELECT_ADMINS, work.scope.tenant_id, sorted(ADMIN_ROLES)):
-        await notify(
-            work,
-            user_id=admin["user_id"],
-            kind="license_requested",
-            subject_id=request_id,
-            message=f"{work.viewer.display_name} asks for {row['product_name']} for {len(users)} people.",
-        )
-    for colleague in users[1:]:
-        await notify(
-            work,
-            user_id=colleague,
-            kind="license_requested_for_you",
-            subject_id=request_id,
-            message=f"{work.viewer.display_name} asked the admins for {row['product_name']} for you.",
-        )
+    # The admins who decide it are told, and so is every colleague it names.
+    who, product = work.viewer.display_name, row["product_name"]
+    admins = await work.conn.fetch(SELECT_ADMINS, work.scope.tenant_id, sorted(ADMIN_ROLES))
+    told = [(a["user_id"], "license_requested", f"{who} asks for {product} for {len(users)} people.") for a in admins]
+    told += [(c, "license_requested_for_you", f"{who} asked the admins for {product} for you.") for c in users[1:]]
+    for user_id, kind, message in told:
+        await notify(work, user_id=user_id, kind=kind, subject_id=request_id, message=message)
     return {"license_request_id": str(request_id)}
 
 
