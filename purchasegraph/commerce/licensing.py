@@ -119,6 +119,15 @@ async def _lock_assignable(
     return subscription
 
 
+def _require_free(subscription: dict[str, Any], wanted: int, field: str, refusal: str) -> None:
+    """Never more licenses assigned than were bought: ``wanted`` more need as many free ones (counted
+    under the subscription's lock). ``refusal`` may name ``{free}``, ``{quantity}`` and ``{wanted}``."""
+    free = subscription["quantity"] - subscription["assigned"]
+    if wanted > free:
+        message = refusal.format(free=free, quantity=subscription["quantity"], wanted=wanted)
+        raise refuse(ErrorCode.NO_LICENSES_LEFT, message, field)
+
+
 async def _holders(work: Work, subscription_id: uuid.UUID, user_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     """Those of ``user_ids`` who hold a live license of the subscription."""
     rows = await work.conn.fetch(SELECT_LIVE_ASSIGNEES, work.scope.tenant_id, subscription_id, list(user_ids))
@@ -143,13 +152,8 @@ async def assign_licenses(work: Work, *, subscription_id: uuid.UUID, user_ids: S
                 if user_id in holders
             )
         )
-    free = subscription["quantity"] - subscription["assigned"]
-    if len(user_ids) > free:
-        raise refuse(
-            ErrorCode.NO_LICENSES_LEFT,
-            f"{free} of {subscription['quantity']} licenses are free; buy more or unassign some first.",
-            "userIds",
-        )
+    advice = "{free} of {quantity} licenses are free; buy more or unassign some first."
+    _require_free(subscription, len(user_ids), "userIds", advice)
     await work.conn.execute(
         INSERT_ASSIGNMENTS, work.scope.tenant_id, subscription_id, work.viewer.user_id, list(user_ids)
     )
@@ -214,13 +218,8 @@ async def move_users(work: Work, *, from_subscription_id: uuid.UUID, to_subscrip
     users = [r["user_id"] for r in await work.conn.fetch(SELECT_ALL_LIVE_ASSIGNEES, tenant_id, from_subscription_id)]
     already = await _holders(work, to_subscription_id, users)
     moving = [u for u in users if u not in already]
-    free = target["quantity"] - target["assigned"]
-    if len(moving) > free:
-        raise refuse(
-            ErrorCode.NO_LICENSES_LEFT,
-            f"The target has {free} free licenses for {len(moving)} users; add licenses to it first.",
-            "toSubscriptionId",
-        )
+    advice = "The target has {free} free licenses for {wanted} users; add licenses to it first."
+    _require_free(target, len(moving), "toSubscriptionId", advice)
     await work.conn.execute(REMOVE_ASSIGNMENTS, tenant_id, from_subscription_id, users)
     await work.conn.execute(INSERT_ASSIGNMENTS, tenant_id, to_subscription_id, work.viewer.user_id, moving)
     await cancel_locked(work, source, reason=f"Users moved to subscription {to_subscription_id}")
@@ -325,14 +324,8 @@ async def _assign_for_request(
             f"At most {MAX_USERS_PER_CALL} users in one call: approve without assigning, then assign in parts.",
             field,
         )
-    free = subscription["quantity"] - subscription["assigned"]
-    if len(missing) > free:
-        raise refuse(
-            ErrorCode.NO_LICENSES_LEFT,
-            f"{free} of {subscription['quantity']} licenses are free for {len(missing)} users; "
-            "add licenses or name another subscription.",
-            field,
-        )
+    advice = "{free} of {quantity} licenses are free for {wanted} users; add licenses or name another subscription."
+    _require_free(subscription, len(missing), field, advice)
     if missing:
         await work.conn.execute(INSERT_ASSIGNMENTS, work.scope.tenant_id, subscription_id, work.viewer.user_id, missing)
     work.details.update(users=[str(u) for u in missing])

@@ -207,15 +207,19 @@ async def _insert_subscription(
     }
 
 
-async def add_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: int) -> dict[str, Any]:
-    require_quantity(quantity)
+async def _lock_active(work: Work, subscription_id: uuid.UUID, refusal: str) -> dict[str, Any]:
+    """The subscription, locked, where the viewer governs it; refused with ``refusal`` (``{status}``
+    its status) unless it is ACTIVE."""
     subscription = await lock_managed_subscription(work, subscription_id)
     if subscription["status"] != "active":
-        raise refuse(
-            ErrorCode.SUBSCRIPTION_NOT_ACTIVE,
-            "Licenses are added to active subscriptions only.",
-            "subscriptionId",
-        )
+        message = refusal.format(status=subscription["status"])
+        raise refuse(ErrorCode.SUBSCRIPTION_NOT_ACTIVE, message, "subscriptionId")
+    return subscription
+
+
+async def add_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: int) -> dict[str, Any]:
+    require_quantity(quantity)
+    subscription = await _lock_active(work, subscription_id, "Licenses are added to active subscriptions only.")
     new_quantity = subscription["quantity"] + quantity
     if new_quantity > 10_000:
         raise refuse(ErrorCode.INVALID_QUANTITY, "A subscription holds at most 10,000 licenses.", "quantity")
@@ -308,13 +312,7 @@ async def remove_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: i
     stays paid (as with Microsoft's terms once the first days after a purchase are over), and the
     next renewal bills the smaller quantity."""
     require_quantity(quantity)
-    subscription = await lock_managed_subscription(work, subscription_id)
-    if subscription["status"] != "active":
-        raise refuse(
-            ErrorCode.SUBSCRIPTION_NOT_ACTIVE,
-            "Licenses are removed from active subscriptions only.",
-            "subscriptionId",
-        )
+    subscription = await _lock_active(work, subscription_id, "Licenses are removed from active subscriptions only.")
     new_quantity = subscription["quantity"] - quantity
     if new_quantity < 1:
         raise refuse(
@@ -349,13 +347,9 @@ async def set_auto_renew(work: Work, *, subscription_id: uuid.UUID, auto_renew: 
     purchaser, or the admins once it is central or taken over. A trial is not set (with a card it
     converts at its end, and canceling it stops that), an expired or disabled one is reactivated,
     a canceled one is final. A purchaser's renewal is charged to its card, so turning it on needs one."""
-    subscription = await lock_managed_subscription(work, subscription_id)
-    if subscription["status"] != "active":
-        raise refuse(
-            ErrorCode.SUBSCRIPTION_NOT_ACTIVE,
-            f"Auto-renew is set on active subscriptions; this one is {subscription['status']}.",
-            "subscriptionId",
-        )
+    subscription = await _lock_active(
+        work, subscription_id, "Auto-renew is set on active subscriptions; this one is {status}."
+    )
     by_purchaser = subscription["controlled_by"] == "purchaser"
     if auto_renew and by_purchaser and subscription["payment_method_id"] is None:
         raise refuse(
