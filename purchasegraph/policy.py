@@ -213,8 +213,6 @@ def _grant_powers(roles: frozenset[str]) -> frozenset[AppPower]:
 def _home_scope(viewer: UserViewer) -> Scope:
     if viewer.is_guest:
         return Scope(tenant_id=viewer.tenant_id, access=Access.GUEST, viewer_id=viewer.user_id)
-    # Authentication refuses a disabled account (may_sign_in); were one to get here anyway, its
-    # directory roles would give it no power.
     roles = viewer.roles if acts_on_roles(viewer) else frozenset()
     if roles & ADMIN_ROLES:
         return Scope(
@@ -483,13 +481,8 @@ def may_follow_events(scope: Scope) -> Decision:
 
 def may_handle_billing(scope: Scope, *, billed_user_id: uuid.UUID | None) -> Decision:
     """A card on a subscription and a bill to pay are their purchaser's own: the purchaser is the
-    one billed and responsible for payment, whoever governs the subscription. Only that user, in
-    their own tenant. Whole-tenant viewers (admins, partners, readers, applications) see
-    them and are refused; anyone else finds nothing."""
-    at_home = scope.partner_tenant_id is None  # set for partners' users and applications alike
-    if scope.viewer_id is not None and billed_user_id == scope.viewer_id and at_home:
-        return Decision.ALLOWED
-    return Decision.NOT_AUTHORIZED if scope.whole_tenant else Decision.NOT_FOUND
+    one billed and responsible for payment, whoever governs the subscription."""
+    return _only_the_user(scope, billed_user_id)
 
 
 def may_manage_subscription(scope: Scope, *, controlled_by: str, purchaser_id: uuid.UUID | None) -> Decision:
@@ -513,10 +506,14 @@ def may_manage_subscription(scope: Scope, *, controlled_by: str, purchaser_id: u
 
 
 def may_answer_cancellation(scope: Scope, *, purchaser_id: uuid.UUID | None) -> Decision:
-    """A cancellation request is answered by the purchaser it asks, in their own tenant, and by no
-    one else: whole-tenant viewers (admins, readers, partners, applications) see it and are
-    refused; anyone else finds nothing."""
-    at_home = scope.partner_tenant_id is None and scope.app_id is None
-    if scope.viewer_id is not None and purchaser_id == scope.viewer_id and at_home:
+    """A cancellation request is answered by the purchaser it asks, and by no one else."""
+    return _only_the_user(scope, purchaser_id)
+
+
+def _only_the_user(scope: Scope, user_id: uuid.UUID | None) -> Decision:
+    """What is one user's own to act on: only that user, in their own tenant. Whole-tenant viewers
+    (admins, readers, partners, applications) see it and are refused; anyone else finds nothing."""
+    at_home = scope.partner_tenant_id is None  # set for partners' users and applications alike
+    if scope.viewer_id is not None and user_id == scope.viewer_id and at_home:
         return Decision.ALLOWED
     return Decision.NOT_AUTHORIZED if scope.whole_tenant else Decision.NOT_FOUND
