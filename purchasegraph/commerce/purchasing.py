@@ -123,6 +123,7 @@ async def purchase_subscription(
         total=amount,
     )
     await write_invoice(work, subscription=subscription, billed_user_id=work.viewer.user_id, amount=amount)
+    work.target("Subscription", subscription_id)
     work.details.update(product_id=product_id, quantity=quantity, amount=str(amount), currency=product["currency"])
     return {"subscription_id": str(subscription_id), "order_id": str(order_id)}
 
