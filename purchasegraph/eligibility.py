@@ -1,4 +1,6 @@
-"""Who may buy a product self-service (DOMAIN rules 2, 3, 4 and 6), as reasons, not booleans.
+"""Who may buy a product self-service, as reasons, not booleans: a managed tenant outside the
+excluded markets and organization types, a signed-in member (never a guest), a product sold
+self-service in the tenant's market, and a tenant policy that allows it.
 
 The purchase mutations refuse with exactly these codes, so the playground's eligibility check
 and a refused purchase always agree.
@@ -11,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# Self-service purchase is not offered in these markets at all (rule 2).
+# Self-service purchase is not offered in these markets at all, nor to these organization types.
 INELIGIBLE_MARKETS = frozenset({"IN"})
 INELIGIBLE_ORGANIZATION_TYPES = frozenset({"government", "education"})
 # Project and Visio are not sold self-service in Brazil and the Democratic Republic of the Congo.

@@ -18,7 +18,7 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from purchasegraph.db.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from purchasegraph.db.pagination import DEFAULT_PAGE_SIZE, check_page_size
 from purchasegraph.errors import BadUserInput
 from purchasegraph.policy import Reach
 
@@ -68,11 +68,7 @@ def page_of(
 ) -> FleetPage:
     """One page of ``reach`` (in ``reach_of``'s order), or BadUserInput for arguments the
     connections of ``db/pagination.py`` refuse."""
-    if first is not None and last is not None:
-        raise BadUserInput("Pass either `first` or `last`, not both.", field="first")
-    for name, value in (("first", first), ("last", last)):
-        if value is not None and not 0 <= value <= MAX_PAGE_SIZE:
-            raise BadUserInput(f"`{name}` must be between 0 and {MAX_PAGE_SIZE}.", field=name)
+    check_page_size(first=first, last=last)
     low = decode_cursor(after, "after") if after is not None else None
     high = decode_cursor(before, "before") if before is not None else None
     keys = [key_of(r) for r in reach]

@@ -11,7 +11,9 @@ Query functions take that value and turn it into SQL conditions; no resolver ask
   guest keeps seeing what they bought: the purchase predicates match the viewer in every scope).
 - Anyone else sees nothing; an object they ask for does not exist for them.
 - A disabled account (a user who left is disabled) signs in to nothing: authentication refuses
-  it (``may_sign_in``), whatever its roles.
+  it (``may_sign_in``), whatever its roles. A user acts on their directory roles and on their
+  tenant's relationships only as an enabled member (``acts_on_roles``): a guest holding a role
+  gets a guest's scope, and acts for no customer.
 
 Applications (app-only tokens: no user) act in their own tenant with their app roles, and in a
 customer's only through an active delegated relationship, with the least of what the app role and
@@ -41,8 +43,8 @@ READER_ROLES = frozenset({"global_reader"})
 # Who keeps the directory (marks a user departed, reinstates them): global admins only. As in
 # Microsoft 365, a billing admin manages billing, not users.
 USER_ADMIN_ROLES = frozenset({"global_admin"})
-# What a delegated relationship must grant before its partner may change things (issue 3 uses it);
-# policies and take-over need global admin (rule 12).
+# What a delegated relationship must grant before its partner may take admin actions; changing
+# policies and taking over need a global-admin grant.
 PARTNER_WRITE_ROLES = ADMIN_ROLES
 PARTNER_GOVERN_ROLES = frozenset({"global_admin"})
 # What a relationship must grant before a partner's application reads the customer's tenant.
@@ -81,7 +83,7 @@ class Scope:
     tenant_id: uuid.UUID
     access: Access | None
     viewer_id: uuid.UUID | None
-    # Admin actions (issue 3): set for admins and for partners whose grant includes an admin role.
+    # Admin actions: set for admins and for partners whose grant includes an admin role.
     can_administer: bool = False
     # Policy changes and take-over: admins of the tenant, partners only with a global-admin grant.
     can_govern: bool = False
@@ -129,6 +131,26 @@ def may_sign_in(principal: Viewer) -> bool:
     return isinstance(principal, AppViewer) or principal.can_sign_in
 
 
+def acts_on_roles(viewer: UserViewer) -> bool:
+    """Whether a user's directory roles and their tenant's partner relationships count: only for an
+    enabled member. A guest holding an admin role gets a guest's scope and acts for no customer; a
+    disabled account (refused at sign-in anyway) has no power. ACTS_ON_ROLES is the rule in SQL."""
+    return not viewer.is_guest and viewer.account_enabled
+
+
+# A directory user `{u}` who acts on their roles (``acts_on_roles``), for statements that find the
+# tenant's admins: an enabled member who has not left (a departure disables the account).
+ACTS_ON_ROLES = "({u}.user_type = 'member' AND {u}.account_enabled AND {u}.departed_at IS NULL)"
+
+
+def customer_grants(principal: Viewer) -> tuple[PartnerGrant, ...]:
+    """The relationships in force through which the principal reaches customers: its tenant's, for
+    an application and for a user who acts on roles; none for a guest or a disabled account."""
+    if isinstance(principal, UserViewer) and not acts_on_roles(principal):
+        return ()
+    return principal.partner_grants
+
+
 def nothing(tenant_id: uuid.UUID) -> Scope:
     return Scope(tenant_id=tenant_id, access=None, viewer_id=None)
 
@@ -140,7 +162,7 @@ def scope_for(viewer: Viewer | None, tenant_id: uuid.UUID) -> Scope:
         return _app_scope(viewer, tenant_id)
     if viewer.tenant_id == tenant_id:
         return _home_scope(viewer)
-    for grant in viewer.partner_grants:
+    for grant in customer_grants(viewer):
         if grant.customer_tenant_id == tenant_id:
             return Scope(
                 tenant_id=tenant_id,
@@ -159,7 +181,7 @@ def _app_scope(app: AppViewer, tenant_id: uuid.UUID) -> Scope:
     powers: frozenset[AppPower] = frozenset().union(*(APP_ROLE_POWERS[role] for role in app.app_roles))
     partner_tenant_id = None
     if app.tenant_id != tenant_id:
-        grant = next((g for g in app.partner_grants if g.customer_tenant_id == tenant_id), None)
+        grant = next((g for g in customer_grants(app) if g.customer_tenant_id == tenant_id), None)
         if grant is None:
             return nothing(tenant_id)
         powers &= _grant_powers(grant.roles)
@@ -179,7 +201,7 @@ def _app_scope(app: AppViewer, tenant_id: uuid.UUID) -> Scope:
 
 def _grant_powers(roles: frozenset[str]) -> frozenset[AppPower]:
     """What a relationship's grant lets a partner's application do: read with a reader or admin
-    role (admins see the whole tenant), change policies only with one that may govern (rule 12)."""
+    role (admins see the whole tenant), change policies only with one that may govern (global admin)."""
     powers: set[AppPower] = set()
     if roles & PARTNER_READ_ROLES:
         powers |= {AppPower.READ_TENANT, AppPower.READ_POLICIES}
@@ -191,18 +213,17 @@ def _grant_powers(roles: frozenset[str]) -> frozenset[AppPower]:
 def _home_scope(viewer: UserViewer) -> Scope:
     if viewer.is_guest:
         return Scope(tenant_id=viewer.tenant_id, access=Access.GUEST, viewer_id=viewer.user_id)
-    # Authentication refuses a disabled account (may_sign_in); were one to get here anyway, its
-    # directory roles would give it no power.
-    if viewer.account_enabled and viewer.roles & ADMIN_ROLES:
+    roles = viewer.roles if acts_on_roles(viewer) else frozenset()
+    if roles & ADMIN_ROLES:
         return Scope(
             viewer.tenant_id,
             Access.ADMIN,
             viewer.user_id,
             can_administer=True,
             can_govern=True,
-            manages_users=bool(viewer.roles & USER_ADMIN_ROLES),
+            manages_users=bool(roles & USER_ADMIN_ROLES),
         )
-    if viewer.account_enabled and viewer.roles & READER_ROLES:
+    if roles & READER_ROLES:
         return Scope(viewer.tenant_id, Access.READER, viewer.user_id)
     return Scope(viewer.tenant_id, Access.MEMBER, viewer.user_id)
 
@@ -239,10 +260,10 @@ def tenants_in_reach(viewer: Viewer | None) -> list[Scope]:
     if viewer is None:
         return []
     if isinstance(viewer, AppViewer):
-        candidates = [viewer.tenant_id, *(g.customer_tenant_id for g in viewer.partner_grants)]
+        candidates = [viewer.tenant_id, *(g.customer_tenant_id for g in customer_grants(viewer))]
         return [s for s in (scope_for(viewer, t) for t in candidates) if s.sees_anything]
     scopes = [_home_scope(viewer)]
-    scopes += [scope_for(viewer, g.customer_tenant_id) for g in viewer.partner_grants]
+    scopes += [scope_for(viewer, g.customer_tenant_id) for g in customer_grants(viewer)]
     return scopes
 
 
@@ -265,7 +286,7 @@ def reach_of(viewer: Viewer | None) -> list[Reach]:
     an application's home is listed only where its app roles see something."""
     if viewer is None:
         return []
-    grants = {g.customer_tenant_id: g for g in viewer.partner_grants}
+    grants = {g.customer_tenant_id: g for g in customer_grants(viewer)}
     reach = [
         Reach(scope, None if scope.tenant_id == viewer.tenant_id else grants[scope.tenant_id])
         for scope in tenants_in_reach(viewer)
@@ -332,6 +353,11 @@ PAYMENT_METHOD_VISIBLE = "({pm}.owner_user_id = {viewer})"
 # scope's `partner_tenant_id`.
 PARTNER_RELATIONSHIP_VISIBLE = "({whole} AND ({partner} IS NULL OR {p}.partner_tenant_id = {partner}))"
 
+# Whether a relationship `{p}` is in force now: active, and the app clock inside its dates. The
+# SQL function relationship_in_force is the rule's one statement; the principal's grants and the
+# row-level security reach call it in the database, this fragment everywhere else.
+RELATIONSHIP_IN_FORCE = "relationship_in_force({p}.status, {p}.starts_at, {p}.ends_at)"
+
 
 def reaches_service_data(scope: Scope, *, status: str) -> bool:
     """ASSIGNMENT_VISIBLE for one subscription the viewer sees, where no SQL is at hand (a license
@@ -343,8 +369,14 @@ def reaches_service_data(scope: Scope, *, status: str) -> bool:
 
 
 def sees_audit(scope: Scope) -> bool:
-    """The audit trail is for the tenant's admins and its active partners."""
+    """The audit trail is for the tenant's admins and its active partners (AUDIT_VISIBLE)."""
     return scope.can_administer or scope.access is Access.PARTNER
+
+
+# The audit trail, for statements that page it: `{whole}` is ``sees_audit``, and the viewer must be
+# a signed-in user (`{viewer}` their id): an application reads none of it, whatever it reads of the
+# tenant.
+AUDIT_VISIBLE = "({whole} AND {viewer} IS NOT NULL)"
 
 
 # Who acted, in an audit row `{e}` of the tenant: a partner never learns of the customer's other
@@ -407,27 +439,29 @@ def may_buy(scope: Scope) -> Decision:
     return Decision.NOT_FOUND
 
 
-def may_administer(scope: Scope) -> Decision:
-    """Admin actions: global and billing admins, partners whose grant includes an admin role."""
-    if scope.can_administer:
+def _allowed_or_refused(allowed: bool, scope: Scope) -> Decision:
+    """An action allowed to some of those who see the tenant: the others who see it are refused by
+    their role; to anyone else the tenant (and whatever was named in it) is not there."""
+    if allowed:
         return Decision.ALLOWED
     return Decision.NOT_AUTHORIZED if scope.sees_anything else Decision.NOT_FOUND
+
+
+def may_administer(scope: Scope) -> Decision:
+    """Admin actions: global and billing admins, partners whose grant includes an admin role."""
+    return _allowed_or_refused(scope.can_administer, scope)
 
 
 def may_govern(scope: Scope) -> Decision:
     """Take-over: admins of the tenant; a partner only with a global-admin grant. Never an
     application: no app role governs subscriptions."""
-    if scope.can_govern:
-        return Decision.ALLOWED
-    return Decision.NOT_AUTHORIZED if scope.sees_anything else Decision.NOT_FOUND
+    return _allowed_or_refused(scope.can_govern, scope)
 
 
 def may_set_policy(scope: Scope) -> Decision:
-    """Self-service policies: whoever governs the tenant (rule 12), and an application holding
+    """Self-service policies: whoever governs the tenant, and an application holding
     Policy.ReadWrite.AllowSelfServicePurchase here (through a relationship: with a global-admin grant)."""
-    if scope.can_govern or scope.writes_policies:
-        return Decision.ALLOWED
-    return Decision.NOT_AUTHORIZED if scope.sees_anything else Decision.NOT_FOUND
+    return _allowed_or_refused(scope.can_govern or scope.writes_policies, scope)
 
 
 def may_manage_users(scope: Scope) -> Decision:
@@ -435,24 +469,25 @@ def may_manage_users(scope: Scope) -> Decision:
     grant includes global admin. Billing admins and readers see the directory and are refused; an
     application keeps no directory. That nobody marks themselves, and that the tenant keeps an
     enabled global admin, the operation checks on the rows it locks (commerce/governance.py)."""
-    if scope.manages_users:
-        return Decision.ALLOWED
-    return Decision.NOT_AUTHORIZED if scope.sees_anything else Decision.NOT_FOUND
+    return _allowed_or_refused(scope.manages_users, scope)
+
+
+def may_follow_events(scope: Scope) -> Decision:
+    """A tenant's live events: its admins and readers and its active partners, whoever sees the
+    whole tenant. A member or a guest is refused; anyone else finds no such tenant. Checked when the
+    stream starts and again before every event."""
+    return _allowed_or_refused(scope.whole_tenant, scope)
 
 
 def may_handle_billing(scope: Scope, *, billed_user_id: uuid.UUID | None) -> Decision:
-    """A card on a subscription and a bill to pay are their purchaser's own (rule 8): only that
-    user, in their own tenant. Whole-tenant viewers (admins, partners, readers, applications) see
-    them and are refused; anyone else finds nothing."""
-    at_home = scope.partner_tenant_id is None  # set for partners' users and applications alike
-    if scope.viewer_id is not None and billed_user_id == scope.viewer_id and at_home:
-        return Decision.ALLOWED
-    return Decision.NOT_AUTHORIZED if scope.whole_tenant else Decision.NOT_FOUND
+    """A card on a subscription and a bill to pay are their purchaser's own: the purchaser is the
+    one billed and responsible for payment, whoever governs the subscription."""
+    return _only_the_user(scope, billed_user_id)
 
 
 def may_manage_subscription(scope: Scope, *, controlled_by: str, purchaser_id: uuid.UUID | None) -> Decision:
     """Who changes a subscription's licenses and life: its purchaser while they control it,
-    the tenant's admins once it is central or taken over (rule 10). Never an application: it is
+    the tenant's admins once it is central or taken over. Never an application: it is
     no purchaser and no admin, so whoever may only look gets the reader's answer."""
     if scope.app_id is not None:
         return Decision.NOT_AUTHORIZED if scope.whole_tenant else Decision.NOT_FOUND
@@ -471,10 +506,14 @@ def may_manage_subscription(scope: Scope, *, controlled_by: str, purchaser_id: u
 
 
 def may_answer_cancellation(scope: Scope, *, purchaser_id: uuid.UUID | None) -> Decision:
-    """A cancellation request is answered by the purchaser it asks, in their own tenant, and by no
-    one else: whole-tenant viewers (admins, readers, partners, applications) see it and are
-    refused; anyone else finds nothing."""
-    at_home = scope.partner_tenant_id is None and scope.app_id is None
-    if scope.viewer_id is not None and purchaser_id == scope.viewer_id and at_home:
+    """A cancellation request is answered by the purchaser it asks, and by no one else."""
+    return _only_the_user(scope, purchaser_id)
+
+
+def _only_the_user(scope: Scope, user_id: uuid.UUID | None) -> Decision:
+    """What is one user's own to act on: only that user, in their own tenant. Whole-tenant viewers
+    (admins, readers, partners, applications) see it and are refused; anyone else finds nothing."""
+    at_home = scope.partner_tenant_id is None  # set for partners' users and applications alike
+    if scope.viewer_id is not None and user_id == scope.viewer_id and at_home:
         return Decision.ALLOWED
     return Decision.NOT_AUTHORIZED if scope.whole_tenant else Decision.NOT_FOUND

@@ -30,7 +30,6 @@ class QueryLimits:
     # Operations per HTTP request; 1 means a JSON array body (a batch) is refused.
     max_batch: int = 1
     max_body_bytes: int = 256 * 1024
-    max_page_size: int = 100
     # GitHub-style cost: the nodes a query could return, multiplying `first`/`last` down the tree.
     max_cost: int = 50_000
 
@@ -230,7 +229,6 @@ def _limits_from_env(env: Mapping[str, str]) -> QueryLimits:
         max_root_fields=int(_number(env, "PURCHASEGRAPH_MAX_ROOT_FIELDS", d.max_root_fields)),
         max_batch=int(_number(env, "PURCHASEGRAPH_MAX_BATCH", d.max_batch)),
         max_body_bytes=int(_number(env, "PURCHASEGRAPH_MAX_BODY_BYTES", d.max_body_bytes)),
-        max_page_size=d.max_page_size,
         max_cost=int(_number(env, "PURCHASEGRAPH_MAX_COST", d.max_cost)),
     )
 

@@ -17,11 +17,11 @@ from typing import Any, TypeAlias
 from purchasegraph.db.executor import Executor
 from purchasegraph.identity import AppClaims, AppRole, Claims
 
-# One statement: the user, their directory roles in their own tenant, and every active
-# delegated relationship of their tenant (partner side). Guests and disabled accounts act for no
-# customer; a relationship counts only while it is in force (relationship_in_force, migration
-# 0007: active, and the app clock inside its dates). The query is the function principal_user
-# (migration 0014), so the gateway's one-round-trip sign-in (sign_in_user) reads the same.
+# One statement: the user, their directory roles in their own tenant, and every delegated
+# relationship of their tenant (partner side) while it is in force (relationship_in_force: active,
+# and the app clock inside its dates). Whether the user may act on roles and grants at all (not as
+# a guest, nor a disabled account) the policy decides (policy.acts_on_roles). The query is the SQL
+# function principal_user, so the gateway's one-round-trip sign-in (sign_in_user) reads the same.
 SELECT_VIEWER = "SELECT * FROM principal_user($1, $2)"
 
 
@@ -32,7 +32,8 @@ SELECT_APP_TENANT = "SELECT * FROM principal_app($1)"
 
 @dataclass(frozen=True)
 class PartnerGrant:
-    """An active delegated-admin relationship the viewer's tenant holds with a customer."""
+    """The delegated-admin relationships in force the principal's tenant holds with one customer
+    (policy.customer_grants says whether the principal acts through them)."""
 
     customer_tenant_id: uuid.UUID
     roles: frozenset[str]

@@ -23,6 +23,7 @@ import pytest
 from graphql import OperationDefinitionNode, parse
 
 from purchasegraph.compiled import run_compiled
+from purchasegraph.db.pagination import MAX_PAGE_SIZE
 from purchasegraph.demo.actors import (
     ADATUM,
     ALEX,
@@ -416,12 +417,11 @@ async def test_the_fleet_example_reads_each_customers_capacity_and_expiring_subs
 def test_the_fleet_query_is_cost_counted_like_any_list() -> None:
     """GitHub's node count: the page of tenants, times what each tenant asks for (capacity, a plain
     list, counts as the largest page; the expiring subscriptions as their page of 5)."""
-    limits = QueryLimits()
     document = parse(EXAMPLE)
     [operation] = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    per_tenant = limits.max_page_size + 5
-    assert query_cost(schema._schema, document, operation, {}, limits) == 1 + 20 + 20 * per_tenant
-    assert query_cost(schema._schema, document, operation, {"first": 3}, limits) == 1 + 3 + 3 * per_tenant
+    per_tenant = MAX_PAGE_SIZE + 5
+    assert query_cost(schema._schema, document, operation, {}) == 1 + 20 + 20 * per_tenant
+    assert query_cost(schema._schema, document, operation, {"first": 3}) == 1 + 3 + 3 * per_tenant
 
 
 def test_a_fleet_query_that_could_return_too_much_is_refused_before_it_runs() -> None:
@@ -432,7 +432,7 @@ def test_a_fleet_query_that_could_return_too_much_is_refused_before_it_runs() ->
              subscriptions(first: 100) { nodes { assignments(first: 100) { nodes { id } } } } } } } }"""
     )
     [operation] = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    cost = query_cost(schema._schema, document, operation, {}, limits)
+    cost = query_cost(schema._schema, document, operation, {})
     assert cost == 1 + 100 + 100 * (100 + 100 * 100)
     with pytest.raises(RequestError) as refused:
         check_cost(cost, limits)

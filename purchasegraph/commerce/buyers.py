@@ -7,21 +7,10 @@ from purchasegraph.commerce.codes import ErrorCode, code_of
 from purchasegraph.commerce.records import require
 from purchasegraph.commerce.unit_of_work import Problem, Refusal, Work, refuse
 from purchasegraph.db.executor import Record
-from purchasegraph.eligibility import Assessment, Reason, assess, facts_from
+from purchasegraph.db.queries.eligibility import SELECT_ELIGIBILITY_FACTS
+from purchasegraph.eligibility import CONTACT_IT_ADMIN, Assessment, Reason, assess, facts_from
 from purchasegraph.policy import may_buy
 
-SELECT_ELIGIBILITY_FACTS_FOR_UPDATE = """
-SELECT p.id AS product_id, p.name AS product_name, p.family, p.self_service, p.trial_available,
-       p.trial_days, p.trial_requires_payment_method,
-       t.managed, t.organization_type, t.country,
-       COALESCE(ssp.value, 'enabled') AS policy,
-       pp.unit_price, pp.currency, pp.unit_price IS NOT NULL AS sold_in_market
-  FROM tenants t
- CROSS JOIN products p
-  LEFT JOIN self_service_policies ssp ON ssp.tenant_id = t.id AND ssp.product_id = p.id
-  LEFT JOIN product_prices pp ON pp.product_id = p.id AND pp.market = t.country AND pp.channel = 'self_service'
- WHERE t.id = $1 AND p.id = $2
-"""
 # Locks the buyer's row: one buyer's purchases and trials take turns, so a rule checked before an
 # insert (one trial per product) sees what the buyer's concurrent request committed. NO KEY: rows
 # that merely reference the user (assignments, orders) are not held up.
@@ -35,7 +24,7 @@ SELECT user_type = 'guest' AS is_guest, account_enabled AND departed_at IS NULL 
 async def product_for_buyer(work: Work, product_id: str) -> tuple[Record, Assessment]:
     """The product with its self-service price in the buyer's market, and the buyer's eligibility."""
     require(may_buy(work.scope), "tenant", "tenantId")
-    row = await work.conn.fetchrow(SELECT_ELIGIBILITY_FACTS_FOR_UPDATE, work.scope.tenant_id, product_id)
+    row = await work.conn.fetchrow(SELECT_ELIGIBILITY_FACTS, work.scope.tenant_id, [product_id])
     if row is None:
         raise refuse(ErrorCode.NOT_FOUND, "No such product.", "productId")
     standing = await work.conn.fetchrow(SELECT_USER_STANDING, work.scope.tenant_id, work.viewer.user_id)
@@ -43,6 +32,6 @@ async def product_for_buyer(work: Work, product_id: str) -> tuple[Record, Assess
     return row, assess(facts)
 
 
-def refuse_for(reasons: tuple[Reason, ...], message: str, field: str = "productId") -> Refusal:
+def refuse_for(reasons: tuple[Reason, ...], message: str = CONTACT_IT_ADMIN, field: str = "productId") -> Refusal:
     # The same codes `viewer.eligibility` reports, one userError per reason.
     return Refusal(*(Problem(code_of(r), f"{r.value} {message}", (field,)) for r in reasons))

@@ -67,8 +67,7 @@ async def answer(work: Work, *, request_id: uuid.UUID, accept: bool, message: st
     elif request["requested_by"] is not None and request["requested_by_tenant_id"] == scope.tenant_id:
         # A partner's admin is told in its own tenant's feed, which this purchaser cannot write to.
         await notify(
-            work.conn,
-            tenant_id=scope.tenant_id,
+            work,
             user_id=request["requested_by"],
             kind="cancellation_declined",
             subject_id=subscription_id,

@@ -10,7 +10,15 @@ from typing import Any
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.commerce.records import lock_subscription, notify, require, write_event_order
 from purchasegraph.commerce.unit_of_work import Work, refuse
-from purchasegraph.policy import may_administer, may_govern, may_manage_users, may_set_policy
+from purchasegraph.policy import (
+    ACTS_ON_ROLES,
+    USER_ADMIN_ROLES,
+    Decision,
+    may_administer,
+    may_govern,
+    may_manage_users,
+    may_set_policy,
+)
 
 SELECT_SELF_SERVICE_PRODUCT = """
 SELECT name, trial_available, trial_requires_payment_method FROM products WHERE id = $1 AND self_service
@@ -41,14 +49,15 @@ UPDATE cancellation_requests SET status = 'closed', resolved_at = app_now()
 # Directory upkeep. The tenant's global admins, locked in one order before any of them changes:
 # of two concurrent departures of its last two, the second sees the first committed and refuses.
 # Under READ COMMITTED a row updated while this waited for its lock is read again, as committed.
-# One counts only if they can act as a global admin: an enabled member (a guest holding the role
-# gets a guest's scope, policy._home_scope, and could undo nothing).
-LOCK_GLOBAL_ADMINS = """
-SELECT u.id, u.user_type = 'member' AND u.account_enabled AND u.departed_at IS NULL AS enabled
+# They are the holders of a role that keeps the directory ($2, policy.USER_ADMIN_ROLES); one
+# counts only if they act on their roles (policy.ACTS_ON_ROLES: a guest holding the role could
+# undo nothing).
+LOCK_GLOBAL_ADMINS = f"""
+SELECT u.id, {ACTS_ON_ROLES.format(u="u")} AS enabled
   FROM users u
  WHERE u.tenant_id = $1
    AND EXISTS (SELECT 1 FROM directory_roles r
-                WHERE r.tenant_id = u.tenant_id AND r.user_id = u.id AND r.role = 'global_admin')
+                WHERE r.tenant_id = u.tenant_id AND r.user_id = u.id AND r.role = ANY($2::text[]))
  ORDER BY u.id
    FOR UPDATE OF u
 """
@@ -74,8 +83,9 @@ SELECT_JOINED = "SELECT created_at::date FROM users WHERE tenant_id = $1 AND id 
 
 
 async def set_self_service_policy(work: Work, *, product_id: str, value: str) -> dict[str, Any]:
-    """Future purchases and trials only: existing subscriptions are not touched (rule 6). Set by an
-    application, the policy names no user as its author; the audit event names the application."""
+    """Future purchases and trials only: existing subscriptions keep running whatever the policy
+    becomes. Set by an application, the policy names no user as its author; the audit event names
+    the application."""
     require(may_set_policy(work.scope), "tenant", "tenantId")
     product = await work.conn.fetchrow(SELECT_SELF_SERVICE_PRODUCT, product_id)
     if product is None:
@@ -101,11 +111,9 @@ async def set_self_service_policy(work: Work, *, product_id: str, value: str) ->
 
 async def request_cancellation(work: Work, *, subscription_id: uuid.UUID, message: str) -> dict[str, Any]:
     """Centralize, step two: ask the purchaser to cancel (they keep control)."""
-    require(may_administer(work.scope), "subscription", "subscriptionId")
-    subscription = await lock_subscription(work, subscription_id)
-    _require_purchaser_controlled(subscription["channel"], subscription["controlled_by"], subscription["status"])
+    subscription = await _lock_purchasers(work, may_administer(work.scope), subscription_id)
     # At most one open request: checked under the subscription's lock (concurrent requests take
-    # turns), and a partial unique index holds it in the database too (migration 0009).
+    # turns), and a partial unique index on the pending requests holds it in the database too.
     if await work.conn.fetchval(SELECT_PENDING_CANCELLATION_REQUEST, work.scope.tenant_id, subscription_id):
         raise refuse(
             ErrorCode.CANCELLATION_ALREADY_REQUESTED,
@@ -122,33 +130,19 @@ async def request_cancellation(work: Work, *, subscription_id: uuid.UUID, messag
         work.viewer.tenant_id,
         message,
     )
-    await notify(
-        work.conn,
-        tenant_id=work.scope.tenant_id,
-        user_id=subscription["purchaser_user_id"],
-        kind="cancellation_requested",
-        subject_id=subscription_id,
-        message=f"Your admin asks you to cancel your {subscription['product_name']} subscription: {message}",
-    )
+    asked = f"Your admin asks you to cancel your {subscription['product_name']} subscription: {message}"
+    await _tell_purchaser(work, subscription, "cancellation_requested", asked)
     return {"subscription_id": str(subscription_id), "cancellation_request_id": str(request_id)}
 
 
 async def take_control(work: Work, *, subscription_id: uuid.UUID) -> dict[str, Any]:
     """Admins govern it from now on; the purchaser can no longer assign, add or cancel."""
-    require(may_govern(work.scope), "subscription", "subscriptionId")
-    subscription = await lock_subscription(work, subscription_id)
-    _require_purchaser_controlled(subscription["channel"], subscription["controlled_by"], subscription["status"])
+    subscription = await _lock_purchasers(work, may_govern(work.scope), subscription_id)
     await work.conn.execute(TAKE_CONTROL, work.scope.tenant_id, subscription_id)
     await work.conn.execute(CLOSE_OPEN_CANCELLATION_REQUEST, work.scope.tenant_id, subscription_id)
     order_id = await write_event_order(work, subscription=subscription, kind="take_over")
-    await notify(
-        work.conn,
-        tenant_id=work.scope.tenant_id,
-        user_id=subscription["purchaser_user_id"],
-        kind="subscription_taken_over",
-        subject_id=subscription_id,
-        message=f"Your admins took control of your {subscription['product_name']} subscription.",
-    )
+    taken = f"Your admins took control of your {subscription['product_name']} subscription."
+    await _tell_purchaser(work, subscription, "subscription_taken_over", taken)
     return {"subscription_id": str(subscription_id), "order_id": str(order_id)}
 
 
@@ -164,7 +158,9 @@ async def mark_user_departed(work: Work, *, user_id: uuid.UUID, departed_on: dat
         )
     tenant_id = work.scope.tenant_id
     await work.conn.execute(LOCK_PURCHASERS_SUBSCRIPTIONS, tenant_id, user_id)
-    admins = {r["id"]: r["enabled"] for r in await work.conn.fetch(LOCK_GLOBAL_ADMINS, tenant_id)}
+    admins = {
+        r["id"]: r["enabled"] for r in await work.conn.fetch(LOCK_GLOBAL_ADMINS, tenant_id, sorted(USER_ADMIN_ROLES))
+    }
     if admins.get(user_id) and sum(admins.values()) == 1:
         raise refuse(
             ErrorCode.LAST_GLOBAL_ADMIN,
@@ -201,10 +197,22 @@ async def reinstate_user(work: Work, *, user_id: uuid.UUID) -> dict[str, Any]:
     return {"user_id": str(user_id)}
 
 
-def _require_purchaser_controlled(channel: str, controlled_by: str, status: str) -> None:
-    if channel != "self_service":
+async def _lock_purchasers(work: Work, decision: Decision, subscription_id: uuid.UUID) -> dict[str, Any]:
+    """The subscription a step of centralizing acts on (asking its purchaser to cancel, taking it
+    over), locked: where ``decision`` allows the step, a self-service one its purchaser still
+    controls, not canceled."""
+    require(decision, "subscription", "subscriptionId")
+    subscription = await lock_subscription(work, subscription_id)
+    if subscription["channel"] != "self_service":
         raise refuse(ErrorCode.NOT_SELF_SERVICE, "Only self-service subscriptions have a purchaser.", "subscriptionId")
-    if controlled_by == "admins":
+    if subscription["controlled_by"] == "admins":
         raise refuse(ErrorCode.ALREADY_CONTROLLED, "Admins already control this subscription.", "subscriptionId")
-    if status == "deleted":
+    if subscription["status"] == "deleted":
         raise refuse(ErrorCode.SUBSCRIPTION_NOT_ACTIVE, "The subscription was canceled.", "subscriptionId")
+    return subscription
+
+
+async def _tell_purchaser(work: Work, subscription: dict[str, Any], kind: str, message: str) -> None:
+    await notify(
+        work, user_id=subscription["purchaser_user_id"], kind=kind, subject_id=subscription["id"], message=message
+    )

@@ -1,4 +1,5 @@
-"""Licenses: assigning and unassigning (rules 7 and 14), moving users, asking for a license."""
+"""Licenses: assigning and unassigning (never more than were bought, at most MAX_USERS_PER_CALL
+users in one call), moving users, asking for a license."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from purchasegraph.commerce.buyers import product_for_buyer
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.commerce.records import (
     ASSIGNABLE_STATUSES,
@@ -14,8 +16,15 @@ from purchasegraph.commerce.records import (
     require,
 )
 from purchasegraph.commerce.unit_of_work import Problem, Refusal, Work, refuse
-from purchasegraph.eligibility import Reason, assess, facts_from
-from purchasegraph.policy import LICENSE_REQUEST_VISIBLE, may_administer, may_buy, reaches_service_data
+from purchasegraph.eligibility import Reason
+from purchasegraph.policy import (
+    ACTS_ON_ROLES,
+    ADMIN_ROLES,
+    LICENSE_REQUEST_VISIBLE,
+    may_administer,
+    may_buy,
+    reaches_service_data,
+)
 
 MAX_USERS_PER_CALL = 20
 
@@ -37,19 +46,6 @@ REMOVE_ASSIGNMENTS = """
 UPDATE license_assignments SET removed_at = GREATEST(app_now(), assigned_at)
  WHERE tenant_id = $1 AND subscription_id = $2 AND removed_at IS NULL AND user_id = ANY($3::uuid[])
 """
-SELECT_ELIGIBILITY_FACTS = """
-SELECT p.id AS product_id, p.name AS product_name, p.family, p.self_service, p.trial_available,
-       p.trial_requires_payment_method, t.managed, t.organization_type, t.country,
-       COALESCE(ssp.value, 'enabled') AS policy,
-       EXISTS (SELECT 1 FROM product_prices pp WHERE pp.product_id = p.id AND pp.market = t.country
-                  AND pp.channel = 'self_service') AS sold_in_market,
-       u.user_type = 'guest' AS is_guest, u.account_enabled AND u.departed_at IS NULL AS can_sign_in
-  FROM tenants t
- CROSS JOIN products p
-  JOIN users u ON u.tenant_id = t.id AND u.id = $3
-  LEFT JOIN self_service_policies ssp ON ssp.tenant_id = t.id AND ssp.product_id = p.id
- WHERE t.id = $1 AND p.id = $2
-"""
 # One pending request per user and product (the partial unique index of migration 0021): a second
 # one, concurrent or not, inserts nothing and is refused.
 INSERT_LICENSE_REQUEST = """
@@ -67,13 +63,12 @@ SELECT r.id, r.requester_user_id, r.for_user_ids, r.status, r.product_id, p.name
    AND {LICENSE_REQUEST_VISIBLE.format(r="r", whole="$3::bool", viewer="$4::uuid")}
    FOR UPDATE OF r
 """
-# Who decides a request: the tenant's global and billing admins who can act as such, each told of
-# it. A guest holding an admin role gets a guest's scope (policy._home_scope) and is told nothing.
-SELECT_ADMINS = """
+# Who decides a request, each told of it: the tenant's users holding one of the roles $2
+# (policy.ADMIN_ROLES) who act on their roles (a guest holding one gets a guest's scope).
+SELECT_ADMINS = f"""
 SELECT DISTINCT r.user_id FROM directory_roles r
   JOIN users u ON u.tenant_id = r.tenant_id AND u.id = r.user_id
- WHERE r.tenant_id = $1 AND r.role IN ('global_admin', 'billing_admin')
-   AND u.user_type = 'member' AND u.account_enabled AND u.departed_at IS NULL
+ WHERE r.tenant_id = $1 AND r.role = ANY($2::text[]) AND {ACTS_ON_ROLES.format(u="u")}
 """
 DECIDE_LICENSE_REQUEST = """
 UPDATE license_requests SET status = $3, decided_by = $4, decided_at = app_now(), assigned_from_subscription_id = $5
@@ -106,22 +101,45 @@ async def _require_tenant_users(work: Work, user_ids: Sequence[uuid.UUID], field
         )
 
 
-async def assign_licenses(work: Work, *, subscription_id: uuid.UUID, user_ids: Sequence[uuid.UUID]) -> dict[str, Any]:
-    """All named users get a license, or none does; never more licenses than were bought."""
-    _check_batch(user_ids)
-    # Locked: concurrent assignments on one subscription take turns, so the count below holds.
-    subscription = await lock_managed_subscription(work, subscription_id)
+async def _lock_assignable(
+    work: Work, subscription_id: uuid.UUID, field: str, *, product_id: str | None = None
+) -> dict[str, Any]:
+    """The subscription licenses are assigned from, locked so that concurrent assignments on it take
+    turns (its free licenses are counted under the lock): governed by the viewer, of ``product_id``
+    when one is named, and in a status that takes new assignments."""
+    subscription = await lock_managed_subscription(work, subscription_id, field)
+    if product_id is not None and subscription["product_id"] != product_id:
+        raise refuse(ErrorCode.PRODUCT_MISMATCH, "Assign from a subscription of the product asked for.", field)
     if subscription["status"] not in ASSIGNABLE_STATUSES:
         raise refuse(
             ErrorCode.SUBSCRIPTION_NOT_ACTIVE,
             f"A {subscription['status']} subscription takes no new assignments.",
-            "subscriptionId",
+            field,
         )
+    return subscription
+
+
+def _require_free(subscription: dict[str, Any], wanted: int, field: str, refusal: str) -> None:
+    """Never more licenses assigned than were bought: ``wanted`` more need as many free ones (counted
+    under the subscription's lock). ``refusal`` may name ``{free}``, ``{quantity}`` and ``{wanted}``."""
+    free = subscription["quantity"] - subscription["assigned"]
+    if wanted > free:
+        message = refusal.format(free=free, quantity=subscription["quantity"], wanted=wanted)
+        raise refuse(ErrorCode.NO_LICENSES_LEFT, message, field)
+
+
+async def _holders(work: Work, subscription_id: uuid.UUID, user_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of ``user_ids`` who hold a live license of the subscription."""
+    rows = await work.conn.fetch(SELECT_LIVE_ASSIGNEES, work.scope.tenant_id, subscription_id, list(user_ids))
+    return {r["user_id"] for r in rows}
+
+
+async def assign_licenses(work: Work, *, subscription_id: uuid.UUID, user_ids: Sequence[uuid.UUID]) -> dict[str, Any]:
+    """All named users get a license, or none does; never more licenses than were bought."""
+    _check_batch(user_ids)
+    subscription = await _lock_assignable(work, subscription_id, "subscriptionId")
     await _require_tenant_users(work, user_ids)
-    tenant_id = work.scope.tenant_id
-    holders = {
-        r["user_id"] for r in await work.conn.fetch(SELECT_LIVE_ASSIGNEES, tenant_id, subscription_id, list(user_ids))
-    }
+    holders = await _holders(work, subscription_id, user_ids)
     if holders:
         raise Refusal(
             *(
@@ -134,14 +152,11 @@ async def assign_licenses(work: Work, *, subscription_id: uuid.UUID, user_ids: S
                 if user_id in holders
             )
         )
-    free = subscription["quantity"] - subscription["assigned"]
-    if len(user_ids) > free:
-        raise refuse(
-            ErrorCode.NO_LICENSES_LEFT,
-            f"{free} of {subscription['quantity']} licenses are free; buy more or unassign some first.",
-            "userIds",
-        )
-    await work.conn.execute(INSERT_ASSIGNMENTS, tenant_id, subscription_id, work.viewer.user_id, list(user_ids))
+    advice = "{free} of {quantity} licenses are free; buy more or unassign some first."
+    _require_free(subscription, len(user_ids), "userIds", advice)
+    await work.conn.execute(
+        INSERT_ASSIGNMENTS, work.scope.tenant_id, subscription_id, work.viewer.user_id, list(user_ids)
+    )
     work.details.update(users=[str(u) for u in user_ids])
     return {"subscription_id": str(subscription_id)}
 
@@ -155,10 +170,7 @@ async def unassign_licenses(work: Work, *, subscription_id: uuid.UUID, user_ids:
             "A disabled subscription's licenses are for the admins to manage.",
             "subscriptionId",
         )
-    tenant_id = work.scope.tenant_id
-    holders = {
-        r["user_id"] for r in await work.conn.fetch(SELECT_LIVE_ASSIGNEES, tenant_id, subscription_id, list(user_ids))
-    }
+    holders = await _holders(work, subscription_id, user_ids)
     if len(holders) != len(user_ids):
         raise Refusal(
             *(
@@ -167,13 +179,13 @@ async def unassign_licenses(work: Work, *, subscription_id: uuid.UUID, user_ids:
                 if user_id not in holders
             )
         )
-    await work.conn.execute(REMOVE_ASSIGNMENTS, tenant_id, subscription_id, list(user_ids))
+    await work.conn.execute(REMOVE_ASSIGNMENTS, work.scope.tenant_id, subscription_id, list(user_ids))
     work.details.update(users=[str(u) for u in user_ids])
     return {"subscription_id": str(subscription_id)}
 
 
 async def move_users(work: Work, *, from_subscription_id: uuid.UUID, to_subscription_id: uuid.UUID) -> dict[str, Any]:
-    """Centralize (rule 10): every user of a taken-over subscription moves to another one, which
+    """Centralize: every user of a taken-over subscription moves to another one, which
     needs a free license per user; the old one is then canceled and its purchaser told."""
     from purchasegraph.commerce.purchasing import cancel_locked
 
@@ -204,15 +216,10 @@ async def move_users(work: Work, *, from_subscription_id: uuid.UUID, to_subscrip
         raise refuse(ErrorCode.SUBSCRIPTION_NOT_ACTIVE, "The target subscription is not active.", "toSubscriptionId")
     tenant_id = work.scope.tenant_id
     users = [r["user_id"] for r in await work.conn.fetch(SELECT_ALL_LIVE_ASSIGNEES, tenant_id, from_subscription_id)]
-    already = {r["user_id"] for r in await work.conn.fetch(SELECT_LIVE_ASSIGNEES, tenant_id, to_subscription_id, users)}
+    already = await _holders(work, to_subscription_id, users)
     moving = [u for u in users if u not in already]
-    free = target["quantity"] - target["assigned"]
-    if len(moving) > free:
-        raise refuse(
-            ErrorCode.NO_LICENSES_LEFT,
-            f"The target has {free} free licenses for {len(moving)} users; add licenses to it first.",
-            "toSubscriptionId",
-        )
+    advice = "The target has {free} free licenses for {wanted} users; add licenses to it first."
+    _require_free(target, len(moving), "toSubscriptionId", advice)
     await work.conn.execute(REMOVE_ASSIGNMENTS, tenant_id, from_subscription_id, users)
     await work.conn.execute(INSERT_ASSIGNMENTS, tenant_id, to_subscription_id, work.viewer.user_id, moving)
     await cancel_locked(work, source, reason=f"Users moved to subscription {to_subscription_id}")
@@ -225,17 +232,15 @@ async def request_license(work: Work, *, product_id: str, for_user_ids: Sequence
     """When a product is blocked by policy, a user asks the admins for it (for them and colleagues)."""
     require(may_buy(work.scope), "tenant", "tenantId")
     # The requester counts: an approval assigns everyone the request is for in one call, and a
-    # call assigns at most MAX_USERS_PER_CALL users (rule 14).
+    # call assigns at most MAX_USERS_PER_CALL users.
     if len({work.viewer.user_id, *for_user_ids}) > MAX_USERS_PER_CALL:
         raise refuse(
             ErrorCode.TOO_MANY_USERS,
             f"At most {MAX_USERS_PER_CALL} users in one request, you included.",
             "forUserIds",
         )
-    row = await work.conn.fetchrow(SELECT_ELIGIBILITY_FACTS, work.scope.tenant_id, product_id, work.viewer.user_id)
-    if row is None:
-        raise refuse(ErrorCode.NOT_FOUND, "No such product.", "productId")
-    assessment = assess(facts_from(row, is_guest=row["is_guest"], account_enabled=row["can_sign_in"]))
+    # The facts a purchase would be decided on: asking is for what policy alone blocks.
+    row, assessment = await product_for_buyer(work, product_id)
     if assessment.eligible:
         raise refuse(ErrorCode.PRODUCT_NOT_BLOCKED, "You can buy this product yourself.", "productId")
     other = [r for r in assessment.reasons if r not in {Reason.POLICY_DISABLED, Reason.TRIALS_ONLY}]
@@ -254,24 +259,13 @@ async def request_license(work: Work, *, product_id: str, for_user_ids: Sequence
             "productId",
         )
     work.target("LicenseRequest", request_id)
-    for admin in await work.conn.fetch(SELECT_ADMINS, work.scope.tenant_id):
-        await notify(
-            work.conn,
-            tenant_id=work.scope.tenant_id,
-            user_id=admin["user_id"],
-            kind="license_requested",
-            subject_id=request_id,
-            message=f"{work.viewer.display_name} asks for {row['product_name']} for {len(users)} people.",
-        )
-    for colleague in users[1:]:
-        await notify(
-            work.conn,
-            tenant_id=work.scope.tenant_id,
-            user_id=colleague,
-            kind="license_requested_for_you",
-            subject_id=request_id,
-            message=f"{work.viewer.display_name} asked the admins for {row['product_name']} for you.",
-        )
+    # The admins who decide it are told, and so is every colleague it names.
+    who, product = work.viewer.display_name, row["product_name"]
+    admins = await work.conn.fetch(SELECT_ADMINS, work.scope.tenant_id, sorted(ADMIN_ROLES))
+    told = [(a["user_id"], "license_requested", f"{who} asks for {product} for {len(users)} people.") for a in admins]
+    told += [(c, "license_requested_for_you", f"{who} asked the admins for {product} for you.") for c in users[1:]]
+    for user_id, kind, message in told:
+        await notify(work, user_id=user_id, kind=kind, subject_id=request_id, message=message)
     return {"license_request_id": str(request_id)}
 
 
@@ -308,8 +302,7 @@ async def decide_license_request(
     told = "; a license is assigned to you" if assign_from is not None else ""
     for user_id in users:
         await notify(
-            work.conn,
-            tenant_id=scope.tenant_id,
+            work,
             user_id=user_id,
             kind=f"license_request_{status}",
             subject_id=request_id,
@@ -322,19 +315,8 @@ async def _assign_for_request(
     work: Work, *, subscription_id: uuid.UUID, product_id: str, users: Sequence[uuid.UUID]
 ) -> None:
     field = "assignFromSubscriptionId"
-    subscription = await lock_managed_subscription(work, subscription_id, field)
-    if subscription["product_id"] != product_id:
-        raise refuse(ErrorCode.PRODUCT_MISMATCH, "Assign from a subscription of the product asked for.", field)
-    if subscription["status"] not in ASSIGNABLE_STATUSES:
-        raise refuse(
-            ErrorCode.SUBSCRIPTION_NOT_ACTIVE,
-            f"A {subscription['status']} subscription takes no new assignments.",
-            field,
-        )
-    tenant_id = work.scope.tenant_id
-    holders = {
-        r["user_id"] for r in await work.conn.fetch(SELECT_LIVE_ASSIGNEES, tenant_id, subscription_id, list(users))
-    }
+    subscription = await _lock_assignable(work, subscription_id, field, product_id=product_id)
+    holders = await _holders(work, subscription_id, users)
     missing = [u for u in users if u not in holders]
     if len(missing) > MAX_USERS_PER_CALL:  # a request made before the requester counted
         raise refuse(
@@ -342,14 +324,8 @@ async def _assign_for_request(
             f"At most {MAX_USERS_PER_CALL} users in one call: approve without assigning, then assign in parts.",
             field,
         )
-    free = subscription["quantity"] - subscription["assigned"]
-    if len(missing) > free:
-        raise refuse(
-            ErrorCode.NO_LICENSES_LEFT,
-            f"{free} of {subscription['quantity']} licenses are free for {len(missing)} users; "
-            "add licenses or name another subscription.",
-            field,
-        )
+    advice = "{free} of {quantity} licenses are free for {wanted} users; add licenses or name another subscription."
+    _require_free(subscription, len(missing), field, advice)
     if missing:
-        await work.conn.execute(INSERT_ASSIGNMENTS, tenant_id, subscription_id, work.viewer.user_id, missing)
+        await work.conn.execute(INSERT_ASSIGNMENTS, work.scope.tenant_id, subscription_id, work.viewer.user_id, missing)
     work.details.update(users=[str(u) for u in missing])

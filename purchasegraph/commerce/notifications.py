@@ -8,10 +8,11 @@ from typing import Any
 
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.commerce.unit_of_work import Problem, Refusal, Work, refuse
+from purchasegraph.db.pagination import MAX_PAGE_SIZE
 from purchasegraph.policy import NOTIFICATION_VISIBLE
 
-# The most ids one call names: a page of `notifications` holds at most 100.
-MAX_IDS_PER_CALL = 100
+# The most ids one call names: as many as a page of `notifications` holds.
+MAX_IDS_PER_CALL = MAX_PAGE_SIZE
 
 _MINE = NOTIFICATION_VISIBLE.format(n="n", tenant="$1", user="$2")
 SELECT_MINE = f"SELECT n.id FROM notifications n WHERE {_MINE} AND n.id = ANY($3::uuid[])"

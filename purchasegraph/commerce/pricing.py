@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from purchasegraph.commerce.buyers import SELECT_ELIGIBILITY_FACTS_FOR_UPDATE, refuse_for
+from purchasegraph.commerce.buyers import refuse_for
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.commerce.records import MONTHS_PER_TERM, require, require_quantity
 from purchasegraph.commerce.unit_of_work import Problem, Refusal, refuse
 from purchasegraph.db.executor import Executor
+from purchasegraph.db.queries.eligibility import SELECT_ELIGIBILITY_FACTS
 from purchasegraph.eligibility import assess, facts_from
 from purchasegraph.policy import Scope, may_buy
 from purchasegraph.viewer import UserViewer
@@ -43,7 +44,7 @@ async def quote(
         require_quantity(quantity)
         require(may_buy(scope), "tenant", "tenantId")
         # The purchase's own statement (it locks nothing itself: the purchase locks the buyer's row).
-        row = await db.fetchrow(SELECT_ELIGIBILITY_FACTS_FOR_UPDATE, scope.tenant_id, product_id)
+        row = await db.fetchrow(SELECT_ELIGIBILITY_FACTS, scope.tenant_id, [product_id])
         if row is None:
             raise refuse(ErrorCode.NOT_FOUND, "No such product.", "productId")
         assessment = assess(facts_from(row, is_guest=buyer.is_guest, account_enabled=buyer.can_sign_in))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from purchasegraph.commerce.billing import PaymentChoice, choose_card, own_card
+from purchasegraph.commerce.billing import ChosenCard, PaymentChoice, choose_card, own_card
 from purchasegraph.commerce.buyers import product_for_buyer, refuse_for
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.commerce.pricing import term_price
@@ -24,7 +24,7 @@ from purchasegraph.commerce.records import (
 )
 from purchasegraph.commerce.unit_of_work import Problem, Refusal, Work, refuse
 from purchasegraph.db.executor import Record
-from purchasegraph.eligibility import Reason
+from purchasegraph.eligibility import CONTACT_IT_ADMIN, Reason
 
 INSERT_SUBSCRIPTION = """
 INSERT INTO subscriptions (tenant_id, id, product_id, channel, purchaser_user_id, controlled_by, quantity, status,
@@ -63,8 +63,8 @@ CLOSE_CANCELLATION_REQUESTS = """
 UPDATE cancellation_requests SET status = 'accepted', resolved_at = app_now()
  WHERE tenant_id = $1 AND subscription_id = $2 AND status = 'pending'
 """
-# The subscription's card, whoever governs it now: a final bill is the purchaser's (rule 8). An
-# expired card is not charged.
+# The subscription's card, whoever governs it now: a final bill is the purchaser's, who is billed
+# and responsible for payment whoever governs the subscription. An expired card is not charged.
 SELECT_CARD_TOKEN = """
 SELECT processor_token FROM payment_methods
  WHERE tenant_id = $1 AND id = $2 AND NOT card_expired(exp_year, exp_month)
@@ -103,33 +103,17 @@ async def purchase_subscription(
     require_quantity(quantity)
     product, eligibility = await product_for_buyer(work, product_id)
     if not eligibility.eligible:
-        raise refuse_for(eligibility.reasons, "Contact your IT admin for help.")
+        raise refuse_for(eligibility.reasons)
     card = await choose_card(work, payment)
     assert card is not None, "choose_card requires a card by default"
     subscription_id = uuid.uuid4()
     unit_price: Decimal = product["unit_price"]
     amount = term_price(unit_price, quantity, billing_frequency)
     await work.charge(card.token, amount, product["currency"], reference=str(subscription_id))
-    tenant_id = work.scope.tenant_id
-    await work.conn.execute(
-        INSERT_SUBSCRIPTION,
-        tenant_id,
-        subscription_id,
-        product_id,
-        work.viewer.user_id,
-        quantity,
-        "active",
-        False,
-        TERM[billing_frequency],
-        True,
-        billing_frequency,
-        card.payment_method_id,
-        unit_price,
-        product["currency"],
+    subscription = await _insert_subscription(
+        work, subscription_id, product, quantity=quantity, billing_frequency=billing_frequency, card=card
     )
-    subscription = {"tenant_id": tenant_id, "id": subscription_id, "currency": product["currency"]}
     order_id = await write_order(
-        work.conn,
         work,
         subscription=subscription,
         kind="purchase",
@@ -138,16 +122,7 @@ async def purchase_subscription(
         unit_price=unit_price,
         total=amount,
     )
-    await write_invoice(
-        work.conn,
-        tenant_id=tenant_id,
-        subscription_id=subscription_id,
-        billed_user_id=work.viewer.user_id,
-        billing_frequency=billing_frequency,
-        amount=amount,
-        currency=product["currency"],
-        paid=True,
-    )
+    await write_invoice(work, subscription=subscription, billed_user_id=work.viewer.user_id, amount=amount)
     work.target("Subscription", subscription_id)
     work.details.update(product_id=product_id, quantity=quantity, amount=str(amount), currency=product["currency"])
     return {"subscription_id": str(subscription_id), "order_id": str(order_id)}
@@ -157,11 +132,11 @@ async def start_trial(work: Work, *, product_id: str, payment: PaymentChoice) ->
     product, eligibility = await product_for_buyer(work, product_id)
     blocking = tuple(r for r in eligibility.reasons if r is not Reason.TRIALS_ONLY)
     if blocking:
-        raise refuse_for(blocking, "Contact your IT admin for help.")
+        raise refuse_for(blocking)
     if not product["trial_available"]:
         raise refuse(ErrorCode.TRIAL_NOT_AVAILABLE, "This product has no trial.", "productId")
     if not eligibility.can_start_trial:
-        raise refuse_for((Reason.TRIALS_ONLY,), "This trial needs a payment method. Contact your IT admin for help.")
+        raise refuse_for((Reason.TRIALS_ONLY,), f"This trial needs a payment method. {CONTACT_IT_ADMIN}")
     tenant_id, user_id = work.scope.tenant_id, work.viewer.user_id
     if await work.conn.fetchval(SELECT_PRIOR_TRIAL, tenant_id, user_id, product_id):
         raise refuse(ErrorCode.TRIAL_ALREADY_USED, "You already had a trial of this product.", "productId")
@@ -176,25 +151,10 @@ async def start_trial(work: Work, *, product_id: str, payment: PaymentChoice) ->
         )
     card = await choose_card(work, payment, required=product["trial_requires_payment_method"])
     subscription_id = uuid.uuid4()
-    await work.conn.execute(
-        INSERT_SUBSCRIPTION,
-        tenant_id,
-        subscription_id,
-        product_id,
-        user_id,
-        1,
-        "trial",
-        True,
-        f"{product['trial_days']} days",
-        card is not None,
-        "monthly",
-        card.payment_method_id if card is not None else None,
-        product["unit_price"],
-        product["currency"],
+    subscription = await _insert_subscription(
+        work, subscription_id, product, quantity=1, billing_frequency="monthly", card=card, trial=True
     )
-    subscription = {"tenant_id": tenant_id, "id": subscription_id, "currency": product["currency"]}
     order_id = await write_order(
-        work.conn,
         work,
         subscription=subscription,
         kind="trial",
@@ -209,15 +169,58 @@ async def start_trial(work: Work, *, product_id: str, payment: PaymentChoice) ->
     return {"subscription_id": str(subscription_id), "order_id": str(order_id)}
 
 
-async def add_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: int) -> dict[str, Any]:
-    require_quantity(quantity)
+async def _insert_subscription(
+    work: Work,
+    subscription_id: uuid.UUID,
+    product: Record,
+    *,
+    quantity: int,
+    billing_frequency: str,
+    card: ChosenCard | None,
+    trial: bool = False,
+) -> dict[str, Any]:
+    """A self-service subscription the viewer bought (or a trial they started) at the product's
+    price now: a term from now (a trial's days), renewing at its end when it has a card (a trial
+    with one converts to a purchase). The order lines and invoices it is written with read the
+    returned values."""
+    term = f"{product['trial_days']} days" if trial else TERM[billing_frequency]
+    await work.conn.execute(
+        INSERT_SUBSCRIPTION,
+        work.scope.tenant_id,
+        subscription_id,
+        product["product_id"],
+        work.viewer.user_id,
+        quantity,
+        "trial" if trial else "active",
+        trial,
+        term,
+        card is not None,
+        billing_frequency,
+        card.payment_method_id if card is not None else None,
+        product["unit_price"],
+        product["currency"],
+    )
+    return {
+        "tenant_id": work.scope.tenant_id,
+        "id": subscription_id,
+        "currency": product["currency"],
+        "billing_frequency": billing_frequency,
+    }
+
+
+async def _lock_active(work: Work, subscription_id: uuid.UUID, refusal: str) -> dict[str, Any]:
+    """The subscription, locked, where the viewer governs it; refused with ``refusal`` (``{status}``
+    its status) unless it is ACTIVE."""
     subscription = await lock_managed_subscription(work, subscription_id)
     if subscription["status"] != "active":
-        raise refuse(
-            ErrorCode.SUBSCRIPTION_NOT_ACTIVE,
-            "Licenses are added to active subscriptions only.",
-            "subscriptionId",
-        )
+        message = refusal.format(status=subscription["status"])
+        raise refuse(ErrorCode.SUBSCRIPTION_NOT_ACTIVE, message, "subscriptionId")
+    return subscription
+
+
+async def add_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: int) -> dict[str, Any]:
+    require_quantity(quantity)
+    subscription = await _lock_active(work, subscription_id, "Licenses are added to active subscriptions only.")
     new_quantity = subscription["quantity"] + quantity
     if new_quantity > 10_000:
         raise refuse(ErrorCode.INVALID_QUANTITY, "A subscription holds at most 10,000 licenses.", "quantity")
@@ -232,7 +235,7 @@ async def add_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: int)
         # Buying more is a purchase: the product's policy and the buyer's eligibility apply again.
         _, eligibility = await product_for_buyer(work, subscription["product_id"])
         if not eligibility.eligible:
-            raise refuse_for(eligibility.reasons, "Contact your IT admin for help.", "subscriptionId")
+            raise refuse_for(eligibility.reasons, field="subscriptionId")
         unit_price: Decimal = subscription["unit_price"]
     else:
         # Admin-governed subscriptions are billed centrally, at the central price.
@@ -245,19 +248,10 @@ async def add_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: int)
         card = await own_card(work, subscription["payment_method_id"], "subscriptionId")
         await work.charge(card.token, amount, subscription["currency"], reference=str(subscription_id))
         await write_invoice(
-            work.conn,
-            tenant_id=work.scope.tenant_id,
-            subscription_id=subscription_id,
-            billed_user_id=work.viewer.user_id,
-            billing_frequency=subscription["billing_frequency"],
-            amount=amount,
-            currency=subscription["currency"],
-            paid=True,
-            days=rest.days_paid,
+            work, subscription=subscription, billed_user_id=work.viewer.user_id, amount=amount, days=rest.days_paid
         )
     await work.conn.execute(SET_QUANTITY, work.scope.tenant_id, subscription_id, new_quantity)
     order_id = await write_order(
-        work.conn,
         work,
         subscription=subscription,
         kind="add_licenses",
@@ -319,13 +313,7 @@ async def remove_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: i
     stays paid (as with Microsoft's terms once the first days after a purchase are over), and the
     next renewal bills the smaller quantity."""
     require_quantity(quantity)
-    subscription = await lock_managed_subscription(work, subscription_id)
-    if subscription["status"] != "active":
-        raise refuse(
-            ErrorCode.SUBSCRIPTION_NOT_ACTIVE,
-            "Licenses are removed from active subscriptions only.",
-            "subscriptionId",
-        )
+    subscription = await _lock_active(work, subscription_id, "Licenses are removed from active subscriptions only.")
     new_quantity = subscription["quantity"] - quantity
     if new_quantity < 1:
         raise refuse(
@@ -341,7 +329,6 @@ async def remove_licenses(work: Work, *, subscription_id: uuid.UUID, quantity: i
         )
     await work.conn.execute(SET_QUANTITY, work.scope.tenant_id, subscription_id, new_quantity)
     order_id = await write_order(
-        work.conn,
         work,
         subscription=subscription,
         kind="remove_licenses",
@@ -361,13 +348,9 @@ async def set_auto_renew(work: Work, *, subscription_id: uuid.UUID, auto_renew: 
     purchaser, or the admins once it is central or taken over. A trial is not set (with a card it
     converts at its end, and canceling it stops that), an expired or disabled one is reactivated,
     a canceled one is final. A purchaser's renewal is charged to its card, so turning it on needs one."""
-    subscription = await lock_managed_subscription(work, subscription_id)
-    if subscription["status"] != "active":
-        raise refuse(
-            ErrorCode.SUBSCRIPTION_NOT_ACTIVE,
-            f"Auto-renew is set on active subscriptions; this one is {subscription['status']}.",
-            "subscriptionId",
-        )
+    subscription = await _lock_active(
+        work, subscription_id, "Auto-renew is set on active subscriptions; this one is {status}."
+    )
     by_purchaser = subscription["controlled_by"] == "purchaser"
     if auto_renew and by_purchaser and subscription["payment_method_id"] is None:
         raise refuse(
@@ -398,8 +381,7 @@ async def cancel_locked(work: Work, subscription: Record, *, reason: str) -> dic
     purchaser = subscription["purchaser_user_id"]
     if purchaser is not None and purchaser != work.viewer.user_id:
         await notify(
-            work.conn,
-            tenant_id=tenant_id,
+            work,
             user_id=purchaser,
             kind="subscription_canceled",
             subject_id=subscription_id,
@@ -412,7 +394,7 @@ async def cancel_locked(work: Work, subscription: Record, *, reason: str) -> dic
 async def _settle_open_invoices(work: Work, subscription: Record) -> None:
     """The final bill: whatever is still owed is charged to the subscription's card. A card that
     fails does not keep a subscription alive (admins must be able to cancel a departed purchaser's
-    subscription): the bills then stay open, owed by the purchaser (rule 8)."""
+    subscription): the bills then stay open, owed by the purchaser."""
     rows = await work.conn.fetch(SELECT_UNPAID_INVOICES, work.scope.tenant_id, subscription["id"])
     if not rows or subscription["payment_method_id"] is None:
         work.details.update(unsettled=len(rows))
@@ -461,10 +443,10 @@ async def reactivate(work: Work, *, subscription_id: uuid.UUID) -> dict[str, Any
         card = await own_card(work, subscription["payment_method_id"], "subscriptionId")
         await work.charge(card.token, amount, currency, reference=f"reactivate:{subscription_id}")
     await work.conn.execute(REACTIVATE, tenant_id, subscription_id, TERM[frequency], unit_price, currency)
+    renewed = subscription | {"currency": currency}
     order_id = await write_order(
-        work.conn,
         work,
-        subscription=subscription | {"currency": currency},
+        subscription=renewed,
         kind="reactivate",
         delta=0,
         quantity_after=subscription["quantity"],
@@ -472,15 +454,6 @@ async def reactivate(work: Work, *, subscription_id: uuid.UUID) -> dict[str, Any
         total=amount,
     )
     if by_purchaser:
-        await write_invoice(
-            work.conn,
-            tenant_id=tenant_id,
-            subscription_id=subscription_id,
-            billed_user_id=subscription["purchaser_user_id"],
-            billing_frequency=frequency,
-            amount=amount,
-            currency=currency,
-            paid=True,
-        )
+        await write_invoice(work, subscription=renewed, billed_user_id=subscription["purchaser_user_id"], amount=amount)
     work.details.update(amount=str(amount), currency=currency)
     return {"subscription_id": str(subscription_id), "order_id": str(order_id)}

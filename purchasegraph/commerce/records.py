@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
-
-import asyncpg
 
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.commerce.unit_of_work import Work, refuse
 from purchasegraph.db.executor import Record
 from purchasegraph.policy import SUBSCRIPTION_VISIBLE, Decision, may_manage_subscription
 
-# The row an operation changes, locked so concurrent operations on it take turns (rule 7:
-# concurrent assignments must not oversell). Scoped: a row outside the viewer's reach is absent.
+# The row an operation changes, locked so concurrent operations on it take turns (concurrent
+# assignments must never assign more licenses than were bought). Scoped: a row outside the viewer's reach is absent.
 LOCK_SUBSCRIPTION = f"""
 SELECT s.tenant_id, s.id, s.product_id, s.channel, s.purchaser_user_id, s.controlled_by, s.quantity,
        effective_status(s) AS status, s.is_trial, s.expires_at, s.auto_renew, s.billing_frequency,
@@ -103,7 +102,8 @@ def require(decision: Decision, what: str, field: str | None = None) -> None:
 async def lock_managed_subscription(
     work: Work, subscription_id: uuid.UUID, field: str = "subscriptionId"
 ) -> dict[str, Any]:
-    """The subscription, locked, if the viewer governs it (rule 10); a refusal otherwise."""
+    """The subscription, locked, if the viewer governs it (its purchaser while they control it, the
+    admins once it is central or taken over: policy.may_manage_subscription); a refusal otherwise."""
     row = await lock_subscription(work, subscription_id, field)
     decision = may_manage_subscription(
         work.scope, controlled_by=row["controlled_by"], purchaser_id=row["purchaser_user_id"]
@@ -113,10 +113,9 @@ async def lock_managed_subscription(
 
 
 async def write_order(
-    conn: asyncpg.Connection,
     work: Work,
     *,
-    subscription: Record,
+    subscription: Mapping[str, Any],
     kind: str,
     delta: int,
     quantity_after: int,
@@ -124,7 +123,7 @@ async def write_order(
     total: Decimal,
 ) -> uuid.UUID:
     order_id = uuid.uuid4()
-    await conn.execute(
+    await work.conn.execute(
         INSERT_ORDER,
         subscription["tenant_id"],
         order_id,
@@ -144,7 +143,6 @@ async def write_order(
 async def write_event_order(work: Work, *, subscription: Record, kind: str) -> uuid.UUID:
     """An order line that changes no quantity and charges nothing: cancel, take-over, reactivation."""
     return await write_order(
-        work.conn,
         work,
         subscription=subscription,
         kind=kind,
@@ -156,44 +154,33 @@ async def write_event_order(work: Work, *, subscription: Record, kind: str) -> u
 
 
 async def write_invoice(
-    conn: asyncpg.Connection,
+    work: Work,
     *,
-    tenant_id: uuid.UUID,
-    subscription_id: uuid.UUID,
+    subscription: Mapping[str, Any],
     billed_user_id: uuid.UUID | None,
-    billing_frequency: str,
     amount: Decimal,
-    currency: str,
-    paid: bool,
     days: tuple[datetime.date, datetime.date] | None = None,
 ) -> uuid.UUID:
-    """One billing period from today, or the ``days`` paid (first and last): the rest of the
-    period running now."""
+    """A charge the operation was paid (in the subscription's currency): one billing period from
+    today, or the ``days`` paid (first and last), the rest of the period running now."""
     invoice_id = uuid.uuid4()
-    await conn.execute(
+    await work.conn.execute(
         INSERT_INVOICE if days is None else INSERT_INVOICE_FOR_DAYS,
-        tenant_id,
+        subscription["tenant_id"],
         invoice_id,
-        subscription_id,
+        subscription["id"],
         billed_user_id,
-        TERM[billing_frequency] if days is None else list(days),
+        TERM[subscription["billing_frequency"]] if days is None else list(days),
         amount,
-        currency,
-        paid,
+        subscription["currency"],
+        True,
     )
     return invoice_id
 
 
-async def notify(
-    conn: asyncpg.Connection,
-    *,
-    tenant_id: uuid.UUID,
-    user_id: uuid.UUID,
-    kind: str,
-    subject_id: uuid.UUID,
-    message: str,
-) -> None:
-    await conn.execute(INSERT_NOTIFICATION, tenant_id, uuid.uuid4(), user_id, kind, subject_id, message)
+async def notify(work: Work, *, user_id: uuid.UUID, kind: str, subject_id: uuid.UUID, message: str) -> None:
+    """Tell a user of the operation's tenant, in their own feed, written in the operation's transaction."""
+    await work.conn.execute(INSERT_NOTIFICATION, work.scope.tenant_id, uuid.uuid4(), user_id, kind, subject_id, message)
 
 
 def require_quantity(quantity: int, field: str = "quantity") -> None:

@@ -64,10 +64,9 @@ from purchasegraph.compiled.roots import ROOTS
 from purchasegraph.compiled.sql import Params, date, enum_name, global_id, literal, timestamp
 from purchasegraph.db.ordering import ID, Ordering, Sortable, cursor_sql, keyset, probe
 from purchasegraph.db.pagination import PageArgs
-from purchasegraph.db.queries.partners import IN_FORCE
 from purchasegraph.db.queries.requests import AUDIT_NEW_VALUE, AUDIT_PREVIOUS_VALUE
 from purchasegraph.errors import BadUserInput
-from purchasegraph.policy import Scope
+from purchasegraph.policy import RELATIONSHIP_IN_FORCE, Scope
 from purchasegraph.schema.ids import INVOICE_PAGE_PREFIX, decode_uuid
 from purchasegraph.viewer import Viewer
 
@@ -662,7 +661,7 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "status": _enum("PartnerRelationshipStatus", "{a}.status"),
         "startsAt": _col(timestamp("{a}.starts_at")),
         "endsAt": _col(timestamp("{a}.ends_at")),
-        "inForce": _col(IN_FORCE.format(p="{a}")),
+        "inForce": _col(RELATIONSHIP_IN_FORCE.format(p="{a}")),
     },
     "LicenseRequest": {
         "id": _col(global_id("LicenseRequest", "{a}.tenant_id", "{a}.id")),

@@ -26,6 +26,7 @@ from purchasegraph.errors import BadUserInput
 from purchasegraph.instants import utc_instant
 from purchasegraph.policy import (
     ASSIGNMENT_VISIBLE,
+    AUDIT_VISIBLE,
     CANCELLATION_REQUEST_VISIBLE,
     INVOICE_VISIBLE,
     LICENSE_REQUEST_VISIBLE,
@@ -357,7 +358,7 @@ AUDIT_EVENTS_OF_TENANT = Connection(
     table="audit_events",
     type_name="AuditEvent",
     sortable=sortables.AUDIT_EVENT,
-    where="{a}.tenant_id = {p}.id AND " + requests.AUDIT_READABLE.format(sees="{whole}", viewer="{viewer}"),
+    where="{a}.tenant_id = {p}.id AND " + AUDIT_VISIBLE.format(whole="{whole}", viewer="{viewer}"),
     whole=sees_audit,
 )
 

@@ -7,8 +7,9 @@ values of its row, so a page is an index seek past the cursor whatever the page'
 row committed or removed elsewhere never shifts the rows of a later page.
 
 The page: the rows of the window ``after < key < before`` (either bound optional), the first
-``first`` of them (default 20, at most 100) or the last ``last``. ``hasNextPage`` says a row in
-scope sorts after the page's end, ``hasPreviousPage`` that one sorts before its start, where the
+``first`` of them (``DEFAULT_PAGE_SIZE`` unless asked, at most ``MAX_PAGE_SIZE``) or the last
+``last``. ``hasNextPage`` says a row in scope sorts after the page's end, ``hasPreviousPage``
+that one sorts before its start, where the
 end of a non-empty page is its last row and its start its first row; an empty page sits just
 after ``after`` (forward; at the very start without ``after``) or just before ``before``
 (backward; at the very end without ``before``). Each is a probe for the nearest row past a
@@ -41,6 +42,8 @@ from purchasegraph.db.ordering import Ordering, Sortable, cursor_sql, decode_cur
 from purchasegraph.errors import BadUserInput
 from purchasegraph.policy import Scope
 
+# The largest page any list of the API returns, and the page a list returns when asked for no
+# size: part of the API's contract (the schema's descriptions state them), so not a setting.
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 
@@ -68,6 +71,15 @@ def connection_query(
     return Listing(source=source, columns=columns, alias=alias, sortable=sortable, column_filters=column_filters)
 
 
+def check_page_size(*, first: int | None, last: int | None) -> None:
+    """Refuse what no page of the API serves: both ends at once, or a size past MAX_PAGE_SIZE."""
+    if first is not None and last is not None:
+        raise BadUserInput("Pass either `first` or `last`, not both.", field="first")
+    for name, value in (("first", first), ("last", last)):
+        if value is not None and not 0 <= value <= MAX_PAGE_SIZE:
+            raise BadUserInput(f"`{name}` must be between 0 and {MAX_PAGE_SIZE}.", field=name)
+
+
 @dataclass(frozen=True)
 class PageArgs:
     """Validated Relay arguments: exactly one of first/last, cursors decoded to key values."""
@@ -88,11 +100,7 @@ class PageArgs:
         before: str | None,
         ordering: Ordering,
     ) -> PageArgs:
-        if first is not None and last is not None:
-            raise BadUserInput("Pass either `first` or `last`, not both.", field="first")
-        for name, value in (("first", first), ("last", last)):
-            if value is not None and not 0 <= value <= MAX_PAGE_SIZE:
-                raise BadUserInput(f"`{name}` must be between 0 and {MAX_PAGE_SIZE}.", field=name)
+        check_page_size(first=first, last=last)
         if first is None and last is None:
             first = DEFAULT_PAGE_SIZE
         return cls(

@@ -166,7 +166,6 @@ class Engine:
             prepared.document,
             prepared.operation,
             variables,
-            self.limits,
             hide_suggestions=self.production,
         )
         check_cost(cost, self.limits)

@@ -38,7 +38,7 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 
-from purchasegraph.db.pagination import DEFAULT_PAGE_SIZE
+from purchasegraph.db.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from purchasegraph.gateway.errors import RequestCode, RequestError
 from purchasegraph.settings import QueryLimits
 
@@ -156,19 +156,19 @@ def check_shape(document: DocumentNode, operation: OperationDefinitionNode, limi
     return shape
 
 
-def _requested_size(field: FieldNode, arguments: Mapping[str, Any], limits: QueryLimits, *, default: int) -> int:
+def _requested_size(field: FieldNode, arguments: Mapping[str, Any], *, default: int) -> int:
     """The items a list field asks for, from its coerced arguments; `first` and `last` together
     mean the larger, neither means ``default``."""
     sizes: list[int] = []
     for name in ("first", "last"):
         value = arguments.get(name)
         if isinstance(value, int) and not isinstance(value, bool):
-            if value > limits.max_page_size:
+            if value > MAX_PAGE_SIZE:
                 raise RequestError(
                     RequestCode.PAGE_SIZE_EXCEEDED,
                     f"`{field.name.value}({name}: {value})` asks for more than "
-                    f"{limits.max_page_size} items; page through the connection instead.",
-                    extensions={"field": field.name.value, "maximum": limits.max_page_size},
+                    f"{MAX_PAGE_SIZE} items; page through the connection instead.",
+                    extensions={"field": field.name.value, "maximum": MAX_PAGE_SIZE},
                 )
             sizes.append(max(value, 0))
     return max(sizes) if sizes else default
@@ -192,14 +192,12 @@ class _CostMeter:
         schema: GraphQLSchema,
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: VariableValues,
-        limits: QueryLimits,
         *,
         hide_suggestions: bool,
     ) -> None:
         self._schema = schema
         self._fragments = fragments
         self._variables = variables
-        self._limits = limits
         self._hide_suggestions = hide_suggestions
         self._memo: dict[tuple[str, str], int] = {}
 
@@ -237,16 +235,14 @@ class _CostMeter:
             return 0
         named = get_named_type(definition.type)
         if _is_connection(named):
-            page = _requested_size(field, self._arguments(definition, field), self._limits, default=DEFAULT_PAGE_SIZE)
+            page = _requested_size(field, self._arguments(definition, field), default=DEFAULT_PAGE_SIZE)
             return page + page * self.cost(field.selection_set, named)
         # A connection's `nodes` and `edges` are its page, counted above; any other list of objects
         # is multiplied.
         if _is_list_of_objects(definition.type) and not _is_connection(parent):
             # A list the API does not page may hold as many items as the largest page: a
             # partner's `viewer.tenants` multiplies whatever each tenant asks for.
-            items = _requested_size(
-                field, self._arguments(definition, field), self._limits, default=self._limits.max_page_size
-            )
+            items = _requested_size(field, self._arguments(definition, field), default=MAX_PAGE_SIZE)
             return items + items * self.cost(field.selection_set, named)
         return self.cost(field.selection_set, named)
 
@@ -304,7 +300,6 @@ def query_cost(
     document: DocumentNode,
     operation: OperationDefinitionNode,
     variables: Mapping[str, Any] | None,
-    limits: QueryLimits,
     *,
     hide_suggestions: bool = False,
 ) -> int:
@@ -314,7 +309,7 @@ def query_cost(
     if root is None:
         return 1
     coerced = coerce_variables(schema, operation, variables, hide_suggestions=hide_suggestions)
-    meter = _CostMeter(schema, fragments_of(document), coerced, limits, hide_suggestions=hide_suggestions)
+    meter = _CostMeter(schema, fragments_of(document), coerced, hide_suggestions=hide_suggestions)
     return 1 + meter.cost(operation.selection_set, root)
 
 

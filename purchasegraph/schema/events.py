@@ -20,7 +20,7 @@ from purchasegraph.context import Info
 from purchasegraph.events.hub import Feed, FeedEnded, Interest, Notice
 from purchasegraph.events.stream import StreamContext, StreamError
 from purchasegraph.observability.metrics import subscription_ended, subscription_started
-from purchasegraph.policy import reaches_service_data, sees_actor
+from purchasegraph.policy import Decision, may_follow_events, reaches_service_data, sees_actor
 from purchasegraph.schema.catalogue import Product, load_product
 from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.ids import decode_uuid
@@ -146,15 +146,15 @@ def stream_of(info: Info) -> StreamContext:
 
 
 def _whole_tenant(tenant_id: uuid.UUID) -> StillAllowed:
-    """Admins and readers of the tenant, and its active partners: what `Scope.whole_tenant` says."""
+    """Whoever ``policy.may_follow_events`` allows in the tenant, asked again before every event."""
 
     def still_allowed(context: StreamContext, viewer: Viewer | None) -> StreamError | None:
         if viewer is None:
             return _user_gone()
-        scope = context.scope_of(tenant_id)
-        if scope.whole_tenant:
+        decision = may_follow_events(context.scope_of(tenant_id))
+        if decision is Decision.ALLOWED:
             return None
-        if scope.sees_anything:
+        if decision is Decision.NOT_AUTHORIZED:
             return StreamError(
                 "NOT_AUTHORIZED", "A tenant's events are for its admins and readers and its active partners."
             )

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from purchasegraph.db.ordering import Ordering
-from purchasegraph.db.pagination import PageArgs
+from purchasegraph.db.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageArgs
 
-FIRST = "Items from the start (or after `after`); at most 100, default 20."
+FIRST = f"Items from the start (or after `after`); at most {MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}."
 AFTER = "Cursor to start after (from a page of the same `orderBy`)."
-LAST = "Items from the end (or before `before`); at most 100."
+LAST = f"Items from the end (or before `before`); at most {MAX_PAGE_SIZE}."
 BEFORE = "Cursor to end before (from a page of the same `orderBy`)."
 
 

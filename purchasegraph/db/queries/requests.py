@@ -10,6 +10,7 @@ from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch
 from purchasegraph.db.queries import policies
 from purchasegraph.policy import (
     AUDIT_ACTOR_VISIBLE,
+    AUDIT_VISIBLE,
     LICENSE_REQUEST_VISIBLE,
     NOTIFICATION_VISIBLE,
     Scope,
@@ -51,13 +52,10 @@ _ACTOR_VISIBLE = AUDIT_ACTOR_VISIBLE.format(e="e", partner="$9::uuid")
 # event's details; shared with the compiled read path.
 AUDIT_PREVIOUS_VALUE = "({e}.details ->> 'old_value')"
 AUDIT_NEW_VALUE = "({e}.details ->> 'new_value')"
-# Who reads the trail at all: {sees} is ``policy.sees_audit``, and a user must be signed in
-# ({viewer} the viewer's id; an application has none). Shared with the compiled read path.
-AUDIT_READABLE = "({sees} AND {viewer} IS NOT NULL)"
 SELECT_AUDIT_EVENTS_BY_TENANT = connection_query(
     source=f"""FROM audit_events e
       WHERE e.tenant_id = $1 AND e.tenant_id = k.parent
-        AND {AUDIT_READABLE.format(sees="$7::bool", viewer="$8::uuid")}""",
+        AND {AUDIT_VISIBLE.format(whole="$7::bool", viewer="$8::uuid")}""",
     columns=f"""e.tenant_id, e.id,
        CASE WHEN {_ACTOR_VISIBLE} THEN e.actor_user_id END AS actor_user_id,
        CASE WHEN {_ACTOR_VISIBLE} THEN e.actor_tenant_id END AS actor_tenant_id,
