@@ -15,7 +15,7 @@ from purchasegraph.resolvers import tenants as tenant_resolvers
 from purchasegraph.schema import fleet
 from purchasegraph.schema.catalogue import Product
 from purchasegraph.schema.checkout import CheckoutEligibility
-from purchasegraph.schema.connection import Connection
+from purchasegraph.schema.connection import After, Before, Connection, First, Last
 from purchasegraph.schema.directory import User
 from purchasegraph.schema.events import EventStream
 from purchasegraph.schema.fleet import AccessibleTenant
@@ -24,12 +24,8 @@ from purchasegraph.schema.mutations import Mutation
 from purchasegraph.schema.node import Node
 from purchasegraph.schema.nodes import resolve_node
 from purchasegraph.schema.purchases import (
-    After,
     Assignment,
-    Before,
-    First,
     Invoice,
-    Last,
     Order,
     PaymentMethod,
     Purchase,

@@ -5,18 +5,17 @@ from __future__ import annotations
 import datetime
 import uuid
 from decimal import Decimal
-from typing import Annotated
 
 import strawberry
 
 from purchasegraph.context import Info
 from purchasegraph.db import ordering as sortables
 from purchasegraph.db.executor import Record
+from purchasegraph.db.pagination import PageArgs
 from purchasegraph.policy import sees_actor
 from purchasegraph.resolvers import purchases
-from purchasegraph.schema import paging
 from purchasegraph.schema.catalogue import Money, Product, load_product
-from purchasegraph.schema.connection import Connection, connection_from_slice
+from purchasegraph.schema.connection import Connection, connection_field, connection_from_slice
 from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.enums import (
     BillingFrequency,
@@ -29,13 +28,6 @@ from purchasegraph.schema.enums import (
 )
 from purchasegraph.schema.ids import encode_id, invoice_page_path
 from purchasegraph.schema.node import Node
-from purchasegraph.schema.ordering import ORDER_BY, AssignmentOrder, InvoiceOrder, OrderOrder
-from purchasegraph.schema.ordering import resolve as resolve_order
-
-First = Annotated[int | None, strawberry.argument(description=paging.FIRST)]
-After = Annotated[str | None, strawberry.argument(description=paging.AFTER)]
-Last = Annotated[int | None, strawberry.argument(description=paging.LAST)]
-Before = Annotated[str | None, strawberry.argument(description=paging.BEFORE)]
 
 
 @strawberry.type(description="A credit card on file; only its owner ever sees it. Never the card number.")
@@ -120,45 +112,20 @@ class Subscription(Node):
         row = await purchases.payment_method(info, self.tenant_id, self.payment_method_id)
         return PaymentMethod.from_row(row) if row is not None else None
 
-    @strawberry.field(description="Order history, newest first: purchases, changes, cancellation, take-over.")
-    async def orders(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[OrderOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
-    ) -> Connection[Order]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.ORDER, order_by))
+    @connection_field(
+        sortables.ORDER, description="Order history, newest first: purchases, changes, cancellation, take-over."
+    )
+    async def orders(self, info: Info, page: PageArgs) -> Connection[Order]:
         slice_ = await purchases.orders_of_subscription(info, self.tenant_id, self.subscription_id, page)
         return connection_from_slice(slice_, Order.from_row)
 
-    @strawberry.field(description="Licenses currently assigned from it, oldest first.")
-    async def assignments(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[AssignmentOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
-    ) -> Connection[Assignment]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.ASSIGNMENT, order_by))
+    @connection_field(sortables.ASSIGNMENT, description="Licenses currently assigned from it, oldest first.")
+    async def assignments(self, info: Info, page: PageArgs) -> Connection[Assignment]:
         slice_ = await purchases.assignments_of_subscription(info, self.tenant_id, self.subscription_id, page)
         return connection_from_slice(slice_, Assignment.from_row)
 
-    @strawberry.field(description="Bills, newest first.")
-    async def invoices(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[InvoiceOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
-    ) -> Connection[Invoice]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.INVOICE, order_by))
+    @connection_field(sortables.INVOICE, description="Bills, newest first.")
+    async def invoices(self, info: Info, page: PageArgs) -> Connection[Invoice]:
         slice_ = await purchases.invoices_of_subscription(info, self.tenant_id, self.subscription_id, page)
         return connection_from_slice(slice_, Invoice.from_row)
 

@@ -11,13 +11,13 @@ import strawberry
 from purchasegraph.context import Info
 from purchasegraph.db import ordering as sortables
 from purchasegraph.db.executor import Record
+from purchasegraph.db.pagination import PageArgs
 from purchasegraph.errors import BadUserInput
 from purchasegraph.instants import utc_instant
 from purchasegraph.policy import HIDDEN_ACTOR_NAME
 from purchasegraph.resolvers import purchases, tenants
-from purchasegraph.schema import paging
 from purchasegraph.schema.catalogue import Product, load_product
-from purchasegraph.schema.connection import Connection, connection_from_slice
+from purchasegraph.schema.connection import Connection, connection_field, connection_from_slice
 from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.enums import (
     CancellationRequestStatus,
@@ -29,29 +29,14 @@ from purchasegraph.schema.enums import (
     PartnerRelationshipStatus,
     SelfServicePolicyValue,
     SubscriptionStatus,
+    stored_values,
 )
 from purchasegraph.schema.ids import decode_uuid, encode_id, product_key
 from purchasegraph.schema.node import Node
-from purchasegraph.schema.ordering import (
-    ORDER_BY,
-    AssignmentOrder,
-    AuditEventOrder,
-    CancellationRequestOrder,
-    InvoiceOrder,
-    LicenseRequestOrder,
-    OrderOrder,
-    SubscriptionOrder,
-    UserOrder,
-)
-from purchasegraph.schema.ordering import resolve as resolve_order
 from purchasegraph.schema.purchases import (
-    After,
     Assignment,
-    Before,
     CancellationRequest,
-    First,
     Invoice,
-    Last,
     Purchase,
     Subscription,
     load_subscription,
@@ -63,6 +48,7 @@ ProductIdArg = Annotated[
 
 
 ChannelArg = Annotated[ChannelFilter, strawberry.argument(description="Central only, or include self-service.")]
+PurchaserIdArg = Annotated[strawberry.ID | None, strawberry.argument(description="Only this purchaser (User ID).")]
 ExpiresBeforeArg = Annotated[
     datetime.datetime | None,
     strawberry.argument(description="Only subscriptions whose current term ends before this instant."),
@@ -291,24 +277,19 @@ class Tenant(Node):
             uuid=row["id"],
         )
 
-    @strawberry.field(description="Orders that bought licenses, newest first (a member sees their own).")
+    @connection_field(
+        sortables.ORDER, description="Orders that bought licenses, newest first (a member sees their own)."
+    )
     async def purchases(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[OrderOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
+        page: PageArgs,
         product_id: ProductIdArg = None,
-        purchaser_id: Annotated[
-            strawberry.ID | None, strawberry.argument(description="Only this purchaser (User ID).")
-        ] = None,
+        purchaser_id: PurchaserIdArg = None,
         channel: ChannelArg = ChannelFilter.INCLUDE_SELF_SERVICE,
         expires_before: ExpiresBeforeArg = None,
         purchased_since: PurchasedSinceArg = None,
     ) -> Connection[Purchase]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.ORDER, order_by))
         slice_ = await purchases.purchases_of_tenant(
             info,
             self.uuid,
@@ -321,103 +302,82 @@ class Tenant(Node):
         )
         return connection_from_slice(slice_, Purchase.from_row)
 
-    @strawberry.field(description="Subscriptions, oldest first (a member sees what they bought).")
+    @connection_field(
+        sortables.SUBSCRIPTION, description="Subscriptions, oldest first (a member sees what they bought)."
+    )
     async def subscriptions(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[SubscriptionOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
-        channel: Annotated[
-            ChannelFilter, strawberry.argument(description="Central only, or include self-service.")
-        ] = ChannelFilter.INCLUDE_SELF_SERVICE,
+        page: PageArgs,
+        channel: ChannelArg = ChannelFilter.INCLUDE_SELF_SERVICE,
         product_id: ProductIdArg = None,
         status: Annotated[
             list[SubscriptionStatus] | None, strawberry.argument(description="Only these statuses.")
         ] = None,
-        purchaser_id: Annotated[
-            strawberry.ID | None, strawberry.argument(description="Only this purchaser (User ID).")
-        ] = None,
+        purchaser_id: PurchaserIdArg = None,
         expires_before: ExpiresBeforeArg = None,
         purchased_since: PurchasedSinceArg = None,
     ) -> Connection[Subscription]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.SUBSCRIPTION, order_by))
         slice_ = await purchases.subscriptions_of_tenant(
             info,
             self.uuid,
             page,
             channels=_channels(channel),
             product_id=product_id,
-            statuses=[cast(str, s.value) for s in status] if status is not None else None,
+            statuses=stored_values(status),
             purchaser_id=_user_filter(purchaser_id, "purchaserId"),
             expires_before=utc_instant(expires_before, "expiresBefore"),
             purchased_since=utc_instant(purchased_since, "purchasedSince"),
         )
         return connection_from_slice(slice_, Subscription.from_row)
 
-    @strawberry.field(
+    @connection_field(
+        sortables.INVOICE,
         description="Bills of the tenant's subscriptions, newest first: whole-tenant viewers see all, a purchaser "
-        "the bills they pay."
+        "the bills they pay.",
     )
     async def invoices(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[InvoiceOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
+        page: PageArgs,
         status: Annotated[list[InvoiceStatus] | None, strawberry.argument(description="Only these statuses.")] = None,
         due_before: Annotated[
             datetime.date | None, strawberry.argument(description="Only bills due before this day.")
         ] = None,
     ) -> Connection[Invoice]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.INVOICE, order_by))
         slice_ = await purchases.invoices_of_tenant(
-            info,
-            self.uuid,
-            page,
-            statuses=[cast(str, s.value) for s in status] if status is not None else None,
-            due_before=due_before,
+            info, self.uuid, page, statuses=stored_values(status), due_before=due_before
         )
         return connection_from_slice(slice_, Invoice.from_row)
 
-    @strawberry.field(description="Licenses assigned in the tenant (a licensed user sees their own).")
+    @connection_field(
+        sortables.ASSIGNMENT, description="Licenses assigned in the tenant (a licensed user sees their own)."
+    )
     async def assignments(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[AssignmentOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
+        page: PageArgs,
         product_id: ProductIdArg = None,
         user_id: Annotated[
             strawberry.ID | None, strawberry.argument(description="Only this user's licenses (User ID).")
         ] = None,
     ) -> Connection[Assignment]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.ASSIGNMENT, order_by))
         slice_ = await purchases.assignments_of_tenant(
             info, self.uuid, page, product_id=product_id, user_id=_user_filter(user_id, "userId")
         )
         return connection_from_slice(slice_, Assignment.from_row)
 
-    @strawberry.field(description="The directory: members and admins see it all, a guest sees only themselves.")
+    @connection_field(
+        sortables.USER, description="The directory: members and admins see it all, a guest sees only themselves."
+    )
     async def users(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[UserOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
+        page: PageArgs,
         search: Annotated[
             str | None, strawberry.argument(description="Prefix of the display name or sign-in name.")
         ] = None,
     ) -> Connection[User]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.USER, order_by))
         slice_ = await tenants.users_of_tenant(info, self.uuid, page, search)
         return connection_from_slice(slice_, User.from_row)
 
@@ -459,58 +419,43 @@ class Tenant(Node):
             for r in rows
         ]
 
-    @strawberry.field(description="License requests, newest first: admins see all, a member their own.")
+    @connection_field(
+        sortables.LICENSE_REQUEST, description="License requests, newest first: admins see all, a member their own."
+    )
     async def license_requests(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[LicenseRequestOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
+        page: PageArgs,
         status: Annotated[
             LicenseRequestStatus | None,
             strawberry.argument(description="Only requests in this status (PENDING: the admins' worklist)."),
         ] = None,
     ) -> Connection[LicenseRequest]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.LICENSE_REQUEST, order_by))
         stored = None if status is None else cast(str, status.value)
         slice_ = await tenants.license_requests_of_tenant(info, self.uuid, page, status=stored)
         return connection_from_slice(slice_, LicenseRequest.from_row)
 
-    @strawberry.field(
+    @connection_field(
+        sortables.CANCELLATION_REQUEST,
         description="Requests that purchasers cancel their self-service subscriptions, newest first: whole-tenant "
-        "viewers (admins, readers, partners) see all, a purchaser those asked of them."
+        "viewers (admins, readers, partners) see all, a purchaser those asked of them.",
     )
     async def cancellation_requests(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[CancellationRequestOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
+        page: PageArgs,
         status: Annotated[
             list[CancellationRequestStatus] | None, strawberry.argument(description="Only these statuses.")
         ] = None,
     ) -> Connection[CancellationRequest]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.CANCELLATION_REQUEST, order_by))
-        slice_ = await purchases.cancellation_requests_of_tenant(
-            info, self.uuid, page, statuses=[cast(str, s.value) for s in status] if status is not None else None
-        )
+        slice_ = await purchases.cancellation_requests_of_tenant(info, self.uuid, page, statuses=stored_values(status))
         return connection_from_slice(slice_, CancellationRequest.from_row)
 
-    @strawberry.field(description="Every mutation on the tenant, newest first; admins and active partners only.")
-    async def audit_events(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[AuditEventOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
-    ) -> Connection[AuditEvent]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.AUDIT_EVENT, order_by))
+    @connection_field(
+        sortables.AUDIT_EVENT,
+        description="Every mutation on the tenant, newest first; admins and active partners only.",
+    )
+    async def audit_events(self, info: Info, page: PageArgs) -> Connection[AuditEvent]:
         slice_ = await tenants.audit_events_of_tenant(info, self.uuid, page)
         return connection_from_slice(slice_, AuditEvent.from_row)
 

@@ -11,19 +11,17 @@ import strawberry
 from purchasegraph.context import Info
 from purchasegraph.db import ordering as sortables
 from purchasegraph.db.executor import Record
+from purchasegraph.db.pagination import PageArgs
 from purchasegraph.eligibility import Reason
 from purchasegraph.policy import Access
 from purchasegraph.resolvers import purchases, tenants
 from purchasegraph.resolvers import viewer as viewer_resolvers
-from purchasegraph.schema import paging
-from purchasegraph.schema.connection import Connection, connection_from_slice
+from purchasegraph.schema.connection import Connection, connection_field, connection_from_slice
 from purchasegraph.schema.directory import User, load_user
-from purchasegraph.schema.enums import AccessLevel, DirectoryRole, EligibilityReason, InvoiceStatus
+from purchasegraph.schema.enums import AccessLevel, DirectoryRole, EligibilityReason, InvoiceStatus, stored_values
 from purchasegraph.schema.ids import encode_id
 from purchasegraph.schema.ids import product_key as product_key  # re-exported: its home before ids.py
-from purchasegraph.schema.ordering import ORDER_BY, InvoiceOrder, NotificationOrder
-from purchasegraph.schema.ordering import resolve as resolve_order
-from purchasegraph.schema.purchases import After, Before, First, Invoice, Last, PaymentMethod
+from purchasegraph.schema.purchases import Invoice, PaymentMethod
 from purchasegraph.schema.tenants import Tenant, load_tenant
 
 
@@ -95,24 +93,20 @@ class Viewer:
             TenantAccess(tenant=Tenant.from_row(row), access=scope.access or Access.GUEST) for scope, row in reachable
         ]
 
-    @strawberry.field(
+    @connection_field(
+        sortables.NOTIFICATION,
         description="What the viewer has been told, newest first (`createdAt` descending) unless `orderBy`"
         " says otherwise; only ever the viewer's own, whatever their role. Each has its read state"
-        " (`readAt`); `markNotificationsRead` sets it."
+        " (`readAt`); `markNotificationsRead` sets it.",
     )
     async def notifications(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[NotificationOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
+        page: PageArgs,
         unread_only: Annotated[
             bool, strawberry.argument(description="Only those not yet marked read (`readAt` null).")
         ] = False,
     ) -> Connection[Notification]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.NOTIFICATION, order_by))
         slice_ = await tenants.notifications_of_viewer(info, page, unread_only=unread_only)
         return connection_from_slice(slice_, Notification.from_row)
 
@@ -133,19 +127,16 @@ class Viewer:
             can_start_trial=assessment.can_start_trial,
         )
 
-    @strawberry.field(
+    @connection_field(
+        sortables.INVOICE,
         description="My bills: every invoice billed to the viewer (for the subscriptions they bought), newest"
         " first (period start descending) unless `orderBy` says otherwise. Only the viewer's own, whatever"
-        " their role: an admin's are those of their own purchases, not the tenant's."
+        " their role: an admin's are those of their own purchases, not the tenant's.",
     )
     async def invoices(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[InvoiceOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
+        page: PageArgs,
         status: Annotated[
             list[InvoiceStatus] | None, strawberry.argument(description="Only bills in these statuses.")
         ] = None,
@@ -153,9 +144,7 @@ class Viewer:
             datetime.date | None, strawberry.argument(description="Only bills due before this day (not on it).")
         ] = None,
     ) -> Connection[Invoice]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.INVOICE, order_by))
-        statuses = [cast(str, s.value) for s in status] if status is not None else None
-        slice_ = await purchases.invoices_of_viewer(info, page, statuses=statuses, due_before=due_before)
+        slice_ = await purchases.invoices_of_viewer(info, page, statuses=stored_values(status), due_before=due_before)
         return connection_from_slice(slice_, Invoice.from_row)
 
     @strawberry.field(
