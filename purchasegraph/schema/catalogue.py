@@ -13,12 +13,18 @@ from purchasegraph.resolvers import catalogue
 from purchasegraph.schema.enums import EligibilityReason, ProductFamily, SubscriptionChannel
 from purchasegraph.schema.ids import encode_id
 from purchasegraph.schema.node import Node
+from purchasegraph.schema.rows import from_columns
 
 
 @strawberry.type(description="An amount of money in a currency.")
 class Money:
     amount: Decimal = strawberry.field(description="Decimal amount, as a string to keep every cent.")
     currency: str = strawberry.field(description="ISO 4217 currency code.")
+
+    @classmethod
+    def from_column(cls, row: Record, column: str) -> Money:
+        """An amount column of a row, in the row's ``currency``."""
+        return cls(amount=row[column], currency=row["currency"])
 
 
 @strawberry.type(description="List price of one license per month in a market, for one channel.")
@@ -29,10 +35,8 @@ class ProductPrice:
 
     @classmethod
     def from_row(cls, row: Record) -> ProductPrice:
-        return cls(
-            market=row["market"],
-            channel=SubscriptionChannel(row["channel"]),
-            unit_price=Money(amount=row["unit_price"], currency=row["currency"]),
+        return from_columns(
+            cls, row, channel=SubscriptionChannel(row["channel"]), unit_price=Money.from_column(row, "unit_price")
         )
 
 
@@ -72,17 +76,12 @@ class Product(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> Product:
-        return cls(
+        return from_columns(
+            cls,
+            row,
             id=strawberry.ID(encode_id("Product", row["id"])),
             product_id=row["id"],
-            name=row["name"],
             family=ProductFamily(row["family"]),
-            self_service=row["self_service"],
-            trial_available=row["trial_available"],
-            trial_days=row["trial_days"],
-            trial_requires_payment_method=row["trial_requires_payment_method"],
-            learn_more_url=row["learn_more_url"],
-            support_url=row["support_url"],
         )
 
     @strawberry.field(description="List prices per license per month, per market and channel.")
@@ -118,3 +117,10 @@ class Product(Node):
 async def load_product(info: Info, product_id: str) -> Product | None:
     row = await catalogue.product(info, product_id)
     return Product.from_row(row) if row is not None else None
+
+
+async def referenced_product(info: Info, product_id: str) -> Product:
+    """The product a row references by foreign key: the catalogue is public, so it is always there."""
+    product = await load_product(info, product_id)
+    assert product is not None, "a product referenced by a foreign key exists"
+    return product

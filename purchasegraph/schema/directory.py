@@ -11,8 +11,8 @@ from purchasegraph.context import Info
 from purchasegraph.db.executor import Record
 from purchasegraph.resolvers import tenants
 from purchasegraph.schema.enums import UserSource, UserType
-from purchasegraph.schema.ids import encode_id
 from purchasegraph.schema.node import Node
+from purchasegraph.schema.rows import from_columns, node_id
 
 
 @strawberry.type(description="A user of a tenant's directory.")
@@ -31,17 +31,13 @@ class User(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> User:
-        return cls(
-            id=strawberry.ID(encode_id("User", row["id"], row["tenant_id"])),
+        return from_columns(
+            cls,
+            row,
+            id=node_id("User", row),
             user_id=strawberry.ID(str(row["id"])),
-            display_name=row["display_name"],
-            user_principal_name=row["user_principal_name"],
-            mail=row["mail"],
             user_type=UserType(row["user_type"]),
             source=UserSource(row["source"]),
-            account_enabled=row["account_enabled"],
-            departed_at=row["departed_at"],
-            tenant_id=row["tenant_id"],
         )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from decimal import Decimal
 
 import strawberry
 
@@ -14,7 +13,7 @@ from purchasegraph.db.executor import Record
 from purchasegraph.db.pagination import PageArgs
 from purchasegraph.policy import sees_actor
 from purchasegraph.resolvers import purchases
-from purchasegraph.schema.catalogue import Money, Product, load_product
+from purchasegraph.schema.catalogue import Money, Product, referenced_product
 from purchasegraph.schema.connection import Connection, connection_field, connection_from_slice
 from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.enums import (
@@ -26,8 +25,9 @@ from purchasegraph.schema.enums import (
     SubscriptionChannel,
     SubscriptionStatus,
 )
-from purchasegraph.schema.ids import encode_id, invoice_page_path
+from purchasegraph.schema.ids import invoice_page_path
 from purchasegraph.schema.node import Node
+from purchasegraph.schema.rows import from_columns, node_id
 
 
 @strawberry.type(description="A credit card on file; only its owner ever sees it. Never the card number.")
@@ -40,14 +40,7 @@ class PaymentMethod(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> PaymentMethod:
-        return cls(
-            id=strawberry.ID(encode_id("PaymentMethod", row["id"], row["tenant_id"])),
-            kind=row["kind"],
-            brand=row["brand"],
-            last4=row["last4"],
-            exp_month=row["exp_month"],
-            exp_year=row["exp_year"],
-        )
+        return from_columns(cls, row, id=node_id("PaymentMethod", row))
 
 
 @strawberry.type(description="A subscription of a product: bought self-service by a user, or centrally.")
@@ -73,33 +66,22 @@ class Subscription(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> Subscription:
-        return cls(
-            id=strawberry.ID(encode_id("Subscription", row["id"], row["tenant_id"])),
+        return from_columns(
+            cls,
+            row,
+            id=node_id("Subscription", row),
             channel=SubscriptionChannel(row["channel"]),
             controlled_by=ControlledBy(row["controlled_by"]),
-            quantity=row["quantity"],
             status=SubscriptionStatus(row["status"]),
-            is_trial=row["is_trial"],
-            term_start=row["term_start"],
-            expires_at=row["expires_at"],
-            auto_renew=row["auto_renew"],
             billing_frequency=BillingFrequency(row["billing_frequency"]),
-            unit_price=Money(amount=row["unit_price"], currency=row["currency"]),
-            created_at=row["created_at"],
-            canceled_at=row["canceled_at"],
-            cancel_reason=row["cancel_reason"],
-            tenant_id=row["tenant_id"],
+            unit_price=Money.from_column(row, "unit_price"),
             subscription_id=row["id"],
-            product_id=row["product_id"],
             purchaser_id=row["purchaser_user_id"],
-            payment_method_id=row["payment_method_id"],
         )
 
     @strawberry.field(description="The product subscribed to.")
     async def product(self, info: Info) -> Product:
-        product = await load_product(info, self.product_id)
-        assert product is not None, "a subscription's product is a foreign key"
-        return product
+        return await referenced_product(info, self.product_id)
 
     @strawberry.field(description="Who bought it self-service; null for central subscriptions.")
     async def purchaser(self, info: Info) -> User | None:
@@ -158,18 +140,14 @@ class Order(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> Order:
-        return cls(
-            id=strawberry.ID(encode_id("Order", row["id"], row["tenant_id"])),
+        return from_columns(
+            cls,
+            row,
+            id=node_id("Order", row),
             kind=OrderKind(row["kind"]),
-            quantity_delta=row["quantity_delta"],
-            quantity_after=row["quantity_after"],
-            unit_price=Money(amount=row["unit_price"], currency=row["currency"]),
-            total=Money(amount=row["total"], currency=row["currency"]),
-            created_at=row["created_at"],
-            tenant_id=row["tenant_id"],
-            subscription_id=row["subscription_id"],
+            unit_price=Money.from_column(row, "unit_price"),
+            total=Money.from_column(row, "total"),
             actor_id=row["actor_user_id"],
-            actor_tenant_id=row["actor_tenant_id"],
         )
 
     @strawberry.field(description="The subscription the line belongs to.")
@@ -198,18 +176,17 @@ class Purchase(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> Purchase:
-        return cls(
-            id=strawberry.ID(encode_id("Purchase", row["id"], row["tenant_id"])),
+        return from_columns(
+            cls,
+            row,
+            id=node_id("Purchase", row),
             kind=OrderKind(row["kind"]),
             # A renewal buys the whole quantity again for a new term.
             quantity=row["quantity_after"] if row["kind"] == "renew" else row["quantity_delta"],
-            unit_price=Money(amount=row["unit_price"], currency=row["currency"]),
-            total=Money(amount=row["total"], currency=row["currency"]),
+            unit_price=Money.from_column(row, "unit_price"),
+            total=Money.from_column(row, "total"),
             purchased_at=row["created_at"],
             channel=SubscriptionChannel(row["channel"]),
-            tenant_id=row["tenant_id"],
-            subscription_id=row["subscription_id"],
-            product_id=row["product_id"],
             purchaser_id=row["purchaser_user_id"],
         )
 
@@ -219,9 +196,7 @@ class Purchase(Node):
 
     @strawberry.field(description="The product bought.")
     async def product(self, info: Info) -> Product:
-        product = await load_product(info, self.product_id)
-        assert product is not None, "a subscription's product is a foreign key"
-        return product
+        return await referenced_product(info, self.product_id)
 
     @strawberry.field(description="The subscription this purchase created or grew.")
     async def subscription(self, info: Info) -> Subscription | None:
@@ -240,16 +215,7 @@ class Assignment(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> Assignment:
-        return cls(
-            id=strawberry.ID(encode_id("Assignment", row["id"], row["tenant_id"])),
-            assigned_at=row["assigned_at"],
-            removed_at=row["removed_at"],
-            tenant_id=row["tenant_id"],
-            subscription_id=row["subscription_id"],
-            user_id=row["user_id"],
-            product_id=row["product_id"],
-            assigned_by_id=row["assigned_by"],
-        )
+        return from_columns(cls, row, id=node_id("Assignment", row), assigned_by_id=row["assigned_by"])
 
     @strawberry.field(description="The user holding the license.")
     async def user(self, info: Info) -> User | None:
@@ -257,9 +223,7 @@ class Assignment(Node):
 
     @strawberry.field(description="The product licensed.")
     async def product(self, info: Info) -> Product:
-        product = await load_product(info, self.product_id)
-        assert product is not None, "a subscription's product is a foreign key"
-        return product
+        return await referenced_product(info, self.product_id)
 
     @strawberry.field(
         description=(
@@ -294,18 +258,12 @@ class Invoice(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> Invoice:
-        amount: Decimal = row["amount"]
-        return cls(
-            id=strawberry.ID(encode_id("Invoice", row["id"], row["tenant_id"])),
-            period_start=row["period_start"],
-            period_end=row["period_end"],
-            amount=Money(amount=amount, currency=row["currency"]),
+        return from_columns(
+            cls,
+            row,
+            id=node_id("Invoice", row),
+            amount=Money.from_column(row, "amount"),
             status=InvoiceStatus(row["status"]),
-            due_date=row["due_date"],
-            paid_at=row["paid_at"],
-            number=row["number"],
-            tenant_id=row["tenant_id"],
-            subscription_id=row["subscription_id"],
         )
 
     @strawberry.field(
@@ -339,17 +297,12 @@ class CancellationRequest(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> CancellationRequest:
-        return cls(
-            id=strawberry.ID(encode_id("CancellationRequest", row["id"], row["tenant_id"])),
+        return from_columns(
+            cls,
+            row,
+            id=node_id("CancellationRequest", row),
             status=CancellationRequestStatus(row["status"]),
-            message=row["message"],
-            response_message=row["response_message"],
-            created_at=row["created_at"],
-            resolved_at=row["resolved_at"],
-            tenant_id=row["tenant_id"],
-            subscription_id=row["subscription_id"],
             requested_by_id=row["requested_by"],
-            requested_by_tenant_id=row["requested_by_tenant_id"],
         )
 
     @strawberry.field(description="The subscription its purchaser is asked to cancel.")

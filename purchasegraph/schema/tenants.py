@@ -16,7 +16,7 @@ from purchasegraph.errors import BadUserInput
 from purchasegraph.instants import utc_instant
 from purchasegraph.policy import HIDDEN_ACTOR_NAME
 from purchasegraph.resolvers import purchases, tenants
-from purchasegraph.schema.catalogue import Product, load_product
+from purchasegraph.schema.catalogue import Product, referenced_product
 from purchasegraph.schema.connection import Connection, connection_field, connection_from_slice
 from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.enums import (
@@ -41,6 +41,7 @@ from purchasegraph.schema.purchases import (
     Subscription,
     load_subscription,
 )
+from purchasegraph.schema.rows import from_columns, node_id
 
 ProductIdArg = Annotated[
     str | None, strawberry.argument(description="Only this product (commerce id, e.g. CFQ7TTC0H9MP).")
@@ -77,11 +78,13 @@ class SelfServicePolicy:
     updated_at: datetime.datetime | None = strawberry.field(description="Last change; null if never set.")
     product_id: strawberry.Private[str]
 
+    @classmethod
+    def from_row(cls, row: Record) -> SelfServicePolicy:
+        return from_columns(cls, row, value=SelfServicePolicyValue(row["value"]))
+
     @strawberry.field(description="The product the policy governs.")
     async def product(self, info: Info) -> Product:
-        product = await load_product(info, self.product_id)
-        assert product is not None, "policies are joined from products"
-        return product
+        return await referenced_product(info, self.product_id)
 
 
 @strawberry.type(description="Licenses of one product in a tenant: bought, assigned and free.")
@@ -99,9 +102,7 @@ class ProductCapacity:
 
     @strawberry.field(description="The product counted.")
     async def product(self, info: Info) -> Product:
-        product = await load_product(info, self.product_id)
-        assert product is not None, "capacity is grouped by a foreign key"
-        return product
+        return await referenced_product(info, self.product_id)
 
 
 @strawberry.type(description="A user's request for a product the organization blocks; kept 12 months.")
@@ -117,13 +118,11 @@ class LicenseRequest(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> LicenseRequest:
-        return cls(
-            id=strawberry.ID(encode_id("LicenseRequest", row["id"], row["tenant_id"])),
+        return from_columns(
+            cls,
+            row,
+            id=node_id("LicenseRequest", row),
             status=LicenseRequestStatus(row["status"]),
-            created_at=row["created_at"],
-            decided_at=row["decided_at"],
-            tenant_id=row["tenant_id"],
-            product_id=row["product_id"],
             requester_id=row["requester_user_id"],
             for_user_ids=list(row["for_user_ids"]),
             assigned_from_id=row["assigned_from_subscription_id"],
@@ -131,9 +130,7 @@ class LicenseRequest(Node):
 
     @strawberry.field(description="The product asked for.")
     async def product(self, info: Info) -> Product:
-        product = await load_product(info, self.product_id)
-        assert product is not None, "license requests reference products"
-        return product
+        return await referenced_product(info, self.product_id)
 
     @strawberry.field(description="Who asked.")
     async def requester(self, info: Info) -> User | None:
@@ -161,11 +158,7 @@ async def load_license_request(info: Info, tenant_id: uuid.UUID, request_id: uui
 
 async def load_policy(info: Info, tenant_id: uuid.UUID, product_id: str) -> SelfServicePolicy | None:
     row = await tenants.policy(info, tenant_id, product_id)
-    if row is None:
-        return None
-    return SelfServicePolicy(
-        value=SelfServicePolicyValue(row["value"]), updated_at=row["updated_at"], product_id=row["product_id"]
-    )
+    return SelfServicePolicy.from_row(row) if row is not None else None
 
 
 @strawberry.type(description="One recorded mutation, accepted or refused; append-only.")
@@ -209,22 +202,15 @@ class AuditEvent:
         def as_id(value: uuid.UUID | None) -> strawberry.ID | None:
             return strawberry.ID(str(value)) if value is not None else None
 
-        return cls(
-            action=row["action"],
-            outcome=row["outcome"],
+        return from_columns(
+            cls,
+            row,
             error_codes=list(row["error_codes"]),
-            target_type=row["target_type"],
-            target_id=row["target_id"],
             actor_user_id=as_id(row["actor_user_id"]),
             actor_tenant_id=as_id(row["actor_tenant_id"]),
             actor_app_id=as_id(row["actor_app_id"]),
             actor_name=HIDDEN_ACTOR_NAME if row["actor_withheld"] else None,
             on_behalf_of_tenant_id=as_id(row["on_behalf_of_tenant_id"]),
-            request_id=row["request_id"],
-            client_request_id=row["client_request_id"],
-            occurred_at=row["occurred_at"],
-            previous_value=row["previous_value"],
-            new_value=row["new_value"],
         )
 
 
@@ -240,15 +226,13 @@ class PartnerRelationship(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> PartnerRelationship:
-        return cls(
-            id=strawberry.ID(encode_id("PartnerRelationship", row["id"], row["tenant_id"])),
-            display_name=row["display_name"],
+        return from_columns(
+            cls,
+            row,
+            id=node_id("PartnerRelationship", row),
             partner_tenant_id=strawberry.ID(str(row["partner_tenant_id"])),
             roles=[DirectoryRole(r) for r in row["roles"]],
             status=PartnerRelationshipStatus(row["status"]),
-            starts_at=row["starts_at"],
-            ends_at=row["ends_at"],
-            in_force=row["in_force"],
         )
 
 
@@ -265,15 +249,12 @@ class Tenant(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> Tenant:
-        return cls(
+        return from_columns(
+            cls,
+            row,
             id=strawberry.ID(encode_id("Tenant", row["id"])),
             tenant_id=strawberry.ID(str(row["id"])),
-            name=row["name"],
-            primary_domain=row["primary_domain"],
-            managed=row["managed"],
             organization_type=OrganizationType(row["organization_type"]),
-            country=row["country"],
-            currency=row["currency"],
             uuid=row["id"],
         )
 
@@ -384,14 +365,7 @@ class Tenant(Node):
     @strawberry.field(description="AllowSelfServicePurchase per product; admins, readers and partners only.")
     async def policies(self, info: Info) -> list[SelfServicePolicy]:
         rows = await tenants.policies_of_tenant(info, self.uuid)
-        return [
-            SelfServicePolicy(
-                value=SelfServicePolicyValue(r["value"]),
-                updated_at=r["updated_at"],
-                product_id=r["product_id"],
-            )
-            for r in rows
-        ]
+        return [SelfServicePolicy.from_row(r) for r in rows]
 
     @strawberry.field(
         description="AllowSelfServicePurchase of one product (Get-MSCommerceProductPolicy); null for a product "

@@ -19,9 +19,9 @@ from purchasegraph.resolvers import viewer as viewer_resolvers
 from purchasegraph.schema.connection import Connection, connection_field, connection_from_slice
 from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.enums import AccessLevel, DirectoryRole, EligibilityReason, InvoiceStatus, stored_values
-from purchasegraph.schema.ids import encode_id
 from purchasegraph.schema.ids import product_key as product_key  # re-exported: its home before ids.py
 from purchasegraph.schema.purchases import Invoice, PaymentMethod
+from purchasegraph.schema.rows import from_columns, node_id
 from purchasegraph.schema.tenants import Tenant, load_tenant
 
 
@@ -54,13 +54,11 @@ class Notification:
 
     @classmethod
     def from_row(cls, row: Record) -> Notification:
-        return cls(
-            id=strawberry.ID(encode_id("Notification", row["id"], row["tenant_id"])),
-            kind=row["kind"],
-            message=row["message"],
+        return from_columns(
+            cls,
+            row,
+            id=node_id("Notification", row),
             subject_id=strawberry.ID(str(row["subject_id"])) if row["subject_id"] else None,
-            created_at=row["created_at"],
-            read_at=row["read_at"],
         )
 
 
