@@ -35,9 +35,7 @@ class ProductPrice:
 
     @classmethod
     def from_row(cls, row: Record) -> ProductPrice:
-        return from_columns(
-            cls, row, channel=SubscriptionChannel(row["channel"]), unit_price=Money.from_column(row, "unit_price")
-        )
+        return from_columns(cls, row)
 
 
 @strawberry.type(description="Whether anyone in a market may buy a product self-service, and if not, why.")
@@ -76,13 +74,7 @@ class Product(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> Product:
-        return from_columns(
-            cls,
-            row,
-            id=strawberry.ID(encode_id("Product", row["id"])),
-            product_id=row["id"],
-            family=ProductFamily(row["family"]),
-        )
+        return from_columns(cls, row, id=strawberry.ID(encode_id("Product", row["id"])), product_id=row["id"])
 
     @strawberry.field(description="List prices per license per month, per market and channel.")
     async def prices(

@@ -31,14 +31,7 @@ class User(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> User:
-        return from_columns(
-            cls,
-            row,
-            id=node_id("User", row),
-            user_id=strawberry.ID(str(row["id"])),
-            user_type=UserType(row["user_type"]),
-            source=UserSource(row["source"]),
-        )
+        return from_columns(cls, row, id=node_id("User", row), user_id=strawberry.ID(str(row["id"])))
 
 
 async def load_user(info: Info, tenant_id: uuid.UUID, user_id: uuid.UUID | None) -> User | None:

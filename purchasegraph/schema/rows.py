@@ -8,23 +8,38 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import strawberry
+from strawberry.types.enum import StrawberryEnumDefinition
 
 from purchasegraph.db.executor import Record
 from purchasegraph.schema.ids import encode_id
 
 T = TypeVar("T")
+Read = Callable[[Record], object]
+
+
+def _read(column: str, field_type: object) -> Read:
+    """An enum field takes the member of the stored value (enum values are the database's), a type
+    that reads itself from a column (``Money.from_column``) does so, any other field the value."""
+    if isinstance(field_type, StrawberryEnumDefinition):
+        enum_type = field_type.wrapped_cls
+        return lambda row: enum_type(row[column])
+    from_column = getattr(field_type, "from_column", None)
+    if from_column is not None:
+        return lambda row: from_column(row, column)
+    return lambda row: row[column]
 
 
 @functools.cache
-def _set_on_construction(cls: Callable[..., Any]) -> tuple[str, ...]:
+def _readers(cls: Any) -> tuple[tuple[str, Read], ...]:
+    types = {field.python_name: field.type for field in cls.__strawberry_definition__.fields}
     # A resolver field is not set on construction: it is not read from the row.
-    return tuple(field.name for field in dataclasses.fields(cls) if field.init)  # type: ignore[arg-type]
+    return tuple((field.name, _read(field.name, types[field.name])) for field in dataclasses.fields(cls) if field.init)
 
 
 def from_columns(cls: Callable[..., T], row: Record, **derived: object) -> T:
-    """``cls`` with the fields named in ``derived`` as given there, every other one the row's column
-    of the same name: only what is converted or renamed on the way is written out."""
-    columns = {name: row[name] for name in _set_on_construction(cls) if name not in derived}
+    """``cls`` with the fields named in ``derived`` as given there and every other one read from the
+    row's column of the same name: only what is computed or renamed on the way is written out."""
+    columns = {name: read(row) for name, read in _readers(cls) if name not in derived}
     return cls(**columns, **derived)
 
 

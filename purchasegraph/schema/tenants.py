@@ -80,7 +80,7 @@ class SelfServicePolicy:
 
     @classmethod
     def from_row(cls, row: Record) -> SelfServicePolicy:
-        return from_columns(cls, row, value=SelfServicePolicyValue(row["value"]))
+        return from_columns(cls, row)
 
     @strawberry.field(description="The product the policy governs.")
     async def product(self, info: Info) -> Product:
@@ -122,7 +122,6 @@ class LicenseRequest(Node):
             cls,
             row,
             id=node_id("LicenseRequest", row),
-            status=LicenseRequestStatus(row["status"]),
             requester_id=row["requester_user_id"],
             for_user_ids=list(row["for_user_ids"]),
             assigned_from_id=row["assigned_from_subscription_id"],
@@ -232,7 +231,6 @@ class PartnerRelationship(Node):
             id=node_id("PartnerRelationship", row),
             partner_tenant_id=strawberry.ID(str(row["partner_tenant_id"])),
             roles=[DirectoryRole(r) for r in row["roles"]],
-            status=PartnerRelationshipStatus(row["status"]),
         )
 
 
@@ -254,7 +252,6 @@ class Tenant(Node):
             row,
             id=strawberry.ID(encode_id("Tenant", row["id"])),
             tenant_id=strawberry.ID(str(row["id"])),
-            organization_type=OrganizationType(row["organization_type"]),
             uuid=row["id"],
         )
 
