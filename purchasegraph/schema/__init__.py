@@ -13,7 +13,7 @@ from purchasegraph.context import Info
 from purchasegraph.resolvers import catalogue as catalogue_resolvers
 from purchasegraph.resolvers import tenants as tenant_resolvers
 from purchasegraph.schema import fleet
-from purchasegraph.schema.catalogue import Product
+from purchasegraph.schema.catalogue import Product, ProductKeyArg
 from purchasegraph.schema.checkout import CheckoutEligibility
 from purchasegraph.schema.connection import After, Before, Connection, First, Last
 from purchasegraph.schema.directory import User
@@ -105,7 +105,7 @@ class Query:
         self,
         info: Info,
         email: Annotated[str, strawberry.argument(description="The address the buyer typed.")],
-        product_id: Annotated[strawberry.ID, strawberry.argument(description="Commerce product id or Product ID.")],
+        product_id: ProductKeyArg,
     ) -> CheckoutEligibility:
         answer = await catalogue_resolvers.checkout_eligibility(info, email, product_key(str(product_id)))
         return CheckoutEligibility.from_answer(answer)

@@ -15,6 +15,9 @@ from purchasegraph.schema.ids import encode_id
 from purchasegraph.schema.node import Node
 from purchasegraph.schema.rows import from_columns
 
+# A product named by its commerce id (CFQ7TTC0H9MP) or its global ID; ``ids.product_key`` reads it.
+ProductKeyArg = Annotated[strawberry.ID, strawberry.argument(description="Commerce product id or Product ID.")]
+
 
 @strawberry.type(description="An amount of money in a currency.")
 class Money:

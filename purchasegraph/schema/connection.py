@@ -75,8 +75,9 @@ class Connection(Generic[T]):
         return [edge.node for edge in self.items]
 
 
-def connection_from_slice(slice_: Slice, make: Callable[[Record], T]) -> Connection[T]:
-    edges = [Edge(cursor=cursor, node=make(row)) for row, cursor in zip(slice_.rows, slice_.cursors, strict=True)]
+def connection(nodes: list[T], slice_: Slice) -> Connection[T]:
+    """The page of ``nodes``, one a cursor of the slice, placed where the slice says."""
+    edges = [Edge(cursor=cursor, node=node) for node, cursor in zip(nodes, slice_.cursors, strict=True)]
     return Connection(
         items=edges,
         page_info=PageInfo(
@@ -87,6 +88,10 @@ def connection_from_slice(slice_: Slice, make: Callable[[Record], T]) -> Connect
         ),
         slice_=slice_,
     )
+
+
+def connection_from_slice(slice_: Slice, make: Callable[[Record], T]) -> Connection[T]:
+    return connection([make(row) for row in slice_.rows], slice_)
 
 
 def _argument(name: str, annotation: object) -> inspect.Parameter:

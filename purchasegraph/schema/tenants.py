@@ -16,7 +16,7 @@ from purchasegraph.errors import BadUserInput
 from purchasegraph.instants import utc_instant
 from purchasegraph.policy import HIDDEN_ACTOR_NAME
 from purchasegraph.resolvers import purchases, tenants
-from purchasegraph.schema.catalogue import Product, referenced_product
+from purchasegraph.schema.catalogue import Product, ProductKeyArg, referenced_product
 from purchasegraph.schema.connection import Connection, connection_field, connection_from_slice
 from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.enums import (
@@ -371,7 +371,7 @@ class Tenant(Node):
     async def policy(
         self,
         info: Info,
-        product_id: Annotated[strawberry.ID, strawberry.argument(description="Commerce product id or Product ID.")],
+        product_id: ProductKeyArg,
     ) -> SelfServicePolicy | None:
         return await load_policy(info, self.uuid, product_key(str(product_id)))
 

@@ -16,6 +16,7 @@ from purchasegraph.eligibility import Reason
 from purchasegraph.policy import Access
 from purchasegraph.resolvers import purchases, tenants
 from purchasegraph.resolvers import viewer as viewer_resolvers
+from purchasegraph.schema.catalogue import ProductKeyArg
 from purchasegraph.schema.connection import Connection, connection_field, connection_from_slice
 from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.enums import AccessLevel, DirectoryRole, EligibilityReason, InvoiceStatus, stored_values
@@ -112,7 +113,7 @@ class Viewer:
     async def eligibility(
         self,
         info: Info,
-        product_id: Annotated[strawberry.ID, strawberry.argument(description="Commerce product id or Product ID.")],
+        product_id: ProductKeyArg,
     ) -> Eligibility | None:
         assessment = await viewer_resolvers.eligibility(info, product_key(str(product_id)))
         if assessment is None:
