@@ -96,6 +96,16 @@ class ProductCapacity:
     central_subscriptions: int = strawberry.field(description="Central subscriptions counted.")
     product_id: strawberry.Private[str]
 
+    @classmethod
+    def from_row(cls, row: Record) -> ProductCapacity:
+        return from_columns(
+            cls,
+            row,
+            self_service_licenses=row["self_service_quantity"],
+            central_licenses=row["central_quantity"],
+            assigned_licenses=row["assigned"],
+        )
+
     @strawberry.field(description="Licenses bought and not assigned.")
     def free_licenses(self) -> int:
         return self.self_service_licenses + self.central_licenses - self.assigned_licenses
@@ -378,17 +388,7 @@ class Tenant(Node):
     @strawberry.field(description="Licenses per product: bought self-service and central, assigned, free.")
     async def capacity(self, info: Info) -> list[ProductCapacity]:
         rows = await tenants.capacity_of_tenant(info, self.uuid)
-        return [
-            ProductCapacity(
-                self_service_licenses=r["self_service_quantity"],
-                central_licenses=r["central_quantity"],
-                assigned_licenses=r["assigned"],
-                self_service_subscriptions=r["self_service_subscriptions"],
-                central_subscriptions=r["central_subscriptions"],
-                product_id=r["product_id"],
-            )
-            for r in rows
-        ]
+        return [ProductCapacity.from_row(r) for r in rows]
 
     @connection_field(
         sortables.LICENSE_REQUEST, description="License requests, newest first: admins see all, a member their own."
