@@ -9,10 +9,11 @@ import strawberry
 
 from purchasegraph.context import Info
 from purchasegraph.db.executor import Record
+from purchasegraph.policy import sees_actor
 from purchasegraph.resolvers import tenants
 from purchasegraph.schema.enums import UserSource, UserType
 from purchasegraph.schema.node import Node
-from purchasegraph.schema.rows import from_columns, node_id
+from purchasegraph.schema.rows import from_columns
 
 
 @strawberry.type(description="A user of a tenant's directory.")
@@ -31,7 +32,7 @@ class User(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> User:
-        return from_columns(cls, row, id=node_id("User", row), user_id=strawberry.ID(str(row["id"])))
+        return from_columns(cls, row, user_id=strawberry.ID(str(row["id"])))
 
 
 async def load_user(info: Info, tenant_id: uuid.UUID, user_id: uuid.UUID | None) -> User | None:
@@ -39,3 +40,13 @@ async def load_user(info: Info, tenant_id: uuid.UUID, user_id: uuid.UUID | None)
         return None
     row = await tenants.user(info, tenant_id, user_id)
     return User.from_row(row) if row is not None else None
+
+
+async def load_actor(
+    info: Info, tenant_id: uuid.UUID, actor_tenant_id: uuid.UUID | None, actor_id: uuid.UUID | None
+) -> User | None:
+    """Who acted on an object of ``tenant_id``, as far as the viewer may learn it: never another
+    partner of the customer (as the audit trail withholds it), nor the sweep, which has no tenant."""
+    if actor_tenant_id is None or not sees_actor(info.context.scope_of(tenant_id), actor_tenant_id):
+        return None
+    return await load_user(info, actor_tenant_id, actor_id)

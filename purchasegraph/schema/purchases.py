@@ -11,11 +11,10 @@ from purchasegraph.context import Info
 from purchasegraph.db import ordering as sortables
 from purchasegraph.db.executor import Record
 from purchasegraph.db.pagination import PageArgs
-from purchasegraph.policy import sees_actor
 from purchasegraph.resolvers import purchases
 from purchasegraph.schema.catalogue import Money, Product, referenced_product
 from purchasegraph.schema.connection import Connection, connection_field, connection_from_slice
-from purchasegraph.schema.directory import User, load_user
+from purchasegraph.schema.directory import User, load_actor, load_user
 from purchasegraph.schema.enums import (
     BillingFrequency,
     CancellationRequestStatus,
@@ -27,7 +26,7 @@ from purchasegraph.schema.enums import (
 )
 from purchasegraph.schema.ids import invoice_page_path
 from purchasegraph.schema.node import Node
-from purchasegraph.schema.rows import from_columns, node_id
+from purchasegraph.schema.rows import from_columns
 
 
 @strawberry.type(description="A credit card on file; only its owner ever sees it. Never the card number.")
@@ -40,7 +39,7 @@ class PaymentMethod(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> PaymentMethod:
-        return from_columns(cls, row, id=node_id("PaymentMethod", row))
+        return from_columns(cls, row)
 
 
 @strawberry.type(description="A subscription of a product: bought self-service by a user, or centrally.")
@@ -66,9 +65,7 @@ class Subscription(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> Subscription:
-        return from_columns(
-            cls, row, id=node_id("Subscription", row), subscription_id=row["id"], purchaser_id=row["purchaser_user_id"]
-        )
+        return from_columns(cls, row, subscription_id=row["id"], purchaser_id=row["purchaser_user_id"])
 
     @strawberry.field(description="The product subscribed to.")
     async def product(self, info: Info) -> Product:
@@ -111,7 +108,9 @@ class Subscription(Node):
         return CancellationRequest.from_row(row) if row is not None else None
 
 
-async def load_subscription(info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID) -> Subscription | None:
+async def load_subscription(info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID | None) -> Subscription | None:
+    if subscription_id is None:
+        return None
     row = await purchases.subscription(info, tenant_id, subscription_id)
     return Subscription.from_row(row) if row is not None else None
 
@@ -131,7 +130,7 @@ class Order(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> Order:
-        return from_columns(cls, row, id=node_id("Order", row), actor_id=row["actor_user_id"])
+        return from_columns(cls, row, actor_id=row["actor_user_id"])
 
     @strawberry.field(description="The subscription the line belongs to.")
     async def subscription(self, info: Info) -> Subscription | None:
@@ -139,9 +138,7 @@ class Order(Node):
 
     @strawberry.field(description="Who did it, when the viewer may see them (partners act from their own tenant).")
     async def actor(self, info: Info) -> User | None:
-        if not sees_actor(info.context.scope_of(self.tenant_id), self.actor_tenant_id):
-            return None  # another partner of the customer: as the audit trail withholds it
-        return await load_user(info, self.actor_tenant_id, self.actor_id)
+        return await load_actor(info, self.tenant_id, self.actor_tenant_id, self.actor_id)
 
 
 @strawberry.type(description="An order that bought licenses: a new subscription, added licenses or a renewal.")
@@ -162,7 +159,6 @@ class Purchase(Node):
         return from_columns(
             cls,
             row,
-            id=node_id("Purchase", row),
             # A renewal buys the whole quantity again for a new term.
             quantity=row["quantity_after"] if row["kind"] == "renew" else row["quantity_delta"],
             purchased_at=row["created_at"],
@@ -194,7 +190,7 @@ class Assignment(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> Assignment:
-        return from_columns(cls, row, id=node_id("Assignment", row), assigned_by_id=row["assigned_by"])
+        return from_columns(cls, row, assigned_by_id=row["assigned_by"])
 
     @strawberry.field(description="The user holding the license.")
     async def user(self, info: Info) -> User | None:
@@ -237,7 +233,7 @@ class Invoice(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> Invoice:
-        return from_columns(cls, row, id=node_id("Invoice", row))
+        return from_columns(cls, row)
 
     @strawberry.field(
         description="Where the printable invoice is (HTML): a path on this server, fetched with the same bearer"
@@ -270,7 +266,7 @@ class CancellationRequest(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> CancellationRequest:
-        return from_columns(cls, row, id=node_id("CancellationRequest", row), requested_by_id=row["requested_by"])
+        return from_columns(cls, row, requested_by_id=row["requested_by"])
 
     @strawberry.field(description="The subscription its purchaser is asked to cancel.")
     async def subscription(self, info: Info) -> Subscription | None:
@@ -280,9 +276,7 @@ class CancellationRequest(Node):
         description="The admin who asked, when the viewer may see them (a partner's admin acts from its own tenant)."
     )
     async def requested_by(self, info: Info) -> User | None:
-        if not sees_actor(info.context.scope_of(self.tenant_id), self.requested_by_tenant_id):
-            return None  # another partner of the customer: as the audit trail withholds it
-        return await load_user(info, self.requested_by_tenant_id, self.requested_by_id)
+        return await load_actor(info, self.tenant_id, self.requested_by_tenant_id, self.requested_by_id)
 
 
 async def load_cancellation_request(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import strawberry
+from strawberry.types.base import StrawberryOptional
 from strawberry.types.enum import StrawberryEnumDefinition
 
 from purchasegraph.db.executor import Record
@@ -17,9 +18,17 @@ T = TypeVar("T")
 Read = Callable[[Record], object]
 
 
-def _read(column: str, field_type: object) -> Read:
-    """An enum field takes the member of the stored value (enum values are the database's), a type
-    that reads itself from a column (``Money.from_column``) does so, any other field the value."""
+def _read(type_name: str, column: str, field_type: object) -> Read:
+    """``id`` is the global ID of an object of a tenant (its type, its tenant, its key); another ID
+    field is the text of a directory id; an enum field takes the member of the stored value (enum
+    values are the database's); a type that reads itself from a column (``Money.from_column``) does
+    so; any other field takes the value as it is."""
+    if column == "id":
+        return lambda row: strawberry.ID(encode_id(type_name, row["id"], row["tenant_id"]))
+    if field_type is strawberry.ID or (
+        isinstance(field_type, StrawberryOptional) and field_type.of_type is strawberry.ID
+    ):
+        return lambda row: None if row[column] is None else strawberry.ID(str(row[column]))
     if isinstance(field_type, StrawberryEnumDefinition):
         enum_type = field_type.wrapped_cls
         return lambda row: enum_type(row[column])
@@ -31,9 +40,14 @@ def _read(column: str, field_type: object) -> Read:
 
 @functools.cache
 def _readers(cls: Any) -> tuple[tuple[str, Read], ...]:
-    types = {field.python_name: field.type for field in cls.__strawberry_definition__.fields}
+    definition = cls.__strawberry_definition__
+    types = {field.python_name: field.type for field in definition.fields}
     # A resolver field is not set on construction: it is not read from the row.
-    return tuple((field.name, _read(field.name, types[field.name])) for field in dataclasses.fields(cls) if field.init)
+    return tuple(
+        (field.name, _read(definition.name, field.name, types[field.name]))
+        for field in dataclasses.fields(cls)
+        if field.init
+    )
 
 
 def from_columns(cls: Callable[..., T], row: Record, **derived: object) -> T:
@@ -41,8 +55,3 @@ def from_columns(cls: Callable[..., T], row: Record, **derived: object) -> T:
     row's column of the same name: only what is computed or renamed on the way is written out."""
     columns = {name: read(row) for name, read in _readers(cls) if name not in derived}
     return cls(**columns, **derived)
-
-
-def node_id(type_name: str, row: Record) -> strawberry.ID:
-    """The global ID of a tenant's object, from its row's ``id`` and ``tenant_id``."""
-    return strawberry.ID(encode_id(type_name, row["id"], row["tenant_id"]))

@@ -41,7 +41,7 @@ from purchasegraph.schema.purchases import (
     Subscription,
     load_subscription,
 )
-from purchasegraph.schema.rows import from_columns, node_id
+from purchasegraph.schema.rows import from_columns
 
 ProductIdArg = Annotated[
     str | None, strawberry.argument(description="Only this product (commerce id, e.g. CFQ7TTC0H9MP).")
@@ -131,7 +131,6 @@ class LicenseRequest(Node):
         return from_columns(
             cls,
             row,
-            id=node_id("LicenseRequest", row),
             requester_id=row["requester_user_id"],
             for_user_ids=list(row["for_user_ids"]),
             assigned_from_id=row["assigned_from_subscription_id"],
@@ -155,8 +154,6 @@ class LicenseRequest(Node):
         " without assigning, not yet decided, or the subscription is outside the viewer's scope."
     )
     async def assigned_from(self, info: Info) -> Subscription | None:
-        if self.assigned_from_id is None:
-            return None
         return await load_subscription(info, self.tenant_id, self.assigned_from_id)
 
 
@@ -208,18 +205,11 @@ class AuditEvent:
 
     @classmethod
     def from_row(cls, row: Record) -> AuditEvent:
-        def as_id(value: uuid.UUID | None) -> strawberry.ID | None:
-            return strawberry.ID(str(value)) if value is not None else None
-
         return from_columns(
             cls,
             row,
             error_codes=list(row["error_codes"]),
-            actor_user_id=as_id(row["actor_user_id"]),
-            actor_tenant_id=as_id(row["actor_tenant_id"]),
-            actor_app_id=as_id(row["actor_app_id"]),
             actor_name=HIDDEN_ACTOR_NAME if row["actor_withheld"] else None,
-            on_behalf_of_tenant_id=as_id(row["on_behalf_of_tenant_id"]),
         )
 
 
@@ -235,13 +225,7 @@ class PartnerRelationship(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> PartnerRelationship:
-        return from_columns(
-            cls,
-            row,
-            id=node_id("PartnerRelationship", row),
-            partner_tenant_id=strawberry.ID(str(row["partner_tenant_id"])),
-            roles=[DirectoryRole(r) for r in row["roles"]],
-        )
+        return from_columns(cls, row, roles=[DirectoryRole(r) for r in row["roles"]])
 
 
 @strawberry.type(description="An organization's directory and everything bought in it.")

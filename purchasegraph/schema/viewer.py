@@ -22,7 +22,7 @@ from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.enums import AccessLevel, DirectoryRole, EligibilityReason, InvoiceStatus, stored_values
 from purchasegraph.schema.ids import product_key as product_key  # re-exported: its home before ids.py
 from purchasegraph.schema.purchases import Invoice, PaymentMethod
-from purchasegraph.schema.rows import from_columns, node_id
+from purchasegraph.schema.rows import from_columns
 from purchasegraph.schema.tenants import Tenant, load_tenant
 
 
@@ -55,12 +55,7 @@ class Notification:
 
     @classmethod
     def from_row(cls, row: Record) -> Notification:
-        return from_columns(
-            cls,
-            row,
-            id=node_id("Notification", row),
-            subject_id=strawberry.ID(str(row["subject_id"])) if row["subject_id"] else None,
-        )
+        return from_columns(cls, row)
 
 
 @strawberry.type(description="The signed-in principal.")
