@@ -13,7 +13,7 @@ from purchasegraph.resolvers import catalogue
 from purchasegraph.schema.enums import EligibilityReason, ProductFamily, SubscriptionChannel
 from purchasegraph.schema.ids import encode_id
 from purchasegraph.schema.node import Node
-from purchasegraph.schema.rows import from_columns
+from purchasegraph.schema.rows import FromRow, from_columns
 
 # A product named by its commerce id (CFQ7TTC0H9MP) or its global ID; ``ids.product_key`` reads it.
 ProductKeyArg = Annotated[strawberry.ID, strawberry.argument(description="Commerce product id or Product ID.")]
@@ -31,14 +31,10 @@ class Money:
 
 
 @strawberry.type(description="List price of one license per month in a market, for one channel.")
-class ProductPrice:
+class ProductPrice(FromRow):
     market: str = strawberry.field(description="ISO 3166 alpha-2 country code.")
     channel: SubscriptionChannel = strawberry.field(description="Self-service and central prices may differ.")
     unit_price: Money = strawberry.field(description="Per license per month.")
-
-    @classmethod
-    def from_row(cls, row: Record) -> ProductPrice:
-        return from_columns(cls, row)
 
 
 @strawberry.type(description="Whether anyone in a market may buy a product self-service, and if not, why.")
@@ -57,7 +53,7 @@ class ProductAvailability:
 
 
 @strawberry.type(description="A product that can be bought self-service or centrally.")
-class Product(Node):
+class Product(Node, FromRow):
     product_id: str = strawberry.field(description="The commerce product id, e.g. CFQ7TTC0H9MP (Power BI Pro).")
     name: str = strawberry.field(description="Display name.")
     family: ProductFamily = strawberry.field(description="Product family.")

@@ -13,11 +13,11 @@ from purchasegraph.policy import sees_actor
 from purchasegraph.resolvers import tenants
 from purchasegraph.schema.enums import UserSource, UserType
 from purchasegraph.schema.node import Node
-from purchasegraph.schema.rows import from_columns
+from purchasegraph.schema.rows import FromRow, from_columns
 
 
 @strawberry.type(description="A user of a tenant's directory.")
-class User(Node):
+class User(Node, FromRow):
     user_id: strawberry.ID = strawberry.field(description="The directory object id (a UUID).")
     display_name: str = strawberry.field(description="Name as shown in the directory.")
     user_principal_name: str = strawberry.field(description="Sign-in name.")

@@ -26,24 +26,20 @@ from purchasegraph.schema.enums import (
 )
 from purchasegraph.schema.ids import invoice_page_path
 from purchasegraph.schema.node import Node
-from purchasegraph.schema.rows import from_columns
+from purchasegraph.schema.rows import FromRow, from_columns
 
 
 @strawberry.type(description="A credit card on file; only its owner ever sees it. Never the card number.")
-class PaymentMethod(Node):
+class PaymentMethod(Node, FromRow):
     kind: str = strawberry.field(description="Always `credit_card`: invoicing is not supported.")
     brand: str = strawberry.field(description="Card brand.")
     last4: str = strawberry.field(description="Last four digits.")
     exp_month: int = strawberry.field(description="Expiry month.")
     exp_year: int = strawberry.field(description="Expiry year.")
 
-    @classmethod
-    def from_row(cls, row: Record) -> PaymentMethod:
-        return from_columns(cls, row)
-
 
 @strawberry.type(description="A subscription of a product: bought self-service by a user, or centrally.")
-class Subscription(Node):
+class Subscription(Node, FromRow):
     channel: SubscriptionChannel = strawberry.field(description="Self-service or central.")
     controlled_by: ControlledBy = strawberry.field(description="The purchaser, or admins after a take-over.")
     quantity: int = strawberry.field(description="Licenses bought.")
@@ -116,7 +112,7 @@ async def load_subscription(info: Info, tenant_id: uuid.UUID, subscription_id: u
 
 
 @strawberry.type(description="One line of a subscription's order history.")
-class Order(Node):
+class Order(Node, FromRow):
     kind: OrderKind = strawberry.field(description="What the line did.")
     quantity_delta: int = strawberry.field(description="Licenses added (positive) or removed (negative).")
     quantity_after: int = strawberry.field(description="Licenses on the subscription afterwards.")
@@ -142,7 +138,7 @@ class Order(Node):
 
 
 @strawberry.type(description="An order that bought licenses: a new subscription, added licenses or a renewal.")
-class Purchase(Node):
+class Purchase(Node, FromRow):
     kind: OrderKind = strawberry.field(description="PURCHASE, ADD_LICENSES or RENEW.")
     quantity: int = strawberry.field(description="Licenses bought by this purchase.")
     unit_price: Money = strawberry.field(description="Price per license per month.")
@@ -179,7 +175,7 @@ class Purchase(Node):
 
 
 @strawberry.type(description="A license of a subscription assigned to a user.")
-class Assignment(Node):
+class Assignment(Node, FromRow):
     assigned_at: datetime.datetime = strawberry.field(description="Since when the user holds it.")
     removed_at: datetime.datetime | None = strawberry.field(description="When it was taken back, if it was.")
     tenant_id: strawberry.Private[uuid.UUID]
@@ -217,7 +213,7 @@ class Assignment(Node):
 
 
 @strawberry.type(description="A bill of a subscription; its purchaser is the one billed.")
-class Invoice(Node):
+class Invoice(Node, FromRow):
     period_start: datetime.date = strawberry.field(description="First day billed.")
     period_end: datetime.date = strawberry.field(description="Last day billed.")
     amount: Money = strawberry.field(description="Amount due.")
@@ -230,10 +226,6 @@ class Invoice(Node):
     )
     tenant_id: strawberry.Private[uuid.UUID]
     subscription_id: strawberry.Private[uuid.UUID]
-
-    @classmethod
-    def from_row(cls, row: Record) -> Invoice:
-        return from_columns(cls, row)
 
     @strawberry.field(
         description="Where the printable invoice is (HTML): a path on this server, fetched with the same bearer"
@@ -251,7 +243,7 @@ class Invoice(Node):
     description="An admin's request that the purchaser of a self-service subscription cancel it. The purchaser "
     "answers it with `answerCancellationRequest`; it closes by itself when the admins take control."
 )
-class CancellationRequest(Node):
+class CancellationRequest(Node, FromRow):
     status: CancellationRequestStatus = strawberry.field(description="Open, accepted, declined or closed.")
     message: str = strawberry.field(description="What the admin told the purchaser.")
     response_message: str | None = strawberry.field(description="What the purchaser answered, if anything.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import strawberry
 from strawberry.types.base import StrawberryOptional
@@ -55,3 +55,12 @@ def from_columns(cls: Callable[..., T], row: Record, **derived: object) -> T:
     row's column of the same name: only what is computed or renamed on the way is written out."""
     columns = {name: read(row) for name, read in _readers(cls) if name not in derived}
     return cls(**columns, **derived)
+
+
+class FromRow:
+    """A schema type read from a database row, each field from the column of its name; a type that
+    computes or renames fields on the way overrides ``from_row`` with them."""
+
+    @classmethod
+    def from_row(cls, row: Record) -> Self:
+        return from_columns(cls, row)

@@ -41,7 +41,7 @@ from purchasegraph.schema.purchases import (
     Subscription,
     load_subscription,
 )
-from purchasegraph.schema.rows import from_columns
+from purchasegraph.schema.rows import FromRow, from_columns
 
 ProductIdArg = Annotated[
     str | None, strawberry.argument(description="Only this product (commerce id, e.g. CFQ7TTC0H9MP).")
@@ -73,14 +73,10 @@ def _user_filter(value: strawberry.ID | None, field: str) -> uuid.UUID | None:
 
 
 @strawberry.type(description="A product's AllowSelfServicePurchase policy in a tenant.")
-class SelfServicePolicy:
+class SelfServicePolicy(FromRow):
     value: SelfServicePolicyValue = strawberry.field(description="ENABLED unless an admin changed it.")
     updated_at: datetime.datetime | None = strawberry.field(description="Last change; null if never set.")
     product_id: strawberry.Private[str]
-
-    @classmethod
-    def from_row(cls, row: Record) -> SelfServicePolicy:
-        return from_columns(cls, row)
 
     @strawberry.field(description="The product the policy governs.")
     async def product(self, info: Info) -> Product:
@@ -88,7 +84,7 @@ class SelfServicePolicy:
 
 
 @strawberry.type(description="Licenses of one product in a tenant: bought, assigned and free.")
-class ProductCapacity:
+class ProductCapacity(FromRow):
     self_service_licenses: int = strawberry.field(description="Licenses bought self-service.")
     central_licenses: int = strawberry.field(description="Licenses bought centrally.")
     assigned_licenses: int = strawberry.field(description="Licenses assigned to users.")
@@ -116,7 +112,7 @@ class ProductCapacity:
 
 
 @strawberry.type(description="A user's request for a product the organization blocks; kept 12 months.")
-class LicenseRequest(Node):
+class LicenseRequest(Node, FromRow):
     status: LicenseRequestStatus = strawberry.field(description="PENDING, APPROVED or DENIED.")
     created_at: datetime.datetime = strawberry.field(description="When it was asked.")
     decided_at: datetime.datetime | None = strawberry.field(description="When an admin decided.")
@@ -168,7 +164,7 @@ async def load_policy(info: Info, tenant_id: uuid.UUID, product_id: str) -> Self
 
 
 @strawberry.type(description="One recorded mutation, accepted or refused; append-only.")
-class AuditEvent:
+class AuditEvent(FromRow):
     action: str = strawberry.field(description="What was attempted, e.g. subscription.purchase.")
     outcome: str = strawberry.field(description="accepted or refused.")
     error_codes: list[str] = strawberry.field(description="The refusal codes, if refused.")
@@ -214,7 +210,7 @@ class AuditEvent:
 
 
 @strawberry.type(description="A delegated-admin (GDAP) relationship of this tenant with a partner.")
-class PartnerRelationship(Node):
+class PartnerRelationship(Node, FromRow):
     display_name: str = strawberry.field(description="Name of the relationship.")
     partner_tenant_id: strawberry.ID = strawberry.field(description="Directory id of the partner tenant.")
     roles: list[DirectoryRole] = strawberry.field(description="Roles the partner holds through it.")
@@ -229,7 +225,7 @@ class PartnerRelationship(Node):
 
 
 @strawberry.type(description="An organization's directory and everything bought in it.")
-class Tenant(Node):
+class Tenant(Node, FromRow):
     tenant_id: strawberry.ID = strawberry.field(description="The directory id (a UUID).")
     name: str = strawberry.field(description="Organization name.")
     primary_domain: str = strawberry.field(description="Primary domain.")
@@ -362,11 +358,7 @@ class Tenant(Node):
         description="AllowSelfServicePurchase of one product (Get-MSCommerceProductPolicy); null for a product "
         "that is not sold self-service, and for whoever may not read the policies."
     )
-    async def policy(
-        self,
-        info: Info,
-        product_id: ProductKeyArg,
-    ) -> SelfServicePolicy | None:
+    async def policy(self, info: Info, product_id: ProductKeyArg) -> SelfServicePolicy | None:
         return await load_policy(info, self.uuid, product_key(str(product_id)))
 
     @strawberry.field(description="Licenses per product: bought self-service and central, assigned, free.")

@@ -10,7 +10,6 @@ import strawberry
 
 from purchasegraph.context import Info
 from purchasegraph.db import ordering as sortables
-from purchasegraph.db.executor import Record
 from purchasegraph.db.pagination import PageArgs
 from purchasegraph.eligibility import Reason
 from purchasegraph.policy import Access
@@ -22,7 +21,7 @@ from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.enums import AccessLevel, DirectoryRole, EligibilityReason, InvoiceStatus, stored_values
 from purchasegraph.schema.ids import product_key as product_key  # re-exported: its home before ids.py
 from purchasegraph.schema.purchases import Invoice, PaymentMethod
-from purchasegraph.schema.rows import from_columns
+from purchasegraph.schema.rows import FromRow
 from purchasegraph.schema.tenants import Tenant, load_tenant
 
 
@@ -43,7 +42,7 @@ class Eligibility:
 
 
 @strawberry.type(description="Something the viewer is told: a take-over, a cancellation request, a decision.")
-class Notification:
+class Notification(FromRow):
     id: strawberry.ID = strawberry.field(description="Opaque ID; pass it to `markNotificationsRead`.")
     kind: str = strawberry.field(description="What happened, e.g. subscription_taken_over.")
     message: str = strawberry.field(description="The text shown to the user.")
@@ -52,10 +51,6 @@ class Notification:
     read_at: datetime.datetime | None = strawberry.field(
         description="When the viewer marked it read (`markNotificationsRead`); null while unread."
     )
-
-    @classmethod
-    def from_row(cls, row: Record) -> Notification:
-        return from_columns(cls, row)
 
 
 @strawberry.type(description="The signed-in principal.")
@@ -105,11 +100,7 @@ class Viewer:
         return connection_from_slice(slice_, Notification.from_row)
 
     @strawberry.field(description="Whether the viewer may buy a product self-service; null for an unknown product.")
-    async def eligibility(
-        self,
-        info: Info,
-        product_id: ProductKeyArg,
-    ) -> Eligibility | None:
+    async def eligibility(self, info: Info, product_id: ProductKeyArg) -> Eligibility | None:
         assessment = await viewer_resolvers.eligibility(info, product_key(str(product_id)))
         if assessment is None:
             return None
