@@ -106,8 +106,7 @@ class Product(Node, FromRow):
 
 
 async def load_product(info: Info, product_id: str) -> Product | None:
-    row = await catalogue.product(info, product_id)
-    return Product.from_row(row) if row is not None else None
+    return Product.found(await catalogue.product(info, product_id))
 
 
 async def referenced_product(info: Info, product_id: str) -> Product:

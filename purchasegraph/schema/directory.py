@@ -38,8 +38,7 @@ class User(Node, FromRow):
 async def load_user(info: Info, tenant_id: uuid.UUID, user_id: uuid.UUID | None) -> User | None:
     if user_id is None:
         return None
-    row = await tenants.user(info, tenant_id, user_id)
-    return User.from_row(row) if row is not None else None
+    return User.found(await tenants.user(info, tenant_id, user_id))
 
 
 async def load_actor(

@@ -75,8 +75,7 @@ class Subscription(Node, FromRow):
     async def payment_method(self, info: Info) -> PaymentMethod | None:
         if self.payment_method_id is None:
             return None
-        row = await purchases.payment_method(info, self.tenant_id, self.payment_method_id)
-        return PaymentMethod.from_row(row) if row is not None else None
+        return PaymentMethod.found(await purchases.payment_method(info, self.tenant_id, self.payment_method_id))
 
     @connection_field(
         sortables.ORDER, description="Order history, newest first: purchases, changes, cancellation, take-over."
@@ -100,15 +99,15 @@ class Subscription(Node, FromRow):
         "closed; null if none was made. Seen by whole-tenant viewers and by the purchaser asked."
     )
     async def cancellation_request(self, info: Info) -> CancellationRequest | None:
-        row = await purchases.cancellation_request_of_subscription(info, self.tenant_id, self.subscription_id)
-        return CancellationRequest.from_row(row) if row is not None else None
+        return CancellationRequest.found(
+            await purchases.cancellation_request_of_subscription(info, self.tenant_id, self.subscription_id)
+        )
 
 
 async def load_subscription(info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID | None) -> Subscription | None:
     if subscription_id is None:
         return None
-    row = await purchases.subscription(info, tenant_id, subscription_id)
-    return Subscription.from_row(row) if row is not None else None
+    return Subscription.found(await purchases.subscription(info, tenant_id, subscription_id))
 
 
 @strawberry.type(description="One line of a subscription's order history.")
@@ -274,5 +273,4 @@ class CancellationRequest(Node, FromRow):
 async def load_cancellation_request(
     info: Info, tenant_id: uuid.UUID, request_id: uuid.UUID
 ) -> CancellationRequest | None:
-    row = await purchases.cancellation_request(info, tenant_id, request_id)
-    return CancellationRequest.from_row(row) if row is not None else None
+    return CancellationRequest.found(await purchases.cancellation_request(info, tenant_id, request_id))

@@ -64,3 +64,8 @@ class FromRow:
     @classmethod
     def from_row(cls, row: Record) -> Self:
         return from_columns(cls, row)
+
+    @classmethod
+    def found(cls, row: Record | None) -> Self | None:
+        """The object of the row a lookup found; None when it found none (absent or out of scope)."""
+        return cls.from_row(row) if row is not None else None

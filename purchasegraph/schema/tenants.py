@@ -154,13 +154,11 @@ class LicenseRequest(Node, FromRow):
 
 
 async def load_license_request(info: Info, tenant_id: uuid.UUID, request_id: uuid.UUID) -> LicenseRequest | None:
-    row = await tenants.license_request(info, tenant_id, request_id)
-    return LicenseRequest.from_row(row) if row is not None else None
+    return LicenseRequest.found(await tenants.license_request(info, tenant_id, request_id))
 
 
 async def load_policy(info: Info, tenant_id: uuid.UUID, product_id: str) -> SelfServicePolicy | None:
-    row = await tenants.policy(info, tenant_id, product_id)
-    return SelfServicePolicy.from_row(row) if row is not None else None
+    return SelfServicePolicy.found(await tenants.policy(info, tenant_id, product_id))
 
 
 @strawberry.type(description="One recorded mutation, accepted or refused; append-only.")
@@ -413,10 +411,8 @@ class Tenant(Node, FromRow):
 
 
 async def load_tenant(info: Info, tenant_id: uuid.UUID) -> Tenant | None:
-    row = await tenants.tenant(info, tenant_id)
-    return Tenant.from_row(row) if row is not None else None
+    return Tenant.found(await tenants.tenant(info, tenant_id))
 
 
 async def load_tenant_by_domain(info: Info, domain: str) -> Tenant | None:
-    row = await tenants.tenant_by_domain(info, domain)
-    return Tenant.from_row(row) if row is not None else None
+    return Tenant.found(await tenants.tenant_by_domain(info, domain))
