@@ -1,8 +1,10 @@
 """``orderBy`` of every connection: a list of (field, direction) a client picks from a whitelist.
 
-Each entity's enum names exactly the keys of its ``Sortable`` in ``db/ordering.py`` (checked at
-import), so a value only selects one of our own SQL expressions. The engine appends the row's id
-in the direction of the last key, which makes the order total and a cursor name one place in it.
+Each entity's enum of keys (``SubscriptionOrderField``, ``InvoiceOrderField``, …) and input of one
+key with its direction (``SubscriptionOrder``, …) are built from its entry in ``_KEYS``, which
+names exactly the keys of its ``Sortable`` in ``db/ordering.py`` (checked at import), so a value
+only selects one of our own SQL expressions. The engine appends the row's id in the direction of
+the last key, which makes the order total and a cursor name one place in it.
 """
 
 from __future__ import annotations
