@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import enum
 import uuid
-from typing import Annotated, cast
+from typing import Annotated, TypeVar, cast
 
 import strawberry
 
@@ -54,6 +55,9 @@ ExpiresBeforeArg = Annotated[
     datetime.datetime | None,
     strawberry.argument(description="Only subscriptions whose current term ends before this instant."),
 ]
+E = TypeVar("E", bound=enum.Enum)
+# A filter on an enum field: only rows in any of these statuses.
+StatusesArg = Annotated[list[E] | None, strawberry.argument(description="Only these statuses.")]
 PurchasedSinceArg = Annotated[
     datetime.datetime | None, strawberry.argument(description="Only what was bought at or after this instant.")
 ]
@@ -277,9 +281,7 @@ class Tenant(Node, FromRow):
         page: PageArgs,
         channel: ChannelArg = ChannelFilter.INCLUDE_SELF_SERVICE,
         product_id: ProductIdArg = None,
-        status: Annotated[
-            list[SubscriptionStatus] | None, strawberry.argument(description="Only these statuses.")
-        ] = None,
+        status: StatusesArg[SubscriptionStatus] = None,
         purchaser_id: PurchaserIdArg = None,
         expires_before: ExpiresBeforeArg = None,
         purchased_since: PurchasedSinceArg = None,
@@ -306,7 +308,7 @@ class Tenant(Node, FromRow):
         self,
         info: Info,
         page: PageArgs,
-        status: Annotated[list[InvoiceStatus] | None, strawberry.argument(description="Only these statuses.")] = None,
+        status: StatusesArg[InvoiceStatus] = None,
         due_before: Annotated[
             datetime.date | None, strawberry.argument(description="Only bills due before this day.")
         ] = None,
@@ -389,9 +391,7 @@ class Tenant(Node, FromRow):
         self,
         info: Info,
         page: PageArgs,
-        status: Annotated[
-            list[CancellationRequestStatus] | None, strawberry.argument(description="Only these statuses.")
-        ] = None,
+        status: StatusesArg[CancellationRequestStatus] = None,
     ) -> Connection[CancellationRequest]:
         slice_ = await purchases.cancellation_requests_of_tenant(info, self.uuid, page, statuses=stored_values(status))
         return connection_from_slice(slice_, CancellationRequest.from_row)
