@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from purchasegraph.db.executor import Executor
+from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.queries.products import fetch_prices_by_product, fetch_products, fetch_sold_self_service
 from purchasegraph.eligibility import MarketFacts, market_reasons
 
@@ -37,6 +37,10 @@ class ListedProduct:
     not_available_because: list[str] | None
 
 
+# The columns of a product the listing shows as they are.
+_AS_STORED = ("name", "family", "trial_days", "trial_requires_payment_method", "learn_more_url", "support_url")
+
+
 async def read_catalogue(db: Executor, *, market: str | None) -> list[ListedProduct]:
     products = await fetch_products(db, market=market)
     ids = [p["id"] for p in products]
@@ -44,10 +48,6 @@ async def read_catalogue(db: Executor, *, market: str | None) -> list[ListedProd
     sold = await fetch_sold_self_service(db, product_ids=ids, market=market) if market is not None else None
     listing = []
     for position, (product, rows) in enumerate(zip(products, prices, strict=True)):
-        by_market: dict[str, dict[str, Any]] = {}
-        for row in rows:
-            entry = by_market.setdefault(row["market"], {"currency": row["currency"]})
-            entry[row["channel"]] = str(row["unit_price"])
         reasons = None
         if market is not None and sold is not None:
             facts = MarketFacts(
@@ -60,20 +60,23 @@ async def read_catalogue(db: Executor, *, market: str | None) -> list[ListedProd
         listing.append(
             ListedProduct(
                 product_id=product["id"],
-                name=product["name"],
-                family=product["family"],
-                trial_days=product["trial_days"],
-                trial_requires_payment_method=product["trial_requires_payment_method"],
-                learn_more_url=product["learn_more_url"],
-                support_url=product["support_url"],
-                prices=[
-                    ListedPrice(m, e["currency"], e.get("self_service"), e.get("central"))
-                    for m, e in sorted(by_market.items())
-                ],
+                **{column: product[column] for column in _AS_STORED},
+                prices=_listed_prices(rows),
                 not_available_because=reasons,
             )
         )
     return listing
+
+
+def _listed_prices(rows: list[Record]) -> list[ListedPrice]:
+    """One line a market, its self-service and central prices side by side."""
+    by_market: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = by_market.setdefault(row["market"], {"currency": row["currency"]})
+        entry[row["channel"]] = str(row["unit_price"])
+    return [
+        ListedPrice(m, e["currency"], e.get("self_service"), e.get("central")) for m, e in sorted(by_market.items())
+    ]
 
 
 def as_json(listing: list[ListedProduct]) -> list[dict[str, Any]]:

@@ -13,9 +13,9 @@ from purchasegraph.context import Info
 from purchasegraph.resolvers import catalogue as catalogue_resolvers
 from purchasegraph.resolvers import tenants as tenant_resolvers
 from purchasegraph.schema import fleet
-from purchasegraph.schema.catalogue import Product
+from purchasegraph.schema.catalogue import Product, ProductKeyArg
 from purchasegraph.schema.checkout import CheckoutEligibility
-from purchasegraph.schema.connection import Connection
+from purchasegraph.schema.connection import After, Before, Connection, First, Last
 from purchasegraph.schema.directory import User
 from purchasegraph.schema.events import EventStream
 from purchasegraph.schema.fleet import AccessibleTenant
@@ -24,12 +24,8 @@ from purchasegraph.schema.mutations import Mutation
 from purchasegraph.schema.node import Node
 from purchasegraph.schema.nodes import resolve_node
 from purchasegraph.schema.purchases import (
-    After,
     Assignment,
-    Before,
-    First,
     Invoice,
-    Last,
     Order,
     PaymentMethod,
     Purchase,
@@ -109,7 +105,7 @@ class Query:
         self,
         info: Info,
         email: Annotated[str, strawberry.argument(description="The address the buyer typed.")],
-        product_id: Annotated[strawberry.ID, strawberry.argument(description="Commerce product id or Product ID.")],
+        product_id: ProductKeyArg,
     ) -> CheckoutEligibility:
         answer = await catalogue_resolvers.checkout_eligibility(info, email, product_key(str(product_id)))
         return CheckoutEligibility.from_answer(answer)

@@ -13,6 +13,10 @@ from purchasegraph.resolvers import catalogue
 from purchasegraph.schema.enums import EligibilityReason, ProductFamily, SubscriptionChannel
 from purchasegraph.schema.ids import encode_id
 from purchasegraph.schema.node import Node
+from purchasegraph.schema.rows import FromRow, from_columns
+
+# A product named by its commerce id (CFQ7TTC0H9MP) or its global ID; ``ids.product_key`` reads it.
+ProductKeyArg = Annotated[strawberry.ID, strawberry.argument(description="Commerce product id or Product ID.")]
 
 
 @strawberry.type(description="An amount of money in a currency.")
@@ -20,20 +24,17 @@ class Money:
     amount: Decimal = strawberry.field(description="Decimal amount, as a string to keep every cent.")
     currency: str = strawberry.field(description="ISO 4217 currency code.")
 
+    @classmethod
+    def from_column(cls, row: Record, column: str) -> Money:
+        """An amount column of a row, in the row's ``currency``."""
+        return cls(amount=row[column], currency=row["currency"])
+
 
 @strawberry.type(description="List price of one license per month in a market, for one channel.")
-class ProductPrice:
+class ProductPrice(FromRow):
     market: str = strawberry.field(description="ISO 3166 alpha-2 country code.")
     channel: SubscriptionChannel = strawberry.field(description="Self-service and central prices may differ.")
     unit_price: Money = strawberry.field(description="Per license per month.")
-
-    @classmethod
-    def from_row(cls, row: Record) -> ProductPrice:
-        return cls(
-            market=row["market"],
-            channel=SubscriptionChannel(row["channel"]),
-            unit_price=Money(amount=row["unit_price"], currency=row["currency"]),
-        )
 
 
 @strawberry.type(description="Whether anyone in a market may buy a product self-service, and if not, why.")
@@ -52,7 +53,7 @@ class ProductAvailability:
 
 
 @strawberry.type(description="A product that can be bought self-service or centrally.")
-class Product(Node):
+class Product(Node, FromRow):
     product_id: str = strawberry.field(description="The commerce product id, e.g. CFQ7TTC0H9MP (Power BI Pro).")
     name: str = strawberry.field(description="Display name.")
     family: ProductFamily = strawberry.field(description="Product family.")
@@ -72,18 +73,7 @@ class Product(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> Product:
-        return cls(
-            id=strawberry.ID(encode_id("Product", row["id"])),
-            product_id=row["id"],
-            name=row["name"],
-            family=ProductFamily(row["family"]),
-            self_service=row["self_service"],
-            trial_available=row["trial_available"],
-            trial_days=row["trial_days"],
-            trial_requires_payment_method=row["trial_requires_payment_method"],
-            learn_more_url=row["learn_more_url"],
-            support_url=row["support_url"],
-        )
+        return from_columns(cls, row, id=strawberry.ID(encode_id("Product", row["id"])), product_id=row["id"])
 
     @strawberry.field(description="List prices per license per month, per market and channel.")
     async def prices(
@@ -116,5 +106,11 @@ class Product(Node):
 
 
 async def load_product(info: Info, product_id: str) -> Product | None:
-    row = await catalogue.product(info, product_id)
-    return Product.from_row(row) if row is not None else None
+    return Product.found(await catalogue.product(info, product_id))
+
+
+async def referenced_product(info: Info, product_id: str) -> Product:
+    """The product a row references by foreign key: the catalogue is public, so it is always there."""
+    product = await load_product(info, product_id)
+    assert product is not None, "a product referenced by a foreign key exists"
+    return product

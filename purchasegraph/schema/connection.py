@@ -1,17 +1,27 @@
-"""Relay connections: ``edges { cursor node }``, ``pageInfo`` and a scoped ``totalCount``."""
+"""Relay connections: their arguments, and ``edges { cursor node }``, ``pageInfo`` and a scoped ``totalCount``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Generator
-from typing import Any, Generic, TypeVar, cast
+import inspect
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Annotated, Any, Generic, TypeVar, cast
 
 import strawberry
 
 from purchasegraph.db.executor import Record
+from purchasegraph.db.ordering import Sortable
 from purchasegraph.db.pagination import Slice
 from purchasegraph.gateway.actual_cost import count_nodes
+from purchasegraph.schema import paging
+from purchasegraph.schema.ordering import order_by_argument
+from purchasegraph.schema.ordering import resolve as resolve_order
 
 T = TypeVar("T")
+
+First = Annotated[int | None, strawberry.argument(description=paging.FIRST)]
+After = Annotated[str | None, strawberry.argument(description=paging.AFTER)]
+Last = Annotated[int | None, strawberry.argument(description=paging.LAST)]
+Before = Annotated[str | None, strawberry.argument(description=paging.BEFORE)]
 
 
 class _Deferred:
@@ -65,8 +75,9 @@ class Connection(Generic[T]):
         return [edge.node for edge in self.items]
 
 
-def connection_from_slice(slice_: Slice, make: Callable[[Record], T]) -> Connection[T]:
-    edges = [Edge(cursor=cursor, node=make(row)) for row, cursor in zip(slice_.rows, slice_.cursors, strict=True)]
+def connection(nodes: list[T], slice_: Slice) -> Connection[T]:
+    """The page of ``nodes``, one a cursor of the slice, placed where the slice says."""
+    edges = [Edge(cursor=cursor, node=node) for node, cursor in zip(nodes, slice_.cursors, strict=True)]
     return Connection(
         items=edges,
         page_info=PageInfo(
@@ -77,3 +88,43 @@ def connection_from_slice(slice_: Slice, make: Callable[[Record], T]) -> Connect
         ),
         slice_=slice_,
     )
+
+
+def connection_from_slice(slice_: Slice, make: Callable[[Record], T]) -> Connection[T]:
+    return connection([make(row) for row in slice_.rows], slice_)
+
+
+def _argument(name: str, annotation: object) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=annotation)
+
+
+_RELAY = [_argument("first", First), _argument("after", After), _argument("last", Last), _argument("before", Before)]
+
+
+def connection_field(sortable: Sortable, *, description: str) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
+    """A connection field of this sortable's rows, its Relay arguments and ``orderBy`` declared here.
+
+    The decorated resolver takes ``(self, info, page, ...filters)``: ``page`` is what those arguments
+    ask for as one validated value, and its filters follow ``orderBy`` in the schema.
+    """
+    order_by = _argument("order_by", order_by_argument(sortable))
+
+    def declare(resolve_page: Callable[..., Awaitable[Any]]) -> Any:
+        signature = inspect.signature(resolve_page)
+        self_, info, _page, *filters = signature.parameters.values()
+
+        async def resolver(
+            self: Any, info: Any, first: Any, after: Any, last: Any, before: Any, order_by: Any, **filters: Any
+        ) -> Any:
+            page = paging.page_args(first, after, last, before, resolve_order(sortable, order_by))
+            return await resolve_page(self, info, page, **filters)
+
+        resolver.__name__ = resolve_page.__name__
+        resolver.__qualname__ = resolve_page.__qualname__
+        resolver.__module__ = resolve_page.__module__  # where the filters' annotations are read
+        resolver.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[self_, info, *_RELAY, order_by, *filters]
+        )
+        return strawberry.field(resolver=resolver, description=description)
+
+    return declare

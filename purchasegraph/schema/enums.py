@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from typing import TypeVar
+from collections.abc import Mapping, Sequence
+from typing import TypeVar, cast
 
 import strawberry
 from strawberry.types.enum import has_enum_definition
@@ -198,3 +198,8 @@ CheckoutEligibilityReason = strawberry.enum(
     description="What is known of a checkout before sign-in, from the catalogue and the email address alone.",
 )
 _describe_values(CheckoutEligibilityReason, {reason: reason.value for reason in CheckoutReason})
+
+
+def stored_values(members: Sequence[enum.Enum] | None) -> list[str] | None:
+    """What a filter on an enum field compares: the database's values; None when it is not given."""
+    return None if members is None else [cast(str, member.value) for member in members]

@@ -20,9 +20,9 @@ from purchasegraph.context import Info
 from purchasegraph.events.hub import Feed, FeedEnded, Interest, Notice
 from purchasegraph.events.stream import StreamContext, StreamError
 from purchasegraph.observability.metrics import subscription_ended, subscription_started
-from purchasegraph.policy import Decision, may_follow_events, reaches_service_data, sees_actor
+from purchasegraph.policy import Decision, may_follow_events, reaches_service_data
 from purchasegraph.schema.catalogue import Product, load_product
-from purchasegraph.schema.directory import User, load_user
+from purchasegraph.schema.directory import User, load_actor
 from purchasegraph.schema.ids import decode_uuid
 from purchasegraph.schema.purchases import Subscription, load_subscription
 from purchasegraph.viewer import AppViewer, Viewer
@@ -71,8 +71,6 @@ class PurchaseEvent:
         "or when your access does not reach it."
     )
     async def subscription(self, info: Info) -> Subscription | None:
-        if self.subscription_id is None:
-            return None
         return await load_subscription(info, self.tenant_uuid, self.subscription_id)
 
     @strawberry.field(description="The product: the subscription's, or the one whose policy changed.")
@@ -83,11 +81,7 @@ class PurchaseEvent:
         description="Who did it; null for the renewal sweep, or an actor your access does not reach (a partner's user)."
     )
     async def actor(self, info: Info) -> User | None:
-        if self.actor_tenant_id is None:
-            return None
-        if not sees_actor(info.context.scope_of(self.tenant_uuid), self.actor_tenant_id):
-            return None  # another partner of the customer: as the audit trail withholds it
-        return await load_user(info, self.actor_tenant_id, self.actor_user_id)
+        return await load_actor(info, self.tenant_uuid, self.actor_tenant_id, self.actor_user_id)
 
 
 TenantIdArg = Annotated[strawberry.ID, strawberry.argument(description="UUID or Tenant ID.")]

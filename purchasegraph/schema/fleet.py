@@ -11,7 +11,7 @@ from purchasegraph.db.executor import Record
 from purchasegraph.db.pagination import Slice
 from purchasegraph.fleet import FleetPage
 from purchasegraph.policy import Reach
-from purchasegraph.schema.connection import Connection, Edge, PageInfo
+from purchasegraph.schema.connection import Connection, connection
 from purchasegraph.schema.enums import AccessLevel, DirectoryRole
 from purchasegraph.schema.tenants import Tenant
 
@@ -63,17 +63,12 @@ class _WholeReach(Slice):
 
 
 def fleet_connection(page: FleetPage, rows: list[Record]) -> Connection[AccessibleTenant]:
-    edges = [
-        Edge(cursor=cursor, node=AccessibleTenant.of(reach, row))
-        for reach, row, cursor in zip(page.items, rows, page.cursors, strict=True)
-    ]
-    return Connection(
-        items=edges,
-        page_info=PageInfo(
-            has_next_page=page.has_next_page,
-            has_previous_page=page.has_previous_page,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        slice_=_WholeReach(rows=(), cursors=(), has_previous_page=False, has_next_page=False, total=page.total_count),
+    nodes = [AccessibleTenant.of(reach, row) for reach, row in zip(page.items, rows, strict=True)]
+    reach = _WholeReach(
+        rows=(),
+        cursors=page.cursors,
+        has_previous_page=page.has_previous_page,
+        has_next_page=page.has_next_page,
+        total=page.total_count,
     )
+    return connection(nodes, reach)

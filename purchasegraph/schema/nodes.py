@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from purchasegraph.context import Info
+from purchasegraph.db.executor import Record
 from purchasegraph.db.queries.orders import PURCHASE_KINDS
 from purchasegraph.resolvers import purchases, tenants
 from purchasegraph.schema.catalogue import load_product
@@ -24,31 +25,19 @@ from purchasegraph.schema.purchases import (
 from purchasegraph.schema.tenants import PartnerRelationship, load_license_request, load_tenant
 
 TenantScoped = Callable[[Info, uuid.UUID, uuid.UUID], Awaitable[Node | None]]
+FetchRow = Callable[[Info, uuid.UUID, uuid.UUID], Awaitable[Record | None]]
 
 
-async def _order(info: Info, tenant_id: uuid.UUID, key: uuid.UUID) -> Node | None:
-    row = await purchases.order(info, tenant_id, key)
-    return Order.from_row(row) if row is not None else None
+def _by_row(
+    fetch: FetchRow, make: Callable[[Record], Node], *, only: Callable[[Record], bool] = lambda row: True
+) -> TenantScoped:
+    """The object ``make`` reads from the row ``fetch`` finds in the tenant's scope, if ``only`` admits it."""
 
+    async def load(info: Info, tenant_id: uuid.UUID, key: uuid.UUID) -> Node | None:
+        row = await fetch(info, tenant_id, key)
+        return make(row) if row is not None and only(row) else None
 
-async def _purchase(info: Info, tenant_id: uuid.UUID, key: uuid.UUID) -> Node | None:
-    row = await purchases.order(info, tenant_id, key)
-    return Purchase.from_row(row) if row is not None and row["kind"] in PURCHASE_KINDS else None
-
-
-async def _assignment(info: Info, tenant_id: uuid.UUID, key: uuid.UUID) -> Node | None:
-    row = await purchases.assignment(info, tenant_id, key)
-    return Assignment.from_row(row) if row is not None else None
-
-
-async def _invoice(info: Info, tenant_id: uuid.UUID, key: uuid.UUID) -> Node | None:
-    row = await purchases.invoice(info, tenant_id, key)
-    return Invoice.from_row(row) if row is not None else None
-
-
-async def _payment_method(info: Info, tenant_id: uuid.UUID, key: uuid.UUID) -> Node | None:
-    row = await purchases.payment_method(info, tenant_id, key)
-    return PaymentMethod.from_row(row) if row is not None else None
+    return load
 
 
 async def _partner_relationship(info: Info, tenant_id: uuid.UUID, key: uuid.UUID) -> Node | None:
@@ -56,24 +45,16 @@ async def _partner_relationship(info: Info, tenant_id: uuid.UUID, key: uuid.UUID
     return next((PartnerRelationship.from_row(r) for r in rows if r["id"] == key), None)
 
 
-async def _license_request(info: Info, tenant_id: uuid.UUID, key: uuid.UUID) -> Node | None:
-    return await load_license_request(info, tenant_id, key)
-
-
-async def _cancellation_request(info: Info, tenant_id: uuid.UUID, key: uuid.UUID) -> Node | None:
-    return await load_cancellation_request(info, tenant_id, key)
-
-
 TENANT_SCOPED: dict[str, TenantScoped] = {
-    "CancellationRequest": _cancellation_request,
-    "LicenseRequest": _license_request,
+    "CancellationRequest": load_cancellation_request,
+    "LicenseRequest": load_license_request,
     "User": load_user,
     "Subscription": load_subscription,
-    "Order": _order,
-    "Purchase": _purchase,
-    "Assignment": _assignment,
-    "Invoice": _invoice,
-    "PaymentMethod": _payment_method,
+    "Order": _by_row(purchases.order, Order.from_row),
+    "Purchase": _by_row(purchases.order, Purchase.from_row, only=lambda row: row["kind"] in PURCHASE_KINDS),
+    "Assignment": _by_row(purchases.assignment, Assignment.from_row),
+    "Invoice": _by_row(purchases.invoice, Invoice.from_row),
+    "PaymentMethod": _by_row(purchases.payment_method, PaymentMethod.from_row),
     "PartnerRelationship": _partner_relationship,
 }
 

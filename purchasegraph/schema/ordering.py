@@ -1,15 +1,18 @@
 """``orderBy`` of every connection: a list of (field, direction) a client picks from a whitelist.
 
-Each entity's enum names exactly the keys of its ``Sortable`` in ``db/ordering.py`` (checked at
-import), so a value only selects one of our own SQL expressions. The engine appends the row's id
-in the direction of the last key, which makes the order total and a cursor name one place in it.
+Each entity's enum of keys (``SubscriptionOrderField``, ``InvoiceOrderField``, …) and input of one
+key with its direction (``SubscriptionOrder``, …) are built from its entry in ``_KEYS``, which
+names exactly the keys of its ``Sortable`` in ``db/ordering.py`` (checked at import), so a value
+only selects one of our own SQL expressions. The engine appends the row's id in the direction of
+the last key, which makes the order total and a cursor name one place in it.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Annotated, Protocol, cast
 
 import strawberry
 
@@ -25,122 +28,113 @@ class OrderDirection(enum.Enum):
     DESC = strawberry.enum_value("DESC", description="Largest (latest, Z…A) first.")
 
 
-@strawberry.enum(description="Keys subscriptions sort by.")
-class SubscriptionOrderField(enum.Enum):
-    CREATED_AT = strawberry.enum_value("CREATED_AT", description="When it was bought.")
-    EXPIRES_AT = strawberry.enum_value("EXPIRES_AT", description="When its term ends.")
-    CANCELED_AT = strawberry.enum_value("CANCELED_AT", description="When it was canceled; never-canceled last.")
-    QUANTITY = strawberry.enum_value("QUANTITY", description="Licenses it holds.")
-    STATUS = strawberry.enum_value("STATUS", description="Its lifecycle status, by its stored name.")
+@dataclass(frozen=True)
+class _Keys:
+    """How the schema speaks of one sortable's keys: "Keys {sorted_by} by.", "One sort key of {of}."."""
+
+    sortable: Sortable
+    of: str
+    sorted_by: str
+    meanings: dict[str, str]
 
 
-@strawberry.enum(description="Keys orders and purchases sort by.")
-class OrderOrderField(enum.Enum):
-    CREATED_AT = strawberry.enum_value("CREATED_AT", description="When the order was placed.")
-    QUANTITY_AFTER = strawberry.enum_value("QUANTITY_AFTER", description="Licenses held after it.")
-    KIND = strawberry.enum_value("KIND", description="What it did, by its stored name.")
-
-
-@strawberry.enum(description="Keys license assignments sort by.")
-class AssignmentOrderField(enum.Enum):
-    ASSIGNED_AT = strawberry.enum_value("ASSIGNED_AT", description="When the license was assigned.")
-    USER = strawberry.enum_value("USER", description="The user holding it (groups one user's licenses).")
-
-
-@strawberry.enum(description="Keys the directory sorts by.")
-class UserOrderField(enum.Enum):
-    DISPLAY_NAME = strawberry.enum_value("DISPLAY_NAME", description="Display name.")
-    USER_PRINCIPAL_NAME = strawberry.enum_value("USER_PRINCIPAL_NAME", description="Sign-in name.")
-    CREATED_AT = strawberry.enum_value("CREATED_AT", description="When the account was created.")
-    DEPARTED_AT = strawberry.enum_value("DEPARTED_AT", description="Day they left; those still here last.")
-
-
-@strawberry.enum(description="Keys invoices sort by.")
-class InvoiceOrderField(enum.Enum):
-    PERIOD_START = strawberry.enum_value("PERIOD_START", description="First day billed.")
-    DUE_DATE = strawberry.enum_value("DUE_DATE", description="Day payment is due.")
-    PAID_AT = strawberry.enum_value("PAID_AT", description="When it was paid; unpaid last.")
-
-
-@strawberry.enum(description="Keys license requests sort by.")
-class LicenseRequestOrderField(enum.Enum):
-    CREATED_AT = strawberry.enum_value("CREATED_AT", description="When it was asked for.")
-    DECIDED_AT = strawberry.enum_value("DECIDED_AT", description="When it was decided; pending last.")
-
-
-@strawberry.enum(description="Keys cancellation requests sort by.")
-class CancellationRequestOrderField(enum.Enum):
-    CREATED_AT = strawberry.enum_value("CREATED_AT", description="When the admin asked.")
-    RESOLVED_AT = strawberry.enum_value("RESOLVED_AT", description="When it was answered or closed; open last.")
-
-
-@strawberry.enum(description="Keys audit events sort by.")
-class AuditEventOrderField(enum.Enum):
-    OCCURRED_AT = strawberry.enum_value("OCCURRED_AT", description="When it happened.")
-    ACTION = strawberry.enum_value("ACTION", description="The mutation's name.")
-
-
-@strawberry.enum(description="Keys notifications sort by.")
-class NotificationOrderField(enum.Enum):
-    CREATED_AT = strawberry.enum_value("CREATED_AT", description="When the viewer was told.")
-
+_KEYS = (
+    _Keys(
+        ordering.SUBSCRIPTION,
+        "subscriptions",
+        "subscriptions sort",
+        {
+            "CREATED_AT": "When it was bought.",
+            "EXPIRES_AT": "When its term ends.",
+            "CANCELED_AT": "When it was canceled; never-canceled last.",
+            "QUANTITY": "Licenses it holds.",
+            "STATUS": "Its lifecycle status, by its stored name.",
+        },
+    ),
+    _Keys(
+        ordering.ORDER,
+        "orders and purchases",
+        "orders and purchases sort",
+        {
+            "CREATED_AT": "When the order was placed.",
+            "QUANTITY_AFTER": "Licenses held after it.",
+            "KIND": "What it did, by its stored name.",
+        },
+    ),
+    _Keys(
+        ordering.ASSIGNMENT,
+        "license assignments",
+        "license assignments sort",
+        {
+            "ASSIGNED_AT": "When the license was assigned.",
+            "USER": "The user holding it (groups one user's licenses).",
+        },
+    ),
+    _Keys(
+        ordering.USER,
+        "the directory",
+        "the directory sorts",
+        {
+            "DISPLAY_NAME": "Display name.",
+            "USER_PRINCIPAL_NAME": "Sign-in name.",
+            "CREATED_AT": "When the account was created.",
+            "DEPARTED_AT": "Day they left; those still here last.",
+        },
+    ),
+    _Keys(
+        ordering.INVOICE,
+        "invoices",
+        "invoices sort",
+        {
+            "PERIOD_START": "First day billed.",
+            "DUE_DATE": "Day payment is due.",
+            "PAID_AT": "When it was paid; unpaid last.",
+        },
+    ),
+    _Keys(
+        ordering.LICENSE_REQUEST,
+        "license requests",
+        "license requests sort",
+        {"CREATED_AT": "When it was asked for.", "DECIDED_AT": "When it was decided; pending last."},
+    ),
+    _Keys(
+        ordering.CANCELLATION_REQUEST,
+        "cancellation requests",
+        "cancellation requests sort",
+        {"CREATED_AT": "When the admin asked.", "RESOLVED_AT": "When it was answered or closed; open last."},
+    ),
+    _Keys(
+        ordering.AUDIT_EVENT,
+        "audit events",
+        "audit events sort",
+        {"OCCURRED_AT": "When it happened.", "ACTION": "The mutation's name."},
+    ),
+    _Keys(ordering.NOTIFICATION, "notifications", "notifications sort", {"CREATED_AT": "When the viewer was told."}),
+)
 
 _FIELD = "The key."
 _DIRECTION = "Which way it sorts; ascending unless given."
 
 
-@strawberry.input(description=f"One sort key of subscriptions. {TIE}")
-class SubscriptionOrder:
-    field: SubscriptionOrderField = strawberry.field(description=_FIELD)
-    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=_DIRECTION)
+def _sort_key_input(keys: _Keys) -> type:
+    """``{Entity}OrderField``, the enum of the keys, and ``{Entity}Order``, one key with its direction."""
+    # The enum names the sortable's keys, no more and no fewer.
+    assert set(keys.meanings) == set(keys.sortable.fields) - {ordering.ID}, keys.sortable.entity
+    values = {name: strawberry.enum_value(name, description=text) for name, text in keys.meanings.items()}
+    field_enum = strawberry.enum(
+        cast(type[enum.Enum], enum.Enum(f"{keys.sortable.entity}OrderField", values)),
+        description=f"Keys {keys.sorted_by} by.",
+    )
+    namespace = {
+        "__annotations__": {"field": field_enum, "direction": OrderDirection},
+        "field": strawberry.field(description=_FIELD),
+        "direction": strawberry.field(default=OrderDirection.ASC, description=_DIRECTION),
+    }
+    key_input = type(f"{keys.sortable.entity}Order", (), namespace)
+    return strawberry.input(key_input, description=f"One sort key of {keys.of}. {TIE}")
 
 
-@strawberry.input(description=f"One sort key of orders and purchases. {TIE}")
-class OrderOrder:
-    field: OrderOrderField = strawberry.field(description=_FIELD)
-    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=_DIRECTION)
-
-
-@strawberry.input(description=f"One sort key of license assignments. {TIE}")
-class AssignmentOrder:
-    field: AssignmentOrderField = strawberry.field(description=_FIELD)
-    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=_DIRECTION)
-
-
-@strawberry.input(description=f"One sort key of the directory. {TIE}")
-class UserOrder:
-    field: UserOrderField = strawberry.field(description=_FIELD)
-    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=_DIRECTION)
-
-
-@strawberry.input(description=f"One sort key of invoices. {TIE}")
-class InvoiceOrder:
-    field: InvoiceOrderField = strawberry.field(description=_FIELD)
-    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=_DIRECTION)
-
-
-@strawberry.input(description=f"One sort key of license requests. {TIE}")
-class LicenseRequestOrder:
-    field: LicenseRequestOrderField = strawberry.field(description=_FIELD)
-    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=_DIRECTION)
-
-
-@strawberry.input(description=f"One sort key of cancellation requests. {TIE}")
-class CancellationRequestOrder:
-    field: CancellationRequestOrderField = strawberry.field(description=_FIELD)
-    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=_DIRECTION)
-
-
-@strawberry.input(description=f"One sort key of audit events. {TIE}")
-class AuditEventOrder:
-    field: AuditEventOrderField = strawberry.field(description=_FIELD)
-    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=_DIRECTION)
-
-
-@strawberry.input(description=f"One sort key of notifications. {TIE}")
-class NotificationOrder:
-    field: NotificationOrderField = strawberry.field(description=_FIELD)
-    direction: OrderDirection = strawberry.field(default=OrderDirection.ASC, description=_DIRECTION)
+_SORT_KEY_INPUTS = {keys.sortable: _sort_key_input(keys) for keys in _KEYS}
 
 
 ORDER_BY = "Sort keys, first one first; absent or empty keeps the default order named above."
@@ -161,16 +155,7 @@ def resolve(sortable: Sortable, order_by: Sequence[_Order] | None) -> Ordering:
     return sortable.ordering([(o.field.name, o.direction is OrderDirection.DESC) for o in order_by])
 
 
-# The enums name the sortables' keys, no more and no fewer.
-for _enum, _sortable in (
-    (SubscriptionOrderField, ordering.SUBSCRIPTION),
-    (OrderOrderField, ordering.ORDER),
-    (AssignmentOrderField, ordering.ASSIGNMENT),
-    (UserOrderField, ordering.USER),
-    (InvoiceOrderField, ordering.INVOICE),
-    (LicenseRequestOrderField, ordering.LICENSE_REQUEST),
-    (AuditEventOrderField, ordering.AUDIT_EVENT),
-    (CancellationRequestOrderField, ordering.CANCELLATION_REQUEST),
-    (NotificationOrderField, ordering.NOTIFICATION),
-):
-    assert {m.name for m in _enum} == set(_sortable.fields) - {ordering.ID}, _enum
+def order_by_argument(sortable: Sortable) -> object:
+    """The ``orderBy`` argument of a connection of this sortable's rows."""
+    key_input = _SORT_KEY_INPUTS[sortable]
+    return Annotated[list[key_input] | None, strawberry.argument(description=ORDER_BY)]  # type: ignore[valid-type]

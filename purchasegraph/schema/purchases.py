@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from decimal import Decimal
-from typing import Annotated
 
 import strawberry
 
 from purchasegraph.context import Info
 from purchasegraph.db import ordering as sortables
 from purchasegraph.db.executor import Record
-from purchasegraph.policy import sees_actor
+from purchasegraph.db.pagination import PageArgs
 from purchasegraph.resolvers import purchases
-from purchasegraph.schema import paging
-from purchasegraph.schema.catalogue import Money, Product, load_product
-from purchasegraph.schema.connection import Connection, connection_from_slice
-from purchasegraph.schema.directory import User, load_user
+from purchasegraph.schema.catalogue import Money, Product, referenced_product
+from purchasegraph.schema.connection import Connection, connection_field, connection_from_slice
+from purchasegraph.schema.directory import User, load_actor, load_user
 from purchasegraph.schema.enums import (
     BillingFrequency,
     CancellationRequestStatus,
@@ -27,39 +24,22 @@ from purchasegraph.schema.enums import (
     SubscriptionChannel,
     SubscriptionStatus,
 )
-from purchasegraph.schema.ids import encode_id, invoice_page_path
+from purchasegraph.schema.ids import invoice_page_path
 from purchasegraph.schema.node import Node
-from purchasegraph.schema.ordering import ORDER_BY, AssignmentOrder, InvoiceOrder, OrderOrder
-from purchasegraph.schema.ordering import resolve as resolve_order
-
-First = Annotated[int | None, strawberry.argument(description=paging.FIRST)]
-After = Annotated[str | None, strawberry.argument(description=paging.AFTER)]
-Last = Annotated[int | None, strawberry.argument(description=paging.LAST)]
-Before = Annotated[str | None, strawberry.argument(description=paging.BEFORE)]
+from purchasegraph.schema.rows import FromRow, from_columns
 
 
 @strawberry.type(description="A credit card on file; only its owner ever sees it. Never the card number.")
-class PaymentMethod(Node):
+class PaymentMethod(Node, FromRow):
     kind: str = strawberry.field(description="Always `credit_card`: invoicing is not supported.")
     brand: str = strawberry.field(description="Card brand.")
     last4: str = strawberry.field(description="Last four digits.")
     exp_month: int = strawberry.field(description="Expiry month.")
     exp_year: int = strawberry.field(description="Expiry year.")
 
-    @classmethod
-    def from_row(cls, row: Record) -> PaymentMethod:
-        return cls(
-            id=strawberry.ID(encode_id("PaymentMethod", row["id"], row["tenant_id"])),
-            kind=row["kind"],
-            brand=row["brand"],
-            last4=row["last4"],
-            exp_month=row["exp_month"],
-            exp_year=row["exp_year"],
-        )
-
 
 @strawberry.type(description="A subscription of a product: bought self-service by a user, or centrally.")
-class Subscription(Node):
+class Subscription(Node, FromRow):
     channel: SubscriptionChannel = strawberry.field(description="Self-service or central.")
     controlled_by: ControlledBy = strawberry.field(description="The purchaser, or admins after a take-over.")
     quantity: int = strawberry.field(description="Licenses bought.")
@@ -81,33 +61,11 @@ class Subscription(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> Subscription:
-        return cls(
-            id=strawberry.ID(encode_id("Subscription", row["id"], row["tenant_id"])),
-            channel=SubscriptionChannel(row["channel"]),
-            controlled_by=ControlledBy(row["controlled_by"]),
-            quantity=row["quantity"],
-            status=SubscriptionStatus(row["status"]),
-            is_trial=row["is_trial"],
-            term_start=row["term_start"],
-            expires_at=row["expires_at"],
-            auto_renew=row["auto_renew"],
-            billing_frequency=BillingFrequency(row["billing_frequency"]),
-            unit_price=Money(amount=row["unit_price"], currency=row["currency"]),
-            created_at=row["created_at"],
-            canceled_at=row["canceled_at"],
-            cancel_reason=row["cancel_reason"],
-            tenant_id=row["tenant_id"],
-            subscription_id=row["id"],
-            product_id=row["product_id"],
-            purchaser_id=row["purchaser_user_id"],
-            payment_method_id=row["payment_method_id"],
-        )
+        return from_columns(cls, row, subscription_id=row["id"], purchaser_id=row["purchaser_user_id"])
 
     @strawberry.field(description="The product subscribed to.")
     async def product(self, info: Info) -> Product:
-        product = await load_product(info, self.product_id)
-        assert product is not None, "a subscription's product is a foreign key"
-        return product
+        return await referenced_product(info, self.product_id)
 
     @strawberry.field(description="Who bought it self-service; null for central subscriptions.")
     async def purchaser(self, info: Info) -> User | None:
@@ -117,48 +75,22 @@ class Subscription(Node):
     async def payment_method(self, info: Info) -> PaymentMethod | None:
         if self.payment_method_id is None:
             return None
-        row = await purchases.payment_method(info, self.tenant_id, self.payment_method_id)
-        return PaymentMethod.from_row(row) if row is not None else None
+        return PaymentMethod.found(await purchases.payment_method(info, self.tenant_id, self.payment_method_id))
 
-    @strawberry.field(description="Order history, newest first: purchases, changes, cancellation, take-over.")
-    async def orders(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[OrderOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
-    ) -> Connection[Order]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.ORDER, order_by))
+    @connection_field(
+        sortables.ORDER, description="Order history, newest first: purchases, changes, cancellation, take-over."
+    )
+    async def orders(self, info: Info, page: PageArgs) -> Connection[Order]:
         slice_ = await purchases.orders_of_subscription(info, self.tenant_id, self.subscription_id, page)
         return connection_from_slice(slice_, Order.from_row)
 
-    @strawberry.field(description="Licenses currently assigned from it, oldest first.")
-    async def assignments(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[AssignmentOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
-    ) -> Connection[Assignment]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.ASSIGNMENT, order_by))
+    @connection_field(sortables.ASSIGNMENT, description="Licenses currently assigned from it, oldest first.")
+    async def assignments(self, info: Info, page: PageArgs) -> Connection[Assignment]:
         slice_ = await purchases.assignments_of_subscription(info, self.tenant_id, self.subscription_id, page)
         return connection_from_slice(slice_, Assignment.from_row)
 
-    @strawberry.field(description="Bills, newest first.")
-    async def invoices(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[InvoiceOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
-    ) -> Connection[Invoice]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.INVOICE, order_by))
+    @connection_field(sortables.INVOICE, description="Bills, newest first.")
+    async def invoices(self, info: Info, page: PageArgs) -> Connection[Invoice]:
         slice_ = await purchases.invoices_of_subscription(info, self.tenant_id, self.subscription_id, page)
         return connection_from_slice(slice_, Invoice.from_row)
 
@@ -167,17 +99,19 @@ class Subscription(Node):
         "closed; null if none was made. Seen by whole-tenant viewers and by the purchaser asked."
     )
     async def cancellation_request(self, info: Info) -> CancellationRequest | None:
-        row = await purchases.cancellation_request_of_subscription(info, self.tenant_id, self.subscription_id)
-        return CancellationRequest.from_row(row) if row is not None else None
+        return CancellationRequest.found(
+            await purchases.cancellation_request_of_subscription(info, self.tenant_id, self.subscription_id)
+        )
 
 
-async def load_subscription(info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID) -> Subscription | None:
-    row = await purchases.subscription(info, tenant_id, subscription_id)
-    return Subscription.from_row(row) if row is not None else None
+async def load_subscription(info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID | None) -> Subscription | None:
+    if subscription_id is None:
+        return None
+    return Subscription.found(await purchases.subscription(info, tenant_id, subscription_id))
 
 
 @strawberry.type(description="One line of a subscription's order history.")
-class Order(Node):
+class Order(Node, FromRow):
     kind: OrderKind = strawberry.field(description="What the line did.")
     quantity_delta: int = strawberry.field(description="Licenses added (positive) or removed (negative).")
     quantity_after: int = strawberry.field(description="Licenses on the subscription afterwards.")
@@ -191,19 +125,7 @@ class Order(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> Order:
-        return cls(
-            id=strawberry.ID(encode_id("Order", row["id"], row["tenant_id"])),
-            kind=OrderKind(row["kind"]),
-            quantity_delta=row["quantity_delta"],
-            quantity_after=row["quantity_after"],
-            unit_price=Money(amount=row["unit_price"], currency=row["currency"]),
-            total=Money(amount=row["total"], currency=row["currency"]),
-            created_at=row["created_at"],
-            tenant_id=row["tenant_id"],
-            subscription_id=row["subscription_id"],
-            actor_id=row["actor_user_id"],
-            actor_tenant_id=row["actor_tenant_id"],
-        )
+        return from_columns(cls, row, actor_id=row["actor_user_id"])
 
     @strawberry.field(description="The subscription the line belongs to.")
     async def subscription(self, info: Info) -> Subscription | None:
@@ -211,13 +133,11 @@ class Order(Node):
 
     @strawberry.field(description="Who did it, when the viewer may see them (partners act from their own tenant).")
     async def actor(self, info: Info) -> User | None:
-        if not sees_actor(info.context.scope_of(self.tenant_id), self.actor_tenant_id):
-            return None  # another partner of the customer: as the audit trail withholds it
-        return await load_user(info, self.actor_tenant_id, self.actor_id)
+        return await load_actor(info, self.tenant_id, self.actor_tenant_id, self.actor_id)
 
 
 @strawberry.type(description="An order that bought licenses: a new subscription, added licenses or a renewal.")
-class Purchase(Node):
+class Purchase(Node, FromRow):
     kind: OrderKind = strawberry.field(description="PURCHASE, ADD_LICENSES or RENEW.")
     quantity: int = strawberry.field(description="Licenses bought by this purchase.")
     unit_price: Money = strawberry.field(description="Price per license per month.")
@@ -231,18 +151,12 @@ class Purchase(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> Purchase:
-        return cls(
-            id=strawberry.ID(encode_id("Purchase", row["id"], row["tenant_id"])),
-            kind=OrderKind(row["kind"]),
+        return from_columns(
+            cls,
+            row,
             # A renewal buys the whole quantity again for a new term.
             quantity=row["quantity_after"] if row["kind"] == "renew" else row["quantity_delta"],
-            unit_price=Money(amount=row["unit_price"], currency=row["currency"]),
-            total=Money(amount=row["total"], currency=row["currency"]),
             purchased_at=row["created_at"],
-            channel=SubscriptionChannel(row["channel"]),
-            tenant_id=row["tenant_id"],
-            subscription_id=row["subscription_id"],
-            product_id=row["product_id"],
             purchaser_id=row["purchaser_user_id"],
         )
 
@@ -252,9 +166,7 @@ class Purchase(Node):
 
     @strawberry.field(description="The product bought.")
     async def product(self, info: Info) -> Product:
-        product = await load_product(info, self.product_id)
-        assert product is not None, "a subscription's product is a foreign key"
-        return product
+        return await referenced_product(info, self.product_id)
 
     @strawberry.field(description="The subscription this purchase created or grew.")
     async def subscription(self, info: Info) -> Subscription | None:
@@ -262,7 +174,7 @@ class Purchase(Node):
 
 
 @strawberry.type(description="A license of a subscription assigned to a user.")
-class Assignment(Node):
+class Assignment(Node, FromRow):
     assigned_at: datetime.datetime = strawberry.field(description="Since when the user holds it.")
     removed_at: datetime.datetime | None = strawberry.field(description="When it was taken back, if it was.")
     tenant_id: strawberry.Private[uuid.UUID]
@@ -273,16 +185,7 @@ class Assignment(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> Assignment:
-        return cls(
-            id=strawberry.ID(encode_id("Assignment", row["id"], row["tenant_id"])),
-            assigned_at=row["assigned_at"],
-            removed_at=row["removed_at"],
-            tenant_id=row["tenant_id"],
-            subscription_id=row["subscription_id"],
-            user_id=row["user_id"],
-            product_id=row["product_id"],
-            assigned_by_id=row["assigned_by"],
-        )
+        return from_columns(cls, row, assigned_by_id=row["assigned_by"])
 
     @strawberry.field(description="The user holding the license.")
     async def user(self, info: Info) -> User | None:
@@ -290,9 +193,7 @@ class Assignment(Node):
 
     @strawberry.field(description="The product licensed.")
     async def product(self, info: Info) -> Product:
-        product = await load_product(info, self.product_id)
-        assert product is not None, "a subscription's product is a foreign key"
-        return product
+        return await referenced_product(info, self.product_id)
 
     @strawberry.field(
         description=(
@@ -311,7 +212,7 @@ class Assignment(Node):
 
 
 @strawberry.type(description="A bill of a subscription; its purchaser is the one billed.")
-class Invoice(Node):
+class Invoice(Node, FromRow):
     period_start: datetime.date = strawberry.field(description="First day billed.")
     period_end: datetime.date = strawberry.field(description="Last day billed.")
     amount: Money = strawberry.field(description="Amount due.")
@@ -324,22 +225,6 @@ class Invoice(Node):
     )
     tenant_id: strawberry.Private[uuid.UUID]
     subscription_id: strawberry.Private[uuid.UUID]
-
-    @classmethod
-    def from_row(cls, row: Record) -> Invoice:
-        amount: Decimal = row["amount"]
-        return cls(
-            id=strawberry.ID(encode_id("Invoice", row["id"], row["tenant_id"])),
-            period_start=row["period_start"],
-            period_end=row["period_end"],
-            amount=Money(amount=amount, currency=row["currency"]),
-            status=InvoiceStatus(row["status"]),
-            due_date=row["due_date"],
-            paid_at=row["paid_at"],
-            number=row["number"],
-            tenant_id=row["tenant_id"],
-            subscription_id=row["subscription_id"],
-        )
 
     @strawberry.field(
         description="Where the printable invoice is (HTML): a path on this server, fetched with the same bearer"
@@ -357,7 +242,7 @@ class Invoice(Node):
     description="An admin's request that the purchaser of a self-service subscription cancel it. The purchaser "
     "answers it with `answerCancellationRequest`; it closes by itself when the admins take control."
 )
-class CancellationRequest(Node):
+class CancellationRequest(Node, FromRow):
     status: CancellationRequestStatus = strawberry.field(description="Open, accepted, declined or closed.")
     message: str = strawberry.field(description="What the admin told the purchaser.")
     response_message: str | None = strawberry.field(description="What the purchaser answered, if anything.")
@@ -372,18 +257,7 @@ class CancellationRequest(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> CancellationRequest:
-        return cls(
-            id=strawberry.ID(encode_id("CancellationRequest", row["id"], row["tenant_id"])),
-            status=CancellationRequestStatus(row["status"]),
-            message=row["message"],
-            response_message=row["response_message"],
-            created_at=row["created_at"],
-            resolved_at=row["resolved_at"],
-            tenant_id=row["tenant_id"],
-            subscription_id=row["subscription_id"],
-            requested_by_id=row["requested_by"],
-            requested_by_tenant_id=row["requested_by_tenant_id"],
-        )
+        return from_columns(cls, row, requested_by_id=row["requested_by"])
 
     @strawberry.field(description="The subscription its purchaser is asked to cancel.")
     async def subscription(self, info: Info) -> Subscription | None:
@@ -393,13 +267,10 @@ class CancellationRequest(Node):
         description="The admin who asked, when the viewer may see them (a partner's admin acts from its own tenant)."
     )
     async def requested_by(self, info: Info) -> User | None:
-        if not sees_actor(info.context.scope_of(self.tenant_id), self.requested_by_tenant_id):
-            return None  # another partner of the customer: as the audit trail withholds it
-        return await load_user(info, self.requested_by_tenant_id, self.requested_by_id)
+        return await load_actor(info, self.tenant_id, self.requested_by_tenant_id, self.requested_by_id)
 
 
 async def load_cancellation_request(
     info: Info, tenant_id: uuid.UUID, request_id: uuid.UUID
 ) -> CancellationRequest | None:
-    row = await purchases.cancellation_request(info, tenant_id, request_id)
-    return CancellationRequest.from_row(row) if row is not None else None
+    return CancellationRequest.found(await purchases.cancellation_request(info, tenant_id, request_id))

@@ -11,7 +11,7 @@ from purchasegraph.commerce import pricing
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.commerce.unit_of_work import Problem
 from purchasegraph.context import Info
-from purchasegraph.schema.catalogue import Money
+from purchasegraph.schema.catalogue import Money, ProductKeyArg
 from purchasegraph.schema.enums import BillingFrequency
 from purchasegraph.schema.ids import encode_id
 from purchasegraph.schema.mutations import UserError
@@ -51,7 +51,7 @@ NO_USER = Problem(ErrorCode.NOT_AUTHORIZED, "An application buys nothing: a quot
 
 async def resolve_quote(
     info: Info,
-    product_id: Annotated[strawberry.ID, strawberry.argument(description="Commerce product id or Product ID.")],
+    product_id: ProductKeyArg,
     quantity: Annotated[int, strawberry.argument(description="Licenses, 1-10,000.")],
     billing_frequency: Annotated[
         BillingFrequency, strawberry.argument(description="Monthly or annual term.")

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import datetime
+import enum
 import uuid
-from typing import Annotated, cast
+from typing import Annotated, TypeVar, cast
 
 import strawberry
 
 from purchasegraph.context import Info
 from purchasegraph.db import ordering as sortables
 from purchasegraph.db.executor import Record
+from purchasegraph.db.pagination import PageArgs
 from purchasegraph.errors import BadUserInput
 from purchasegraph.instants import utc_instant
 from purchasegraph.policy import HIDDEN_ACTOR_NAME
 from purchasegraph.resolvers import purchases, tenants
-from purchasegraph.schema import paging
-from purchasegraph.schema.catalogue import Product, load_product
-from purchasegraph.schema.connection import Connection, connection_from_slice
+from purchasegraph.schema.catalogue import Product, ProductKeyArg, referenced_product
+from purchasegraph.schema.connection import Connection, connection_field, connection_from_slice
 from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.enums import (
     CancellationRequestStatus,
@@ -29,33 +30,19 @@ from purchasegraph.schema.enums import (
     PartnerRelationshipStatus,
     SelfServicePolicyValue,
     SubscriptionStatus,
+    stored_values,
 )
 from purchasegraph.schema.ids import decode_uuid, encode_id, product_key
 from purchasegraph.schema.node import Node
-from purchasegraph.schema.ordering import (
-    ORDER_BY,
-    AssignmentOrder,
-    AuditEventOrder,
-    CancellationRequestOrder,
-    InvoiceOrder,
-    LicenseRequestOrder,
-    OrderOrder,
-    SubscriptionOrder,
-    UserOrder,
-)
-from purchasegraph.schema.ordering import resolve as resolve_order
 from purchasegraph.schema.purchases import (
-    After,
     Assignment,
-    Before,
     CancellationRequest,
-    First,
     Invoice,
-    Last,
     Purchase,
     Subscription,
     load_subscription,
 )
+from purchasegraph.schema.rows import FromRow, from_columns
 
 ProductIdArg = Annotated[
     str | None, strawberry.argument(description="Only this product (commerce id, e.g. CFQ7TTC0H9MP).")
@@ -63,10 +50,14 @@ ProductIdArg = Annotated[
 
 
 ChannelArg = Annotated[ChannelFilter, strawberry.argument(description="Central only, or include self-service.")]
+PurchaserIdArg = Annotated[strawberry.ID | None, strawberry.argument(description="Only this purchaser (User ID).")]
 ExpiresBeforeArg = Annotated[
     datetime.datetime | None,
     strawberry.argument(description="Only subscriptions whose current term ends before this instant."),
 ]
+E = TypeVar("E", bound=enum.Enum)
+# A filter on an enum field: only rows in any of these statuses.
+StatusesArg = Annotated[list[E] | None, strawberry.argument(description="Only these statuses.")]
 PurchasedSinceArg = Annotated[
     datetime.datetime | None, strawberry.argument(description="Only what was bought at or after this instant.")
 ]
@@ -86,20 +77,18 @@ def _user_filter(value: strawberry.ID | None, field: str) -> uuid.UUID | None:
 
 
 @strawberry.type(description="A product's AllowSelfServicePurchase policy in a tenant.")
-class SelfServicePolicy:
+class SelfServicePolicy(FromRow):
     value: SelfServicePolicyValue = strawberry.field(description="ENABLED unless an admin changed it.")
     updated_at: datetime.datetime | None = strawberry.field(description="Last change; null if never set.")
     product_id: strawberry.Private[str]
 
     @strawberry.field(description="The product the policy governs.")
     async def product(self, info: Info) -> Product:
-        product = await load_product(info, self.product_id)
-        assert product is not None, "policies are joined from products"
-        return product
+        return await referenced_product(info, self.product_id)
 
 
 @strawberry.type(description="Licenses of one product in a tenant: bought, assigned and free.")
-class ProductCapacity:
+class ProductCapacity(FromRow):
     self_service_licenses: int = strawberry.field(description="Licenses bought self-service.")
     central_licenses: int = strawberry.field(description="Licenses bought centrally.")
     assigned_licenses: int = strawberry.field(description="Licenses assigned to users.")
@@ -107,19 +96,27 @@ class ProductCapacity:
     central_subscriptions: int = strawberry.field(description="Central subscriptions counted.")
     product_id: strawberry.Private[str]
 
+    @classmethod
+    def from_row(cls, row: Record) -> ProductCapacity:
+        return from_columns(
+            cls,
+            row,
+            self_service_licenses=row["self_service_quantity"],
+            central_licenses=row["central_quantity"],
+            assigned_licenses=row["assigned"],
+        )
+
     @strawberry.field(description="Licenses bought and not assigned.")
     def free_licenses(self) -> int:
         return self.self_service_licenses + self.central_licenses - self.assigned_licenses
 
     @strawberry.field(description="The product counted.")
     async def product(self, info: Info) -> Product:
-        product = await load_product(info, self.product_id)
-        assert product is not None, "capacity is grouped by a foreign key"
-        return product
+        return await referenced_product(info, self.product_id)
 
 
 @strawberry.type(description="A user's request for a product the organization blocks; kept 12 months.")
-class LicenseRequest(Node):
+class LicenseRequest(Node, FromRow):
     status: LicenseRequestStatus = strawberry.field(description="PENDING, APPROVED or DENIED.")
     created_at: datetime.datetime = strawberry.field(description="When it was asked.")
     decided_at: datetime.datetime | None = strawberry.field(description="When an admin decided.")
@@ -131,13 +128,9 @@ class LicenseRequest(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> LicenseRequest:
-        return cls(
-            id=strawberry.ID(encode_id("LicenseRequest", row["id"], row["tenant_id"])),
-            status=LicenseRequestStatus(row["status"]),
-            created_at=row["created_at"],
-            decided_at=row["decided_at"],
-            tenant_id=row["tenant_id"],
-            product_id=row["product_id"],
+        return from_columns(
+            cls,
+            row,
             requester_id=row["requester_user_id"],
             for_user_ids=list(row["for_user_ids"]),
             assigned_from_id=row["assigned_from_subscription_id"],
@@ -145,9 +138,7 @@ class LicenseRequest(Node):
 
     @strawberry.field(description="The product asked for.")
     async def product(self, info: Info) -> Product:
-        product = await load_product(info, self.product_id)
-        assert product is not None, "license requests reference products"
-        return product
+        return await referenced_product(info, self.product_id)
 
     @strawberry.field(description="Who asked.")
     async def requester(self, info: Info) -> User | None:
@@ -163,27 +154,19 @@ class LicenseRequest(Node):
         " without assigning, not yet decided, or the subscription is outside the viewer's scope."
     )
     async def assigned_from(self, info: Info) -> Subscription | None:
-        if self.assigned_from_id is None:
-            return None
         return await load_subscription(info, self.tenant_id, self.assigned_from_id)
 
 
 async def load_license_request(info: Info, tenant_id: uuid.UUID, request_id: uuid.UUID) -> LicenseRequest | None:
-    row = await tenants.license_request(info, tenant_id, request_id)
-    return LicenseRequest.from_row(row) if row is not None else None
+    return LicenseRequest.found(await tenants.license_request(info, tenant_id, request_id))
 
 
 async def load_policy(info: Info, tenant_id: uuid.UUID, product_id: str) -> SelfServicePolicy | None:
-    row = await tenants.policy(info, tenant_id, product_id)
-    if row is None:
-        return None
-    return SelfServicePolicy(
-        value=SelfServicePolicyValue(row["value"]), updated_at=row["updated_at"], product_id=row["product_id"]
-    )
+    return SelfServicePolicy.found(await tenants.policy(info, tenant_id, product_id))
 
 
 @strawberry.type(description="One recorded mutation, accepted or refused; append-only.")
-class AuditEvent:
+class AuditEvent(FromRow):
     action: str = strawberry.field(description="What was attempted, e.g. subscription.purchase.")
     outcome: str = strawberry.field(description="accepted or refused.")
     error_codes: list[str] = strawberry.field(description="The refusal codes, if refused.")
@@ -220,30 +203,16 @@ class AuditEvent:
 
     @classmethod
     def from_row(cls, row: Record) -> AuditEvent:
-        def as_id(value: uuid.UUID | None) -> strawberry.ID | None:
-            return strawberry.ID(str(value)) if value is not None else None
-
-        return cls(
-            action=row["action"],
-            outcome=row["outcome"],
+        return from_columns(
+            cls,
+            row,
             error_codes=list(row["error_codes"]),
-            target_type=row["target_type"],
-            target_id=row["target_id"],
-            actor_user_id=as_id(row["actor_user_id"]),
-            actor_tenant_id=as_id(row["actor_tenant_id"]),
-            actor_app_id=as_id(row["actor_app_id"]),
             actor_name=HIDDEN_ACTOR_NAME if row["actor_withheld"] else None,
-            on_behalf_of_tenant_id=as_id(row["on_behalf_of_tenant_id"]),
-            request_id=row["request_id"],
-            client_request_id=row["client_request_id"],
-            occurred_at=row["occurred_at"],
-            previous_value=row["previous_value"],
-            new_value=row["new_value"],
         )
 
 
 @strawberry.type(description="A delegated-admin (GDAP) relationship of this tenant with a partner.")
-class PartnerRelationship(Node):
+class PartnerRelationship(Node, FromRow):
     display_name: str = strawberry.field(description="Name of the relationship.")
     partner_tenant_id: strawberry.ID = strawberry.field(description="Directory id of the partner tenant.")
     roles: list[DirectoryRole] = strawberry.field(description="Roles the partner holds through it.")
@@ -254,20 +223,11 @@ class PartnerRelationship(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> PartnerRelationship:
-        return cls(
-            id=strawberry.ID(encode_id("PartnerRelationship", row["id"], row["tenant_id"])),
-            display_name=row["display_name"],
-            partner_tenant_id=strawberry.ID(str(row["partner_tenant_id"])),
-            roles=[DirectoryRole(r) for r in row["roles"]],
-            status=PartnerRelationshipStatus(row["status"]),
-            starts_at=row["starts_at"],
-            ends_at=row["ends_at"],
-            in_force=row["in_force"],
-        )
+        return from_columns(cls, row, roles=[DirectoryRole(r) for r in row["roles"]])
 
 
 @strawberry.type(description="An organization's directory and everything bought in it.")
-class Tenant(Node):
+class Tenant(Node, FromRow):
     tenant_id: strawberry.ID = strawberry.field(description="The directory id (a UUID).")
     name: str = strawberry.field(description="Organization name.")
     primary_domain: str = strawberry.field(description="Primary domain.")
@@ -279,36 +239,27 @@ class Tenant(Node):
 
     @classmethod
     def from_row(cls, row: Record) -> Tenant:
-        return cls(
+        return from_columns(
+            cls,
+            row,
             id=strawberry.ID(encode_id("Tenant", row["id"])),
             tenant_id=strawberry.ID(str(row["id"])),
-            name=row["name"],
-            primary_domain=row["primary_domain"],
-            managed=row["managed"],
-            organization_type=OrganizationType(row["organization_type"]),
-            country=row["country"],
-            currency=row["currency"],
             uuid=row["id"],
         )
 
-    @strawberry.field(description="Orders that bought licenses, newest first (a member sees their own).")
+    @connection_field(
+        sortables.ORDER, description="Orders that bought licenses, newest first (a member sees their own)."
+    )
     async def purchases(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[OrderOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
+        page: PageArgs,
         product_id: ProductIdArg = None,
-        purchaser_id: Annotated[
-            strawberry.ID | None, strawberry.argument(description="Only this purchaser (User ID).")
-        ] = None,
+        purchaser_id: PurchaserIdArg = None,
         channel: ChannelArg = ChannelFilter.INCLUDE_SELF_SERVICE,
         expires_before: ExpiresBeforeArg = None,
         purchased_since: PurchasedSinceArg = None,
     ) -> Connection[Purchase]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.ORDER, order_by))
         slice_ = await purchases.purchases_of_tenant(
             info,
             self.uuid,
@@ -321,196 +272,135 @@ class Tenant(Node):
         )
         return connection_from_slice(slice_, Purchase.from_row)
 
-    @strawberry.field(description="Subscriptions, oldest first (a member sees what they bought).")
+    @connection_field(
+        sortables.SUBSCRIPTION, description="Subscriptions, oldest first (a member sees what they bought)."
+    )
     async def subscriptions(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[SubscriptionOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
-        channel: Annotated[
-            ChannelFilter, strawberry.argument(description="Central only, or include self-service.")
-        ] = ChannelFilter.INCLUDE_SELF_SERVICE,
+        page: PageArgs,
+        channel: ChannelArg = ChannelFilter.INCLUDE_SELF_SERVICE,
         product_id: ProductIdArg = None,
-        status: Annotated[
-            list[SubscriptionStatus] | None, strawberry.argument(description="Only these statuses.")
-        ] = None,
-        purchaser_id: Annotated[
-            strawberry.ID | None, strawberry.argument(description="Only this purchaser (User ID).")
-        ] = None,
+        status: StatusesArg[SubscriptionStatus] = None,
+        purchaser_id: PurchaserIdArg = None,
         expires_before: ExpiresBeforeArg = None,
         purchased_since: PurchasedSinceArg = None,
     ) -> Connection[Subscription]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.SUBSCRIPTION, order_by))
         slice_ = await purchases.subscriptions_of_tenant(
             info,
             self.uuid,
             page,
             channels=_channels(channel),
             product_id=product_id,
-            statuses=[cast(str, s.value) for s in status] if status is not None else None,
+            statuses=stored_values(status),
             purchaser_id=_user_filter(purchaser_id, "purchaserId"),
             expires_before=utc_instant(expires_before, "expiresBefore"),
             purchased_since=utc_instant(purchased_since, "purchasedSince"),
         )
         return connection_from_slice(slice_, Subscription.from_row)
 
-    @strawberry.field(
+    @connection_field(
+        sortables.INVOICE,
         description="Bills of the tenant's subscriptions, newest first: whole-tenant viewers see all, a purchaser "
-        "the bills they pay."
+        "the bills they pay.",
     )
     async def invoices(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[InvoiceOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
-        status: Annotated[list[InvoiceStatus] | None, strawberry.argument(description="Only these statuses.")] = None,
+        page: PageArgs,
+        status: StatusesArg[InvoiceStatus] = None,
         due_before: Annotated[
             datetime.date | None, strawberry.argument(description="Only bills due before this day.")
         ] = None,
     ) -> Connection[Invoice]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.INVOICE, order_by))
         slice_ = await purchases.invoices_of_tenant(
-            info,
-            self.uuid,
-            page,
-            statuses=[cast(str, s.value) for s in status] if status is not None else None,
-            due_before=due_before,
+            info, self.uuid, page, statuses=stored_values(status), due_before=due_before
         )
         return connection_from_slice(slice_, Invoice.from_row)
 
-    @strawberry.field(description="Licenses assigned in the tenant (a licensed user sees their own).")
+    @connection_field(
+        sortables.ASSIGNMENT, description="Licenses assigned in the tenant (a licensed user sees their own)."
+    )
     async def assignments(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[AssignmentOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
+        page: PageArgs,
         product_id: ProductIdArg = None,
         user_id: Annotated[
             strawberry.ID | None, strawberry.argument(description="Only this user's licenses (User ID).")
         ] = None,
     ) -> Connection[Assignment]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.ASSIGNMENT, order_by))
         slice_ = await purchases.assignments_of_tenant(
             info, self.uuid, page, product_id=product_id, user_id=_user_filter(user_id, "userId")
         )
         return connection_from_slice(slice_, Assignment.from_row)
 
-    @strawberry.field(description="The directory: members and admins see it all, a guest sees only themselves.")
+    @connection_field(
+        sortables.USER, description="The directory: members and admins see it all, a guest sees only themselves."
+    )
     async def users(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[UserOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
+        page: PageArgs,
         search: Annotated[
             str | None, strawberry.argument(description="Prefix of the display name or sign-in name.")
         ] = None,
     ) -> Connection[User]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.USER, order_by))
         slice_ = await tenants.users_of_tenant(info, self.uuid, page, search)
         return connection_from_slice(slice_, User.from_row)
 
     @strawberry.field(description="AllowSelfServicePurchase per product; admins, readers and partners only.")
     async def policies(self, info: Info) -> list[SelfServicePolicy]:
         rows = await tenants.policies_of_tenant(info, self.uuid)
-        return [
-            SelfServicePolicy(
-                value=SelfServicePolicyValue(r["value"]),
-                updated_at=r["updated_at"],
-                product_id=r["product_id"],
-            )
-            for r in rows
-        ]
+        return [SelfServicePolicy.from_row(r) for r in rows]
 
     @strawberry.field(
         description="AllowSelfServicePurchase of one product (Get-MSCommerceProductPolicy); null for a product "
         "that is not sold self-service, and for whoever may not read the policies."
     )
-    async def policy(
-        self,
-        info: Info,
-        product_id: Annotated[strawberry.ID, strawberry.argument(description="Commerce product id or Product ID.")],
-    ) -> SelfServicePolicy | None:
+    async def policy(self, info: Info, product_id: ProductKeyArg) -> SelfServicePolicy | None:
         return await load_policy(info, self.uuid, product_key(str(product_id)))
 
     @strawberry.field(description="Licenses per product: bought self-service and central, assigned, free.")
     async def capacity(self, info: Info) -> list[ProductCapacity]:
         rows = await tenants.capacity_of_tenant(info, self.uuid)
-        return [
-            ProductCapacity(
-                self_service_licenses=r["self_service_quantity"],
-                central_licenses=r["central_quantity"],
-                assigned_licenses=r["assigned"],
-                self_service_subscriptions=r["self_service_subscriptions"],
-                central_subscriptions=r["central_subscriptions"],
-                product_id=r["product_id"],
-            )
-            for r in rows
-        ]
+        return [ProductCapacity.from_row(r) for r in rows]
 
-    @strawberry.field(description="License requests, newest first: admins see all, a member their own.")
+    @connection_field(
+        sortables.LICENSE_REQUEST, description="License requests, newest first: admins see all, a member their own."
+    )
     async def license_requests(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[LicenseRequestOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
+        page: PageArgs,
         status: Annotated[
             LicenseRequestStatus | None,
             strawberry.argument(description="Only requests in this status (PENDING: the admins' worklist)."),
         ] = None,
     ) -> Connection[LicenseRequest]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.LICENSE_REQUEST, order_by))
         stored = None if status is None else cast(str, status.value)
         slice_ = await tenants.license_requests_of_tenant(info, self.uuid, page, status=stored)
         return connection_from_slice(slice_, LicenseRequest.from_row)
 
-    @strawberry.field(
+    @connection_field(
+        sortables.CANCELLATION_REQUEST,
         description="Requests that purchasers cancel their self-service subscriptions, newest first: whole-tenant "
-        "viewers (admins, readers, partners) see all, a purchaser those asked of them."
+        "viewers (admins, readers, partners) see all, a purchaser those asked of them.",
     )
     async def cancellation_requests(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[CancellationRequestOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
-        status: Annotated[
-            list[CancellationRequestStatus] | None, strawberry.argument(description="Only these statuses.")
-        ] = None,
+        page: PageArgs,
+        status: StatusesArg[CancellationRequestStatus] = None,
     ) -> Connection[CancellationRequest]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.CANCELLATION_REQUEST, order_by))
-        slice_ = await purchases.cancellation_requests_of_tenant(
-            info, self.uuid, page, statuses=[cast(str, s.value) for s in status] if status is not None else None
-        )
+        slice_ = await purchases.cancellation_requests_of_tenant(info, self.uuid, page, statuses=stored_values(status))
         return connection_from_slice(slice_, CancellationRequest.from_row)
 
-    @strawberry.field(description="Every mutation on the tenant, newest first; admins and active partners only.")
-    async def audit_events(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[AuditEventOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
-    ) -> Connection[AuditEvent]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.AUDIT_EVENT, order_by))
+    @connection_field(
+        sortables.AUDIT_EVENT,
+        description="Every mutation on the tenant, newest first; admins and active partners only.",
+    )
+    async def audit_events(self, info: Info, page: PageArgs) -> Connection[AuditEvent]:
         slice_ = await tenants.audit_events_of_tenant(info, self.uuid, page)
         return connection_from_slice(slice_, AuditEvent.from_row)
 
@@ -521,10 +411,8 @@ class Tenant(Node):
 
 
 async def load_tenant(info: Info, tenant_id: uuid.UUID) -> Tenant | None:
-    row = await tenants.tenant(info, tenant_id)
-    return Tenant.from_row(row) if row is not None else None
+    return Tenant.found(await tenants.tenant(info, tenant_id))
 
 
 async def load_tenant_by_domain(info: Info, domain: str) -> Tenant | None:
-    row = await tenants.tenant_by_domain(info, domain)
-    return Tenant.from_row(row) if row is not None else None
+    return Tenant.found(await tenants.tenant_by_domain(info, domain))

@@ -10,20 +10,18 @@ import strawberry
 
 from purchasegraph.context import Info
 from purchasegraph.db import ordering as sortables
-from purchasegraph.db.executor import Record
+from purchasegraph.db.pagination import PageArgs
 from purchasegraph.eligibility import Reason
 from purchasegraph.policy import Access
 from purchasegraph.resolvers import purchases, tenants
 from purchasegraph.resolvers import viewer as viewer_resolvers
-from purchasegraph.schema import paging
-from purchasegraph.schema.connection import Connection, connection_from_slice
+from purchasegraph.schema.catalogue import ProductKeyArg
+from purchasegraph.schema.connection import Connection, connection_field, connection_from_slice
 from purchasegraph.schema.directory import User, load_user
-from purchasegraph.schema.enums import AccessLevel, DirectoryRole, EligibilityReason, InvoiceStatus
-from purchasegraph.schema.ids import encode_id
+from purchasegraph.schema.enums import AccessLevel, DirectoryRole, EligibilityReason, InvoiceStatus, stored_values
 from purchasegraph.schema.ids import product_key as product_key  # re-exported: its home before ids.py
-from purchasegraph.schema.ordering import ORDER_BY, InvoiceOrder, NotificationOrder
-from purchasegraph.schema.ordering import resolve as resolve_order
-from purchasegraph.schema.purchases import After, Before, First, Invoice, Last, PaymentMethod
+from purchasegraph.schema.purchases import Invoice, PaymentMethod
+from purchasegraph.schema.rows import FromRow
 from purchasegraph.schema.tenants import Tenant, load_tenant
 
 
@@ -44,7 +42,7 @@ class Eligibility:
 
 
 @strawberry.type(description="Something the viewer is told: a take-over, a cancellation request, a decision.")
-class Notification:
+class Notification(FromRow):
     id: strawberry.ID = strawberry.field(description="Opaque ID; pass it to `markNotificationsRead`.")
     kind: str = strawberry.field(description="What happened, e.g. subscription_taken_over.")
     message: str = strawberry.field(description="The text shown to the user.")
@@ -53,17 +51,6 @@ class Notification:
     read_at: datetime.datetime | None = strawberry.field(
         description="When the viewer marked it read (`markNotificationsRead`); null while unread."
     )
-
-    @classmethod
-    def from_row(cls, row: Record) -> Notification:
-        return cls(
-            id=strawberry.ID(encode_id("Notification", row["id"], row["tenant_id"])),
-            kind=row["kind"],
-            message=row["message"],
-            subject_id=strawberry.ID(str(row["subject_id"])) if row["subject_id"] else None,
-            created_at=row["created_at"],
-            read_at=row["read_at"],
-        )
 
 
 @strawberry.type(description="The signed-in principal.")
@@ -95,33 +82,25 @@ class Viewer:
             TenantAccess(tenant=Tenant.from_row(row), access=scope.access or Access.GUEST) for scope, row in reachable
         ]
 
-    @strawberry.field(
+    @connection_field(
+        sortables.NOTIFICATION,
         description="What the viewer has been told, newest first (`createdAt` descending) unless `orderBy`"
         " says otherwise; only ever the viewer's own, whatever their role. Each has its read state"
-        " (`readAt`); `markNotificationsRead` sets it."
+        " (`readAt`); `markNotificationsRead` sets it.",
     )
     async def notifications(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[NotificationOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
+        page: PageArgs,
         unread_only: Annotated[
             bool, strawberry.argument(description="Only those not yet marked read (`readAt` null).")
         ] = False,
     ) -> Connection[Notification]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.NOTIFICATION, order_by))
         slice_ = await tenants.notifications_of_viewer(info, page, unread_only=unread_only)
         return connection_from_slice(slice_, Notification.from_row)
 
     @strawberry.field(description="Whether the viewer may buy a product self-service; null for an unknown product.")
-    async def eligibility(
-        self,
-        info: Info,
-        product_id: Annotated[strawberry.ID, strawberry.argument(description="Commerce product id or Product ID.")],
-    ) -> Eligibility | None:
+    async def eligibility(self, info: Info, product_id: ProductKeyArg) -> Eligibility | None:
         assessment = await viewer_resolvers.eligibility(info, product_key(str(product_id)))
         if assessment is None:
             return None
@@ -133,19 +112,16 @@ class Viewer:
             can_start_trial=assessment.can_start_trial,
         )
 
-    @strawberry.field(
+    @connection_field(
+        sortables.INVOICE,
         description="My bills: every invoice billed to the viewer (for the subscriptions they bought), newest"
         " first (period start descending) unless `orderBy` says otherwise. Only the viewer's own, whatever"
-        " their role: an admin's are those of their own purchases, not the tenant's."
+        " their role: an admin's are those of their own purchases, not the tenant's.",
     )
     async def invoices(
         self,
         info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        order_by: Annotated[list[InvoiceOrder] | None, strawberry.argument(description=ORDER_BY)] = None,
+        page: PageArgs,
         status: Annotated[
             list[InvoiceStatus] | None, strawberry.argument(description="Only bills in these statuses.")
         ] = None,
@@ -153,9 +129,7 @@ class Viewer:
             datetime.date | None, strawberry.argument(description="Only bills due before this day (not on it).")
         ] = None,
     ) -> Connection[Invoice]:
-        page = paging.page_args(first, after, last, before, resolve_order(sortables.INVOICE, order_by))
-        statuses = [cast(str, s.value) for s in status] if status is not None else None
-        slice_ = await purchases.invoices_of_viewer(info, page, statuses=statuses, due_before=due_before)
+        slice_ = await purchases.invoices_of_viewer(info, page, statuses=stored_values(status), due_before=due_before)
         return connection_from_slice(slice_, Invoice.from_row)
 
     @strawberry.field(
