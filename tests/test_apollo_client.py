@@ -27,7 +27,7 @@ from typing import Any, cast
 import pytest
 
 from purchasegraph.commerce.codes import ErrorCode
-from purchasegraph.gateway.errors import RequestCode
+from purchasegraph.gateway.refusals import RequestCode
 from tests.demo import PAULA, subscription
 from tests.npm import node_for
 from tests.test_http import token_for

@@ -19,7 +19,7 @@ from purchasegraph.context import build_context
 from purchasegraph.db.executor import RequestExecutor
 from purchasegraph.db.seed import ADATUM, LITWARE, demo_id, demo_tenant_id, demo_user_id
 from purchasegraph.gateway.authentication import signed_in
-from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.gateway.refusals import RequestCode, RequestError
 from purchasegraph.identity import Claims
 from purchasegraph.payments import SandboxProcessor
 from purchasegraph.policy import HIDDEN_ACTOR_NAME

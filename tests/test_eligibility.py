@@ -23,7 +23,7 @@ from purchasegraph.db.seed import (
     VISIO_PLAN_2,
 )
 from purchasegraph.eligibility import Facts, Reason, assess
-from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.gateway.refusals import RequestCode, RequestError
 from purchasegraph.schema.ids import encode_id
 from tests.conftest import Api, DemoUserIds
 from tests.demo import DANA, GUS, PAULA, SAM

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from purchasegraph.db.seed import demo_id, demo_tenant_id, demo_user_id
-from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.gateway.refusals import RequestCode, RequestError
 from tests.conftest import Api
 from tests.demo import (
     ALEX,

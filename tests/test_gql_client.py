@@ -23,7 +23,7 @@ from gql.transport.websockets import WebsocketsTransport
 from graphql import GraphQLError
 
 from purchasegraph.commerce.codes import ErrorCode
-from purchasegraph.gateway.errors import RequestCode
+from purchasegraph.gateway.refusals import RequestCode
 from purchasegraph.identity import TokenReason
 from tests.demo import CONTOSO, GOOD_CARD, PAULA, POWER_BI_PRO, subscription
 from tests.test_http import token_for

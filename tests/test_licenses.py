@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from purchasegraph.db.seed import demo_id, demo_user_id
-from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.gateway.refusals import RequestCode, RequestError
 from purchasegraph.payments import SandboxProcessor
 from purchasegraph.schema.ids import decode_uuid, encode_id
 from tests.conftest import Api

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from purchasegraph.db.embedded import start_embedded_server
 from purchasegraph.db.executor import ConnectionExecutor
 from purchasegraph.db.seed import DEMO_USERS, demo_tenant_id, demo_user_id
-from purchasegraph.gateway.errors import RequestError
+from purchasegraph.gateway.refusals import RequestError
 from purchasegraph.identity import Claims
 from purchasegraph.policy import scope_for
 from purchasegraph.schema.ids import encode_id

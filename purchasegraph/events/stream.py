@@ -21,7 +21,7 @@ from purchasegraph.db.executor import RequestExecutor
 from purchasegraph.db.loaders import Loaders
 from purchasegraph.events.hub import EventHub
 from purchasegraph.gateway.authentication import signed_in
-from purchasegraph.gateway.errors import RequestError
+from purchasegraph.gateway.refusals import RequestError
 from purchasegraph.identity import InvalidToken, TokenReason
 from purchasegraph.runtime import Runtime
 from purchasegraph.viewer import Viewer

@@ -53,7 +53,7 @@ from purchasegraph.db.executor import RequestExecutor
 from purchasegraph.events.stream import Connection, StreamContext, bearer_token
 from purchasegraph.gateway.authentication import keys_unavailable, refusal_reason, signed_in
 from purchasegraph.gateway.documents import DocumentStore
-from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.gateway.refusals import RequestCode, RequestError
 from purchasegraph.gateway.execution import Engine
 from purchasegraph.gateway.http import check_strings, principal_of, throttled
 from purchasegraph.gateway.throttle import CostBucket

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from purchasegraph.db.executor import Executor, Record, RequestExecutor
-from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.gateway.refusals import RequestCode, RequestError
 from purchasegraph.gateway.throttle import (
     CostBucket,
     ThrottleStatus,

@@ -22,7 +22,7 @@ from typing import Any
 from graphql import GraphQLError, parse
 
 from purchasegraph.gateway.apollo_text import print_as_graphql_js_16, sort_top_level_definitions
-from purchasegraph.gateway.errors import RequestCode, RequestError, malformed
+from purchasegraph.gateway.refusals import RequestCode, RequestError, malformed
 from purchasegraph.gateway.lru import ByteBoundedLRU, text_bytes
 from purchasegraph.gateway.strings import storable
 
