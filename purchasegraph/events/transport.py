@@ -49,15 +49,14 @@ from strawberry.types.unset import UNSET, UnsetType
 from strawberry.utils.aio import aclosing
 
 from purchasegraph.db.availability import database_unavailable
-from purchasegraph.db.executor import RequestExecutor
-from purchasegraph.events.stream import Connection, StreamContext, bearer_token
-from purchasegraph.gateway.authentication import keys_unavailable, refusal_reason, signed_in
+from purchasegraph.events.stream import SocketSession, StreamContext, bearer_token
+from purchasegraph.gateway.authentication import refusal_reason, sign_in
 from purchasegraph.gateway.documents import DocumentStore
-from purchasegraph.gateway.refusals import RequestCode, RequestError
 from purchasegraph.gateway.execution import Engine
 from purchasegraph.gateway.http import check_strings, principal_of, throttled
+from purchasegraph.gateway.refusals import RequestCode, RequestError
 from purchasegraph.gateway.throttle import CostBucket
-from purchasegraph.identity import InvalidToken, TokenReason
+from purchasegraph.identity import TokenReason
 
 log = logging.getLogger("purchasegraph.events")
 
@@ -117,11 +116,11 @@ class Subscriptions:
         operation_extensions: dict[str, Any] | None = None,
         allowed_operation_types: Iterable[OperationType] | None = None,
     ) -> StreamResults:
-        assert isinstance(context_value, Connection), "EventStreams.get_context makes the connection"
+        assert isinstance(context_value, SocketSession), "EventStreams.get_context makes the session"
         return self._results(query, variable_values, context_value, operation_name)
 
     async def _results(
-        self, query: str | None, variables: dict[str, Any] | None, connection: Connection, operation_name: str | None
+        self, query: str | None, variables: dict[str, Any] | None, socket: SocketSession, operation_name: str | None
     ) -> StreamResults:
         engine = self.engine
         try:
@@ -133,12 +132,12 @@ class Subscriptions:
                     "Only subscriptions are served over the websocket; send queries and mutations over HTTP.",
                 )
             cost = engine.cost(prepared, variables)
-            principal = await self._admit(connection, cost)
+            principal = await self._admit(socket, cost)
         except RequestError as error:
             yield refused(error)
             return
         # Its own context: the operation's events swap the viewer and executor in it.
-        context = StreamContext.open(connection)
+        context = StreamContext.open(socket)
         try:
             outcome = subscribe(
                 engine.schema,
@@ -167,29 +166,18 @@ class Subscriptions:
             self._leave(principal)
             await context.release()
 
-    async def _admit(self, connection: Connection, cost: int) -> str:
+    async def _admit(self, socket: SocketSession, cost: int) -> str:
         """The principal, once its live subscriptions leave room for this one (held until ``_leave``)
         and the operation's cost is taken from its bucket, the one its HTTP requests pay from."""
-        runtime = connection.runtime
-        if connection.token is None:
+        if socket.token is None:
             raise RequestError(
                 RequestCode.UNAUTHENTICATED,
                 "Connect with a token first.",
                 extensions={"reason": TokenReason.MISSING.value},
             )
+        signed = await sign_in(socket.runtime, socket.token)
         try:
-            claims = await runtime.verifier.verify_principal(connection.token)
-        except InvalidToken as invalid:
-            if invalid.reason is TokenReason.KEYS_UNAVAILABLE:
-                raise keys_unavailable() from None
-            raise RequestError(
-                RequestCode.UNAUTHENTICATED,
-                "The token is no longer valid; connect again.",
-                extensions={"reason": invalid.reason.value},
-            ) from None
-        db = RequestExecutor(runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=runtime.settings.acquire_timeout)
-        try:
-            principal = principal_of(await signed_in(db, claims), None)
+            principal = principal_of(signed.viewer, None)
             if self._live[principal] >= MAX_SUBSCRIPTIONS_PER_PRINCIPAL:
                 raise RequestError(
                     RequestCode.TOO_MANY_SUBSCRIPTIONS,
@@ -198,12 +186,12 @@ class Subscriptions:
                 )
             self._live[principal] += 1  # before the next await: concurrent subscribes count each other
             try:
-                throttle = await self.bucket.take(db, principal, cost)
+                throttle = await self.bucket.take(signed.db, principal, cost)
             except BaseException:
                 self._leave(principal)
                 raise
         finally:
-            await db.close()
+            await signed.db.close()
         if throttle is not None and not throttle.granted:
             self._leave(principal)
             raise throttled(cost, throttle)
@@ -301,7 +289,7 @@ class RefusedConnection(Exception):
         self.reason = reason
 
 
-class Handler(BaseGraphQLTransportWSHandler[Connection, None]):
+class Handler(BaseGraphQLTransportWSHandler[SocketSession, None]):
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         # The token's user is looked up while the connection is checked: a database that does
         # not answer is "try again", not "forbidden" and not a crash of the socket's task.
@@ -318,7 +306,7 @@ class Handler(BaseGraphQLTransportWSHandler[Connection, None]):
             await self.websocket.close(code=TRY_AGAIN_LATER, reason="The database is unavailable; try again.")
 
 
-class EventStreams(GraphQL[Connection, None]):
+class EventStreams(GraphQL[SocketSession, None]):
     """The websocket side of /graphql (app.py routes websocket scopes here, HTTP to GraphQLHTTP)."""
 
     graphql_transport_ws_handler_class = Handler
@@ -341,27 +329,20 @@ class EventStreams(GraphQL[Connection, None]):
             allowed_origins=sorted(allowed_origins),
         )
 
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Connection:
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> SocketSession:
         state = request.state
-        return Connection(runtime=state.runtime, hub=state.events)
+        return SocketSession(runtime=state.runtime, hub=state.events)
 
-    async def on_ws_connect(self, context: Connection) -> UnsetType | dict[str, object] | None:
+    async def on_ws_connect(self, context: SocketSession) -> UnsetType | dict[str, object] | None:
         """Accept the connection only with a valid token naming a principal that may sign in."""
         token = bearer_token(context.connection_params)
         if token is None:
             named = any(name.lower() == "authorization" for name in context.connection_params)
             raise RefusedConnection(TokenReason.MALFORMED if named else TokenReason.MISSING)
-        runtime = context.runtime
         try:
-            claims = await runtime.verifier.verify_principal(token)
-        except InvalidToken as invalid:
-            raise RefusedConnection(invalid.reason) from None
-        db = RequestExecutor(runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=runtime.settings.acquire_timeout)
-        try:
-            await signed_in(db, claims)
+            signed = await sign_in(context.runtime, token)
         except RequestError as refused:
             raise RefusedConnection(refusal_reason(refused) or TokenReason.UNKNOWN_USER) from None
-        finally:
-            await db.close()
+        await signed.db.close()
         context.token = token
         return cast(UnsetType, UNSET)

@@ -34,9 +34,9 @@ from graphql import (
 from strawberry.execution import optimized_is_awaitable
 
 from purchasegraph.db.availability import database_unavailable
-from purchasegraph.gateway.refusals import RequestCode, RequestError, malformed
 from purchasegraph.gateway.limits import Shape, check_cost, check_shape, query_cost
 from purchasegraph.gateway.lru import ByteBoundedLRU, text_bytes
+from purchasegraph.gateway.refusals import RequestCode, RequestError, malformed
 from purchasegraph.gateway.strings import storable
 from purchasegraph.settings import QueryLimits
 

@@ -35,8 +35,8 @@ from purchasegraph.db.executor import RequestExecutor
 from purchasegraph.gateway.actual_cost import METER, NodeMeter
 from purchasegraph.gateway.authentication import authenticate
 from purchasegraph.gateway.documents import DocumentStore, Resolved
-from purchasegraph.gateway.refusals import RequestCode, RequestError, malformed
 from purchasegraph.gateway.execution import Engine, Prepared, format_result
+from purchasegraph.gateway.refusals import RequestCode, RequestError, malformed
 from purchasegraph.gateway.request_id import client_request_id_from_scope, request_id_from_scope
 from purchasegraph.gateway.strings import storable
 from purchasegraph.gateway.throttle import (
