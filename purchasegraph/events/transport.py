@@ -54,6 +54,7 @@ from purchasegraph.gateway.authentication import refusal_reason, sign_in
 from purchasegraph.gateway.documents import DocumentStore
 from purchasegraph.gateway.execution import Engine
 from purchasegraph.gateway.http import check_strings, principal_of, throttled
+from purchasegraph.gateway.masking import masked
 from purchasegraph.gateway.refusals import RequestCode, RequestError
 from purchasegraph.gateway.throttle import CostBucket
 from purchasegraph.identity import TokenReason
@@ -151,17 +152,17 @@ class Subscriptions:
             if isawaitable(outcome):
                 outcome = await outcome
             if isinstance(outcome, CoreResult):  # refused when it started: the `error` message
-                yield PreExecutionError(data=None, errors=self._masked(outcome.errors, context))
+                yield PreExecutionError(data=None, errors=_masked(outcome.errors, context))
                 return
             async with aclosing(outcome) as results:
                 try:
                     async for result in results:
-                        yield ExecutionResult(data=result.data, errors=self._masked(result.errors, context))
+                        yield ExecutionResult(data=result.data, errors=_masked(result.errors, context))
                 except Exception as error:  # the stream ends: access ended, fell behind, a failure
                     wrapped = (
                         error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)
                     )
-                    yield ExecutionResult(data=None, errors=self._masked([wrapped], context))
+                    yield ExecutionResult(data=None, errors=_masked([wrapped], context))
         finally:
             self._leave(principal)
             await context.release()
@@ -202,31 +203,9 @@ class Subscriptions:
         if self._live[principal] <= 0:
             del self._live[principal]
 
-    def _masked(self, errors: list[GraphQLError] | None, context: StreamContext) -> list[GraphQLError] | None:
-        """The API's own errors as they are; anything else logged and masked, as over HTTP."""
-        if not errors:
-            return None
-        shown: list[GraphQLError] = []
-        for error in errors:
-            original = error.original_error
-            if original is None or isinstance(original, GraphQLError):
-                shown.append(error)
-                continue
-            if database_unavailable(original):
-                log.warning("database unavailable [subscription %s]: %r", context.request_id, original)
-                code, message = RequestCode.SERVICE_UNAVAILABLE, "The database is unavailable; subscribe again."
-            else:
-                log.error("internal error [subscription %s]", context.request_id, exc_info=original)
-                code, message = RequestCode.INTERNAL_SERVER_ERROR, "Internal server error."
-            shown.append(
-                GraphQLError(
-                    message,
-                    nodes=error.nodes,
-                    path=error.path,
-                    extensions={"code": code.value, "requestId": context.request_id},
-                )
-            )
-        return shown
+
+def _masked(errors: list[GraphQLError] | None, context: StreamContext) -> list[GraphQLError] | None:
+    return [masked(error, context.request_id) for error in errors] if errors else None
 
 
 def misshapen(message: object) -> str | None:

@@ -8,7 +8,6 @@ text, so a client repeating its query pays for neither again.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from inspect import isawaitable
@@ -33,14 +32,12 @@ from graphql import (
 )
 from strawberry.execution import optimized_is_awaitable
 
-from purchasegraph.db.availability import database_unavailable
 from purchasegraph.gateway.limits import Shape, check_cost, check_shape, query_cost
 from purchasegraph.gateway.lru import ByteBoundedLRU, text_bytes
+from purchasegraph.gateway.masking import masked
 from purchasegraph.gateway.refusals import RequestCode, RequestError, malformed
 from purchasegraph.gateway.strings import storable
 from purchasegraph.settings import QueryLimits
-
-log = logging.getLogger("purchasegraph.graphql")
 
 # What the parsed and checked documents may hold in memory, together with their texts.
 CACHE_BYTES = 32 * 1024 * 1024
@@ -231,33 +228,20 @@ class FormattedResult:
 
 
 def format_result(result: ExecutionResult, *, request_id: str) -> FormattedResult:
-    """Errors the API raised on purpose keep their message; anything else is masked and logged."""
+    """The response body of an executed operation, its errors ``masked``; ``unavailable`` when a
+    statement found the database unavailable (the whole request is then a 503)."""
     errors: list[dict[str, Any]] = []
     unavailable = False
     for error in result.errors or ():
-        original = error.original_error
-        if original is None or isinstance(original, GraphQLError):
-            not_run = result.data is None and not error.path
-            errors.append(with_code(error, RequestCode.BAD_VARIABLES) if not_run else dict(error.formatted))
+        shown = masked(error, request_id)
+        if shown is not error:
+            if (shown.extensions or {}).get("code") == RequestCode.SERVICE_UNAVAILABLE.value:
+                unavailable = True
+            else:
+                errors.append(dict(shown.formatted))
             continue
-        if database_unavailable(original):
-            unavailable = True
-            log.warning("database unavailable [request %s]: %r", request_id, original)
-            continue
-        log.error(
-            "internal error [request %s] at %s",
-            request_id,
-            ".".join(str(p) for p in error.path or ()),
-            exc_info=original,
-        )
-        errors.append(
-            {
-                "message": "Internal server error.",
-                "locations": error.formatted.get("locations"),
-                "path": error.path,
-                "extensions": {"code": RequestCode.INTERNAL_SERVER_ERROR.value, "requestId": request_id},
-            }
-        )
+        not_run = result.data is None and not error.path
+        errors.append(with_code(error, RequestCode.BAD_VARIABLES) if not_run else dict(error.formatted))
     body: dict[str, Any] = {}
     if errors:
         # In document order: resolvers in different branches fail in whatever order their awaits
