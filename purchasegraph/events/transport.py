@@ -53,10 +53,10 @@ from purchasegraph.events.stream import SocketSession, StreamContext, bearer_tok
 from purchasegraph.gateway.authentication import refusal_reason, sign_in
 from purchasegraph.gateway.documents import DocumentStore
 from purchasegraph.gateway.execution import Engine
-from purchasegraph.gateway.http import check_strings, principal_of, throttled
 from purchasegraph.gateway.masking import masked
 from purchasegraph.gateway.refusals import RequestCode, RequestError
-from purchasegraph.gateway.throttle import CostBucket
+from purchasegraph.gateway.request_parsing import check_strings
+from purchasegraph.gateway.throttle import CostBucket, principal_of, throttled
 from purchasegraph.identity import TokenReason
 
 log = logging.getLogger("purchasegraph.events")

@@ -21,7 +21,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from purchasegraph.gateway.http import ALLOWED_METHODS
+from purchasegraph.gateway.request_parsing import ALLOWED_METHODS
 
 # Beyond the CORS-safelisted ones (Accept, Content-Type with a form type...): the bearer token,
 # JSON bodies, the request id a client correlates its logs with, the client identity Apollo

@@ -32,11 +32,15 @@ from graphql import (
 )
 from strawberry.execution import optimized_is_awaitable
 
+from purchasegraph.compiled import run_compiled
+from purchasegraph.context import Context
+from purchasegraph.gateway.actual_cost import METER, NodeMeter
 from purchasegraph.gateway.limits import Shape, check_cost, check_shape, query_cost
 from purchasegraph.gateway.lru import ByteBoundedLRU, text_bytes
 from purchasegraph.gateway.masking import masked
 from purchasegraph.gateway.refusals import RequestCode, RequestError, malformed
 from purchasegraph.gateway.strings import storable
+from purchasegraph.observability.metrics import DISABLED, RESOLVERS, record_read
 from purchasegraph.settings import QueryLimits
 
 # What the parsed and checked documents may hold in memory, together with their texts.
@@ -77,12 +81,19 @@ def with_code(error: GraphQLError, code: str) -> dict[str, Any]:
 
 class Engine:
     def __init__(
-        self, schema: strawberry.Schema, limits: QueryLimits, *, production: bool, cache_bytes: int = CACHE_BYTES
+        self,
+        schema: strawberry.Schema,
+        limits: QueryLimits,
+        *,
+        production: bool,
+        compiled_reads: bool = True,
+        cache_bytes: int = CACHE_BYTES,
     ) -> None:
         self.schema = schema._schema
         self._executor_class = schema.execution_context_class
         self.limits = limits
         self.production = production
+        self.compiled_reads = compiled_reads
         rules = list(specified_rules)
         if production:
             rules.append(NoSchemaIntrospectionCustomRule)
@@ -168,6 +179,26 @@ class Engine:
         )
         check_cost(cost, self.limits)
         return cost
+
+    async def run(
+        self, prepared: Prepared, *, variables: Mapping[str, Any] | None, context: Context
+    ) -> tuple[ExecutionResult, int]:
+        """The operation's result and its actual cost (one, plus the nodes it returned). A read takes
+        the compiled path (one statement) when compiled reads are on and it compiles, else the
+        resolvers, metered; a mutation always takes the resolvers."""
+        if not prepared.is_mutation:
+            if self.compiled_reads:
+                compiled = await run_compiled(self.schema, prepared.document, prepared.operation, variables, context)
+                if compiled is not None:
+                    return ExecutionResult(data=compiled.data), 1 + compiled.nodes
+            else:
+                record_read(path=RESOLVERS, reason=DISABLED)
+        meter = NodeMeter()
+        token = METER.set(meter)
+        try:
+            return await self.execute(prepared, variables=variables, context=context), 1 + meter.nodes
+        finally:
+            METER.reset(token)
 
     async def execute(
         self, prepared: Prepared, *, variables: Mapping[str, Any] | None, context: object
