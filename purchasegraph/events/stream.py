@@ -58,21 +58,6 @@ def token_expired(reason: TokenReason = TokenReason.EXPIRED) -> StreamError:
     )
 
 
-def _refused_again(refused: RequestError) -> None:
-    """An event's sign-in refused: a StreamError when the token itself is refused; nothing when it
-    still verifies but names no principal that may sign in (the caller ends the stream for that)."""
-    reason = refusal_reason(refused) or TokenReason.EXPIRED
-    if reason in PRINCIPAL_REFUSED:
-        return
-    if reason is TokenReason.KEYS_UNAVAILABLE:  # not the token's fault: try again
-        raise StreamError(
-            StreamCode.SERVICE_UNAVAILABLE,
-            "The signing keys could not be fetched to check the token; subscribe again shortly.",
-            reason=reason,
-        )
-    raise token_expired(reason)
-
-
 def bearer_token(params: dict[str, Any]) -> str | None:
     """The token of a connection_init payload ``{"Authorization": "Bearer <token>"}`` (any case)."""
     value = next((v for k, v in params.items() if k.lower() == "authorization"), None)
@@ -133,7 +118,15 @@ class StreamContext(Context):
         try:
             signed = await sign_in(self.socket.runtime, self.socket.token)
         except RequestError as refused:
-            _refused_again(refused)
+            reason = refusal_reason(refused) or TokenReason.EXPIRED
+            if reason is TokenReason.KEYS_UNAVAILABLE:  # not the token's fault: try again
+                raise StreamError(
+                    StreamCode.SERVICE_UNAVAILABLE,
+                    "The signing keys could not be fetched to check the token; subscribe again shortly.",
+                    reason=reason,
+                ) from None
+            if reason not in PRINCIPAL_REFUSED:
+                raise token_expired(reason) from None
             return None  # gone from the directory, or disabled: signed in to nothing any more
         self._executor = signed.db
         self.db = signed.db

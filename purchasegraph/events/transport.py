@@ -50,7 +50,7 @@ from strawberry.utils.aio import aclosing
 
 from purchasegraph.db.availability import database_unavailable
 from purchasegraph.events.stream import SocketSession, StreamContext, bearer_token
-from purchasegraph.gateway.authentication import refusal_reason, sign_in
+from purchasegraph.gateway.authentication import refusal_reason, sign_in, unauthenticated
 from purchasegraph.gateway.documents import DocumentStore
 from purchasegraph.gateway.execution import Engine
 from purchasegraph.gateway.masking import masked
@@ -171,11 +171,7 @@ class Subscriptions:
         """The principal, once its live subscriptions leave room for this one (held until ``_leave``)
         and the operation's cost is taken from its bucket, the one its HTTP requests pay from."""
         if socket.token is None:
-            raise RequestError(
-                RequestCode.UNAUTHENTICATED,
-                "Connect with a token first.",
-                extensions={"reason": TokenReason.MISSING.value},
-            )
+            raise unauthenticated(TokenReason.MISSING, "Connect with a token first.")
         signed = await sign_in(socket.runtime, socket.token)
         try:
             principal = principal_of(signed.viewer, None)

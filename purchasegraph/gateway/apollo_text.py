@@ -203,10 +203,6 @@ class _Removal:
         return used
 
 
-def _client_only(node: FieldNode | InlineFragmentNode | FragmentSpreadNode) -> bool:
-    return any(d.name.value == CLIENT_ONLY for d in node.directives or ())
-
-
 class _StripClientDirectives(Visitor):
     """The first pass: the client's directives go (``@client`` with what it marks), what each
     definition uses is noted, and a fragment left with only ``__typename`` goes."""
@@ -223,7 +219,7 @@ class _StripClientDirectives(Visitor):
         return self._drop_client_only(node)
 
     def _drop_client_only(self, node: FieldNode | InlineFragmentNode | FragmentSpreadNode) -> Any:
-        if _client_only(node):
+        if any(d.name.value == CLIENT_ONLY for d in node.directives or ()):
             self.removal.changed = True
             return REMOVE
         return None

@@ -122,23 +122,15 @@ async def authenticate(
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthenticated(TokenReason.MALFORMED, "The Authorization header must be `Bearer <token>`.")
-    return await sign_in(runtime, token.strip(), Take(bucket, cost))
+    return await sign_in(runtime, token.strip(), (bucket, cost))
 
 
-@dataclass(frozen=True)
-class Take:
-    """A cost to take from a bucket in the statement that reads the principal."""
-
-    bucket: CostBucket
-    cost: int
-
-
-async def sign_in(runtime: Runtime, token: str, take: Take | None = None) -> SignedIn:
+async def sign_in(runtime: Runtime, token: str, take: tuple[CostBucket, int] | None = None) -> SignedIn:
     """Token to principal, the one way every path signs in (an HTTP request, a websocket's connect,
     each of its subscriptions and each event): the token verified, an executor bound to its tenant,
-    the principal read on it (with ``take``'s cost taken in the same statement) and ``admitted``.
-    A refusal is a RequestError: 401 with a ``TokenReason``, or 503 when the keys could not be
-    fetched; the executor is closed when it raises, else the caller's to close."""
+    the principal read on it and ``admitted``; with ``take``, the cost taken from the bucket in the
+    same statement. A refusal is a RequestError: 401 with a ``TokenReason``, or 503 when the keys
+    could not be fetched; the executor is closed when it raises, else the caller's to close."""
     try:
         claims = await runtime.verifier.verify_principal(token)
     except InvalidToken as exc:
@@ -149,23 +141,18 @@ async def sign_in(runtime: Runtime, token: str, take: Take | None = None) -> Sig
     try:
         if take is None:
             return SignedIn(await signed_in(db, claims), db, None)
-        viewer, row = await _sign_in_taking(db, claims, take)
-        return SignedIn(admitted(viewer, claims), db, take.bucket.status(*_take(row)))
+        bucket, cost = take
+        if isinstance(claims, AppClaims):
+            row = await db.open(SIGN_IN_APP, app_principal(claims.tenant_id, claims.app_id), *bucket.terms(cost))
+            viewer: Viewer | None = app_from_row(row, claims) if row is not None else None
+        else:
+            principal = user_principal(claims.tenant_id, claims.user_id)
+            row = await db.open(SIGN_IN_USER, claims.user_id, principal, *bucket.terms(cost))
+            viewer = user_from_row(row) if row is not None else None
+        return SignedIn(admitted(viewer, claims), db, bucket.status(*_take(row)))
     except BaseException:
         await db.close()
         raise
-
-
-async def _sign_in_taking(
-    db: RequestExecutor, claims: Claims | AppClaims, take: Take
-) -> tuple[Viewer | None, Record | None]:
-    """The principal ``claims`` name, read by the statement that also takes ``take``'s cost."""
-    terms = take.bucket.terms(take.cost)
-    if isinstance(claims, AppClaims):
-        row = await db.open(SIGN_IN_APP, app_principal(claims.tenant_id, claims.app_id), *terms)
-        return (app_from_row(row, claims) if row is not None else None), row
-    row = await db.open(SIGN_IN_USER, claims.user_id, user_principal(claims.tenant_id, claims.user_id), *terms)
-    return (user_from_row(row) if row is not None else None), row
 
 
 def _take(row: Record | None) -> tuple[float | None, bool | None]:

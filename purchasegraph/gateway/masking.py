@@ -1,11 +1,9 @@
 """What a client is shown of an error met while executing: the API's own as it is, any other masked.
 
-An error the API raised on purpose (a GraphQLError, or one graphql-core made of a bad input) says
-what the caller can fix. Any other exception is a failure the caller cannot fix, and its text may
-name hosts, accounts or rows: it is logged with its trace under the request id, and the caller gets
-a code and that id only. A database that did not answer is reported unavailable, not as a bug. The
-log line names the field's path, never the document (a query may carry a card number inline).
-"""
+Any exception the API did not raise on purpose is a failure the caller cannot fix, and its text
+may name hosts, accounts or rows: it is logged with its trace under the request id, and the caller
+gets a code and that id. The log names the field's path, never the document (a query may carry a
+card number inline)."""
 
 from __future__ import annotations
 
@@ -17,9 +15,6 @@ from purchasegraph.db.availability import database_unavailable
 from purchasegraph.gateway.refusals import RequestCode
 
 log = logging.getLogger("purchasegraph.graphql")
-
-INTERNAL_ERROR_MESSAGE = "Internal server error."
-UNAVAILABLE_MESSAGE = "The database is unavailable; retry shortly."
 
 
 def masked(error: GraphQLError, request_id: str) -> GraphQLError:
@@ -33,10 +28,10 @@ def masked(error: GraphQLError, request_id: str) -> GraphQLError:
         return error
     if database_unavailable(original):
         log.warning("database unavailable [request %s] at %s: %r", request_id, path, original)
-        code, message = RequestCode.SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE
+        code, message = RequestCode.SERVICE_UNAVAILABLE, "The database is unavailable; retry shortly."
     else:
         log.error("internal error [request %s] at %s", request_id, path, exc_info=original)
-        code, message = RequestCode.INTERNAL_SERVER_ERROR, INTERNAL_ERROR_MESSAGE
+        code, message = RequestCode.INTERNAL_SERVER_ERROR, "Internal server error."
     return GraphQLError(
         message, nodes=error.nodes, path=error.path, extensions={"code": code.value, "requestId": request_id}
     )
