@@ -58,15 +58,6 @@ def token_expired(reason: TokenReason = TokenReason.EXPIRED) -> StreamError:
     )
 
 
-def bearer_token(params: dict[str, Any]) -> str | None:
-    """The token of a connection_init payload ``{"Authorization": "Bearer <token>"}`` (any case)."""
-    value = next((v for k, v in params.items() if k.lower() == "authorization"), None)
-    if not isinstance(value, str):
-        return None
-    scheme, _, token = value.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
 @dataclass
 class SocketSession:
     """One websocket's session. ``connection_params`` is set by the protocol handler from connection_init;

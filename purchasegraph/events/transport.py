@@ -49,8 +49,8 @@ from strawberry.types.unset import UNSET, UnsetType
 from strawberry.utils.aio import aclosing
 
 from purchasegraph.db.availability import database_unavailable
-from purchasegraph.events.stream import SocketSession, StreamContext, bearer_token
-from purchasegraph.gateway.authentication import refusal_reason, sign_in, unauthenticated
+from purchasegraph.events.stream import SocketSession, StreamContext
+from purchasegraph.gateway.authentication import bearer_token, refusal_reason, sign_in, unauthenticated
 from purchasegraph.gateway.documents import DocumentStore
 from purchasegraph.gateway.execution import Engine
 from purchasegraph.gateway.masking import masked
@@ -310,9 +310,10 @@ class EventStreams(GraphQL[SocketSession, None]):
 
     async def on_ws_connect(self, context: SocketSession) -> UnsetType | dict[str, object] | None:
         """Accept the connection only with a valid token naming a principal that may sign in."""
-        token = bearer_token(context.connection_params)
+        # connection_init's payload is ``{"Authorization": "Bearer <token>"}`` (the name in any case).
+        named = [value for name, value in context.connection_params.items() if name.lower() == "authorization"]
+        token = bearer_token(named[0]) if named else None
         if token is None:
-            named = any(name.lower() == "authorization" for name in context.connection_params)
             raise RefusedConnection(TokenReason.MALFORMED if named else TokenReason.MISSING)
         try:
             signed = await sign_in(context.runtime, token)

@@ -119,10 +119,18 @@ async def authenticate(
         db = RequestExecutor(runtime.pool, tenant_id=None, acquire_timeout=runtime.settings.acquire_timeout)
         row = await db.open(SIGN_IN_ANONYMOUS, anonymous_principal(address), *bucket.terms(cost))
         return SignedIn(None, db, bucket.status(*_take(row)))
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(authorization)
+    if token is None:
         raise unauthenticated(TokenReason.MALFORMED, "The Authorization header must be `Bearer <token>`.")
-    return await sign_in(runtime, token.strip(), (bucket, cost))
+    return await sign_in(runtime, token, (bucket, cost))
+
+
+def bearer_token(authorization: object) -> str | None:
+    """The token of an Authorization value ``Bearer <token>`` (the scheme in any case), else None."""
+    if not isinstance(authorization, str):
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 async def sign_in(runtime: Runtime, token: str, take: tuple[CostBucket, int] | None = None) -> SignedIn:
