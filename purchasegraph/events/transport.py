@@ -28,19 +28,17 @@ import datetime
 import logging
 from collections import Counter
 from collections.abc import AsyncGenerator, Iterable
-from inspect import isawaitable
 from json import JSONDecodeError
 from typing import Any, cast
 
 from graphql import ExecutionResult as CoreResult
-from graphql import GraphQLError, OperationType, subscribe
+from graphql import GraphQLError, OperationType
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.schema import BaseSchema
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
@@ -140,17 +138,7 @@ class Subscriptions:
         # Its own context: the operation's events swap the viewer and executor in it.
         context = StreamContext.open(socket)
         try:
-            outcome = subscribe(
-                engine.schema,
-                prepared.document,
-                context_value=context,
-                variable_values=variables,
-                operation_name=operation_name,
-                executor_class=StrawberryGraphQLCoreExecutionContext,
-                hide_suggestions=engine.production,
-            )
-            if isawaitable(outcome):
-                outcome = await outcome
+            outcome = await engine.subscribe(prepared, variables=variables, context=context)
             if isinstance(outcome, CoreResult):  # refused when it started: the `error` message
                 yield PreExecutionError(data=None, errors=_masked(outcome.errors, context))
                 return

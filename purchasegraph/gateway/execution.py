@@ -8,7 +8,7 @@ text, so a client repeating its query pays for neither again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from inspect import isawaitable
 from typing import Any
@@ -27,6 +27,7 @@ from graphql import (
     execute,
     parse,
     specified_rules,
+    subscribe,
     validate,
     visit,
 )
@@ -217,6 +218,21 @@ class Engine:
             result = await result
         assert isinstance(result, ExecutionResult)
         return result
+
+    async def subscribe(
+        self, prepared: Prepared, *, variables: Mapping[str, Any] | None, context: object
+    ) -> AsyncIterator[ExecutionResult] | ExecutionResult:
+        """The subscription's results as they come, or the result that refused it when it started."""
+        started = subscribe(
+            self.schema,
+            prepared.document,
+            context_value=context,
+            variable_values=dict(variables) if variables is not None else None,
+            operation_name=prepared.operation_name,
+            executor_class=self._executor_class,
+            hide_suggestions=self.production,
+        )
+        return await started if isawaitable(started) else started
 
 
 def _weigh_checked(text: str, checked: DocumentNode | RequestError) -> int:
