@@ -163,7 +163,6 @@ class _Removal:
         return self.operations.setdefault(node.name.value if node.name else "", _InUse())
 
     def in_use_of(self, ancestors: Sequence[Any]) -> _InUse | None:
-        """What the operation or fragment the visited node stands in uses."""
         for ancestor in ancestors:
             if isinstance(ancestor, OperationDefinitionNode):
                 return self.operation(ancestor)
@@ -172,7 +171,7 @@ class _Removal:
         return None
 
     def transitive(self, in_use: _InUse) -> set[str]:
-        """The variables ``in_use`` uses itself or through the fragments it spreads (but a removed one)."""
+        """The variables used directly or through the fragments spread (but a removed one)."""
         if in_use.transitive_variables is None:
             in_use.transitive_variables = set(in_use.variables)
             if not in_use.removed:

@@ -1,8 +1,5 @@
-"""An HTTP request to /graphql read into the operations it asks for, as the GraphQL-over-HTTP
-specification reads one: POST with an ``application/json`` body (one operation, or a batch as a
-JSON array), or GET with the operation in the URL; refused, before anything is parsed, when it is
-too large, not JSON, or not of that shape. Also which of the two JSON media types to answer with.
-"""
+"""An HTTP request to /graphql read into the operations it asks for (``gateway/http.py`` says
+which requests are taken), refused before any document is parsed when it is not of that shape."""
 
 from __future__ import annotations
 
