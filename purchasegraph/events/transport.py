@@ -85,13 +85,10 @@ _SUBSCRIBE_PAYLOAD = {
 StreamResults = AsyncGenerator[ExecutionResult, None]
 
 
-def _error(formatted: dict[str, Any]) -> GraphQLError:
-    return GraphQLError(formatted["message"], extensions=formatted.get("extensions"))
-
-
 def refused(error: RequestError) -> PreExecutionError:
     """A refusal of the document, sent as the protocol's `error` message for the operation."""
-    return PreExecutionError(data=None, errors=[_error(e) for e in error.graphql_errors()])
+    errors = [GraphQLError(e["message"], extensions=e.get("extensions")) for e in error.graphql_errors()]
+    return PreExecutionError(data=None, errors=errors)
 
 
 class Subscriptions:
