@@ -201,19 +201,23 @@ class Engine:
         finally:
             METER.reset(token)
 
+    def _operation(self, prepared: Prepared, variables: Mapping[str, Any] | None, context: object) -> dict[str, Any]:
+        """What graphql-core's ``execute`` and ``subscribe`` both take to run the operation."""
+        return {
+            "schema": self.schema,
+            "document": prepared.document,
+            "context_value": context,
+            "variable_values": dict(variables) if variables is not None else None,
+            "operation_name": prepared.operation_name,
+            "executor_class": self._executor_class,
+            "hide_suggestions": self.production,
+        }
+
     async def execute(
         self, prepared: Prepared, *, variables: Mapping[str, Any] | None, context: object
     ) -> ExecutionResult:
-        result = execute(
-            self.schema,
-            prepared.document,
-            context_value=context,
-            variable_values=dict(variables) if variables is not None else None,
-            operation_name=prepared.operation_name,
-            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
-            executor_class=self._executor_class,
-            hide_suggestions=self.production,
-        )
+        operation = self._operation(prepared, variables, context)
+        result = execute(**operation, is_awaitable=optimized_is_awaitable)  # type: ignore[arg-type]
         if isawaitable(result):
             result = await result
         assert isinstance(result, ExecutionResult)
@@ -223,15 +227,7 @@ class Engine:
         self, prepared: Prepared, *, variables: Mapping[str, Any] | None, context: object
     ) -> AsyncIterator[ExecutionResult] | ExecutionResult:
         """The subscription's results as they come, or the result that refused it when it started."""
-        started = subscribe(
-            self.schema,
-            prepared.document,
-            context_value=context,
-            variable_values=dict(variables) if variables is not None else None,
-            operation_name=prepared.operation_name,
-            executor_class=self._executor_class,
-            hide_suggestions=self.production,
-        )
+        started = subscribe(**self._operation(prepared, variables, context))
         return await started if isawaitable(started) else started
 
 
