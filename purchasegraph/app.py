@@ -67,7 +67,9 @@ def create_app_from_env() -> Starlette:
 
 
 def create_app(settings: Settings) -> Starlette:
-    engine = Engine(build_schema(), settings.limits, production=settings.production)
+    engine = Engine(
+        build_schema(), settings.limits, production=settings.production, compiled_reads=settings.compiled_reads
+    )
     manifest = load_manifest(settings.trusted_documents) if settings.trusted_documents else None
     documents = DocumentStore(
         manifest, enforce=settings.require_trusted_documents, max_tokens=settings.limits.max_tokens

@@ -32,7 +32,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 import jwt
 
@@ -358,24 +358,29 @@ def pairwise_subject(user_id: uuid.UUID, audience: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def user_token_claims(
-    *,
-    user_id: uuid.UUID,
-    tenant_id: uuid.UUID,
-    issuer: str,
-    audience: str,
-    ttl_seconds: int = 12 * 3600,
-    name: str | None = None,
-    preferred_username: str | None = None,
-) -> dict[str, Any]:
-    """The claims of a v2 delegated access token, as Entra ID issues one to a client for this user."""
+class UserTokenFields(TypedDict):
+    """What a development user token says: whose it is, who issued it for whom, and for how long."""
+
+    user_id: uuid.UUID
+    tenant_id: uuid.UUID
+    issuer: str
+    audience: str
+    ttl_seconds: NotRequired[int]
+    name: NotRequired[str | None]
+    preferred_username: NotRequired[str | None]
+
+
+def user_token_claims(**fields: Unpack[UserTokenFields]) -> dict[str, Any]:
+    """The claims of a v2 delegated access token, as Entra ID issues one to a client for this user
+    (valid 12 hours unless ``ttl_seconds`` says otherwise)."""
     now = int(time.time())
+    user_id, tenant_id, audience = fields["user_id"], fields["tenant_id"], fields["audience"]
     claims: dict[str, Any] = {
         "aud": audience,
-        "iss": issuer_for(issuer, tenant_id),
+        "iss": issuer_for(fields["issuer"], tenant_id),
         "iat": now,
         "nbf": now,
-        "exp": now + ttl_seconds,
+        "exp": now + fields.get("ttl_seconds", 12 * 3600),
         "azp": str(DEV_CLIENT_ID),
         "azpacr": "0",
         "oid": str(user_id),
@@ -384,36 +389,16 @@ def user_token_claims(
         "tid": str(tenant_id),
         "ver": "2.0",
     }
-    if name is not None:
-        claims["name"] = name
-    if preferred_username is not None:
-        claims["preferred_username"] = preferred_username
+    for optional in ("name", "preferred_username"):
+        if fields.get(optional) is not None:
+            claims[optional] = fields.get(optional)
     return claims
 
 
-def mint_token(
-    *,
-    secret: str,
-    user_id: uuid.UUID,
-    tenant_id: uuid.UUID,
-    issuer: str,
-    audience: str,
-    ttl_seconds: int = 12 * 3600,
-    name: str | None = None,
-    preferred_username: str | None = None,
-) -> str:
+def mint_token(*, secret: str, **fields: Unpack[UserTokenFields]) -> str:
     """A development token, shaped as Entra ID issues a user's (``user_token_claims``); ``issuer``
     may be a template with ``{tid}``."""
-    claims = user_token_claims(
-        user_id=user_id,
-        tenant_id=tenant_id,
-        issuer=issuer,
-        audience=audience,
-        ttl_seconds=ttl_seconds,
-        name=name,
-        preferred_username=preferred_username,
-    )
-    return jwt.encode(claims, secret, algorithm="HS256")
+    return jwt.encode(user_token_claims(**fields), secret, algorithm="HS256")
 
 
 def service_principal_id(app_id: uuid.UUID, tenant_id: uuid.UUID) -> uuid.UUID:

@@ -29,7 +29,7 @@ import pytest
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.demo.actors import PAULA
 from purchasegraph.demo.global_ids import subscription
-from purchasegraph.gateway.errors import RequestCode
+from purchasegraph.gateway.refusals import RequestCode
 from tests.npm import node_for
 from tests.test_http import token_for
 from tests.test_purchase_events import Served, served

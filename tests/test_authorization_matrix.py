@@ -65,7 +65,7 @@ from purchasegraph.demo.actors import (
     WOODGROVE,
     demo_id,
 )
-from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.gateway.refusals import RequestCode, RequestError
 from purchasegraph.schema import schema
 from purchasegraph.schema.ids import encode_id
 from tests.conftest import Api, DemoUserIds

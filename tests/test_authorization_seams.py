@@ -44,7 +44,7 @@ from purchasegraph.demo.global_ids import (
     user,
 )
 from purchasegraph.gateway.authentication import signed_in
-from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.gateway.refusals import RequestCode, RequestError
 from purchasegraph.identity import Claims
 from purchasegraph.payments import SandboxProcessor
 from purchasegraph.policy import HIDDEN_ACTOR_NAME

@@ -19,7 +19,7 @@ import pytest
 from purchasegraph.catalogue import POWER_APPS_PER_USER, POWER_BI_PRO, PROJECT_PLAN_3, VISIO_PLAN_1, VISIO_PLAN_2
 from purchasegraph.demo.actors import DANA, GUS, PAULA, SAM
 from purchasegraph.eligibility import Facts, Reason, assess
-from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.gateway.refusals import RequestCode, RequestError
 from purchasegraph.schema.ids import encode_id
 from tests.conftest import Api, DemoUserIds
 

@@ -41,7 +41,7 @@ from purchasegraph.app import create_app
 from purchasegraph.cli import main
 from purchasegraph.demo.actors import ALEX, CONTOSO, CONTOSO_ID, DANA, WOODGROVE_ID, demo_user_id
 from purchasegraph.events.hub import EventHub
-from purchasegraph.events.stream import Connection, StreamContext, StreamError
+from purchasegraph.events.stream import SocketSession, StreamContext, StreamError
 from purchasegraph.identity import (
     AppClaims,
     AppRole,
@@ -649,8 +649,8 @@ async def test_signing_keys_that_cannot_be_fetched_answer_503_and_close_the_sock
 async def test_a_live_subscription_whose_keys_cannot_be_fetched_ends_unavailable_not_unauthenticated() -> None:
     """Each event checks the token again; keys not to be had then end the stream as "try again"."""
     runtime = SimpleNamespace(pool=None, settings=Settings(), processor=None, verifier=jwks_verifier(unreachable_url()))
-    connection = Connection(runtime=cast(Runtime, runtime), hub=cast(EventHub, None), token=signed(v2_user_claims()))
-    context = StreamContext.open(connection)
+    socket = SocketSession(runtime=cast(Runtime, runtime), hub=cast(EventHub, None), token=signed(v2_user_claims()))
+    context = StreamContext.open(socket)
     with pytest.raises(StreamError) as ended:
         await context.refresh()
     assert ended.value.extensions == {"code": "SERVICE_UNAVAILABLE", "reason": TokenReason.KEYS_UNAVAILABLE.value}

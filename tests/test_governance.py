@@ -40,7 +40,7 @@ from purchasegraph.demo.global_ids import (
     subscription,
     user,
 )
-from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.gateway.refusals import RequestCode, RequestError
 from tests.conftest import Api
 from tests.mutations import (
     SUBSCRIPTION,

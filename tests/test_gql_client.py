@@ -26,7 +26,7 @@ from purchasegraph.catalogue import POWER_BI_PRO
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.demo.actors import CONTOSO, PAULA
 from purchasegraph.demo.global_ids import GOOD_CARD, subscription
-from purchasegraph.gateway.errors import RequestCode
+from purchasegraph.gateway.refusals import RequestCode
 from purchasegraph.identity import TokenReason
 from tests.test_http import token_for
 from tests.test_purchase_events import Served, served

@@ -36,7 +36,7 @@ from purchasegraph.demo.global_ids import (
     SAMS_VISIO_DISABLED,
     user,
 )
-from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.gateway.refusals import RequestCode, RequestError
 from purchasegraph.payments import SandboxProcessor
 from purchasegraph.schema.ids import decode_uuid, encode_id
 from tests.conftest import Api

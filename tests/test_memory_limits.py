@@ -8,9 +8,9 @@ import tracemalloc
 import pytest
 
 from purchasegraph.gateway.documents import ANONYMOUS_APQ_CACHE_BYTES, DocumentStore, document_hash
-from purchasegraph.gateway.errors import RequestError
 from purchasegraph.gateway.execution import AST_BYTES_PER_CHARACTER, Engine
 from purchasegraph.gateway.lru import ByteBoundedLRU, text_bytes
+from purchasegraph.gateway.refusals import RequestError
 from purchasegraph.schema import build_schema
 from purchasegraph.settings import QueryLimits
 

@@ -41,8 +41,8 @@ from purchasegraph.demo.actors import (
     demo_tenant_id,
     demo_user_id,
 )
-from purchasegraph.gateway.errors import RequestCode, RequestError
 from purchasegraph.gateway.limits import check_cost, query_cost
+from purchasegraph.gateway.refusals import RequestCode, RequestError
 from purchasegraph.identity import AppClaims, AppRole, mint_app_token
 from purchasegraph.schema import schema
 from purchasegraph.schema.ids import encode_id

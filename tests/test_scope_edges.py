@@ -22,7 +22,7 @@ from purchasegraph.db.embedded import start_embedded_server
 from purchasegraph.db.executor import ConnectionExecutor
 from purchasegraph.demo.actors import ALEX, CONTOSO, CONTOSO_ID, DEMO_USERS, PAULA, SAM, demo_tenant_id, demo_user_id
 from purchasegraph.demo.global_ids import SAMS_VISIO_DISABLED, user
-from purchasegraph.gateway.errors import RequestError
+from purchasegraph.gateway.refusals import RequestError
 from purchasegraph.identity import Claims
 from purchasegraph.policy import scope_for
 from purchasegraph.schema.ids import encode_id

@@ -19,8 +19,8 @@ from graphql import OperationDefinitionNode, parse
 from purchasegraph.app import create_app
 from purchasegraph.cli import main
 from purchasegraph.gateway.documents import DocumentStore, document_hash
-from purchasegraph.gateway.errors import RequestCode, RequestError
 from purchasegraph.gateway.manifest import build_manifest
+from purchasegraph.gateway.refusals import RequestCode, RequestError
 from tests.live_server import live_server
 from tests.npm import node_for
 from tests.settings import gateway_settings

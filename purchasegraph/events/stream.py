@@ -10,6 +10,7 @@ request by that viewer would read it, under row-level security for the viewer's 
 
 from __future__ import annotations
 
+import enum
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,39 +21,46 @@ from purchasegraph.context import Context
 from purchasegraph.db.executor import RequestExecutor
 from purchasegraph.db.loaders import Loaders
 from purchasegraph.events.hub import EventHub
-from purchasegraph.gateway.authentication import signed_in
-from purchasegraph.gateway.errors import RequestError
-from purchasegraph.identity import InvalidToken, TokenReason
+from purchasegraph.gateway.authentication import PRINCIPAL_REFUSED, refusal_reason, sign_in
+from purchasegraph.gateway.refusals import RequestError
+from purchasegraph.identity import TokenReason
 from purchasegraph.runtime import Runtime
 from purchasegraph.viewer import Viewer
+
+
+class StreamCode(enum.StrEnum):
+    """``extensions.code`` of a subscription refused or ended."""
+
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    NOT_FOUND = "NOT_FOUND"
+    NOT_AUTHORIZED = "NOT_AUTHORIZED"
+    SUBSCRIPTION_TRANSPORT = "SUBSCRIPTION_TRANSPORT"
+    ACCESS_ENDED = "ACCESS_ENDED"
+    FELL_BEHIND = "FELL_BEHIND"
+    SHUTTING_DOWN = "SHUTTING_DOWN"
 
 
 class StreamError(GraphQLError):
     """Why a subscription is refused or ended; ``extensions.code`` says which, stably."""
 
-    def __init__(self, code: str, message: str, *, reason: str | None = None) -> None:
-        super().__init__(message, extensions={"code": code} if reason is None else {"code": code, "reason": reason})
+    def __init__(self, code: StreamCode, message: str, *, reason: TokenReason | None = None) -> None:
+        extensions = {"code": code.value} if reason is None else {"code": code.value, "reason": reason.value}
+        super().__init__(message, extensions=extensions)
         self.code = code
 
 
 def token_expired(reason: TokenReason = TokenReason.EXPIRED) -> StreamError:
     return StreamError(
-        "UNAUTHENTICATED", "The token is no longer valid (expired?); connect again with a new one.", reason=reason.value
+        StreamCode.UNAUTHENTICATED,
+        "The token is no longer valid (expired?); connect again with a new one.",
+        reason=reason,
     )
 
 
-def bearer_token(params: dict[str, Any]) -> str | None:
-    """The token of a connection_init payload ``{"Authorization": "Bearer <token>"}`` (any case)."""
-    value = next((v for k, v in params.items() if k.lower() == "authorization"), None)
-    if not isinstance(value, str):
-        return None
-    scheme, _, token = value.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
 @dataclass
-class Connection:
-    """One websocket. ``connection_params`` is set by the protocol handler from connection_init;
+class SocketSession:
+    """One websocket's session. ``connection_params`` is set by the protocol handler from connection_init;
     ``token`` once the transport has verified it and found its user."""
 
     runtime: Runtime
@@ -69,12 +77,12 @@ class StreamContext(Context):
     events, and an operation's events are executed one after another.
     """
 
-    connection: Connection = field(kw_only=True)
+    socket: SocketSession = field(kw_only=True)
     _executor: RequestExecutor | None = field(default=None, kw_only=True)
 
     @classmethod
-    def open(cls, connection: Connection) -> StreamContext:
-        runtime = connection.runtime
+    def open(cls, socket: SocketSession) -> StreamContext:
+        runtime = socket.runtime
         # Never used before `refresh` replaces it (and it acquires nothing until a statement).
         idle = RequestExecutor(runtime.pool, tenant_id=None, acquire_timeout=runtime.settings.acquire_timeout)
         return cls(
@@ -82,43 +90,39 @@ class StreamContext(Context):
             db=idle,
             loaders=Loaders(idle, batching=runtime.settings.dataloaders),
             processor=runtime.processor,
-            connection=connection,
+            socket=socket,
         )
 
     @property
     def hub(self) -> EventHub:
-        return self.connection.hub
+        return self.socket.hub
 
     async def refresh(self) -> Viewer | None:
         """The viewer as the database has them now, on a fresh executor; None if they are gone or
         may no longer sign in (a disabled account)."""
         await self.release()
-        runtime = self.connection.runtime
-        if self.connection.token is None:
+        if self.socket.token is None:
             raise token_expired(TokenReason.MISSING)
-        try:
-            claims = await runtime.verifier.verify_principal(self.connection.token)
-        except InvalidToken as invalid:
-            if invalid.reason is TokenReason.KEYS_UNAVAILABLE:  # not the token's fault: try again
-                raise StreamError(
-                    "SERVICE_UNAVAILABLE",
-                    "The signing keys could not be fetched to check the token; subscribe again shortly.",
-                    reason=invalid.reason.value,
-                ) from None
-            raise token_expired(invalid.reason) from None
-        executor = RequestExecutor(
-            runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=runtime.settings.acquire_timeout
-        )
-        self._executor = executor
-        self.db = executor
-        self.loaders = Loaders(executor, batching=runtime.settings.dataloaders)
         self._scopes = {}
         self.request_id = uuid.uuid4().hex
         self.viewer = None
         try:
-            self.viewer = await signed_in(executor, claims)
-        except RequestError:
+            signed = await sign_in(self.socket.runtime, self.socket.token)
+        except RequestError as refused:
+            reason = refusal_reason(refused) or TokenReason.EXPIRED
+            if reason is TokenReason.KEYS_UNAVAILABLE:  # not the token's fault: try again
+                raise StreamError(
+                    StreamCode.SERVICE_UNAVAILABLE,
+                    "The signing keys could not be fetched to check the token; subscribe again shortly.",
+                    reason=reason,
+                ) from None
+            if reason not in PRINCIPAL_REFUSED:
+                raise token_expired(reason) from None
             return None  # gone from the directory, or disabled: signed in to nothing any more
+        self._executor = signed.db
+        self.db = signed.db
+        self.loaders = Loaders(signed.db, batching=self.socket.runtime.settings.dataloaders)
+        self.viewer = signed.viewer
         return self.viewer
 
     async def release(self) -> None:

@@ -28,19 +28,17 @@ import datetime
 import logging
 from collections import Counter
 from collections.abc import AsyncGenerator, Iterable
-from inspect import isawaitable
 from json import JSONDecodeError
 from typing import Any, cast
 
 from graphql import ExecutionResult as CoreResult
-from graphql import GraphQLError, OperationType, subscribe
+from graphql import GraphQLError, OperationType
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.schema import BaseSchema
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
@@ -49,15 +47,15 @@ from strawberry.types.unset import UNSET, UnsetType
 from strawberry.utils.aio import aclosing
 
 from purchasegraph.db.availability import database_unavailable
-from purchasegraph.db.executor import RequestExecutor
-from purchasegraph.events.stream import Connection, StreamContext, bearer_token
-from purchasegraph.gateway.authentication import keys_unavailable, refusal_reason, signed_in
+from purchasegraph.events.stream import SocketSession, StreamContext
+from purchasegraph.gateway.authentication import bearer_token, refusal_reason, sign_in, unauthenticated
 from purchasegraph.gateway.documents import DocumentStore
-from purchasegraph.gateway.errors import RequestCode, RequestError
 from purchasegraph.gateway.execution import Engine
-from purchasegraph.gateway.http import check_strings, principal_of, throttled
-from purchasegraph.gateway.throttle import CostBucket
-from purchasegraph.identity import InvalidToken, TokenReason
+from purchasegraph.gateway.masking import masked
+from purchasegraph.gateway.refusals import RequestCode, RequestError
+from purchasegraph.gateway.request_parsing import check_strings
+from purchasegraph.gateway.throttle import CostBucket, principal_of, throttled
+from purchasegraph.identity import TokenReason
 
 log = logging.getLogger("purchasegraph.events")
 
@@ -87,13 +85,10 @@ _SUBSCRIBE_PAYLOAD = {
 StreamResults = AsyncGenerator[ExecutionResult, None]
 
 
-def _error(formatted: dict[str, Any]) -> GraphQLError:
-    return GraphQLError(formatted["message"], extensions=formatted.get("extensions"))
-
-
 def refused(error: RequestError) -> PreExecutionError:
     """A refusal of the document, sent as the protocol's `error` message for the operation."""
-    return PreExecutionError(data=None, errors=[_error(e) for e in error.graphql_errors()])
+    errors = [GraphQLError(e["message"], extensions=e.get("extensions")) for e in error.graphql_errors()]
+    return PreExecutionError(data=None, errors=errors)
 
 
 class Subscriptions:
@@ -117,11 +112,11 @@ class Subscriptions:
         operation_extensions: dict[str, Any] | None = None,
         allowed_operation_types: Iterable[OperationType] | None = None,
     ) -> StreamResults:
-        assert isinstance(context_value, Connection), "EventStreams.get_context makes the connection"
+        assert isinstance(context_value, SocketSession), "EventStreams.get_context makes the session"
         return self._results(query, variable_values, context_value, operation_name)
 
     async def _results(
-        self, query: str | None, variables: dict[str, Any] | None, connection: Connection, operation_name: str | None
+        self, query: str | None, variables: dict[str, Any] | None, socket: SocketSession, operation_name: str | None
     ) -> StreamResults:
         engine = self.engine
         try:
@@ -133,63 +128,38 @@ class Subscriptions:
                     "Only subscriptions are served over the websocket; send queries and mutations over HTTP.",
                 )
             cost = engine.cost(prepared, variables)
-            principal = await self._admit(connection, cost)
+            principal = await self._admit(socket, cost)
         except RequestError as error:
             yield refused(error)
             return
         # Its own context: the operation's events swap the viewer and executor in it.
-        context = StreamContext.open(connection)
+        context = StreamContext.open(socket)
         try:
-            outcome = subscribe(
-                engine.schema,
-                prepared.document,
-                context_value=context,
-                variable_values=variables,
-                operation_name=operation_name,
-                executor_class=StrawberryGraphQLCoreExecutionContext,
-                hide_suggestions=engine.production,
-            )
-            if isawaitable(outcome):
-                outcome = await outcome
+            outcome = await engine.subscribe(prepared, variables=variables, context=context)
             if isinstance(outcome, CoreResult):  # refused when it started: the `error` message
-                yield PreExecutionError(data=None, errors=self._masked(outcome.errors, context))
+                yield PreExecutionError(data=None, errors=_masked(outcome.errors, context))
                 return
             async with aclosing(outcome) as results:
                 try:
                     async for result in results:
-                        yield ExecutionResult(data=result.data, errors=self._masked(result.errors, context))
+                        yield ExecutionResult(data=result.data, errors=_masked(result.errors, context))
                 except Exception as error:  # the stream ends: access ended, fell behind, a failure
                     wrapped = (
                         error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)
                     )
-                    yield ExecutionResult(data=None, errors=self._masked([wrapped], context))
+                    yield ExecutionResult(data=None, errors=_masked([wrapped], context))
         finally:
             self._leave(principal)
             await context.release()
 
-    async def _admit(self, connection: Connection, cost: int) -> str:
+    async def _admit(self, socket: SocketSession, cost: int) -> str:
         """The principal, once its live subscriptions leave room for this one (held until ``_leave``)
         and the operation's cost is taken from its bucket, the one its HTTP requests pay from."""
-        runtime = connection.runtime
-        if connection.token is None:
-            raise RequestError(
-                RequestCode.UNAUTHENTICATED,
-                "Connect with a token first.",
-                extensions={"reason": TokenReason.MISSING.value},
-            )
+        if socket.token is None:
+            raise unauthenticated(TokenReason.MISSING, "Connect with a token first.")
+        signed = await sign_in(socket.runtime, socket.token)
         try:
-            claims = await runtime.verifier.verify_principal(connection.token)
-        except InvalidToken as invalid:
-            if invalid.reason is TokenReason.KEYS_UNAVAILABLE:
-                raise keys_unavailable() from None
-            raise RequestError(
-                RequestCode.UNAUTHENTICATED,
-                "The token is no longer valid; connect again.",
-                extensions={"reason": invalid.reason.value},
-            ) from None
-        db = RequestExecutor(runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=runtime.settings.acquire_timeout)
-        try:
-            principal = principal_of(await signed_in(db, claims), None)
+            principal = principal_of(signed.viewer, None)
             if self._live[principal] >= MAX_SUBSCRIPTIONS_PER_PRINCIPAL:
                 raise RequestError(
                     RequestCode.TOO_MANY_SUBSCRIPTIONS,
@@ -198,12 +168,12 @@ class Subscriptions:
                 )
             self._live[principal] += 1  # before the next await: concurrent subscribes count each other
             try:
-                throttle = await self.bucket.take(db, principal, cost)
+                throttle = await self.bucket.take(signed.db, principal, cost)
             except BaseException:
                 self._leave(principal)
                 raise
         finally:
-            await db.close()
+            await signed.db.close()
         if throttle is not None and not throttle.granted:
             self._leave(principal)
             raise throttled(cost, throttle)
@@ -214,31 +184,9 @@ class Subscriptions:
         if self._live[principal] <= 0:
             del self._live[principal]
 
-    def _masked(self, errors: list[GraphQLError] | None, context: StreamContext) -> list[GraphQLError] | None:
-        """The API's own errors as they are; anything else logged and masked, as over HTTP."""
-        if not errors:
-            return None
-        shown: list[GraphQLError] = []
-        for error in errors:
-            original = error.original_error
-            if original is None or isinstance(original, GraphQLError):
-                shown.append(error)
-                continue
-            if database_unavailable(original):
-                log.warning("database unavailable [subscription %s]: %r", context.request_id, original)
-                code, message = RequestCode.SERVICE_UNAVAILABLE, "The database is unavailable; subscribe again."
-            else:
-                log.error("internal error [subscription %s]", context.request_id, exc_info=original)
-                code, message = RequestCode.INTERNAL_SERVER_ERROR, "Internal server error."
-            shown.append(
-                GraphQLError(
-                    message,
-                    nodes=error.nodes,
-                    path=error.path,
-                    extensions={"code": code.value, "requestId": context.request_id},
-                )
-            )
-        return shown
+
+def _masked(errors: list[GraphQLError] | None, context: StreamContext) -> list[GraphQLError] | None:
+    return [masked(error, context.request_id) for error in errors] if errors else None
 
 
 def misshapen(message: object) -> str | None:
@@ -301,7 +249,7 @@ class RefusedConnection(Exception):
         self.reason = reason
 
 
-class Handler(BaseGraphQLTransportWSHandler[Connection, None]):
+class Handler(BaseGraphQLTransportWSHandler[SocketSession, None]):
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         # The token's user is looked up while the connection is checked: a database that does
         # not answer is "try again", not "forbidden" and not a crash of the socket's task.
@@ -318,7 +266,7 @@ class Handler(BaseGraphQLTransportWSHandler[Connection, None]):
             await self.websocket.close(code=TRY_AGAIN_LATER, reason="The database is unavailable; try again.")
 
 
-class EventStreams(GraphQL[Connection, None]):
+class EventStreams(GraphQL[SocketSession, None]):
     """The websocket side of /graphql (app.py routes websocket scopes here, HTTP to GraphQLHTTP)."""
 
     graphql_transport_ws_handler_class = Handler
@@ -341,27 +289,21 @@ class EventStreams(GraphQL[Connection, None]):
             allowed_origins=sorted(allowed_origins),
         )
 
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Connection:
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> SocketSession:
         state = request.state
-        return Connection(runtime=state.runtime, hub=state.events)
+        return SocketSession(runtime=state.runtime, hub=state.events)
 
-    async def on_ws_connect(self, context: Connection) -> UnsetType | dict[str, object] | None:
+    async def on_ws_connect(self, context: SocketSession) -> UnsetType | dict[str, object] | None:
         """Accept the connection only with a valid token naming a principal that may sign in."""
-        token = bearer_token(context.connection_params)
+        # connection_init's payload is ``{"Authorization": "Bearer <token>"}`` (the name in any case).
+        named = [value for name, value in context.connection_params.items() if name.lower() == "authorization"]
+        token = bearer_token(named[0]) if named else None
         if token is None:
-            named = any(name.lower() == "authorization" for name in context.connection_params)
             raise RefusedConnection(TokenReason.MALFORMED if named else TokenReason.MISSING)
-        runtime = context.runtime
         try:
-            claims = await runtime.verifier.verify_principal(token)
-        except InvalidToken as invalid:
-            raise RefusedConnection(invalid.reason) from None
-        db = RequestExecutor(runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=runtime.settings.acquire_timeout)
-        try:
-            await signed_in(db, claims)
+            signed = await sign_in(context.runtime, token)
         except RequestError as refused:
             raise RefusedConnection(refusal_reason(refused) or TokenReason.UNKNOWN_USER) from None
-        finally:
-            await db.close()
+        await signed.db.close()
         context.token = token
         return cast(UnsetType, UNSET)

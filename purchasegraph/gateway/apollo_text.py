@@ -146,147 +146,165 @@ class _InUse:
     transitive_variables: set[str] | None = None
 
 
-def remove_client_directives(document: DocumentNode) -> DocumentNode | None:
-    """Apollo Client 3's ``removeDirectivesFromDocument`` with the directives of ``CLIENT_DIRECTIVES``
-    (``utilities/graphql/transform.js``), rule for rule; None when nothing is left to send."""
-    operations: dict[str, _InUse] = {}
-    fragments: dict[str, _InUse] = {}
-    operation_count = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
-    changed = False
+class _Removal:
+    """One run of ``removeDirectivesFromDocument``: what each operation and fragment uses (by name;
+    an anonymous operation is ``""``), and whether the first pass changed anything."""
 
-    def fragment_in_use(name: str) -> _InUse:
-        return fragments.setdefault(name, _InUse())
+    def __init__(self, document: DocumentNode) -> None:
+        self.operations: dict[str, _InUse] = {}
+        self.fragments: dict[str, _InUse] = {}
+        self.operation_count = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+        self.changed = False
 
-    def in_use_of(ancestors: Sequence[Any]) -> _InUse | None:
+    def fragment(self, name: str) -> _InUse:
+        return self.fragments.setdefault(name, _InUse())
+
+    def operation(self, node: OperationDefinitionNode) -> _InUse:
+        return self.operations.setdefault(node.name.value if node.name else "", _InUse())
+
+    def in_use_of(self, ancestors: Sequence[Any]) -> _InUse | None:
         for ancestor in ancestors:
             if isinstance(ancestor, OperationDefinitionNode):
-                return operations.setdefault(ancestor.name.value if ancestor.name else "", _InUse())
+                return self.operation(ancestor)
             if isinstance(ancestor, FragmentDefinitionNode):
-                return fragment_in_use(ancestor.name.value)
+                return self.fragment(ancestor.name.value)
         return None
 
-    def client_only(node: FieldNode | InlineFragmentNode | FragmentSpreadNode) -> bool:
-        return any(d.name.value == CLIENT_ONLY for d in node.directives or ())
-
-    class FirstPass(Visitor):
-        def __init__(self) -> None:
-            super().__init__()
-            self.originals: dict[str, FragmentDefinitionNode] = {}
-
-        def enter_field(self, node: FieldNode, *_: Any) -> Any:
-            return self._drop_client_only(node)
-
-        def enter_inline_fragment(self, node: InlineFragmentNode, *_: Any) -> Any:
-            return self._drop_client_only(node)
-
-        def _drop_client_only(self, node: FieldNode | InlineFragmentNode) -> Any:
-            nonlocal changed
-            if client_only(node):
-                changed = True
-                return REMOVE
-            return None
-
-        def enter_variable_definition(self, *_: Any) -> Any:
-            return SKIP  # a declaration is not a use
-
-        def enter_variable(self, node: VariableNode, _key: Any, _parent: Any, _path: Any, ancestors: Any) -> None:
-            in_use = in_use_of(ancestors)
-            if in_use is not None:
-                in_use.variables.add(node.name.value)
-
-        def enter_fragment_spread(
-            self, node: FragmentSpreadNode, _key: Any, _parent: Any, _path: Any, ancestors: Any
-        ) -> Any:
-            nonlocal changed
-            if client_only(node):
-                changed = True
-                return REMOVE
-            in_use = in_use_of(ancestors)
-            if in_use is not None:
-                in_use.spreads.add(node.name.value)
-            return None
-
-        def enter_fragment_definition(
-            self, node: FragmentDefinitionNode, _key: Any, _parent: Any, path: Any, *_: Any
-        ) -> None:
-            self.originals[repr(path)] = node
-
-        def leave_fragment_definition(
-            self, node: FragmentDefinitionNode, _key: Any, _parent: Any, path: Any, *_: Any
-        ) -> Any:
-            nonlocal changed
-            if node is self.originals[repr(path)]:
-                return None
-            # Left with nothing but __typename, a fragment goes, and later every spread of it.
-            only_typename = all(
-                isinstance(s, FieldNode) and s.name.value == TYPENAME for s in node.selection_set.selections
-            )
-            if operation_count > 0 and only_typename:
-                fragment_in_use(node.name.value).removed = True
-                changed = True
-                return REMOVE
-            return None
-
-        def leave_directive(self, node: DirectiveNode, *_: Any) -> Any:
-            nonlocal changed
-            if node.name.value in CLIENT_DIRECTIVES:
-                changed = True
-                return REMOVE
-            return None
-
-    stripped: DocumentNode = visit(document, FirstPass())
-    if not changed:
-        return document
-
-    def transitive(in_use: _InUse) -> set[str]:
+    def transitive(self, in_use: _InUse) -> set[str]:
+        """The variables used directly or through the fragments spread (but a removed one)."""
         if in_use.transitive_variables is None:
             in_use.transitive_variables = set(in_use.variables)
             if not in_use.removed:
                 for child in list(in_use.spreads):
-                    in_use.transitive_variables |= transitive(fragment_in_use(child))
+                    in_use.transitive_variables |= self.transitive(self.fragment(child))
         return in_use.transitive_variables
 
-    used: list[str] = []
-    for definition in stripped.definitions:
-        if isinstance(definition, OperationDefinitionNode):
-            key = definition.name.value if definition.name else ""
-            in_use = operations.setdefault(key, _InUse())
-            transitive(in_use)
-            used += [name for name in in_use.spreads if name not in used]
-        elif (
-            # A document of fragments alone keeps them all.
-            isinstance(definition, FragmentDefinitionNode)
-            and operation_count == 0
-            and not fragment_in_use(definition.name.value).removed
-            and definition.name.value not in used
-        ):
-            used.append(definition.name.value)
-    for name in used:  # grows as it goes: every fragment reached through another
-        child_in_use = fragment_in_use(name)
-        transitive(child_in_use)
-        used += [child for child in child_in_use.spreads if child not in used]
+    def used_fragments(self, stripped: DocumentNode) -> list[str]:
+        """The fragments an operation reaches (directly or through others); in a document of
+        fragments alone, all of them."""
+        used: list[str] = []
+        for definition in stripped.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                in_use = self.operation(definition)
+                self.transitive(in_use)
+                used += [name for name in in_use.spreads if name not in used]
+            elif (
+                isinstance(definition, FragmentDefinitionNode)
+                and self.operation_count == 0
+                and not self.fragment(definition.name.value).removed
+                and definition.name.value not in used
+            ):
+                used.append(definition.name.value)
+        for name in used:  # grows as it goes: every fragment reached through another
+            child_in_use = self.fragment(name)
+            self.transitive(child_in_use)
+            used += [child for child in child_in_use.spreads if child not in used]
+        return used
 
-    def goes(name: str) -> bool:
-        return name not in used or fragment_in_use(name).removed
 
-    class SecondPass(Visitor):
-        def enter_fragment_spread(self, node: FragmentSpreadNode, *_: Any) -> Any:
-            return REMOVE if goes(node.name.value) else None
+class _StripClientDirectives(Visitor):
+    """The first pass: the client's directives go (``@client`` with what it marks), what each
+    definition uses is noted, and a fragment left with only ``__typename`` goes."""
 
-        def enter_fragment_definition(self, node: FragmentDefinitionNode, *_: Any) -> Any:
-            return REMOVE if goes(node.name.value) else None
+    def __init__(self, removal: _Removal) -> None:
+        super().__init__()
+        self.removal = removal
+        self.originals: dict[str, FragmentDefinitionNode] = {}
 
-        def leave_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> Any:
-            # Every declared variable must be used (https://spec.graphql.org/draft/#sec-All-Variables-Used).
-            declared = node.variable_definitions or ()
-            variables = transitive(operations.setdefault(node.name.value if node.name else "", _InUse()))
-            if len(variables) < len(declared):
-                kept = tuple(d for d in declared if d.variable.name.value in variables)
-                fields = {key: getattr(node, key) for key in node.keys if key != "loc"}
-                return OperationDefinitionNode(**{**fields, "variable_definitions": kept})
+    def enter_field(self, node: FieldNode, *_: Any) -> Any:
+        return self._drop_client_only(node)
+
+    def enter_inline_fragment(self, node: InlineFragmentNode, *_: Any) -> Any:
+        return self._drop_client_only(node)
+
+    def _drop_client_only(self, node: FieldNode | InlineFragmentNode | FragmentSpreadNode) -> Any:
+        if any(d.name.value == CLIENT_ONLY for d in node.directives or ()):
+            self.removal.changed = True
+            return REMOVE
+        return None
+
+    def enter_variable_definition(self, *_: Any) -> Any:
+        return SKIP  # a declaration is not a use
+
+    def enter_variable(self, node: VariableNode, _key: Any, _parent: Any, _path: Any, ancestors: Any) -> None:
+        in_use = self.removal.in_use_of(ancestors)
+        if in_use is not None:
+            in_use.variables.add(node.name.value)
+
+    def enter_fragment_spread(
+        self, node: FragmentSpreadNode, _key: Any, _parent: Any, _path: Any, ancestors: Any
+    ) -> Any:
+        if self._drop_client_only(node) is REMOVE:
+            return REMOVE
+        in_use = self.removal.in_use_of(ancestors)
+        if in_use is not None:
+            in_use.spreads.add(node.name.value)
+        return None
+
+    def enter_fragment_definition(
+        self, node: FragmentDefinitionNode, _key: Any, _parent: Any, path: Any, *_: Any
+    ) -> None:
+        self.originals[repr(path)] = node
+
+    def leave_fragment_definition(
+        self, node: FragmentDefinitionNode, _key: Any, _parent: Any, path: Any, *_: Any
+    ) -> Any:
+        if node is self.originals[repr(path)]:
             return None
+        # Left with nothing but __typename, a fragment goes, and later every spread of it.
+        only_typename = all(
+            isinstance(s, FieldNode) and s.name.value == TYPENAME for s in node.selection_set.selections
+        )
+        if self.removal.operation_count > 0 and only_typename:
+            self.removal.fragment(node.name.value).removed = True
+            self.removal.changed = True
+            return REMOVE
+        return None
 
-    cleaned: DocumentNode = visit(stripped, SecondPass())
+    def leave_directive(self, node: DirectiveNode, *_: Any) -> Any:
+        if node.name.value in CLIENT_DIRECTIVES:
+            self.removal.changed = True
+            return REMOVE
+        return None
+
+
+class _DropUnused(Visitor):
+    """The second pass: fragments no operation reaches go, with their spreads, and so do the
+    variables an operation declares but no longer uses."""
+
+    def __init__(self, removal: _Removal, used: list[str]) -> None:
+        super().__init__()
+        self.removal = removal
+        self.used = used
+
+    def _goes(self, name: str) -> bool:
+        return name not in self.used or self.removal.fragment(name).removed
+
+    def enter_fragment_spread(self, node: FragmentSpreadNode, *_: Any) -> Any:
+        return REMOVE if self._goes(node.name.value) else None
+
+    def enter_fragment_definition(self, node: FragmentDefinitionNode, *_: Any) -> Any:
+        return REMOVE if self._goes(node.name.value) else None
+
+    def leave_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> Any:
+        # Every declared variable must be used (https://spec.graphql.org/draft/#sec-All-Variables-Used).
+        declared = node.variable_definitions or ()
+        variables = self.removal.transitive(self.removal.operation(node))
+        if len(variables) < len(declared):
+            kept = tuple(d for d in declared if d.variable.name.value in variables)
+            fields = {key: getattr(node, key) for key in node.keys if key != "loc"}
+            return OperationDefinitionNode(**{**fields, "variable_definitions": kept})
+        return None
+
+
+def remove_client_directives(document: DocumentNode) -> DocumentNode | None:
+    """Apollo Client 3's ``removeDirectivesFromDocument`` with the directives of ``CLIENT_DIRECTIVES``
+    (``utilities/graphql/transform.js``), rule for rule; None when nothing is left to send."""
+    removal = _Removal(document)
+    stripped: DocumentNode = visit(document, _StripClientDirectives(removal))
+    if not removal.changed:
+        return document
+    cleaned: DocumentNode = visit(stripped, _DropUnused(removal, removal.used_fragments(stripped)))
     return None if _is_empty(cleaned) else cleaned
 
 

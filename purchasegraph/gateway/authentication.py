@@ -4,8 +4,8 @@
 A missing token is anonymous. A token that is present must verify and name a user of the
 directory whose account may sign in (``policy.may_sign_in``: a disabled account signs in to
 nothing), or an application of a tenant this service has (with app roles it knows), else the
-request is refused 401 before anything else runs. ``signed_in`` is that decision for every path
-that turns verified claims into a principal: HTTP, the websocket's connect and each event.
+request is refused 401 before anything else runs. ``sign_in`` is that decision, token to
+principal, for every path: HTTP, the websocket's connect, each subscription and each event.
 
 Every 401 keeps ``extensions.code: UNAUTHENTICATED`` (what clients already branch on) and says why
 in ``extensions.reason``, a ``TokenReason``; the messages are the gateway's own, never a library's.
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from purchasegraph.db.executor import Executor, Record, RequestExecutor
-from purchasegraph.gateway.errors import RequestCode, RequestError
+from purchasegraph.gateway.refusals import RequestCode, RequestError
 from purchasegraph.gateway.throttle import (
     CostBucket,
     ThrottleStatus,
@@ -58,8 +58,13 @@ def keys_unavailable() -> RequestError:
     )
 
 
+# The token verified, but names no principal that may sign in: the directory's answer, not the token's.
+PRINCIPAL_REFUSED = frozenset({TokenReason.UNKNOWN_USER, TokenReason.UNKNOWN_TENANT, TokenReason.DISABLED_USER})
+
+
 def refusal_reason(error: RequestError) -> TokenReason | None:
-    """The reason of a 401 made by ``unauthenticated``, else None."""
+    """The ``TokenReason`` of a refusal made by ``sign_in`` (a 401, or the 503 of keys that could
+    not be fetched), else None."""
     reason = error.extensions.get("reason")
     return next((known for known in TokenReason if known.value == reason), None)
 
@@ -82,7 +87,8 @@ def admitted(viewer: Viewer | None, claims: Claims | AppClaims) -> Viewer:
 
 
 async def signed_in(db: Executor, claims: Claims | AppClaims) -> Viewer:
-    """``admitted`` on the principal read in its own statement (the websocket, the tests)."""
+    """``admitted`` on the principal read in its own statement (``sign_in`` without a take; the
+    tests, which start from claims)."""
     return admitted(await load_principal(db, claims), claims)
 
 
@@ -109,25 +115,43 @@ async def authenticate(
     the bucket after ``cost`` was taken from it, all in the request's first round trip. A principal
     the directory does not have takes nothing (it is refused 401); a disabled account pays for its
     refusal (the policy that refuses it is Python's, decided after the statement)."""
-    settings = runtime.settings
     if authorization is None:
-        db = RequestExecutor(runtime.pool, tenant_id=None, acquire_timeout=settings.acquire_timeout)
+        db = RequestExecutor(runtime.pool, tenant_id=None, acquire_timeout=runtime.settings.acquire_timeout)
         row = await db.open(SIGN_IN_ANONYMOUS, anonymous_principal(address), *bucket.terms(cost))
         return SignedIn(None, db, bucket.status(*_take(row)))
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(authorization)
+    if token is None:
         raise unauthenticated(TokenReason.MALFORMED, "The Authorization header must be `Bearer <token>`.")
+    return await sign_in(runtime, token, (bucket, cost))
+
+
+def bearer_token(authorization: object) -> str | None:
+    """The token of an Authorization value ``Bearer <token>`` (the scheme in any case), else None."""
+    if not isinstance(authorization, str):
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def sign_in(runtime: Runtime, token: str, take: tuple[CostBucket, int] | None = None) -> SignedIn:
+    """Token to principal, the one way every path signs in (an HTTP request, a websocket's connect,
+    each of its subscriptions and each event): the token verified, an executor bound to its tenant,
+    the principal read on it and ``admitted``; with ``take``, the cost taken from the bucket in the
+    same statement. A refusal is a RequestError: 401 with a ``TokenReason``, or 503 when the keys
+    could not be fetched; the executor is closed when it raises, else the caller's to close."""
     try:
-        claims = await runtime.verifier.verify_principal(token.strip())
+        claims = await runtime.verifier.verify_principal(token)
     except InvalidToken as exc:
         if exc.reason is TokenReason.KEYS_UNAVAILABLE:
             raise keys_unavailable() from None
         raise unauthenticated(exc.reason, f"The bearer token is not valid: {exc}.") from None
-    db = RequestExecutor(runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=settings.acquire_timeout)
+    db = RequestExecutor(runtime.pool, tenant_id=claims.tenant_id, acquire_timeout=runtime.settings.acquire_timeout)
     try:
+        if take is None:
+            return SignedIn(await signed_in(db, claims), db, None)
+        bucket, cost = take
         if isinstance(claims, AppClaims):
-            principal = app_principal(claims.tenant_id, claims.app_id)
-            row = await db.open(SIGN_IN_APP, principal, *bucket.terms(cost))
+            row = await db.open(SIGN_IN_APP, app_principal(claims.tenant_id, claims.app_id), *bucket.terms(cost))
             viewer: Viewer | None = app_from_row(row, claims) if row is not None else None
         else:
             principal = user_principal(claims.tenant_id, claims.user_id)

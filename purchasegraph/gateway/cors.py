@@ -19,9 +19,10 @@ from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Receive, Send
+from starlette.types import Scope as AsgiScope
 
-from purchasegraph.gateway.http import ALLOWED_METHODS
+from purchasegraph.gateway.request_parsing import ALLOWED_METHODS
 
 # Beyond the CORS-safelisted ones (Accept, Content-Type with a form type...): the bearer token,
 # JSON bodies, the request id a client correlates its logs with, the client identity Apollo
@@ -52,7 +53,7 @@ PREFLIGHT_MAX_AGE = 600
 API_PATHS = frozenset({"/graphql"})
 
 
-def _route_path(scope: Scope) -> str:
+def _route_path(scope: AsgiScope) -> str:
     """The path the router matches: without the ``root_path`` a proxy mounts the app under."""
     path, root = str(scope["path"]), str(scope.get("root_path", ""))
     return path[len(root) :] if root and path.startswith(f"{root}/") else path
@@ -64,7 +65,7 @@ class Cors(CORSMiddleware):
     no ``Access-Control-Allow-Origin``, which is what the browser acts on. Every other path is
     left as the same-origin policy has it: no CORS header, and a preflight is that path's 405."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _route_path(scope) not in API_PATHS:
             await self.app(scope, receive, send)
             return

@@ -22,8 +22,8 @@ from typing import Any
 from graphql import GraphQLError, parse
 
 from purchasegraph.gateway.apollo_text import print_as_graphql_js_16, sort_top_level_definitions
-from purchasegraph.gateway.errors import RequestCode, RequestError, malformed
 from purchasegraph.gateway.lru import ByteBoundedLRU, text_bytes
+from purchasegraph.gateway.refusals import RequestCode, RequestError, malformed
 from purchasegraph.gateway.strings import storable
 
 MANIFEST_FORMAT = "apollo-persisted-query-manifest"

@@ -8,8 +8,7 @@ text, so a client repeating its query pays for neither again.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from inspect import isawaitable
 from typing import Any
@@ -28,19 +27,22 @@ from graphql import (
     execute,
     parse,
     specified_rules,
+    subscribe,
     validate,
     visit,
 )
 from strawberry.execution import optimized_is_awaitable
 
-from purchasegraph.db.availability import database_unavailable
-from purchasegraph.gateway.errors import RequestCode, RequestError, malformed
+from purchasegraph.compiled import run_compiled
+from purchasegraph.context import Context
+from purchasegraph.gateway.actual_cost import METER, NodeMeter
 from purchasegraph.gateway.limits import Shape, check_cost, check_shape, query_cost
 from purchasegraph.gateway.lru import ByteBoundedLRU, text_bytes
+from purchasegraph.gateway.masking import masked
+from purchasegraph.gateway.refusals import RequestCode, RequestError, malformed
 from purchasegraph.gateway.strings import storable
+from purchasegraph.observability.metrics import DISABLED, RESOLVERS, record_read
 from purchasegraph.settings import QueryLimits
-
-log = logging.getLogger("purchasegraph.graphql")
 
 # What the parsed and checked documents may hold in memory, together with their texts.
 CACHE_BYTES = 32 * 1024 * 1024
@@ -80,12 +82,19 @@ def with_code(error: GraphQLError, code: str) -> dict[str, Any]:
 
 class Engine:
     def __init__(
-        self, schema: strawberry.Schema, limits: QueryLimits, *, production: bool, cache_bytes: int = CACHE_BYTES
+        self,
+        schema: strawberry.Schema,
+        limits: QueryLimits,
+        *,
+        production: bool,
+        compiled_reads: bool = True,
+        cache_bytes: int = CACHE_BYTES,
     ) -> None:
         self.schema = schema._schema
         self._executor_class = schema.execution_context_class
         self.limits = limits
         self.production = production
+        self.compiled_reads = compiled_reads
         rules = list(specified_rules)
         if production:
             rules.append(NoSchemaIntrospectionCustomRule)
@@ -171,23 +180,54 @@ class Engine:
         check_cost(cost, self.limits)
         return cost
 
+    async def run(
+        self, prepared: Prepared, *, variables: Mapping[str, Any] | None, context: Context
+    ) -> tuple[ExecutionResult, int]:
+        """The operation's result and its actual cost (one, plus the nodes it returned). A read takes
+        the compiled path (one statement) when compiled reads are on and it compiles, else the
+        resolvers, metered; a mutation always takes the resolvers."""
+        if not prepared.is_mutation:
+            if self.compiled_reads:
+                compiled = await run_compiled(self.schema, prepared.document, prepared.operation, variables, context)
+                if compiled is not None:
+                    return ExecutionResult(data=compiled.data), 1 + compiled.nodes
+            else:
+                record_read(path=RESOLVERS, reason=DISABLED)
+        meter = NodeMeter()
+        token = METER.set(meter)
+        try:
+            return await self.execute(prepared, variables=variables, context=context), 1 + meter.nodes
+        finally:
+            METER.reset(token)
+
+    def _operation(self, prepared: Prepared, variables: Mapping[str, Any] | None, context: object) -> dict[str, Any]:
+        """What graphql-core's ``execute`` and ``subscribe`` both take to run the operation."""
+        return {
+            "schema": self.schema,
+            "document": prepared.document,
+            "context_value": context,
+            "variable_values": dict(variables) if variables is not None else None,
+            "operation_name": prepared.operation_name,
+            "executor_class": self._executor_class,
+            "hide_suggestions": self.production,
+        }
+
     async def execute(
         self, prepared: Prepared, *, variables: Mapping[str, Any] | None, context: object
     ) -> ExecutionResult:
-        result = execute(
-            self.schema,
-            prepared.document,
-            context_value=context,
-            variable_values=dict(variables) if variables is not None else None,
-            operation_name=prepared.operation_name,
-            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
-            executor_class=self._executor_class,
-            hide_suggestions=self.production,
-        )
+        operation = self._operation(prepared, variables, context)
+        result = execute(**operation, is_awaitable=optimized_is_awaitable)  # type: ignore[arg-type]
         if isawaitable(result):
             result = await result
         assert isinstance(result, ExecutionResult)
         return result
+
+    async def subscribe(
+        self, prepared: Prepared, *, variables: Mapping[str, Any] | None, context: object
+    ) -> AsyncIterator[ExecutionResult] | ExecutionResult:
+        """The subscription's results as they come, or the result that refused it when it started."""
+        started = subscribe(**self._operation(prepared, variables, context))
+        return await started if isawaitable(started) else started
 
 
 def _weigh_checked(text: str, checked: DocumentNode | RequestError) -> int:
@@ -230,33 +270,20 @@ class FormattedResult:
 
 
 def format_result(result: ExecutionResult, *, request_id: str) -> FormattedResult:
-    """Errors the API raised on purpose keep their message; anything else is masked and logged."""
+    """The response body of an executed operation, its errors ``masked``; ``unavailable`` when a
+    statement found the database unavailable (the whole request is then a 503)."""
     errors: list[dict[str, Any]] = []
     unavailable = False
     for error in result.errors or ():
-        original = error.original_error
-        if original is None or isinstance(original, GraphQLError):
-            not_run = result.data is None and not error.path
-            errors.append(with_code(error, RequestCode.BAD_VARIABLES) if not_run else dict(error.formatted))
+        shown = masked(error, request_id)
+        if shown is not error:
+            if (shown.extensions or {}).get("code") == RequestCode.SERVICE_UNAVAILABLE.value:
+                unavailable = True
+            else:
+                errors.append(dict(shown.formatted))
             continue
-        if database_unavailable(original):
-            unavailable = True
-            log.warning("database unavailable [request %s]: %r", request_id, original)
-            continue
-        log.error(
-            "internal error [request %s] at %s",
-            request_id,
-            ".".join(str(p) for p in error.path or ()),
-            exc_info=original,
-        )
-        errors.append(
-            {
-                "message": "Internal server error.",
-                "locations": error.formatted.get("locations"),
-                "path": error.path,
-                "extensions": {"code": RequestCode.INTERNAL_SERVER_ERROR.value, "requestId": request_id},
-            }
-        )
+        not_run = result.data is None and not error.path
+        errors.append(with_code(error, RequestCode.BAD_VARIABLES) if not_run else dict(error.formatted))
     body: dict[str, Any] = {}
     if errors:
         # In document order: resolvers in different branches fail in whatever order their awaits

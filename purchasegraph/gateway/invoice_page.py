@@ -22,9 +22,8 @@ from purchasegraph.db.availability import database_unavailable
 from purchasegraph.db.executor import Record, RequestExecutor
 from purchasegraph.db.queries.invoices import fetch_printable_invoice
 from purchasegraph.gateway.authentication import authenticate
-from purchasegraph.gateway.errors import RequestError
-from purchasegraph.gateway.http import throttled
-from purchasegraph.gateway.throttle import CostBucket
+from purchasegraph.gateway.refusals import RequestError
+from purchasegraph.gateway.throttle import CostBucket, throttled
 from purchasegraph.policy import scope_for
 from purchasegraph.runtime import Runtime
 from purchasegraph.schema.ids import decode_id

@@ -12,7 +12,8 @@ from __future__ import annotations
 import uuid
 
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Send
+from starlette.types import Scope as AsgiScope
 
 HEADER = "x-request-id"
 # Kept in the scope itself: lifespan `state` may be one dict shared by every request.
@@ -23,7 +24,7 @@ def well_formed(value: str) -> bool:
     return 8 <= len(value) <= 128 and all(c.isascii() and (c.isalnum() or c in "-_.:") for c in value)
 
 
-def request_id_from_scope(scope: Scope) -> str:
+def request_id_from_scope(scope: AsgiScope) -> str:
     """The gateway's own id for the request, minted once."""
     request_id = scope.get(SCOPE_KEY)
     if request_id is None:
@@ -31,7 +32,7 @@ def request_id_from_scope(scope: Scope) -> str:
     return str(request_id)
 
 
-def client_request_id_from_scope(scope: Scope) -> str | None:
+def client_request_id_from_scope(scope: AsgiScope) -> str | None:
     """The X-Request-Id the client sent, when it is a sane token; else None."""
     given = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == HEADER.encode()), "")
     return given if well_formed(given) else None
@@ -41,7 +42,7 @@ class RequestIdMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

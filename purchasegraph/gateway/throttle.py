@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from purchasegraph.db.executor import Executor
+from purchasegraph.gateway.refusals import RequestCode, RequestError
 from purchasegraph.settings import ThrottleSettings
+from purchasegraph.viewer import AppViewer, Viewer
 
 # Refill since the last take (capped at the maximum), then take the cost if it fits.
 TAKE = "SELECT available, granted FROM throttle_take($1, $2, $3, $4)"
@@ -107,3 +109,34 @@ class PostgresCostBucket:
         row = await db.fetchrow(TAKE, principal, *self.terms(cost))
         assert row is not None
         return self.status(row["available"], row["granted"])
+
+
+def principal_of(viewer: Viewer | None, address: str | None) -> str:
+    """Whose bucket pays: the signed-in user of their tenant, or the application of its tenant (one
+    bucket per app and tenant, apart from any user's), else the client's address. HTTP requests
+    and websocket operations of one principal pay from the same bucket."""
+    if isinstance(viewer, AppViewer):
+        return app_principal(viewer.tenant_id, viewer.app_id)
+    if viewer is not None:
+        return user_principal(viewer.tenant_id, viewer.user_id)
+    return anonymous_principal(address)
+
+
+def cost_extension(requested: int, actual: int, throttle: ThrottleStatus | None) -> dict[str, Any]:
+    cost: dict[str, Any] = {"requestedQueryCost": requested, "actualQueryCost": actual}
+    if throttle is not None:
+        cost["throttleStatus"] = throttle.as_extension()
+    return cost
+
+
+def throttled(requested: int, throttle: ThrottleStatus) -> RequestError:
+    """The 429 of a request whose cost its principal's bucket does not hold."""
+    wait = throttle.retry_after(requested)
+    return RequestError(
+        RequestCode.THROTTLED,
+        f"This request costs {requested} points and {throttle.currently_available} are available; "
+        f"retry in {wait} s or ask for less.",
+        status=429,
+        headers={"Retry-After": str(wait)},
+        extensions={"cost": cost_extension(requested, 0, throttle)},
+    )

@@ -61,7 +61,7 @@ def operation_label(operation: str | None) -> str:
 
 
 def outcome_label(code: str | None) -> str:
-    """``ok``, or the request's refusal code (a closed set: gateway.errors.RequestCode)."""
+    """``ok``, or the request's refusal code (a closed set: gateway.refusals.RequestCode)."""
     return code or OK
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 import strawberry
@@ -10,6 +9,7 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from purchasegraph.context import Info
+from purchasegraph.gateway.masking import masked
 from purchasegraph.resolvers import catalogue as catalogue_resolvers
 from purchasegraph.resolvers import tenants as tenant_resolvers
 from purchasegraph.schema import fleet
@@ -111,8 +111,6 @@ class Query:
         return CheckoutEligibility.from_answer(answer)
 
 
-ERROR_LOG = logging.getLogger("purchasegraph.graphql")
-
 # Types reachable only through `node` must be named for the schema to include them.
 NODE_TYPES = [
     Tenant,
@@ -130,12 +128,12 @@ NODE_TYPES = [
 
 
 class PurchaseGraphSchema(strawberry.Schema):
-    """Logs errors without the request's source text: a query may carry a card number inline."""
+    """Logs errors as the gateway does (``masked``), never with the request's source text."""
 
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        request_id = getattr(execution_context.context, "request_id", "-") if execution_context else "-"
         for error in errors:
-            path = ".".join(str(p) for p in error.path or ())
-            ERROR_LOG.error("%s%s", f"{path}: " if path else "", error.message, exc_info=error.original_error)
+            masked(error, request_id)
 
 
 def build_schema() -> strawberry.Schema:

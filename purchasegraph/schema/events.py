@@ -18,7 +18,7 @@ import strawberry
 
 from purchasegraph.context import Info
 from purchasegraph.events.hub import Feed, FeedEnded, Interest, Notice
-from purchasegraph.events.stream import StreamContext, StreamError
+from purchasegraph.events.stream import StreamCode, StreamContext, StreamError
 from purchasegraph.observability.metrics import subscription_ended, subscription_started
 from purchasegraph.policy import Decision, may_follow_events, reaches_service_data
 from purchasegraph.schema.catalogue import Product, load_product
@@ -106,7 +106,7 @@ class EventStream:
         stream = stream_of(info)
         tenant = decode_uuid(str(tenant_id), "Tenant")
         if tenant is None:
-            raise StreamError("NOT_FOUND", "No such tenant.")
+            raise StreamError(StreamCode.NOT_FOUND, "No such tenant.")
         # Listening before the check: nothing committed after it is missed.
         feed = stream.hub.subscribe(Interest(tenant_id=tenant))
         return await _start(stream, feed, _whole_tenant(tenant))
@@ -123,7 +123,9 @@ class EventStream:
         if viewer is None:
             raise _user_gone()
         if isinstance(viewer, AppViewer) or viewer.user_id is None:
-            raise StreamError("NOT_AUTHORIZED", "Applications purchase nothing: subscribe to purchaseEvents instead.")
+            raise StreamError(
+                StreamCode.NOT_AUTHORIZED, "Applications purchase nothing: subscribe to purchaseEvents instead."
+            )
         feed = stream.hub.subscribe(Interest(tenant_id=viewer.tenant_id, purchaser_id=viewer.user_id))
 
         def still_allowed(context: StreamContext, current: Viewer | None) -> StreamError | None:
@@ -135,7 +137,7 @@ class EventStream:
 def stream_of(info: Info) -> StreamContext:
     context = info.context
     if not isinstance(context, StreamContext):
-        raise StreamError("SUBSCRIPTION_TRANSPORT", "Subscribe over graphql-transport-ws on /graphql.")
+        raise StreamError(StreamCode.SUBSCRIPTION_TRANSPORT, "Subscribe over graphql-transport-ws on /graphql.")
     return context
 
 
@@ -150,19 +152,21 @@ def _whole_tenant(tenant_id: uuid.UUID) -> StillAllowed:
             return None
         if decision is Decision.NOT_AUTHORIZED:
             return StreamError(
-                "NOT_AUTHORIZED", "A tenant's events are for its admins and readers and its active partners."
+                StreamCode.NOT_AUTHORIZED, "A tenant's events are for its admins and readers and its active partners."
             )
-        return StreamError("NOT_FOUND", "No such tenant.")
+        return StreamError(StreamCode.NOT_FOUND, "No such tenant.")
 
     return still_allowed
 
 
 def _user_gone() -> StreamError:
-    return StreamError("UNAUTHENTICATED", "The token names a user this directory no longer has, or a disabled account.")
+    return StreamError(
+        StreamCode.UNAUTHENTICATED, "The token names a user this directory no longer has, or a disabled account."
+    )
 
 
 def _access_ended(refusal: StreamError) -> StreamError:
-    return StreamError("ACCESS_ENDED", f"Your access to these events ended: {refusal.message}")
+    return StreamError(StreamCode.ACCESS_ENDED, f"Your access to these events ended: {refusal.message}")
 
 
 async def _everything(stream: StreamContext, notice: Notice) -> bool:
@@ -233,5 +237,7 @@ async def _deliver(
 
 def _feed_ended(ended: FeedEnded) -> StreamError:
     if ended.reason == FeedEnded.FELL_BEHIND:
-        return StreamError("FELL_BEHIND", "Events arrived faster than this subscription read them; subscribe again.")
-    return StreamError("SHUTTING_DOWN", "The server is restarting; subscribe again.")
+        return StreamError(
+            StreamCode.FELL_BEHIND, "Events arrived faster than this subscription read them; subscribe again."
+        )
+    return StreamError(StreamCode.SHUTTING_DOWN, "The server is restarting; subscribe again.")
