@@ -59,7 +59,7 @@ from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Beside
 from purchasegraph.compiled.fields import FIELDS
 from purchasegraph.compiled.fleet import tenant_by_domain
-from purchasegraph.compiled.objects import tenant_object, user_object
+from purchasegraph.compiled.objects import keyed_object, tenant_object
 from purchasegraph.compiled.roots import ROOTS
 from purchasegraph.compiled.sql import Params, date, enum_name, global_id, literal, timestamp
 from purchasegraph.db.ordering import ID, Ordering, Sortable, cursor_sql, keyset, probe
@@ -188,7 +188,7 @@ class Compiler:
             return f"(SELECT {body} FROM products {p} WHERE {p}.id = {a}.product_id)"
         column = USER_COLUMNS.get((type_name, name))
         if column is not None:
-            return user_object(self, node, scope, f"{a}.tenant_id", f"{a}.{column}", path)
+            return keyed_object(self, node, "User", scope, f"{a}.tenant_id", f"{a}.{column}", path)
         compile_field = FIELDS.get((type_name, name))
         if compile_field is not None:
             return compile_field(self, node, a, scope, path)

@@ -15,7 +15,7 @@ from graphql import FieldNode, GraphQLEnumType
 from purchasegraph.compiled.connections import INVOICES_OF_VIEWER, NOTIFICATIONS_OF_VIEWER
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Beside, Emitter
-from purchasegraph.compiled.objects import NULL, tenant_object, user_object
+from purchasegraph.compiled.objects import NULL, keyed_object, tenant_object
 from purchasegraph.compiled.sql import literal
 from purchasegraph.context import Context, Info
 from purchasegraph.db.queries.payment_methods import OWN_CARDS, PAYMENT_METHOD_ORDER
@@ -41,7 +41,7 @@ def viewer(e: Emitter, node: FieldNode, path: tuple[str, ...]) -> str:
             value = literal("Viewer")
         elif name == "user":
             tenant, user = e._param(principal.tenant_id, "uuid"), e._param(principal.user_id, "uuid")
-            value = user_object(e, child, home, tenant, user, at)
+            value = keyed_object(e, child, "User", home, tenant, user, at)
         elif name == "homeTenant":
             value = tenant_object(e, child, principal.tenant_id, at)
         elif name == "directoryRoles":
