@@ -54,7 +54,7 @@ from graphql import (
     print_ast,
 )
 
-from purchasegraph.compiled.connections import CONNECTIONS, Connection
+from purchasegraph.compiled.connections import CONNECTIONS, ConnectionSource
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Beside
 from purchasegraph.compiled.fields import FIELDS
@@ -208,7 +208,7 @@ class Compiler:
 
     # -- connections ------------------------------------------------------------------------
 
-    def _page(self, node: FieldNode, spec: Connection) -> PageArgs:
+    def _page(self, node: FieldNode, spec: ConnectionSource) -> PageArgs:
         """The page exactly as ``PageArgs.from_relay`` reads it; what it refuses, the resolvers report."""
         sortable = spec.sortable
         taken = {*PAGING, *(f.argument for f in spec.filters)}
@@ -229,12 +229,12 @@ class Compiler:
         except BadUserInput:
             raise NotCompilable(Reason.INVALID_INPUT, "page arguments") from None  # a foreign cursor, say
 
-    def _filters(self, node: FieldNode, spec: Connection) -> dict[str, tuple[Any, str]]:
+    def _filters(self, node: FieldNode, spec: ConnectionSource) -> dict[str, tuple[Any, str]]:
         """The connection's filter arguments as the resolver reads them: each slot's value and type."""
         return {f.slot: (f.read(self._schema, self._argument(node, f.argument)), f.cast) for f in spec.filters}
 
     def _rows(
-        self, spec: Connection, parent: str, scope: Scope, filters: Mapping[str, tuple[Any, str]]
+        self, spec: ConnectionSource, parent: str, scope: Scope, filters: Mapping[str, tuple[Any, str]]
     ) -> tuple[str, str]:
         """A fresh alias over the connection's table and the predicate of the parent's rows in scope."""
         x, j = self._state.alias("x"), self._state.alias("j")
@@ -248,7 +248,9 @@ class Compiler:
         )
         return x, where
 
-    def _connection(self, node: FieldNode, spec: Connection, parent: str, scope: Scope, path: tuple[str, ...]) -> str:
+    def _connection(
+        self, node: FieldNode, spec: ConnectionSource, parent: str, scope: Scope, path: tuple[str, ...]
+    ) -> str:
         """The page as ``db/pagination.py`` cuts it: the first (or last) rows of the keyset window
         between the cursors, one row more to tell whether more follow, cursors computed by the
         same ``cursor_sql``; the probes and the count run only for the fields that read them."""
@@ -315,7 +317,7 @@ class Compiler:
 
     def _probe(
         self,
-        spec: Connection,
+        spec: ConnectionSource,
         parent: str,
         scope: Scope,
         filters: Mapping[str, tuple[Any, str]],
@@ -333,7 +335,7 @@ class Compiler:
     def _page_item(
         self,
         node: FieldNode,
-        spec: Connection,
+        spec: ConnectionSource,
         w: str,
         scope: Scope,
         path: tuple[str, ...],

@@ -19,7 +19,7 @@ from purchasegraph.policy import Scope
 from purchasegraph.viewer import Viewer
 
 if TYPE_CHECKING:
-    from purchasegraph.compiled.connections import Connection
+    from purchasegraph.compiled.connections import ConnectionSource
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class Emitter(Protocol):
     def _money(self, node: FieldNode, amount: str, currency: str) -> str: ...
 
     def _connection(
-        self, node: FieldNode, spec: Connection, parent: str, scope: Scope, path: tuple[str, ...]
+        self, node: FieldNode, spec: ConnectionSource, parent: str, scope: Scope, path: tuple[str, ...]
     ) -> str: ...
 
     def _argument(self, node: FieldNode, name: str) -> Any: ...
