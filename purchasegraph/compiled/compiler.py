@@ -35,7 +35,6 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLEnumType,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
@@ -546,12 +545,7 @@ def _merged(nodes: list[FieldNode]) -> FieldNode:
 
 
 def _enum(type_name: str, column: str) -> Callable[[GraphQLSchema, str], str]:
-    def render(schema: GraphQLSchema, a: str) -> str:
-        graphql_enum = schema.get_type(type_name)
-        assert isinstance(graphql_enum, GraphQLEnumType)
-        return enum_name(column.format(a=a), graphql_enum)
-
-    return render
+    return lambda schema, a: enum_name(column.format(a=a), schema, type_name)
 
 
 def _col(expr: str) -> Callable[[GraphQLSchema, str], str]:

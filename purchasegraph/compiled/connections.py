@@ -16,10 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from graphql import GraphQLEnumType, GraphQLScalarType, GraphQLSchema
+from graphql import GraphQLScalarType, GraphQLSchema
 
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.objects import SUBSCRIPTION_OF_ROW
+from purchasegraph.compiled.sql import enum_names
 from purchasegraph.db import ordering as sortables
 from purchasegraph.db.ordering import Sortable
 from purchasegraph.db.queries import assignments, cancellations, invoices, orders, requests, subscriptions, users
@@ -100,16 +101,11 @@ def _enum_value(type_name: str) -> Reader:
 
 def _stored(schema: GraphQLSchema, type_name: str, item: Any) -> str:
     """An enum value, by its GraphQL name (a literal) or as the member a variable coerced to."""
-    graphql_enum = schema.get_type(type_name)
-    assert isinstance(graphql_enum, GraphQLEnumType)
     if isinstance(item, enum.Enum):
-        if not isinstance(item.value, str):
-            raise NotCompilable(Reason.INVALID_INPUT, type_name)
-        return item.value
-    value = graphql_enum.values.get(item) if isinstance(item, str) else None
-    if value is None:
-        raise NotCompilable(Reason.INVALID_INPUT, type_name)
-    stored = value.value.value if isinstance(value.value, enum.Enum) else value.value
+        stored = item.value
+    else:
+        by_name = {name: value for value, name in enum_names(schema, type_name).items()}
+        stored = by_name.get(item) if isinstance(item, str) else None
     if not isinstance(stored, str):
         raise NotCompilable(Reason.INVALID_INPUT, type_name)
     return stored

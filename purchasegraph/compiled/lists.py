@@ -7,7 +7,7 @@ returns an empty list before it asks the database.
 
 from __future__ import annotations
 
-from graphql import FieldNode, GraphQLEnumType
+from graphql import FieldNode
 
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Emitter
@@ -115,10 +115,12 @@ def relationship_roles(e: Emitter, node: FieldNode, a: str, scope: Scope, path: 
     """``PartnerRelationship.roles``: the stored array's order, each role by its GraphQL name."""
     if node.arguments or node.selection_set is not None:
         raise NotCompilable(Reason.ARGUMENT, "PartnerRelationship.roles")
-    roles = e._schema.get_type("DirectoryRole")
-    assert isinstance(roles, GraphQLEnumType)
     r = e._state.alias("role")
-    return _agg(enum_name(f"{r}.role", roles), f"FROM unnest({a}.roles) WITH ORDINALITY AS {r}(role, ord)", f"{r}.ord")
+    return _agg(
+        enum_name(f"{r}.role", e._schema, "DirectoryRole"),
+        f"FROM unnest({a}.roles) WITH ORDINALITY AS {r}(role, ord)",
+        f"{r}.ord",
+    )
 
 
 def requested_for_users(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
