@@ -262,12 +262,6 @@ class Compiler:
         after = self._param(list(page.after), "text[]") if page.after is not None else None
         before = self._param(list(page.before), "text[]") if page.before is not None else None
         size = self._param(page.size, "int")
-        x, where = self._rows(spec, parent, scope, filters)
-        window = "".join(
-            f" AND {keyset(ordering, x, values, after=is_after, inclusive=False)}"
-            for values, is_after in ((after, True), (before, False))
-            if values is not None
-        )
         w = self._state.alias("w")
         direction = " DESC" if page.backward else ""
         page_order = f"{w}q.pos{direction}"
@@ -301,18 +295,38 @@ class Compiler:
                 raise NotCompilable(Reason.FIELD, f"{spec.type_name}Connection.{name}")
         if cursors.listed:
             aggregates.append(f"array_agg({w}q.cur ORDER BY {page_order}) {on_page} AS curs")
-        # The window's rows whole (a value of the table's row type, which functions over it such as
-        # effective_status accept), one more than the page to tell whether more follow; each row's
-        # cursor only when a field reads it (it costs more than the rest of the row).
-        cursor = cursor_sql(ordering, x) if cursors.read else "NULL::text"
-        fetched = (
-            f"(SELECT {x} AS r, {cursor} AS cur,"
-            f" row_number() OVER (ORDER BY {ordering.order_by(x, reverse=page.backward)}) AS pos"
-            f" FROM {spec.table} {x} WHERE {where}{window}"
-            f" ORDER BY {ordering.order_by(x, reverse=page.backward)} LIMIT {size} + 1) {w}q"
-        )
-        paged = f"(SELECT {', '.join(['count(*) AS n', *aggregates])} FROM {fetched}) {w}"
+        fetched = self._window(spec, parent, scope, filters, page, (after, before), size, cursors.read)
+        paged = f"(SELECT {', '.join(['count(*) AS n', *aggregates])} FROM {fetched} {w}q) {w}"
         return f"(SELECT {self._object(pairs)} FROM {paged})"
+
+    def _window(
+        self,
+        spec: ConnectionSource,
+        parent: str,
+        scope: Scope,
+        filters: Mapping[str, tuple[Any, str]],
+        page: PageArgs,
+        cursors: tuple[str | None, str | None],
+        size: str,
+        cursor_read: bool,
+    ) -> str:
+        """The window's rows whole (a value of the table's row type, which functions over it such as
+        effective_status accept) between the cursors (``after``, ``before``: their key values),
+        one more than the page to tell whether more follow; each row's cursor only when a field
+        reads it (it costs more than the rest of the row)."""
+        x, where = self._rows(spec, parent, scope, filters)
+        ordering = page.ordering
+        window = "".join(
+            f" AND {keyset(ordering, x, values, after=is_after, inclusive=False)}"
+            for values, is_after in zip(cursors, (True, False), strict=True)
+            if values is not None
+        )
+        cursor = cursor_sql(ordering, x) if cursor_read else "NULL::text"
+        order = ordering.order_by(x, reverse=page.backward)
+        return (
+            f"(SELECT {x} AS r, {cursor} AS cur, row_number() OVER (ORDER BY {order}) AS pos"
+            f" FROM {spec.table} {x} WHERE {where}{window} ORDER BY {order} LIMIT {size} + 1)"
+        )
 
     def _probe(
         self,
