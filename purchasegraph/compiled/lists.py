@@ -19,7 +19,8 @@ from purchasegraph.schema.ids import product_key
 EMPTY = "'[]'::json"
 
 
-def _agg(item: str, source: str, order: str) -> str:
+def agg(item: str, source: str, order: str) -> str:
+    """The JSON array of ``item`` over the rows of ``source`` in ``order``; empty, not null, for none."""
     return f"COALESCE((SELECT json_agg({item} ORDER BY {order}) {source}), {EMPTY})"
 
 
@@ -36,7 +37,7 @@ def products_in_market(e: Emitter, node: FieldNode, scope: Scope, path: tuple[st
     p = e._state.alias("p")
     body = e._selection(node, "Product", p, scope, path)
     where = products.SOLD_IN_MARKET.format(p=p, market=_market(e, node))
-    return _agg(body, f"FROM products {p} WHERE {where}", products.ORDER.format(p=p))
+    return agg(body, f"FROM products {p} WHERE {where}", products.ORDER.format(p=p))
 
 
 def product_prices(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
@@ -44,7 +45,17 @@ def product_prices(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tupl
     pp = e._state.alias("pp")
     body = e._selection(node, "ProductPrice", pp, scope, path)
     where = f"{pp}.product_id = {a}.id AND " + products.PRICE_IN_MARKET.format(pp=pp, market=_market(e, node))
-    return _agg(body, f"FROM product_prices {pp} WHERE {where}", products.PRICE_ORDER.format(pp=pp))
+    return agg(body, f"FROM product_prices {pp} WHERE {where}", products.PRICE_ORDER.format(pp=pp))
+
+
+def _policy_rows(e: Emitter, a: str, scope: Scope, columns: str, narrowed: str = "") -> str:
+    """The rows ``policies`` lists for the tenant row ``a`` (``columns`` beside each row's
+    product, value and update), ``narrowed`` by a further predicate."""
+    source = policies.POLICIES_OF_TENANT.format(
+        p="p", ssp="ssp", tenant=f"{a}.id", sees=e._param(scope.sees_policies, "bool")
+    )
+    value = policies.POLICY_VALUE.format(ssp="ssp")
+    return f"(SELECT p.id AS product_id, {value} AS value, ssp.updated_at{columns} {source}{narrowed})"
 
 
 def tenant_policies(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
@@ -53,15 +64,8 @@ def tenant_policies(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tup
         return EMPTY
     sp = e._state.alias("sp")
     body = e._selection(node, "SelfServicePolicy", sp, scope, path)
-    rows = (
-        f"(SELECT p.id AS product_id, {policies.POLICY_VALUE.format(ssp='ssp')} AS value, ssp.updated_at,"
-        f" row_number() OVER (ORDER BY {policies.ORDER.format(p='p')}) AS rn "
-        + policies.POLICIES_OF_TENANT.format(
-            p="p", ssp="ssp", tenant=f"{a}.id", sees=e._param(scope.sees_policies, "bool")
-        )
-        + f") {sp}"
-    )
-    return _agg(body, f"FROM {rows}", f"{sp}.rn")
+    rows = _policy_rows(e, a, scope, f", row_number() OVER (ORDER BY {policies.ORDER.format(p='p')}) AS rn")
+    return agg(body, f"FROM {rows} {sp}", f"{sp}.rn")
 
 
 def tenant_policy(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
@@ -74,16 +78,8 @@ def tenant_policy(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple
         return "NULL::json"
     sp = e._state.alias("sp")
     body = e._selection(node, "SelfServicePolicy", sp, scope, path)
-    rows = (
-        f"(SELECT p.id AS product_id, {policies.POLICY_VALUE.format(ssp='ssp')} AS value, ssp.updated_at "
-        + policies.POLICIES_OF_TENANT.format(
-            p="p", ssp="ssp", tenant=f"{a}.id", sees=e._param(scope.sees_policies, "bool")
-        )
-        + " AND "
-        + policies.ONE_PRODUCT.format(p="p", product=e._param(product_key(raw), "text"))
-        + f") {sp}"
-    )
-    return f"(SELECT {body} FROM {rows})"
+    one = policies.ONE_PRODUCT.format(p="p", product=e._param(product_key(raw), "text"))
+    return f"(SELECT {body} FROM {_policy_rows(e, a, scope, '', ' AND ' + one)} {sp})"
 
 
 def tenant_capacity(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
@@ -95,7 +91,7 @@ def tenant_capacity(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tup
     rows = capacity.capacity_of_tenant(
         tenant=f"{a}.id", whole=e._param(scope.whole_tenant, "bool"), viewer=e._param(scope.viewer_id, "uuid")
     )
-    return _agg(body, f"FROM ({rows}) {c}", capacity.ORDER.format(s=c))
+    return agg(body, f"FROM ({rows}) {c}", capacity.ORDER.format(s=c))
 
 
 def tenant_partner_relationships(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
@@ -108,7 +104,7 @@ def tenant_partner_relationships(e: Emitter, node: FieldNode, a: str, scope: Sco
         p=p, whole=e._param(scope.whole_tenant, "bool"), partner=e._param(scope.partner_tenant_id, "uuid")
     )
     source = f"FROM partner_relationships {p} WHERE {p}.tenant_id = {a}.id AND {visible}"
-    return _agg(body, source, partners.ORDER.format(p=p))
+    return agg(body, source, partners.ORDER.format(p=p))
 
 
 def relationship_roles(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
@@ -116,7 +112,7 @@ def relationship_roles(e: Emitter, node: FieldNode, a: str, scope: Scope, path: 
     if node.arguments or node.selection_set is not None:
         raise NotCompilable(Reason.ARGUMENT, "PartnerRelationship.roles")
     r = e._state.alias("role")
-    return _agg(
+    return agg(
         enum_name(f"{r}.role", e._schema, "DirectoryRole"),
         f"FROM unnest({a}.roles) WITH ORDINALITY AS {r}(role, ord)",
         f"{r}.ord",
@@ -137,4 +133,4 @@ def requested_for_users(e: Emitter, node: FieldNode, a: str, scope: Scope, path:
         f"FROM unnest({a}.for_user_ids) WITH ORDINALITY AS {f}(id, ord)"
         f" JOIN users {u} ON {u}.tenant_id = {a}.tenant_id AND {u}.id = {f}.id WHERE {visible}"
     )
-    return _agg(body, source, f"{f}.ord")
+    return agg(body, source, f"{f}.ord")

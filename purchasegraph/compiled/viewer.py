@@ -13,6 +13,7 @@ from graphql import FieldNode
 from purchasegraph.compiled.connections import INVOICES_OF_VIEWER, NOTIFICATIONS_OF_VIEWER, ConnectionSource
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Beside, Emitter, beside_info, beside_selection
+from purchasegraph.compiled.lists import agg
 from purchasegraph.compiled.objects import NULL, keyed_object, tenant_object
 from purchasegraph.compiled.sql import enum_names, literal
 from purchasegraph.context import Context
@@ -127,8 +128,7 @@ def _payment_methods(e: Emitter, node: FieldNode, principal: UserViewer, path: t
     pm = e._state.alias("pm")
     body = e._selection(node, "PaymentMethod", pm, scope, path)
     mine = OWN_CARDS.format(pm=pm, tenant=e._param(scope.tenant_id, "uuid"), viewer=e._param(scope.viewer_id, "uuid"))
-    order = PAYMENT_METHOD_ORDER.format(pm=pm)
-    return f"COALESCE((SELECT json_agg({body} ORDER BY {order}) FROM payment_methods {pm} WHERE {mine}), '[]'::json)"
+    return agg(body, f"FROM payment_methods {pm} WHERE {mine}", PAYMENT_METHOD_ORDER.format(pm=pm))
 
 
 def _eligibility(e: Emitter, node: FieldNode) -> Callable[[Context], Awaitable[Any]]:
