@@ -78,18 +78,6 @@ class ConnectionSource:
 # -- reading filter arguments as the resolvers do -------------------------------------------------
 
 
-def _enum_values(type_name: str, absent: Callable[[], Any] = lambda: None) -> Reader:
-    """A list of enum values (one value coerces to a list of it) as their stored values."""
-
-    def read(schema: GraphQLSchema, value: Any) -> Any:
-        if value is None:
-            return absent()
-        items = value if isinstance(value, list) else [value]
-        return [_stored(schema, type_name, item) for item in items]
-
-    return read
-
-
 def _enum_value(type_name: str) -> Reader:
     """One enum value as its stored value; None when absent or null."""
 
@@ -189,6 +177,17 @@ def _instant(argument: str) -> Reader:
     return read
 
 
+def _statuses(type_name: str) -> Filter:
+    """``status``: a list of the type's statuses (one value coerces to a list of it), as stored."""
+
+    def read(schema: GraphQLSchema, value: Any) -> Any:
+        if value is None:
+            return None
+        return [_stored(schema, type_name, item) for item in (value if isinstance(value, list) else [value])]
+
+    return Filter("status", "statuses", "text[]", read)
+
+
 PURCHASER = Filter("purchaserId", "purchaser", "uuid", _user_id)
 EXPIRES_BEFORE = Filter("expiresBefore", "expires_before", "timestamptz", _instant("expiresBefore"))
 PURCHASED_SINCE = Filter("purchasedSince", "purchased_since", "timestamptz", _instant("purchasedSince"))
@@ -234,7 +233,7 @@ SUBSCRIPTIONS_OF_TENANT = _of_tenant(
     filters=(
         CHANNEL,
         PRODUCT,
-        Filter("status", "statuses", "text[]", _enum_values("SubscriptionStatus")),
+        _statuses("SubscriptionStatus"),
         PURCHASER,
         EXPIRES_BEFORE,
         PURCHASED_SINCE,
@@ -251,7 +250,7 @@ INVOICES_OF_TENANT = _of_tenant(
     _open(INVOICE_VISIBLE, i="{a}"),
     _open(invoices.FILTERS, i="{a}"),
     filters=(
-        Filter("status", "statuses", "text[]", _enum_values("InvoiceStatus")),
+        _statuses("InvoiceStatus"),
         Filter("dueBefore", "due_before", "date", _date),
     ),
 )
@@ -302,7 +301,7 @@ CANCELLATION_REQUESTS_OF_TENANT = _of_tenant(
     "cancellation_requests",
     _open(CANCELLATION_REQUEST_VISIBLE, c="{a}"),
     _open(cancellations.FILTERS, c="{a}"),
-    filters=(Filter("status", "statuses", "text[]", _enum_values("CancellationRequestStatus")),),
+    filters=(_statuses("CancellationRequestStatus"),),
 )
 
 

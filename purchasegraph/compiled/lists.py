@@ -48,24 +48,25 @@ def product_prices(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tupl
     return agg(body, f"FROM product_prices {pp} WHERE {where}", products.PRICE_ORDER.format(pp=pp))
 
 
-def _policy_rows(e: Emitter, a: str, scope: Scope, columns: str, narrowed: str = "") -> str:
-    """The rows ``policies`` lists for the tenant row ``a`` (``columns`` beside each row's
-    product, value and update), ``narrowed`` by a further predicate."""
+def _policies(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...], product: str | None) -> str:
+    """The rows ``policies`` lists for the tenant row ``a``, selected: all of them in its order, or
+    with ``product`` (an SQL expression) that product's row or null."""
+    sp = e._state.alias("sp")
+    body = e._selection(node, "SelfServicePolicy", sp, scope, path)
     source = policies.POLICIES_OF_TENANT.format(
         p="p", ssp="ssp", tenant=f"{a}.id", sees=e._param(scope.sees_policies, "bool")
     )
-    value = policies.POLICY_VALUE.format(ssp="ssp")
-    return f"(SELECT p.id AS product_id, {value} AS value, ssp.updated_at{columns} {source}{narrowed})"
+    columns = f"p.id AS product_id, {policies.POLICY_VALUE.format(ssp='ssp')} AS value, ssp.updated_at"
+    if product is not None:
+        one = policies.ONE_PRODUCT.format(p="p", product=product)
+        return f"(SELECT {body} FROM (SELECT {columns} {source} AND {one}) {sp})"
+    position = f"row_number() OVER (ORDER BY {policies.ORDER.format(p='p')}) AS rn"
+    return agg(body, f"FROM (SELECT {columns}, {position} {source}) {sp}", f"{sp}.rn")
 
 
 def tenant_policies(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
     """``Tenant.policies``: for whole-tenant viewers and applications allowed the policies."""
-    if not scope.sees_policies:
-        return EMPTY
-    sp = e._state.alias("sp")
-    body = e._selection(node, "SelfServicePolicy", sp, scope, path)
-    rows = _policy_rows(e, a, scope, f", row_number() OVER (ORDER BY {policies.ORDER.format(p='p')}) AS rn")
-    return agg(body, f"FROM {rows} {sp}", f"{sp}.rn")
+    return _policies(e, node, a, scope, path, None) if scope.sees_policies else EMPTY
 
 
 def tenant_policy(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
@@ -76,10 +77,7 @@ def tenant_policy(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple
         raise NotCompilable(Reason.INVALID_INPUT, "policy(productId:)")
     if not scope.sees_policies:
         return "NULL::json"
-    sp = e._state.alias("sp")
-    body = e._selection(node, "SelfServicePolicy", sp, scope, path)
-    one = policies.ONE_PRODUCT.format(p="p", product=e._param(product_key(raw), "text"))
-    return f"(SELECT {body} FROM {_policy_rows(e, a, scope, '', ' AND ' + one)} {sp})"
+    return _policies(e, node, a, scope, path, e._param(product_key(raw), "text"))
 
 
 def tenant_capacity(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
