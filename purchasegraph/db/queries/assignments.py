@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 
 from purchasegraph.db import ordering
-from purchasegraph.db.batch import by_ids_query, fetch_by_ids
+from purchasegraph.db.batch import by_ids_query, fetch_by_ids, fetch_tenant_page
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
 from purchasegraph.policy import ASSIGNMENT_VISIBLE, Scope
@@ -18,10 +18,9 @@ COLUMNS = """a.tenant_id, a.id, a.subscription_id, a.user_id, a.assigned_by, a.a
 
 SELECT_ASSIGNMENTS_BY_ID = by_ids_query(
     columns=COLUMNS,
-    source=f"""FROM license_assignments a
-      JOIN subscriptions s ON s.tenant_id = a.tenant_id AND s.id = a.subscription_id
-     WHERE a.tenant_id = $1 AND a.id = ANY($2::uuid[])
-       AND {ASSIGNMENT_VISIBLE.format(a="a", s="s", whole="$3::bool", viewer="$4::uuid")}""",
+    source="FROM license_assignments a JOIN subscriptions s ON s.tenant_id = a.tenant_id AND s.id = a.subscription_id",
+    alias="a",
+    visible=ASSIGNMENT_VISIBLE.format(a="a", s="s", whole="$3::bool", viewer="$4::uuid"),
 )
 
 SELECT_ASSIGNMENTS_BY_SUBSCRIPTION = connection_query(
@@ -65,12 +64,6 @@ async def fetch_assignments_by_subscription(
 async def fetch_assignments_by_tenant(
     db: Executor, *, scope: Scope, page: PageArgs, product_id: str | None, user_id: uuid.UUID | None
 ) -> Slice:
-    (slice_,) = await fetch_slices(
-        db,
-        SELECT_ASSIGNMENTS_BY_TENANT,
-        scope=scope,
-        parents=[scope.tenant_id],
-        page=page,
-        filters=(product_id, user_id),
+    return await fetch_tenant_page(
+        db, SELECT_ASSIGNMENTS_BY_TENANT, scope=scope, page=page, filters=(product_id, user_id)
     )
-    return slice_

@@ -10,9 +10,9 @@ import uuid
 from collections.abc import Sequence
 
 from purchasegraph.db import ordering
-from purchasegraph.db.batch import by_ids_query, fetch_by_ids
+from purchasegraph.db.batch import array, by_ids_query, fetch_by_ids, fetch_tenant_page, in_key_order
 from purchasegraph.db.executor import Executor, Record
-from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
+from purchasegraph.db.pagination import PageArgs, Slice, connection_query
 from purchasegraph.policy import CANCELLATION_REQUEST_VISIBLE, Scope
 
 COLUMNS = """c.tenant_id, c.id, c.subscription_id, c.requested_by, c.requested_by_tenant_id, c.message,
@@ -20,9 +20,9 @@ COLUMNS = """c.tenant_id, c.id, c.subscription_id, c.requested_by, c.requested_b
 
 SELECT_CANCELLATION_REQUESTS_BY_ID = by_ids_query(
     columns=COLUMNS,
-    source=f"""FROM cancellation_requests c
-     WHERE c.tenant_id = $1 AND c.id = ANY($2::uuid[])
-       AND {CANCELLATION_REQUEST_VISIBLE.format(c="c", j="cs", whole="$3::bool", viewer="$4::uuid")}""",
+    source="FROM cancellation_requests c",
+    alias="c",
+    visible=CANCELLATION_REQUEST_VISIBLE.format(c="c", j="cs", whole="$3::bool", viewer="$4::uuid"),
 )
 
 # The request a subscription shows: its open one, else the latest answered or closed.
@@ -67,19 +67,11 @@ async def fetch_current_by_subscription(
     records = await db.fetch(
         SELECT_CURRENT_BY_SUBSCRIPTION, scope.tenant_id, list(subscription_ids), scope.whole_tenant, scope.viewer_id
     )
-    by_subscription = {record["subscription_id"]: record for record in records}
-    return [by_subscription.get(i) for i in subscription_ids]
+    return in_key_order(records, subscription_ids, "subscription_id")
 
 
 async def fetch_cancellation_requests_by_tenant(
     db: Executor, *, scope: Scope, page: PageArgs, statuses: Sequence[str] | None
 ) -> Slice:
-    (slice_,) = await fetch_slices(
-        db,
-        SELECT_CANCELLATION_REQUESTS_BY_TENANT,
-        scope=scope,
-        parents=[scope.tenant_id],
-        page=page,
-        filters=(list(statuses) if statuses is not None else None,),
-    )
-    return slice_
+    listing = SELECT_CANCELLATION_REQUESTS_BY_TENANT
+    return await fetch_tenant_page(db, listing, scope=scope, page=page, filters=(array(statuses),))

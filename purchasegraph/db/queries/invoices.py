@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 
 from purchasegraph.db import ordering
-from purchasegraph.db.batch import by_ids_query, fetch_by_ids
+from purchasegraph.db.batch import array, by_ids_query, fetch_by_ids, fetch_tenant_page
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
 from purchasegraph.policy import INVOICE_VISIBLE, Scope, own_only
@@ -17,9 +17,9 @@ COLUMNS = """i.tenant_id, i.id, i.subscription_id, i.billed_user_id, i.period_st
 
 SELECT_INVOICES_BY_ID = by_ids_query(
     columns=COLUMNS,
-    source=f"""FROM invoices i
-     WHERE i.tenant_id = $1 AND i.id = ANY($2::uuid[])
-       AND {INVOICE_VISIBLE.format(i="i", whole="$3::bool", viewer="$4::uuid")}""",
+    source="FROM invoices i",
+    alias="i",
+    visible=INVOICE_VISIBLE.format(i="i", whole="$3::bool", viewer="$4::uuid"),
 )
 
 SELECT_INVOICES_BY_SUBSCRIPTION = connection_query(
@@ -95,13 +95,11 @@ async def fetch_invoices_of_tenant(
     own: bool = False,
 ) -> Slice:
     """One page of the bills ``scope`` reaches in its tenant; with ``own``, only the viewer's own."""
-    (slice_,) = await fetch_slices(
+    return await fetch_tenant_page(
         db,
         SELECT_INVOICES_OF_TENANT,
         scope=scope,
-        parents=[scope.tenant_id],
         page=page,
-        filters=(list(statuses) if statuses is not None else None, due_before),
+        filters=(array(statuses), due_before),
         widen_to=own_only(scope) if own else None,
     )
-    return slice_

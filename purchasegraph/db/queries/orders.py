@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 
 from purchasegraph.db import ordering
-from purchasegraph.db.batch import by_ids_query, fetch_by_ids
+from purchasegraph.db.batch import array, by_ids_query, fetch_by_ids, fetch_tenant_page
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
 from purchasegraph.policy import SUBSCRIPTION_VISIBLE, Scope
@@ -21,10 +21,9 @@ PURCHASE_KINDS = ("purchase", "add_licenses", "renew")
 
 SELECT_ORDERS_BY_ID = by_ids_query(
     columns=COLUMNS,
-    source=f"""FROM orders o
-      JOIN subscriptions s ON s.tenant_id = o.tenant_id AND s.id = o.subscription_id
-     WHERE o.tenant_id = $1 AND o.id = ANY($2::uuid[])
-       AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$3::bool", viewer="$4::uuid")}""",
+    source="FROM orders o JOIN subscriptions s ON s.tenant_id = o.tenant_id AND s.id = o.subscription_id",
+    alias="o",
+    visible=SUBSCRIPTION_VISIBLE.format(s="s", whole="$3::bool", viewer="$4::uuid"),
 )
 
 # Newest first: the order history reads like a statement.
@@ -97,18 +96,5 @@ async def fetch_purchases_by_tenant(
     expires_before: datetime.datetime | None = None,
     purchased_since: datetime.datetime | None = None,
 ) -> Slice:
-    (slice_,) = await fetch_slices(
-        db,
-        SELECT_PURCHASES_BY_TENANT,
-        scope=scope,
-        parents=[scope.tenant_id],
-        page=page,
-        filters=(
-            product_id,
-            purchaser_id,
-            list(channels) if channels is not None else None,
-            expires_before,
-            purchased_since,
-        ),
-    )
-    return slice_
+    filters = (product_id, purchaser_id, array(channels), expires_before, purchased_since)
+    return await fetch_tenant_page(db, SELECT_PURCHASES_BY_TENANT, scope=scope, page=page, filters=filters)

@@ -15,9 +15,9 @@ COLUMNS = """pm.tenant_id, pm.id, pm.owner_user_id, pm.kind, pm.brand, pm.last4,
 
 SELECT_PAYMENT_METHODS_BY_ID = by_ids_query(
     columns=COLUMNS,
-    source=f"""FROM payment_methods pm
-     WHERE pm.tenant_id = $1 AND pm.id = ANY($2::uuid[])
-       AND ($3::bool IS NOT NULL) AND {PAYMENT_METHOD_VISIBLE.format(pm="pm", viewer="$4::uuid")}""",
+    source="FROM payment_methods pm",
+    alias="pm",
+    visible="($3::bool IS NOT NULL) AND " + PAYMENT_METHOD_VISIBLE.format(pm="pm", viewer="$4::uuid"),
 )
 
 

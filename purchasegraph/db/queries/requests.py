@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 
 from purchasegraph.db import ordering
+from purchasegraph.db.batch import fetch_tenant_page
 from purchasegraph.db.executor import Executor, Record
-from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
+from purchasegraph.db.pagination import PageArgs, Slice, connection_query
 from purchasegraph.db.queries import policies
 from purchasegraph.policy import (
     AUDIT_ACTOR_VISIBLE,
@@ -105,10 +106,7 @@ SELECT p.id AS product_id, {policies.POLICY_VALUE.format(ssp="ssp")} AS value, s
 async def fetch_license_requests_by_tenant(
     db: Executor, *, scope: Scope, page: PageArgs, status: str | None = None
 ) -> Slice:
-    (slice_,) = await fetch_slices(
-        db, SELECT_LICENSE_REQUESTS_BY_TENANT, scope=scope, parents=[scope.tenant_id], page=page, filters=(status,)
-    )
-    return slice_
+    return await fetch_tenant_page(db, SELECT_LICENSE_REQUESTS_BY_TENANT, scope=scope, page=page, filters=(status,))
 
 
 async def fetch_license_request(db: Executor, *, scope: Scope, request_id: uuid.UUID) -> Record | None:
@@ -118,30 +116,22 @@ async def fetch_license_request(db: Executor, *, scope: Scope, request_id: uuid.
 
 
 async def fetch_audit_events_by_tenant(db: Executor, *, scope: Scope, page: PageArgs) -> Slice:
-    (slice_,) = await fetch_slices(
+    return await fetch_tenant_page(
         db,
         SELECT_AUDIT_EVENTS_BY_TENANT,
         scope=scope,
-        parents=[scope.tenant_id],
         page=page,
         widen_to=sees_audit(scope),
         filters=(audit_partner(scope),),
     )
-    return slice_
 
 
 async def fetch_notifications_of_viewer(db: Executor, *, scope: Scope, page: PageArgs, unread_only: bool) -> Slice:
     """One page of the notifications of the user of ``scope`` (``policy.own_notifications_scope``)."""
-    (slice_,) = await fetch_slices(
-        db,
-        SELECT_NOTIFICATIONS_OF_VIEWER,
-        scope=scope,
-        parents=[scope.tenant_id],
-        page=page,
-        filters=(unread_only,),
-        widen_to=own_only(scope),
+    listing = SELECT_NOTIFICATIONS_OF_VIEWER
+    return await fetch_tenant_page(
+        db, listing, scope=scope, page=page, filters=(unread_only,), widen_to=own_only(scope)
     )
-    return slice_
 
 
 async def fetch_policy(db: Executor, *, scope: Scope, product_id: str) -> Record | None:

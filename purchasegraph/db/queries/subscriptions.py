@@ -11,9 +11,9 @@ import uuid
 from collections.abc import Sequence
 
 from purchasegraph.db import ordering
-from purchasegraph.db.batch import by_ids_query, fetch_by_ids
+from purchasegraph.db.batch import array, by_ids_query, fetch_by_ids, fetch_tenant_page
 from purchasegraph.db.executor import Executor, Record
-from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
+from purchasegraph.db.pagination import PageArgs, Slice, connection_query
 from purchasegraph.policy import SUBSCRIPTION_VISIBLE, Scope
 
 COLUMNS = """s.tenant_id, s.id, s.product_id, s.channel, s.purchaser_user_id, s.controlled_by,
@@ -23,9 +23,9 @@ COLUMNS = """s.tenant_id, s.id, s.product_id, s.channel, s.purchaser_user_id, s.
 
 SELECT_SUBSCRIPTIONS_BY_ID = by_ids_query(
     columns=COLUMNS,
-    source=f"""FROM subscriptions s
-     WHERE s.tenant_id = $1 AND s.id = ANY($2::uuid[])
-       AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$3::bool", viewer="$4::uuid")}""",
+    source="FROM subscriptions s",
+    alias="s",
+    visible=SUBSCRIPTION_VISIBLE.format(s="s", whole="$3::bool", viewer="$4::uuid"),
 )
 
 # The list's filters over a subscription `{s}`, each NULL for any: {channels} text[], {product}
@@ -76,19 +76,5 @@ async def fetch_subscriptions_by_tenant(
     expires_before: datetime.datetime | None = None,
     purchased_since: datetime.datetime | None = None,
 ) -> Slice:
-    (slice_,) = await fetch_slices(
-        db,
-        SELECT_SUBSCRIPTIONS_BY_TENANT,
-        scope=scope,
-        parents=[scope.tenant_id],
-        page=page,
-        filters=(
-            list(channels) if channels is not None else None,
-            product_id,
-            list(statuses) if statuses is not None else None,
-            purchaser_id,
-            expires_before,
-            purchased_since,
-        ),
-    )
-    return slice_
+    filters = (array(channels), product_id, array(statuses), purchaser_id, expires_before, purchased_since)
+    return await fetch_tenant_page(db, SELECT_SUBSCRIPTIONS_BY_TENANT, scope=scope, page=page, filters=filters)

@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Sequence
 
 from purchasegraph.db import ordering
-from purchasegraph.db.batch import by_ids_query, fetch_by_ids
+from purchasegraph.db.batch import by_ids_query, fetch_by_ids, fetch_tenant_page
 from purchasegraph.db.executor import Executor, Record
-from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
+from purchasegraph.db.pagination import PageArgs, Slice, connection_query
 from purchasegraph.policy import USER_VISIBLE, Scope
 
 COLUMNS = """u.tenant_id, u.id, u.display_name, u.user_principal_name, u.mail, u.user_type, u.source,
@@ -17,9 +17,9 @@ COLUMNS = """u.tenant_id, u.id, u.display_name, u.user_principal_name, u.mail, u
 # $3 here is "sees the directory" (see fetch_users_by_id).
 SELECT_USERS_BY_ID = by_ids_query(
     columns=COLUMNS,
-    source=f"""FROM users u
-     WHERE u.tenant_id = $1 AND u.id = ANY($2::uuid[])
-       AND {USER_VISIBLE.format(u="u", directory="$3::bool", viewer="$4::uuid")}""",
+    source="FROM users u",
+    alias="u",
+    visible=USER_VISIBLE.format(u="u", directory="$3::bool", viewer="$4::uuid"),
 )
 
 # The directory's `search` over a user `{u}`: {prefix} the escaped prefix (``search_prefix``),
@@ -51,16 +51,14 @@ async def fetch_users_by_id(db: Executor, *, scope: Scope, ids: Sequence[uuid.UU
 
 
 async def fetch_users_by_tenant(db: Executor, *, scope: Scope, page: PageArgs, search: str | None) -> Slice:
-    (slice_,) = await fetch_slices(
+    return await fetch_tenant_page(
         db,
         SELECT_USERS_BY_TENANT,
         scope=scope,
-        widen_to=scope.sees_directory,
-        parents=[scope.tenant_id],
         page=page,
         filters=(search_prefix(search),),
+        widen_to=scope.sees_directory,
     )
-    return slice_
 
 
 async def fetch_user_by_principal_name(db: Executor, user_principal_name: str) -> Record | None:
