@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from purchasegraph.db.executor import Executor, Record
-from purchasegraph.db.pagination import Listing, PageArgs, Slice, fetch_slices
+from purchasegraph.db.ordering import Sortable
+from purchasegraph.db.pagination import Listing, PageArgs, Slice, connection_query, fetch_slices
 from purchasegraph.policy import Scope
 
 K = TypeVar("K", bound=Hashable)
@@ -36,14 +38,33 @@ async def fetch_by_ids(
     return in_key_order(await db.fetch(sql, scope.tenant_id, list(ids), whole, scope.viewer_id), ids)
 
 
-def by_ids_query(*, columns: str, source: str, alias: str, visible: str) -> str:
-    """Assemble a by-id query at import from constant fragments (never from request values): the
-    rows of ``source`` (a ``FROM``, with its joins) whose row ``alias`` has one of the ids in the
-    tenant, as far as ``visible`` (over $3 and $4) lets the scope see them."""
-    return f"""SELECT {columns}
-  {source}
- WHERE {alias}.tenant_id = $1 AND {alias}.id = ANY($2::uuid[])
+@dataclass(frozen=True)
+class RowSource:
+    """One entity's rows as its statements read them: the ``FROM`` (with its joins) over the row
+    ``alias``, and the columns selected. Each statement adds what it selects by, over constant
+    fragments at import (never request values)."""
+
+    source: str
+    alias: str
+    columns: str
+
+    def by_ids(self, visible: str) -> str:
+        """The rows with one of the ids ($2) in the tenant ($1) that ``visible`` (over $3 and $4)
+        lets the scope see."""
+        return f"""SELECT {self.columns}
+  {self.source}
+ WHERE {self.alias}.tenant_id = $1 AND {self.alias}.id = ANY($2::uuid[])
    AND {visible}"""
+
+    def listing(self, parent: str, where: str, sortable: Sortable, *, column_filters: bool = False) -> Listing:
+        """The connection of the rows whose ``parent`` column holds the parent's key (a row of
+        ``k``) in the tenant ($1), as far as ``where`` (over $7, $8 and the filters) keeps them."""
+        source = f"""{self.source}
+      WHERE {self.alias}.tenant_id = $1 AND {self.alias}.{parent} = k.parent
+        AND {where}"""
+        return connection_query(
+            source=source, columns=self.columns, alias=self.alias, sortable=sortable, column_filters=column_filters
+        )
 
 
 async def fetch_tenant_page(

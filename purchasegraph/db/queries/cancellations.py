@@ -10,46 +10,44 @@ import uuid
 from collections.abc import Sequence
 
 from purchasegraph.db import ordering
-from purchasegraph.db.batch import array, by_ids_query, fetch_by_ids, fetch_tenant_page, in_key_order
+from purchasegraph.db.batch import RowSource, array, fetch_by_ids, fetch_tenant_page, in_key_order
 from purchasegraph.db.executor import Executor, Record
-from purchasegraph.db.pagination import PageArgs, Slice, connection_query
+from purchasegraph.db.pagination import PageArgs, Slice
 from purchasegraph.policy import CANCELLATION_REQUEST_VISIBLE, Scope
 
-COLUMNS = """c.tenant_id, c.id, c.subscription_id, c.requested_by, c.requested_by_tenant_id, c.message,
-       c.status, c.created_at, c.resolved_at, c.response_message"""
-
-SELECT_CANCELLATION_REQUESTS_BY_ID = by_ids_query(
-    columns=COLUMNS,
+ROWS = RowSource(
     source="FROM cancellation_requests c",
     alias="c",
-    visible=CANCELLATION_REQUEST_VISIBLE.format(c="c", j="cs", whole="$3::bool", viewer="$4::uuid"),
+    columns="""c.tenant_id, c.id, c.subscription_id, c.requested_by, c.requested_by_tenant_id, c.message,
+       c.status, c.created_at, c.resolved_at, c.response_message""",
 )
 
-# The request a subscription shows: its open one, else the latest answered or closed.
-SELECT_CURRENT_BY_SUBSCRIPTION = f"""
-SELECT DISTINCT ON (c.subscription_id) {COLUMNS}
-  FROM cancellation_requests c
- WHERE c.tenant_id = $1 AND c.subscription_id = ANY($2::uuid[])
-   AND {CANCELLATION_REQUEST_VISIBLE.format(c="c", j="cs", whole="$3::bool", viewer="$4::uuid")}
- ORDER BY c.subscription_id, c.status = 'pending' DESC, c.created_at DESC, c.id DESC
-"""
-# The same choice over a subscription `{s}`, for the compiled read path: a predicate on `{c}`.
+SELECT_CANCELLATION_REQUESTS_BY_ID = ROWS.by_ids(
+    CANCELLATION_REQUEST_VISIBLE.format(c="c", j="cs", whole="$3::bool", viewer="$4::uuid")
+)
+
+# The request a subscription shows: its open one, else the latest answered or closed; for the
+# compiled read path, the same choice over a subscription `{s}` as a predicate on `{c}` and an order.
 CURRENT_OF_SUBSCRIPTION = "{c}.tenant_id = {s}.tenant_id AND {c}.subscription_id = {s}.id"
 CURRENT_ORDER = "{c}.status = 'pending' DESC, {c}.created_at DESC, {c}.id DESC"
+SELECT_CURRENT_BY_SUBSCRIPTION = f"""
+SELECT DISTINCT ON (c.subscription_id) {ROWS.columns}
+  {ROWS.source}
+ WHERE c.tenant_id = $1 AND c.subscription_id = ANY($2::uuid[])
+   AND {CANCELLATION_REQUEST_VISIBLE.format(c="c", j="cs", whole="$3::bool", viewer="$4::uuid")}
+ ORDER BY c.subscription_id, {CURRENT_ORDER.format(c="c")}
+"""
 
 # The list's filter over a request `{c}`, NULL for any: {statuses} text[]. Shared with the
 # compiled read path.
 FILTERS = "({statuses} IS NULL OR {c}.status = ANY({statuses}))"
 
 # $9 statuses text[] (NULL = any).
-SELECT_CANCELLATION_REQUESTS_BY_TENANT = connection_query(
-    source=f"""FROM cancellation_requests c
-      WHERE c.tenant_id = $1 AND c.tenant_id = k.parent
-        AND {CANCELLATION_REQUEST_VISIBLE.format(c="c", j="cs", whole="$7::bool", viewer="$8::uuid")}
+SELECT_CANCELLATION_REQUESTS_BY_TENANT = ROWS.listing(
+    "tenant_id",
+    f"""{CANCELLATION_REQUEST_VISIBLE.format(c="c", j="cs", whole="$7::bool", viewer="$8::uuid")}
         AND {FILTERS.format(c="c", statuses="$9::text[]")}""",
-    columns=COLUMNS,
-    alias="c",
-    sortable=ordering.CANCELLATION_REQUEST,
+    ordering.CANCELLATION_REQUEST,
 )
 
 

@@ -11,22 +11,21 @@ import uuid
 from collections.abc import Sequence
 
 from purchasegraph.db import ordering
-from purchasegraph.db.batch import array, by_ids_query, fetch_by_ids, fetch_tenant_page
+from purchasegraph.db.batch import RowSource, array, fetch_by_ids, fetch_tenant_page
 from purchasegraph.db.executor import Executor, Record
-from purchasegraph.db.pagination import PageArgs, Slice, connection_query
+from purchasegraph.db.pagination import PageArgs, Slice
 from purchasegraph.policy import SUBSCRIPTION_VISIBLE, Scope
 
-COLUMNS = """s.tenant_id, s.id, s.product_id, s.channel, s.purchaser_user_id, s.controlled_by,
-       s.quantity, effective_status(s) AS status, s.is_trial, s.term_start, s.expires_at, s.auto_renew,
-       s.billing_frequency, s.payment_method_id, s.unit_price, s.currency, s.created_at,
-       s.canceled_at, s.cancel_reason"""
-
-SELECT_SUBSCRIPTIONS_BY_ID = by_ids_query(
-    columns=COLUMNS,
+ROWS = RowSource(
     source="FROM subscriptions s",
     alias="s",
-    visible=SUBSCRIPTION_VISIBLE.format(s="s", whole="$3::bool", viewer="$4::uuid"),
+    columns="""s.tenant_id, s.id, s.product_id, s.channel, s.purchaser_user_id, s.controlled_by,
+       s.quantity, effective_status(s) AS status, s.is_trial, s.term_start, s.expires_at, s.auto_renew,
+       s.billing_frequency, s.payment_method_id, s.unit_price, s.currency, s.created_at,
+       s.canceled_at, s.cancel_reason""",
 )
+
+SELECT_SUBSCRIPTIONS_BY_ID = ROWS.by_ids(SUBSCRIPTION_VISIBLE.format(s="s", whole="$3::bool", viewer="$4::uuid"))
 
 # The list's filters over a subscription `{s}`, each NULL for any: {channels} text[], {product}
 # text, {statuses} text[], {purchaser} uuid, {expires_before} and {purchased_since} timestamptz
@@ -49,14 +48,11 @@ _FILTERS = FILTERS.format(
     expires_before="$13::timestamptz",
     purchased_since="$14::timestamptz",
 )
-SELECT_SUBSCRIPTIONS_BY_TENANT = connection_query(
-    source=f"""FROM subscriptions s
-      WHERE s.tenant_id = $1 AND s.tenant_id = k.parent
-        AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$7::bool", viewer="$8::uuid")}
+SELECT_SUBSCRIPTIONS_BY_TENANT = ROWS.listing(
+    "tenant_id",
+    f"""{SUBSCRIPTION_VISIBLE.format(s="s", whole="$7::bool", viewer="$8::uuid")}
         AND {_FILTERS}""",
-    columns=COLUMNS,
-    alias="s",
-    sortable=ordering.SUBSCRIPTION,
+    ordering.SUBSCRIPTION,
 )
 
 
