@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Sequence
+from typing import TypedDict, Unpack
 
 from purchasegraph.db import ordering
 from purchasegraph.db.batch import RowSource, array, fetch_by_ids, fetch_tenant_page
@@ -66,16 +67,25 @@ async def fetch_orders_by_subscription(
     return await fetch_slices(db, SELECT_ORDERS_BY_SUBSCRIPTION, scope=scope, parents=subscription_ids, page=page)
 
 
+class PurchaseFilters(TypedDict, total=False):
+    """The purchases list's filters (PURCHASE_FILTERS, PURCHASE_ORDER_FILTERS), each absent or None
+    for any."""
+
+    product_id: str | None
+    purchaser_id: uuid.UUID | None
+    channels: Sequence[str] | None
+    expires_before: datetime.datetime | None
+    purchased_since: datetime.datetime | None
+
+
 async def fetch_purchases_by_tenant(
-    db: Executor,
-    *,
-    scope: Scope,
-    page: PageArgs,
-    product_id: str | None,
-    purchaser_id: uuid.UUID | None,
-    channels: Sequence[str] | None = None,
-    expires_before: datetime.datetime | None = None,
-    purchased_since: datetime.datetime | None = None,
+    db: Executor, *, scope: Scope, page: PageArgs, **filters: Unpack[PurchaseFilters]
 ) -> Slice:
-    filters = (product_id, purchaser_id, array(channels), expires_before, purchased_since)
-    return await fetch_tenant_page(db, SELECT_PURCHASES_BY_TENANT, scope=scope, page=page, filters=filters)
+    params = (
+        filters.get("product_id"),
+        filters.get("purchaser_id"),
+        array(filters.get("channels")),
+        filters.get("expires_before"),
+        filters.get("purchased_since"),
+    )
+    return await fetch_tenant_page(db, SELECT_PURCHASES_BY_TENANT, scope=scope, page=page, filters=params)

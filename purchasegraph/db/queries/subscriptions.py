@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Sequence
+from typing import TypedDict, Unpack
 
 from purchasegraph.db import ordering
 from purchasegraph.db.batch import RowSource, array, fetch_by_ids, fetch_tenant_page
@@ -60,17 +61,26 @@ async def fetch_subscriptions_by_id(db: Executor, *, scope: Scope, ids: Sequence
     return await fetch_by_ids(db, SELECT_SUBSCRIPTIONS_BY_ID, scope=scope, ids=ids)
 
 
+class SubscriptionFilters(TypedDict, total=False):
+    """The tenant list's filters (FILTERS), each absent or None for any."""
+
+    channels: Sequence[str] | None
+    product_id: str | None
+    statuses: Sequence[str] | None
+    purchaser_id: uuid.UUID | None
+    expires_before: datetime.datetime | None
+    purchased_since: datetime.datetime | None
+
+
 async def fetch_subscriptions_by_tenant(
-    db: Executor,
-    *,
-    scope: Scope,
-    page: PageArgs,
-    channels: Sequence[str] | None,
-    product_id: str | None,
-    statuses: Sequence[str] | None,
-    purchaser_id: uuid.UUID | None,
-    expires_before: datetime.datetime | None = None,
-    purchased_since: datetime.datetime | None = None,
+    db: Executor, *, scope: Scope, page: PageArgs, **filters: Unpack[SubscriptionFilters]
 ) -> Slice:
-    filters = (array(channels), product_id, array(statuses), purchaser_id, expires_before, purchased_since)
-    return await fetch_tenant_page(db, SELECT_SUBSCRIPTIONS_BY_TENANT, scope=scope, page=page, filters=filters)
+    params = (
+        array(filters.get("channels")),
+        filters.get("product_id"),
+        array(filters.get("statuses")),
+        filters.get("purchaser_id"),
+        filters.get("expires_before"),
+        filters.get("purchased_since"),
+    )
+    return await fetch_tenant_page(db, SELECT_SUBSCRIPTIONS_BY_TENANT, scope=scope, page=page, filters=params)
