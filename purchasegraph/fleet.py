@@ -13,11 +13,11 @@ has left the reach.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import uuid
 from dataclasses import dataclass
 
+from purchasegraph.db.ordering import cursor_json
 from purchasegraph.db.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from purchasegraph.errors import BadUserInput
 from purchasegraph.policy import Reach
@@ -49,12 +49,7 @@ def encode_cursor(key: Key) -> str:
 
 def decode_cursor(cursor: str, field: str) -> Key:
     """The key a cursor of this connection holds; anything else is refused as the field's input."""
-    decoded = None
-    if len(cursor) <= MAX_CURSOR_LENGTH:
-        try:
-            decoded = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8"))
-        except (binascii.Error, UnicodeError, ValueError, RecursionError):
-            decoded = None
+    decoded = cursor_json(cursor, MAX_CURSOR_LENGTH)
     if isinstance(decoded, list) and len(decoded) == 3 and decoded[0] == CURSOR_SIGNATURE and decoded[1] in (0, 1):
         try:
             return (bool(decoded[1]), uuid.UUID(str(decoded[2])))

@@ -566,6 +566,11 @@ def _col(expr: str) -> Callable[[GraphQLSchema, str], str]:
     return lambda _schema, a: expr.format(a=a)
 
 
+def _row_id(type_name: str) -> Callable[[GraphQLSchema, str], str]:
+    """The global ID of a row of a tenant: its type, tenant and id."""
+    return _col(global_id(type_name, "{a}.tenant_id", "{a}.id"))
+
+
 # Fields that are a user of the row's tenant, and the column holding that user's id: compiled as
 # ``load_user`` reads them (null where the viewer may not see that user).
 USER_COLUMNS: dict[tuple[str, str], str] = {
@@ -586,7 +591,7 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "currency": _col("{a}.currency::text"),
     },
     "Subscription": {
-        "id": _col(global_id("Subscription", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("Subscription"),
         "channel": _enum("SubscriptionChannel", "{a}.channel"),
         "controlledBy": _enum("ControlledBy", "{a}.controlled_by"),
         "quantity": _col("{a}.quantity"),
@@ -601,19 +606,19 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "cancelReason": _col("{a}.cancel_reason"),
     },
     "Order": {
-        "id": _col(global_id("Order", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("Order"),
         "kind": _enum("OrderKind", "{a}.kind"),
         "quantityDelta": _col("{a}.quantity_delta"),
         "quantityAfter": _col("{a}.quantity_after"),
         "createdAt": _col(timestamp("{a}.created_at")),
     },
     "Assignment": {
-        "id": _col(global_id("Assignment", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("Assignment"),
         "assignedAt": _col(timestamp("{a}.assigned_at")),
         "removedAt": _col(timestamp("{a}.removed_at")),
     },
     "User": {
-        "id": _col(global_id("User", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("User"),
         "userId": _col("{a}.id::text"),
         "displayName": _col("{a}.display_name"),
         "userPrincipalName": _col("{a}.user_principal_name"),
@@ -637,7 +642,7 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
     },
     # Rows of `orders` whose kind is a purchase (PURCHASE_KINDS).
     "Purchase": {
-        "id": _col(global_id("Purchase", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("Purchase"),
         "kind": _enum("OrderKind", "{a}.kind"),
         # A renewal buys the whole quantity again for a new term.
         "quantity": _col("CASE WHEN {a}.kind = 'renew' THEN {a}.quantity_after ELSE {a}.quantity_delta END"),
@@ -648,7 +653,7 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         ),
     },
     "Invoice": {
-        "id": _col(global_id("Invoice", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("Invoice"),
         "periodStart": _col(date("{a}.period_start")),
         "periodEnd": _col(date("{a}.period_end")),
         "status": _enum("InvoiceStatus", "{a}.status"),
@@ -658,7 +663,7 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "printUrl": _col(literal(INVOICE_PAGE_PREFIX) + " || " + global_id("Invoice", "{a}.tenant_id", "{a}.id")),
     },
     "PaymentMethod": {
-        "id": _col(global_id("PaymentMethod", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("PaymentMethod"),
         "kind": _col("{a}.kind"),
         "brand": _col("{a}.brand"),
         "last4": _col("{a}.last4"),
@@ -666,7 +671,7 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "expYear": _col("{a}.exp_year"),
     },
     "PartnerRelationship": {
-        "id": _col(global_id("PartnerRelationship", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("PartnerRelationship"),
         "displayName": _col("{a}.display_name"),
         "partnerTenantId": _col("{a}.partner_tenant_id::text"),
         "status": _enum("PartnerRelationshipStatus", "{a}.status"),
@@ -675,13 +680,13 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "inForce": _col(IN_FORCE.format(p="{a}")),
     },
     "LicenseRequest": {
-        "id": _col(global_id("LicenseRequest", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("LicenseRequest"),
         "status": _enum("LicenseRequestStatus", "{a}.status"),
         "createdAt": _col(timestamp("{a}.created_at")),
         "decidedAt": _col(timestamp("{a}.decided_at")),
     },
     "CancellationRequest": {
-        "id": _col(global_id("CancellationRequest", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("CancellationRequest"),
         "status": _enum("CancellationRequestStatus", "{a}.status"),
         "message": _col("{a}.message"),
         "responseMessage": _col("{a}.response_message"),
@@ -719,7 +724,7 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "freeLicenses": _col("({a}.self_service_quantity + {a}.central_quantity - {a}.assigned)"),
     },
     "Notification": {
-        "id": _col(global_id("Notification", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("Notification"),
         "kind": _col("{a}.kind"),
         "message": _col("{a}.message"),
         "subjectId": _col("{a}.subject_id::text"),

@@ -49,7 +49,7 @@ async def orders_of_subscription(info: Info, tenant_id: uuid.UUID, subscription_
 
 
 async def purchases_of_tenant(
-    info: Info, tenant_id: uuid.UUID, page: PageArgs, **filters: Unpack[orders.PurchaseFilters]
+    info: Info, tenant_id: uuid.UUID, page: PageArgs, **filters: Unpack[subscriptions.PurchaseFilters]
 ) -> Slice:
     scope = info.context.scope_of(tenant_id)
     return await orders.fetch_purchases_by_tenant(info.context.db, scope=scope, page=page, **filters)

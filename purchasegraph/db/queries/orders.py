@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import datetime
 import uuid
 from collections.abc import Sequence
-from typing import TypedDict, Unpack
+from typing import Unpack
 
 from purchasegraph.db import ordering
 from purchasegraph.db.batch import RowSource, array, fetch_by_ids, fetch_tenant_page
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice, fetch_slices
+from purchasegraph.db.queries.subscriptions import PurchaseFilters
 from purchasegraph.policy import SUBSCRIPTION_VISIBLE, Scope
 
 ROWS = RowSource(
@@ -65,17 +65,6 @@ async def fetch_orders_by_subscription(
     db: Executor, *, scope: Scope, page: PageArgs, subscription_ids: Sequence[uuid.UUID]
 ) -> list[Slice]:
     return await fetch_slices(db, SELECT_ORDERS_BY_SUBSCRIPTION, scope=scope, parents=subscription_ids, page=page)
-
-
-class PurchaseFilters(TypedDict, total=False):
-    """The purchases list's filters (PURCHASE_FILTERS, PURCHASE_ORDER_FILTERS), each absent or None
-    for any."""
-
-    product_id: str | None
-    purchaser_id: uuid.UUID | None
-    channels: Sequence[str] | None
-    expires_before: datetime.datetime | None
-    purchased_since: datetime.datetime | None
 
 
 async def fetch_purchases_by_tenant(

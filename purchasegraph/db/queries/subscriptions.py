@@ -61,15 +61,21 @@ async def fetch_subscriptions_by_id(db: Executor, *, scope: Scope, ids: Sequence
     return await fetch_by_ids(db, SELECT_SUBSCRIPTIONS_BY_ID, scope=scope, ids=ids)
 
 
-class SubscriptionFilters(TypedDict, total=False):
-    """The tenant list's filters (FILTERS), each absent or None for any."""
+class PurchaseFilters(TypedDict, total=False):
+    """Filters on a subscription bought (FILTERS), each absent or None for any: those the purchases
+    list takes too (``orders.PURCHASE_FILTERS``, ``PURCHASE_ORDER_FILTERS``)."""
 
-    channels: Sequence[str] | None
     product_id: str | None
-    statuses: Sequence[str] | None
     purchaser_id: uuid.UUID | None
+    channels: Sequence[str] | None
     expires_before: datetime.datetime | None
     purchased_since: datetime.datetime | None
+
+
+class SubscriptionFilters(PurchaseFilters, total=False):
+    """The subscriptions list's filters: those, and the subscriptions' statuses."""
+
+    statuses: Sequence[str] | None
 
 
 async def fetch_subscriptions_by_tenant(
