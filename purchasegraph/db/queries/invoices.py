@@ -1,4 +1,5 @@
-"""Invoices: the billed purchaser sees theirs (rule 8); whole-tenant viewers see all."""
+"""Invoices: the purchaser is the one billed and responsible for payment, so sees theirs;
+whole-tenant viewers see all."""
 
 from __future__ import annotations
 

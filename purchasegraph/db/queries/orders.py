@@ -21,7 +21,8 @@ ROWS = RowSource(
        s.product_id, s.purchaser_user_id, s.channel""",
 )
 
-# A purchase is an order that bought licenses (rule 9's "order history" and "purchase price").
+# A purchase is an order that bought licenses: what admins see as a purchase's order history and
+# purchase price.
 PURCHASE_KINDS = ("purchase", "add_licenses", "renew")
 
 SELECT_ORDERS_BY_ID = ROWS.by_ids(SUBSCRIPTION_VISIBLE.format(s="s", whole="$3::bool", viewer="$4::uuid"))
