@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import partial
 from typing import Any
 
 from graphql import (
@@ -58,7 +59,7 @@ from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Beside
 from purchasegraph.compiled.fields import FIELDS
 from purchasegraph.compiled.fleet import tenant_by_domain
-from purchasegraph.compiled.objects import keyed_object, tenant_object
+from purchasegraph.compiled.objects import keyed_object, of_subscription, tenant_object
 from purchasegraph.compiled.roots import ROOTS
 from purchasegraph.compiled.sql import Params, date, enum_name, global_id, literal, timestamp
 from purchasegraph.db.ordering import ID, Ordering, Sortable, cursor_sql, keyset, probe
@@ -235,7 +236,8 @@ class Compiler:
     def _rows(
         self, spec: ConnectionSource, parent: str, scope: Scope, filters: Mapping[str, tuple[Any, str]]
     ) -> tuple[str, str]:
-        """A fresh alias over the connection's table and the predicate of the parent's rows in scope."""
+        """A fresh alias over the connection's table, and the ``FROM … WHERE`` of the parent's rows in
+        scope that the filters keep."""
         x, j = self._state.alias("x"), self._state.alias("j")
         where = spec.where.format(
             a=x,
@@ -245,7 +247,7 @@ class Compiler:
             viewer=self._param(scope.viewer_id, "uuid"),
             **{slot: self._param(value, cast) for slot, (value, cast) in filters.items()},
         )
-        return x, where
+        return x, f"FROM {spec.table} {x} WHERE {where}"
 
     def _connection(
         self, node: FieldNode, spec: ConnectionSource, parent: str, scope: Scope, path: tuple[str, ...]
@@ -256,7 +258,7 @@ class Compiler:
         if node.selection_set is None:
             raise NotCompilable(Reason.FIELD, "connection without selection")
         page = self._page(node, spec)
-        filters = self._filters(node, spec)
+        rows: _Rows = partial(self._rows, spec, parent, scope, self._filters(node, spec))
         ordering = page.ordering
         children = self._fields(node.selection_set, f"{spec.type_name}Connection")
         after = self._param(list(page.after), "text[]") if page.after is not None else None
@@ -276,8 +278,7 @@ class Compiler:
             if name == "__typename":
                 pairs.append((key, literal(f"{spec.type_name}Connection")))
             elif name == "totalCount":
-                y, counted = self._rows(spec, parent, scope, filters)
-                pairs.append((key, f"(SELECT count(*)::int FROM {spec.table} {y} WHERE {counted})"))
+                pairs.append((key, f"(SELECT count(*)::int {rows()[1]})"))
             elif name in ("nodes", "edges"):
                 item = self._page_item(child, spec, w, scope, (*path, key), cursors, edges=name == "edges")
                 column = f"items{len(aggregates)}"
@@ -287,63 +288,17 @@ class Compiler:
                 # Built only when read: a probe adds parameters, and one the statement never
                 # references has no type PostgreSQL can infer.
                 probes = _Probes(
-                    upto_after=lambda: self._probe(spec, parent, scope, filters, ordering, after, after=False),
-                    from_before=lambda: self._probe(spec, parent, scope, filters, ordering, before, after=True),
+                    upto_after=lambda: _probe(rows, ordering, after, after=False),
+                    from_before=lambda: _probe(rows, ordering, before, after=True),
                 )
                 pairs.append((key, self._page_info(child, w, beyond, probes, cursors, backward=page.backward)))
             else:
                 raise NotCompilable(Reason.FIELD, f"{spec.type_name}Connection.{name}")
         if cursors.listed:
             aggregates.append(f"array_agg({w}q.cur ORDER BY {page_order}) {on_page} AS curs")
-        fetched = self._window(spec, parent, scope, filters, page, (after, before), size, cursors.read)
+        fetched = _window(rows, page, (after, before), size, cursors.read)
         paged = f"(SELECT {', '.join(['count(*) AS n', *aggregates])} FROM {fetched} {w}q) {w}"
         return f"(SELECT {self._object(pairs)} FROM {paged})"
-
-    def _window(
-        self,
-        spec: ConnectionSource,
-        parent: str,
-        scope: Scope,
-        filters: Mapping[str, tuple[Any, str]],
-        page: PageArgs,
-        cursors: tuple[str | None, str | None],
-        size: str,
-        cursor_read: bool,
-    ) -> str:
-        """The window's rows whole (a value of the table's row type, which functions over it such as
-        effective_status accept) between the cursors (``after``, ``before``: their key values),
-        one more than the page to tell whether more follow; each row's cursor only when a field
-        reads it (it costs more than the rest of the row)."""
-        x, where = self._rows(spec, parent, scope, filters)
-        ordering = page.ordering
-        window = "".join(
-            f" AND {keyset(ordering, x, values, after=is_after, inclusive=False)}"
-            for values, is_after in zip(cursors, (True, False), strict=True)
-            if values is not None
-        )
-        cursor = cursor_sql(ordering, x) if cursor_read else "NULL::text"
-        order = ordering.order_by(x, reverse=page.backward)
-        return (
-            f"(SELECT {x} AS r, {cursor} AS cur, row_number() OVER (ORDER BY {order}) AS pos"
-            f" FROM {spec.table} {x} WHERE {where}{window} ORDER BY {order} LIMIT {size} + 1)"
-        )
-
-    def _probe(
-        self,
-        spec: ConnectionSource,
-        parent: str,
-        scope: Scope,
-        filters: Mapping[str, tuple[Any, str]],
-        ordering: Ordering,
-        values: str | None,
-        *,
-        after: bool,
-    ) -> str:
-        """A row in scope at or beyond a cursor (``after``: at or after it), or false without one."""
-        if values is None:
-            return "false"
-        y, where = self._rows(spec, parent, scope, filters)
-        return probe(ordering, y, f"FROM {spec.table} {y} WHERE {where}", values, after=after)
 
     def _page_item(
         self,
@@ -518,6 +473,38 @@ class _Probes:
     from_before: Callable[[], str]
 
 
+# A fresh alias over a connection's rows, and the ``FROM … WHERE`` of one parent's rows in scope.
+_Rows = Callable[[], tuple[str, str]]
+
+
+def _window(rows: _Rows, page: PageArgs, cursors: tuple[str | None, str | None], size: str, cursor_read: bool) -> str:
+    """The window's rows whole (a value of the table's row type, which functions over it such as
+    effective_status accept) between the cursors (``after``, ``before``: their key values), one
+    more than the page to tell whether more follow; each row's cursor only when a field reads it
+    (it costs more than the rest of the row)."""
+    x, source = rows()
+    ordering = page.ordering
+    window = "".join(
+        f" AND {keyset(ordering, x, values, after=is_after, inclusive=False)}"
+        for values, is_after in zip(cursors, (True, False), strict=True)
+        if values is not None
+    )
+    cursor = cursor_sql(ordering, x) if cursor_read else "NULL::text"
+    order = ordering.order_by(x, reverse=page.backward)
+    return (
+        f"(SELECT {x} AS r, {cursor} AS cur, row_number() OVER (ORDER BY {order}) AS pos"
+        f" {source}{window} ORDER BY {order} LIMIT {size} + 1)"
+    )
+
+
+def _probe(rows: _Rows, ordering: Ordering, values: str | None, *, after: bool) -> str:
+    """A row in scope at or beyond a cursor (``after``: at or after it), or false without one."""
+    if values is None:
+        return "false"
+    y, source = rows()
+    return probe(ordering, y, source, values, after=after)
+
+
 def _ordering(sortable: Sortable, value: Any) -> Ordering:
     """``orderBy`` as a literal or a variable's coerced value (a list, or one item for a list)
     of objects or input instances whose field and direction are enum names or members."""
@@ -647,10 +634,7 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         # A renewal buys the whole quantity again for a new term.
         "quantity": _col("CASE WHEN {a}.kind = 'renew' THEN {a}.quantity_after ELSE {a}.quantity_delta END"),
         "purchasedAt": _col(timestamp("{a}.created_at")),
-        "channel": _enum(
-            "SubscriptionChannel",
-            "(SELECT s.channel FROM subscriptions s WHERE s.tenant_id = {a}.tenant_id AND s.id = {a}.subscription_id)",
-        ),
+        "channel": _enum("SubscriptionChannel", of_subscription("channel")),
     },
     "Invoice": {
         "id": _row_id("Invoice"),

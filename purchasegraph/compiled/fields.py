@@ -9,7 +9,12 @@ from graphql import FieldNode
 from purchasegraph.compiled import catalogue, lists
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Emitter, FieldCompiler
-from purchasegraph.compiled.objects import cancellation_request_of_subscription, keyed_object, product_object
+from purchasegraph.compiled.objects import (
+    cancellation_request_of_subscription,
+    keyed_object,
+    of_subscription,
+    product_object,
+)
 from purchasegraph.compiled.sql import literal
 from purchasegraph.policy import (
     AUDIT_ACTOR_VISIBLE,
@@ -35,20 +40,13 @@ def _assigned_from(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tupl
     return keyed_object(e, node, "Subscription", scope, f"{a}.tenant_id", f"{a}.assigned_from_subscription_id", path)
 
 
-def _of_subscription(column: str) -> str:
-    """A column of the subscription of a row that references one (an order, an assignment)."""
-    return (
-        f"(SELECT s.{column} FROM subscriptions s WHERE s.tenant_id = {{a}}.tenant_id AND s.id = {{a}}.subscription_id)"
-    )
-
-
 def _product_of_subscription(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
-    return product_object(e, node, _of_subscription("product_id").format(a=a), scope, path)
+    return product_object(e, node, of_subscription("product_id").format(a=a), scope, path)
 
 
 def _purchaser_of_subscription(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
     return keyed_object(
-        e, node, "User", scope, f"{a}.tenant_id", _of_subscription("purchaser_user_id").format(a=a), path
+        e, node, "User", scope, f"{a}.tenant_id", of_subscription("purchaser_user_id").format(a=a), path
     )
 
 

@@ -37,6 +37,13 @@ SUBSCRIPTION_OF_ROW = (
 )
 
 
+def of_subscription(column: str) -> str:
+    """A column of the subscription of a row `{a}` that references one (an order, an assignment)."""
+    return (
+        f"(SELECT s.{column} FROM subscriptions s WHERE s.tenant_id = {{a}}.tenant_id AND s.id = {{a}}.subscription_id)"
+    )
+
+
 def _row(
     e: Emitter, node: FieldNode, type_name: str, table: str, where: str, scope: Scope, path: tuple[str, ...]
 ) -> str:
