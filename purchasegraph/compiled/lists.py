@@ -24,6 +24,14 @@ def agg(item: str, source: str, order: str) -> str:
     return f"COALESCE((SELECT json_agg({item} ORDER BY {order}) {source}), {EMPTY})"
 
 
+def _item(
+    e: Emitter, node: FieldNode, type_name: str, prefix: str, scope: Scope, path: tuple[str, ...]
+) -> tuple[str, str]:
+    """A fresh alias for the list's row, and the selection over it."""
+    a = e._state.alias(prefix)
+    return a, e._selection(node, type_name, a, scope, path)
+
+
 def _market(e: Emitter, node: FieldNode) -> str:
     """The ``market`` argument as the resolvers pass it on: upper-cased in Python, '' as no market."""
     market = e._argument(node, "market")
@@ -34,16 +42,14 @@ def _market(e: Emitter, node: FieldNode) -> str:
 
 def products_in_market(e: Emitter, node: FieldNode, scope: Scope, path: tuple[str, ...]) -> str:
     """``Query.products``: the catalogue, in its order, of one market or all."""
-    p = e._state.alias("p")
-    body = e._selection(node, "Product", p, scope, path)
+    p, body = _item(e, node, "Product", "p", scope, path)
     where = products.SOLD_IN_MARKET.format(p=p, market=_market(e, node))
     return agg(body, f"FROM products {p} WHERE {where}", products.ORDER.format(p=p))
 
 
 def product_prices(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
     """``Product.prices(market:)``."""
-    pp = e._state.alias("pp")
-    body = e._selection(node, "ProductPrice", pp, scope, path)
+    pp, body = _item(e, node, "ProductPrice", "pp", scope, path)
     where = f"{pp}.product_id = {a}.id AND " + products.PRICE_IN_MARKET.format(pp=pp, market=_market(e, node))
     return agg(body, f"FROM product_prices {pp} WHERE {where}", products.PRICE_ORDER.format(pp=pp))
 
@@ -51,8 +57,7 @@ def product_prices(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tupl
 def _policies(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...], product: str | None) -> str:
     """The rows ``policies`` lists for the tenant row ``a``, selected: all of them in its order, or
     with ``product`` (an SQL expression) that product's row or null."""
-    sp = e._state.alias("sp")
-    body = e._selection(node, "SelfServicePolicy", sp, scope, path)
+    sp, body = _item(e, node, "SelfServicePolicy", "sp", scope, path)
     source = policies.POLICIES_OF_TENANT.format(
         p="p", ssp="ssp", tenant=f"{a}.id", sees=e._param(scope.sees_policies, "bool")
     )
@@ -84,8 +89,7 @@ def tenant_capacity(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tup
     """``Tenant.capacity``: licenses per product within the viewer's scope."""
     if not scope.sees_anything:
         return EMPTY
-    c = e._state.alias("cap")
-    body = e._selection(node, "ProductCapacity", c, scope, path)
+    c, body = _item(e, node, "ProductCapacity", "cap", scope, path)
     rows = capacity.capacity_of_tenant(
         tenant=f"{a}.id", whole=e._param(scope.whole_tenant, "bool"), viewer=e._param(scope.viewer_id, "uuid")
     )
@@ -96,8 +100,7 @@ def tenant_partner_relationships(e: Emitter, node: FieldNode, a: str, scope: Sco
     """``Tenant.partnerRelationships``: whole-tenant viewers; a partner only its own."""
     if not scope.whole_tenant:
         return EMPTY
-    p = e._state.alias("pr")
-    body = e._selection(node, "PartnerRelationship", p, scope, path)
+    p, body = _item(e, node, "PartnerRelationship", "pr", scope, path)
     visible = PARTNER_RELATIONSHIP_VISIBLE.format(
         p=p, whole=e._param(scope.whole_tenant, "bool"), partner=e._param(scope.partner_tenant_id, "uuid")
     )
