@@ -32,10 +32,14 @@ Key = tuple[bool, uuid.UUID]  # (is a customer, directory id): home sorts first
 @dataclass(frozen=True)
 class FleetPage:
     items: tuple[Reach, ...]
-    cursors: tuple[str, ...]
     has_previous_page: bool
     has_next_page: bool
     total_count: int
+
+    @property
+    def cursors(self) -> tuple[str, ...]:
+        """Each item's cursor: its sort key, which it holds whatever the reach becomes."""
+        return tuple(encode_cursor(key_of(reach)) for reach in self.items)
 
 
 def key_of(reach: Reach) -> Key:
@@ -85,7 +89,6 @@ def page_of(
         has_next = len(window) > size or from_before
     return FleetPage(
         items=tuple(reach[i] for i in chosen),
-        cursors=tuple(encode_cursor(keys[i]) for i in chosen),
         has_previous_page=has_previous,
         has_next_page=has_next,
         total_count=len(reach),
