@@ -209,98 +209,92 @@ def _open(fragment: str, **rows: str) -> str:
 def _of_tenant(
     sortable: Sortable,
     table: str,
+    row: str,
     *terms: str,
     type_name: str | None = None,
     filters: tuple[Filter, ...] = (),
     whole: Callable[[Scope], bool] = _whole_tenant,
 ) -> ConnectionSource:
-    """The rows of ``table`` in the tenant row ``{p}`` that every one of ``terms`` keeps."""
-    where = " AND ".join(("{a}.tenant_id = {p}.id", *terms))
+    """The rows of ``table`` in the tenant row ``{p}`` that every one of ``terms`` keeps: fragments
+    whose row (named ``row`` in them) is the one paged."""
+    where = " AND ".join(("{a}.tenant_id = {p}.id", *(_open(term, **{row: "{a}"}) for term in terms)))
     return ConnectionSource(table, type_name or sortable.entity, sortable, where, filters, whole)
 
 
-def _of_subscription(sortable: Sortable, table: str, *terms: str) -> ConnectionSource:
+def _of_subscription(sortable: Sortable, table: str, row: str, *terms: str) -> ConnectionSource:
     """The rows of ``table`` that belong to the subscription row ``{p}`` and ``terms`` keep."""
-    where = " AND ".join(("{a}.tenant_id = {p}.tenant_id AND {a}.subscription_id = {p}.id", *terms))
+    where = " AND ".join(
+        ("{a}.tenant_id = {p}.tenant_id AND {a}.subscription_id = {p}.id", *(_open(t, **{row: "{a}"}) for t in terms))
+    )
     return ConnectionSource(table, sortable.entity, sortable, where)
 
 
 SUBSCRIPTIONS_OF_TENANT = _of_tenant(
     sortables.SUBSCRIPTION,
     "subscriptions",
-    _open(SUBSCRIPTION_VISIBLE, s="{a}"),
-    _open(subscriptions.FILTERS, s="{a}"),
-    filters=(
-        CHANNEL,
-        PRODUCT,
-        _statuses("SubscriptionStatus"),
-        PURCHASER,
-        EXPIRES_BEFORE,
-        PURCHASED_SINCE,
-    ),
+    "s",
+    SUBSCRIPTION_VISIBLE,
+    subscriptions.FILTERS,
+    filters=(CHANNEL, PRODUCT, _statuses("SubscriptionStatus"), PURCHASER, EXPIRES_BEFORE, PURCHASED_SINCE),
 )
-ORDERS_OF_SUBSCRIPTION = _of_subscription(sortables.ORDER, "orders", _open(SUBSCRIPTION_VISIBLE, s="{p}"))
+ORDERS_OF_SUBSCRIPTION = _of_subscription(sortables.ORDER, "orders", "o", _open(SUBSCRIPTION_VISIBLE, s="{p}"))
 ASSIGNMENTS_OF_SUBSCRIPTION = _of_subscription(
-    sortables.ASSIGNMENT, "license_assignments", "{a}.removed_at IS NULL", _open(ASSIGNMENT_VISIBLE, s="{p}", a="{a}")
+    sortables.ASSIGNMENT, "license_assignments", "a", "{a}.removed_at IS NULL", _open(ASSIGNMENT_VISIBLE, s="{p}")
 )
-INVOICES_OF_SUBSCRIPTION = _of_subscription(sortables.INVOICE, "invoices", _open(INVOICE_VISIBLE, i="{a}"))
+INVOICES_OF_SUBSCRIPTION = _of_subscription(sortables.INVOICE, "invoices", "i", INVOICE_VISIBLE)
 INVOICES_OF_TENANT = _of_tenant(
     sortables.INVOICE,
     "invoices",
-    _open(INVOICE_VISIBLE, i="{a}"),
-    _open(invoices.FILTERS, i="{a}"),
-    filters=(
-        _statuses("InvoiceStatus"),
-        Filter("dueBefore", "due_before", "date", _date),
-    ),
+    "i",
+    INVOICE_VISIBLE,
+    invoices.FILTERS,
+    filters=(_statuses("InvoiceStatus"), Filter("dueBefore", "due_before", "date", _date)),
 )
 # "My bills": the tenant's bills narrowed to the viewer's own by policy.own_only (in
 # policy.own_billing_scope, which compiled/viewer.py gives it), as the resolvers' query.
 INVOICES_OF_VIEWER = replace(INVOICES_OF_TENANT, whole=own_only)
+# A purchase's visibility and most of its filters are its subscription's `{j}`.
 PURCHASES_OF_TENANT = _of_tenant(
     sortables.ORDER,
     "orders",
-    _open(orders.IS_PURCHASE, o="{a}"),
-    SUBSCRIPTION_OF_ROW
-    + _open(SUBSCRIPTION_VISIBLE, s="{j}")
-    + " AND "
-    + _open(orders.PURCHASE_FILTERS, s="{j}")
-    + ")",
-    _open(orders.PURCHASE_ORDER_FILTERS, o="{a}"),
+    "o",
+    orders.IS_PURCHASE,
+    SUBSCRIPTION_OF_ROW + _open(SUBSCRIPTION_VISIBLE + " AND " + orders.PURCHASE_FILTERS, s="{j}") + ")",
+    orders.PURCHASE_ORDER_FILTERS,
     type_name="Purchase",
     filters=(PRODUCT, PURCHASER, CHANNEL, EXPIRES_BEFORE, PURCHASED_SINCE),
 )
 ASSIGNMENTS_OF_TENANT = _of_tenant(
     sortables.ASSIGNMENT,
     "license_assignments",
+    "a",
     "{a}.removed_at IS NULL",
-    SUBSCRIPTION_OF_ROW
-    + _open(ASSIGNMENT_VISIBLE, s="{j}", a="{a}")
-    + " AND "
-    + _open(assignments.FILTERS, a="{a}", s="{j}")
-    + ")",
+    SUBSCRIPTION_OF_ROW + _open(ASSIGNMENT_VISIBLE + " AND " + assignments.FILTERS, s="{j}") + ")",
     filters=(PRODUCT, Filter("userId", "user", "uuid", _user_id)),
 )
 USERS_OF_TENANT = _of_tenant(
     sortables.USER,
     "users",
-    _open(USER_VISIBLE, u="{a}", directory="{whole}"),
-    _open(users.SEARCH, u="{a}"),
+    "u",
+    _open(USER_VISIBLE, directory="{whole}"),
+    users.SEARCH,
     filters=(Filter("search", "prefix", "text", _search),),
     whole=lambda scope: scope.sees_directory,
 )
 LICENSE_REQUESTS_OF_TENANT = _of_tenant(
     sortables.LICENSE_REQUEST,
     "license_requests",
-    _open(LICENSE_REQUEST_VISIBLE, r="{a}"),
-    _open(requests.LICENSE_REQUEST_FILTERS, r="{a}"),
+    "r",
+    LICENSE_REQUEST_VISIBLE,
+    requests.LICENSE_REQUEST_FILTERS,
     filters=(Filter("status", "status", "text", _enum_value("LicenseRequestStatus")),),
 )
 CANCELLATION_REQUESTS_OF_TENANT = _of_tenant(
     sortables.CANCELLATION_REQUEST,
     "cancellation_requests",
-    _open(CANCELLATION_REQUEST_VISIBLE, c="{a}"),
-    _open(cancellations.FILTERS, c="{a}"),
+    "c",
+    CANCELLATION_REQUEST_VISIBLE,
+    cancellations.FILTERS,
     filters=(_statuses("CancellationRequestStatus"),),
 )
 
@@ -319,13 +313,15 @@ def _unread_only(_schema: GraphQLSchema, value: Any) -> bool:
 NOTIFICATIONS_OF_VIEWER = _of_tenant(
     sortables.NOTIFICATION,
     "notifications",
-    _open(requests.NOTIFICATIONS_OF_VIEWER, n="{a}", tenant="{p}.id", user="{viewer}"),
+    "n",
+    _open(requests.NOTIFICATIONS_OF_VIEWER, tenant="{p}.id", user="{viewer}"),
     filters=(Filter("unreadOnly", "unread_only", "bool", _unread_only),),
     whole=own_only,
 )
 AUDIT_EVENTS_OF_TENANT = _of_tenant(
     sortables.AUDIT_EVENT,
     "audit_events",
+    "e",
     _open(requests.AUDIT_READABLE, sees="{whole}"),
     whole=sees_audit,
 )
