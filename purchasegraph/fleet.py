@@ -13,11 +13,11 @@ has left the reach.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import uuid
 from dataclasses import dataclass
 
+from purchasegraph.db.ordering import cursor_json
 from purchasegraph.db.pagination import DEFAULT_PAGE_SIZE, check_page_size
 from purchasegraph.errors import BadUserInput
 from purchasegraph.policy import Reach
@@ -32,10 +32,14 @@ Key = tuple[bool, uuid.UUID]  # (is a customer, directory id): home sorts first
 @dataclass(frozen=True)
 class FleetPage:
     items: tuple[Reach, ...]
-    cursors: tuple[str, ...]
     has_previous_page: bool
     has_next_page: bool
     total_count: int
+
+    @property
+    def cursors(self) -> tuple[str, ...]:
+        """Each item's cursor: its sort key, which it holds whatever the reach becomes."""
+        return tuple(encode_cursor(key_of(reach)) for reach in self.items)
 
 
 def key_of(reach: Reach) -> Key:
@@ -49,12 +53,7 @@ def encode_cursor(key: Key) -> str:
 
 def decode_cursor(cursor: str, field: str) -> Key:
     """The key a cursor of this connection holds; anything else is refused as the field's input."""
-    decoded = None
-    if len(cursor) <= MAX_CURSOR_LENGTH:
-        try:
-            decoded = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8"))
-        except (binascii.Error, UnicodeError, ValueError, RecursionError):
-            decoded = None
+    decoded = cursor_json(cursor, MAX_CURSOR_LENGTH)
     if isinstance(decoded, list) and len(decoded) == 3 and decoded[0] == CURSOR_SIGNATURE and decoded[1] in (0, 1):
         try:
             return (bool(decoded[1]), uuid.UUID(str(decoded[2])))
@@ -86,7 +85,6 @@ def page_of(
         has_next = len(window) > size or from_before
     return FleetPage(
         items=tuple(reach[i] for i in chosen),
-        cursors=tuple(encode_cursor(keys[i]) for i in chosen),
         has_previous_page=has_previous,
         has_next_page=has_next,
         total_count=len(reach),

@@ -10,18 +10,17 @@ there), and the statement looks its row's answer up in that table.
 
 from __future__ import annotations
 
-import enum
 import itertools
 import json
-from typing import Any, cast
+from typing import Any
 
-from graphql import FieldNode, GraphQLEnumType
+from graphql import FieldNode
 
 from purchasegraph.compiled.declines import NotCompilable, Reason
-from purchasegraph.compiled.emitter import Beside, Emitter
+from purchasegraph.compiled.emitter import Beside, Emitter, beside_info, beside_selection
 from purchasegraph.compiled.objects import NULL
-from purchasegraph.compiled.sql import literal
-from purchasegraph.context import Context, Info
+from purchasegraph.compiled.sql import enum_names, literal
+from purchasegraph.context import Context
 from purchasegraph.db.queries.products import SOLD_SELF_SERVICE_IN_MARKET
 from purchasegraph.eligibility import MarketFacts, market_reasons
 from purchasegraph.policy import Scope
@@ -29,22 +28,14 @@ from purchasegraph.resolvers import catalogue as catalogue_resolvers
 from purchasegraph.schema.viewer import product_key
 
 
-def _stored_values(e: Emitter, type_name: str) -> dict[Any, str]:
-    """A GraphQL enum's names by the stored value of its Python enum."""
-    graphql_enum = e._schema.get_type(type_name)
-    assert isinstance(graphql_enum, GraphQLEnumType)
-    return {
-        value.value.value if isinstance(value.value, enum.Enum) else value.value: name
-        for name, value in graphql_enum.values.items()
-    }
-
-
 def _reason_table(e: Emitter, market: str) -> str:
     """``market_reasons`` for ``market`` and every product row it can meet, keyed as ``_row_key``
     renders a row: ``family|self_service|sold`` with PostgreSQL's boolean text."""
-    names = _stored_values(e, "EligibilityReason")
+    names = enum_names(e._schema, "EligibilityReason")
     table = {}
-    for family, offered, sold in itertools.product(_stored_values(e, "ProductFamily"), (True, False), (True, False)):
+    for family, offered, sold in itertools.product(
+        enum_names(e._schema, "ProductFamily"), (True, False), (True, False)
+    ):
         facts = MarketFacts(market=market, product_family=family, product_self_service=offered, sold_in_market=sold)
         key = f"{family}|{str(offered).lower()}|{str(sold).lower()}"
         table[key] = [names[reason.value] for reason in market_reasons(facts)]
@@ -88,37 +79,25 @@ def product_availability(e: Emitter, node: FieldNode, a: str, scope: Scope, path
     return e._object(pairs)
 
 
-class _ContextOnly:
-    """What the catalogue resolvers read of ``Info``: the request's context, nothing else."""
-
-    def __init__(self, context: Context) -> None:
-        self.context = context
-
-
 def checkout_eligibility(e: Emitter, node: FieldNode, path: tuple[str, ...]) -> str:
     """``Query.checkoutEligibility``: rules in Python (``purchasegraph.checkout``), so resolved
     beside the statement by the very resolver function the schema runs."""
     email, raw_product = e._argument(node, "email"), e._argument(node, "productId")
     if not isinstance(email, str) or not isinstance(raw_product, str):
         raise NotCompilable(Reason.INVALID_INPUT, "checkoutEligibility arguments")
-    if node.selection_set is None:
-        raise NotCompilable(Reason.FIELD, "CheckoutEligibility without selection")
     product_id = product_key(raw_product)
-    reasons = _stored_values(e, "CheckoutEligibilityReason")
-    selected = [(e._key(child), child.name.value) for child in e._fields(node.selection_set, "CheckoutEligibility")]
-    for _key, name in selected:
-        if name not in ("canContinue", "reasons", "message", "__typename"):
-            raise NotCompilable(Reason.FIELD, f"CheckoutEligibility.{name}")
+    reasons = enum_names(e._schema, "CheckoutEligibilityReason")
+    selection = beside_selection(e, node, "CheckoutEligibility", ("canContinue", "reasons", "message"))
 
     async def resolve(context: Context) -> Any:
-        answer = await catalogue_resolvers.checkout_eligibility(cast(Info, _ContextOnly(context)), email, product_id)
-        values = {
-            "canContinue": answer.can_continue,
-            "reasons": [reasons[reason.value] for reason in answer.reasons],
-            "message": answer.message,
-            "__typename": "CheckoutEligibility",
-        }
-        return {key: values[name] for key, name in selected}
+        answer = await catalogue_resolvers.checkout_eligibility(beside_info(context), email, product_id)
+        return selection(
+            {
+                "canContinue": answer.can_continue,
+                "reasons": [reasons[reason.value] for reason in answer.reasons],
+                "message": answer.message,
+            }
+        )
 
     e._state.beside.append(Beside(path, resolve))
     return NULL  # the key keeps its place; run_compiled puts the value there

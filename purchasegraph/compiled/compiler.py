@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import partial
 from typing import Any
 
 from graphql import (
@@ -35,7 +36,6 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLEnumType,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
@@ -54,12 +54,12 @@ from graphql import (
     print_ast,
 )
 
-from purchasegraph.compiled.connections import CONNECTIONS, Connection
+from purchasegraph.compiled.connections import CONNECTIONS, ConnectionSource
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Beside
 from purchasegraph.compiled.fields import FIELDS
 from purchasegraph.compiled.fleet import tenant_by_domain
-from purchasegraph.compiled.objects import tenant_object, user_object
+from purchasegraph.compiled.objects import keyed_object, of_subscription, tenant_object
 from purchasegraph.compiled.roots import ROOTS
 from purchasegraph.compiled.sql import Params, date, enum_name, global_id, literal, timestamp
 from purchasegraph.db.ordering import ID, Ordering, Sortable, cursor_sql, keyset, probe
@@ -187,7 +187,7 @@ class Compiler:
             return f"(SELECT {body} FROM products {p} WHERE {p}.id = {a}.product_id)"
         column = USER_COLUMNS.get((type_name, name))
         if column is not None:
-            return user_object(self, node, scope, f"{a}.tenant_id", f"{a}.{column}", path)
+            return keyed_object(self, node, "User", scope, f"{a}.tenant_id", f"{a}.{column}", path)
         compile_field = FIELDS.get((type_name, name))
         if compile_field is not None:
             return compile_field(self, node, a, scope, path)
@@ -207,7 +207,7 @@ class Compiler:
 
     # -- connections ------------------------------------------------------------------------
 
-    def _page(self, node: FieldNode, spec: Connection) -> PageArgs:
+    def _page(self, node: FieldNode, spec: ConnectionSource) -> PageArgs:
         """The page exactly as ``PageArgs.from_relay`` reads it; what it refuses, the resolvers report."""
         sortable = spec.sortable
         taken = {*PAGING, *(f.argument for f in spec.filters)}
@@ -228,14 +228,15 @@ class Compiler:
         except BadUserInput:
             raise NotCompilable(Reason.INVALID_INPUT, "page arguments") from None  # a foreign cursor, say
 
-    def _filters(self, node: FieldNode, spec: Connection) -> dict[str, tuple[Any, str]]:
+    def _filters(self, node: FieldNode, spec: ConnectionSource) -> dict[str, tuple[Any, str]]:
         """The connection's filter arguments as the resolver reads them: each slot's value and type."""
         return {f.slot: (f.read(self._schema, self._argument(node, f.argument)), f.cast) for f in spec.filters}
 
     def _rows(
-        self, spec: Connection, parent: str, scope: Scope, filters: Mapping[str, tuple[Any, str]]
+        self, spec: ConnectionSource, parent: str, scope: Scope, filters: Mapping[str, tuple[Any, str]]
     ) -> tuple[str, str]:
-        """A fresh alias over the connection's table and the predicate of the parent's rows in scope."""
+        """A fresh alias over the connection's table, and the ``FROM … WHERE`` of the parent's rows in
+        scope that the filters keep."""
         x, j = self._state.alias("x"), self._state.alias("j")
         where = spec.where.format(
             a=x,
@@ -245,27 +246,23 @@ class Compiler:
             viewer=self._param(scope.viewer_id, "uuid"),
             **{slot: self._param(value, cast) for slot, (value, cast) in filters.items()},
         )
-        return x, where
+        return x, f"FROM {spec.table} {x} WHERE {where}"
 
-    def _connection(self, node: FieldNode, spec: Connection, parent: str, scope: Scope, path: tuple[str, ...]) -> str:
+    def _connection(
+        self, node: FieldNode, spec: ConnectionSource, parent: str, scope: Scope, path: tuple[str, ...]
+    ) -> str:
         """The page as ``db/pagination.py`` cuts it: the first (or last) rows of the keyset window
         between the cursors, one row more to tell whether more follow, cursors computed by the
         same ``cursor_sql``; the probes and the count run only for the fields that read them."""
         if node.selection_set is None:
             raise NotCompilable(Reason.FIELD, "connection without selection")
         page = self._page(node, spec)
-        filters = self._filters(node, spec)
+        rows: _Rows = partial(self._rows, spec, parent, scope, self._filters(node, spec))
         ordering = page.ordering
         children = self._fields(node.selection_set, f"{spec.type_name}Connection")
         after = self._param(list(page.after), "text[]") if page.after is not None else None
         before = self._param(list(page.before), "text[]") if page.before is not None else None
         size = self._param(page.size, "int")
-        x, where = self._rows(spec, parent, scope, filters)
-        window = "".join(
-            f" AND {keyset(ordering, x, values, after=is_after, inclusive=False)}"
-            for values, is_after in ((after, True), (before, False))
-            if values is not None
-        )
         w = self._state.alias("w")
         direction = " DESC" if page.backward else ""
         page_order = f"{w}q.pos{direction}"
@@ -280,8 +277,7 @@ class Compiler:
             if name == "__typename":
                 pairs.append((key, literal(f"{spec.type_name}Connection")))
             elif name == "totalCount":
-                y, counted = self._rows(spec, parent, scope, filters)
-                pairs.append((key, f"(SELECT count(*)::int FROM {spec.table} {y} WHERE {counted})"))
+                pairs.append((key, f"(SELECT count(*)::int {rows()[1]})"))
             elif name in ("nodes", "edges"):
                 item = self._page_item(child, spec, w, scope, (*path, key), cursors, edges=name == "edges")
                 column = f"items{len(aggregates)}"
@@ -291,48 +287,22 @@ class Compiler:
                 # Built only when read: a probe adds parameters, and one the statement never
                 # references has no type PostgreSQL can infer.
                 probes = _Probes(
-                    upto_after=lambda: self._probe(spec, parent, scope, filters, ordering, after, after=False),
-                    from_before=lambda: self._probe(spec, parent, scope, filters, ordering, before, after=True),
+                    upto_after=lambda: _probe(rows, ordering, after, after=False),
+                    from_before=lambda: _probe(rows, ordering, before, after=True),
                 )
                 pairs.append((key, self._page_info(child, w, beyond, probes, cursors, backward=page.backward)))
             else:
                 raise NotCompilable(Reason.FIELD, f"{spec.type_name}Connection.{name}")
         if cursors.listed:
             aggregates.append(f"array_agg({w}q.cur ORDER BY {page_order}) {on_page} AS curs")
-        # The window's rows whole (a value of the table's row type, which functions over it such as
-        # effective_status accept), one more than the page to tell whether more follow; each row's
-        # cursor only when a field reads it (it costs more than the rest of the row).
-        cursor = cursor_sql(ordering, x) if cursors.read else "NULL::text"
-        fetched = (
-            f"(SELECT {x} AS r, {cursor} AS cur,"
-            f" row_number() OVER (ORDER BY {ordering.order_by(x, reverse=page.backward)}) AS pos"
-            f" FROM {spec.table} {x} WHERE {where}{window}"
-            f" ORDER BY {ordering.order_by(x, reverse=page.backward)} LIMIT {size} + 1) {w}q"
-        )
-        paged = f"(SELECT {', '.join(['count(*) AS n', *aggregates])} FROM {fetched}) {w}"
+        fetched = _window(rows, page, (after, before), size, cursors.read)
+        paged = f"(SELECT {', '.join(['count(*) AS n', *aggregates])} FROM {fetched} {w}q) {w}"
         return f"(SELECT {self._object(pairs)} FROM {paged})"
-
-    def _probe(
-        self,
-        spec: Connection,
-        parent: str,
-        scope: Scope,
-        filters: Mapping[str, tuple[Any, str]],
-        ordering: Ordering,
-        values: str | None,
-        *,
-        after: bool,
-    ) -> str:
-        """A row in scope at or beyond a cursor (``after``: at or after it), or false without one."""
-        if values is None:
-            return "false"
-        y, where = self._rows(spec, parent, scope, filters)
-        return probe(ordering, y, f"FROM {spec.table} {y} WHERE {where}", values, after=after)
 
     def _page_item(
         self,
         node: FieldNode,
-        spec: Connection,
+        spec: ConnectionSource,
         w: str,
         scope: Scope,
         path: tuple[str, ...],
@@ -502,6 +472,38 @@ class _Probes:
     from_before: Callable[[], str]
 
 
+# A fresh alias over a connection's rows, and the ``FROM … WHERE`` of one parent's rows in scope.
+_Rows = Callable[[], tuple[str, str]]
+
+
+def _window(rows: _Rows, page: PageArgs, cursors: tuple[str | None, str | None], size: str, cursor_read: bool) -> str:
+    """The window's rows whole (a value of the table's row type, which functions over it such as
+    effective_status accept) between the cursors (``after``, ``before``: their key values), one
+    more than the page to tell whether more follow; each row's cursor only when a field reads it
+    (it costs more than the rest of the row)."""
+    x, source = rows()
+    ordering = page.ordering
+    window = "".join(
+        f" AND {keyset(ordering, x, values, after=is_after, inclusive=False)}"
+        for values, is_after in zip(cursors, (True, False), strict=True)
+        if values is not None
+    )
+    cursor = cursor_sql(ordering, x) if cursor_read else "NULL::text"
+    order = ordering.order_by(x, reverse=page.backward)
+    return (
+        f"(SELECT {x} AS r, {cursor} AS cur, row_number() OVER (ORDER BY {order}) AS pos"
+        f" {source}{window} ORDER BY {order} LIMIT {size} + 1)"
+    )
+
+
+def _probe(rows: _Rows, ordering: Ordering, values: str | None, *, after: bool) -> str:
+    """A row in scope at or beyond a cursor (``after``: at or after it), or false without one."""
+    if values is None:
+        return "false"
+    y, source = rows()
+    return probe(ordering, y, source, values, after=after)
+
+
 def _ordering(sortable: Sortable, value: Any) -> Ordering:
     """``orderBy`` as a literal or a variable's coerced value (a list, or one item for a list)
     of objects or input instances whose field and direction are enum names or members."""
@@ -543,16 +545,16 @@ def _merged(nodes: list[FieldNode]) -> FieldNode:
 
 
 def _enum(type_name: str, column: str) -> Callable[[GraphQLSchema, str], str]:
-    def render(schema: GraphQLSchema, a: str) -> str:
-        graphql_enum = schema.get_type(type_name)
-        assert isinstance(graphql_enum, GraphQLEnumType)
-        return enum_name(column.format(a=a), graphql_enum)
-
-    return render
+    return lambda schema, a: enum_name(column.format(a=a), schema, type_name)
 
 
 def _col(expr: str) -> Callable[[GraphQLSchema, str], str]:
     return lambda _schema, a: expr.format(a=a)
+
+
+def _row_id(type_name: str) -> Callable[[GraphQLSchema, str], str]:
+    """The global ID of a row of a tenant: its type, tenant and id."""
+    return _col(global_id(type_name, "{a}.tenant_id", "{a}.id"))
 
 
 # Fields that are a user of the row's tenant, and the column holding that user's id: compiled as
@@ -575,7 +577,7 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "currency": _col("{a}.currency::text"),
     },
     "Subscription": {
-        "id": _col(global_id("Subscription", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("Subscription"),
         "channel": _enum("SubscriptionChannel", "{a}.channel"),
         "controlledBy": _enum("ControlledBy", "{a}.controlled_by"),
         "quantity": _col("{a}.quantity"),
@@ -590,19 +592,19 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "cancelReason": _col("{a}.cancel_reason"),
     },
     "Order": {
-        "id": _col(global_id("Order", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("Order"),
         "kind": _enum("OrderKind", "{a}.kind"),
         "quantityDelta": _col("{a}.quantity_delta"),
         "quantityAfter": _col("{a}.quantity_after"),
         "createdAt": _col(timestamp("{a}.created_at")),
     },
     "Assignment": {
-        "id": _col(global_id("Assignment", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("Assignment"),
         "assignedAt": _col(timestamp("{a}.assigned_at")),
         "removedAt": _col(timestamp("{a}.removed_at")),
     },
     "User": {
-        "id": _col(global_id("User", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("User"),
         "userId": _col("{a}.id::text"),
         "displayName": _col("{a}.display_name"),
         "userPrincipalName": _col("{a}.user_principal_name"),
@@ -626,18 +628,15 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
     },
     # Rows of `orders` whose kind is a purchase (PURCHASE_KINDS).
     "Purchase": {
-        "id": _col(global_id("Purchase", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("Purchase"),
         "kind": _enum("OrderKind", "{a}.kind"),
         # A renewal buys the whole quantity again for a new term.
         "quantity": _col("CASE WHEN {a}.kind = 'renew' THEN {a}.quantity_after ELSE {a}.quantity_delta END"),
         "purchasedAt": _col(timestamp("{a}.created_at")),
-        "channel": _enum(
-            "SubscriptionChannel",
-            "(SELECT s.channel FROM subscriptions s WHERE s.tenant_id = {a}.tenant_id AND s.id = {a}.subscription_id)",
-        ),
+        "channel": _enum("SubscriptionChannel", of_subscription("channel")),
     },
     "Invoice": {
-        "id": _col(global_id("Invoice", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("Invoice"),
         "periodStart": _col(date("{a}.period_start")),
         "periodEnd": _col(date("{a}.period_end")),
         "status": _enum("InvoiceStatus", "{a}.status"),
@@ -647,7 +646,7 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "printUrl": _col(literal(INVOICE_PAGE_PREFIX) + " || " + global_id("Invoice", "{a}.tenant_id", "{a}.id")),
     },
     "PaymentMethod": {
-        "id": _col(global_id("PaymentMethod", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("PaymentMethod"),
         "kind": _col("{a}.kind"),
         "brand": _col("{a}.brand"),
         "last4": _col("{a}.last4"),
@@ -655,7 +654,7 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "expYear": _col("{a}.exp_year"),
     },
     "PartnerRelationship": {
-        "id": _col(global_id("PartnerRelationship", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("PartnerRelationship"),
         "displayName": _col("{a}.display_name"),
         "partnerTenantId": _col("{a}.partner_tenant_id::text"),
         "status": _enum("PartnerRelationshipStatus", "{a}.status"),
@@ -664,13 +663,13 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "inForce": _col(RELATIONSHIP_IN_FORCE.format(p="{a}")),
     },
     "LicenseRequest": {
-        "id": _col(global_id("LicenseRequest", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("LicenseRequest"),
         "status": _enum("LicenseRequestStatus", "{a}.status"),
         "createdAt": _col(timestamp("{a}.created_at")),
         "decidedAt": _col(timestamp("{a}.decided_at")),
     },
     "CancellationRequest": {
-        "id": _col(global_id("CancellationRequest", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("CancellationRequest"),
         "status": _enum("CancellationRequestStatus", "{a}.status"),
         "message": _col("{a}.message"),
         "responseMessage": _col("{a}.response_message"),
@@ -708,7 +707,7 @@ SCALARS: dict[str, dict[str, Callable[[GraphQLSchema, str], str]]] = {
         "freeLicenses": _col("({a}.self_service_quantity + {a}.central_quantity - {a}.assigned)"),
     },
     "Notification": {
-        "id": _col(global_id("Notification", "{a}.tenant_id", "{a}.id")),
+        "id": _row_id("Notification"),
         "kind": _col("{a}.kind"),
         "message": _col("{a}.message"),
         "subjectId": _col("{a}.subject_id::text"),

@@ -1,6 +1,6 @@
 """The Relay connections the compiler pages, each built from the resolver path's own fragments.
 
-A ``Connection`` is the row source of one connection field: the table, a predicate of one
+A ``ConnectionSource`` is the row source of one connection field: the table, a predicate of one
 parent's rows in scope and the connection's filters, all from the constants ``policy`` and
 ``db/queries`` build the resolver path's statements from, with row aliases and parameters left
 open for the compiler. A ``Filter`` reads one filter argument as the resolver reads it, and
@@ -16,9 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from graphql import GraphQLEnumType, GraphQLScalarType, GraphQLSchema
+from graphql import GraphQLScalarType, GraphQLSchema
 
 from purchasegraph.compiled.declines import NotCompilable, Reason
+from purchasegraph.compiled.objects import SUBSCRIPTION_OF_ROW
+from purchasegraph.compiled.sql import enum_names
 from purchasegraph.db import ordering as sortables
 from purchasegraph.db.ordering import Sortable
 from purchasegraph.db.queries import assignments, cancellations, invoices, orders, requests, subscriptions, users
@@ -58,7 +60,9 @@ def _whole_tenant(scope: Scope) -> bool:
 
 
 @dataclass(frozen=True)
-class Connection:
+class ConnectionSource:
+    """The rows one connection field pages (see the module docstring)."""
+
     table: str
     type_name: str
     # The keys it sorts by: the very ones the resolvers' query reads (db/ordering.py).
@@ -75,18 +79,6 @@ class Connection:
 # -- reading filter arguments as the resolvers do -------------------------------------------------
 
 
-def _enum_values(type_name: str, absent: Callable[[], Any] = lambda: None) -> Reader:
-    """A list of enum values (one value coerces to a list of it) as their stored values."""
-
-    def read(schema: GraphQLSchema, value: Any) -> Any:
-        if value is None:
-            return absent()
-        items = value if isinstance(value, list) else [value]
-        return [_stored(schema, type_name, item) for item in items]
-
-    return read
-
-
 def _enum_value(type_name: str) -> Reader:
     """One enum value as its stored value; None when absent or null."""
 
@@ -98,16 +90,11 @@ def _enum_value(type_name: str) -> Reader:
 
 def _stored(schema: GraphQLSchema, type_name: str, item: Any) -> str:
     """An enum value, by its GraphQL name (a literal) or as the member a variable coerced to."""
-    graphql_enum = schema.get_type(type_name)
-    assert isinstance(graphql_enum, GraphQLEnumType)
     if isinstance(item, enum.Enum):
-        if not isinstance(item.value, str):
-            raise NotCompilable(Reason.INVALID_INPUT, type_name)
-        return item.value
-    value = graphql_enum.values.get(item) if isinstance(item, str) else None
-    if value is None:
-        raise NotCompilable(Reason.INVALID_INPUT, type_name)
-    stored = value.value.value if isinstance(value.value, enum.Enum) else value.value
+        stored = item.value
+    else:
+        by_name = {name: value for value, name in enum_names(schema, type_name).items()}
+        stored = by_name.get(item) if isinstance(item, str) else None
     if not isinstance(stored, str):
         raise NotCompilable(Reason.INVALID_INPUT, type_name)
     return stored
@@ -191,144 +178,125 @@ def _instant(argument: str) -> Reader:
     return read
 
 
+def _statuses(type_name: str) -> Filter:
+    """``status``: a list of the type's statuses (one value coerces to a list of it), as stored."""
+
+    def read(schema: GraphQLSchema, value: Any) -> Any:
+        if value is None:
+            return None
+        return [_stored(schema, type_name, item) for item in (value if isinstance(value, list) else [value])]
+
+    return Filter("status", "statuses", "text[]", read)
+
+
+PURCHASER = Filter("purchaserId", "purchaser", "uuid", _user_id)
 EXPIRES_BEFORE = Filter("expiresBefore", "expires_before", "timestamptz", _instant("expiresBefore"))
 PURCHASED_SINCE = Filter("purchasedSince", "purchased_since", "timestamptz", _instant("purchasedSince"))
 
 # -- the connections ------------------------------------------------------------------------------
 
-_KEEP = {"whole": "{whole}", "viewer": "{viewer}"}
 
-SUBSCRIPTIONS_OF_TENANT = Connection(
-    table="subscriptions",
-    type_name="Subscription",
-    sortable=sortables.SUBSCRIPTION,
-    where="{a}.tenant_id = {p}.id AND "
-    + SUBSCRIPTION_VISIBLE.format(s="{a}", **_KEEP)
-    + " AND "
-    + subscriptions.FILTERS.format(
-        s="{a}",
-        channels="{channels}",
-        product="{product}",
-        statuses="{statuses}",
-        purchaser="{purchaser}",
-        expires_before="{expires_before}",
-        purchased_since="{purchased_since}",
-    ),
-    filters=(
-        CHANNEL,
-        PRODUCT,
-        Filter("status", "statuses", "text[]", _enum_values("SubscriptionStatus")),
-        Filter("purchaserId", "purchaser", "uuid", _user_id),
-        EXPIRES_BEFORE,
-        PURCHASED_SINCE,
-    ),
+class _Open(dict[str, str]):
+    def __missing__(self, slot: str) -> str:
+        return "{" + slot + "}"
+
+
+def _open(fragment: str, **rows: str) -> str:
+    """A fragment of ``policy`` or ``db/queries`` with its row aliases named as given, every other
+    slot (the scope's, the filters') left open for the compiler."""
+    return fragment.format_map(_Open(rows))
+
+
+def _of_tenant(
+    sortable: Sortable,
+    table: str,
+    row: str,
+    *terms: str,
+    type_name: str | None = None,
+    filters: tuple[Filter, ...] = (),
+    whole: Callable[[Scope], bool] = _whole_tenant,
+) -> ConnectionSource:
+    """The rows of ``table`` in the tenant row ``{p}`` that every one of ``terms`` keeps: fragments
+    whose row (named ``row`` in them) is the one paged."""
+    where = " AND ".join(("{a}.tenant_id = {p}.id", *(_open(term, **{row: "{a}"}) for term in terms)))
+    return ConnectionSource(table, type_name or sortable.entity, sortable, where, filters, whole)
+
+
+def _of_subscription(sortable: Sortable, table: str, row: str, *terms: str) -> ConnectionSource:
+    """The rows of ``table`` that belong to the subscription row ``{p}`` and ``terms`` keep."""
+    where = " AND ".join(
+        ("{a}.tenant_id = {p}.tenant_id AND {a}.subscription_id = {p}.id", *(_open(t, **{row: "{a}"}) for t in terms))
+    )
+    return ConnectionSource(table, sortable.entity, sortable, where)
+
+
+SUBSCRIPTIONS_OF_TENANT = _of_tenant(
+    sortables.SUBSCRIPTION,
+    "subscriptions",
+    "s",
+    SUBSCRIPTION_VISIBLE,
+    subscriptions.FILTERS,
+    filters=(CHANNEL, PRODUCT, _statuses("SubscriptionStatus"), PURCHASER, EXPIRES_BEFORE, PURCHASED_SINCE),
 )
-ORDERS_OF_SUBSCRIPTION = Connection(
-    table="orders",
-    type_name="Order",
-    sortable=sortables.ORDER,
-    where="{a}.tenant_id = {p}.tenant_id AND {a}.subscription_id = {p}.id AND "
-    + SUBSCRIPTION_VISIBLE.format(s="{p}", **_KEEP),
+ORDERS_OF_SUBSCRIPTION = _of_subscription(sortables.ORDER, "orders", "o", _open(SUBSCRIPTION_VISIBLE, s="{p}"))
+ASSIGNMENTS_OF_SUBSCRIPTION = _of_subscription(
+    sortables.ASSIGNMENT, "license_assignments", "a", "{a}.removed_at IS NULL", _open(ASSIGNMENT_VISIBLE, s="{p}")
 )
-ASSIGNMENTS_OF_SUBSCRIPTION = Connection(
-    table="license_assignments",
-    type_name="Assignment",
-    sortable=sortables.ASSIGNMENT,
-    where="{a}.tenant_id = {p}.tenant_id AND {a}.subscription_id = {p}.id AND {a}.removed_at IS NULL AND "
-    + ASSIGNMENT_VISIBLE.format(s="{p}", a="{a}", **_KEEP),
-)
-INVOICES_OF_SUBSCRIPTION = Connection(
-    table="invoices",
-    type_name="Invoice",
-    sortable=sortables.INVOICE,
-    where="{a}.tenant_id = {p}.tenant_id AND {a}.subscription_id = {p}.id AND "
-    + INVOICE_VISIBLE.format(i="{a}", **_KEEP),
-)
-INVOICES_OF_TENANT = Connection(
-    table="invoices",
-    type_name="Invoice",
-    sortable=sortables.INVOICE,
-    where="{a}.tenant_id = {p}.id AND "
-    + INVOICE_VISIBLE.format(i="{a}", **_KEEP)
-    + " AND "
-    + invoices.FILTERS.format(i="{a}", statuses="{statuses}", due_before="{due_before}"),
-    filters=(
-        Filter("status", "statuses", "text[]", _enum_values("InvoiceStatus")),
-        Filter("dueBefore", "due_before", "date", _date),
-    ),
+INVOICES_OF_SUBSCRIPTION = _of_subscription(sortables.INVOICE, "invoices", "i", INVOICE_VISIBLE)
+INVOICES_OF_TENANT = _of_tenant(
+    sortables.INVOICE,
+    "invoices",
+    "i",
+    INVOICE_VISIBLE,
+    invoices.FILTERS,
+    filters=(_statuses("InvoiceStatus"), Filter("dueBefore", "due_before", "date", _date)),
 )
 # "My bills": the tenant's bills narrowed to the viewer's own by policy.own_only (in
 # policy.own_billing_scope, which compiled/viewer.py gives it), as the resolvers' query.
 INVOICES_OF_VIEWER = replace(INVOICES_OF_TENANT, whole=own_only)
-# An order's subscription `{j}`, where the order's visibility and the list's filters are decided.
-_SUBSCRIPTION_OF_ROW = (
-    "EXISTS (SELECT 1 FROM subscriptions {j} WHERE {j}.tenant_id = {a}.tenant_id AND {j}.id = {a}.subscription_id AND "
-)
-PURCHASES_OF_TENANT = Connection(
-    table="orders",
+# A purchase's visibility and most of its filters are its subscription's `{j}`.
+PURCHASES_OF_TENANT = _of_tenant(
+    sortables.ORDER,
+    "orders",
+    "o",
+    orders.IS_PURCHASE,
+    SUBSCRIPTION_OF_ROW + _open(SUBSCRIPTION_VISIBLE + " AND " + orders.PURCHASE_FILTERS, s="{j}") + ")",
+    orders.PURCHASE_ORDER_FILTERS,
     type_name="Purchase",
-    sortable=sortables.ORDER,
-    where="{a}.tenant_id = {p}.id AND "
-    + orders.IS_PURCHASE.format(o="{a}")
-    + " AND "
-    + _SUBSCRIPTION_OF_ROW
-    + SUBSCRIPTION_VISIBLE.format(s="{j}", **_KEEP)
-    + " AND "
-    + orders.PURCHASE_FILTERS.format(
-        s="{j}", product="{product}", purchaser="{purchaser}", channels="{channels}", expires_before="{expires_before}"
-    )
-    + ") AND "
-    + orders.PURCHASE_ORDER_FILTERS.format(o="{a}", purchased_since="{purchased_since}"),
-    filters=(
-        PRODUCT,
-        Filter("purchaserId", "purchaser", "uuid", _user_id),
-        CHANNEL,
-        EXPIRES_BEFORE,
-        PURCHASED_SINCE,
-    ),
+    filters=(PRODUCT, PURCHASER, CHANNEL, EXPIRES_BEFORE, PURCHASED_SINCE),
 )
-ASSIGNMENTS_OF_TENANT = Connection(
-    table="license_assignments",
-    type_name="Assignment",
-    sortable=sortables.ASSIGNMENT,
-    where="{a}.tenant_id = {p}.id AND {a}.removed_at IS NULL AND "
-    + _SUBSCRIPTION_OF_ROW
-    + ASSIGNMENT_VISIBLE.format(s="{j}", a="{a}", **_KEEP)
-    + " AND "
-    + assignments.FILTERS.format(a="{a}", s="{j}", product="{product}", user="{user}")
-    + ")",
+ASSIGNMENTS_OF_TENANT = _of_tenant(
+    sortables.ASSIGNMENT,
+    "license_assignments",
+    "a",
+    "{a}.removed_at IS NULL",
+    SUBSCRIPTION_OF_ROW + _open(ASSIGNMENT_VISIBLE + " AND " + assignments.FILTERS, s="{j}") + ")",
     filters=(PRODUCT, Filter("userId", "user", "uuid", _user_id)),
 )
-USERS_OF_TENANT = Connection(
-    table="users",
-    type_name="User",
-    sortable=sortables.USER,
-    where="{a}.tenant_id = {p}.id AND "
-    + USER_VISIBLE.format(u="{a}", directory="{whole}", viewer="{viewer}")
-    + " AND "
-    + users.SEARCH.format(u="{a}", prefix="{prefix}"),
+USERS_OF_TENANT = _of_tenant(
+    sortables.USER,
+    "users",
+    "u",
+    _open(USER_VISIBLE, directory="{whole}"),
+    users.SEARCH,
     filters=(Filter("search", "prefix", "text", _search),),
     whole=lambda scope: scope.sees_directory,
 )
-LICENSE_REQUESTS_OF_TENANT = Connection(
-    table="license_requests",
-    type_name="LicenseRequest",
-    sortable=sortables.LICENSE_REQUEST,
-    where="{a}.tenant_id = {p}.id AND "
-    + LICENSE_REQUEST_VISIBLE.format(r="{a}", **_KEEP)
-    + " AND "
-    + requests.LICENSE_REQUEST_FILTERS.format(r="{a}", status="{status}"),
+LICENSE_REQUESTS_OF_TENANT = _of_tenant(
+    sortables.LICENSE_REQUEST,
+    "license_requests",
+    "r",
+    LICENSE_REQUEST_VISIBLE,
+    requests.LICENSE_REQUEST_FILTERS,
     filters=(Filter("status", "status", "text", _enum_value("LicenseRequestStatus")),),
 )
-CANCELLATION_REQUESTS_OF_TENANT = Connection(
-    table="cancellation_requests",
-    type_name="CancellationRequest",
-    sortable=sortables.CANCELLATION_REQUEST,
-    where="{a}.tenant_id = {p}.id AND "
-    + CANCELLATION_REQUEST_VISIBLE.format(c="{a}", j="{j}", **_KEEP)
-    + " AND "
-    + cancellations.FILTERS.format(c="{a}", statuses="{statuses}"),
-    filters=(Filter("status", "statuses", "text[]", _enum_values("CancellationRequestStatus")),),
+CANCELLATION_REQUESTS_OF_TENANT = _of_tenant(
+    sortables.CANCELLATION_REQUEST,
+    "cancellation_requests",
+    "c",
+    CANCELLATION_REQUEST_VISIBLE,
+    cancellations.FILTERS,
+    filters=(_statuses("CancellationRequestStatus"),),
 )
 
 
@@ -343,27 +311,24 @@ def _unread_only(_schema: GraphQLSchema, value: Any) -> bool:
 
 # The viewer's own notifications in their home tenant `{p}`, in policy.own_notifications_scope
 # (compiled/viewer.py gives it) with `{whole}` from policy.own_only, as the resolvers' query.
-NOTIFICATIONS_OF_VIEWER = Connection(
-    table="notifications",
-    type_name="Notification",
-    sortable=sortables.NOTIFICATION,
-    where="{a}.tenant_id = {p}.id AND "
-    + requests.NOTIFICATIONS_OF_VIEWER.format(
-        n="{a}", tenant="{p}.id", user="{viewer}", whole="{whole}", unread_only="{unread_only}"
-    ),
+NOTIFICATIONS_OF_VIEWER = _of_tenant(
+    sortables.NOTIFICATION,
+    "notifications",
+    "n",
+    _open(requests.NOTIFICATIONS_OF_VIEWER, tenant="{p}.id", user="{viewer}"),
     filters=(Filter("unreadOnly", "unread_only", "bool", _unread_only),),
     whole=own_only,
 )
-AUDIT_EVENTS_OF_TENANT = Connection(
-    table="audit_events",
-    type_name="AuditEvent",
-    sortable=sortables.AUDIT_EVENT,
-    where="{a}.tenant_id = {p}.id AND " + AUDIT_VISIBLE.format(whole="{whole}", viewer="{viewer}"),
+AUDIT_EVENTS_OF_TENANT = _of_tenant(
+    sortables.AUDIT_EVENT,
+    "audit_events",
+    "e",
+    _open(AUDIT_VISIBLE),
     whole=sees_audit,
 )
 
 # Every connection field the compiler pages, by (type, field).
-CONNECTIONS: dict[tuple[str, str], Connection] = {
+CONNECTIONS: dict[tuple[str, str], ConnectionSource] = {
     ("Tenant", "subscriptions"): SUBSCRIPTIONS_OF_TENANT,
     ("Tenant", "purchases"): PURCHASES_OF_TENANT,
     ("Tenant", "assignments"): ASSIGNMENTS_OF_TENANT,

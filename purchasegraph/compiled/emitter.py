@@ -8,18 +8,19 @@ compiler's dispatch stays a table lookup.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from graphql import FieldNode, GraphQLSchema, SelectionSetNode
 
-from purchasegraph.context import Context
+from purchasegraph.compiled.declines import NotCompilable, Reason
+from purchasegraph.context import Context, Info
 from purchasegraph.policy import Scope
 from purchasegraph.viewer import Viewer
 
 if TYPE_CHECKING:
-    from purchasegraph.compiled.connections import Connection
+    from purchasegraph.compiled.connections import ConnectionSource
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Emitter(Protocol):
     def _money(self, node: FieldNode, amount: str, currency: str) -> str: ...
 
     def _connection(
-        self, node: FieldNode, spec: Connection, parent: str, scope: Scope, path: tuple[str, ...]
+        self, node: FieldNode, spec: ConnectionSource, parent: str, scope: Scope, path: tuple[str, ...]
     ) -> str: ...
 
     def _argument(self, node: FieldNode, name: str) -> Any: ...
@@ -77,3 +78,28 @@ class Emitter(Protocol):
 FieldCompiler = Callable[[Emitter, FieldNode, str, Scope, tuple[str, ...]], str]
 # A root field of Query: (emitter, field, path).
 RootCompiler = Callable[[Emitter, FieldNode, tuple[str, ...]], str]
+
+
+@dataclass(frozen=True)
+class _ContextOnly:
+    context: Context
+
+
+def beside_info(context: Context) -> Info:
+    """The ``Info`` a resolver run beside the statement is given: what those resolvers read of it,
+    the request's context, and nothing else."""
+    return cast(Info, _ContextOnly(context))
+
+
+def beside_selection(
+    e: Emitter, node: FieldNode, type_name: str, names: Collection[str]
+) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """The selection of an object resolved beside the statement, as a function from its field
+    values (by GraphQL name) to the response's keys; a field not among ``names`` declines."""
+    if node.selection_set is None:
+        raise NotCompilable(Reason.FIELD, f"{type_name} without selection")
+    selected = [(e._key(child), child.name.value) for child in e._fields(node.selection_set, type_name)]
+    for _key, name in selected:
+        if name != "__typename" and name not in names:
+            raise NotCompilable(Reason.FIELD, f"{type_name}.{name}")
+    return lambda values: {key: type_name if name == "__typename" else values[name] for key, name in selected}

@@ -11,10 +11,9 @@ from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Emitter, FieldCompiler
 from purchasegraph.compiled.objects import (
     cancellation_request_of_subscription,
-    payment_method_object,
+    keyed_object,
+    of_subscription,
     product_object,
-    subscription_object,
-    user_object,
 )
 from purchasegraph.compiled.sql import literal
 from purchasegraph.policy import (
@@ -33,36 +32,31 @@ def _product(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str,
 
 
 def _subscription(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
-    return subscription_object(e, node, scope, f"{a}.tenant_id", f"{a}.subscription_id", path)
+    return keyed_object(e, node, "Subscription", scope, f"{a}.tenant_id", f"{a}.subscription_id", path)
 
 
 def _assigned_from(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
     """``LicenseRequest.assignedFrom``: the subscription an approval assigned from, if any."""
-    return subscription_object(e, node, scope, f"{a}.tenant_id", f"{a}.assigned_from_subscription_id", path)
-
-
-def _of_subscription(column: str) -> str:
-    """A column of the subscription of a row that references one (an order, an assignment)."""
-    return (
-        f"(SELECT s.{column} FROM subscriptions s WHERE s.tenant_id = {{a}}.tenant_id AND s.id = {{a}}.subscription_id)"
-    )
+    return keyed_object(e, node, "Subscription", scope, f"{a}.tenant_id", f"{a}.assigned_from_subscription_id", path)
 
 
 def _product_of_subscription(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
-    return product_object(e, node, _of_subscription("product_id").format(a=a), scope, path)
+    return product_object(e, node, of_subscription("product_id").format(a=a), scope, path)
 
 
 def _purchaser_of_subscription(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
-    return user_object(e, node, scope, f"{a}.tenant_id", _of_subscription("purchaser_user_id").format(a=a), path)
+    return keyed_object(
+        e, node, "User", scope, f"{a}.tenant_id", of_subscription("purchaser_user_id").format(a=a), path
+    )
 
 
 def _requester(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
-    return user_object(e, node, scope, f"{a}.tenant_id", f"{a}.requester_user_id", path)
+    return keyed_object(e, node, "User", scope, f"{a}.tenant_id", f"{a}.requester_user_id", path)
 
 
 def _payment_method(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
     """``Subscription.paymentMethod``: the card's owner only; null without a card."""
-    return payment_method_object(e, node, scope, f"{a}.tenant_id", f"{a}.payment_method_id", path)
+    return keyed_object(e, node, "PaymentMethod", scope, f"{a}.tenant_id", f"{a}.payment_method_id", path)
 
 
 def _actor(e: Emitter, node: FieldNode, a: str, scope: Scope, path: tuple[str, ...]) -> str:
@@ -92,7 +86,7 @@ def _acting_user(
     for tenant_id in dict.fromkeys(candidates):
         if not sees_actor(scope, tenant_id) or not e._scope_of(tenant_id).sees_anything:
             continue
-        user = user_object(e, node, e._scope_of(tenant_id), actor_tenant, actor_user, path)
+        user = keyed_object(e, node, "User", e._scope_of(tenant_id), actor_tenant, actor_user, path)
         whens.append(f"WHEN {actor_tenant} = {e._param(tenant_id, 'uuid')} THEN {user}")
     return f"(CASE {' '.join(whens)} END)" if whens else "NULL::json"
 

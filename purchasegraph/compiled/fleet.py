@@ -7,15 +7,14 @@ and each item's tenant is selected under its own scope, as ``tenant(id:)`` selec
 
 from __future__ import annotations
 
-import enum
 import json
 
-from graphql import FieldNode, GraphQLEnumType
+from graphql import FieldNode
 
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Emitter
 from purchasegraph.compiled.objects import NULL
-from purchasegraph.compiled.sql import literal
+from purchasegraph.compiled.sql import enum_names, literal
 from purchasegraph.db.queries.tenants import DOMAIN_IN_REACH
 from purchasegraph.errors import BadUserInput
 from purchasegraph.fleet import FleetPage, page_of
@@ -88,8 +87,8 @@ def _accessible_tenant(e: Emitter, node: FieldNode, reach: Reach, path: tuple[st
     under the item's own scope."""
     if node.selection_set is None:
         raise NotCompilable(Reason.FIELD, f"{TYPE} without selection")
-    access_names = _enum_names(e, "AccessLevel")
-    role_names = _enum_names(e, "DirectoryRole")
+    access_names = enum_names(e._schema, "AccessLevel")
+    role_names = enum_names(e._schema, "DirectoryRole")
     grant = reach.grant
     roles = sorted(grant.roles) if grant is not None else []
     if not set(roles) <= role_names.keys():
@@ -153,13 +152,3 @@ def tenant_by_domain(e: Emitter, node: FieldNode, domain: str, path: tuple[str, 
     if not candidates:
         return NULL
     return f"COALESCE({', '.join(candidates)})" if len(candidates) > 1 else candidates[0]
-
-
-def _enum_names(e: Emitter, type_name: str) -> dict[str, str]:
-    """A GraphQL enum's names by stored value (as ``compiled.viewer`` reads AccessLevel)."""
-    graphql_enum = e._schema.get_type(type_name)
-    assert isinstance(graphql_enum, GraphQLEnumType)
-    return {
-        str(value.value.value if isinstance(value.value, enum.Enum) else value.value): name
-        for name, value in graphql_enum.values.items()
-    }

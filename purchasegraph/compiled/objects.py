@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from graphql import FieldNode
 
@@ -28,6 +29,19 @@ from purchasegraph.policy import (
 )
 
 NULL = "NULL::json"
+
+# A row's subscription `{j}` (an order's, an assignment's), where the row's visibility is decided:
+# the opening of an EXISTS whose predicate the caller closes.
+SUBSCRIPTION_OF_ROW = (
+    "EXISTS (SELECT 1 FROM subscriptions {j} WHERE {j}.tenant_id = {a}.tenant_id AND {j}.id = {a}.subscription_id AND "
+)
+
+
+def of_subscription(column: str) -> str:
+    """A column of the subscription of a row `{a}` that references one (an order, an assignment)."""
+    return (
+        f"(SELECT s.{column} FROM subscriptions s WHERE s.tenant_id = {{a}}.tenant_id AND s.id = {{a}}.subscription_id)"
+    )
 
 
 def _row(
@@ -56,28 +70,85 @@ def product_object(e: Emitter, node: FieldNode, product_id: str, scope: Scope, p
     return _row(e, node, "Product", "products", "{a}.id = " + product_id, scope, path)
 
 
-def user_object(e: Emitter, node: FieldNode, scope: Scope, tenant: str, user_id: str, path: tuple[str, ...]) -> str:
-    """``load_user`` of the user ``user_id`` of ``tenant`` (SQL expressions): the directory for
-    those who see it, themselves for anyone else (``USER_VISIBLE``)."""
-    if not scope.sees_anything:
-        return NULL
-    visible = USER_VISIBLE.format(
+# The predicate a scope sees one row `{a}` by: its parameters made only when it is written.
+Visible = Callable[[Emitter, Scope], str]
+
+
+def _whole_or_own(fragment: str, row: str) -> Visible:
+    """A ``policy`` fragment over the row (named ``row`` in it) with the scope's whole tenant and
+    viewer, and a spare alias ``{j}`` for a row it joins."""
+    return lambda e, scope: fragment.format(**{row: "{a}"}, j=e._state.alias("j"), **_scoped(e, scope))
+
+
+def _through_subscription(fragment: str, kinds: tuple[str, ...] | None = None) -> Visible:
+    """A ``policy`` fragment over the row's subscription `{s}` (and the row itself, `{a}`); with
+    ``kinds``, an order of those kinds only (``Purchase``)."""
+
+    def visible(e: Emitter, scope: Scope) -> str:
+        kind = f"{{a}}.kind = ANY({e._param(list(kinds), 'text[]')}) AND " if kinds is not None else ""
+        j = e._state.alias("j")
+        exists = SUBSCRIPTION_OF_ROW.format(j=j, a="{a}")
+        return kind + exists + fragment.format(s=j, a="{a}", **_scoped(e, scope)) + ")"
+
+    return visible
+
+
+def _user_visible(e: Emitter, scope: Scope) -> str:
+    """The directory for those who see it, themselves for anyone else."""
+    return USER_VISIBLE.format(
         u="{a}", directory=e._param(scope.sees_directory, "bool"), viewer=e._param(scope.viewer_id, "uuid")
     )
-    return _row(
-        e, node, "User", "users", f"{{a}}.tenant_id = {tenant} AND {{a}}.id = {user_id} AND {visible}", scope, path
+
+
+def _owner_visible(e: Emitter, scope: Scope) -> str:
+    """Only the card's owner: whole tenant is no way in."""
+    return PAYMENT_METHOD_VISIBLE.format(pm="{a}", viewer=e._param(scope.viewer_id, "uuid"))
+
+
+def _partner_visible(e: Emitter, scope: Scope) -> str:
+    return PARTNER_RELATIONSHIP_VISIBLE.format(
+        p="{a}", whole=e._param(scope.whole_tenant, "bool"), partner=e._param(scope.partner_tenant_id, "uuid")
     )
 
 
-def subscription_object(
-    e: Emitter, node: FieldNode, scope: Scope, tenant: str, subscription_id: str, path: tuple[str, ...]
+@dataclass(frozen=True)
+class Keyed:
+    """A type found by (tenant, key): its table, what a scope sees of it, and whether the scope
+    reaches the type at all (else null without a statement, as the resolver returns before asking)."""
+
+    table: str
+    visible: Visible
+    reaches: Callable[[Scope], bool] = lambda scope: scope.sees_anything
+
+
+# The types of a tenant the compiler finds by key (``resolve_node``'s TENANT_SCOPED loaders, and
+# the objects a row references), by GraphQL type name.
+KEYED: dict[str, Keyed] = {
+    "CancellationRequest": Keyed("cancellation_requests", _whole_or_own(CANCELLATION_REQUEST_VISIBLE, "c")),
+    "LicenseRequest": Keyed("license_requests", _whole_or_own(LICENSE_REQUEST_VISIBLE, "r")),
+    "User": Keyed("users", _user_visible),
+    "Subscription": Keyed("subscriptions", _whole_or_own(SUBSCRIPTION_VISIBLE, "s")),
+    # An order line, or one that bought licenses: visible wherever its subscription is.
+    "Order": Keyed("orders", _through_subscription(SUBSCRIPTION_VISIBLE)),
+    "Purchase": Keyed("orders", _through_subscription(SUBSCRIPTION_VISIBLE, PURCHASE_KINDS)),
+    "Assignment": Keyed("license_assignments", _through_subscription(ASSIGNMENT_VISIBLE)),
+    "Invoice": Keyed("invoices", _whole_or_own(INVOICE_VISIBLE, "i")),
+    "PaymentMethod": Keyed("payment_methods", _owner_visible),
+    # The list the resolver picks it from is empty for anyone but whole-tenant viewers.
+    "PartnerRelationship": Keyed("partner_relationships", _partner_visible, lambda scope: scope.whole_tenant),
+}
+
+
+def keyed_object(
+    e: Emitter, node: FieldNode, type_name: str, scope: Scope, tenant: str, key: str, path: tuple[str, ...]
 ) -> str:
-    """``load_subscription``: whole-tenant viewers, and its purchaser (``SUBSCRIPTION_VISIBLE``)."""
-    if not scope.sees_anything:
+    """The object of ``KEYED[type_name]`` with ``key`` in ``tenant`` (SQL expressions) as far as
+    ``scope`` sees it; null outside it, exactly like a key that does not exist."""
+    keyed = KEYED[type_name]
+    if not keyed.reaches(scope):
         return NULL
-    visible = SUBSCRIPTION_VISIBLE.format(s="{a}", **_scoped(e, scope))
-    where = f"{{a}}.tenant_id = {tenant} AND {{a}}.id = {subscription_id} AND {visible}"
-    return _row(e, node, "Subscription", "subscriptions", where, scope, path)
+    where = f"{{a}}.tenant_id = {tenant} AND {{a}}.id = {key} AND {keyed.visible(e, scope)}"
+    return _row(e, node, type_name, keyed.table, where, scope, path)
 
 
 def cancellation_request_of_subscription(
@@ -87,150 +158,11 @@ def cancellation_request_of_subscription(
     request, else its latest (``cancellations.CURRENT_ORDER``), where the viewer sees requests."""
     if not scope.sees_anything:
         return NULL
-    a, j = e._state.alias("r"), e._state.alias("j")
+    a = e._state.alias("r")
     body = e._selection(node, "CancellationRequest", a, scope, path)
-    visible = CANCELLATION_REQUEST_VISIBLE.format(c=a, j=j, **_scoped(e, scope))
+    visible = _whole_or_own(CANCELLATION_REQUEST_VISIBLE, "c")(e, scope).format(a=a)
     where = CURRENT_OF_SUBSCRIPTION.format(c=a, s=subscription)
     return (
         f"(SELECT {body} FROM cancellation_requests {a} WHERE {where} AND {visible}"
         f" ORDER BY {CURRENT_ORDER.format(c=a)} LIMIT 1)"
     )
-
-
-def _cancellation_request(
-    e: Emitter, node: FieldNode, scope: Scope, tenant_id: uuid.UUID, key_id: uuid.UUID, path: tuple[str, ...]
-) -> str:
-    if not scope.sees_anything:
-        return NULL
-    tenant, key = _keys(e, tenant_id, key_id)
-    j = e._state.alias("j")
-    visible = CANCELLATION_REQUEST_VISIBLE.format(c="{a}", j=j, **_scoped(e, scope))
-    where = f"{{a}}.tenant_id = {tenant} AND {{a}}.id = {key} AND {visible}"
-    return _row(e, node, "CancellationRequest", "cancellation_requests", where, scope, path)
-
-
-# -- node(id:): an object of a tenant by its key, as resolve_node's TENANT_SCOPED loaders ------
-
-# (emitter, selection, scope of the tenant, tenant id, key, path); the caller has checked that the
-# scope sees something of the tenant. Parameters are made only for what the statement uses.
-ById = Callable[[Emitter, FieldNode, Scope, uuid.UUID, uuid.UUID, tuple[str, ...]], str]
-
-
-def _keys(e: Emitter, tenant_id: uuid.UUID, key: uuid.UUID) -> tuple[str, str]:
-    return e._param(tenant_id, "uuid"), e._param(key, "uuid")
-
-
-def _subscription(
-    e: Emitter, node: FieldNode, scope: Scope, tenant_id: uuid.UUID, key: uuid.UUID, path: tuple[str, ...]
-) -> str:
-    return subscription_object(e, node, scope, *_keys(e, tenant_id, key), path)
-
-
-def _user(
-    e: Emitter, node: FieldNode, scope: Scope, tenant_id: uuid.UUID, key: uuid.UUID, path: tuple[str, ...]
-) -> str:
-    return user_object(e, node, scope, *_keys(e, tenant_id, key), path)
-
-
-def _order_of_kinds(type_name: str, kinds: tuple[str, ...] | None) -> ById:
-    """An order line (``Order``), or one that bought licenses (``Purchase``): visible wherever its
-    subscription is."""
-
-    def compile_order(
-        e: Emitter, node: FieldNode, scope: Scope, tenant_id: uuid.UUID, key_id: uuid.UUID, path: tuple[str, ...]
-    ) -> str:
-        if not scope.sees_anything:
-            return NULL
-        tenant, key = _keys(e, tenant_id, key_id)
-        visible = SUBSCRIPTION_VISIBLE.format(s="s", **_scoped(e, scope))
-        where = (
-            f"{{a}}.tenant_id = {tenant} AND {{a}}.id = {key}"
-            + (f" AND {{a}}.kind = ANY({e._param(list(kinds), 'text[]')})" if kinds is not None else "")
-            + " AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant_id = {a}.tenant_id"
-            + f" AND s.id = {{a}}.subscription_id AND {visible})"
-        )
-        return _row(e, node, type_name, "orders", where, scope, path)
-
-    return compile_order
-
-
-def _assignment(
-    e: Emitter, node: FieldNode, scope: Scope, tenant_id: uuid.UUID, key_id: uuid.UUID, path: tuple[str, ...]
-) -> str:
-    if not scope.sees_anything:
-        return NULL
-    tenant, key = _keys(e, tenant_id, key_id)
-    visible = ASSIGNMENT_VISIBLE.format(s="s", a="{a}", **_scoped(e, scope))
-    where = (
-        f"{{a}}.tenant_id = {tenant} AND {{a}}.id = {key} AND EXISTS (SELECT 1 FROM subscriptions s"
-        f" WHERE s.tenant_id = {{a}}.tenant_id AND s.id = {{a}}.subscription_id AND {visible})"
-    )
-    return _row(e, node, "Assignment", "license_assignments", where, scope, path)
-
-
-def _invoice(
-    e: Emitter, node: FieldNode, scope: Scope, tenant_id: uuid.UUID, key_id: uuid.UUID, path: tuple[str, ...]
-) -> str:
-    if not scope.sees_anything:
-        return NULL
-    tenant, key = _keys(e, tenant_id, key_id)
-    visible = INVOICE_VISIBLE.format(i="{a}", **_scoped(e, scope))
-    return _row(
-        e, node, "Invoice", "invoices", f"{{a}}.tenant_id = {tenant} AND {{a}}.id = {key} AND {visible}", scope, path
-    )
-
-
-def payment_method_object(
-    e: Emitter, node: FieldNode, scope: Scope, tenant: str, key: str, path: tuple[str, ...]
-) -> str:
-    """Only the card's owner gets it (``PAYMENT_METHOD_VISIBLE``); whole tenant is no way in."""
-    if not scope.sees_anything:
-        return NULL
-    visible = PAYMENT_METHOD_VISIBLE.format(pm="{a}", viewer=e._param(scope.viewer_id, "uuid"))
-    where = f"{{a}}.tenant_id = {tenant} AND {{a}}.id = {key} AND {visible}"
-    return _row(e, node, "PaymentMethod", "payment_methods", where, scope, path)
-
-
-def _payment_method(
-    e: Emitter, node: FieldNode, scope: Scope, tenant_id: uuid.UUID, key: uuid.UUID, path: tuple[str, ...]
-) -> str:
-    return payment_method_object(e, node, scope, *_keys(e, tenant_id, key), path)
-
-
-def _partner_relationship(
-    e: Emitter, node: FieldNode, scope: Scope, tenant_id: uuid.UUID, key_id: uuid.UUID, path: tuple[str, ...]
-) -> str:
-    if not scope.whole_tenant:
-        return NULL  # the list the resolver picks it from is empty
-    tenant, key = _keys(e, tenant_id, key_id)
-    visible = PARTNER_RELATIONSHIP_VISIBLE.format(
-        p="{a}", whole=e._param(scope.whole_tenant, "bool"), partner=e._param(scope.partner_tenant_id, "uuid")
-    )
-    where = f"{{a}}.tenant_id = {tenant} AND {{a}}.id = {key} AND {visible}"
-    return _row(e, node, "PartnerRelationship", "partner_relationships", where, scope, path)
-
-
-def _license_request(
-    e: Emitter, node: FieldNode, scope: Scope, tenant_id: uuid.UUID, key_id: uuid.UUID, path: tuple[str, ...]
-) -> str:
-    if not scope.sees_anything:
-        return NULL
-    tenant, key = _keys(e, tenant_id, key_id)
-    visible = LICENSE_REQUEST_VISIBLE.format(r="{a}", **_scoped(e, scope))
-    where = f"{{a}}.tenant_id = {tenant} AND {{a}}.id = {key} AND {visible}"
-    return _row(e, node, "LicenseRequest", "license_requests", where, scope, path)
-
-
-# The types resolve_node finds in a tenant, by the global ID's type name.
-BY_ID: dict[str, ById] = {
-    "CancellationRequest": _cancellation_request,
-    "LicenseRequest": _license_request,
-    "User": _user,
-    "Subscription": _subscription,
-    "Order": _order_of_kinds("Order", None),
-    "Purchase": _order_of_kinds("Purchase", PURCHASE_KINDS),
-    "Assignment": _assignment,
-    "Invoice": _invoice,
-    "PaymentMethod": _payment_method,
-    "PartnerRelationship": _partner_relationship,
-}

@@ -6,16 +6,15 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 import strawberry
 from graphql import FieldNode
 
 from purchasegraph.compiled.declines import NotCompilable, Reason
-from purchasegraph.compiled.emitter import Beside, Emitter
+from purchasegraph.compiled.emitter import Beside, Emitter, beside_info
 from purchasegraph.compiled.objects import NULL
-from purchasegraph.compiled.viewer import _ContextOnly
-from purchasegraph.context import Context, Info
+from purchasegraph.context import Context
 from purchasegraph.schema.enums import BillingFrequency
 from purchasegraph.schema.quote import resolve_quote
 
@@ -44,8 +43,7 @@ def quote(e: Emitter, node: FieldNode, path: tuple[str, ...]) -> str:
     serialize = _serializer(e, node, "QuoteResult")
 
     async def resolve(context: Context) -> Any:
-        info = cast(Info, _ContextOnly(context))
-        return serialize(await resolve_quote(info, strawberry.ID(product_id), quantity, frequency))
+        return serialize(await resolve_quote(beside_info(context), strawberry.ID(product_id), quantity, frequency))
 
     e._state.beside.append(Beside(path, resolve))
     return NULL  # the key keeps its place; run_compiled puts the value there

@@ -11,7 +11,7 @@ from purchasegraph.compiled.catalogue import checkout_eligibility
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Emitter, RootCompiler
 from purchasegraph.compiled.fleet import accessible_tenants
-from purchasegraph.compiled.objects import BY_ID, NULL, product_object, tenant_object
+from purchasegraph.compiled.objects import KEYED, NULL, keyed_object, product_object, tenant_object
 from purchasegraph.compiled.quote import quote
 from purchasegraph.compiled.viewer import viewer
 from purchasegraph.policy import nothing
@@ -46,13 +46,14 @@ def node_by_id(e: Emitter, node: FieldNode, path: tuple[str, ...]) -> str:
         return tenant_object(e, node, key, path)
     if gid.type_name not in TENANT_SCOPED or gid.tenant_id is None:
         return NULL
-    by_id = BY_ID.get(gid.type_name)
-    if by_id is None:
+    keyed = KEYED.get(gid.type_name)
+    if keyed is None:
         raise NotCompilable(Reason.FIELD, f"node of {gid.type_name}")
     scope = e._scope_of(gid.tenant_id)
-    if not scope.sees_anything:
+    if not scope.sees_anything or not keyed.reaches(scope):
         return NULL  # outside your scope looks exactly like absent
-    return by_id(e, node, scope, gid.tenant_id, key, path)
+    tenant, key_sql = e._param(gid.tenant_id, "uuid"), e._param(key, "uuid")
+    return keyed_object(e, node, gid.type_name, scope, tenant, key_sql, path)
 
 
 ROOTS: dict[str, RootCompiler] = {

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from graphql import GraphQLEnumType
+from graphql import GraphQLEnumType, GraphQLSchema
 
 from purchasegraph.db.ordering import base64url_sql
 
@@ -63,10 +63,19 @@ def date(expr: str) -> str:
     return f"to_char({expr}, 'YYYY-MM-DD')"
 
 
-def enum_name(expr: str, graphql_enum: GraphQLEnumType) -> str:
+def enum_names(schema: GraphQLSchema, type_name: str) -> dict[Any, str]:
+    """A GraphQL enum's names by the stored value of the Python enum the resolvers return."""
+    graphql_enum = schema.get_type(type_name)
+    assert isinstance(graphql_enum, GraphQLEnumType)
+    return {
+        value.value.value if isinstance(value.value, enum.Enum) else value.value: name
+        for name, value in graphql_enum.values.items()
+    }
+
+
+def enum_name(expr: str, schema: GraphQLSchema, type_name: str) -> str:
     """The GraphQL name of a stored enum value (the schema's own table, never ``upper()``)."""
-    whens = []
-    for name, value in graphql_enum.values.items():
-        stored = value.value.value if isinstance(value.value, enum.Enum) else value.value
-        whens.append(f"WHEN {literal(str(stored))} THEN {literal(name)}")
+    whens = [
+        f"WHEN {literal(str(stored))} THEN {literal(name)}" for stored, name in enum_names(schema, type_name).items()
+    ]
     return f"CASE {expr} {' '.join(whens)} END"

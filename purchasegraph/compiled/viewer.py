@@ -4,22 +4,21 @@ beside the statement by the very resolver the schema runs."""
 
 from __future__ import annotations
 
-import enum
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from graphql import FieldNode, GraphQLEnumType
+from graphql import FieldNode
 
-from purchasegraph.compiled.connections import INVOICES_OF_VIEWER, NOTIFICATIONS_OF_VIEWER
+from purchasegraph.compiled.connections import INVOICES_OF_VIEWER, NOTIFICATIONS_OF_VIEWER, ConnectionSource
 from purchasegraph.compiled.declines import NotCompilable, Reason
-from purchasegraph.compiled.emitter import Beside, Emitter
-from purchasegraph.compiled.objects import NULL, tenant_object, user_object
-from purchasegraph.compiled.sql import literal
-from purchasegraph.context import Context, Info
+from purchasegraph.compiled.emitter import Beside, Emitter, beside_info, beside_selection
+from purchasegraph.compiled.lists import agg
+from purchasegraph.compiled.objects import NULL, keyed_object, tenant_object
+from purchasegraph.compiled.sql import enum_names, literal
+from purchasegraph.context import Context
 from purchasegraph.db.queries.payment_methods import OWN_CARDS, PAYMENT_METHOD_ORDER
-from purchasegraph.policy import Access, own_billing_scope, own_notifications_scope, tenants_in_reach
+from purchasegraph.policy import Access, Scope, own_billing_scope, own_notifications_scope, tenants_in_reach
 from purchasegraph.resolvers import viewer as viewer_resolvers
 from purchasegraph.schema.viewer import product_key
 from purchasegraph.viewer import UserViewer
@@ -41,7 +40,7 @@ def viewer(e: Emitter, node: FieldNode, path: tuple[str, ...]) -> str:
             value = literal("Viewer")
         elif name == "user":
             tenant, user = e._param(principal.tenant_id, "uuid"), e._param(principal.user_id, "uuid")
-            value = user_object(e, child, home, tenant, user, at)
+            value = keyed_object(e, child, "User", home, tenant, user, at)
         elif name == "homeTenant":
             value = tenant_object(e, child, principal.tenant_id, at)
         elif name == "directoryRoles":
@@ -49,9 +48,11 @@ def viewer(e: Emitter, node: FieldNode, path: tuple[str, ...]) -> str:
         elif name == "tenants":
             value = _tenants(e, child, principal, at)
         elif name == "notifications":
-            value = _notifications(e, child, principal, at)
+            value = _home_connection(
+                e, child, principal, NOTIFICATIONS_OF_VIEWER, own_notifications_scope(principal), at
+            )
         elif name == "invoices":
-            value = _invoices(e, child, principal, at)
+            value = _home_connection(e, child, principal, INVOICES_OF_VIEWER, own_billing_scope(principal), at)
         elif name == "paymentMethods":
             value = _payment_methods(e, child, principal, at)
         elif name == "eligibility":
@@ -63,19 +64,9 @@ def viewer(e: Emitter, node: FieldNode, path: tuple[str, ...]) -> str:
     return e._object(pairs)
 
 
-def _enum(e: Emitter, type_name: str) -> dict[Any, str]:
-    """A GraphQL enum's names by the stored value of the Python enum the resolvers return."""
-    graphql_enum = e._schema.get_type(type_name)
-    assert isinstance(graphql_enum, GraphQLEnumType)
-    return {
-        value.value.value if isinstance(value.value, enum.Enum) else value.value: name
-        for name, value in graphql_enum.values.items()
-    }
-
-
 def _directory_roles(e: Emitter, principal: UserViewer) -> str:
     """The viewer's roles, read with the viewer, sorted by value as the resolver sorts them."""
-    names = _enum(e, "DirectoryRole")
+    names = enum_names(e._schema, "DirectoryRole")
     if not principal.roles <= names.keys():
         raise NotCompilable(Reason.FIELD, "Viewer.directoryRoles")  # the resolver would raise
     return f"({e._param(json.dumps([names[role] for role in sorted(principal.roles)]), 'text')})::json"
@@ -86,7 +77,7 @@ def _tenants(e: Emitter, node: FieldNode, principal: UserViewer, path: tuple[str
     does not find is left out."""
     if node.selection_set is None:
         raise NotCompilable(Reason.FIELD, "TenantAccess without selection")
-    access_names = _enum(e, "AccessLevel")
+    access_names = enum_names(e._schema, "AccessLevel")
     items = []
     for position, reach in enumerate(tenants_in_reach(principal)):
         t = e._state.alias("t")
@@ -113,23 +104,20 @@ def _tenants(e: Emitter, node: FieldNode, principal: UserViewer, path: tuple[str
     )
 
 
-def _notifications(e: Emitter, node: FieldNode, principal: UserViewer, path: tuple[str, ...]) -> str:
-    """The connection of ``connections.NOTIFICATIONS_OF_VIEWER`` under the viewer's home tenant, in
-    the scope ``policy.own_notifications_scope`` gives (as ``resolvers.tenants``)."""
-    scope = own_notifications_scope(principal)
-    assert scope is not None, "a user has their own notifications"
+def _home_connection(
+    e: Emitter,
+    node: FieldNode,
+    principal: UserViewer,
+    spec: ConnectionSource,
+    scope: Scope | None,
+    path: tuple[str, ...],
+) -> str:
+    """A connection of the viewer's own under their home tenant, in the scope the policy gives the
+    viewer for it, as the resolvers read it: ``NOTIFICATIONS_OF_VIEWER`` in
+    ``policy.own_notifications_scope``, my bills (``INVOICES_OF_VIEWER``) in ``own_billing_scope``."""
+    assert scope is not None, "a user has their own notifications and billing"
     t = e._state.alias("t")
-    page = e._connection(node, NOTIFICATIONS_OF_VIEWER, t, scope, path)
-    return f"(SELECT {page} FROM tenants {t} WHERE {t}.id = {e._param(principal.tenant_id, 'uuid')})"
-
-
-def _invoices(e: Emitter, node: FieldNode, principal: UserViewer, path: tuple[str, ...]) -> str:
-    """My bills: the connection of ``connections.INVOICES_OF_VIEWER`` under the viewer's home
-    tenant, in the scope ``policy.own_billing_scope`` gives (as ``resolvers.purchases``)."""
-    scope = own_billing_scope(principal)
-    assert scope is not None, "a user has their own billing scope"
-    t = e._state.alias("t")
-    page = e._connection(node, INVOICES_OF_VIEWER, t, scope, path)
+    page = e._connection(node, spec, t, scope, path)
     return f"(SELECT {page} FROM tenants {t} WHERE {t}.id = {e._param(principal.tenant_id, 'uuid')})"
 
 
@@ -140,15 +128,7 @@ def _payment_methods(e: Emitter, node: FieldNode, principal: UserViewer, path: t
     pm = e._state.alias("pm")
     body = e._selection(node, "PaymentMethod", pm, scope, path)
     mine = OWN_CARDS.format(pm=pm, tenant=e._param(scope.tenant_id, "uuid"), viewer=e._param(scope.viewer_id, "uuid"))
-    order = PAYMENT_METHOD_ORDER.format(pm=pm)
-    return f"COALESCE((SELECT json_agg({body} ORDER BY {order}) FROM payment_methods {pm} WHERE {mine}), '[]'::json)"
-
-
-@dataclass(frozen=True)
-class _ContextOnly:
-    """What the viewer resolvers read of ``Info``: the request's context, nothing else."""
-
-    context: Context
+    return agg(body, f"FROM payment_methods {pm} WHERE {mine}", PAYMENT_METHOD_ORDER.format(pm=pm))
 
 
 def _eligibility(e: Emitter, node: FieldNode) -> Callable[[Context], Awaitable[Any]]:
@@ -157,26 +137,21 @@ def _eligibility(e: Emitter, node: FieldNode) -> Callable[[Context], Awaitable[A
     raw = e._argument(node, "productId")
     if not isinstance(raw, str):
         raise NotCompilable(Reason.INVALID_INPUT, "eligibility(productId:)")
-    if node.selection_set is None:
-        raise NotCompilable(Reason.FIELD, "Eligibility without selection")
     product_id = product_key(raw)
-    reasons = _enum(e, "EligibilityReason")
-    selected = [(e._key(child), child.name.value) for child in e._fields(node.selection_set, "Eligibility")]
-    for _key, name in selected:
-        if name not in ("eligible", "reasons", "message", "canStartTrial", "__typename"):
-            raise NotCompilable(Reason.FIELD, f"Eligibility.{name}")
+    reasons = enum_names(e._schema, "EligibilityReason")
+    selection = beside_selection(e, node, "Eligibility", ("eligible", "reasons", "message", "canStartTrial"))
 
     async def resolve(context: Context) -> Any:
-        assessment = await viewer_resolvers.eligibility(cast(Info, _ContextOnly(context)), product_id)
+        assessment = await viewer_resolvers.eligibility(beside_info(context), product_id)
         if assessment is None:
             return None
-        values = {
-            "eligible": assessment.eligible,
-            "reasons": [reasons[reason.value] for reason in assessment.reasons],
-            "message": assessment.message,
-            "canStartTrial": assessment.can_start_trial,
-            "__typename": "Eligibility",
-        }
-        return {key: values[name] for key, name in selected}
+        return selection(
+            {
+                "eligible": assessment.eligible,
+                "reasons": [reasons[reason.value] for reason in assessment.reasons],
+                "message": assessment.message,
+                "canStartTrial": assessment.can_start_trial,
+            }
+        )
 
     return resolve

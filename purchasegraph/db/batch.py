@@ -1,17 +1,31 @@
-"""Objects by id, many at once, inside a scope.
+"""The two shapes the query modules read in, inside a scope: objects by id, many at once, and
+one page of a list of the scope's own tenant.
 
 By-id queries share one parameter layout: $1 tenant_id uuid, $2 ids uuid[], $3 whole tenant
 bool, $4 viewer uuid. Rows outside the scope are never selected, so they come back as None,
-exactly like ids that do not exist.
+exactly like ids that do not exist. A tenant's list is a ``db/pagination.py`` connection whose
+one parent is the tenant itself.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from purchasegraph.db.executor import Executor, Record
+from purchasegraph.db.ordering import Sortable
+from purchasegraph.db.pagination import Listing, PageArgs, Slice, connection_query, fetch_slices
 from purchasegraph.policy import Scope
+
+K = TypeVar("K", bound=Hashable)
+
+
+def in_key_order(records: Iterable[Record], keys: Sequence[K], column: str = "id") -> list[Record | None]:
+    """The record of each key in ``keys``' order (a loader's answer), None where none has it."""
+    by_key = {record[column]: record for record in records}
+    return [by_key.get(key) for key in keys]
 
 
 async def fetch_by_ids(
@@ -21,11 +35,54 @@ async def fetch_by_ids(
     if not scope.sees_anything:
         return [None for _ in ids]
     whole = scope.whole_tenant if widen_to is None else widen_to
-    records = await db.fetch(sql, scope.tenant_id, list(ids), whole, scope.viewer_id)
-    by_id = {record["id"]: record for record in records}
-    return [by_id.get(i) for i in ids]
+    return in_key_order(await db.fetch(sql, scope.tenant_id, list(ids), whole, scope.viewer_id), ids)
 
 
-def by_ids_query(*, columns: str, source: str) -> str:
-    """Assemble a by-id query at import from constant fragments (never from request values)."""
-    return f"SELECT {columns}\n  {source}"
+@dataclass(frozen=True)
+class RowSource:
+    """One entity's rows as its statements read them: the ``FROM`` (with its joins) over the row
+    ``alias``, and the columns selected. Each statement adds what it selects by, over constant
+    fragments at import (never request values)."""
+
+    source: str
+    alias: str
+    columns: str
+
+    def by_ids(self, visible: str) -> str:
+        """The rows with one of the ids ($2) in the tenant ($1) that ``visible`` (over $3 and $4)
+        lets the scope see."""
+        return f"""SELECT {self.columns}
+  {self.source}
+ WHERE {self.alias}.tenant_id = $1 AND {self.alias}.id = ANY($2::uuid[])
+   AND {visible}"""
+
+    def listing(self, parent: str, where: str, sortable: Sortable, *, column_filters: bool = False) -> Listing:
+        """The connection of the rows whose ``parent`` column holds the parent's key (a row of
+        ``k``) in the tenant ($1), as far as ``where`` (over $7, $8 and the filters) keeps them."""
+        source = f"""{self.source}
+      WHERE {self.alias}.tenant_id = $1 AND {self.alias}.{parent} = k.parent
+        AND {where}"""
+        return connection_query(
+            source=source, columns=self.columns, alias=self.alias, sortable=sortable, column_filters=column_filters
+        )
+
+
+async def fetch_tenant_page(
+    db: Executor,
+    listing: Listing,
+    *,
+    scope: Scope,
+    page: PageArgs,
+    filters: Sequence[Any] = (),
+    widen_to: bool | None = None,
+) -> Slice:
+    """One page of ``listing`` under the scope's own tenant (``fetch_slices`` for one parent)."""
+    (slice_,) = await fetch_slices(
+        db, listing, scope=scope, parents=[scope.tenant_id], page=page, filters=filters, widen_to=widen_to
+    )
+    return slice_
+
+
+def array(values: Sequence[str] | None) -> list[str] | None:
+    """A list filter as its ``text[]`` parameter (None: no filter)."""
+    return list(values) if values is not None else None

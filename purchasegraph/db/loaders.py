@@ -9,31 +9,31 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiodataloader import DataLoader
 
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice
-from purchasegraph.db.queries import (
-    assignments,
-    cancellations,
-    eligibility,
-    invoices,
-    orders,
-    payment_methods,
-    products,
-    subscriptions,
-    tenants,
-    users,
-)
+from purchasegraph.db.queries import cancellations, eligibility, products, tenants
 from purchasegraph.policy import Scope
 
 K = TypeVar("K")
 V = TypeVar("V")
 
-ScopedFetch = Callable[..., Awaitable[list[Record | None]]]
-ChildFetch = Callable[..., Awaitable[list[Slice]]]
+
+class ByIds(Protocol):
+    """A query module's ``fetch_*_by_id``: objects of one type by id, in scope, in the ids' order."""
+
+    def __call__(self, db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]) -> Awaitable[list[Record | None]]: ...
+
+
+class BySubscriptions(Protocol):
+    """A query module's ``fetch_*_by_subscription``: one page of children per subscription."""
+
+    def __call__(
+        self, db: Executor, *, scope: Scope, page: PageArgs, subscription_ids: Sequence[uuid.UUID]
+    ) -> Awaitable[list[Slice]]: ...
 
 
 class Loaders:
@@ -54,19 +54,24 @@ class Loaders:
             loader = self._loaders[key] = DataLoader(batch_load_fn=load, batch=self._batching, cache=self._batching)
         return loader
 
-    def _scoped(self, name: str, fetch: ScopedFetch, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
+    def by_id(self, fetch: ByIds, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
+        """Objects of one tenant-scoped type by id, as ``scope`` sees them (``fetch`` the type's
+        ``fetch_*_by_id``)."""
+
         async def batch(ids: list[uuid.UUID]) -> list[Record | None]:
             return await fetch(self._db, scope=scope, ids=ids)
 
-        return self._loader((name, scope), batch)
+        return self._loader((fetch, scope), batch)
 
-    def _children(self, name: str, fetch: ChildFetch, scope: Scope, page: PageArgs) -> DataLoader[uuid.UUID, Slice]:
+    def of_subscription(self, fetch: BySubscriptions, scope: Scope, page: PageArgs) -> DataLoader[uuid.UUID, Slice]:
+        """Children of subscriptions, one page each, for many subscriptions at once (``fetch`` the
+        children's ``fetch_*_by_subscription``)."""
+
         async def batch(parent_ids: list[uuid.UUID]) -> list[Slice]:
             return await fetch(self._db, scope=scope, page=page, subscription_ids=parent_ids)
 
-        return self._loader((name, scope, page), batch)
+        return self._loader((fetch, scope, page), batch)
 
-    # Objects by id.
     def tenant(self) -> DataLoader[uuid.UUID, Record | None]:
         async def batch(ids: list[uuid.UUID]) -> list[Record | None]:
             return await tenants.fetch_tenants_by_id(self._db, ids=ids)
@@ -91,27 +96,6 @@ class Loaders:
 
         return self._loader(("sold_self_service", market), batch)
 
-    def user(self, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
-        return self._scoped("user", users.fetch_users_by_id, scope)
-
-    def subscription(self, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
-        return self._scoped("subscription", subscriptions.fetch_subscriptions_by_id, scope)
-
-    def order(self, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
-        return self._scoped("order", orders.fetch_orders_by_id, scope)
-
-    def assignment(self, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
-        return self._scoped("assignment", assignments.fetch_assignments_by_id, scope)
-
-    def invoice(self, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
-        return self._scoped("invoice", invoices.fetch_invoices_by_id, scope)
-
-    def payment_method(self, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
-        return self._scoped("payment_method", payment_methods.fetch_payment_methods_by_id, scope)
-
-    def cancellation_request(self, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
-        return self._scoped("cancellation_request", cancellations.fetch_cancellation_requests_by_id, scope)
-
     def cancellation_request_of_subscription(self, scope: Scope) -> DataLoader[uuid.UUID, Record | None]:
         """Keyed by subscription id: its open request, else its latest."""
 
@@ -125,16 +109,6 @@ class Loaders:
             return await eligibility.fetch_eligibility_facts(self._db, tenant_id=tenant_id, product_ids=product_ids)
 
         return self._loader(("eligibility", tenant_id), batch)
-
-    # Children of subscriptions, one page each, for many subscriptions at once.
-    def orders_of_subscription(self, scope: Scope, page: PageArgs) -> DataLoader[uuid.UUID, Slice]:
-        return self._children("orders_of_subscription", orders.fetch_orders_by_subscription, scope, page)
-
-    def assignments_of_subscription(self, scope: Scope, page: PageArgs) -> DataLoader[uuid.UUID, Slice]:
-        return self._children("assignments_of_subscription", assignments.fetch_assignments_by_subscription, scope, page)
-
-    def invoices_of_subscription(self, scope: Scope, page: PageArgs) -> DataLoader[uuid.UUID, Slice]:
-        return self._children("invoices_of_subscription", invoices.fetch_invoices_by_subscription, scope, page)
 
 
 async def load_many(loader: DataLoader[K, V], keys: Sequence[K]) -> list[V]:

@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from purchasegraph.errors import BadUserInput
 
@@ -242,14 +243,20 @@ def _parses(kind: Kind, value: str) -> bool:
 MAX_CURSOR_LENGTH = 16384
 
 
+def cursor_json(cursor: str, max_length: int) -> Any:
+    """The JSON a cursor's base64url holds, or None for text no cursor is: longer than
+    ``max_length``, not base64url, not UTF-8 or not JSON (or nested deeper than Python parses)."""
+    if len(cursor) > max_length:
+        return None
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8"))
+    except (binascii.Error, UnicodeError, ValueError, RecursionError):
+        return None
+
+
 def decode_cursor(cursor: str, ordering: Ordering, field: str) -> tuple[str, ...]:
     """The key values of a cursor this API issued for ``ordering``; anything else is refused."""
-    decoded = None
-    if len(cursor) <= MAX_CURSOR_LENGTH:
-        try:
-            decoded = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8"))
-        except (binascii.Error, UnicodeError, ValueError, RecursionError):
-            decoded = None
+    decoded = cursor_json(cursor, MAX_CURSOR_LENGTH)
     if (
         isinstance(decoded, list)
         and len(decoded) == len(ordering.keys) + 1

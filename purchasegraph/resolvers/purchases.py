@@ -5,107 +5,83 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Sequence
+from typing import Unpack
 
 from purchasegraph.context import Info
 from purchasegraph.db.executor import Record
+from purchasegraph.db.loaders import ByIds, BySubscriptions
 from purchasegraph.db.pagination import EMPTY_SLICE, PageArgs, Slice
 from purchasegraph.db.queries import assignments, cancellations, invoices, orders, payment_methods, subscriptions
 from purchasegraph.policy import own_billing_scope
 
 
+async def _in_tenant(info: Info, fetch: ByIds, tenant_id: uuid.UUID, key: uuid.UUID) -> Record | None:
+    """The object ``fetch`` finds by ``key``, as far as the viewer's scope in the tenant reaches."""
+    return await info.context.loaders.by_id(fetch, info.context.scope_of(tenant_id)).load(key)
+
+
+async def _of_subscription(
+    info: Info, fetch: BySubscriptions, tenant_id: uuid.UUID, subscription_id: uuid.UUID, page: PageArgs
+) -> Slice:
+    """A page of the subscription's children, batched with its siblings' (``Loaders.of_subscription``)."""
+    return await info.context.loaders.of_subscription(fetch, info.context.scope_of(tenant_id), page).load(
+        subscription_id
+    )
+
+
 async def subscription(info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID) -> Record | None:
-    return await info.context.loaders.subscription(info.context.scope_of(tenant_id)).load(subscription_id)
+    return await _in_tenant(info, subscriptions.fetch_subscriptions_by_id, tenant_id, subscription_id)
 
 
 async def subscriptions_of_tenant(
-    info: Info,
-    tenant_id: uuid.UUID,
-    page: PageArgs,
-    *,
-    channels: Sequence[str] | None,
-    product_id: str | None,
-    statuses: Sequence[str] | None,
-    purchaser_id: uuid.UUID | None,
-    expires_before: datetime.datetime | None = None,
-    purchased_since: datetime.datetime | None = None,
+    info: Info, tenant_id: uuid.UUID, page: PageArgs, **filters: Unpack[subscriptions.SubscriptionFilters]
 ) -> Slice:
-    return await subscriptions.fetch_subscriptions_by_tenant(
-        info.context.db,
-        scope=info.context.scope_of(tenant_id),
-        page=page,
-        channels=channels,
-        product_id=product_id,
-        statuses=statuses,
-        purchaser_id=purchaser_id,
-        expires_before=expires_before,
-        purchased_since=purchased_since,
-    )
+    scope = info.context.scope_of(tenant_id)
+    return await subscriptions.fetch_subscriptions_by_tenant(info.context.db, scope=scope, page=page, **filters)
 
 
 async def order(info: Info, tenant_id: uuid.UUID, order_id: uuid.UUID) -> Record | None:
-    return await info.context.loaders.order(info.context.scope_of(tenant_id)).load(order_id)
+    return await _in_tenant(info, orders.fetch_orders_by_id, tenant_id, order_id)
 
 
 async def orders_of_subscription(info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID, page: PageArgs) -> Slice:
-    loader = info.context.loaders.orders_of_subscription(info.context.scope_of(tenant_id), page)
-    return await loader.load(subscription_id)
+    return await _of_subscription(info, orders.fetch_orders_by_subscription, tenant_id, subscription_id, page)
 
 
 async def purchases_of_tenant(
-    info: Info,
-    tenant_id: uuid.UUID,
-    page: PageArgs,
-    *,
-    product_id: str | None,
-    purchaser_id: uuid.UUID | None,
-    channels: Sequence[str] | None = None,
-    expires_before: datetime.datetime | None = None,
-    purchased_since: datetime.datetime | None = None,
+    info: Info, tenant_id: uuid.UUID, page: PageArgs, **filters: Unpack[subscriptions.PurchaseFilters]
 ) -> Slice:
-    return await orders.fetch_purchases_by_tenant(
-        info.context.db,
-        scope=info.context.scope_of(tenant_id),
-        page=page,
-        product_id=product_id,
-        purchaser_id=purchaser_id,
-        channels=channels,
-        expires_before=expires_before,
-        purchased_since=purchased_since,
-    )
+    scope = info.context.scope_of(tenant_id)
+    return await orders.fetch_purchases_by_tenant(info.context.db, scope=scope, page=page, **filters)
 
 
 async def assignment(info: Info, tenant_id: uuid.UUID, assignment_id: uuid.UUID) -> Record | None:
-    return await info.context.loaders.assignment(info.context.scope_of(tenant_id)).load(assignment_id)
+    return await _in_tenant(info, assignments.fetch_assignments_by_id, tenant_id, assignment_id)
 
 
 async def assignments_of_subscription(
     info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID, page: PageArgs
 ) -> Slice:
-    loader = info.context.loaders.assignments_of_subscription(info.context.scope_of(tenant_id), page)
-    return await loader.load(subscription_id)
+    return await _of_subscription(info, assignments.fetch_assignments_by_subscription, tenant_id, subscription_id, page)
 
 
 async def assignments_of_tenant(
     info: Info, tenant_id: uuid.UUID, page: PageArgs, *, product_id: str | None, user_id: uuid.UUID | None
 ) -> Slice:
+    scope = info.context.scope_of(tenant_id)
     return await assignments.fetch_assignments_by_tenant(
-        info.context.db,
-        scope=info.context.scope_of(tenant_id),
-        page=page,
-        product_id=product_id,
-        user_id=user_id,
+        info.context.db, scope=scope, page=page, product_id=product_id, user_id=user_id
     )
 
 
 async def invoice(info: Info, tenant_id: uuid.UUID, invoice_id: uuid.UUID) -> Record | None:
-    return await info.context.loaders.invoice(info.context.scope_of(tenant_id)).load(invoice_id)
+    return await _in_tenant(info, invoices.fetch_invoices_by_id, tenant_id, invoice_id)
 
 
 async def invoices_of_subscription(
     info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID, page: PageArgs
 ) -> Slice:
-    loader = info.context.loaders.invoices_of_subscription(info.context.scope_of(tenant_id), page)
-    return await loader.load(subscription_id)
+    return await _of_subscription(info, invoices.fetch_invoices_by_subscription, tenant_id, subscription_id, page)
 
 
 async def invoices_of_tenant(
@@ -123,11 +99,11 @@ async def invoices_of_tenant(
 
 async def payment_method(info: Info, tenant_id: uuid.UUID, payment_method_id: uuid.UUID) -> Record | None:
     """Only the card's owner gets a row back; the query has no whole-tenant way in."""
-    return await info.context.loaders.payment_method(info.context.scope_of(tenant_id)).load(payment_method_id)
+    return await _in_tenant(info, payment_methods.fetch_payment_methods_by_id, tenant_id, payment_method_id)
 
 
 async def cancellation_request(info: Info, tenant_id: uuid.UUID, request_id: uuid.UUID) -> Record | None:
-    return await info.context.loaders.cancellation_request(info.context.scope_of(tenant_id)).load(request_id)
+    return await _in_tenant(info, cancellations.fetch_cancellation_requests_by_id, tenant_id, request_id)
 
 
 async def cancellation_request_of_subscription(

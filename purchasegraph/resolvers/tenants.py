@@ -27,7 +27,7 @@ async def reachable_tenants(info: Info) -> list[tuple[Scope, Record]]:
 
 
 async def user(info: Info, tenant_id: uuid.UUID, user_id: uuid.UUID) -> Record | None:
-    return await info.context.loaders.user(info.context.scope_of(tenant_id)).load(user_id)
+    return await info.context.loaders.by_id(users.fetch_users_by_id, info.context.scope_of(tenant_id)).load(user_id)
 
 
 async def users_of_tenant(info: Info, tenant_id: uuid.UUID, page: PageArgs, search: str | None) -> Slice:

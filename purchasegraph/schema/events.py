@@ -17,6 +17,7 @@ from typing import Annotated
 import strawberry
 
 from purchasegraph.context import Info
+from purchasegraph.db.queries import subscriptions
 from purchasegraph.events.hub import Feed, FeedEnded, Interest, Notice
 from purchasegraph.events.stream import StreamCode, StreamContext, StreamError
 from purchasegraph.observability.metrics import subscription_ended, subscription_started
@@ -184,7 +185,7 @@ async def _subscription_in_scope(stream: StreamContext, notice: Notice) -> bool:
     if notice.subscription_id is None:
         return False
     scope = stream.scope_of(notice.tenant_id)
-    row = await stream.loaders.subscription(scope).load(notice.subscription_id)
+    row = await stream.loaders.by_id(subscriptions.fetch_subscriptions_by_id, scope).load(notice.subscription_id)
     if row is None:
         return False
     return notice.action not in LICENSE_ACTIONS or reaches_service_data(scope, status=row["status"])

@@ -8,30 +8,22 @@ import uuid
 from collections.abc import Sequence
 
 from purchasegraph.db import ordering
-from purchasegraph.db.batch import by_ids_query, fetch_by_ids
+from purchasegraph.db.batch import RowSource, fetch_by_ids, fetch_tenant_page
 from purchasegraph.db.executor import Executor, Record
-from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
+from purchasegraph.db.pagination import PageArgs, Slice, fetch_slices
 from purchasegraph.policy import ASSIGNMENT_VISIBLE, Scope
 
-COLUMNS = """a.tenant_id, a.id, a.subscription_id, a.user_id, a.assigned_by, a.assigned_at,
-       a.removed_at, s.product_id"""
-
-SELECT_ASSIGNMENTS_BY_ID = by_ids_query(
-    columns=COLUMNS,
-    source=f"""FROM license_assignments a
-      JOIN subscriptions s ON s.tenant_id = a.tenant_id AND s.id = a.subscription_id
-     WHERE a.tenant_id = $1 AND a.id = ANY($2::uuid[])
-       AND {ASSIGNMENT_VISIBLE.format(a="a", s="s", whole="$3::bool", viewer="$4::uuid")}""",
+ROWS = RowSource(
+    source="FROM license_assignments a JOIN subscriptions s ON s.tenant_id = a.tenant_id AND s.id = a.subscription_id",
+    alias="a",
+    columns="a.tenant_id, a.id, a.subscription_id, a.user_id, a.assigned_by, a.assigned_at, a.removed_at, s.product_id",
 )
 
-SELECT_ASSIGNMENTS_BY_SUBSCRIPTION = connection_query(
-    source=f"""FROM license_assignments a
-       JOIN subscriptions s ON s.tenant_id = a.tenant_id AND s.id = a.subscription_id
-      WHERE a.tenant_id = $1 AND a.subscription_id = k.parent AND a.removed_at IS NULL
-        AND {ASSIGNMENT_VISIBLE.format(a="a", s="s", whole="$7::bool", viewer="$8::uuid")}""",
-    columns=COLUMNS,
-    alias="a",
-    sortable=ordering.ASSIGNMENT,
+SELECT_ASSIGNMENTS_BY_ID = ROWS.by_ids(ASSIGNMENT_VISIBLE.format(a="a", s="s", whole="$3::bool", viewer="$4::uuid"))
+
+_LISTED = ASSIGNMENT_VISIBLE.format(a="a", s="s", whole="$7::bool", viewer="$8::uuid")
+SELECT_ASSIGNMENTS_BY_SUBSCRIPTION = ROWS.listing(
+    "subscription_id", f"a.removed_at IS NULL AND {_LISTED}", ordering.ASSIGNMENT
 )
 
 # The tenant list's filters over an assignment `{a}` and its subscription `{s}`, each NULL for
@@ -40,15 +32,11 @@ FILTERS = """({product} IS NULL OR {s}.product_id = {product})
         AND ({user} IS NULL OR {a}.user_id = {user})"""
 
 # $9 product id, $10 user uuid (NULL = any).
-SELECT_ASSIGNMENTS_BY_TENANT = connection_query(
-    source=f"""FROM license_assignments a
-       JOIN subscriptions s ON s.tenant_id = a.tenant_id AND s.id = a.subscription_id
-      WHERE a.tenant_id = $1 AND a.tenant_id = k.parent AND a.removed_at IS NULL
-        AND {ASSIGNMENT_VISIBLE.format(a="a", s="s", whole="$7::bool", viewer="$8::uuid")}
+SELECT_ASSIGNMENTS_BY_TENANT = ROWS.listing(
+    "tenant_id",
+    f"""a.removed_at IS NULL AND {_LISTED}
         AND {FILTERS.format(a="a", s="s", product="$9::text", user="$10::uuid")}""",
-    columns=COLUMNS,
-    alias="a",
-    sortable=ordering.ASSIGNMENT,
+    ordering.ASSIGNMENT,
 )
 
 
@@ -65,12 +53,6 @@ async def fetch_assignments_by_subscription(
 async def fetch_assignments_by_tenant(
     db: Executor, *, scope: Scope, page: PageArgs, product_id: str | None, user_id: uuid.UUID | None
 ) -> Slice:
-    (slice_,) = await fetch_slices(
-        db,
-        SELECT_ASSIGNMENTS_BY_TENANT,
-        scope=scope,
-        parents=[scope.tenant_id],
-        page=page,
-        filters=(product_id, user_id),
+    return await fetch_tenant_page(
+        db, SELECT_ASSIGNMENTS_BY_TENANT, scope=scope, page=page, filters=(product_id, user_id)
     )
-    return slice_

@@ -1,4 +1,5 @@
-"""Self-service capacity per product (rule 9): licenses bought, assigned and free.
+"""Self-service capacity per product, which admins see beside their purchases: licenses bought,
+assigned and free.
 
 Counted over subscriptions whose licenses can still be used or assigned (trial, active,
 expired: everyone keeps access during the 30 days after the end date), within the viewer's

@@ -1,4 +1,5 @@
-"""Invoices: the billed purchaser sees theirs (rule 8); whole-tenant viewers see all."""
+"""Invoices: the purchaser is the one billed and responsible for payment, so sees theirs;
+whole-tenant viewers see all."""
 
 from __future__ import annotations
 
@@ -7,29 +8,22 @@ import uuid
 from collections.abc import Sequence
 
 from purchasegraph.db import ordering
-from purchasegraph.db.batch import by_ids_query, fetch_by_ids
+from purchasegraph.db.batch import RowSource, array, fetch_by_ids, fetch_tenant_page
 from purchasegraph.db.executor import Executor, Record
-from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
+from purchasegraph.db.pagination import PageArgs, Slice, fetch_slices
 from purchasegraph.policy import INVOICE_VISIBLE, Scope, own_only
 
-COLUMNS = """i.tenant_id, i.id, i.subscription_id, i.billed_user_id, i.period_start, i.period_end,
-       i.amount, i.currency, i.status, i.due_date, i.paid_at, i.number"""
-
-SELECT_INVOICES_BY_ID = by_ids_query(
-    columns=COLUMNS,
-    source=f"""FROM invoices i
-     WHERE i.tenant_id = $1 AND i.id = ANY($2::uuid[])
-       AND {INVOICE_VISIBLE.format(i="i", whole="$3::bool", viewer="$4::uuid")}""",
-)
-
-SELECT_INVOICES_BY_SUBSCRIPTION = connection_query(
-    source=f"""FROM invoices i
-      WHERE i.tenant_id = $1 AND i.subscription_id = k.parent
-        AND {INVOICE_VISIBLE.format(i="i", whole="$7::bool", viewer="$8::uuid")}""",
-    columns=COLUMNS,
+ROWS = RowSource(
+    source="FROM invoices i",
     alias="i",
-    sortable=ordering.INVOICE,
+    columns="""i.tenant_id, i.id, i.subscription_id, i.billed_user_id, i.period_start, i.period_end,
+       i.amount, i.currency, i.status, i.due_date, i.paid_at, i.number""",
 )
+
+SELECT_INVOICES_BY_ID = ROWS.by_ids(INVOICE_VISIBLE.format(i="i", whole="$3::bool", viewer="$4::uuid"))
+
+_LISTED = INVOICE_VISIBLE.format(i="i", whole="$7::bool", viewer="$8::uuid")
+SELECT_INVOICES_BY_SUBSCRIPTION = ROWS.listing("subscription_id", _LISTED, ordering.INVOICE)
 
 
 async def fetch_invoices_by_id(db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]) -> list[Record | None]:
@@ -74,14 +68,10 @@ async def fetch_printable_invoice(db: Executor, *, scope: Scope, invoice_id: uui
 # newest first; whole-tenant viewers see all of them, a purchaser the bills they pay, and "my
 # bills" narrows any viewer to their own (``own_only``: policy.own_only in place of the whole
 # tenant). Filters (FILTERS above): $9 statuses text[], $10 due before date.
-SELECT_INVOICES_OF_TENANT = connection_query(
-    source=f"""FROM invoices i
-      WHERE i.tenant_id = $1 AND i.tenant_id = k.parent
-        AND {INVOICE_VISIBLE.format(i="i", whole="$7::bool", viewer="$8::uuid")}
-        AND {FILTERS.format(i="i", statuses="$9::text[]", due_before="$10::date")}""",
-    columns=COLUMNS,
-    alias="i",
-    sortable=ordering.INVOICE,
+SELECT_INVOICES_OF_TENANT = ROWS.listing(
+    "tenant_id",
+    f"{_LISTED} AND {FILTERS.format(i='i', statuses='$9::text[]', due_before='$10::date')}",
+    ordering.INVOICE,
 )
 
 
@@ -95,13 +85,11 @@ async def fetch_invoices_of_tenant(
     own: bool = False,
 ) -> Slice:
     """One page of the bills ``scope`` reaches in its tenant; with ``own``, only the viewer's own."""
-    (slice_,) = await fetch_slices(
+    return await fetch_tenant_page(
         db,
         SELECT_INVOICES_OF_TENANT,
         scope=scope,
-        parents=[scope.tenant_id],
         page=page,
-        filters=(list(statuses) if statuses is not None else None, due_before),
+        filters=(array(statuses), due_before),
         widen_to=own_only(scope) if own else None,
     )
-    return slice_

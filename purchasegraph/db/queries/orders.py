@@ -2,41 +2,34 @@
 
 from __future__ import annotations
 
-import datetime
 import uuid
 from collections.abc import Sequence
+from typing import Unpack
 
 from purchasegraph.db import ordering
-from purchasegraph.db.batch import by_ids_query, fetch_by_ids
+from purchasegraph.db.batch import RowSource, array, fetch_by_ids, fetch_tenant_page
 from purchasegraph.db.executor import Executor, Record
-from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
+from purchasegraph.db.pagination import PageArgs, Slice, fetch_slices
+from purchasegraph.db.queries.subscriptions import PurchaseFilters
 from purchasegraph.policy import SUBSCRIPTION_VISIBLE, Scope
 
-COLUMNS = """o.tenant_id, o.id, o.subscription_id, o.kind, o.actor_user_id, o.actor_tenant_id,
+ROWS = RowSource(
+    source="FROM orders o JOIN subscriptions s ON s.tenant_id = o.tenant_id AND s.id = o.subscription_id",
+    alias="o",
+    columns="""o.tenant_id, o.id, o.subscription_id, o.kind, o.actor_user_id, o.actor_tenant_id,
        o.quantity_delta, o.quantity_after, o.unit_price, o.total, o.currency, o.created_at,
-       s.product_id, s.purchaser_user_id, s.channel"""
+       s.product_id, s.purchaser_user_id, s.channel""",
+)
 
-# A purchase is an order that bought licenses (rule 9's "order history" and "purchase price").
+# A purchase is an order that bought licenses: what admins see as a purchase's order history and
+# purchase price.
 PURCHASE_KINDS = ("purchase", "add_licenses", "renew")
 
-SELECT_ORDERS_BY_ID = by_ids_query(
-    columns=COLUMNS,
-    source=f"""FROM orders o
-      JOIN subscriptions s ON s.tenant_id = o.tenant_id AND s.id = o.subscription_id
-     WHERE o.tenant_id = $1 AND o.id = ANY($2::uuid[])
-       AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$3::bool", viewer="$4::uuid")}""",
-)
+SELECT_ORDERS_BY_ID = ROWS.by_ids(SUBSCRIPTION_VISIBLE.format(s="s", whole="$3::bool", viewer="$4::uuid"))
 
 # Newest first: the order history reads like a statement.
-SELECT_ORDERS_BY_SUBSCRIPTION = connection_query(
-    source=f"""FROM orders o
-       JOIN subscriptions s ON s.tenant_id = o.tenant_id AND s.id = o.subscription_id
-      WHERE o.tenant_id = $1 AND o.subscription_id = k.parent
-        AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$7::bool", viewer="$8::uuid")}""",
-    columns=COLUMNS,
-    alias="o",
-    sortable=ordering.ORDER,
-)
+_LISTED = SUBSCRIPTION_VISIBLE.format(s="s", whole="$7::bool", viewer="$8::uuid")
+SELECT_ORDERS_BY_SUBSCRIPTION = ROWS.listing("subscription_id", _LISTED, ordering.ORDER)
 
 # An order `{o}` that bought licenses: its kind is one of PURCHASE_KINDS.
 IS_PURCHASE = "{o}.kind IN (" + ", ".join(f"'{kind}'" for kind in PURCHASE_KINDS) + ")"
@@ -54,25 +47,14 @@ PURCHASE_ORDER_FILTERS = "({purchased_since} IS NULL OR {o}.created_at >= {purch
 
 # $9 product id, $10 purchaser uuid, $11 channels text[], $12 expires before, $13 purchased
 # since (timestamptz); NULL = any.
-SELECT_PURCHASES_BY_TENANT = connection_query(
-    source=f"""FROM orders o
-       JOIN subscriptions s ON s.tenant_id = o.tenant_id AND s.id = o.subscription_id
-      WHERE o.tenant_id = $1 AND o.tenant_id = k.parent
-        AND {IS_PURCHASE.format(o="o")}
-        AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$7::bool", viewer="$8::uuid")}
-        AND {
-        PURCHASE_FILTERS.format(
-            s="s",
-            product="$9::text",
-            purchaser="$10::uuid",
-            channels="$11::text[]",
-            expires_before="$12::timestamptz",
-        )
-    }
+_PURCHASE_FILTERS = PURCHASE_FILTERS.format(
+    s="s", product="$9::text", purchaser="$10::uuid", channels="$11::text[]", expires_before="$12::timestamptz"
+)
+SELECT_PURCHASES_BY_TENANT = ROWS.listing(
+    "tenant_id",
+    f"""{IS_PURCHASE.format(o="o")} AND {_LISTED} AND {_PURCHASE_FILTERS}
         AND {PURCHASE_ORDER_FILTERS.format(o="o", purchased_since="$13::timestamptz")}""",
-    columns=COLUMNS,
-    alias="o",
-    sortable=ordering.ORDER,
+    ordering.ORDER,
 )
 
 
@@ -87,28 +69,13 @@ async def fetch_orders_by_subscription(
 
 
 async def fetch_purchases_by_tenant(
-    db: Executor,
-    *,
-    scope: Scope,
-    page: PageArgs,
-    product_id: str | None,
-    purchaser_id: uuid.UUID | None,
-    channels: Sequence[str] | None = None,
-    expires_before: datetime.datetime | None = None,
-    purchased_since: datetime.datetime | None = None,
+    db: Executor, *, scope: Scope, page: PageArgs, **filters: Unpack[PurchaseFilters]
 ) -> Slice:
-    (slice_,) = await fetch_slices(
-        db,
-        SELECT_PURCHASES_BY_TENANT,
-        scope=scope,
-        parents=[scope.tenant_id],
-        page=page,
-        filters=(
-            product_id,
-            purchaser_id,
-            list(channels) if channels is not None else None,
-            expires_before,
-            purchased_since,
-        ),
+    params = (
+        filters.get("product_id"),
+        filters.get("purchaser_id"),
+        array(filters.get("channels")),
+        filters.get("expires_before"),
+        filters.get("purchased_since"),
     )
-    return slice_
+    return await fetch_tenant_page(db, SELECT_PURCHASES_BY_TENANT, scope=scope, page=page, filters=params)

@@ -5,19 +5,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from purchasegraph.db.batch import by_ids_query, fetch_by_ids
+from purchasegraph.db.batch import RowSource, fetch_by_ids
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.policy import PAYMENT_METHOD_VISIBLE, Scope
 
-# $3 (whole tenant) is deliberately not a way in: ownership is the only condition.
-COLUMNS = """pm.tenant_id, pm.id, pm.owner_user_id, pm.kind, pm.brand, pm.last4, pm.exp_month,
-       pm.exp_year, pm.created_at"""
+ROWS = RowSource(
+    source="FROM payment_methods pm",
+    alias="pm",
+    columns="""pm.tenant_id, pm.id, pm.owner_user_id, pm.kind, pm.brand, pm.last4, pm.exp_month,
+       pm.exp_year, pm.created_at""",
+)
 
-SELECT_PAYMENT_METHODS_BY_ID = by_ids_query(
-    columns=COLUMNS,
-    source=f"""FROM payment_methods pm
-     WHERE pm.tenant_id = $1 AND pm.id = ANY($2::uuid[])
-       AND ($3::bool IS NOT NULL) AND {PAYMENT_METHOD_VISIBLE.format(pm="pm", viewer="$4::uuid")}""",
+# $3 (whole tenant) is deliberately not a way in: ownership is the only condition.
+SELECT_PAYMENT_METHODS_BY_ID = ROWS.by_ids(
+    "($3::bool IS NOT NULL) AND " + PAYMENT_METHOD_VISIBLE.format(pm="pm", viewer="$4::uuid")
 )
 
 
@@ -32,8 +33,8 @@ PAYMENT_METHOD_ORDER = "{pm}.created_at DESC, {pm}.id"
 # longer on file); ownership the only way in. `{pm}` the card, `{tenant}` and `{viewer}` the scope's.
 OWN_CARDS = "{pm}.tenant_id = {tenant} AND {pm}.removed_at IS NULL AND " + PAYMENT_METHOD_VISIBLE
 SELECT_PAYMENT_METHODS_OF_OWNER = f"""
-SELECT {COLUMNS}
-  FROM payment_methods pm
+SELECT {ROWS.columns}
+  {ROWS.source}
  WHERE {OWN_CARDS.format(pm="pm", tenant="$1::uuid", viewer="$2::uuid")}
  ORDER BY {PAYMENT_METHOD_ORDER.format(pm="pm")}
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from purchasegraph.db.batch import in_key_order
 from purchasegraph.db.executor import Executor, Record
 
 # A product `{p}` sold in market `{market}` (NULL: every product).
@@ -59,9 +60,7 @@ async def fetch_products(db: Executor, *, market: str | None) -> list[Record]:
 
 
 async def fetch_products_by_id(db: Executor, *, ids: Sequence[str]) -> list[Record | None]:
-    records = await db.fetch(SELECT_PRODUCTS_BY_ID, list(ids))
-    by_id = {r["id"]: r for r in records}
-    return [by_id.get(i) for i in ids]
+    return in_key_order(await db.fetch(SELECT_PRODUCTS_BY_ID, list(ids)), ids)
 
 
 async def fetch_prices_by_product(

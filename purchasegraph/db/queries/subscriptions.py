@@ -9,24 +9,24 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Sequence
+from typing import TypedDict, Unpack
 
 from purchasegraph.db import ordering
-from purchasegraph.db.batch import by_ids_query, fetch_by_ids
+from purchasegraph.db.batch import RowSource, array, fetch_by_ids, fetch_tenant_page
 from purchasegraph.db.executor import Executor, Record
-from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
+from purchasegraph.db.pagination import PageArgs, Slice
 from purchasegraph.policy import SUBSCRIPTION_VISIBLE, Scope
 
-COLUMNS = """s.tenant_id, s.id, s.product_id, s.channel, s.purchaser_user_id, s.controlled_by,
+ROWS = RowSource(
+    source="FROM subscriptions s",
+    alias="s",
+    columns="""s.tenant_id, s.id, s.product_id, s.channel, s.purchaser_user_id, s.controlled_by,
        s.quantity, effective_status(s) AS status, s.is_trial, s.term_start, s.expires_at, s.auto_renew,
        s.billing_frequency, s.payment_method_id, s.unit_price, s.currency, s.created_at,
-       s.canceled_at, s.cancel_reason"""
-
-SELECT_SUBSCRIPTIONS_BY_ID = by_ids_query(
-    columns=COLUMNS,
-    source=f"""FROM subscriptions s
-     WHERE s.tenant_id = $1 AND s.id = ANY($2::uuid[])
-       AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$3::bool", viewer="$4::uuid")}""",
+       s.canceled_at, s.cancel_reason""",
 )
+
+SELECT_SUBSCRIPTIONS_BY_ID = ROWS.by_ids(SUBSCRIPTION_VISIBLE.format(s="s", whole="$3::bool", viewer="$4::uuid"))
 
 # The list's filters over a subscription `{s}`, each NULL for any: {channels} text[], {product}
 # text, {statuses} text[], {purchaser} uuid, {expires_before} and {purchased_since} timestamptz
@@ -49,14 +49,11 @@ _FILTERS = FILTERS.format(
     expires_before="$13::timestamptz",
     purchased_since="$14::timestamptz",
 )
-SELECT_SUBSCRIPTIONS_BY_TENANT = connection_query(
-    source=f"""FROM subscriptions s
-      WHERE s.tenant_id = $1 AND s.tenant_id = k.parent
-        AND {SUBSCRIPTION_VISIBLE.format(s="s", whole="$7::bool", viewer="$8::uuid")}
+SELECT_SUBSCRIPTIONS_BY_TENANT = ROWS.listing(
+    "tenant_id",
+    f"""{SUBSCRIPTION_VISIBLE.format(s="s", whole="$7::bool", viewer="$8::uuid")}
         AND {_FILTERS}""",
-    columns=COLUMNS,
-    alias="s",
-    sortable=ordering.SUBSCRIPTION,
+    ordering.SUBSCRIPTION,
 )
 
 
@@ -64,31 +61,32 @@ async def fetch_subscriptions_by_id(db: Executor, *, scope: Scope, ids: Sequence
     return await fetch_by_ids(db, SELECT_SUBSCRIPTIONS_BY_ID, scope=scope, ids=ids)
 
 
+class PurchaseFilters(TypedDict, total=False):
+    """Filters on a subscription bought (FILTERS), each absent or None for any: those the purchases
+    list takes too (``orders.PURCHASE_FILTERS``, ``PURCHASE_ORDER_FILTERS``)."""
+
+    product_id: str | None
+    purchaser_id: uuid.UUID | None
+    channels: Sequence[str] | None
+    expires_before: datetime.datetime | None
+    purchased_since: datetime.datetime | None
+
+
+class SubscriptionFilters(PurchaseFilters, total=False):
+    """The subscriptions list's filters: those, and the subscriptions' statuses."""
+
+    statuses: Sequence[str] | None
+
+
 async def fetch_subscriptions_by_tenant(
-    db: Executor,
-    *,
-    scope: Scope,
-    page: PageArgs,
-    channels: Sequence[str] | None,
-    product_id: str | None,
-    statuses: Sequence[str] | None,
-    purchaser_id: uuid.UUID | None,
-    expires_before: datetime.datetime | None = None,
-    purchased_since: datetime.datetime | None = None,
+    db: Executor, *, scope: Scope, page: PageArgs, **filters: Unpack[SubscriptionFilters]
 ) -> Slice:
-    (slice_,) = await fetch_slices(
-        db,
-        SELECT_SUBSCRIPTIONS_BY_TENANT,
-        scope=scope,
-        parents=[scope.tenant_id],
-        page=page,
-        filters=(
-            list(channels) if channels is not None else None,
-            product_id,
-            list(statuses) if statuses is not None else None,
-            purchaser_id,
-            expires_before,
-            purchased_since,
-        ),
+    params = (
+        array(filters.get("channels")),
+        filters.get("product_id"),
+        array(filters.get("statuses")),
+        filters.get("purchaser_id"),
+        filters.get("expires_before"),
+        filters.get("purchased_since"),
     )
-    return slice_
+    return await fetch_tenant_page(db, SELECT_SUBSCRIPTIONS_BY_TENANT, scope=scope, page=page, filters=params)

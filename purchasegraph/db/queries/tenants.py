@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from purchasegraph.db.batch import in_key_order
 from purchasegraph.db.executor import Executor, Record
 
 SELECT_TENANTS_BY_ID = """
@@ -16,9 +17,7 @@ SELECT t.id, t.name, t.primary_domain, t.managed, t.organization_type, t.country
 
 
 async def fetch_tenants_by_id(db: Executor, *, ids: Sequence[uuid.UUID]) -> list[Record | None]:
-    records = await db.fetch(SELECT_TENANTS_BY_ID, list(ids))
-    by_id = {r["id"]: r for r in records}
-    return [by_id.get(i) for i in ids]
+    return in_key_order(await db.fetch(SELECT_TENANTS_BY_ID, list(ids)), ids)
 
 
 # A tenant named by its primary domain (domains are stored in lower case, as DNS compares them),

@@ -6,21 +6,20 @@ import uuid
 from collections.abc import Sequence
 
 from purchasegraph.db import ordering
-from purchasegraph.db.batch import by_ids_query, fetch_by_ids
+from purchasegraph.db.batch import RowSource, fetch_by_ids, fetch_tenant_page
 from purchasegraph.db.executor import Executor, Record
-from purchasegraph.db.pagination import PageArgs, Slice, connection_query, fetch_slices
+from purchasegraph.db.pagination import PageArgs, Slice
 from purchasegraph.policy import USER_VISIBLE, Scope
 
-COLUMNS = """u.tenant_id, u.id, u.display_name, u.user_principal_name, u.mail, u.user_type, u.source,
-       u.account_enabled, u.departed_at"""
+ROWS = RowSource(
+    source="FROM users u",
+    alias="u",
+    columns="""u.tenant_id, u.id, u.display_name, u.user_principal_name, u.mail, u.user_type, u.source,
+       u.account_enabled, u.departed_at""",
+)
 
 # $3 here is "sees the directory" (see fetch_users_by_id).
-SELECT_USERS_BY_ID = by_ids_query(
-    columns=COLUMNS,
-    source=f"""FROM users u
-     WHERE u.tenant_id = $1 AND u.id = ANY($2::uuid[])
-       AND {USER_VISIBLE.format(u="u", directory="$3::bool", viewer="$4::uuid")}""",
-)
+SELECT_USERS_BY_ID = ROWS.by_ids(USER_VISIBLE.format(u="u", directory="$3::bool", viewer="$4::uuid"))
 
 # The directory's `search` over a user `{u}`: {prefix} the escaped prefix (``search_prefix``),
 # NULL for all. Shared with the compiled read path.
@@ -29,14 +28,11 @@ SEARCH = """({prefix} IS NULL
              OR lower({u}.user_principal_name) LIKE lower({prefix}) || '%')"""
 
 # $7 here is "sees the directory", $9 a name or UPN prefix (NULL = all).
-SELECT_USERS_BY_TENANT = connection_query(
-    source=f"""FROM users u
-      WHERE u.tenant_id = $1 AND u.tenant_id = k.parent
-        AND {USER_VISIBLE.format(u="u", directory="$7::bool", viewer="$8::uuid")}
+SELECT_USERS_BY_TENANT = ROWS.listing(
+    "tenant_id",
+    f"""{USER_VISIBLE.format(u="u", directory="$7::bool", viewer="$8::uuid")}
         AND {SEARCH.format(u="u", prefix="$9::text")}""",
-    columns=COLUMNS,
-    alias="u",
-    sortable=ordering.USER,
+    ordering.USER,
 )
 
 SELECT_USER_BY_PRINCIPAL_NAME = """
@@ -51,16 +47,14 @@ async def fetch_users_by_id(db: Executor, *, scope: Scope, ids: Sequence[uuid.UU
 
 
 async def fetch_users_by_tenant(db: Executor, *, scope: Scope, page: PageArgs, search: str | None) -> Slice:
-    (slice_,) = await fetch_slices(
+    return await fetch_tenant_page(
         db,
         SELECT_USERS_BY_TENANT,
         scope=scope,
-        widen_to=scope.sees_directory,
-        parents=[scope.tenant_id],
         page=page,
         filters=(search_prefix(search),),
+        widen_to=scope.sees_directory,
     )
-    return slice_
 
 
 async def fetch_user_by_principal_name(db: Executor, user_principal_name: str) -> Record | None:
