@@ -2,7 +2,7 @@
 
     python bench/growth.py [--sizes 2000 20000 200000] [--requests 100] [--page-size 20]
 
-Issue 12 asks that a page cost the same at any depth and grow no more than logarithmically with
+A page should cost the same at any depth and grow no more than logarithmically with
 the tenant. This builds (once, in its own embedded PostgreSQL under bench/.data/growth, apart from
 the bench world) one tenant per size, generated in SQL with generate_series, and prints how long
 that took. Only the first PAGES x page-size subscriptions of each tenant (the pages measured) get

@@ -1,4 +1,5 @@
-"""Cards and bills: the purchaser pays (rule 8), by credit card only (rule 5)."""
+"""Cards and bills: the purchaser pays for what they bought, and self-service is paid by credit
+card only."""
 
 from __future__ import annotations
 
@@ -225,7 +226,7 @@ async def update_subscription_payment_method(
 
 
 async def pay_invoice(work: Work, *, invoice_id: uuid.UUID, payment: PaymentChoice) -> dict[str, Any]:
-    """The billed purchaser pays a bill with the subscription's card or another of theirs (rule 8):
+    """The billed purchaser pays a bill with the subscription's card or another of theirs (only the purchaser pays):
     admins who can read the bill are not the ones who pay it."""
     scope = work.scope
     row = None

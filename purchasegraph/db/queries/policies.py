@@ -24,11 +24,6 @@ SELECT p.id AS product_id, {POLICY_VALUE.format(ssp="ssp")} AS value, ssp.update
  ORDER BY {ORDER.format(p="p")}
 """
 
-SELECT_POLICY_VALUE = """
-SELECT COALESCE((SELECT value FROM self_service_policies WHERE tenant_id = $1 AND product_id = $2),
-                'enabled') AS value
-"""
-
 
 async def fetch_policies_by_tenant(db: Executor, *, scope: Scope) -> list[Record]:
     if not scope.sees_policies:
