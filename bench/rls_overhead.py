@@ -7,7 +7,7 @@ Contoso's admin's purchase-graph query the way the gateway does (a RequestExecut
 token's tenant, the viewer read, the query) through two pools of the same server: as the gateway
 role, where the policies of migration 0003 apply, and as the owner, which bypasses them. The
 two are interleaved, alternating which goes first, so drift in the machine hits both alike.
-Times are per whole request, acquire to release. The full benchmark is issue 5's.
+Times are per whole request, acquire to release. The full benchmark is bench/run.py.
 """
 
 from __future__ import annotations
