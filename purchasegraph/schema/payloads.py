@@ -56,12 +56,6 @@ async def _found(row: Awaitable[Record | None], make: Callable[[Record], T]) -> 
     return make(found) if found is not None else None
 
 
-async def _order(info: Info, tenant_id: uuid.UUID, data: Data) -> Order | None:
-    if "order_id" not in data:
-        return None
-    return await _found(purchases.order(info, tenant_id, uuid.UUID(data["order_id"])), Order.from_row)
-
-
 @strawberry.type(description="The result of a mutation on a subscription.")
 class SubscriptionPayload:
     subscription: Subscription | None = strawberry.field(default=None, description="The subscription as it is now.")
@@ -72,11 +66,11 @@ class SubscriptionPayload:
 
     @classmethod
     async def built(cls, info: Info, data: Data, tenant_id: uuid.UUID) -> Self:
-        subscription_id = uuid.UUID(data["subscription_id"])
-        return cls(
-            subscription=await load_subscription(info, tenant_id, subscription_id),
-            order=await _order(info, tenant_id, data),
-        )
+        subscription = await load_subscription(info, tenant_id, uuid.UUID(data["subscription_id"]))
+        if "order_id" not in data:
+            return cls(subscription=subscription)
+        order = await _found(purchases.order(info, tenant_id, uuid.UUID(data["order_id"])), Order.from_row)
+        return cls(subscription=subscription, order=order)
 
 
 @strawberry.type(description="The result of moving users between subscriptions.")
@@ -175,11 +169,9 @@ class CancellationRequestPayload:
     @classmethod
     async def built(cls, info: Info, data: Data, tenant_id: uuid.UUID) -> Self:
         request_id = uuid.UUID(data["cancellation_request_id"])
-        return cls(
-            cancellation_request=await load_cancellation_request(info, tenant_id, request_id),
-            subscription=await load_subscription(info, tenant_id, uuid.UUID(data["subscription_id"])),
-            order=await _order(info, tenant_id, data),
-        )
+        request = await load_cancellation_request(info, tenant_id, request_id)
+        changed = await SubscriptionPayload.built(info, data, tenant_id)  # accepted, the request canceled it
+        return cls(cancellation_request=request, subscription=changed.subscription, order=changed.order)
 
 
 @strawberry.type(description="The result of marking notifications read.")

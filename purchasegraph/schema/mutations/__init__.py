@@ -9,7 +9,7 @@ inside the operations; refusals come back as ``userErrors`` with stable codes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol, Self, TypeVar
 
@@ -20,6 +20,9 @@ from purchasegraph.commerce.unit_of_work import Idempotency, Operation, Work, re
 from purchasegraph.context import Info
 from purchasegraph.schema.ids import Ref, decode_ref
 from purchasegraph.schema.payloads import SubscriptionPayload, UserError, user_errors
+
+# The longest reason or message a person writes to another (see ``free_text``).
+FREE_TEXT_LENGTH = 1000
 
 SubscriptionIdArg = Annotated[strawberry.ID, strawberry.argument(description="The subscription (Subscription ID).")]
 ProductIdArg = Annotated[strawberry.ID, strawberry.argument(description="Commerce product id or Product ID.")]
@@ -67,16 +70,25 @@ async def mutate(
     on: Ref | Target,
     operation: Operation,
     refs: Sequence[Ref | None] = (),
+    texts: Mapping[str, str] | None = None,
     idempotency: Idempotency | None = None,
 ) -> P:
     """Run ``operation`` on ``on`` as one unit of work and build ``payload`` from what it changed.
 
-    The first id among ``on`` and ``refs`` that names nothing is refused as not found before
-    anything runs; the refusal is audited like any other, in the caller's tenant, under the id as sent.
+    Refused before the operation runs, and audited like any refusal: the first id among ``on``
+    and ``refs`` that names nothing (not found; audited in the caller's tenant under the id as
+    sent, as it names nothing to audit against), then a free text of ``texts`` (argument name →
+    text) longer than a person writes.
     """
     unknown = next((r for r in (on, *refs) if isinstance(r, Ref) and r.key is None), None)
+    overlong = next((name for name, text in (texts or {}).items() if len(text) > FREE_TEXT_LENGTH), None)
     if unknown is not None:
-        on, operation, idempotency = Target(unknown.type_name, unknown.sent), _not_found(unknown), None
+        on, idempotency = Target(unknown.type_name, unknown.sent), None
+        operation = _refusing(ErrorCode.NOT_FOUND, f"No such {unknown.what}.", *unknown.field)
+    elif overlong is not None:
+        operation = _refusing(
+            ErrorCode.INVALID_INPUT, f"`{overlong}` holds at most {FREE_TEXT_LENGTH} characters.", overlong
+        )
     target = on if isinstance(on, Target) else Target(on.type_name, on.id, on.tenant_id)
     outcome = await run(
         info.context,
@@ -93,20 +105,26 @@ async def mutate(
     return await payload.built(info, outcome.data, target.tenant_id or viewer.tenant_id)
 
 
-def _not_found(ref: Ref) -> Operation:
+def _refusing(code: ErrorCode, message: str, *field: str) -> Operation:
     async def operation(work: Work) -> dict[str, Any]:
-        raise refuse(ErrorCode.NOT_FOUND, f"No such {ref.what}.", *ref.field)
+        raise refuse(code, message, *field)
 
     return operation
+
+
+class SubscriptionChange(Protocol):
+    """An operation of ``purchasegraph.commerce`` on one subscription (its other arguments bound)."""
+
+    def __call__(self, work: Work, *, subscription_id: uuid.UUID) -> Awaitable[dict[str, Any]]: ...
 
 
 async def change_subscription(
     info: Info,
     subscription_id: str,
     action: str,
-    change: Callable[[Work, uuid.UUID], Awaitable[dict[str, Any]]],
+    change: SubscriptionChange,
     *,
-    refs: Sequence[Ref | None] = (),
+    texts: Mapping[str, str] | None = None,
     idempotency: Idempotency | None = None,
 ) -> SubscriptionPayload:
     """A change to the one subscription ``subscriptionId`` names."""
@@ -116,18 +134,12 @@ async def change_subscription(
         SubscriptionPayload,
         action=action,
         on=subscription,
-        operation=lambda work: change(work, subscription.id),
-        refs=refs,
+        operation=lambda work: change(work, subscription_id=subscription.id),
+        texts=texts,
         idempotency=idempotency,
     )
 
 
-# A reason or message a person writes to another; it is stored, sent on and shown.
-FREE_TEXT_LENGTH = 1000
-
-
-def free_text(value: str, field: str) -> str:
-    """A free-text argument, refused (inside the operation, so audited) when longer than a person writes."""
-    if len(value) > FREE_TEXT_LENGTH:
-        raise refuse(ErrorCode.INVALID_INPUT, f"`{field}` holds at most {FREE_TEXT_LENGTH} characters.", field)
-    return value
+def free_text(description: str) -> Any:
+    """A free-text argument: a reason or message a person writes to another, stored, sent on and shown."""
+    return strawberry.argument(description=f"{description} At most {FREE_TEXT_LENGTH:,} characters.")

@@ -12,7 +12,7 @@ from purchasegraph.commerce.unit_of_work import Idempotency
 from purchasegraph.context import Info
 from purchasegraph.payments import CardDetails
 from purchasegraph.schema.ids import Ref
-from purchasegraph.schema.mutations import KeyArg, SubscriptionIdArg, Target, change_subscription, mutate, sent, sent_if
+from purchasegraph.schema.mutations import KeyArg, SubscriptionIdArg, Target, mutate, sent, sent_if
 from purchasegraph.schema.payloads import (
     InvoicePayload,
     PaymentMethodPayload,
@@ -62,15 +62,17 @@ async def update_subscription_payment_method(
     subscription_id: SubscriptionIdArg,
     payment_method_id: Annotated[strawberry.ID, strawberry.argument(description="A card of yours.")],
 ) -> SubscriptionPayload:
+    subscription = sent(info, subscription_id, "Subscription", "subscriptionId")
     saved_card = sent(info, payment_method_id, "PaymentMethod", "paymentMethodId")
-    return await change_subscription(
+    return await mutate(
         info,
-        subscription_id,
-        "subscription.update_payment_method",
-        lambda work, sid: billing.update_subscription_payment_method(
-            work, subscription_id=sid, payment_method_id=saved_card.id
-        ),
+        SubscriptionPayload,
+        action="subscription.update_payment_method",
+        on=subscription,
         refs=[saved_card],
+        operation=lambda work: billing.update_subscription_payment_method(
+            work, subscription_id=subscription.id, payment_method_id=saved_card.id
+        ),
     )
 
 

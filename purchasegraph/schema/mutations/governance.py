@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import Annotated, cast
+from collections.abc import Awaitable
+from functools import partial
+from typing import Annotated, Any, Protocol, cast
 
 import strawberry
 
 from purchasegraph.commerce import cancellations, governance, notifications
+from purchasegraph.commerce.unit_of_work import Work
 from purchasegraph.context import Info
 from purchasegraph.schema.enums import SelfServicePolicyValue
 from purchasegraph.schema.ids import decode_id, decode_uuid, product_key
@@ -55,7 +58,7 @@ async def set_self_service_policy(
         action="self_service_policy.update",
         on=Target("SelfServicePolicy", f"{tenant.key}:{key}", tenant.key),
         refs=[tenant],
-        operation=lambda work: governance.set_self_service_policy(work, product_id=key, value=policy_value),
+        operation=partial(governance.set_self_service_policy, product_id=key, value=policy_value),
     )
 
 
@@ -63,17 +66,14 @@ async def set_self_service_policy(
 async def request_cancellation(
     info: Info,
     subscription_id: SubscriptionIdArg,
-    message: Annotated[
-        str, strawberry.argument(description="What the purchaser is told. At most 1,000 characters.")
-    ] = "",
+    message: Annotated[str, free_text("What the purchaser is told.")] = "",
 ) -> SubscriptionPayload:
     return await change_subscription(
         info,
         subscription_id,
         "subscription.request_cancellation",
-        lambda work, sid: governance.request_cancellation(
-            work, subscription_id=sid, message=free_text(message, "message")
-        ),
+        partial(governance.request_cancellation, message=message),
+        texts={"message": message},
     )
 
 
@@ -85,9 +85,7 @@ async def answer_cancellation_request(
     info: Info,
     request_id: Annotated[strawberry.ID, strawberry.argument(description="The request (CancellationRequest ID).")],
     accept: Annotated[bool, strawberry.argument(description="True cancels the subscription; false declines.")],
-    message: Annotated[
-        str, strawberry.argument(description="Your answer to the admins. At most 1,000 characters.")
-    ] = "",
+    message: Annotated[str, free_text("Your answer to the admins.")] = "",
 ) -> CancellationRequestPayload:
     request = sent(info, request_id, "CancellationRequest", "requestId")
     return await mutate(
@@ -95,20 +93,14 @@ async def answer_cancellation_request(
         CancellationRequestPayload,
         action="cancellation_request.accept" if accept else "cancellation_request.decline",
         on=request,
-        operation=lambda work: cancellations.answer(
-            work, request_id=request.id, accept=accept, message=free_text(message, "message")
-        ),
+        operation=lambda work: cancellations.answer(work, request_id=request.id, accept=accept, message=message),
+        texts={"message": message},
     )
 
 
 @strawberry.mutation(description="Admins: take control of a self-service subscription (the purchaser loses it).")
 async def take_control_of_subscription(info: Info, subscription_id: SubscriptionIdArg) -> SubscriptionPayload:
-    return await change_subscription(
-        info,
-        subscription_id,
-        "subscription.take_over",
-        lambda work, sid: governance.take_control(work, subscription_id=sid),
-    )
+    return await change_subscription(info, subscription_id, "subscription.take_over", governance.take_control)
 
 
 @strawberry.mutation(
@@ -131,7 +123,7 @@ async def mark_notifications_read(
         MarkNotificationsReadPayload,
         action="notification.mark_read",
         on=Target("Notification", named),
-        operation=lambda work: notifications.mark_read(work, ids=keys),
+        operation=partial(notifications.mark_read, ids=keys),
     )
 
 
@@ -152,13 +144,8 @@ async def mark_user_departed(
         datetime.date | None, strawberry.argument(description="Their last day: today or before; default today.")
     ] = None,
 ) -> UserPayload:
-    user = sent(info, user_id, "User", "userId")
-    return await mutate(
-        info,
-        UserPayload,
-        action="user.mark_departed",
-        on=user,
-        operation=lambda work: governance.mark_user_departed(work, user_id=user.id, departed_on=departed_on),
+    return await _change_user(
+        info, user_id, "user.mark_departed", partial(governance.mark_user_departed, departed_on=departed_on)
     )
 
 
@@ -166,11 +153,13 @@ async def mark_user_departed(
     description="Global admins: undo a departure. The account is enabled again; the user no longer counts as left."
 )
 async def reinstate_user(info: Info, user_id: UserIdArg) -> UserPayload:
+    return await _change_user(info, user_id, "user.reinstate", governance.reinstate_user)
+
+
+class UserChange(Protocol):
+    def __call__(self, work: Work, *, user_id: uuid.UUID) -> Awaitable[dict[str, Any]]: ...
+
+
+async def _change_user(info: Info, user_id: str, action: str, change: UserChange) -> UserPayload:
     user = sent(info, user_id, "User", "userId")
-    return await mutate(
-        info,
-        UserPayload,
-        action="user.reinstate",
-        on=user,
-        operation=lambda work: governance.reinstate_user(work, user_id=user.id),
-    )
+    return await mutate(info, UserPayload, action=action, on=user, operation=lambda work: change(work, user_id=user.id))

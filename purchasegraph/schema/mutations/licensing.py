@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated
+import uuid
+from collections.abc import Awaitable, Sequence
+from typing import Annotated, Any, Protocol
 
 import strawberry
 
 from purchasegraph.commerce import licensing
+from purchasegraph.commerce.unit_of_work import Work
 from purchasegraph.context import Info
 from purchasegraph.schema.ids import Ref, product_key
 from purchasegraph.schema.mutations import (
     ProductIdArg,
     SubscriptionIdArg,
     Target,
-    change_subscription,
     mutate,
     sent,
     sent_if,
@@ -25,34 +26,41 @@ UserIdsArg = Annotated[list[strawberry.ID], strawberry.argument(description="Use
 RequestIdArg = Annotated[strawberry.ID, strawberry.argument(description="LicenseRequest ID.")]
 
 
-def _users(info: Info, values: Sequence[str], field: str) -> list[Ref]:
-    return [sent(info, value, "User", field, str(i)) for i, value in enumerate(values)]
-
-
 @strawberry.mutation(description="Assign licenses to users of the same tenant: all of them or none.")
 async def assign_licenses(info: Info, subscription_id: SubscriptionIdArg, user_ids: UserIdsArg) -> SubscriptionPayload:
-    users = _users(info, user_ids, "userIds")
-    return await change_subscription(
-        info,
-        subscription_id,
-        "license.assign",
-        lambda work, sid: licensing.assign_licenses(work, subscription_id=sid, user_ids=[u.id for u in users]),
-        refs=users,
-    )
+    return await _for_users(info, subscription_id, user_ids, "license.assign", licensing.assign_licenses)
 
 
 @strawberry.mutation(description="Take licenses back from users.")
 async def unassign_licenses(
     info: Info, subscription_id: SubscriptionIdArg, user_ids: UserIdsArg
 ) -> SubscriptionPayload:
+    return await _for_users(info, subscription_id, user_ids, "license.unassign", licensing.unassign_licenses)
+
+
+class UsersChange(Protocol):
+    def __call__(
+        self, work: Work, *, subscription_id: uuid.UUID, user_ids: Sequence[uuid.UUID]
+    ) -> Awaitable[dict[str, Any]]: ...
+
+
+async def _for_users(
+    info: Info, subscription_id: str, user_ids: Sequence[str], action: str, change: UsersChange
+) -> SubscriptionPayload:
+    subscription = sent(info, subscription_id, "Subscription", "subscriptionId")
     users = _users(info, user_ids, "userIds")
-    return await change_subscription(
+    return await mutate(
         info,
-        subscription_id,
-        "license.unassign",
-        lambda work, sid: licensing.unassign_licenses(work, subscription_id=sid, user_ids=[u.id for u in users]),
+        SubscriptionPayload,
+        action=action,
+        on=subscription,
         refs=users,
+        operation=lambda work: change(work, subscription_id=subscription.id, user_ids=[u.id for u in users]),
     )
+
+
+def _users(info: Info, values: Sequence[str], field: str) -> list[Ref]:
+    return [sent(info, value, "User", field, str(i)) for i, value in enumerate(values)]
 
 
 @strawberry.mutation(description="Ask the admins for a product your organization blocks (for you and colleagues).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from functools import partial
 from typing import Annotated, cast
 
 import strawberry
@@ -99,7 +100,7 @@ async def start_trial(
         action="subscription.start_trial",
         on=Target("Product", key),
         refs=[saved_card],
-        operation=lambda work: purchasing.start_trial(work, product_id=key, payment=choice),
+        operation=partial(purchasing.start_trial, product_id=key, payment=choice),
     )
 
 
@@ -115,7 +116,7 @@ async def add_licenses(
         info,
         subscription_id,
         "subscription.add_licenses",
-        lambda work, sid: purchasing.add_licenses(work, subscription_id=sid, quantity=quantity),
+        partial(purchasing.add_licenses, quantity=quantity),
         idempotency=Idempotency(idempotency_key, request, "subscription", "subscriptionId"),
     )
 
@@ -129,10 +130,7 @@ async def remove_licenses(
     ],
 ) -> SubscriptionPayload:
     return await change_subscription(
-        info,
-        subscription_id,
-        "subscription.remove_licenses",
-        lambda work, sid: purchasing.remove_licenses(work, subscription_id=sid, quantity=quantity),
+        info, subscription_id, "subscription.remove_licenses", partial(purchasing.remove_licenses, quantity=quantity)
     )
 
 
@@ -140,15 +138,14 @@ async def remove_licenses(
 async def cancel_subscription(
     info: Info,
     subscription_id: SubscriptionIdArg,
-    reason: Annotated[
-        str, strawberry.argument(description="Why; shown to the purchaser. At most 1,000 characters.")
-    ] = "",
+    reason: Annotated[str, free_text("Why; shown to the purchaser.")] = "",
 ) -> SubscriptionPayload:
     return await change_subscription(
         info,
         subscription_id,
         "subscription.cancel",
-        lambda work, sid: purchasing.cancel_subscription(work, subscription_id=sid, reason=free_text(reason, "reason")),
+        partial(purchasing.cancel_subscription, reason=reason),
+        texts={"reason": reason},
     )
 
 
@@ -159,12 +156,7 @@ async def cancel_subscription(
     )
 )
 async def reactivate_subscription(info: Info, subscription_id: SubscriptionIdArg) -> SubscriptionPayload:
-    return await change_subscription(
-        info,
-        subscription_id,
-        "subscription.reactivate",
-        lambda work, sid: purchasing.reactivate(work, subscription_id=sid),
-    )
+    return await change_subscription(info, subscription_id, "subscription.reactivate", purchasing.reactivate)
 
 
 @strawberry.mutation(
@@ -179,8 +171,5 @@ async def set_auto_renew(
     auto_renew: Annotated[bool, strawberry.argument(description="True: renews at its term end.")],
 ) -> SubscriptionPayload:
     return await change_subscription(
-        info,
-        subscription_id,
-        "subscription.set_auto_renew",
-        lambda work, sid: purchasing.set_auto_renew(work, subscription_id=sid, auto_renew=auto_renew),
+        info, subscription_id, "subscription.set_auto_renew", partial(purchasing.set_auto_renew, auto_renew=auto_renew)
     )
