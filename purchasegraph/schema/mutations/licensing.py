@@ -12,14 +12,7 @@ from purchasegraph.commerce import licensing
 from purchasegraph.commerce.unit_of_work import Work
 from purchasegraph.context import Info
 from purchasegraph.schema.ids import Ref, product_key
-from purchasegraph.schema.mutations import (
-    ProductIdArg,
-    SubscriptionIdArg,
-    Target,
-    mutate,
-    sent,
-    sent_if,
-)
+from purchasegraph.schema.mutations import ProductIdArg, SubscriptionIdArg, Target, mutate, sent, sent_if
 from purchasegraph.schema.payloads import LicenseRequestPayload, MoveUsersPayload, SubscriptionPayload
 
 UserIdsArg = Annotated[list[strawberry.ID], strawberry.argument(description="Users (User IDs), at most 20.")]
