@@ -161,17 +161,18 @@ async def run(
     ctx: Context,
     *,
     action: str,
-    tenant_id: uuid.UUID,
+    tenant_id: uuid.UUID | None,
     target_type: str,
     target_id: uuid.UUID | str,
     operation: Operation,
     idempotency: Idempotency | None = None,
 ) -> Outcome:
+    """Run ``operation`` in ``tenant_id`` (None: the caller's own tenant) as one audited transaction."""
     viewer = ctx.viewer
     if viewer is None:
         # No principal, no tenant to record it in: refused before any transaction starts.
         return Outcome({}, (Problem(ErrorCode.UNAUTHENTICATED, "Sign in to do this."),))
-    scope = ctx.scope_of(tenant_id)
+    scope = ctx.scope_of(viewer.tenant_id if tenant_id is None else tenant_id)
     work: Work | None = None
     try:
         async with ctx.db.transaction() as conn:

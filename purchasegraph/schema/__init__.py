@@ -20,7 +20,7 @@ from purchasegraph.schema.directory import User
 from purchasegraph.schema.events import EventStream
 from purchasegraph.schema.fleet import AccessibleTenant
 from purchasegraph.schema.ids import decode_uuid
-from purchasegraph.schema.mutations import Mutation
+from purchasegraph.schema.mutations import billing, governance, licensing, purchasing
 from purchasegraph.schema.node import Node
 from purchasegraph.schema.nodes import resolve_node
 from purchasegraph.schema.purchases import (
@@ -109,6 +109,36 @@ class Query:
     ) -> CheckoutEligibility:
         answer = await catalogue_resolvers.checkout_eligibility(info, email, product_key(str(product_id)))
         return CheckoutEligibility.from_answer(answer)
+
+
+@strawberry.type(description="Everything that changes the purchase graph. Each mutation is one transaction.")
+class Mutation:
+    """Each commerce area's mutations, in the order schema.graphql has always listed them."""
+
+    purchase_subscription = purchasing.purchase_subscription
+    start_trial = purchasing.start_trial
+    add_licenses = purchasing.add_licenses
+    remove_licenses = purchasing.remove_licenses
+    assign_licenses = licensing.assign_licenses
+    unassign_licenses = licensing.unassign_licenses
+    cancel_subscription = purchasing.cancel_subscription
+    add_payment_method = billing.add_payment_method
+    update_subscription_payment_method = billing.update_subscription_payment_method
+    pay_invoice = billing.pay_invoice
+    request_license = licensing.request_license
+    set_self_service_policy = governance.set_self_service_policy
+    request_cancellation = governance.request_cancellation
+    answer_cancellation_request = governance.answer_cancellation_request
+    take_control_of_subscription = governance.take_control_of_subscription
+    move_users = licensing.move_users
+    reactivate_subscription = purchasing.reactivate_subscription
+    approve_license_request = licensing.approve_license_request
+    deny_license_request = licensing.deny_license_request
+    mark_notifications_read = governance.mark_notifications_read
+    mark_user_departed = governance.mark_user_departed
+    reinstate_user = governance.reinstate_user
+    remove_payment_method = billing.remove_payment_method
+    set_auto_renew = purchasing.set_auto_renew
 
 
 # Types reachable only through `node` must be named for the schema to include them.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -54,6 +55,54 @@ def decode_uuid(value: str, type_name: str) -> uuid.UUID | None:
         return gid.uuid
     except ValueError:
         return None
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An id a mutation was sent. Known, it carries the object's UUID and the tenant that holds it;
+    unknown (no ``key``), it names nothing this API issued, or nothing where the mutation looks,
+    and the mutation refuses it as not found before anything runs."""
+
+    type_name: str
+    sent: str
+    field: tuple[str, ...]
+    tenant_id: uuid.UUID | None = None
+    key: uuid.UUID | None = None
+
+    @property
+    def id(self) -> uuid.UUID:
+        """The object's UUID: asked only of a known ref, as an unknown one never reaches an operation."""
+        if self.key is None:
+            raise LookupError(f"{self.sent!r} names no {self.type_name}")
+        return self.key
+
+    @property
+    def what(self) -> str:
+        """The type in words, for the message its refusal carries: PaymentMethod is "payment method"."""
+        return re.sub(r"(?<!^)(?=[A-Z])", " ", self.type_name).lower()
+
+    def within(self, other: Ref) -> Ref:
+        """This ref, or an unknown one when it lies in another tenant than the known ``other``."""
+        if other.key is None or self.tenant_id == other.tenant_id:
+            return self
+        return Ref(self.type_name, self.sent, self.field)
+
+
+def decode_ref(value: str, type_name: str, home: uuid.UUID | None, *field: str) -> Ref:
+    """What an id argument names: a global ID of ``type_name`` lies in the tenant it carries, a raw
+    UUID in the caller's own (``home``), and a tenant is its own tenant."""
+    try:
+        key: uuid.UUID | None = uuid.UUID(value)
+        tenant_id = home
+    except ValueError:
+        gid = decode_id(value)
+        key = decode_uuid(value, type_name)
+        tenant_id = gid.tenant_id if gid is not None else None
+    if type_name == "Tenant":
+        tenant_id = key
+    if key is None or tenant_id is None:
+        return Ref(type_name, value, field)
+    return Ref(type_name, value, field, tenant_id, key)
 
 
 # The printable invoice (gateway/invoice_page.py): the invoice's global ID under this path. A

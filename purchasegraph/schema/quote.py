@@ -14,7 +14,7 @@ from purchasegraph.context import Info
 from purchasegraph.schema.catalogue import Money, ProductKeyArg
 from purchasegraph.schema.enums import BillingFrequency
 from purchasegraph.schema.ids import encode_id
-from purchasegraph.schema.mutations import UserError
+from purchasegraph.schema.payloads import UserError
 from purchasegraph.schema.viewer import product_key
 from purchasegraph.viewer import UserViewer
 
