@@ -33,8 +33,8 @@ from purchasegraph.db.pool import GATEWAY_ROLE, create_pool
 from purchasegraph.demo.actors import demo_tenant_id, demo_user_id
 from purchasegraph.demo.world import seed_demo_world
 from purchasegraph.identity import Claims
+from purchasegraph.principals import load_signed_in_user
 from purchasegraph.schema import schema
-from purchasegraph.viewer import load_viewer
 
 ADMIN = Claims(user_id=demo_user_id("alex.admin@contoso.example"), tenant_id=demo_tenant_id("contoso.example"))
 
@@ -66,7 +66,7 @@ async def request(pool: asyncpg.Pool, path: str, after: str | None) -> tuple[flo
     db = RequestExecutor(pool, tenant_id=ADMIN.tenant_id)
     variables = {"id": str(ADMIN.tenant_id), "after": after}
     try:
-        viewer = await load_viewer(db, ADMIN)
+        viewer = await load_signed_in_user(db, ADMIN)
         context = build_context(viewer=viewer, db=db)
         if path == "compiled":
             compiled = await run_compiled(schema._schema, DOCUMENT, OPERATION, variables, context)

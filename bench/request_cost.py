@@ -37,7 +37,7 @@ from purchasegraph.demo.world import seed_demo_world
 from purchasegraph.gateway.authentication import SIGN_IN_USER
 from purchasegraph.gateway.throttle import TAKE, user_principal
 from purchasegraph.identity import Claims
-from purchasegraph.viewer import load_viewer
+from purchasegraph.principals import load_signed_in_user
 
 ADMIN = Claims(user_id=demo_user_id("alex.admin@contoso.example"), tenant_id=demo_tenant_id("contoso.example"))
 PRINCIPAL = user_principal(ADMIN.tenant_id, ADMIN.user_id)
@@ -162,7 +162,7 @@ async def report(
     async def before() -> None:
         db = RequestExecutor(gateway, tenant_id=ADMIN.tenant_id)
         try:
-            await load_viewer(db, ADMIN)
+            await load_signed_in_user(db, ADMIN)
             await db.fetchrow(LOGGED_TAKE, PRINCIPAL, *TERMS)
         finally:
             await db.close()

@@ -30,8 +30,8 @@ from purchasegraph.db.pool import GATEWAY_ROLE, create_pool
 from purchasegraph.demo.actors import demo_tenant_id, demo_user_id
 from purchasegraph.demo.world import seed_demo_world
 from purchasegraph.identity import Claims
+from purchasegraph.principals import load_signed_in_user
 from purchasegraph.schema import schema
-from purchasegraph.viewer import load_viewer
 
 ADMIN = Claims(user_id=demo_user_id("alex.admin@contoso.example"), tenant_id=demo_tenant_id("contoso.example"))
 
@@ -61,7 +61,7 @@ async def request(pool: asyncpg.Pool) -> tuple[float, dict[str, Any], int]:
     started = time.perf_counter()
     db = RequestExecutor(pool, tenant_id=ADMIN.tenant_id)
     try:
-        viewer = await load_viewer(db, ADMIN)
+        viewer = await load_signed_in_user(db, ADMIN)
         context = build_context(viewer=viewer, db=db)
         result = await schema.execute(
             PURCHASE_GRAPH, variable_values={"id": str(ADMIN.tenant_id)}, context_value=context

@@ -12,13 +12,13 @@ from purchasegraph.db.executor import Executor
 from purchasegraph.db.loaders import Loaders
 from purchasegraph.payments import PaymentProcessor, SandboxProcessor
 from purchasegraph.policy import Scope, scope_for
-from purchasegraph.viewer import Viewer
+from purchasegraph.principals import Principal
 
 
 @dataclass
 class Context:
-    # The principal: a user or an application (``purchasegraph.viewer``); None when anonymous.
-    viewer: Viewer | None
+    # The principal: a user or an application (``purchasegraph.principals``); None when anonymous.
+    viewer: Principal | None
     db: Executor
     loaders: Loaders
     processor: PaymentProcessor = field(default_factory=SandboxProcessor)
@@ -39,7 +39,7 @@ class Context:
 
 def build_context(
     *,
-    viewer: Viewer | None,
+    viewer: Principal | None,
     db: Executor,
     processor: PaymentProcessor | None = None,
     request: Request | None = None,

@@ -36,7 +36,7 @@ import uuid
 from dataclasses import dataclass
 
 from purchasegraph.identity import AppRole
-from purchasegraph.viewer import AppViewer, PartnerGrant, UserViewer, Viewer
+from purchasegraph.principals import PartnerGrant, Principal, SignedInApp, SignedInUser
 
 ADMIN_ROLES = frozenset({"global_admin", "billing_admin"})
 READER_ROLES = frozenset({"global_reader"})
@@ -122,16 +122,16 @@ class Scope:
         return self.whole_tenant or self.access is Access.MEMBER
 
 
-def may_sign_in(principal: Viewer) -> bool:
+def may_sign_in(principal: Principal) -> bool:
     """A disabled account signs in to nothing, as Azure AD refuses it: a user who left the
     organization, or whose account an admin disabled, is refused at authentication like a user the
     directory does not have — over HTTP, at a websocket's connect and before every event. What they
     bought runs to term: that rule is about the subscription, not the person. An application signs
     in with its token (its tenant is checked when it is loaded)."""
-    return isinstance(principal, AppViewer) or principal.can_sign_in
+    return isinstance(principal, SignedInApp) or principal.can_sign_in
 
 
-def acts_on_roles(viewer: UserViewer) -> bool:
+def acts_on_roles(viewer: SignedInUser) -> bool:
     """Whether a user's directory roles and their tenant's partner relationships count: only for an
     enabled member. A guest holding an admin role gets a guest's scope and acts for no customer; a
     disabled account (refused at sign-in anyway) has no power. ACTS_ON_ROLES is the rule in SQL."""
@@ -143,10 +143,10 @@ def acts_on_roles(viewer: UserViewer) -> bool:
 ACTS_ON_ROLES = "({u}.user_type = 'member' AND {u}.account_enabled AND {u}.departed_at IS NULL)"
 
 
-def customer_grants(principal: Viewer) -> tuple[PartnerGrant, ...]:
+def customer_grants(principal: Principal) -> tuple[PartnerGrant, ...]:
     """The relationships in force through which the principal reaches customers: its tenant's, for
     an application and for a user who acts on roles; none for a guest or a disabled account."""
-    if isinstance(principal, UserViewer) and not acts_on_roles(principal):
+    if isinstance(principal, SignedInUser) and not acts_on_roles(principal):
         return ()
     return principal.partner_grants
 
@@ -155,10 +155,10 @@ def nothing(tenant_id: uuid.UUID) -> Scope:
     return Scope(tenant_id=tenant_id, access=None, viewer_id=None)
 
 
-def scope_for(viewer: Viewer | None, tenant_id: uuid.UUID) -> Scope:
+def scope_for(viewer: Principal | None, tenant_id: uuid.UUID) -> Scope:
     if viewer is None:
         return nothing(tenant_id)
-    if isinstance(viewer, AppViewer):
+    if isinstance(viewer, SignedInApp):
         return _app_scope(viewer, tenant_id)
     if viewer.tenant_id == tenant_id:
         return _home_scope(viewer)
@@ -176,7 +176,7 @@ def scope_for(viewer: Viewer | None, tenant_id: uuid.UUID) -> Scope:
     return nothing(tenant_id)
 
 
-def _app_scope(app: AppViewer, tenant_id: uuid.UUID) -> Scope:
+def _app_scope(app: SignedInApp, tenant_id: uuid.UUID) -> Scope:
     """The app's roles at home; in a customer's tenant, the least of its roles and the grant."""
     powers: frozenset[AppPower] = frozenset().union(*(APP_ROLE_POWERS[role] for role in app.app_roles))
     partner_tenant_id = None
@@ -210,7 +210,7 @@ def _grant_powers(roles: frozenset[str]) -> frozenset[AppPower]:
     return frozenset(powers)
 
 
-def _home_scope(viewer: UserViewer) -> Scope:
+def _home_scope(viewer: SignedInUser) -> Scope:
     if viewer.is_guest:
         return Scope(tenant_id=viewer.tenant_id, access=Access.GUEST, viewer_id=viewer.user_id)
     roles = viewer.roles if acts_on_roles(viewer) else frozenset()
@@ -228,20 +228,20 @@ def _home_scope(viewer: UserViewer) -> Scope:
     return Scope(viewer.tenant_id, Access.MEMBER, viewer.user_id)
 
 
-def own_billing_scope(viewer: Viewer | None) -> Scope | None:
-    """My bills and my cards (``Viewer.invoices``, ``Viewer.paymentMethods``): lists of the
+def own_billing_scope(viewer: Principal | None) -> Scope | None:
+    """My bills and my cards (``Principal.invoices``, ``Principal.paymentMethods``): lists of the
     signed-in user's own, in their home tenant. The scope is their real one there (what a bill's
     subscription shows follows it); the lists narrow it with ``own_only``. An application (no user)
     and an anonymous caller have none."""
-    if not isinstance(viewer, UserViewer):
+    if not isinstance(viewer, SignedInUser):
         return None
     return _home_scope(viewer)
 
 
-def own_notifications_scope(viewer: Viewer | None) -> Scope | None:
-    """``Viewer.notifications``: the signed-in user's own, in their home tenant, whatever their role
+def own_notifications_scope(viewer: Principal | None) -> Scope | None:
+    """``Principal.notifications``: the signed-in user's own, in their home tenant, whatever their role
     (NOTIFICATION_VISIBLE with ``own_only``); an application and an anonymous caller have none."""
-    if not isinstance(viewer, UserViewer):
+    if not isinstance(viewer, SignedInUser):
         return None
     return _home_scope(viewer)
 
@@ -255,11 +255,11 @@ def own_only(scope: Scope) -> bool:
     return False
 
 
-def tenants_in_reach(viewer: Viewer | None) -> list[Scope]:
+def tenants_in_reach(viewer: Principal | None) -> list[Scope]:
     """Every tenant the viewer may act on, home first, with the access that decides it."""
     if viewer is None:
         return []
-    if isinstance(viewer, AppViewer):
+    if isinstance(viewer, SignedInApp):
         candidates = [viewer.tenant_id, *(g.customer_tenant_id for g in customer_grants(viewer))]
         return [s for s in (scope_for(viewer, t) for t in candidates) if s.sees_anything]
     scopes = [_home_scope(viewer)]
@@ -280,7 +280,7 @@ class Reach:
         return self.grant is None
 
 
-def reach_of(viewer: Viewer | None) -> list[Reach]:
+def reach_of(viewer: Principal | None) -> list[Reach]:
     """``tenants_in_reach`` with each customer's grant, in the order ``accessibleTenants`` pages
     them: the home tenant first, then the customers by directory id. Users and applications alike:
     an application's home is listed only where its app roles see something."""
@@ -411,7 +411,7 @@ def sees_actor(scope: Scope, actor_tenant_id: uuid.UUID | None) -> bool:
     return scope.whole_tenant
 
 
-def audit_tenant(scope: Scope, principal: Viewer) -> uuid.UUID:
+def audit_tenant(scope: Scope, principal: Principal) -> uuid.UUID:
     """Where a mutation is audited: in the tenant it named when the principal reaches that tenant,
     else in the principal's own tenant. Never decided on whether the named tenant exists: where a
     refusal lands must not tell an outsider that a tenant (or anything in it) is there."""

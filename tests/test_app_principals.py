@@ -42,10 +42,10 @@ from purchasegraph.context import build_context
 from purchasegraph.db.executor import ConnectionExecutor
 from purchasegraph.demo.actors import ADATUM, CONTOSO_DOMAIN, LITWARE, RITA, WOODGROVE, demo_id, demo_tenant_id
 from purchasegraph.identity import AppClaims, AppRole, InvalidToken, TokenVerifier, mint_app_token, principal_from
+from purchasegraph.principals import load_app
 from purchasegraph.schema import schema
 from purchasegraph.schema.ids import encode_id
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, Settings
-from purchasegraph.viewer import load_app
 from tests.conftest import ACT_FOR_TENANT, ENTER_GATEWAY_ROLE, LEAVE_GATEWAY_ROLE, Api
 from tests.settings import SECRET, gateway_settings
 from tests.test_authorization_matrix import CONTOSO_POLICIES, CONTOSO_VIEW, NODE_SAMPLES

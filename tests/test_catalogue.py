@@ -32,9 +32,9 @@ from purchasegraph.db.executor import ConnectionExecutor
 from purchasegraph.db.migrate import load_migrations, migrate
 from purchasegraph.demo.actors import CONTOSO_ID, GUS, OLGA, PAULA
 from purchasegraph.identity import AppClaims, AppRole
+from purchasegraph.principals import load_app
 from purchasegraph.schema import schema
 from purchasegraph.schema.ids import encode_id
-from purchasegraph.viewer import load_app
 from tests.conftest import ACT_FOR_TENANT, ENTER_GATEWAY_ROLE, LEAVE_GATEWAY_ROLE, Api
 from tests.settings import gateway_settings
 from tests.test_http import serving, token_for

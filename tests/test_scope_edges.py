@@ -25,8 +25,8 @@ from purchasegraph.demo.global_ids import SAMS_VISIO_DISABLED, user
 from purchasegraph.gateway.refusals import RequestError
 from purchasegraph.identity import Claims
 from purchasegraph.policy import scope_for
+from purchasegraph.principals import load_signed_in_user
 from purchasegraph.schema.ids import encode_id
-from purchasegraph.viewer import load_viewer
 from tests.conftest import Api
 from tests.test_app_principals import ACTORS, ADATUM_ID, SET_ADATUM_GRANT, compiled_as_app
 from tests.test_compiled_reads import FRAGMENTS, selection
@@ -208,7 +208,7 @@ async def test_two_active_relationships_with_one_customer_add_up_their_grants(ap
         CONTOSO_ID,
         adatum,
     )
-    viewer = await load_viewer(
+    viewer = await load_signed_in_user(
         ConnectionExecutor(api.conn),
         Claims(user_id=demo_user_id("pat.partner@adatum-partners.example"), tenant_id=adatum),
     )

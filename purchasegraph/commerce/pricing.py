@@ -13,7 +13,7 @@ from purchasegraph.db.executor import Executor
 from purchasegraph.db.queries.eligibility import SELECT_ELIGIBILITY_FACTS
 from purchasegraph.eligibility import assess, facts_from
 from purchasegraph.policy import Scope, may_buy
-from purchasegraph.viewer import UserViewer
+from purchasegraph.principals import SignedInUser
 
 
 def term_price(unit_price: Decimal, quantity: int, billing_frequency: str) -> Decimal:
@@ -35,7 +35,7 @@ class Quote:
 
 
 async def quote(
-    db: Executor, *, scope: Scope, buyer: UserViewer, product_id: str, quantity: int, billing_frequency: str
+    db: Executor, *, scope: Scope, buyer: SignedInUser, product_id: str, quantity: int, billing_frequency: str
 ) -> Quote | tuple[Problem, ...]:
     """What ``purchase_subscription`` would charge this buyer, read with the facts and the price it
     reads (``buyers``) and computed by ``term_price``; where the purchase would be refused, the

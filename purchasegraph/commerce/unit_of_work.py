@@ -25,7 +25,7 @@ from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.context import Context
 from purchasegraph.payments import CardDeclined, Charge, PaymentProcessor, ProcessorUnavailable
 from purchasegraph.policy import Scope, audit_tenant
-from purchasegraph.viewer import AppViewer, UserViewer, Viewer
+from purchasegraph.principals import Principal, SignedInApp, SignedInUser
 
 log = logging.getLogger("purchasegraph.mutations")
 
@@ -78,7 +78,7 @@ class Work:
     """What an operation works with: the connection in its savepoint, who acts, and where."""
 
     conn: asyncpg.Connection
-    principal: Viewer
+    principal: Principal
     scope: Scope
     processor: PaymentProcessor
     request_id: str
@@ -116,20 +116,20 @@ class Work:
         self.target_type, self.target_id = type_name, str(target_id)
 
     @property
-    def viewer(self) -> UserViewer:
+    def viewer(self) -> SignedInUser:
         """The user acting, for the steps only a user takes (their purchase, card, bill, request).
 
         The policy module refuses applications before any such step; should one get this far
         anyway, it is refused here rather than recorded as a user that does not exist.
         """
-        if isinstance(self.principal, UserViewer):
+        if isinstance(self.principal, SignedInUser):
             return self.principal
         raise refuse(ErrorCode.NOT_AUTHORIZED, "An application cannot do this: it acts for no user.")
 
     @property
     def principal_id(self) -> uuid.UUID:
         """Whose idempotency keys these are: the user's, or the application's."""
-        return self.principal.app_id if isinstance(self.principal, AppViewer) else self.principal.user_id
+        return self.principal.app_id if isinstance(self.principal, SignedInApp) else self.principal.user_id
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,7 @@ async def _audit(work: Work, action: str, outcome: Outcome) -> None:
         INSERT_AUDIT_EVENT,
         recorded_in,
         actor.user_id,
-        actor.app_id if isinstance(actor, AppViewer) else None,
+        actor.app_id if isinstance(actor, SignedInApp) else None,
         actor.tenant_id,
         on_behalf,
         action,

@@ -67,8 +67,8 @@ from purchasegraph.db.pagination import PageArgs
 from purchasegraph.db.queries.requests import AUDIT_NEW_VALUE, AUDIT_PREVIOUS_VALUE
 from purchasegraph.errors import BadUserInput
 from purchasegraph.policy import RELATIONSHIP_IN_FORCE, Scope
+from purchasegraph.principals import Principal
 from purchasegraph.schema.ids import INVOICE_PAGE_PREFIX, decode_uuid
-from purchasegraph.viewer import Viewer
 
 # Every parameter appears as ``$n::type`` (``Params.add``).
 PLACEHOLDER = re.compile(r"\$(\d+)::")
@@ -110,7 +110,7 @@ class Compiler:
         document: DocumentNode,
         variables: Mapping[str, Any],
         scope_of: Callable[[uuid.UUID], Scope],
-        viewer: Viewer | None = None,
+        viewer: Principal | None = None,
     ) -> None:
         self._schema = schema
         self._fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}

@@ -17,7 +17,7 @@ from graphql import FieldNode, GraphQLSchema, SelectionSetNode
 from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.context import Context, Info
 from purchasegraph.policy import Scope
-from purchasegraph.viewer import Viewer
+from purchasegraph.principals import Principal
 
 if TYPE_CHECKING:
     from purchasegraph.compiled.connections import ConnectionSource
@@ -50,7 +50,7 @@ class Emitter(Protocol):
     def _scope_of(self) -> Callable[[uuid.UUID], Scope]: ...
 
     @property
-    def _viewer(self) -> Viewer | None: ...
+    def _viewer(self) -> Principal | None: ...
 
     @property
     def _state(self) -> State: ...

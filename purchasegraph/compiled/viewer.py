@@ -19,15 +19,15 @@ from purchasegraph.compiled.sql import enum_names, literal
 from purchasegraph.context import Context
 from purchasegraph.db.queries.payment_methods import OWN_CARDS, PAYMENT_METHOD_ORDER
 from purchasegraph.policy import Access, Scope, own_billing_scope, own_notifications_scope, tenants_in_reach
+from purchasegraph.principals import SignedInUser
 from purchasegraph.resolvers import viewer as viewer_resolvers
 from purchasegraph.schema.viewer import product_key
-from purchasegraph.viewer import UserViewer
 
 
 def viewer(e: Emitter, node: FieldNode, path: tuple[str, ...]) -> str:
     """Null for anyone but a user (anonymous, an application), as ``Query.viewer``."""
     principal = e._viewer
-    if not isinstance(principal, UserViewer):
+    if not isinstance(principal, SignedInUser):
         return NULL
     if node.selection_set is None:
         raise NotCompilable(Reason.FIELD, "Viewer without selection")
@@ -64,7 +64,7 @@ def viewer(e: Emitter, node: FieldNode, path: tuple[str, ...]) -> str:
     return e._object(pairs)
 
 
-def _directory_roles(e: Emitter, principal: UserViewer) -> str:
+def _directory_roles(e: Emitter, principal: SignedInUser) -> str:
     """The viewer's roles, read with the viewer, sorted by value as the resolver sorts them."""
     names = enum_names(e._schema, "DirectoryRole")
     if not principal.roles <= names.keys():
@@ -72,7 +72,7 @@ def _directory_roles(e: Emitter, principal: UserViewer) -> str:
     return f"({e._param(json.dumps([names[role] for role in sorted(principal.roles)]), 'text')})::json"
 
 
-def _tenants(e: Emitter, node: FieldNode, principal: UserViewer, path: tuple[str, ...]) -> str:
+def _tenants(e: Emitter, node: FieldNode, principal: SignedInUser, path: tuple[str, ...]) -> str:
     """Every tenant in reach, home first, as ``tenants_in_reach`` lists them; a tenant the loader
     does not find is left out."""
     if node.selection_set is None:
@@ -107,7 +107,7 @@ def _tenants(e: Emitter, node: FieldNode, principal: UserViewer, path: tuple[str
 def _home_connection(
     e: Emitter,
     node: FieldNode,
-    principal: UserViewer,
+    principal: SignedInUser,
     spec: ConnectionSource,
     scope: Scope | None,
     path: tuple[str, ...],
@@ -121,7 +121,7 @@ def _home_connection(
     return f"(SELECT {page} FROM tenants {t} WHERE {t}.id = {e._param(principal.tenant_id, 'uuid')})"
 
 
-def _payment_methods(e: Emitter, node: FieldNode, principal: UserViewer, path: tuple[str, ...]) -> str:
+def _payment_methods(e: Emitter, node: FieldNode, principal: SignedInUser, path: tuple[str, ...]) -> str:
     """My cards: ``payment_methods.OWN_CARDS`` in its order, as the resolver's statement."""
     scope = own_billing_scope(principal)
     assert scope is not None, "a user has their own billing scope"

@@ -24,8 +24,8 @@ from purchasegraph.events.hub import EventHub
 from purchasegraph.gateway.authentication import PRINCIPAL_REFUSED, refusal_reason, sign_in
 from purchasegraph.gateway.refusals import RequestError
 from purchasegraph.identity import TokenReason
+from purchasegraph.principals import Principal
 from purchasegraph.runtime import Runtime
-from purchasegraph.viewer import Viewer
 
 
 class StreamCode(enum.StrEnum):
@@ -97,7 +97,7 @@ class StreamContext(Context):
     def hub(self) -> EventHub:
         return self.socket.hub
 
-    async def refresh(self) -> Viewer | None:
+    async def refresh(self) -> Principal | None:
         """The viewer as the database has them now, on a fresh executor; None if they are gone or
         may no longer sign in (a disabled account)."""
         await self.release()

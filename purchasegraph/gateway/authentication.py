@@ -26,8 +26,8 @@ from purchasegraph.gateway.throttle import (
 )
 from purchasegraph.identity import AppClaims, Claims, InvalidToken, TokenReason
 from purchasegraph.policy import may_sign_in
+from purchasegraph.principals import Principal, app_from_row, load_principal, user_from_row
 from purchasegraph.runtime import Runtime
-from purchasegraph.viewer import Viewer, app_from_row, load_principal, user_from_row
 
 
 def unauthenticated(reason: TokenReason, message: str) -> RequestError:
@@ -69,7 +69,7 @@ def refusal_reason(error: RequestError) -> TokenReason | None:
     return next((known for known in TokenReason if known.value == reason), None)
 
 
-def admitted(viewer: Viewer | None, claims: Claims | AppClaims) -> Viewer:
+def admitted(viewer: Principal | None, claims: Claims | AppClaims) -> Principal:
     """The principal verified claims name, as the directory has them now; refused (401) when it has
     no such one, or when the account may not sign in (disabled, or its user left)."""
     if viewer is None:
@@ -86,7 +86,7 @@ def admitted(viewer: Viewer | None, claims: Claims | AppClaims) -> Viewer:
     return viewer
 
 
-async def signed_in(db: Executor, claims: Claims | AppClaims) -> Viewer:
+async def signed_in(db: Executor, claims: Claims | AppClaims) -> Principal:
     """``admitted`` on the principal read in its own statement (``sign_in`` without a take; the
     tests, which start from claims)."""
     return admitted(await load_principal(db, claims), claims)
@@ -103,7 +103,7 @@ SIGN_IN_ANONYMOUS = "SELECT * FROM sign_in_anonymous($1, $2, $3, $4, $5)"
 class SignedIn:
     """Who the request is from, the executor its statements run on, and what its cost left."""
 
-    viewer: Viewer | None
+    viewer: Principal | None
     db: RequestExecutor
     throttle: ThrottleStatus | None
 
@@ -152,7 +152,7 @@ async def sign_in(runtime: Runtime, token: str, take: tuple[CostBucket, int] | N
         bucket, cost = take
         if isinstance(claims, AppClaims):
             row = await db.open(SIGN_IN_APP, app_principal(claims.tenant_id, claims.app_id), *bucket.terms(cost))
-            viewer: Viewer | None = app_from_row(row, claims) if row is not None else None
+            viewer: Principal | None = app_from_row(row, claims) if row is not None else None
         else:
             principal = user_principal(claims.tenant_id, claims.user_id)
             row = await db.open(SIGN_IN_USER, claims.user_id, principal, *bucket.terms(cost))

@@ -48,8 +48,8 @@ from purchasegraph.gateway.throttle import CostBucket, cost_extension, throttled
 from purchasegraph.graphiql import graphiql_page
 from purchasegraph.observability.metrics import record_request
 from purchasegraph.observability.tracing import request_tracing
+from purchasegraph.principals import Principal
 from purchasegraph.runtime import Runtime
-from purchasegraph.viewer import Viewer
 
 log = logging.getLogger("purchasegraph.request")
 
@@ -65,7 +65,7 @@ class RequestRecord:
     status: int = 200
     operation: str | None = None
     statements: int = 0
-    viewer: Viewer | None = None
+    viewer: Principal | None = None
     code: str | None = None
 
 
@@ -210,7 +210,12 @@ class GraphQLHTTP:
         return Planned(request=operation, prepared=prepared, cost=cost, document=document)
 
     async def _run(
-        self, plan: Planned, request: Request, viewer: Viewer | None, executor: RequestExecutor, record: RequestRecord
+        self,
+        plan: Planned,
+        request: Request,
+        viewer: Principal | None,
+        executor: RequestExecutor,
+        record: RequestRecord,
     ) -> tuple[dict[str, Any], int]:
         """The operation's response body (errors masked) and its actual cost."""
         runtime: Runtime = request.state.runtime

@@ -26,8 +26,8 @@ from typing import Any, Protocol
 
 from purchasegraph.db.executor import Executor
 from purchasegraph.gateway.refusals import RequestCode, RequestError
+from purchasegraph.principals import Principal, SignedInApp
 from purchasegraph.settings import ThrottleSettings
-from purchasegraph.viewer import AppViewer, Viewer
 
 # Refill since the last take (capped at the maximum), then take the cost if it fits.
 TAKE = "SELECT available, granted FROM throttle_take($1, $2, $3, $4)"
@@ -111,11 +111,11 @@ class PostgresCostBucket:
         return self.status(row["available"], row["granted"])
 
 
-def principal_of(viewer: Viewer | None, address: str | None) -> str:
+def principal_of(viewer: Principal | None, address: str | None) -> str:
     """Whose bucket pays: the signed-in user of their tenant, or the application of its tenant (one
     bucket per app and tenant, apart from any user's), else the client's address. HTTP requests
     and websocket operations of one principal pay from the same bucket."""
-    if isinstance(viewer, AppViewer):
+    if isinstance(viewer, SignedInApp):
         return app_principal(viewer.tenant_id, viewer.app_id)
     if viewer is not None:
         return user_principal(viewer.tenant_id, viewer.user_id)

@@ -10,6 +10,7 @@ from strawberry.types import ExecutionContext
 
 from purchasegraph.context import Info
 from purchasegraph.gateway.masking import masked
+from purchasegraph.principals import SignedInUser
 from purchasegraph.resolvers import catalogue as catalogue_resolvers
 from purchasegraph.resolvers import tenants as tenant_resolvers
 from purchasegraph.schema import fleet
@@ -34,7 +35,6 @@ from purchasegraph.schema.purchases import (
 from purchasegraph.schema.quote import QuoteResult, resolve_quote
 from purchasegraph.schema.tenants import LicenseRequest, PartnerRelationship, Tenant, load_tenant, load_tenant_by_domain
 from purchasegraph.schema.viewer import Viewer, product_key
-from purchasegraph.viewer import UserViewer
 
 
 @strawberry.type(description="The purchase graph. What you see depends on who you are: see `viewer`.")
@@ -42,7 +42,7 @@ class Query:
     @strawberry.field(description="The signed-in principal; null without a token.")
     def viewer(self, info: Info) -> Viewer | None:
         viewer = info.context.viewer
-        if not isinstance(viewer, UserViewer):
+        if not isinstance(viewer, SignedInUser):
             return None  # anonymous, or an application: there is no user to show
         return Viewer(user_id=viewer.user_id, tenant_id=viewer.tenant_id, role_names=viewer.roles)
 

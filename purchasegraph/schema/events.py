@@ -22,11 +22,11 @@ from purchasegraph.events.hub import Feed, FeedEnded, Interest, Notice
 from purchasegraph.events.stream import StreamCode, StreamContext, StreamError
 from purchasegraph.observability.metrics import subscription_ended, subscription_started
 from purchasegraph.policy import Decision, may_follow_events, reaches_service_data
+from purchasegraph.principals import Principal, SignedInApp
 from purchasegraph.schema.catalogue import Product, load_product
 from purchasegraph.schema.directory import User, load_actor
 from purchasegraph.schema.ids import decode_uuid
 from purchasegraph.schema.purchases import Subscription, load_subscription
-from purchasegraph.viewer import AppViewer, Viewer
 
 
 @strawberry.type(
@@ -87,7 +87,7 @@ class PurchaseEvent:
 
 TenantIdArg = Annotated[strawberry.ID, strawberry.argument(description="UUID or Tenant ID.")]
 # Whether the viewer, as just read again, may still receive the stream's events.
-StillAllowed = Callable[[StreamContext, Viewer | None], StreamError | None]
+StillAllowed = Callable[[StreamContext, Principal | None], StreamError | None]
 # Whether one event reaches the viewer at all (their scope may reach the tenant, not the object).
 Visible = Callable[[StreamContext, Notice], Awaitable[bool]]
 
@@ -123,13 +123,13 @@ class EventStream:
             await stream.release()
         if viewer is None:
             raise _user_gone()
-        if isinstance(viewer, AppViewer) or viewer.user_id is None:
+        if isinstance(viewer, SignedInApp) or viewer.user_id is None:
             raise StreamError(
                 StreamCode.NOT_AUTHORIZED, "Applications purchase nothing: subscribe to purchaseEvents instead."
             )
         feed = stream.hub.subscribe(Interest(tenant_id=viewer.tenant_id, purchaser_id=viewer.user_id))
 
-        def still_allowed(context: StreamContext, current: Viewer | None) -> StreamError | None:
+        def still_allowed(context: StreamContext, current: Principal | None) -> StreamError | None:
             return _user_gone() if current is None else None
 
         return await _start(stream, feed, still_allowed, _subscription_in_scope)
@@ -145,7 +145,7 @@ def stream_of(info: Info) -> StreamContext:
 def _whole_tenant(tenant_id: uuid.UUID) -> StillAllowed:
     """Whoever ``policy.may_follow_events`` allows in the tenant, asked again before every event."""
 
-    def still_allowed(context: StreamContext, viewer: Viewer | None) -> StreamError | None:
+    def still_allowed(context: StreamContext, viewer: Principal | None) -> StreamError | None:
         if viewer is None:
             return _user_gone()
         decision = may_follow_events(context.scope_of(tenant_id))

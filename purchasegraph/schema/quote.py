@@ -11,12 +11,12 @@ from purchasegraph.commerce import pricing
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.commerce.unit_of_work import Problem
 from purchasegraph.context import Info
+from purchasegraph.principals import SignedInUser
 from purchasegraph.schema.catalogue import Money, ProductKeyArg
 from purchasegraph.schema.enums import BillingFrequency
 from purchasegraph.schema.ids import encode_id
 from purchasegraph.schema.payloads import UserError
 from purchasegraph.schema.viewer import product_key
-from purchasegraph.viewer import UserViewer
 
 
 @strawberry.type(description="The price a purchase would charge now, in your tenant's currency.")
@@ -58,7 +58,7 @@ async def resolve_quote(
     ] = BillingFrequency.MONTHLY,
 ) -> QuoteResult:
     viewer = info.context.viewer
-    if not isinstance(viewer, UserViewer):
+    if not isinstance(viewer, SignedInUser):
         return QuoteResult(quote=None, user_errors=_errors([SIGN_IN if viewer is None else NO_USER]))
     key = product_key(str(product_id))
     answer = await pricing.quote(

@@ -1,7 +1,7 @@
 """The principal of a request, read from the database once per request.
 
-A principal is a user (``UserViewer``) or an application acting with app roles and no user
-(``AppViewer``); ``Viewer`` is either. A user's directory roles and every partner relationship
+A principal is a user (``SignedInUser``) or an application acting with app roles and no user
+(``SignedInApp``); ``Principal`` is either. A user's directory roles and every partner relationship
 are never taken from the token: revoking a role or ending a relationship takes effect on the very
 next request. An application's app roles are the token's (the identity provider's consent).
 """
@@ -22,11 +22,11 @@ from purchasegraph.identity import AppClaims, AppRole, Claims
 # and the app clock inside its dates). Whether the user may act on roles and grants at all (not as
 # a guest, nor a disabled account) the policy decides (policy.acts_on_roles). The query is the SQL
 # function principal_user, so the gateway's one-round-trip sign-in (sign_in_user) reads the same.
-SELECT_VIEWER = "SELECT * FROM principal_user($1, $2)"
+SELECT_SIGNED_IN_USER = "SELECT * FROM principal_user($1, $2)"
 
 
 # One statement: the application's tenant and every active delegated relationship it holds as
-# partner, on the same terms as a user's (SELECT_VIEWER): in force at the app clock.
+# partner, on the same terms as a user's (SELECT_SIGNED_IN_USER): in force at the app clock.
 SELECT_APP_TENANT = "SELECT * FROM principal_app($1)"
 
 
@@ -43,7 +43,7 @@ class PartnerGrant:
 
 
 @dataclass(frozen=True)
-class UserViewer:
+class SignedInUser:
     """A signed-in user of a directory, with their directory roles and their tenant's grants."""
 
     user_id: uuid.UUID
@@ -62,7 +62,7 @@ class UserViewer:
 
 
 @dataclass(frozen=True)
-class AppViewer:
+class SignedInApp:
     """An application acting in its own tenant with its app roles, and for that tenant's customers
     through its active delegated relationships. It is nobody in the directory: no user id, no
     directory roles, no purchases, cards or licenses of its own."""
@@ -79,18 +79,18 @@ class AppViewer:
 
 
 # The principal of a request; the policy module tells the two apart.
-Viewer: TypeAlias = UserViewer | AppViewer
+Principal: TypeAlias = SignedInUser | SignedInApp
 
 
-async def load_viewer(db: Executor, claims: Claims) -> UserViewer | None:
+async def load_signed_in_user(db: Executor, claims: Claims) -> SignedInUser | None:
     """The viewer named by verified claims, or None when the directory no longer has them."""
-    row = await db.fetchrow(SELECT_VIEWER, claims.tenant_id, claims.user_id)
+    row = await db.fetchrow(SELECT_SIGNED_IN_USER, claims.tenant_id, claims.user_id)
     return user_from_row(row) if row is not None else None
 
 
-def user_from_row(row: Mapping[str, Any]) -> UserViewer:
+def user_from_row(row: Mapping[str, Any]) -> SignedInUser:
     """The viewer from a row of ``principal_user`` (or of a statement that returns its columns)."""
-    return UserViewer(
+    return SignedInUser(
         user_id=row["id"],
         tenant_id=row["tenant_id"],
         display_name=row["display_name"],
@@ -118,15 +118,15 @@ def grants_by_customer(rows: list[dict[str, Any]]) -> tuple[PartnerGrant, ...]:
     return tuple(PartnerGrant(customer, frozenset(r), ends.get(customer)) for customer, r in roles.items())
 
 
-async def load_app(db: Executor, claims: AppClaims) -> AppViewer | None:
+async def load_app(db: Executor, claims: AppClaims) -> SignedInApp | None:
     """The application named by verified claims, or None when its tenant is not one this service has."""
     row = await db.fetchrow(SELECT_APP_TENANT, claims.tenant_id)
     return app_from_row(row, claims) if row is not None else None
 
 
-def app_from_row(row: Mapping[str, Any], claims: AppClaims) -> AppViewer:
+def app_from_row(row: Mapping[str, Any], claims: AppClaims) -> SignedInApp:
     """The application from a row of ``principal_app``: its grants are the directory's, its roles the token's."""
-    return AppViewer(
+    return SignedInApp(
         app_id=claims.app_id,
         tenant_id=row["tenant_id"],
         app_roles=claims.roles,
@@ -134,8 +134,8 @@ def app_from_row(row: Mapping[str, Any], claims: AppClaims) -> AppViewer:
     )
 
 
-async def load_principal(db: Executor, claims: Claims | AppClaims) -> Viewer | None:
+async def load_principal(db: Executor, claims: Claims | AppClaims) -> Principal | None:
     """The user or the application verified claims name; None when the directory has no such one."""
     if isinstance(claims, AppClaims):
         return await load_app(db, claims)
-    return await load_viewer(db, claims)
+    return await load_signed_in_user(db, claims)
