@@ -59,9 +59,10 @@ from purchasegraph.compiled.declines import NotCompilable, Reason
 from purchasegraph.compiled.emitter import Beside
 from purchasegraph.compiled.fields import FIELDS
 from purchasegraph.compiled.fleet import tenant_by_domain
-from purchasegraph.compiled.objects import keyed_object, of_subscription, tenant_object
+from purchasegraph.compiled.objects import keyed_object, tenant_object
 from purchasegraph.compiled.roots import ROOTS
 from purchasegraph.compiled.sql import Params, date, enum_name, global_id, literal, timestamp
+from purchasegraph.compiled.subscription_of_row import of_subscription
 from purchasegraph.db.ordering import ID, Ordering, Sortable, cursor_sql, keyset, probe
 from purchasegraph.db.pagination import PageArgs
 from purchasegraph.db.queries.requests import AUDIT_NEW_VALUE, AUDIT_PREVIOUS_VALUE

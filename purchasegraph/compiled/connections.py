@@ -19,8 +19,8 @@ from typing import Any
 from graphql import GraphQLScalarType, GraphQLSchema
 
 from purchasegraph.compiled.declines import NotCompilable, Reason
-from purchasegraph.compiled.objects import SUBSCRIPTION_OF_ROW
 from purchasegraph.compiled.sql import enum_names
+from purchasegraph.compiled.subscription_of_row import SUBSCRIPTION_OF_ROW
 from purchasegraph.db import ordering as sortables
 from purchasegraph.db.ordering import Sortable
 from purchasegraph.db.queries import assignments, cancellations, invoices, orders, requests, subscriptions, users

@@ -12,10 +12,10 @@ from purchasegraph.compiled.emitter import Emitter, FieldCompiler
 from purchasegraph.compiled.objects import (
     cancellation_request_of_subscription,
     keyed_object,
-    of_subscription,
     product_object,
 )
 from purchasegraph.compiled.sql import literal
+from purchasegraph.compiled.subscription_of_row import of_subscription
 from purchasegraph.policy import (
     AUDIT_ACTOR_VISIBLE,
     HIDDEN_ACTOR_NAME,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from graphql import FieldNode
 
 from purchasegraph.compiled.emitter import Emitter
+from purchasegraph.compiled.subscription_of_row import SUBSCRIPTION_OF_ROW
 from purchasegraph.db.queries.cancellations import CURRENT_OF_SUBSCRIPTION, CURRENT_ORDER
 from purchasegraph.db.queries.orders import PURCHASE_KINDS
 from purchasegraph.policy import (
@@ -29,19 +30,6 @@ from purchasegraph.policy import (
 )
 
 NULL = "NULL::json"
-
-# A row's subscription `{j}` (an order's, an assignment's), where the row's visibility is decided:
-# the opening of an EXISTS whose predicate the caller closes.
-SUBSCRIPTION_OF_ROW = (
-    "EXISTS (SELECT 1 FROM subscriptions {j} WHERE {j}.tenant_id = {a}.tenant_id AND {j}.id = {a}.subscription_id AND "
-)
-
-
-def of_subscription(column: str) -> str:
-    """A column of the subscription of a row `{a}` that references one (an order, an assignment)."""
-    return (
-        f"(SELECT s.{column} FROM subscriptions s WHERE s.tenant_id = {{a}}.tenant_id AND s.id = {{a}}.subscription_id)"
-    )
 
 
 def _row(
