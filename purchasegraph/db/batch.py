@@ -38,6 +38,29 @@ async def fetch_by_ids(
     return in_key_order(await db.fetch(sql, scope.tenant_id, list(ids), whole, scope.viewer_id), ids)
 
 
+# Compared by identity: each one keys its own loader (``Loaders.by_id``, ``of_subscription``).
+@dataclass(frozen=True, eq=False)
+class ObjectsById:
+    """A type's ``fetch_*_by_id``: its objects by id in scope, in the ids' order, read by ``sql``."""
+
+    sql: str
+
+    async def __call__(self, db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]) -> list[Record | None]:
+        return await fetch_by_ids(db, self.sql, scope=scope, ids=ids)
+
+
+@dataclass(frozen=True, eq=False)
+class PagesBySubscription:
+    """A type's ``fetch_*_by_subscription``: one page of ``listing`` per subscription."""
+
+    listing: Listing
+
+    async def __call__(
+        self, db: Executor, *, scope: Scope, page: PageArgs, subscription_ids: Sequence[uuid.UUID]
+    ) -> list[Slice]:
+        return await fetch_slices(db, self.listing, scope=scope, parents=subscription_ids, page=page)
+
+
 @dataclass(frozen=True)
 class RowSource:
     """One entity's rows as its statements read them: the ``FROM`` (with its joins) over the row

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Sequence
+from functools import partial
 from typing import Unpack
 
 from purchasegraph.context import Info
@@ -15,13 +16,13 @@ from purchasegraph.db.queries import assignments, cancellations, invoices, order
 from purchasegraph.policy import own_billing_scope
 
 
-async def _in_tenant(info: Info, fetch: ByIds, tenant_id: uuid.UUID, key: uuid.UUID) -> Record | None:
+async def _in_tenant(fetch: ByIds, info: Info, tenant_id: uuid.UUID, key: uuid.UUID) -> Record | None:
     """The object ``fetch`` finds by ``key``, as far as the viewer's scope in the tenant reaches."""
     return await info.context.loaders.by_id(fetch, info.context.scope_of(tenant_id)).load(key)
 
 
 async def _of_subscription(
-    info: Info, fetch: BySubscriptions, tenant_id: uuid.UUID, subscription_id: uuid.UUID, page: PageArgs
+    fetch: BySubscriptions, info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID, page: PageArgs
 ) -> Slice:
     """A page of the subscription's children, batched with its siblings' (``Loaders.of_subscription``)."""
     return await info.context.loaders.of_subscription(fetch, info.context.scope_of(tenant_id), page).load(
@@ -29,8 +30,17 @@ async def _of_subscription(
     )
 
 
-async def subscription(info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID) -> Record | None:
-    return await _in_tenant(info, subscriptions.fetch_subscriptions_by_id, tenant_id, subscription_id)
+# Each type's objects by id, and each subscription's children, as far as the viewer's scope reaches.
+subscription = partial(_in_tenant, subscriptions.fetch_subscriptions_by_id)
+order = partial(_in_tenant, orders.fetch_orders_by_id)
+orders_of_subscription = partial(_of_subscription, orders.fetch_orders_by_subscription)
+assignment = partial(_in_tenant, assignments.fetch_assignments_by_id)
+assignments_of_subscription = partial(_of_subscription, assignments.fetch_assignments_by_subscription)
+invoice = partial(_in_tenant, invoices.fetch_invoices_by_id)
+invoices_of_subscription = partial(_of_subscription, invoices.fetch_invoices_by_subscription)
+# Only the card's owner gets a row back; the query has no whole-tenant way in.
+payment_method = partial(_in_tenant, payment_methods.fetch_payment_methods_by_id)
+cancellation_request = partial(_in_tenant, cancellations.fetch_cancellation_requests_by_id)
 
 
 async def subscriptions_of_tenant(
@@ -40,29 +50,11 @@ async def subscriptions_of_tenant(
     return await subscriptions.fetch_subscriptions_by_tenant(info.context.db, scope=scope, page=page, **filters)
 
 
-async def order(info: Info, tenant_id: uuid.UUID, order_id: uuid.UUID) -> Record | None:
-    return await _in_tenant(info, orders.fetch_orders_by_id, tenant_id, order_id)
-
-
-async def orders_of_subscription(info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID, page: PageArgs) -> Slice:
-    return await _of_subscription(info, orders.fetch_orders_by_subscription, tenant_id, subscription_id, page)
-
-
 async def purchases_of_tenant(
     info: Info, tenant_id: uuid.UUID, page: PageArgs, **filters: Unpack[subscriptions.PurchaseFilters]
 ) -> Slice:
     scope = info.context.scope_of(tenant_id)
     return await orders.fetch_purchases_by_tenant(info.context.db, scope=scope, page=page, **filters)
-
-
-async def assignment(info: Info, tenant_id: uuid.UUID, assignment_id: uuid.UUID) -> Record | None:
-    return await _in_tenant(info, assignments.fetch_assignments_by_id, tenant_id, assignment_id)
-
-
-async def assignments_of_subscription(
-    info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID, page: PageArgs
-) -> Slice:
-    return await _of_subscription(info, assignments.fetch_assignments_by_subscription, tenant_id, subscription_id, page)
 
 
 async def assignments_of_tenant(
@@ -72,16 +64,6 @@ async def assignments_of_tenant(
     return await assignments.fetch_assignments_by_tenant(
         info.context.db, scope=scope, page=page, product_id=product_id, user_id=user_id
     )
-
-
-async def invoice(info: Info, tenant_id: uuid.UUID, invoice_id: uuid.UUID) -> Record | None:
-    return await _in_tenant(info, invoices.fetch_invoices_by_id, tenant_id, invoice_id)
-
-
-async def invoices_of_subscription(
-    info: Info, tenant_id: uuid.UUID, subscription_id: uuid.UUID, page: PageArgs
-) -> Slice:
-    return await _of_subscription(info, invoices.fetch_invoices_by_subscription, tenant_id, subscription_id, page)
 
 
 async def invoices_of_tenant(
@@ -95,15 +77,6 @@ async def invoices_of_tenant(
     return await invoices.fetch_invoices_of_tenant(
         info.context.db, scope=info.context.scope_of(tenant_id), page=page, statuses=statuses, due_before=due_before
     )
-
-
-async def payment_method(info: Info, tenant_id: uuid.UUID, payment_method_id: uuid.UUID) -> Record | None:
-    """Only the card's owner gets a row back; the query has no whole-tenant way in."""
-    return await _in_tenant(info, payment_methods.fetch_payment_methods_by_id, tenant_id, payment_method_id)
-
-
-async def cancellation_request(info: Info, tenant_id: uuid.UUID, request_id: uuid.UUID) -> Record | None:
-    return await _in_tenant(info, cancellations.fetch_cancellation_requests_by_id, tenant_id, request_id)
 
 
 async def cancellation_request_of_subscription(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any, Protocol
 
 import strawberry
 
@@ -114,3 +114,16 @@ async def referenced_product(info: Info, product_id: str) -> Product:
     product = await load_product(info, product_id)
     assert product is not None, "a product referenced by a foreign key exists"
     return product
+
+
+class _ReferencesProduct(Protocol):
+    product_id: str
+
+
+def product_field(description: str) -> Any:
+    """The ``product`` field of an object whose row references a product by ``product_id``."""
+
+    async def product(self: _ReferencesProduct, info: Info) -> Product:
+        return await referenced_product(info, self.product_id)
+
+    return strawberry.field(resolver=product, description=description)

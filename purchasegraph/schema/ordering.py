@@ -18,14 +18,15 @@ import strawberry
 
 from purchasegraph.db import ordering
 from purchasegraph.db.ordering import Ordering, Sortable
+from purchasegraph.described import DescribedEnum, graphql_enum
 
 TIE = "The id always breaks ties, in the direction of the last key; a cursor only pages the order it came from."
 
 
-@strawberry.enum(description="Which way a key sorts.")
-class OrderDirection(enum.Enum):
-    ASC = strawberry.enum_value("ASC", description="Smallest (earliest, A…Z) first.")
-    DESC = strawberry.enum_value("DESC", description="Largest (latest, Z…A) first.")
+@graphql_enum("Which way a key sorts.")
+class OrderDirection(DescribedEnum):
+    ASC = "ASC", "Smallest (earliest, A…Z) first."
+    DESC = "DESC", "Largest (latest, Z…A) first."
 
 
 @dataclass(frozen=True)

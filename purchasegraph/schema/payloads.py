@@ -8,15 +8,14 @@ operation returned, read back through the same loaders and scope as any query.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Self, TypeVar
+from collections.abc import Sequence
+from typing import Any, Self
 
 import strawberry
 
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.commerce.unit_of_work import Problem
 from purchasegraph.context import Info
-from purchasegraph.db.executor import Record
 from purchasegraph.resolvers import purchases
 from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.ids import encode_id
@@ -32,7 +31,6 @@ from purchasegraph.schema.purchases import (
 from purchasegraph.schema.tenants import LicenseRequest, SelfServicePolicy, load_license_request, load_policy
 
 Data = dict[str, Any]
-T = TypeVar("T")
 
 
 @strawberry.type(description="Why a mutation refused, in terms a program can act on.")
@@ -51,11 +49,6 @@ def refusals() -> Any:
     return strawberry.field(default_factory=list, description="Why it was refused; empty on success.")
 
 
-async def _found(row: Awaitable[Record | None], make: Callable[[Record], T]) -> T | None:
-    found = await row
-    return make(found) if found is not None else None
-
-
 @strawberry.type(description="The result of a mutation on a subscription.")
 class SubscriptionPayload:
     subscription: Subscription | None = strawberry.field(default=None, description="The subscription as it is now.")
@@ -69,7 +62,7 @@ class SubscriptionPayload:
         subscription = await load_subscription(info, tenant_id, uuid.UUID(data["subscription_id"]))
         if "order_id" not in data:
             return cls(subscription=subscription)
-        order = await _found(purchases.order(info, tenant_id, uuid.UUID(data["order_id"])), Order.from_row)
+        order = Order.found(await purchases.order(info, tenant_id, uuid.UUID(data["order_id"])))
         return cls(subscription=subscription, order=order)
 
 
@@ -96,8 +89,8 @@ class PaymentMethodPayload:
 
     @classmethod
     async def built(cls, info: Info, data: Data, tenant_id: uuid.UUID) -> Self:
-        card = purchases.payment_method(info, tenant_id, uuid.UUID(data["payment_method_id"]))
-        return cls(payment_method=await _found(card, PaymentMethod.from_row))
+        card = await purchases.payment_method(info, tenant_id, uuid.UUID(data["payment_method_id"]))
+        return cls(payment_method=PaymentMethod.found(card))
 
 
 @strawberry.type(description="The result of removing a saved card.")
@@ -127,8 +120,8 @@ class InvoicePayload:
 
     @classmethod
     async def built(cls, info: Info, data: Data, tenant_id: uuid.UUID) -> Self:
-        invoice = purchases.invoice(info, tenant_id, uuid.UUID(data["invoice_id"]))
-        return cls(invoice=await _found(invoice, Invoice.from_row))
+        invoice = await purchases.invoice(info, tenant_id, uuid.UUID(data["invoice_id"]))
+        return cls(invoice=Invoice.found(invoice))
 
 
 @strawberry.type(description="The result of changing a self-service policy.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import Any, Protocol
 
 import strawberry
 
@@ -12,7 +13,7 @@ from purchasegraph.db import ordering as sortables
 from purchasegraph.db.executor import Record
 from purchasegraph.db.pagination import PageArgs
 from purchasegraph.resolvers import purchases
-from purchasegraph.schema.catalogue import Money, Product, referenced_product
+from purchasegraph.schema.catalogue import Money, product_field
 from purchasegraph.schema.connection import Connection, connection_field, connection_from_slice
 from purchasegraph.schema.directory import User, load_actor, load_user
 from purchasegraph.schema.enums import (
@@ -63,9 +64,7 @@ class Subscription(Node, FromRow):
     def from_row(cls, row: Record) -> Subscription:
         return from_columns(cls, row, subscription_id=row["id"], purchaser_id=row["purchaser_user_id"])
 
-    @strawberry.field(description="The product subscribed to.")
-    async def product(self, info: Info) -> Product:
-        return await referenced_product(info, self.product_id)
+    product = product_field("The product subscribed to.")
 
     @strawberry.field(description="Who bought it self-service; null for central subscriptions.")
     async def purchaser(self, info: Info) -> User | None:
@@ -110,6 +109,20 @@ async def load_subscription(info: Info, tenant_id: uuid.UUID, subscription_id: u
     return Subscription.found(await purchases.subscription(info, tenant_id, subscription_id))
 
 
+class _OfSubscription(Protocol):
+    tenant_id: uuid.UUID
+    subscription_id: uuid.UUID
+
+
+def subscription_field(description: str) -> Any:
+    """The ``subscription`` field of an object that belongs to one by ``subscription_id``."""
+
+    async def subscription(self: _OfSubscription, info: Info) -> Subscription | None:
+        return await load_subscription(info, self.tenant_id, self.subscription_id)
+
+    return strawberry.field(resolver=subscription, description=description)
+
+
 @strawberry.type(description="One line of a subscription's order history.")
 class Order(Node, FromRow):
     kind: OrderKind = strawberry.field(description="What the line did.")
@@ -127,9 +140,7 @@ class Order(Node, FromRow):
     def from_row(cls, row: Record) -> Order:
         return from_columns(cls, row, actor_id=row["actor_user_id"])
 
-    @strawberry.field(description="The subscription the line belongs to.")
-    async def subscription(self, info: Info) -> Subscription | None:
-        return await load_subscription(info, self.tenant_id, self.subscription_id)
+    subscription = subscription_field("The subscription the line belongs to.")
 
     @strawberry.field(description="Who did it, when the viewer may see them (partners act from their own tenant).")
     async def actor(self, info: Info) -> User | None:
@@ -164,13 +175,9 @@ class Purchase(Node, FromRow):
     async def purchaser(self, info: Info) -> User | None:
         return await load_user(info, self.tenant_id, self.purchaser_id)
 
-    @strawberry.field(description="The product bought.")
-    async def product(self, info: Info) -> Product:
-        return await referenced_product(info, self.product_id)
+    product = product_field("The product bought.")
 
-    @strawberry.field(description="The subscription this purchase created or grew.")
-    async def subscription(self, info: Info) -> Subscription | None:
-        return await load_subscription(info, self.tenant_id, self.subscription_id)
+    subscription = subscription_field("The subscription this purchase created or grew.")
 
 
 @strawberry.type(description="A license of a subscription assigned to a user.")
@@ -191,9 +198,7 @@ class Assignment(Node, FromRow):
     async def user(self, info: Info) -> User | None:
         return await load_user(info, self.tenant_id, self.user_id)
 
-    @strawberry.field(description="The product licensed.")
-    async def product(self, info: Info) -> Product:
-        return await referenced_product(info, self.product_id)
+    product = product_field("The product licensed.")
 
     @strawberry.field(
         description=(
@@ -204,11 +209,9 @@ class Assignment(Node, FromRow):
     async def assigned_by(self, info: Info) -> User | None:
         return await load_user(info, self.tenant_id, self.assigned_by_id)
 
-    @strawberry.field(
-        description="The subscription the license comes from; null for a licensed user who did not buy it."
+    subscription = subscription_field(
+        "The subscription the license comes from; null for a licensed user who did not buy it."
     )
-    async def subscription(self, info: Info) -> Subscription | None:
-        return await load_subscription(info, self.tenant_id, self.subscription_id)
 
 
 @strawberry.type(description="A bill of a subscription; its purchaser is the one billed.")
@@ -233,9 +236,7 @@ class Invoice(Node, FromRow):
     def print_url(self) -> str:
         return invoice_page_path(str(self.id))
 
-    @strawberry.field(description="The subscription billed.")
-    async def subscription(self, info: Info) -> Subscription | None:
-        return await load_subscription(info, self.tenant_id, self.subscription_id)
+    subscription = subscription_field("The subscription billed.")
 
 
 @strawberry.type(
@@ -259,9 +260,7 @@ class CancellationRequest(Node, FromRow):
     def from_row(cls, row: Record) -> CancellationRequest:
         return from_columns(cls, row, requested_by_id=row["requested_by"])
 
-    @strawberry.field(description="The subscription its purchaser is asked to cancel.")
-    async def subscription(self, info: Info) -> Subscription | None:
-        return await load_subscription(info, self.tenant_id, self.subscription_id)
+    subscription = subscription_field("The subscription its purchaser is asked to cancel.")
 
     @strawberry.field(
         description="The admin who asked, when the viewer may see them (a partner's admin acts from its own tenant)."

@@ -17,7 +17,7 @@ from purchasegraph.errors import BadUserInput
 from purchasegraph.instants import utc_instant
 from purchasegraph.policy import HIDDEN_ACTOR_NAME
 from purchasegraph.resolvers import purchases, tenants
-from purchasegraph.schema.catalogue import Product, ProductKeyArg, referenced_product
+from purchasegraph.schema.catalogue import ProductKeyArg, product_field
 from purchasegraph.schema.connection import Connection, connection_field, connection_from_slice
 from purchasegraph.schema.directory import User, load_user
 from purchasegraph.schema.enums import (
@@ -82,9 +82,7 @@ class SelfServicePolicy(FromRow):
     updated_at: datetime.datetime | None = strawberry.field(description="Last change; null if never set.")
     product_id: strawberry.Private[str]
 
-    @strawberry.field(description="The product the policy governs.")
-    async def product(self, info: Info) -> Product:
-        return await referenced_product(info, self.product_id)
+    product = product_field("The product the policy governs.")
 
 
 @strawberry.type(description="Licenses of one product in a tenant: bought, assigned and free.")
@@ -110,9 +108,7 @@ class ProductCapacity(FromRow):
     def free_licenses(self) -> int:
         return self.self_service_licenses + self.central_licenses - self.assigned_licenses
 
-    @strawberry.field(description="The product counted.")
-    async def product(self, info: Info) -> Product:
-        return await referenced_product(info, self.product_id)
+    product = product_field("The product counted.")
 
 
 @strawberry.type(description="A user's request for a product the organization blocks; kept 12 months.")
@@ -136,9 +132,7 @@ class LicenseRequest(Node, FromRow):
             assigned_from_id=row["assigned_from_subscription_id"],
         )
 
-    @strawberry.field(description="The product asked for.")
-    async def product(self, info: Info) -> Product:
-        return await referenced_product(info, self.product_id)
+    product = product_field("The product asked for.")
 
     @strawberry.field(description="Who asked.")
     async def requester(self, info: Info) -> User | None:

@@ -5,12 +5,11 @@ the subscription is DISABLED (``policy.ASSIGNMENT_VISIBLE``)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from purchasegraph.db import ordering
-from purchasegraph.db.batch import RowSource, fetch_by_ids, fetch_tenant_page
-from purchasegraph.db.executor import Executor, Record
-from purchasegraph.db.pagination import PageArgs, Slice, fetch_slices
+from purchasegraph.db.batch import ObjectsById, PagesBySubscription, RowSource, fetch_tenant_page
+from purchasegraph.db.executor import Executor
+from purchasegraph.db.pagination import PageArgs, Slice
 from purchasegraph.policy import ASSIGNMENT_VISIBLE, Scope
 
 ROWS = RowSource(
@@ -20,11 +19,13 @@ ROWS = RowSource(
 )
 
 SELECT_ASSIGNMENTS_BY_ID = ROWS.by_ids(ASSIGNMENT_VISIBLE.format(a="a", s="s", whole="$3::bool", viewer="$4::uuid"))
+fetch_assignments_by_id = ObjectsById(SELECT_ASSIGNMENTS_BY_ID)
 
 _LISTED = ASSIGNMENT_VISIBLE.format(a="a", s="s", whole="$7::bool", viewer="$8::uuid")
 SELECT_ASSIGNMENTS_BY_SUBSCRIPTION = ROWS.listing(
     "subscription_id", f"a.removed_at IS NULL AND {_LISTED}", ordering.ASSIGNMENT
 )
+fetch_assignments_by_subscription = PagesBySubscription(SELECT_ASSIGNMENTS_BY_SUBSCRIPTION)
 
 # The tenant list's filters over an assignment `{a}` and its subscription `{s}`, each NULL for
 # any: {product} text, {user} uuid. Shared with the compiled read path.
@@ -38,16 +39,6 @@ SELECT_ASSIGNMENTS_BY_TENANT = ROWS.listing(
         AND {FILTERS.format(a="a", s="s", product="$9::text", user="$10::uuid")}""",
     ordering.ASSIGNMENT,
 )
-
-
-async def fetch_assignments_by_id(db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]) -> list[Record | None]:
-    return await fetch_by_ids(db, SELECT_ASSIGNMENTS_BY_ID, scope=scope, ids=ids)
-
-
-async def fetch_assignments_by_subscription(
-    db: Executor, *, scope: Scope, page: PageArgs, subscription_ids: Sequence[uuid.UUID]
-) -> list[Slice]:
-    return await fetch_slices(db, SELECT_ASSIGNMENTS_BY_SUBSCRIPTION, scope=scope, parents=subscription_ids, page=page)
 
 
 async def fetch_assignments_by_tenant(

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 
 from purchasegraph.db import ordering
-from purchasegraph.db.batch import RowSource, array, fetch_by_ids, fetch_tenant_page, in_key_order
+from purchasegraph.db.batch import ObjectsById, RowSource, array, fetch_tenant_page, in_key_order
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.db.pagination import PageArgs, Slice
 from purchasegraph.policy import CANCELLATION_REQUEST_VISIBLE, Scope
@@ -25,6 +25,7 @@ ROWS = RowSource(
 SELECT_CANCELLATION_REQUESTS_BY_ID = ROWS.by_ids(
     CANCELLATION_REQUEST_VISIBLE.format(c="c", j="cs", whole="$3::bool", viewer="$4::uuid")
 )
+fetch_cancellation_requests_by_id = ObjectsById(SELECT_CANCELLATION_REQUESTS_BY_ID)
 
 # The request a subscription shows: its open one, else the latest answered or closed; for the
 # compiled read path, the same choice over a subscription `{s}` as a predicate on `{c}` and an order.
@@ -49,12 +50,6 @@ SELECT_CANCELLATION_REQUESTS_BY_TENANT = ROWS.listing(
         AND {FILTERS.format(c="c", statuses="$9::text[]")}""",
     ordering.CANCELLATION_REQUEST,
 )
-
-
-async def fetch_cancellation_requests_by_id(
-    db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]
-) -> list[Record | None]:
-    return await fetch_by_ids(db, SELECT_CANCELLATION_REQUESTS_BY_ID, scope=scope, ids=ids)
 
 
 async def fetch_current_by_subscription(

@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Sequence
 
 from purchasegraph.db import ordering
-from purchasegraph.db.batch import RowSource, array, fetch_by_ids, fetch_tenant_page
+from purchasegraph.db.batch import ObjectsById, PagesBySubscription, RowSource, array, fetch_tenant_page
 from purchasegraph.db.executor import Executor, Record
-from purchasegraph.db.pagination import PageArgs, Slice, fetch_slices
+from purchasegraph.db.pagination import PageArgs, Slice
 from purchasegraph.policy import INVOICE_VISIBLE, Scope, own_only
 
 ROWS = RowSource(
@@ -21,19 +21,11 @@ ROWS = RowSource(
 )
 
 SELECT_INVOICES_BY_ID = ROWS.by_ids(INVOICE_VISIBLE.format(i="i", whole="$3::bool", viewer="$4::uuid"))
+fetch_invoices_by_id = ObjectsById(SELECT_INVOICES_BY_ID)
 
 _LISTED = INVOICE_VISIBLE.format(i="i", whole="$7::bool", viewer="$8::uuid")
 SELECT_INVOICES_BY_SUBSCRIPTION = ROWS.listing("subscription_id", _LISTED, ordering.INVOICE)
-
-
-async def fetch_invoices_by_id(db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]) -> list[Record | None]:
-    return await fetch_by_ids(db, SELECT_INVOICES_BY_ID, scope=scope, ids=ids)
-
-
-async def fetch_invoices_by_subscription(
-    db: Executor, *, scope: Scope, page: PageArgs, subscription_ids: Sequence[uuid.UUID]
-) -> list[Slice]:
-    return await fetch_slices(db, SELECT_INVOICES_BY_SUBSCRIPTION, scope=scope, parents=subscription_ids, page=page)
+fetch_invoices_by_subscription = PagesBySubscription(SELECT_INVOICES_BY_SUBSCRIPTION)
 
 
 # The filters of "my bills" over an invoice `{i}`, each NULL for any: {statuses} text[], and

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
 from typing import Unpack
 
 from purchasegraph.db import ordering
-from purchasegraph.db.batch import RowSource, array, fetch_by_ids, fetch_tenant_page
-from purchasegraph.db.executor import Executor, Record
-from purchasegraph.db.pagination import PageArgs, Slice, fetch_slices
+from purchasegraph.db.batch import ObjectsById, PagesBySubscription, RowSource, array, fetch_tenant_page
+from purchasegraph.db.executor import Executor
+from purchasegraph.db.pagination import PageArgs, Slice
 from purchasegraph.db.queries.subscriptions import PurchaseFilters
 from purchasegraph.policy import SUBSCRIPTION_VISIBLE, Scope
 
@@ -26,10 +24,12 @@ ROWS = RowSource(
 PURCHASE_KINDS = ("purchase", "add_licenses", "renew")
 
 SELECT_ORDERS_BY_ID = ROWS.by_ids(SUBSCRIPTION_VISIBLE.format(s="s", whole="$3::bool", viewer="$4::uuid"))
+fetch_orders_by_id = ObjectsById(SELECT_ORDERS_BY_ID)
 
 # Newest first: the order history reads like a statement.
 _LISTED = SUBSCRIPTION_VISIBLE.format(s="s", whole="$7::bool", viewer="$8::uuid")
 SELECT_ORDERS_BY_SUBSCRIPTION = ROWS.listing("subscription_id", _LISTED, ordering.ORDER)
+fetch_orders_by_subscription = PagesBySubscription(SELECT_ORDERS_BY_SUBSCRIPTION)
 
 # An order `{o}` that bought licenses: its kind is one of PURCHASE_KINDS.
 IS_PURCHASE = "{o}.kind IN (" + ", ".join(f"'{kind}'" for kind in PURCHASE_KINDS) + ")"
@@ -56,16 +56,6 @@ SELECT_PURCHASES_BY_TENANT = ROWS.listing(
         AND {PURCHASE_ORDER_FILTERS.format(o="o", purchased_since="$13::timestamptz")}""",
     ordering.ORDER,
 )
-
-
-async def fetch_orders_by_id(db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]) -> list[Record | None]:
-    return await fetch_by_ids(db, SELECT_ORDERS_BY_ID, scope=scope, ids=ids)
-
-
-async def fetch_orders_by_subscription(
-    db: Executor, *, scope: Scope, page: PageArgs, subscription_ids: Sequence[uuid.UUID]
-) -> list[Slice]:
-    return await fetch_slices(db, SELECT_ORDERS_BY_SUBSCRIPTION, scope=scope, parents=subscription_ids, page=page)
 
 
 async def fetch_purchases_by_tenant(

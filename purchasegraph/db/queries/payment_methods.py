@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
-
-from purchasegraph.db.batch import RowSource, fetch_by_ids
+from purchasegraph.db.batch import ObjectsById, RowSource
 from purchasegraph.db.executor import Executor, Record
 from purchasegraph.policy import PAYMENT_METHOD_VISIBLE, Scope
 
@@ -20,10 +17,7 @@ ROWS = RowSource(
 SELECT_PAYMENT_METHODS_BY_ID = ROWS.by_ids(
     "($3::bool IS NOT NULL) AND " + PAYMENT_METHOD_VISIBLE.format(pm="pm", viewer="$4::uuid")
 )
-
-
-async def fetch_payment_methods_by_id(db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]) -> list[Record | None]:
-    return await fetch_by_ids(db, SELECT_PAYMENT_METHODS_BY_ID, scope=scope, ids=ids)
+fetch_payment_methods_by_id = ObjectsById(SELECT_PAYMENT_METHODS_BY_ID)
 
 
 # The order of "my cards": newest first, the id to make it total. Shared with the compiled path.

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import TypedDict, Unpack
 
 from purchasegraph.db import ordering
-from purchasegraph.db.batch import RowSource, array, fetch_by_ids, fetch_tenant_page
-from purchasegraph.db.executor import Executor, Record
+from purchasegraph.db.batch import ObjectsById, RowSource, array, fetch_tenant_page
+from purchasegraph.db.executor import Executor
 from purchasegraph.db.pagination import PageArgs, Slice
 from purchasegraph.policy import SUBSCRIPTION_VISIBLE, Scope
 
@@ -27,6 +27,7 @@ ROWS = RowSource(
 )
 
 SELECT_SUBSCRIPTIONS_BY_ID = ROWS.by_ids(SUBSCRIPTION_VISIBLE.format(s="s", whole="$3::bool", viewer="$4::uuid"))
+fetch_subscriptions_by_id = ObjectsById(SELECT_SUBSCRIPTIONS_BY_ID)
 
 # The list's filters over a subscription `{s}`, each NULL for any: {channels} text[], {product}
 # text, {statuses} text[], {purchaser} uuid, {expires_before} and {purchased_since} timestamptz
@@ -55,10 +56,6 @@ SELECT_SUBSCRIPTIONS_BY_TENANT = ROWS.listing(
         AND {_FILTERS}""",
     ordering.SUBSCRIPTION,
 )
-
-
-async def fetch_subscriptions_by_id(db: Executor, *, scope: Scope, ids: Sequence[uuid.UUID]) -> list[Record | None]:
-    return await fetch_by_ids(db, SELECT_SUBSCRIPTIONS_BY_ID, scope=scope, ids=ids)
 
 
 class PurchaseFilters(TypedDict, total=False):

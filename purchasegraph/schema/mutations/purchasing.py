@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from functools import partial
 from typing import Annotated, cast
 
@@ -11,6 +10,7 @@ import strawberry
 from purchasegraph.commerce import purchasing
 from purchasegraph.commerce.unit_of_work import Idempotency
 from purchasegraph.context import Info
+from purchasegraph.described import DescribedEnum, graphql_enum
 from purchasegraph.schema.enums import BillingFrequency
 from purchasegraph.schema.ids import product_key
 from purchasegraph.schema.mutations import (
@@ -28,10 +28,10 @@ from purchasegraph.schema.mutations.billing import CardInput, payment_choice
 from purchasegraph.schema.payloads import SubscriptionPayload
 
 
-@strawberry.enum(description="How a purchase is paid. Self-service purchases are paid by credit card only.")
-class PaymentKind(enum.Enum):
-    CREDIT_CARD = strawberry.enum_value("credit_card", description="A saved card or a new one.")
-    INVOICE = strawberry.enum_value("invoice", description="Not supported: refused with PAYMENT_METHOD_NOT_SUPPORTED.")
+@graphql_enum("How a purchase is paid. Self-service purchases are paid by credit card only.")
+class PaymentKind(DescribedEnum):
+    CREDIT_CARD = "credit_card", "A saved card or a new one."
+    INVOICE = "invoice", "Not supported: refused with PAYMENT_METHOD_NOT_SUPPORTED."
 
 
 @strawberry.input(description="A self-service purchase.")
