@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, cast
 
 import strawberry
@@ -15,7 +14,7 @@ from purchasegraph.principals import SignedInUser
 from purchasegraph.schema.catalogue import Money, ProductKeyArg
 from purchasegraph.schema.enums import BillingFrequency
 from purchasegraph.schema.ids import encode_id
-from purchasegraph.schema.payloads import UserError
+from purchasegraph.schema.payloads import UserError, user_errors
 from purchasegraph.schema.viewer import product_key
 
 
@@ -41,10 +40,6 @@ class QuoteResult:
     )
 
 
-def _errors(problems: Sequence[Problem]) -> list[UserError]:
-    return [UserError(code=p.code, field=list(p.field) if p.field else None, message=p.message) for p in problems]
-
-
 SIGN_IN = Problem(ErrorCode.UNAUTHENTICATED, "Sign in with your work or school account to get a quote.")
 NO_USER = Problem(ErrorCode.NOT_AUTHORIZED, "An application buys nothing: a quote is for a signed-in user.")
 
@@ -59,7 +54,7 @@ async def resolve_quote(
 ) -> QuoteResult:
     viewer = info.context.viewer
     if not isinstance(viewer, SignedInUser):
-        return QuoteResult(quote=None, user_errors=_errors([SIGN_IN if viewer is None else NO_USER]))
+        return QuoteResult(quote=None, user_errors=user_errors([SIGN_IN if viewer is None else NO_USER]))
     key = product_key(str(product_id))
     answer = await pricing.quote(
         info.context.db,
@@ -70,7 +65,7 @@ async def resolve_quote(
         billing_frequency=cast(str, billing_frequency.value),
     )
     if isinstance(answer, tuple):
-        return QuoteResult(quote=None, user_errors=_errors(answer))
+        return QuoteResult(quote=None, user_errors=user_errors(answer))
     quote = Quote(
         product_id=strawberry.ID(encode_id("Product", answer.product_id)),
         quantity=answer.quantity,
