@@ -25,7 +25,17 @@ from purchasegraph.catalogue import POWER_BI_PRO
 from purchasegraph.commerce.governance import LOCK_GLOBAL_ADMINS, MARK_DEPARTED
 from purchasegraph.compiled import run_compiled
 from purchasegraph.db.executor import ConnectionExecutor
-from purchasegraph.demo.actors import ADATUM, CONTOSO, CONTOSO_ID, demo_id, demo_tenant_id
+from purchasegraph.demo.actors import (
+    ADATUM,
+    ALEX,
+    CONTOSO,
+    CONTOSO_ID,
+    PETRA,
+    WOODGROVE,
+    demo_id,
+    demo_tenant_id,
+    demo_user_id,
+)
 from purchasegraph.gateway.authentication import signed_in
 from purchasegraph.gateway.refusals import RequestError
 from purchasegraph.identity import Claims
@@ -45,6 +55,7 @@ REACH = """
 query ($t: ID!, $s: ID!) {
   accessibleTenants(first: 10) { totalCount nodes { access tenant { tenantId } } }
   tenant(id: $t) { tenantId }
+  byDomain: tenant(id: "contoso.example") { tenantId }
   node(id: $s) { id }
 }
 """
@@ -93,6 +104,7 @@ async def test_a_guest_of_a_partner_tenant_reaches_no_customer_on_any_read_or_wr
     assert data == {
         "accessibleTenants": {"totalCount": 1, "nodes": [{"access": "GUEST", "tenant": {"tenantId": str(ADATUM_ID)}}]},
         "tenant": None,
+        "byDomain": None,
         "node": None,
     }
     async with api.as_gateway(guest) as context:
@@ -133,6 +145,46 @@ async def test_a_tenants_live_events_are_not_followed_through_a_grant_by_a_guest
     partner = await load_viewer(ConnectionExecutor(api.conn), member)
     assert partner is not None
     assert may_follow_events(scope_for(partner, CONTOSO_ID)) is Decision.ALLOWED
+
+
+# ---------------------------------------------------------------------------------------------
+# Global IDs spliced: the caller's own tenant around another tenant's key
+
+PETRAS_POWER_BI = demo_id("subscription:woodgrove-petra-power-bi-pro")
+SPLICED_READ = "query ($s: ID!, $u: ID!) { node(id: $s) { id } user: node(id: $u) { id } }"
+SPLICED_WRITES = """
+mutation ($s: ID!, $u: ID!) {
+  cancelSubscription(subscriptionId: $s) { userErrors { code field } }
+  markUserDeparted(userId: $u) { userErrors { code field } }
+}
+"""
+
+
+async def test_a_global_id_of_the_callers_tenant_around_another_tenants_key_names_nothing(api: Api) -> None:
+    """Alex, admin of Contoso, sends ids that say Contoso but carry Woodgrove's keys (Petra's
+    subscription, Petra herself): nothing on either read path, NOT_FOUND in a mutation, and
+    nothing of Woodgrove's changes."""
+    alex = api.claims_of(ALEX)
+    assert alex is not None
+    spliced = {
+        "s": encode_id("Subscription", PETRAS_POWER_BI, CONTOSO_ID),
+        "u": encode_id("User", demo_user_id(PETRA), CONTOSO_ID),
+    }
+    assert await read_as(api, alex, SPLICED_READ, spliced) == {"node": None, "user": None}
+    data = await api.data(SPLICED_WRITES, as_user=ALEX, variables=spliced)
+    assert data == {
+        "cancelSubscription": {"userErrors": [{"code": "NOT_FOUND", "field": ["subscriptionId"]}]},
+        "markUserDeparted": {"userErrors": [{"code": "NOT_FOUND", "field": ["userId"]}]},
+    }
+    woodgrove = demo_tenant_id(WOODGROVE)
+    status = await api.conn.fetchval(
+        "SELECT status FROM subscriptions WHERE tenant_id = $1 AND id = $2", woodgrove, PETRAS_POWER_BI
+    )
+    assert status != "deleted"
+    enabled = await api.conn.fetchval(
+        "SELECT account_enabled FROM users WHERE tenant_id = $1 AND id = $2", woodgrove, demo_user_id(PETRA)
+    )
+    assert enabled is True
 
 
 # ---------------------------------------------------------------------------------------------
