@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Iterator
 
 import asyncpg
+import httpx
 import pytest
 from graphql import OperationDefinitionNode, parse
 
@@ -30,6 +32,8 @@ from purchasegraph.demo.actors import (
     ALEX,
     CONTOSO,
     CONTOSO_ID,
+    PAT,
+    PAULA,
     PETRA,
     WOODGROVE,
     demo_id,
@@ -47,6 +51,7 @@ from purchasegraph.viewer import UserViewer, load_viewer
 from tests.conftest import Api
 from tests.factories import INSERT_ROLE, INSERT_USER, create_tenant
 from tests.mutations import execute_as
+from tests.test_purchase_events import PURCHASE_EVENTS, Served, connected, event_of, purchased, served
 
 ADATUM_ID = demo_tenant_id(ADATUM)
 PAULAS_POWER_BI = encode_id("Subscription", demo_id("subscription:paula-power-bi-pro"), CONTOSO_ID)
@@ -145,6 +150,42 @@ async def test_a_tenants_live_events_are_not_followed_through_a_grant_by_a_guest
     partner = await load_viewer(ConnectionExecutor(api.conn), member)
     assert partner is not None
     assert may_follow_events(scope_for(partner, CONTOSO_ID)) is Decision.ALLOWED
+
+
+SET_USER_TYPE = "UPDATE users SET user_type = $3 WHERE tenant_id = $1 AND id = $2"
+
+
+@pytest.fixture(scope="module")
+def events_app(own_database: str) -> Iterator[Served]:
+    with served(own_database) as one:
+        yield one
+
+
+@pytest.mark.live_server
+async def test_a_partners_user_made_a_guest_mid_stream_ends_the_customers_stream(
+    events_app: Served, own_database: str
+) -> None:
+    """Pat (Adatum, Contoso's partner) follows Contoso's events; Adatum's directory turns Pat into a
+    guest. The next event is read with Pat signed in again (a guest still signs in), and the policy
+    that withholds a guest's grants ends the stream."""
+    owner = await asyncpg.connect(own_database)
+    pat_id = demo_user_id(PAT)
+    try:
+        async with httpx.AsyncClient(base_url=events_app.url, timeout=30) as http, connected(events_app, PAT) as pat:
+            await pat.subscribe("1", PURCHASE_EVENTS, {"tenant": CONTOSO})
+            await events_app.wait_for_subscribers(1)
+            await purchased(http, PAULA)
+            event_of(await pat.receive())  # a member of Adatum: Contoso's partner
+            await owner.execute(SET_USER_TYPE, ADATUM_ID, pat_id, "guest")
+            try:
+                await purchased(http, PAULA)
+                ended = await pat.receive()
+            finally:
+                await owner.execute(SET_USER_TYPE, ADATUM_ID, pat_id, "member")
+    finally:
+        await owner.close()
+    assert ended["payload"]["data"] is None
+    assert [e["extensions"]["code"] for e in ended["payload"]["errors"]] == ["ACCESS_ENDED"]
 
 
 # ---------------------------------------------------------------------------------------------
