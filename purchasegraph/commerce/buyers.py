@@ -11,23 +11,27 @@ from purchasegraph.db.queries.eligibility import SELECT_ELIGIBILITY_FACTS
 from purchasegraph.eligibility import CONTACT_IT_ADMIN, Assessment, Reason, assess, facts_from
 from purchasegraph.policy import may_buy
 
-# Locks the buyer's row: one buyer's purchases and trials take turns, so a rule checked before an
-# insert (one trial per product) sees what the buyer's concurrent request committed. NO KEY: rows
-# that merely reference the user (assignments, orders) are not held up.
-SELECT_USER_STANDING = """
+# The buyer's standing. A purchase or a trial reads it locked (SELECT_USER_STANDING): one buyer's
+# purchases and trials take turns, so a rule checked before an insert (one trial per product) sees
+# what the buyer's concurrent request committed. NO KEY: rows that merely reference the user
+# (assignments, orders) are not held up.
+READ_USER_STANDING = """
 SELECT user_type = 'guest' AS is_guest, account_enabled AND departed_at IS NULL AS can_sign_in
   FROM users WHERE tenant_id = $1 AND id = $2
-   FOR NO KEY UPDATE
 """
+SELECT_USER_STANDING = READ_USER_STANDING + "   FOR NO KEY UPDATE\n"
 
 
-async def product_for_buyer(work: Work, product_id: str) -> tuple[Record, Assessment]:
-    """The product with its self-service price in the buyer's market, and the buyer's eligibility."""
+async def product_for_buyer(work: Work, product_id: str, *, lock_buyer: bool = True) -> tuple[Record, Assessment]:
+    """The product with its self-service price in the buyer's market, and the buyer's eligibility.
+    Without ``lock_buyer`` (a license request, which buys nothing) the buyer's row is only read: a
+    request tells the admins, whose rows a departure holds while it waits to update the requester."""
     require(may_buy(work.scope), "tenant", "tenantId")
     row = await work.conn.fetchrow(SELECT_ELIGIBILITY_FACTS, work.scope.tenant_id, [product_id])
     if row is None:
         raise refuse(ErrorCode.NOT_FOUND, "No such product.", "productId")
-    standing = await work.conn.fetchrow(SELECT_USER_STANDING, work.scope.tenant_id, work.viewer.user_id)
+    standing_of = SELECT_USER_STANDING if lock_buyer else READ_USER_STANDING
+    standing = await work.conn.fetchrow(standing_of, work.scope.tenant_id, work.viewer.user_id)
     facts = facts_from(row, is_guest=standing["is_guest"], account_enabled=standing["can_sign_in"])
     return row, assess(facts)
 

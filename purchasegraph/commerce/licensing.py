@@ -240,7 +240,7 @@ async def request_license(work: Work, *, product_id: str, for_user_ids: Sequence
             "forUserIds",
         )
     # The facts a purchase would be decided on: asking is for what policy alone blocks.
-    row, assessment = await product_for_buyer(work, product_id)
+    row, assessment = await product_for_buyer(work, product_id, lock_buyer=False)
     if assessment.eligible:
         raise refuse(ErrorCode.PRODUCT_NOT_BLOCKED, "You can buy this product yourself.", "productId")
     other = [r for r in assessment.reasons if r not in {Reason.POLICY_DISABLED, Reason.TRIALS_ONLY}]
