@@ -45,9 +45,9 @@ from purchasegraph.gateway.refusals import RequestError
 from purchasegraph.identity import Claims
 from purchasegraph.payments import SandboxProcessor
 from purchasegraph.policy import USER_ADMIN_ROLES, Decision, may_follow_events, scope_for
+from purchasegraph.principals import SignedInUser, load_signed_in_user
 from purchasegraph.schema import schema
 from purchasegraph.schema.ids import encode_id
-from purchasegraph.viewer import UserViewer, load_viewer
 from tests.conftest import Api
 from tests.factories import INSERT_ROLE, INSERT_USER, create_tenant
 from tests.mutations import execute_as
@@ -102,7 +102,7 @@ async def test_a_guest_of_a_partner_tenant_reaches_no_customer_on_any_read_or_wr
     customer through a global-admin grant) nowhere: not in the fleet, not by id, not in a
     mutation, whose refusal is recorded in Adatum."""
     guest = await adatum_admin(api, guest=True, enabled=True)
-    viewer = await load_viewer(ConnectionExecutor(api.conn), guest)
+    viewer = await load_signed_in_user(ConnectionExecutor(api.conn), guest)
     assert viewer is not None
     assert viewer.partner_grants, "principal_user lists the tenant's grants; the policy withholds them"
     data = await read_as(api, guest, REACH, {"t": CONTOSO, "s": PAULAS_POWER_BI})
@@ -128,8 +128,8 @@ async def test_a_disabled_partner_admin_signs_in_to_nothing_and_would_reach_no_c
     disabled = await adatum_admin(api, guest=False, enabled=False)
     with pytest.raises(RequestError):
         await signed_in(ConnectionExecutor(api.conn), disabled)
-    viewer = await load_viewer(ConnectionExecutor(api.conn), disabled)
-    assert isinstance(viewer, UserViewer)
+    viewer = await load_signed_in_user(ConnectionExecutor(api.conn), disabled)
+    assert isinstance(viewer, SignedInUser)
     assert viewer.partner_grants
     assert not scope_for(viewer, CONTOSO_ID).sees_anything
     assert not scope_for(viewer, ADATUM_ID).can_administer
@@ -143,11 +143,11 @@ async def test_a_tenants_live_events_are_not_followed_through_a_grant_by_a_guest
     the principal read again): a partner's admin is allowed, a guest or disabled one finds no such
     tenant, as if the relationship did not exist."""
     claims = await adatum_admin(api, guest=guest, enabled=guest)
-    viewer = await load_viewer(ConnectionExecutor(api.conn), claims)
+    viewer = await load_signed_in_user(ConnectionExecutor(api.conn), claims)
     assert viewer is not None
     assert may_follow_events(scope_for(viewer, CONTOSO_ID)) is Decision.NOT_FOUND
     member = await adatum_admin(api, guest=False, enabled=True)
-    partner = await load_viewer(ConnectionExecutor(api.conn), member)
+    partner = await load_signed_in_user(ConnectionExecutor(api.conn), member)
     assert partner is not None
     assert may_follow_events(scope_for(partner, CONTOSO_ID)) is Decision.ALLOWED
 
