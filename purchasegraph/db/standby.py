@@ -186,7 +186,10 @@ def _prepare_empty_dir(data_dir: Path, user: str | None) -> None:
 
 def _base_backup(primary_url: str, data_dir: Path, user: str | None) -> None:
     _prepare_empty_dir(data_dir, user)
-    args = ["-D", str(data_dir), "-h", _socket_dir_of(primary_url), "-U", "postgres", "-R", "-X", "stream"]
+    # A fast checkpoint to start from: the default spread one waits out the checkpoint target,
+    # half a minute after the tests' seed, for nothing a development copy needs.
+    socket = _socket_dir_of(primary_url)
+    args = ["-D", str(data_dir), "-h", socket, "-U", "postgres", "-R", "-X", "stream", "-c", "fast"]
     _run_binary("pg_basebackup", args, user)
     for name in PRIMARY_RUNTIME_FILES:
         (data_dir / name).unlink(missing_ok=True)
@@ -231,3 +234,15 @@ def start_standby(primary: EmbeddedServer | str, data_dir: Path) -> Standby:
     standby = Standby(_with_host(primary_url, socket_dir), data_dir, user)
     standby.start()
     return standby
+
+
+async def is_standby_of(replica_url: str, primary_url: str) -> bool:
+    """Whether ``replica_url`` names a server in recovery from the cluster ``primary_url`` names."""
+    sql = "SELECT system_identifier, pg_is_in_recovery() FROM pg_control_system()"
+    replica, primary = await asyncpg.connect(replica_url), await asyncpg.connect(primary_url)
+    try:
+        (replica_id, in_recovery), (primary_id, _) = await replica.fetchrow(sql), await primary.fetchrow(sql)
+    finally:
+        await replica.close()
+        await primary.close()
+    return bool(in_recovery) and replica_id == primary_id
