@@ -35,9 +35,9 @@ SYSTEM_USER = "pgserver"
 STANDBY_SIGNAL = "standby.signal"
 LOG_FILE = "log"
 # What a base backup copies from the primary's folder that belongs to the primary's running server
-# alone: with its lock file and pid file in place the standby refuses to start.
-PRIMARY_RUNTIME_FILES = (".s.PGSQL.5432.lock", "postmaster.pid", ".handle_pids.json")
-PG_CTL_NOT_RUNNING = 3
+# alone: with its socket's lock file and its pid file in place the standby refuses to start, and
+# pgserver's list of the processes holding the primary, like the primary's log, is not the standby's.
+PRIMARY_RUNTIME_FILES = (".s.PGSQL.5432.lock", "postmaster.pid", ".handle_pids.json", LOG_FILE)
 START_TIMEOUT = 60.0
 POLL_SECONDS = 0.05
 
@@ -51,6 +51,7 @@ def _system_user() -> str | None:
 
 
 def _run_binary(name: str, args: list[str], user: str | None, timeout: float = START_TIMEOUT) -> str:
+    """Run one of the wheel's binaries as PostgreSQL's user; its output, or an error saying why not."""
     completed = subprocess.run(  # noqa: S603 - the wheel's own binary, arguments built here
         [str(POSTGRES_BIN_PATH / name), *args],
         user=user,
@@ -59,9 +60,9 @@ def _run_binary(name: str, args: list[str], user: str | None, timeout: float = S
         timeout=timeout,
         check=False,
     )
-    if completed.returncode != 0 and not (name == "pg_ctl" and args[-1] == "status"):
+    if completed.returncode != 0:
         raise RuntimeError(f"{name} {' '.join(args)} failed ({completed.returncode}): {completed.stderr.strip()}")
-    return completed.stdout if completed.returncode == 0 else ""
+    return completed.stdout
 
 
 def _system_identifier(pgdata: Path, user: str | None) -> str | None:
@@ -145,6 +146,7 @@ class Standby(HotStandby):
     system_user: str | None
 
     def is_running(self) -> bool:
+        """Whether a server runs in ``data_dir`` (``pg_ctl status``; it answers 3 for none, 4 for no folder)."""
         status = subprocess.run(  # noqa: S603 - the wheel's own binary
             [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.data_dir), "status"],
             user=self.system_user,
