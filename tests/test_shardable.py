@@ -21,14 +21,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
 
 import purchasegraph
-from purchasegraph.db.migrate import CREATE_MIGRATIONS_TABLE, INSERT_APPLIED, load_migrations, migrate
 from purchasegraph.db.executor import ConnectionExecutor
+from purchasegraph.db.migrate import CREATE_MIGRATIONS_TABLE, INSERT_APPLIED, load_migrations, migrate
 from purchasegraph.db.queries.users import fetch_user_by_principal_name
 from purchasegraph.demo.actors import ALEX, CONTOSO, PAT
 from tests.conftest import Api, _with_database
@@ -116,7 +115,7 @@ SELECT c.relname AS table_name, k.conname AS name,
  WHERE c.relnamespace = 'public'::regnamespace AND k.contype IN ('p', 'u', 'f')
 """
 # Unique indexes that no constraint owns (expressions, partial keys): their key columns only.
-SELECT_UNIQUE_INDEXES = f"""
+SELECT_UNIQUE_INDEXES = """
 SELECT c.relname AS table_name, i.relname AS name, 'unique index' AS kind,
        ARRAY(SELECT a.attname::text FROM unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, n)
                JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
@@ -182,7 +181,7 @@ def foreign_keys_across_servers(catalogue: Catalogue) -> Iterator[str]:
         elif source.kind == "distributed" and target.kind == "distributed":
             pairs = set(zip(key.columns, key.referenced_columns, strict=True))
             if source.group != target.group or (source.column, target.column) not in pairs:
-                yield f"{where} does not join {source.column} to {target.column}: the rows may live on different servers"
+                yield f"{where} does not join {source.column} to {target.column}: rows on different servers"
 
 
 def citus_objections(catalogue: Catalogue) -> list[str]:
@@ -232,7 +231,7 @@ async def test_a_table_or_key_that_breaks_a_rule_is_reported_by_name(conn: async
             "careless: unique careless_code_key (code) does not include tenant_id",
             "careless: unique index careless_lower_code (an expression) does not include tenant_id",
             "careless: foreign key careless_partner_id_fkey (partner_id) to tenants does not join tenant_id to id:"
-            " the rows may live on different servers",
+            " rows on different servers",
             "tenant_directory: foreign key tenant_directory_careless_id_fkey (careless_id) to careless: a reference"
             " table cannot point into a distributed one",
         ]
@@ -243,6 +242,10 @@ async def test_a_table_or_key_that_breaks_a_rule_is_reported_by_name(conn: async
 
 SELECT_SIGN_IN_NAME = "SELECT tenant_id, user_id FROM sign_in_names WHERE upn_lower = $1"
 SELECT_DOMAIN = "SELECT primary_domain FROM tenant_directory WHERE tenant_id = $1"
+UNLISTED = """
+SELECT (SELECT count(*) FROM users) - (SELECT count(*) FROM sign_in_names),
+       (SELECT count(*) FROM tenants) - (SELECT count(*) FROM tenant_directory)
+"""
 
 
 async def test_a_sign_in_name_taken_in_another_tenant_is_still_refused(conn: asyncpg.Connection) -> None:
@@ -261,7 +264,9 @@ async def test_a_sign_in_name_is_unique_within_its_tenant_too(conn: asyncpg.Conn
     tenant = await create_tenant(conn, users=0)
     with pytest.raises(asyncpg.UniqueViolationError):
         async with conn.transaction():
-            await conn.execute(INSERT_USER, tenant.tenant_id, uuid.uuid4(), "Twin", tenant.admin_upn, "member", "cloud", True)
+            await conn.execute(
+                INSERT_USER, tenant.tenant_id, uuid.uuid4(), "Twin", tenant.admin_upn, "member", "cloud", True
+            )
 
 
 async def test_a_domain_taken_by_another_tenant_is_refused(conn: asyncpg.Connection) -> None:
@@ -282,14 +287,14 @@ async def test_the_directory_follows_whatever_writes_users_and_tenants(conn: asy
     assert await conn.fetchrow(SELECT_SIGN_IN_NAME, "renamed@example.test") is None
     await conn.execute("UPDATE tenants SET primary_domain = 'Moved.Example' WHERE id = $1", tenant.tenant_id)
     assert await conn.fetchval(SELECT_DOMAIN, tenant.tenant_id) == "moved.example"
-    counts = "SELECT (SELECT count(*) FROM users) - (SELECT count(*) FROM sign_in_names), (SELECT count(*) FROM tenants) - (SELECT count(*) FROM tenant_directory)"
-    assert await conn.fetchrow(counts) == (0, 0)
+    assert await conn.fetchrow(UNLISTED) == (0, 0)
 
 
 async def test_the_token_look_up_finds_a_user_of_any_tenant_through_the_directory(conn: asyncpg.Connection) -> None:
     tenant = await create_tenant(conn, users=0)
     found = await fetch_user_by_principal_name(ConnectionExecutor(conn), tenant.admin_upn.upper())
-    assert found is not None and (found["tenant_id"], found["id"]) == (tenant.tenant_id, tenant.admin_id)
+    assert found is not None
+    assert (found["tenant_id"], found["id"]) == (tenant.tenant_id, tenant.admin_id)
     await conn.execute("DELETE FROM sign_in_names WHERE user_id = $1", tenant.admin_id)
     # The directory decides: a user it does not name is not found, whatever users holds.
     assert await fetch_user_by_principal_name(ConnectionExecutor(conn), tenant.admin_upn) is None
@@ -309,10 +314,191 @@ async def test_the_directory_migration_fills_the_tables_of_an_existing_database(
             tenant = await create_tenant(conn, users=2)
             assert DIRECTORY_MIGRATION in await migrate(conn)
             names = await conn.fetch("SELECT upn_lower FROM sign_in_names WHERE tenant_id = $1", tenant.tenant_id)
-            assert len(names) == 3 and tenant.admin_upn in {r["upn_lower"] for r in names}
+            assert len(names) == 3
+            assert tenant.admin_upn in {r["upn_lower"] for r in names}
             assert await conn.fetchval(SELECT_DOMAIN, tenant.tenant_id) == tenant.admin_upn.partition("@")[2]
         finally:
             await conn.close()
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+# -- statements: two distributed tables are joined on the tenant
+
+SQL_WORDS = {
+    "where", "join", "on", "left", "right", "inner", "full", "cross", "lateral", "using", "set", "order",
+    "group", "limit", "as", "natural", "union", "returning", "values", "select", "for", "window",
+    "having", "and", "or", "offset", "except", "intersect", "default", "with", "tablesample",
+}  # fmt: skip
+TABLE_REFERENCE = re.compile(r"\b(?:FROM|JOIN|UPDATE|INTO)\s+(?:ONLY\s+)?(\w+)(?:\s+(?:AS\s+)?(\w+))?", re.I)
+# A parameter, a column of a derived table's row (``(w.r).tenant_id``), a qualified or a bare column.
+OPERAND = r"(\$\d+|\(\w+\.\w+\)\.\w+|\w+\.\w+|\w+)(?:::[\w\[\]]+)?"
+EQUALITY = re.compile(rf"{OPERAND}\s*=\s*(?:ANY\s*\(\s*)?{OPERAND}", re.I)
+COMMENT = re.compile(r"--[^\n]*")
+ROW_OF_TABLE = re.compile(r"\(SELECT (\w+) AS (\w+)\b", re.I)
+AFTER_PARENTHESIS = re.compile(r"\)\s*(?:AS\s+)?(\w+)", re.I)
+
+
+def tenant_column(table: str) -> str:
+    return placement_of(table).column or ""
+
+
+def table_references(sql: str, distributed: frozenset[str]) -> dict[str, str]:
+    """Alias → table, for the distributed tables ``sql`` reads or writes."""
+    aliases: dict[str, str] = {}
+    for match in TABLE_REFERENCE.finditer(sql):
+        table, alias = match.group(1).lower(), match.group(2)
+        if table in distributed:
+            aliases[alias if alias and alias.lower() not in SQL_WORDS else table] = table
+    return aliases
+
+
+def derived_rows(sql: str) -> dict[tuple[str, str], str]:
+    """(derived table, column) → the alias whose whole row that column holds, as the compiled reads
+    write ``(SELECT x14 AS r, … ) w2q`` and then read ``(w2q.r).tenant_id``."""
+    rows: dict[tuple[str, str], str] = {}
+    for match in ROW_OF_TABLE.finditer(sql):
+        depth = 0
+        for end in range(match.start(), len(sql)):
+            depth += {"(": 1, ")": -1}.get(sql[end], 0)
+            if depth == 0:
+                break
+        named = AFTER_PARENTHESIS.match(sql, end)
+        if named:
+            rows[(named.group(1), match.group(2))] = match.group(1)
+    return rows
+
+
+def unjoined_tenants(sql: str, distributed: frozenset[str]) -> list[list[str]] | None:
+    """The distributed tables of ``sql`` grouped by what ties their tenants together (an equality
+    between their tenant columns); None when that is one group, or when every group is pinned to a
+    parameter (each then runs on the servers of its own tenants, as Citus plans a subquery on its
+    own). A reading of the text, not a parse: an alias is taken to name one table throughout the
+    statement, and a bare ``tenant_id`` belongs to the one table read without an alias."""
+    sql = COMMENT.sub("", sql)
+    aliases = table_references(sql, distributed)
+    if len(aliases) < 2:
+        return None
+    rows = derived_rows(sql)
+    unaliased = [a for a, t in aliases.items() if a == t]
+    parent: dict[str, str] = {}
+
+    def root(node: str) -> str:
+        while parent.setdefault(node, node) != node:
+            node = parent[node]
+        return node
+
+    def tenant_of(operand: str) -> str | None:
+        if operand.startswith("$"):
+            return operand
+        alias, _, column = operand.rpartition(".")
+        if alias.startswith("("):
+            alias = rows.get(tuple(alias.strip("()").split(".", 1)), "")  # type: ignore[arg-type]
+        elif not alias and len(unaliased) == 1:
+            alias = unaliased[0]
+        return alias if alias in aliases and column == tenant_column(aliases[alias]) else None
+
+    for match in EQUALITY.finditer(sql):
+        left, right = tenant_of(match.group(1)), tenant_of(match.group(2))
+        if left and right:
+            parent[root(left)] = root(right)
+    groups: dict[str, list[str]] = {}
+    for alias, table in aliases.items():
+        groups.setdefault(root(alias), []).append(table if alias == table else f"{table} {alias}")
+    pinned = {root(node) for node in parent if node.startswith("$")}
+    if len(groups) == 1 or groups.keys() <= pinned:
+        return None
+    return sorted(groups.values())
+
+
+def package_statements() -> dict[str, str]:
+    """Every SQL text the package holds as a module constant (fragments formatted, as they run)."""
+    found: dict[str, str] = {}
+    for module in pkgutil.walk_packages(purchasegraph.__path__, "purchasegraph."):
+        for name, value in vars(importlib.import_module(module.name)).items():
+            if isinstance(value, str) and re.search(r"\b(SELECT|INSERT|UPDATE|DELETE)\b", value):
+                found[f"{module.name}.{name}"] = value
+    return found
+
+
+SELECT_FUNCTION_BODIES = """
+SELECT p.proname AS name, pg_get_functiondef(p.oid) AS body
+  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+ WHERE p.pronamespace = 'public'::regnamespace AND l.lanname IN ('sql', 'plpgsql')
+"""
+EXAMPLES = Path(__file__).parent.parent / "examples"
+WORKLOADS = Path(__file__).parent.parent / "bench" / "workloads"
+READS = [
+    *sorted(EXAMPLES.glob("*.graphql")),
+    WORKLOADS / "purchase_graph.graphql",
+    WORKLOADS / "purchase_graph_relay.graphql",
+    WORKLOADS / "viewer.graphql",
+]
+READ_VARIABLES = {
+    "tenant": CONTOSO,
+    "tenantId": CONTOSO,
+    "expiresBefore": "2100-01-01T00:00:00Z",
+    "purchasedSince": "2000-01-01T00:00:00Z",
+    "first": 5,
+}
+
+
+async def statements_of_reads(api: Api) -> dict[str, str]:
+    """The statements the examples and the bench's reads run, on both read paths, for an admin, a
+    partner and an anonymous caller."""
+    ran: list[str] = []
+    api.conn.add_query_logger(lambda record: ran.append(record.query))
+    for path in READS:
+        text = path.read_text()
+        variables = {k: v for k, v in READ_VARIABLES.items() if f"${k}" in text}
+        for viewer in (ALEX, PAT, None):
+            await api.execute(text, as_user=viewer, variables=variables)
+            await api.compiled(text, as_user=viewer, variables=variables)
+    return {f"read statement {n} ({sql[:50]!r}…)": sql for n, sql in enumerate(dict.fromkeys(ran))}
+
+
+# Statements that read across tenants on purpose, with how each runs on Citus (docs/SCALE.md).
+ACROSS_TENANTS = {
+    "function principal_user": (
+        "a user's partner grants: the relationships, of every customer, that name the user's tenant as"
+        " partner; on Citus their own statement over partner_relationships by partner_tenant_id"
+    ),
+    "function principal_app": "an application's partner grants, as for a user",
+}
+
+
+async def test_no_statement_joins_two_tenant_tables_on_different_tenants(api: Api) -> None:
+    catalogue = await read_catalogue(api.conn)
+    distributed = frozenset(t for t in catalogue.columns if placement_of(t).kind == "distributed")
+    texts = package_statements()
+    texts |= {f"function {r['name']}": r["body"] for r in await api.conn.fetch(SELECT_FUNCTION_BODIES)}
+    reads = await statements_of_reads(api)
+    assert len(reads) >= 40  # the reads ran, on both paths
+    across = {name: groups for name, sql in (texts | reads).items() if (groups := unjoined_tenants(sql, distributed))}
+    unexpected = {name: groups for name, groups in across.items() if name not in ACROSS_TENANTS}
+    problems = [f"{name} joins {groups} on no common tenant" for name, groups in unexpected.items()]
+    assert not problems, report("Statements that join tenant tables across tenants", problems)
+    # The list of exceptions stays true: each still exists and still reads across tenants.
+    assert across.keys() == ACROSS_TENANTS.keys()
+
+
+ORDERS_AND_SUBSCRIPTIONS = "SELECT 1 FROM orders o JOIN subscriptions s ON s.id = o.subscription_id"
+READINGS = [
+    (ORDERS_AND_SUBSCRIPTIONS + " AND s.tenant_id = o.tenant_id", None),
+    (ORDERS_AND_SUBSCRIPTIONS, [["orders o"], ["subscriptions s"]]),
+    ("SELECT 1 FROM users u JOIN tenants t ON t.id = u.tenant_id", None),
+    ("SELECT (SELECT 1 FROM users WHERE tenant_id = $1), (SELECT 1 FROM tenants t WHERE t.id = $2)", None),
+    (
+        "SELECT 1 FROM users u WHERE EXISTS (SELECT 1 FROM partner_relationships p WHERE p.partner_tenant_id = u.id)",
+        [["partner_relationships p"], ["users u"]],
+    ),
+    ("SELECT (SELECT 1 FROM users r WHERE r.tenant_id = (w.r).tenant_id) FROM (SELECT x AS r FROM orders x) w", None),
+    ("SELECT 1 FROM sign_in_names n JOIN users u ON u.tenant_id = n.tenant_id", None),
+]
+
+
+@pytest.mark.parametrize(("sql", "groups"), READINGS)
+def test_the_statement_reading_ties_tables_only_through_their_tenant(sql: str, groups: list[list[str]] | None) -> None:
+    distributed = frozenset({"orders", "subscriptions", "users", "tenants", "partner_relationships"})
+    assert unjoined_tenants(sql, distributed) == groups
