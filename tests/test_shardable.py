@@ -24,6 +24,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from asyncpg.connection import LoggedQuery
 
 import purchasegraph
 from purchasegraph.db.executor import ConnectionExecutor
@@ -424,6 +425,8 @@ def package_statements() -> dict[str, str]:
     """Every SQL text the package holds as a module constant (fragments formatted, as they run)."""
     found: dict[str, str] = {}
     for module in pkgutil.walk_packages(purchasegraph.__path__, "purchasegraph."):
+        if module.name.endswith("__main__"):  # importing it would run it
+            continue
         for name, value in vars(importlib.import_module(module.name)).items():
             if isinstance(value, str) and re.search(r"\b(SELECT|INSERT|UPDATE|DELETE)\b", value):
                 found[f"{module.name}.{name}"] = value
@@ -456,13 +459,21 @@ async def statements_of_reads(api: Api) -> dict[str, str]:
     """The statements the examples and the bench's reads run, on both read paths, for an admin, a
     partner and an anonymous caller."""
     ran: list[str] = []
-    api.conn.add_query_logger(lambda record: ran.append(record.query))
-    for path in READS:
-        text = path.read_text()
-        variables = {k: v for k, v in READ_VARIABLES.items() if f"${k}" in text}
-        for viewer in (ALEX, PAT, None):
-            await api.execute(text, as_user=viewer, variables=variables)
-            await api.compiled(text, as_user=viewer, variables=variables)
+
+    def note(record: LoggedQuery) -> None:
+        ran.append(record.query)
+
+    api.conn.add_query_logger(note)
+    try:
+        for path in READS:
+            text = path.read_text()
+            variables = {k: v for k, v in READ_VARIABLES.items() if f"${k}" in text}
+            for viewer in (ALEX, PAT, None):
+                await api.execute(text, as_user=viewer, variables=variables)
+                await api.compiled(text, as_user=viewer, variables=variables)
+    finally:
+        # The connection goes back to the session's pool; the next test's statements are its own.
+        api.conn.remove_query_logger(note)
     return {f"read statement {n} ({sql[:50]!r}…)": sql for n, sql in enumerate(dict.fromkeys(ran))}
 
 
