@@ -130,9 +130,10 @@ def token(args: argparse.Namespace) -> int:
     return _print_token(_run(args, work), missing)
 
 
-# A tenant named by its directory id or its primary domain; the owner's pool, since it may be any.
+# A tenant named by its directory id or its primary domain, found in the tenant directory (domains
+# are kept there in lower case); the owner's pool, since it may be any tenant.
 SELECT_TENANT_BY_ID_OR_DOMAIN = """
-SELECT id FROM tenants WHERE id::text = lower($1) OR lower(primary_domain) = lower($1)
+SELECT tenant_id AS id FROM tenant_directory WHERE tenant_id::text = lower($1) OR primary_domain = lower($1)
 """
 
 

@@ -125,8 +125,10 @@ class Actor:
 
 SELECT_NAMES = """
 SELECT u.user_principal_name, u.display_name, t.name AS tenant_name
-FROM users u JOIN tenants t ON t.id = u.tenant_id
-WHERE u.user_principal_name = ANY($1::text[])
+FROM sign_in_names n
+JOIN users u ON u.tenant_id = n.tenant_id AND u.id = n.user_id
+JOIN tenants t ON t.id = u.tenant_id
+WHERE n.upn_lower = ANY(SELECT lower(name) FROM unnest($1::text[]) AS name)
 """
 
 

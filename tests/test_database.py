@@ -41,7 +41,8 @@ async def test_every_tenant_owned_table_is_keyed_by_tenant(conn: asyncpg.Connect
           JOIN pg_class c ON c.oid = k.conrelid
           JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
          WHERE k.contype = 'p' AND c.relnamespace = 'public'::regnamespace
-           AND c.relname NOT IN ('tenants', 'products', 'product_prices', 'schema_migrations', 'throttle_buckets')
+           AND c.relname NOT IN ('tenants', 'products', 'product_prices', 'schema_migrations', 'throttle_buckets',
+                                 'tenant_directory', 'sign_in_names')
         """
     )
     assert len(rows) >= 12

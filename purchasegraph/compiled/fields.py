@@ -86,8 +86,11 @@ def _acting_user(
     for tenant_id in dict.fromkeys(candidates):
         if not sees_actor(scope, tenant_id) or not e._scope_of(tenant_id).sees_anything:
             continue
-        user = keyed_object(e, node, "User", e._scope_of(tenant_id), actor_tenant, actor_user, path)
-        whens.append(f"WHEN {actor_tenant} = {e._param(tenant_id, 'uuid')} THEN {user}")
+        # The user is read by the tenant's parameter, equal to the column in this branch, so the
+        # subquery names its tenant and runs where that tenant's rows live.
+        tenant = e._param(tenant_id, "uuid")
+        user = keyed_object(e, node, "User", e._scope_of(tenant_id), tenant, actor_user, path)
+        whens.append(f"WHEN {actor_tenant} = {tenant} THEN {user}")
     return f"(CASE {' '.join(whens)} END)" if whens else "NULL::json"
 
 

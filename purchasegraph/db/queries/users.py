@@ -35,10 +35,13 @@ SELECT_USERS_BY_TENANT = ROWS.listing(
     ordering.USER,
 )
 
+# A sign-in name is unique over all tenants, so its tenant is found in the directory first
+# (sign_in_names, a table every server holds); the user is then read within that tenant.
 SELECT_USER_BY_PRINCIPAL_NAME = """
 SELECT u.tenant_id, u.id, u.display_name, u.user_principal_name
-  FROM users u
- WHERE lower(u.user_principal_name) = lower($1)
+  FROM sign_in_names n
+  JOIN users u ON u.tenant_id = n.tenant_id AND u.id = n.user_id
+ WHERE n.upn_lower = lower($1)
 """
 
 
