@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -248,6 +249,31 @@ def catalogue(args: argparse.Namespace) -> int:
     return 0
 
 
+def standby(args: argparse.Namespace) -> int:
+    """Run a streaming hot standby of the embedded server until interrupted, for developing
+    against a read replica; the primary is migrated (and seeded) as ``serve`` would."""
+    from purchasegraph.db.standby import start_standby
+
+    if _settings(args).database_url is not None:
+        print("purchasegraph standby: streams from the embedded server only; unset DATABASE_URL", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def work(runtime: Runtime) -> int:
+        assert runtime.embedded is not None  # no DATABASE_URL: the embedded server runs
+        folder = Path(args.standby_dir) if args.standby_dir else runtime.settings.data_dir / "standby"
+        replica = await asyncio.to_thread(start_standby, runtime.embedded, folder.expanduser())
+        print(replica.database_url, flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.to_thread(replica.stop)
+        return 0
+
+    with contextlib.suppress(KeyboardInterrupt):
+        return _run(args, work)
+    return 0
+
+
 def _serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
@@ -320,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("catalogue", "Print the catalogue this database sells: products, prices per market, links.", catalogue)
     p.add_argument("--market", help="Only this market (ISO 3166 alpha-2), with whether self-service is open there.")
     p.add_argument("--json", action="store_true", help="As a JSON list of products.")
+    p = command("standby", "Run a streaming hot standby of the embedded server; print its URL.", standby)
+    p.add_argument("--standby-dir", help="The standby's data folder (default: standby/ in the data folder).")
     help_ = "Print the schema in SDL; `purchasegraph schema > schema.graphql` refreshes the committed copy."
     command("schema", help_, print_schema)
     return parser
