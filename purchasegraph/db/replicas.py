@@ -210,7 +210,8 @@ class ReadRoute:
         self._replicas = replicas
         self._primary = primary
         self._tenant = tenant_setting
-        self._after = None if read_after is None else lsn_text(read_after)
+        # asyncpg sends a pg_lsn as the number it stands for.
+        self._after = read_after
         self._candidates = replicas.in_rotation()
         self._waited = False
         self._failed = False
