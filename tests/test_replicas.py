@@ -20,13 +20,16 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from purchasegraph.db.pool import GATEWAY_ROLE
-from purchasegraph.db.replicas import lsn_text, parse_lsn
+from purchasegraph.db.executor import RequestExecutor
+from purchasegraph.db.pool import GATEWAY_ROLE, create_pool
+from purchasegraph.db.replicas import ReplicaState, RouteReason, lsn_text, parse_lsn
 from purchasegraph.db.standby import Standby, start_standby
 from purchasegraph.demo.actors import BRUNO, CONTOSO, CONTOSO_ID, FABRIKAM, PAULA, demo_tenant_id
+from purchasegraph.runtime import replica_set
 from purchasegraph.settings import Settings, settings_from_env
 from tests.mutations import purchase_input
 from tests.settings import gateway_settings
+from tests.test_client_conventions import EXAMPLE_RUNS, EXAMPLES
 from tests.test_http import serving, token_for
 
 BUY = """
@@ -202,6 +205,68 @@ async def test_a_read_on_the_replica_sees_no_other_tenant(client: httpx.AsyncCli
         assert await conn.fetchval("SELECT count(*) FROM subscriptions WHERE tenant_id = $1", CONTOSO_ID) > 0
     finally:
         await conn.close()
+
+
+async def test_every_example_answers_on_the_replica_as_on_the_primary_on_both_read_paths(
+    client: httpx.AsyncClient, own_database: str, hot_standby: Standby
+) -> None:
+    """The reads write nothing (a standby would refuse it), and a replica that has replayed the
+    primary's position answers them exactly as the primary does, compiled or through resolvers."""
+    async with (
+        serving(gateway_settings(own_database)) as primary,
+        serving(replicated(own_database, hot_standby, compiled_reads=False)) as resolvers,
+    ):
+        await until_replica_is(resolvers, "up")
+        for name, (viewer, variables) in sorted(EXAMPLE_RUNS.items()):
+            body = {"query": (EXAMPLES / name).read_text(encoding="utf-8"), "variables": variables}
+            headers = bearer(viewer) if viewer else {}
+            expected = (await primary.post("/graphql", json=body, headers=headers)).json()["data"]
+            assert expected, name
+            position = await primary_position(own_database)
+            for gateway in (client, resolvers):
+                before = routed("replica", "replayed")
+                answer = await gateway.post("/graphql", json=body, headers=headers | {"X-Read-After": position})
+                assert answer.json()["data"] == expected, name
+                assert routed("replica", "replayed") == before + 1, name
+
+
+async def primary_position(url: str) -> str:
+    conn = await asyncpg.connect(url)
+    try:
+        position: str = await conn.fetchval("SELECT pg_current_wal_lsn()::text")
+        return position
+    finally:
+        await conn.close()
+
+
+async def test_a_statement_the_replica_fails_runs_again_on_the_primary_for_the_same_tenant(
+    client: httpx.AsyncClient, own_database: str, hot_standby: Standby
+) -> None:
+    primary = await create_pool(own_database, min_size=0, max_size=2, role=GATEWAY_ROLE)
+    replicas = await replica_set(replicated(own_database, hot_standby))
+    try:
+        await replicas.probe_all()
+        executor = RequestExecutor(primary, tenant_id=CONTOSO_ID)
+        chosen = await executor.read_from(replicas.route(primary, executor.tenant_setting, None))
+        assert chosen.replica is replicas.replicas[0]
+        superuser = await asyncpg.connect(hot_standby.database_url)
+        try:
+            assert await superuser.fetchval("SELECT pg_terminate_backend($1)", chosen.conn.get_server_pid())
+        finally:
+            await superuser.close()
+        sql = "SELECT current_setting('purchasegraph.tenant_id') AS tenant, pg_is_in_recovery() AS standby"
+        row = await executor.fetchrow(sql)
+        assert row is not None
+        assert (row["tenant"], row["standby"]) == (CONTOSO, False)
+        assert executor.read_on is not None
+        assert executor.read_on.reason is RouteReason.REPLICA_FAILED
+        assert executor.statements == 1
+        assert replicas.replicas[0].state is ReplicaState.DOWN
+        await executor.close()
+    finally:
+        for replica in replicas.replicas:
+            await replica.pool.close()
+        await primary.close()
 
 
 # -- A standby held back ---------------------------------------------------------------------------
