@@ -66,6 +66,7 @@ async def replica_set(settings: Settings) -> ReplicaSet:
     replicas = [
         Replica(
             label=f"replica-{index}",
+            url=url,
             pool=await create_pool(
                 url,
                 min_size=0,

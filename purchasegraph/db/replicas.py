@@ -28,7 +28,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -74,11 +74,6 @@ def parse_lsn(text: str) -> int | None:
     return (int(match[1], 16) << 32) | int(match[2], 16)
 
 
-def lsn_text(position: int) -> str:
-    """A position as PostgreSQL prints it, and reads it back as a ``pg_lsn``."""
-    return f"{position >> 32:X}/{position & 0xFFFFFFFF:X}"
-
-
 class ReplicaState(enum.StrEnum):
     UP = "up"
     LAGGING = "lagging"
@@ -91,10 +86,11 @@ class RouteReason(enum.StrEnum):
     # On a replica: in rotation, or one that had replayed the position the read asked for.
     ROTATION = "rotation"
     REPLAYED = "replayed"
-    # On the primary: no replica is configured, none is in rotation, none replayed the position
-    # within the wait, or the replicas tried failed.
+    # On the primary: no replica is configured, none is in rotation, every one in rotation had all
+    # its connections lent out, none replayed the position within the wait, or those tried failed.
     NO_REPLICAS = "no_replicas"
     NONE_IN_ROTATION = "none_in_rotation"
+    REPLICAS_BUSY = "replicas_busy"
     READ_AFTER_WAIT = "read_after_wait"
     REPLICA_FAILED = "replica_failed"
 
@@ -106,9 +102,13 @@ class Replica:
 
     label: str
     pool: asyncpg.Pool
+    # Where the probe connects: a connection of its own, so reads that hold every pooled one
+    # never make a busy replica look like a dead one.
+    url: str = field(repr=False, default="")
     state: ReplicaState = ReplicaState.DOWN
     lag: float | None = None
     replayed: int = 0
+    prober: asyncpg.Connection | None = field(repr=False, default=None)
 
     def probed(self, standby: bool, replayed: str | None, lag: float, max_lag: float) -> None:
         """What a probe that answered found. A server no longer in recovery was promoted: its data
@@ -122,6 +122,22 @@ class Replica:
 
     def failed(self) -> None:
         self.state, self.lag = ReplicaState.DOWN, None
+
+    async def probe_row(self) -> asyncpg.Record:
+        """The probe's answer, on the probe's own connection (opened again after a failure)."""
+        if self.prober is None or self.prober.is_closed():
+            self.prober = await asyncpg.connect(self.url, timeout=REPLICA_TIMEOUT_SECONDS)
+        try:
+            row: asyncpg.Record = await self.prober.fetchrow(PROBE, timeout=REPLICA_TIMEOUT_SECONDS)
+        except BaseException:
+            await self.close_prober()
+            raise
+        return row
+
+    async def close_prober(self) -> None:
+        prober, self.prober = self.prober, None
+        if prober is not None:
+            prober.terminate()
 
 
 @dataclass(frozen=True)
@@ -146,15 +162,13 @@ class ReplicaSet:
 
     async def probe(self, replica: Replica) -> None:
         try:
-            async with replica.pool.acquire(timeout=REPLICA_TIMEOUT_SECONDS) as conn:
-                row = await conn.fetchrow(PROBE, timeout=REPLICA_TIMEOUT_SECONDS)
+            row = await replica.probe_row()
         except Exception as error:  # whatever stops a probe takes the replica out of rotation
             if replica.state is not ReplicaState.DOWN:
                 log.warning("replica %s is down: %r", replica.label, error)
             replica.failed()
             return
         was = replica.state
-        assert row is not None
         replica.probed(row["standby"], row["replayed"], row["lag"], self.max_lag)
         if replica.state is not was:
             log.info("replica %s is %s (lag %s s)", replica.label, replica.state.value, replica.lag)
@@ -198,6 +212,7 @@ class ReplicaSet:
 
 async def close_pools(replicas: ReplicaSet) -> None:
     for replica in replicas.replicas:
+        await replica.close_prober()
         await replica.pool.close()
 
 
@@ -213,8 +228,12 @@ class ReadRoute:
         # asyncpg sends a pg_lsn as the number it stands for.
         self._after = read_after
         self._candidates = replicas.in_rotation()
+        if read_after is not None:
+            # Those the last probe found at the position first: they answer without a wait.
+            self._candidates.sort(key=lambda replica: replica.replayed < read_after)
         self._waited = False
         self._failed = False
+        self._busy = False
 
     async def connect(self, acquire_timeout: float | None) -> Chosen:
         while self._candidates:
@@ -235,7 +254,12 @@ class ReadRoute:
         self._failed = True
 
     async def _on_replica(self, replica: Replica) -> Chosen | None:
-        conn = await replica.pool.acquire(timeout=REPLICA_TIMEOUT_SECONDS)
+        try:
+            conn = await replica.pool.acquire(timeout=REPLICA_TIMEOUT_SECONDS)
+        except TimeoutError:
+            # Every connection lent out: busy, not broken (a server that hangs fails its probe).
+            self._busy = True
+            return None
         try:
             if self._after is None:
                 await conn.fetchrow(SET_TENANT, self._tenant, timeout=REPLICA_TIMEOUT_SECONDS)
@@ -277,6 +301,8 @@ class ReadRoute:
             return RouteReason.REPLICA_FAILED
         if self._waited:
             return RouteReason.READ_AFTER_WAIT
+        if self._busy:
+            return RouteReason.REPLICAS_BUSY
         if not self._replicas.replicas:
             return RouteReason.NO_REPLICAS
         return RouteReason.NONE_IN_ROTATION

@@ -12,6 +12,11 @@ Credentials are bearer tokens, never cookies, so a GET from another site carries
 Every refusal happens in the cheapest possible order: body size, JSON, document limits,
 validation, cost, and only then the token, the throttle (one statement together: the tenant named
 on the connection, the viewer read, the cost taken) and execution.
+
+With read replicas configured (``db/replicas.py``), a request of queries only signs in on the
+primary and then runs its statements on a replica; a request with a mutation runs on the primary
+and answers, in ``X-Read-After`` and ``extensions.readAfter``, the WAL position its commit reached.
+A read that sends that position back runs only where it has been replayed.
 """
 
 from __future__ import annotations
@@ -117,6 +122,19 @@ def read_after(request: Request, operations: list[GraphQLRequest]) -> int | None
             )
         positions.append(position)
     return max(positions, default=None)
+
+
+async def _commit_position(db: RequestExecutor) -> str | None:
+    """The primary's WAL position after the request's commits; None when the primary cannot say.
+    The mutations are committed by then, so losing the position must not fail their answer: the
+    client's next read merely runs without it."""
+    try:
+        return await db.wal_position()
+    except Exception as error:
+        if not database_unavailable(error):
+            raise
+        log.warning("no WAL position after a commit: %r", error)
+        return None
 
 
 def _json_response(body: Any, *, status: int, media_type: str, headers: Mapping[str, str] | None = None) -> Response:
@@ -233,7 +251,7 @@ class GraphQLHTTP:
             bodies.append({**body, "extensions": {"cost": cost_extension(plan.cost, actual, throttle)}})
         if replicated and writes:
             # Read after every commit of the request: a replica at this position shows them all.
-            record.committed_at = await signed_in.db.wal_position()
+            record.committed_at = await _commit_position(signed_in.db)
             for plan, body in zip(planned, bodies, strict=True):
                 if plan.prepared.is_mutation:
                     body["extensions"]["readAfter"] = record.committed_at
