@@ -8,7 +8,10 @@ The module has a primary of its own (its purchases commit) and a standby of it m
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import statistics
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -28,9 +31,11 @@ from purchasegraph.demo.actors import BRUNO, CONTOSO, CONTOSO_ID, FABRIKAM, PAUL
 from purchasegraph.runtime import replica_set
 from purchasegraph.settings import Settings, settings_from_env
 from tests.mutations import purchase_input
+from tests.npm import node_for
 from tests.settings import gateway_settings
 from tests.test_client_conventions import EXAMPLE_RUNS, EXAMPLES
 from tests.test_http import serving, token_for
+from tests.test_purchase_events import served
 
 BUY = """
 mutation Buy($input: PurchaseSubscriptionInput!) {
@@ -172,6 +177,37 @@ async def test_browsers_on_other_origins_may_send_and_read_the_position(client: 
     bought = await client.post("/graphql", json={"query": BUY, "variables": variables}, headers=bearer(PAULA) | origin)
     assert "x-read-after" in bought.headers["access-control-expose-headers"].lower()
     assert parse_lsn(bought.headers["X-Read-After"]) is not None
+
+
+CLIENTS_DIR = Path(__file__).parent / "clients"
+README = Path(__file__).parent.parent / "README.md"
+
+
+@pytest.mark.node
+@pytest.mark.live_server
+async def test_the_readme_apollo_link_sends_a_purchase_s_position_with_the_next_read(
+    client: httpx.AsyncClient, own_database: str, hot_standby: Standby
+) -> None:
+    node = node_for(CLIENTS_DIR, "the README's Apollo link")
+    variables = json.dumps({"input": purchase_input(quantity=2, idempotencyKey=uuid.uuid4().hex)})
+    before = routed("replica", "replayed")
+    with served(own_database, replica_urls=(hot_standby.database_url,), replica_max_lag=MAX_LAG) as live:
+        completed = await asyncio.to_thread(
+            subprocess.run,
+            [node, str(CLIENTS_DIR / "read_after.mjs"), str(README), f"{live.url}/graphql", variables],
+            cwd=CLIENTS_DIR,
+            env={**os.environ, "PURCHASEGRAPH_TOKEN": token_for(PAULA, "contoso.example")},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert parse_lsn(report["position"]) is not None
+    assert report["sent"] == [None, report["position"]]
+    assert report["read"] == {"__typename": "Subscription", "id": report["bought"], "quantity": 2}
+    assert routed("replica", "replayed") == before + 1
 
 
 # -- Where reads run, and row-level security there ------------------------------------------------
