@@ -15,6 +15,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from prometheus_client import REGISTRY
 
 from purchasegraph.db.executor import RequestExecutor
 from purchasegraph.db.pool import GATEWAY_ROLE, create_pool
-from purchasegraph.db.replicas import ReplicaState, RouteReason, close_pools, parse_lsn
+from purchasegraph.db.replicas import ReplicaSet, ReplicaState, RouteReason, close_pools, parse_lsn
 from purchasegraph.db.standby import Standby, start_standby
 from purchasegraph.demo.actors import BRUNO, CONTOSO, CONTOSO_ID, FABRIKAM, PAULA, demo_tenant_id
 from purchasegraph.runtime import replica_set
@@ -275,13 +276,28 @@ async def primary_position(url: str) -> str:
         await conn.close()
 
 
+@asynccontextmanager
+async def pools_of(
+    own_database: str, hot_standby: Standby, **changes: Any
+) -> AsyncIterator[tuple[asyncpg.Pool, ReplicaSet]]:
+    """A gateway's primary pool and replica set of its own, the replica probed once."""
+    primary = await create_pool(own_database, min_size=0, max_size=2, role=GATEWAY_ROLE)
+    replicas = await replica_set(replicated(own_database, hot_standby, **changes))
+    try:
+        await replicas.probe_all()
+        yield primary, replicas
+    finally:
+        await close_pools(replicas)
+        await primary.close()
+
+
+STANDBY_AND_TENANT = "SELECT current_setting('purchasegraph.tenant_id') AS tenant, pg_is_in_recovery() AS standby"
+
+
 async def test_a_statement_the_replica_fails_runs_again_on_the_primary_for_the_same_tenant(
     client: httpx.AsyncClient, own_database: str, hot_standby: Standby
 ) -> None:
-    primary = await create_pool(own_database, min_size=0, max_size=2, role=GATEWAY_ROLE)
-    replicas = await replica_set(replicated(own_database, hot_standby))
-    try:
-        await replicas.probe_all()
+    async with pools_of(own_database, hot_standby) as (primary, replicas):
         executor = RequestExecutor(primary, tenant_id=CONTOSO_ID)
         chosen = await executor.read_from(replicas.route(primary, executor.tenant_setting, None))
         assert chosen.replica is replicas.replicas[0]
@@ -290,8 +306,7 @@ async def test_a_statement_the_replica_fails_runs_again_on_the_primary_for_the_s
             assert await superuser.fetchval("SELECT pg_terminate_backend($1)", chosen.conn.get_server_pid())
         finally:
             await superuser.close()
-        sql = "SELECT current_setting('purchasegraph.tenant_id') AS tenant, pg_is_in_recovery() AS standby"
-        row = await executor.fetchrow(sql)
+        row = await executor.fetchrow(STANDBY_AND_TENANT)
         assert row is not None
         assert (row["tenant"], row["standby"]) == (CONTOSO, False)
         assert executor.read_on is not None
@@ -299,9 +314,27 @@ async def test_a_statement_the_replica_fails_runs_again_on_the_primary_for_the_s
         assert executor.statements == 1
         assert replicas.replicas[0].state is ReplicaState.DOWN
         await executor.close()
-    finally:
-        await close_pools(replicas)
-        await primary.close()
+
+
+async def test_a_replica_with_every_connection_lent_out_is_busy_not_down(
+    client: httpx.AsyncClient, own_database: str, hot_standby: Standby
+) -> None:
+    async with pools_of(own_database, hot_standby, pool_max_size=1) as (primary, replicas):
+        [replica] = replicas.replicas
+        async with replica.pool.acquire():
+            executor = RequestExecutor(primary, tenant_id=CONTOSO_ID)
+            chosen = await executor.read_from(replicas.route(primary, executor.tenant_setting, None))
+            assert (chosen.replica, chosen.reason) == (None, RouteReason.REPLICAS_BUSY)
+            await executor.close()
+            await replicas.probe_all()
+            assert replica.state is ReplicaState.UP, "the probe has a connection of its own"
+        executor = RequestExecutor(primary, tenant_id=CONTOSO_ID)
+        chosen = await executor.read_from(replicas.route(primary, executor.tenant_setting, None))
+        assert chosen.replica is replica
+        row = await executor.fetchrow(STANDBY_AND_TENANT)
+        assert row is not None
+        assert (row["tenant"], row["standby"]) == (CONTOSO, True)
+        await executor.close()
 
 
 # -- A standby held back ---------------------------------------------------------------------------
