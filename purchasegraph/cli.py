@@ -254,7 +254,8 @@ def standby(args: argparse.Namespace) -> int:
     against a read replica; the primary is migrated (and seeded) as ``serve`` would."""
     from purchasegraph.db.standby import start_standby
 
-    if _settings(args).database_url is not None:
+    settings = _settings(args)
+    if settings.database_url is not None:
         print("purchasegraph standby: streams from the embedded server only; unset DATABASE_URL", file=sys.stderr)
         return EXIT_USAGE
 
@@ -270,7 +271,7 @@ def standby(args: argparse.Namespace) -> int:
         return 0
 
     with contextlib.suppress(KeyboardInterrupt):
-        return _run(args, work)
+        return _run(args, work, seed=settings.should_seed)
     return 0
 
 

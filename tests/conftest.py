@@ -33,6 +33,7 @@ from purchasegraph.db.embedded import start_embedded_server
 from purchasegraph.db.executor import ConnectionExecutor
 from purchasegraph.db.migrate import migrate
 from purchasegraph.db.pool import GATEWAY_ROLE, create_pool
+from purchasegraph.db.standby import HotStandby, is_standby_of, start_standby
 from purchasegraph.demo.actors import DEMO_USERS
 from purchasegraph.demo.world import seed_demo_world
 from purchasegraph.gateway.authentication import signed_in
@@ -116,6 +117,28 @@ async def gateway_pool(database_url: str, pool: asyncpg.Pool) -> AsyncIterator[a
     gateway = await create_pool(database_url, min_size=1, max_size=8, role=GATEWAY_ROLE)
     yield gateway
     await gateway.close()
+
+
+@pytest.fixture(scope="session")
+async def standby(
+    database_url: str, pool: asyncpg.Pool, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[HotStandby]:
+    """A streaming hot standby of the session's server, holding its migrated, seeded world; started
+    the first time a test asks for it. On a DATABASE_URL server the tests cannot make one: there
+    PURCHASEGRAPH_TEST_REPLICA_URL names a standby of that server, or the tests that need it skip."""
+    if os.environ.get("DATABASE_URL"):
+        replica = os.environ.get("PURCHASEGRAPH_TEST_REPLICA_URL")
+        if not replica:
+            pytest.skip("DATABASE_URL is set: PURCHASEGRAPH_TEST_REPLICA_URL must name a hot standby of that server")
+        if not await is_standby_of(replica, database_url):
+            pytest.skip("PURCHASEGRAPH_TEST_REPLICA_URL is not a hot standby of the DATABASE_URL server")
+        # The session's database was made on the primary moments ago: it is there once replayed.
+        await HotStandby(replica).wait_until_replayed(await pool.fetchval("SELECT pg_current_wal_lsn()::text"))
+        yield HotStandby(_with_database(replica, urlsplit(database_url).path.lstrip("/")))
+        return
+    started = await asyncio.to_thread(start_standby, database_url, tmp_path_factory.mktemp("standby"))
+    yield started
+    await asyncio.to_thread(started.stop)
 
 
 @pytest.fixture

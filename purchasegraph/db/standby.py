@@ -35,9 +35,9 @@ SYSTEM_USER = "pgserver"
 STANDBY_SIGNAL = "standby.signal"
 LOG_FILE = "log"
 # What a base backup copies from the primary's folder that belongs to the primary's running server
-# alone: with its lock file and pid file in place the standby refuses to start.
-PRIMARY_RUNTIME_FILES = (".s.PGSQL.5432.lock", "postmaster.pid", ".handle_pids.json")
-PG_CTL_NOT_RUNNING = 3
+# alone: with its socket's lock file and its pid file in place the standby refuses to start, and
+# pgserver's list of the processes holding the primary, like the primary's log, is not the standby's.
+PRIMARY_RUNTIME_FILES = (".s.PGSQL.5432.lock", "postmaster.pid", ".handle_pids.json", LOG_FILE)
 START_TIMEOUT = 60.0
 POLL_SECONDS = 0.05
 
@@ -51,6 +51,7 @@ def _system_user() -> str | None:
 
 
 def _run_binary(name: str, args: list[str], user: str | None, timeout: float = START_TIMEOUT) -> str:
+    """Run one of the wheel's binaries as PostgreSQL's user; its output, or an error saying why not."""
     completed = subprocess.run(  # noqa: S603 - the wheel's own binary, arguments built here
         [str(POSTGRES_BIN_PATH / name), *args],
         user=user,
@@ -59,9 +60,9 @@ def _run_binary(name: str, args: list[str], user: str | None, timeout: float = S
         timeout=timeout,
         check=False,
     )
-    if completed.returncode != 0 and not (name == "pg_ctl" and args[-1] == "status"):
+    if completed.returncode != 0:
         raise RuntimeError(f"{name} {' '.join(args)} failed ({completed.returncode}): {completed.stderr.strip()}")
-    return completed.stdout if completed.returncode == 0 else ""
+    return completed.stdout
 
 
 def _system_identifier(pgdata: Path, user: str | None) -> str | None:
@@ -145,6 +146,7 @@ class Standby(HotStandby):
     system_user: str | None
 
     def is_running(self) -> bool:
+        """Whether a server runs in ``data_dir`` (``pg_ctl status``; it answers 3 for none, 4 for no folder)."""
         status = subprocess.run(  # noqa: S603 - the wheel's own binary
             [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.data_dir), "status"],
             user=self.system_user,
@@ -186,7 +188,10 @@ def _prepare_empty_dir(data_dir: Path, user: str | None) -> None:
 
 def _base_backup(primary_url: str, data_dir: Path, user: str | None) -> None:
     _prepare_empty_dir(data_dir, user)
-    args = ["-D", str(data_dir), "-h", _socket_dir_of(primary_url), "-U", "postgres", "-R", "-X", "stream"]
+    # A fast checkpoint to start from: the default spread one waits out the checkpoint target,
+    # half a minute after the tests' seed, for nothing a development copy needs.
+    socket = _socket_dir_of(primary_url)
+    args = ["-D", str(data_dir), "-h", socket, "-U", "postgres", "-R", "-X", "stream", "-c", "fast"]
     _run_binary("pg_basebackup", args, user)
     for name in PRIMARY_RUNTIME_FILES:
         (data_dir / name).unlink(missing_ok=True)
@@ -231,3 +236,15 @@ def start_standby(primary: EmbeddedServer | str, data_dir: Path) -> Standby:
     standby = Standby(_with_host(primary_url, socket_dir), data_dir, user)
     standby.start()
     return standby
+
+
+async def is_standby_of(replica_url: str, primary_url: str) -> bool:
+    """Whether ``replica_url`` names a server in recovery from the cluster ``primary_url`` names."""
+    sql = "SELECT system_identifier, pg_is_in_recovery() FROM pg_control_system()"
+    replica, primary = await asyncpg.connect(replica_url), await asyncpg.connect(primary_url)
+    try:
+        (replica_id, in_recovery), (primary_id, _) = await replica.fetchrow(sql), await primary.fetchrow(sql)
+    finally:
+        await replica.close()
+        await primary.close()
+    return bool(in_recovery) and replica_id == primary_id
