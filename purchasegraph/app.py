@@ -51,14 +51,22 @@ async def healthz(_: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """Ready while the primary answers. Replicas are optional capacity, so their states (as the
+    last probe found them) are listed but never make the gateway unready: reads then run on the
+    primary."""
     runtime: Runtime = request.state.runtime
+    replicas = [
+        {"replica": replica.label, "state": replica.state.value, "lagSeconds": replica.lag}
+        for replica in runtime.replicas.replicas
+    ]
+    shown = {"replicas": replicas} if replicas else {}
     try:
         async with runtime.pool.acquire(timeout=2) as conn:
             await conn.fetchval("SELECT 1", timeout=2)
     except Exception:  # any failure to reach the database means "not ready"
         log.warning("readiness check failed", exc_info=True)
-        return JSONResponse({"ready": False}, status_code=503)
-    return JSONResponse({"ready": True})
+        return JSONResponse({"ready": False, **shown}, status_code=503)
+    return JSONResponse({"ready": True, **shown})
 
 
 def create_app_from_env() -> Starlette:
@@ -81,7 +89,7 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[State]:
-        async with running(settings) as runtime, listening(runtime) as events:
+        async with running(settings) as runtime, listening(runtime) as events, runtime.replicas.probing():
             if settings.announce_url:
                 await print_banner(runtime, settings.announce_url)
             sweeper = asyncio.create_task(sweep_forever(runtime)) if settings.sweep_seconds > 0 else None

@@ -18,6 +18,7 @@ import asyncpg
 from purchasegraph.db.embedded import EmbeddedServer, dev_secret, start_embedded_server
 from purchasegraph.db.migrate import migrate
 from purchasegraph.db.pool import GATEWAY_ROLE, create_pool
+from purchasegraph.db.replicas import Replica, ReplicaSet, close_pools
 from purchasegraph.demo.world import seed_demo_world
 from purchasegraph.identity import TokenVerifier
 from purchasegraph.payments import PaymentProcessor, SandboxProcessor
@@ -38,6 +39,8 @@ class Runtime:
     embedded: EmbeddedServer | None = None
     # The sandbox until a real processor is configured (cards never leave the process).
     processor: PaymentProcessor = field(default_factory=SandboxProcessor)
+    # Queries' statements run on these streaming standbys (none configured: on the primary).
+    replicas: ReplicaSet = field(default_factory=lambda: ReplicaSet([], max_lag=0, read_after_wait=0))
     migrated: list[int] = field(default_factory=list)
     seeded: bool = False
     startup_seconds: float = 0.0
@@ -55,6 +58,27 @@ def jwt_secret_for(settings: Settings) -> str | None:
             "it never falls back to a development secret"
         )
     return dev_secret(settings.data_dir)
+
+
+async def replica_set(settings: Settings) -> ReplicaSet:
+    """A pool per configured replica, acting as the gateway role like the request pool. It opens
+    no connection until a probe or a read asks, so a replica that is down does not stop the start."""
+    replicas = [
+        Replica(
+            label=f"replica-{index}",
+            url=url,
+            pool=await create_pool(
+                url,
+                min_size=0,
+                max_size=settings.pool_max_size,
+                role=GATEWAY_ROLE,
+                statement_timeout=settings.statement_timeout,
+                today=settings.today,
+            ),
+        )
+        for index, url in enumerate(settings.replica_urls)
+    ]
+    return ReplicaSet(replicas, max_lag=settings.replica_max_lag, read_after_wait=settings.read_after_wait)
 
 
 @asynccontextmanager
@@ -86,6 +110,7 @@ async def running(settings: Settings, *, seed: bool | None = None) -> AsyncItera
                 statement_timeout=settings.statement_timeout,
                 today=settings.today,
             )
+            replicas = await replica_set(settings)
             try:
                 secret = jwt_secret_for(settings)
                 runtime = Runtime(
@@ -95,12 +120,14 @@ async def running(settings: Settings, *, seed: bool | None = None) -> AsyncItera
                     verifier=TokenVerifier(settings, secret=secret),
                     jwt_secret=secret,
                     embedded=embedded,
+                    replicas=replicas,
                     migrated=migrated,
                     seeded=seeded,
                     startup_seconds=time.perf_counter() - started,
                 )
                 yield runtime
             finally:
+                await close_pools(replicas)
                 await pool.close()
         finally:
             await owner_pool.close()

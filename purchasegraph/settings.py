@@ -91,6 +91,15 @@ class Settings:
     # (PURCHASEGRAPH_CORS_ORIGINS): ("*",) for any. None means the mode's default: any origin in
     # development, none in production (same-origin pages and clients without an Origin still work).
     cors_origins: tuple[str, ...] | None = None
+    # Streaming standbys that serve queries (PURCHASEGRAPH_REPLICA_URLS, comma-separated): empty
+    # means none, and every request runs on the primary.
+    replica_urls: tuple[str, ...] = ()
+    # Seconds a replica may trail the primary and still serve reads without X-Read-After
+    # (PURCHASEGRAPH_REPLICA_MAX_LAG); one further behind leaves the rotation until it catches up.
+    replica_max_lag: float = 5.0
+    # Seconds a read with X-Read-After waits for a replica to replay that far before it runs on
+    # the primary instead (PURCHASEGRAPH_READ_AFTER_WAIT, given in milliseconds: 200).
+    read_after_wait: float = 0.2
 
     @property
     def allowed_origins(self) -> frozenset[str]:
@@ -264,4 +273,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         log_format=_log_format(env.get("PURCHASEGRAPH_LOG_FORMAT")),
         today=_date(env, "PURCHASEGRAPH_TODAY"),
         cors_origins=_cors_origins(env.get("PURCHASEGRAPH_CORS_ORIGINS")),
+        replica_urls=_list(env.get("PURCHASEGRAPH_REPLICA_URLS")),
+        replica_max_lag=_number(env, "PURCHASEGRAPH_REPLICA_MAX_LAG", defaults.replica_max_lag),
+        read_after_wait=_number(env, "PURCHASEGRAPH_READ_AFTER_WAIT", defaults.read_after_wait * 1000) / 1000,
     )

@@ -12,13 +12,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 
 import asyncpg
 
+from purchasegraph.db.availability import database_unavailable
+
+if TYPE_CHECKING:
+    from purchasegraph.db.replicas import Chosen, ReadRoute
+
 Record: TypeAlias = asyncpg.Record
+T = TypeVar("T")
 
 log = logging.getLogger("purchasegraph.db")
 
@@ -127,6 +133,9 @@ class RequestExecutor(_Counting):
         self._conn: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()
         self._closed = False
+        # Where a read's statements run once ``read_from`` moved them off the primary.
+        self._route: ReadRoute | None = None
+        self.read_on: Chosen | None = None
 
     @property
     def tenant_setting(self) -> str:
@@ -168,29 +177,79 @@ class RequestExecutor(_Counting):
             except STALE_CONNECTION:
                 # A pooled connection the server dropped (it restarted since) fails its first
                 # statement; it was terminated, the pool replaces it, the next acquire is fresh.
-                await _give_back(self._pool, conn)
+                await give_back(self._pool, conn)
                 if attempts <= 0:
                     raise
                 continue
             except BaseException:
                 # Not handed to the request, so close() would never give it back.
-                await _give_back(self._pool, conn)
+                await give_back(self._pool, conn)
                 raise
             return conn, row
 
-    async def fetch(self, sql: str, *args: Any) -> list[Record]:
+    async def read_from(self, route: ReadRoute) -> Chosen:
+        """Move the request's statements, after its sign-in on the primary, to the server ``route``
+        chooses (a replica, else the primary), on a connection named for the same tenant. Should
+        that server fail a statement, the statement runs again on the route's next server: a read
+        answers nothing until its last statement returned, so the caller never sees the failure."""
+        async with self._lock:
+            self._check_open()
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                await give_back(self._pool, conn)
+            self._route = route
+            return await self._take_route()
+
+    async def _take_route(self) -> Chosen:
+        assert self._route is not None
+        chosen = await self._route.connect(self._acquire_timeout)
+        self._conn, self._pool, self.read_on = chosen.conn, chosen.pool, chosen
+        return chosen
+
+    async def _statement(self, run: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         async with self._lock:
             conn = await self._connection()
             self.statements += 1
-            rows: list[Record] = await conn.fetch(sql, *args)
-            return rows
+            while True:
+                try:
+                    return await run(conn)
+                except Exception as error:
+                    if not self._on_failed_replica(error):
+                        raise
+                    conn = await self._next_server(error)
+
+    def _on_failed_replica(self, error: Exception) -> bool:
+        """Whether ``error`` is a replica's that the next server may answer instead: one away, or
+        one that cancelled the statement to replay the primary's changes (a recovery conflict)."""
+        on_replica = self.read_on is not None and self.read_on.replica is not None
+        conflict = isinstance(error, asyncpg.exceptions.SerializationError)
+        return on_replica and (conflict or database_unavailable(error))
+
+    async def _next_server(self, error: Exception) -> asyncpg.Connection:
+        failed = self.read_on
+        assert failed is not None
+        assert failed.replica is not None
+        assert self._route is not None
+        self._route.failed(failed.replica, error)
+        self._conn = None
+        await give_back(failed.pool, failed.conn)
+        return (await self._take_route()).conn
+
+    async def fetch(self, sql: str, *args: Any) -> list[Record]:
+        rows: list[Record] = await self._statement(lambda conn: conn.fetch(sql, *args))
+        return rows
 
     async def fetchrow(self, sql: str, *args: Any) -> Record | None:
+        row: Record | None = await self._statement(lambda conn: conn.fetchrow(sql, *args))
+        return row
+
+    async def wal_position(self) -> str:
+        """The primary's WAL position now, as a ``pg_lsn``: after a mutation's commit, the position
+        a replica must have replayed to show it. Not one of the request's data statements."""
         async with self._lock:
             conn = await self._connection()
-            self.statements += 1
-            row: Record | None = await conn.fetchrow(sql, *args)
-            return row
+            position: str = await conn.fetchval("SELECT pg_current_wal_lsn()::text")
+            return position
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
@@ -207,7 +266,7 @@ class RequestExecutor(_Counting):
         async with self._lock:
             conn, self._conn = self._conn, None
         if conn is not None:
-            await _give_back(self._pool, conn)
+            await give_back(self._pool, conn)
 
 
 class ExecutorClosed(RuntimeError):
@@ -224,7 +283,7 @@ STALE_CONNECTION = (
 )
 
 
-async def _give_back(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+async def give_back(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
     """Release. When the release-time reset fails, asyncpg terminates the connection and replaces
     it; the request has its answer already, so that is logged, not raised."""
     try:

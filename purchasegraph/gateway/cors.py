@@ -27,7 +27,8 @@ from purchasegraph.gateway.request_parsing import ALLOWED_METHODS
 # Beyond the CORS-safelisted ones (Accept, Content-Type with a form type...): the bearer token,
 # JSON bodies, the request id a client correlates its logs with, the client identity Apollo
 # Client sends when given a name and version, the CSRF-prevention headers Apollo's links add,
-# and W3C trace context (the gateway continues a trace it is given).
+# W3C trace context (the gateway continues a trace it is given), and the WAL position a read
+# must see (X-Read-After, sent back from a mutation's response).
 ALLOWED_HEADERS = (
     "Authorization",
     "Content-Type",
@@ -38,10 +39,12 @@ ALLOWED_HEADERS = (
     "x-apollo-operation-name",
     "traceparent",
     "tracestate",
+    "X-Read-After",
 )
 # What a page's script may read of a response besides the safelisted ones: the ids to quote in a
-# support ticket, and how long to wait after a 429 or 503.
-EXPOSED_HEADERS = ("X-Request-Id", "X-Client-Request-Id", "Retry-After")
+# support ticket, how long to wait after a 429 or 503, and the WAL position a mutation's commit
+# reached (for the next read's X-Read-After).
+EXPOSED_HEADERS = ("X-Request-Id", "X-Client-Request-Id", "Retry-After", "X-Read-After")
 # Seconds a browser may reuse a preflight's answer (Chromium caps it at 7200); ten minutes keeps
 # a changed setting from lingering in browsers for long.
 PREFLIGHT_MAX_AGE = 600

@@ -12,6 +12,11 @@ Credentials are bearer tokens, never cookies, so a GET from another site carries
 Every refusal happens in the cheapest possible order: body size, JSON, document limits,
 validation, cost, and only then the token, the throttle (one statement together: the tenant named
 on the connection, the viewer read, the cost taken) and execution.
+
+With read replicas configured (``db/replicas.py``), a request of queries only signs in on the
+primary and then runs its statements on a replica; a request with a mutation runs on the primary
+and answers, in ``X-Read-After`` and ``extensions.readAfter``, the WAL position its commit reached.
+A read that sends that position back runs only where it has been replayed.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from starlette.types import Scope as AsgiScope
 from purchasegraph.context import build_context
 from purchasegraph.db.availability import database_unavailable
 from purchasegraph.db.executor import RequestExecutor
+from purchasegraph.db.replicas import parse_lsn
 from purchasegraph.gateway.authentication import SignedIn, authenticate
 from purchasegraph.gateway.documents import DocumentStore, Resolved
 from purchasegraph.gateway.execution import Engine, Prepared, format_result
@@ -46,7 +52,7 @@ from purchasegraph.gateway.request_parsing import (
 )
 from purchasegraph.gateway.throttle import CostBucket, cost_extension, throttled
 from purchasegraph.graphiql import graphiql_page
-from purchasegraph.observability.metrics import record_request
+from purchasegraph.observability.metrics import record_read_route, record_request
 from purchasegraph.observability.tracing import request_tracing
 from purchasegraph.principals import Principal
 from purchasegraph.runtime import Runtime
@@ -67,6 +73,10 @@ class RequestRecord:
     statements: int = 0
     viewer: Principal | None = None
     code: str | None = None
+    # The position a read must see (X-Read-After or extensions.readAfter), and the one a mutation's
+    # commit reached, sent back in X-Read-After.
+    read_after: int | None = None
+    committed_at: str | None = None
 
 
 @dataclass
@@ -87,6 +97,44 @@ def _service_unavailable() -> RequestError:
         status=503,
         headers={"Retry-After": "1"},
     )
+
+
+READ_AFTER_HEADER = "X-Read-After"
+
+
+def read_after(request: Request, operations: list[GraphQLRequest]) -> int | None:
+    """The WAL position the request's reads must see: the furthest of the X-Read-After header and
+    its operations' ``extensions.readAfter``; None when it names none. A value that is no
+    position (``0/3000148``) is refused 400 BAD_REQUEST, never guessed at."""
+    sent: list[object] = [request.headers.get(READ_AFTER_HEADER)]
+    sent += [(operation.extensions or {}).get("readAfter") for operation in operations]
+    positions = []
+    for value in sent:
+        if value is None or value == "":
+            continue
+        position = parse_lsn(value) if isinstance(value, str) else None
+        if position is None:
+            raise RequestError(
+                RequestCode.BAD_REQUEST,
+                f"{READ_AFTER_HEADER} (or extensions.readAfter) must be the readAfter a mutation "
+                "returned: a WAL position such as 0/3000148.",
+                extensions={"field": READ_AFTER_HEADER},
+            )
+        positions.append(position)
+    return max(positions, default=None)
+
+
+async def _commit_position(db: RequestExecutor) -> str | None:
+    """The primary's WAL position after the request's commits; None when the primary cannot say.
+    The mutations are committed by then, so losing the position must not fail their answer: the
+    client's next read merely runs without it."""
+    try:
+        return await db.wal_position()
+    except Exception as error:
+        if not database_unavailable(error):
+            raise
+        log.warning("no WAL position after a commit: %r", error)
+        return None
 
 
 def _json_response(body: Any, *, status: int, media_type: str, headers: Mapping[str, str] | None = None) -> Response:
@@ -148,6 +196,8 @@ class GraphQLHTTP:
         executor: RequestExecutor | None = None
         try:
             operations, batched = await read_requests(request, self.engine.limits)
+            if request.state.runtime.replicas.replicas:
+                record.read_after = read_after(request, operations)
             planned = [self._plan(operation, request) for operation in operations]
             record.operation = ",".join(p.prepared.operation_name or "anonymous" for p in planned)
             requested = sum(plan.cost for plan in planned)
@@ -169,8 +219,12 @@ class GraphQLHTTP:
             if executor is not None:
                 record.statements = executor.statements
                 await executor.close()
+                if executor.read_on is not None:
+                    target = "primary" if executor.read_on.replica is None else "replica"
+                    record_read_route(target=target, reason=executor.read_on.reason.value)
         body: Any = bodies if batched else bodies[0]
-        return _json_response(body, status=record.status, media_type=media_type)
+        headers = {READ_AFTER_HEADER: record.committed_at} if record.committed_at else None
+        return _json_response(body, status=record.status, media_type=media_type, headers=headers)
 
     async def _run_all(
         self, planned: list[Planned], requested: int, request: Request, signed_in: SignedIn, record: RequestRecord
@@ -184,10 +238,23 @@ class GraphQLHTTP:
         for plan in planned:
             if plan.document.register_as is not None:
                 self.documents.register(plan.document.register_as, plan.document.text, anonymous=viewer is None)
+        runtime: Runtime = request.state.runtime
+        replicated = bool(runtime.replicas.replicas)
+        writes = any(plan.prepared.is_mutation for plan in planned)
+        if replicated and not writes:
+            await signed_in.db.read_from(
+                runtime.replicas.route(runtime.pool, signed_in.db.tenant_setting, record.read_after)
+            )
         bodies: list[dict[str, Any]] = []
         for plan in planned:
             body, actual = await self._run(plan, request, viewer, signed_in.db, record)
             bodies.append({**body, "extensions": {"cost": cost_extension(plan.cost, actual, throttle)}})
+        if replicated and writes:
+            # Read after every commit of the request: a replica at this position shows them all.
+            record.committed_at = await _commit_position(signed_in.db)
+            for plan, body in zip(planned, bodies, strict=True):
+                if plan.prepared.is_mutation:
+                    body["extensions"]["readAfter"] = record.committed_at
         return bodies
 
     def _plan(self, operation: GraphQLRequest, request: Request) -> Planned:

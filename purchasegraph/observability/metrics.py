@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
+from purchasegraph.db.replicas import ReplicaSet, ReplicaState
 from purchasegraph.runtime import Runtime
 
 OK = "ok"
@@ -103,6 +104,13 @@ READS = Counter(
     ["path", "reason"],
     registry=REGISTRY,
 )
+READ_ROUTES = Counter(
+    "purchasegraph_read_routes",
+    "Read requests, with replicas configured, by the server that answered them (replica or primary) "
+    "and why (db.replicas.RouteReason, a closed set).",
+    ["target", "reason"],
+    registry=REGISTRY,
+)
 SUBSCRIPTIONS_ACTIVE = Gauge(
     "purchasegraph_subscriptions_active",
     "GraphQL subscriptions (the operation type) open right now.",
@@ -124,6 +132,11 @@ def record_request(*, operation: str | None, code: str | None, duration_seconds:
 def record_read(*, path: str, reason: str) -> None:
     """Count one read operation (a query over HTTP) by the path that answered it."""
     READS.labels(path, reason).inc()
+
+
+def record_read_route(*, target: str, reason: str) -> None:
+    """Count one read request by where its statements ran and why."""
+    READ_ROUTES.labels(target, reason).inc()
 
 
 def subscription_started() -> None:
@@ -166,16 +179,45 @@ class PoolCollector(Collector):
         yield size
 
 
+class ReplicaCollector(Collector):
+    """Each replica's state and lag as the last probe found them, read at collection time. The
+    label is the replica's place in the setting, never its URL (which may hold a password)."""
+
+    def __init__(self, replicas: ReplicaSet) -> None:
+        self.replicas = replicas
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        up = GaugeMetricFamily(
+            "purchasegraph_replica_up",
+            "1 when the replica is in the read rotation (answering, a standby, within the lag bound), else 0.",
+            labels=["replica"],
+        )
+        lag = GaugeMetricFamily(
+            "purchasegraph_replica_lag_seconds",
+            "How far the replica trails the primary (0 when it replayed all it received); absent while down.",
+            labels=["replica"],
+        )
+        for replica in self.replicas.replicas:
+            up.add_metric([replica.label], 1 if replica.state is ReplicaState.UP else 0)
+            if replica.lag is not None:
+                lag.add_metric([replica.label], replica.lag)
+        yield up
+        yield lag
+
+
 class Scrape(Collector):
     """The process's registry and the pools of the app being scraped, as one collector."""
 
     def __init__(self, runtime: Runtime) -> None:
         # `gateway` serves requests; `owner` the sweep and start-up.
-        self.pools = PoolCollector([("gateway", runtime.pool), ("owner", runtime.owner_pool)])
+        replica_pools = [(replica.label, replica.pool) for replica in runtime.replicas.replicas]
+        self.pools = PoolCollector([("gateway", runtime.pool), ("owner", runtime.owner_pool), *replica_pools])
+        self.replicas = ReplicaCollector(runtime.replicas)
 
     def collect(self) -> Iterator[Metric]:
         yield from REGISTRY.collect()
         yield from self.pools.collect()
+        yield from self.replicas.collect()
 
 
 def exposition(runtime: Runtime, accept: str | None = None) -> tuple[bytes, str]:
