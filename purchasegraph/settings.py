@@ -91,6 +91,10 @@ class Settings:
     # (PURCHASEGRAPH_CORS_ORIGINS): ("*",) for any. None means the mode's default: any origin in
     # development, none in production (same-origin pages and clients without an Origin still work).
     cors_origins: tuple[str, ...] | None = None
+    # Addresses (or CIDR networks) of the proxies in front of `serve` whose X-Forwarded-For names
+    # the client (PURCHASEGRAPH_TRUSTED_PROXIES, comma-separated): an anonymous client's throttle
+    # bucket is keyed on its address, so a header from anyone else is ignored. None by default.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def allowed_origins(self) -> frozenset[str]:
@@ -264,4 +268,5 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         log_format=_log_format(env.get("PURCHASEGRAPH_LOG_FORMAT")),
         today=_date(env, "PURCHASEGRAPH_TODAY"),
         cors_origins=_cors_origins(env.get("PURCHASEGRAPH_CORS_ORIGINS")),
+        trusted_proxies=_list(env.get("PURCHASEGRAPH_TRUSTED_PROXIES")),
     )
