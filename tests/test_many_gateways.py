@@ -22,7 +22,6 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -98,7 +97,9 @@ def serve(database_url: str, logs: Path, *, seed: bool = False, **env: str) -> I
     log = logs / f"serve-{port}.log"
     command = [sys.executable, "-m", "purchasegraph.cli", "serve", "--port", str(port), "--log-level", "warning"]
     with log.open("wb") as out:
-        process = subprocess.Popen(command, env=environ | env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(  # noqa: S603 - fixed arguments, this interpreter
+            command, env=environ | env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+        )
     gateway = Gateway(f"http://127.0.0.1:{port}", process, log)
     try:
         wait_ready(gateway)
@@ -199,7 +200,7 @@ async def test_an_anonymous_client_is_one_bucket_across_gateways_whatever_it_for
     on either gateway; the client's address does, and it is the same on both."""
     one, two = clients
     forged = [{"X-Forwarded-For": f"203.0.113.{i}"} for i in range(100)]
-    granted, cost, seconds = await granted_until_throttled([one, two], CATALOGUE, headers=forged)
+    granted, cost, _ = await granted_until_throttled([one, two], CATALOGUE, headers=forged)
     assert granted == BUCKET.maximum_available // cost
     assert (await ask(one, CATALOGUE)).status_code == 429
     assert (await ask(two, CATALOGUE, **{"X-Forwarded-For": "198.51.100.7"})).status_code == 429

@@ -12,8 +12,9 @@ import asyncpg
 import httpx
 import pytest
 
+from purchasegraph.db.executor import PoolExecutor
 from purchasegraph.demo.actors import MIA, NOAH, OLIVIA, RAJ, TESS, demo_tenant_id
-from purchasegraph.gateway.throttle import user_principal
+from purchasegraph.gateway.throttle import prune_full_buckets, user_principal
 from purchasegraph.settings import ThrottleSettings
 from tests.settings import gateway_settings
 from tests.test_http import serving, token_for
@@ -129,3 +130,38 @@ async def test_throttling_off_reports_cost_without_a_bucket(database_url: str, p
         response = await ask(http, "una.unlicensed@contoso.example")
     assert response.status_code == 200
     assert set(cost_of(response)) == {"requestedQueryCost", "actualQueryCost"}
+
+
+PRUNED = ThrottleSettings(maximum_available=100, restore_rate=10)
+
+
+async def put_bucket(pool: asyncpg.Pool, principal: str, available: float, idle_seconds: float) -> None:
+    await pool.execute(
+        "INSERT INTO throttle_buckets (principal, available, granted, updated_at)"
+        " VALUES ($1, $2, true, clock_timestamp() - make_interval(secs => $3))",
+        principal,
+        available,
+        idle_seconds,
+    )
+
+
+async def test_buckets_full_again_are_pruned_and_the_others_kept(pool: asyncpg.Pool) -> None:
+    """A bucket refilled to its maximum is as good as no row: pruned. One still refilling stays,
+    with what it holds: pruning it would hand its client a full bucket."""
+    tag = uuid.uuid4().hex
+    await put_bucket(pool, f"test:{tag}:idle-full", 100, 0)
+    await put_bucket(pool, f"test:{tag}:refilled", 0, 11)  # 0 + 10/s for 11 s reaches 100
+    await put_bucket(pool, f"test:{tag}:refilling", 0, 5)  # 50 of 100
+    await prune_full_buckets(PoolExecutor(pool), PRUNED)
+    left = await pool.fetch(
+        "SELECT principal, available FROM throttle_buckets WHERE principal LIKE $1", f"test:{tag}:%"
+    )
+    assert [(r["principal"], r["available"]) for r in left] == [(f"test:{tag}:refilling", 0)]
+
+
+async def test_a_prune_deletes_at_most_its_limit(pool: asyncpg.Pool) -> None:
+    tag = uuid.uuid4().hex
+    for i in range(5):
+        await put_bucket(pool, f"test:{tag}:{i}", 100, 60)
+    assert await prune_full_buckets(PoolExecutor(pool), PRUNED, limit=2) == 2
+    assert await pool.fetchval("SELECT count(*) FROM throttle_buckets WHERE principal LIKE $1", f"test:{tag}:%") >= 3

@@ -32,6 +32,20 @@ from purchasegraph.settings import ThrottleSettings
 # Refill since the last take (capped at the maximum), then take the cost if it fits.
 TAKE = "SELECT available, granted FROM throttle_take($1, $2, $3, $4)"
 
+# A bucket that has refilled to its maximum ($1 at $2 points a second) is as good as no row, since
+# a new row starts full: at most $3 such rows go per run, none a take is holding. With throttling
+# off ($2 <= 0) no row is read again, and all go. The lock re-reads a row a take has just changed,
+# so a bucket taken from since the scan stays.
+PRUNE_FULL = """
+DELETE FROM throttle_buckets
+ WHERE principal IN (SELECT principal FROM throttle_buckets
+                      WHERE $2 <= 0 OR available + $2 * extract(epoch FROM clock_timestamp() - updated_at) >= $1
+                      LIMIT $3 FOR UPDATE SKIP LOCKED)
+RETURNING principal
+"""
+# Rows a prune deletes at most: one run stays short however many idle clients came by.
+PRUNE_LIMIT = 10_000
+
 
 def user_principal(tenant_id: object, user_id: object) -> str:
     """The bucket of a signed-in user of their tenant."""
@@ -109,6 +123,13 @@ class PostgresCostBucket:
         row = await db.fetchrow(TAKE, principal, *self.terms(cost))
         assert row is not None
         return self.status(row["available"], row["granted"])
+
+
+async def prune_full_buckets(db: Executor, settings: ThrottleSettings, limit: int = PRUNE_LIMIT) -> int:
+    """Delete the buckets that are full again (``PRUNE_FULL``), so the table holds the clients of
+    the last few seconds rather than every address that ever called; how many went."""
+    rows = await db.fetch(PRUNE_FULL, float(settings.maximum_available), float(settings.restore_rate), limit)
+    return len(rows)
 
 
 def principal_of(viewer: Principal | None, address: str | None) -> str:
