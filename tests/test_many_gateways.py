@@ -13,19 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
-import socket
-import subprocess
-import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bench.many_gateways import gateway_env, serve_process
 from purchasegraph.demo.actors import ALEX, CONTOSO, NOAH, OLIVIA, PAULA, RAJ, TESS, WILL, demo_tenant_id
 from purchasegraph.settings import ThrottleSettings
 from tests.settings import SECRET
@@ -41,7 +38,6 @@ from tests.test_purchase_events import (
 
 pytestmark = pytest.mark.live_server
 
-ROOT = Path(__file__).resolve().parent.parent
 # A bucket a few requests drain: 5 of FIFTY (51 points each) fit in 300, and 1 point a second
 # restores the sixth only after about 6 s, longer than a drain takes.
 BUCKET = ThrottleSettings(maximum_available=300, restore_rate=1)
@@ -51,70 +47,17 @@ CATALOGUE = "{ products { productId } }"
 WOODGROVE = str(demo_tenant_id("woodgrove.example"))
 
 
-@dataclass
-class Gateway:
-    """One `serve` process, its URL and its log file."""
-
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(gateway: Gateway, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if gateway.process.poll() is not None:
-            raise RuntimeError(f"serve exited: {gateway.log.read_text()[-2000:]}")
-        try:
-            if httpx.get(gateway.url + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"serve did not get ready: {gateway.log.read_text()[-2000:]}")
-
-
 @contextmanager
-def serve(database_url: str, logs: Path, *, seed: bool = False, **env: str) -> Iterator[Gateway]:
-    """`purchasegraph serve` in a process of its own on ``database_url``, as production runs it."""
-    port = free_port()
-    environ = os.environ | {
-        "DATABASE_URL": database_url,
-        "PURCHASEGRAPH_JWT_SECRET": SECRET,
-        "PURCHASEGRAPH_SEED_DEMO": "1" if seed else "0",
-        "PURCHASEGRAPH_SWEEP_SECONDS": "0",
-        "PURCHASEGRAPH_POOL_MIN": "1",
-        "PURCHASEGRAPH_THROTTLE_MAXIMUM": str(BUCKET.maximum_available),
-        "PURCHASEGRAPH_THROTTLE_RESTORE_RATE": str(BUCKET.restore_rate),
-        "PYTHONPATH": str(ROOT),
-    }
-    log = logs / f"serve-{port}.log"
-    command = [sys.executable, "-m", "purchasegraph.cli", "serve", "--port", str(port), "--log-level", "warning"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 - fixed arguments, this interpreter
-            command, env=environ | env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
-        )
-    gateway = Gateway(f"http://127.0.0.1:{port}", process, log)
-    try:
-        wait_ready(gateway)
-        yield gateway
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def serve(database_url: str, logs: Path, *, seed: bool = False, **env: str) -> Iterator[str]:
+    """`purchasegraph serve` in a process of its own on ``database_url``, as production runs it:
+    the tests' token secret and a small bucket; its base URL."""
+    environ = gateway_env(BUCKET, seed=seed, secret=SECRET) | {"PURCHASEGRAPH_POOL_MIN": "1"}
+    with serve_process(database_url, environ | env, logs / f"serve-{uuid.uuid4().hex[:8]}.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
-def gateways(own_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, Gateway]]:
+def gateways(own_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """Two gateways; the first migrates and seeds, the second starts on what it left."""
     logs = tmp_path_factory.mktemp("gateways")
     with serve(own_database, logs, seed=True) as one, serve(own_database, logs) as two:
@@ -122,11 +65,11 @@ def gateways(own_database: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 @pytest.fixture
-async def clients(gateways: tuple[Gateway, Gateway]) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+async def clients(gateways: tuple[str, str]) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
     one, two = gateways
     async with (
-        httpx.AsyncClient(base_url=one.url, timeout=30) as first,
-        httpx.AsyncClient(base_url=two.url, timeout=30) as second,
+        httpx.AsyncClient(base_url=one, timeout=30) as first,
+        httpx.AsyncClient(base_url=two, timeout=30) as second,
     ):
         yield first, second
 
@@ -207,14 +150,14 @@ async def test_an_anonymous_client_is_one_bucket_across_gateways_whatever_it_for
 
 
 async def test_a_trusted_proxy_names_the_client_and_cannot_be_bypassed(
-    own_database: str, gateways: tuple[Gateway, Gateway], tmp_path_factory: pytest.TempPathFactory
+    own_database: str, gateways: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """Behind a trusted proxy the forwarded address is the client's (its own bucket); a client
     that sends its own X-Forwarded-For through the proxy is named by the address the proxy
     appended, the rightmost one it does not trust, not by what it wrote."""
     logs = tmp_path_factory.mktemp("proxied")
     with serve(own_database, logs, PURCHASEGRAPH_TRUSTED_PROXIES="127.0.0.1") as proxied:
-        async with httpx.AsyncClient(base_url=proxied.url, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=proxied, timeout=30) as client:
             a = [{"X-Forwarded-For": f"192.0.2.{i}, 198.51.100.1"} for i in range(100)]
             granted, cost, _ = await granted_until_throttled([client], CATALOGUE, headers=a)
             assert granted == BUCKET.maximum_available // cost
@@ -222,15 +165,15 @@ async def test_a_trusted_proxy_names_the_client_and_cannot_be_bypassed(
             assert other.status_code == 200
 
 
-async def active_subscriptions(gateway: Gateway) -> float:
+async def active_subscriptions(gateway: str) -> float:
     """The gateway's own count of its open subscriptions, from its /metrics."""
     async with httpx.AsyncClient(timeout=10) as client:
-        text = (await client.get(gateway.url + "/metrics")).text
+        text = (await client.get(gateway + "/metrics")).text
     samples = [line.split()[-1] for line in text.splitlines() if line.startswith("purchasegraph_subscriptions_active")]
     return float(samples[0]) if samples else 0.0
 
 
-async def until_subscribed(gateway: Gateway, count: int) -> None:
+async def until_subscribed(gateway: str, count: int) -> None:
     """graphql-transport-ws acknowledges no subscribe: wait until the other process counts them."""
     deadline = time.monotonic() + WAIT
     while await active_subscriptions(gateway) < count:
@@ -239,11 +182,11 @@ async def until_subscribed(gateway: Gateway, count: int) -> None:
 
 
 async def test_a_purchase_through_one_gateway_reaches_a_subscriber_of_the_other_and_no_other_tenant(
-    gateways: tuple[Gateway, Gateway], clients: tuple[httpx.AsyncClient, httpx.AsyncClient]
+    gateways: tuple[str, str], clients: tuple[httpx.AsyncClient, httpx.AsyncClient]
 ) -> None:
     _, two = gateways
     through_one, _ = clients
-    on_two = Served(url=two.url, state={})
+    on_two = Served(url=two, state={})
     async with connected(on_two, ALEX) as contoso, connected(on_two, WILL) as woodgrove:
         await contoso.subscribe("1", PURCHASE_EVENTS, {"tenant": CONTOSO})
         await woodgrove.subscribe("1", PURCHASE_EVENTS, {"tenant": WOODGROVE})
