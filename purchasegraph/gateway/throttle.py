@@ -16,6 +16,13 @@ alone 0.6 ms; folded into the sign-in it adds about 0.1 ms and no round trip; an
 bucket takes 0.003 ms but, reconciled in the background, lets N replicas grant up to N budgets
 between reconciliations, and needs a background task per process. The folded row was the better deal.
 ``CostBucket`` is the seam for an in-process or Redis bucket should that statement ever matter.
+
+Whose bucket pays is decided here (``principal_of``) and in ``gateway/authentication.py``: a
+token naming nobody the directory has pays from its client address's bucket, since whoever holds
+a signing key can mint a subject per request but not an address; the address is the connection's
+unless a proxy in ``PURCHASEGRAPH_TRUSTED_PROXIES`` forwarded it. A bucket full again is as good
+as no row: the lifecycle sweep deletes those (``prune_full_buckets``), so the table holds the
+callers of the last few seconds, not every address that ever called.
 """
 
 from __future__ import annotations
