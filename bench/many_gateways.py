@@ -7,8 +7,9 @@ Starts an embedded PostgreSQL of its own (a temporary folder, seeded with the de
 
 - throughput: ``--clients`` concurrent loops of one user, each request a small read, against 1
   gateway and then 2 behind a client-side round robin, the bucket too large to matter (the
-  default): requests/s. On 2 shared cores the second process competes with the first, the
-  database and this client: the figure is the cost of a request, not a speed-up;
+  default): requests/s, and the CPU time the gateways and the database spent per request (from
+  /proc). On 2 shared cores the second process competes with the first, the database and this
+  client: the point is the cost of a request, from which more cores can be estimated;
 - the shared throttle: the same loops against a small bucket (``BUCKET``): accepted requests/s,
   the THROTTLED share, and the points granted beside what one bucket allows in the time
   (its maximum plus its refill): over 2 gateways it must be what it is over 1;
@@ -49,10 +50,18 @@ READ = "{ viewer { user { displayName } homeTenant { name } } }"
 READERS = ("mia.martin@contoso.example", "noah.novak@contoso.example", "olivia.ortiz@contoso.example")
 
 
+@dataclass(frozen=True)
+class Served:
+    """A `serve` process: where it answers, and its process id (to read its CPU time)."""
+
+    url: str
+    pid: int
+
+
 @contextmanager
-def serve_process(database_url: str, env: Mapping[str, str], log: Path | None = None) -> Iterator[str]:
+def serve_process(database_url: str, env: Mapping[str, str], log: Path | None = None) -> Iterator[Served]:
     """`purchasegraph serve` in a process of its own on ``database_url``, ``env`` on top of this
-    process's environment, until the block ends: its base URL once /readyz answers."""
+    process's environment, until the block ends, once /readyz answers."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -69,7 +78,7 @@ def serve_process(database_url: str, env: Mapping[str, str], log: Path | None = 
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"serve did not start (see {log or 'its output'})")
             time.sleep(0.1)
-        yield url
+        yield Served(url, process.pid)
     finally:
         process.terminate()
         try:
@@ -77,6 +86,26 @@ def serve_process(database_url: str, env: Mapping[str, str], log: Path | None = 
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """CPU time a process has used (user and system), with its reaped children's if asked."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    ticks = sum(int(f) for f in fields[11 : 15 if children else 13])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def database_cpu_seconds(folder: Path) -> float:
+    """CPU time of the embedded server: its postmaster, its live backends and the ones gone."""
+    postmaster = int(next(folder.rglob("postmaster.pid")).read_text().split()[0])
+    total = cpu_seconds(postmaster, children=True)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rpartition(")")[2].split()[1]) == postmaster:
+                total += cpu_seconds(int(stat.parent.name))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
 
 
 def _ready(url: str) -> bool:
@@ -98,7 +127,7 @@ def gateway_env(throttle: ThrottleSettings, *, seed: bool, secret: str = SECRET)
 
 
 @contextmanager
-def two_gateways(database_url: str, throttle: ThrottleSettings) -> Iterator[list[str]]:
+def two_gateways(database_url: str, throttle: ThrottleSettings) -> Iterator[list[Served]]:
     """Two gateways on one database; the first seeds (a no-op once seeded), the second follows."""
     with ExitStack() as stack:
         first = stack.enter_context(serve_process(database_url, gateway_env(throttle, seed=True)))
@@ -114,6 +143,9 @@ class Load:
     granted: int
     throttled: int
     points: int
+    # CPU seconds the gateways and the database spent meanwhile (``timed``).
+    gateway_cpu: float = 0.0
+    database_cpu: float = 0.0
 
     @property
     def per_second(self) -> float:
@@ -156,8 +188,22 @@ async def load(urls: list[str], upn: str, clients: int, seconds: float) -> Load:
     return tally
 
 
+def timed(gateways: list[Served], database: Path, upn: str, clients: int, seconds: float) -> Load:
+    """``load`` over ``gateways``, with the CPU time they and the database spent on it."""
+    before = sum(cpu_seconds(g.pid) for g in gateways), database_cpu_seconds(database)
+    result = asyncio.run(load([g.url for g in gateways], upn, clients, seconds))
+    result.gateway_cpu = sum(cpu_seconds(g.pid) for g in gateways) - before[0]
+    result.database_cpu = database_cpu_seconds(database) - before[1]
+    return result
+
+
 def show(label: str, result: Load, budget: ThrottleSettings | None = None) -> None:
-    line = f"  {label:<22} {result.per_second:8.0f} req/s   granted {result.granted_per_second:7.1f}/s"
+    requests = max(result.granted + result.throttled, 1)
+    gateway, database = (1000 * cpu / requests for cpu in (result.gateway_cpu, result.database_cpu))
+    line = (
+        f"  {label:<12} {result.per_second:6.0f} req/s   granted {result.granted_per_second:6.1f}/s"
+        f"   CPU per request: gateway {gateway:.2f} ms, database {database:.2f} ms"
+    )
     if budget is not None:
         allowed = budget.maximum_available + budget.restore_rate * result.seconds
         line += (
@@ -178,15 +224,16 @@ def main() -> None:
         try:
             url = server.database_url
             print(f"{args.clients} client loops, {args.seconds:.0f} s each, one user, reads of cost 3")
+            data = Path(folder)
             with two_gateways(url, ThrottleSettings()) as (a, b):
-                show("1 gateway", asyncio.run(load([a], READERS[0], args.clients, args.seconds)))
-                show("2 gateways", asyncio.run(load([a, b], READERS[0], args.clients, args.seconds)))
-                hosts = [b.removeprefix("http://")]
-                figures = asyncio.run(measure(url, hosts, args.events, 1, buy_through=a.removeprefix("http://")))
+                show("1 gateway", timed([a], data, READERS[0], args.clients, args.seconds))
+                show("2 gateways", timed([a, b], data, READERS[0], args.clients, args.seconds))
+                hosts = [b.url.removeprefix("http://")]
+                figures = asyncio.run(measure(url, hosts, args.events, 1, buy_through=a.url.removeprefix("http://")))
             print(f"with a bucket of {BUCKET.maximum_available} points restoring {BUCKET.restore_rate}/s:")
             with two_gateways(url, BUCKET) as (a, b):
-                show("1 gateway", asyncio.run(load([a], READERS[1], args.clients, args.seconds)), BUCKET)
-                show("2 gateways", asyncio.run(load([a, b], READERS[2], args.clients, args.seconds)), BUCKET)
+                show("1 gateway", timed([a], data, READERS[1], args.clients, args.seconds), BUCKET)
+                show("2 gateways", timed([a, b], data, READERS[2], args.clients, args.seconds), BUCKET)
         finally:
             server.stop()
     commit = figures["commit"]

@@ -52,8 +52,8 @@ def serve(database_url: str, logs: Path, *, seed: bool = False, **env: str) -> I
     """`purchasegraph serve` in a process of its own on ``database_url``, as production runs it:
     the tests' token secret and a small bucket; its base URL."""
     environ = gateway_env(BUCKET, seed=seed, secret=SECRET) | {"PURCHASEGRAPH_POOL_MIN": "1"}
-    with serve_process(database_url, environ | env, logs / f"serve-{uuid.uuid4().hex[:8]}.log") as url:
-        yield url
+    with serve_process(database_url, environ | env, logs / f"serve-{uuid.uuid4().hex[:8]}.log") as served:
+        yield served.url
 
 
 @pytest.fixture(scope="module")
