@@ -215,7 +215,9 @@ def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-async def measure(database_url: str, hosts: list[str], events: int, per_app: int) -> dict[str, list[float]]:
+async def measure(
+    database_url: str, hosts: list[str], events: int, per_app: int, *, buy_through: str | None = None
+) -> dict[str, list[float]]:
     figures: dict[str, list[float]] = {"commit": [], "response": [], "request": []}
     heard: dict[uuid.UUID, float] = {}
 
@@ -227,7 +229,7 @@ async def measure(database_url: str, hosts: list[str], events: int, per_app: int
     listener = await asyncpg.connect(database_url)
     await listener.add_listener(CHANNEL, on_notification)
     try:
-        async with httpx.AsyncClient(base_url=f"http://{hosts[0]}", timeout=30) as http:
+        async with httpx.AsyncClient(base_url=f"http://{buy_through or hosts[0]}", timeout=30) as http:
             contexts = [subscribed(host) for host in hosts for _ in range(per_app)]
             subscribers = [await c.__aenter__() for c in contexts]
             try:

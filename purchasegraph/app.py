@@ -28,7 +28,7 @@ from purchasegraph.gateway.execution import Engine
 from purchasegraph.gateway.http import GraphQLHTTP
 from purchasegraph.gateway.invoice_page import InvoicePage
 from purchasegraph.gateway.request_id import RequestIdMiddleware
-from purchasegraph.gateway.throttle import PostgresCostBucket
+from purchasegraph.gateway.throttle import PostgresCostBucket, prune_full_buckets
 from purchasegraph.graphiql import ASSETS_PATH, playground_asset
 from purchasegraph.observability.metrics import metrics_endpoint
 from purchasegraph.playground import playground
@@ -127,6 +127,7 @@ async def sweep_forever(runtime: Runtime) -> None:
         await asyncio.sleep(runtime.settings.sweep_seconds)
         try:
             report = await sweep(PoolExecutor(runtime.owner_pool), runtime.processor)
+            await prune_full_buckets(PoolExecutor(runtime.owner_pool), runtime.settings.throttle)
             if report.renewed or report.failed:
                 log.info("lifecycle sweep: %d renewed, %d failed", len(report.renewed), len(report.failed))
         except Exception:  # the next sweep tries again; a failing database is reported by /readyz

@@ -79,6 +79,11 @@ def serve(args: argparse.Namespace) -> int:
         "timeout_graceful_shutdown": 30,
         # A websocket message is held to the HTTP body limit; uvicorn's default is 16 MiB.
         "ws_max_size": settings.limits.max_body_bytes,
+        # The client's address is the connection's unless a trusted proxy forwarded it: uvicorn
+        # would otherwise believe any X-Forwarded-For from 127.0.0.1, and a local client could
+        # name a fresh address, so a fresh anonymous throttle bucket, on every request.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies),
     }
     if args.workers == 1:
         try:

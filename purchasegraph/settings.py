@@ -100,6 +100,10 @@ class Settings:
     # Seconds a read with X-Read-After waits for a replica to replay that far before it runs on
     # the primary instead (PURCHASEGRAPH_READ_AFTER_WAIT, given in milliseconds: 200).
     read_after_wait: float = 0.2
+    # Addresses (or CIDR networks) of the proxies in front of `serve` whose X-Forwarded-For names
+    # the client (PURCHASEGRAPH_TRUSTED_PROXIES, comma-separated): an anonymous client's throttle
+    # bucket is keyed on its address, so a header from anyone else is ignored. None by default.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def allowed_origins(self) -> frozenset[str]:
@@ -276,4 +280,5 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         replica_urls=_list(env.get("PURCHASEGRAPH_REPLICA_URLS")),
         replica_max_lag=_number(env, "PURCHASEGRAPH_REPLICA_MAX_LAG", defaults.replica_max_lag),
         read_after_wait=_number(env, "PURCHASEGRAPH_READ_AFTER_WAIT", defaults.read_after_wait * 1000) / 1000,
+        trusted_proxies=_list(env.get("PURCHASEGRAPH_TRUSTED_PROXIES")),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -11,9 +12,12 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 
-from purchasegraph.demo.actors import MIA, NOAH, OLIVIA, RAJ, TESS, demo_tenant_id
-from purchasegraph.gateway.throttle import user_principal
+from purchasegraph.app import create_app
+from purchasegraph.db.executor import PoolExecutor
+from purchasegraph.demo.actors import DANA, MIA, NOAH, OLIVIA, RAJ, TESS, demo_tenant_id
+from purchasegraph.gateway.throttle import prune_full_buckets, user_principal
 from purchasegraph.settings import ThrottleSettings
 from tests.settings import gateway_settings
 from tests.test_http import serving, token_for
@@ -129,3 +133,73 @@ async def test_throttling_off_reports_cost_without_a_bucket(database_url: str, p
         response = await ask(http, "una.unlicensed@contoso.example")
     assert response.status_code == 200
     assert set(cost_of(response)) == {"requestedQueryCost", "actualQueryCost"}
+
+
+PRUNED = ThrottleSettings(maximum_available=100, restore_rate=10)
+
+
+async def put_bucket(pool: asyncpg.Pool, principal: str, available: float, idle_seconds: float) -> None:
+    await pool.execute(
+        "INSERT INTO throttle_buckets (principal, available, granted, updated_at)"
+        " VALUES ($1, $2, true, clock_timestamp() - make_interval(secs => $3))",
+        principal,
+        available,
+        idle_seconds,
+    )
+
+
+async def test_buckets_full_again_are_pruned_and_the_others_kept(pool: asyncpg.Pool) -> None:
+    """A bucket refilled to its maximum is as good as no row: pruned. One still refilling stays,
+    with what it holds: pruning it would hand its client a full bucket."""
+    tag = uuid.uuid4().hex
+    await put_bucket(pool, f"test:{tag}:idle-full", 100, 0)
+    await put_bucket(pool, f"test:{tag}:refilled", 0, 11)  # 0 + 10/s for 11 s reaches 100
+    await put_bucket(pool, f"test:{tag}:refilling", 0, 5)  # 50 of 100
+    await prune_full_buckets(PoolExecutor(pool), PRUNED)
+    left = await pool.fetch(
+        "SELECT principal, available FROM throttle_buckets WHERE principal LIKE $1", f"test:{tag}:%"
+    )
+    assert [(r["principal"], r["available"]) for r in left] == [(f"test:{tag}:refilling", 0)]
+
+
+async def test_a_prune_deletes_at_most_its_limit(pool: asyncpg.Pool) -> None:
+    tag = uuid.uuid4().hex
+    for i in range(5):
+        await put_bucket(pool, f"test:{tag}:{i}", 100, 60)
+    assert await prune_full_buckets(PoolExecutor(pool), PRUNED, limit=2) == 2
+    assert await pool.fetchval("SELECT count(*) FROM throttle_buckets WHERE principal LIKE $1", f"test:{tag}:%") >= 3
+
+
+async def test_tokens_naming_no_user_pay_from_the_address_and_are_throttled_there(
+    database_url: str, pool: asyncpg.Pool
+) -> None:
+    """Whoever holds a signing key can mint a new subject for every request, never a new address:
+    refused tokens pay from the address's bucket, and once it is empty are refused 429, not 401."""
+    address = f"198.51.100.{secrets.randbelow(250) + 1}"
+    async with LifespanManager(create_app(gateway_settings(database_url, throttle=SMALL))) as manager:
+        transport = httpx.ASGITransport(app=manager.app, client=(address, 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            statuses = []
+            for _ in range(3):
+                token = token_for(MIA, "contoso.example", oid=str(uuid.uuid4()))
+                response = await http.post(
+                    "/graphql", json={"query": FIFTY}, headers={"Authorization": f"Bearer {token}"}
+                )
+                statuses.append(response.status_code)
+            anonymous = await http.post("/graphql", json={"query": FIFTY})
+    assert statuses[:2] == [401, 429]  # 100 - 51 leaves 49, short of the second's 51
+    assert anonymous.status_code == 429  # the same address, the same bucket
+    available = await pool.fetchval(
+        "SELECT available FROM throttle_buckets WHERE principal = $1", f"anonymous:{address}"
+    )
+    assert available < SMALL.maximum_available
+
+
+async def test_a_disabled_account_pays_for_its_refusals_and_is_throttled_once_spent(client: httpx.AsyncClient) -> None:
+    """Refused 401 while its bucket holds the request's cost, 429 once it does not: a valid
+    token of a disabled account is held back like any caller's."""
+    first = await ask(client, DANA)
+    second = await ask(client, DANA)
+    assert (first.status_code, first.json()["errors"][0]["extensions"]["reason"]) == (401, "USER_DISABLED")
+    assert second.status_code == 429
+    assert second.json()["errors"][0]["extensions"]["code"] == "THROTTLED"

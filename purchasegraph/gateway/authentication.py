@@ -22,6 +22,7 @@ from purchasegraph.gateway.throttle import (
     ThrottleStatus,
     anonymous_principal,
     app_principal,
+    throttled,
     user_principal,
 )
 from purchasegraph.identity import AppClaims, Claims, InvalidToken, TokenReason
@@ -113,16 +114,43 @@ async def authenticate(
 ) -> SignedIn:
     """The viewer, the executor the request's statements run on (bound to the token's tenant), and
     the bucket after ``cost`` was taken from it, all in the request's first round trip. A principal
-    the directory does not have takes nothing (it is refused 401); a disabled account pays for its
-    refusal (the policy that refuses it is Python's, decided after the statement)."""
+    the directory does not have takes nothing from a bucket of its own (it is refused 401, paid from
+    the client address's bucket: ``address_pays``); a disabled account pays for its refusal from
+    its own, and once that is empty is refused 429 (the policy that refuses it is Python's,
+    decided after the statement)."""
     if authorization is None:
-        db = RequestExecutor(runtime.pool, tenant_id=None, acquire_timeout=runtime.settings.acquire_timeout)
-        row = await db.open(SIGN_IN_ANONYMOUS, anonymous_principal(address), *bucket.terms(cost))
-        return SignedIn(None, db, bucket.status(*_take(row)))
+        return await anonymous(runtime, bucket, cost, address)
     token = bearer_token(authorization)
     if token is None:
         raise unauthenticated(TokenReason.MALFORMED, "The Authorization header must be `Bearer <token>`.")
-    return await sign_in(runtime, token, (bucket, cost))
+    try:
+        return await sign_in(runtime, token, (bucket, cost))
+    except RequestError as refused:
+        if refusal_reason(refused) in NO_PRINCIPAL:
+            await address_pays(runtime, bucket, cost, address)
+        raise
+
+
+async def anonymous(runtime: Runtime, bucket: CostBucket, cost: int, address: str | None) -> SignedIn:
+    """No principal: no tenant on the executor, and the cost taken from the address's bucket."""
+    db = RequestExecutor(runtime.pool, tenant_id=None, acquire_timeout=runtime.settings.acquire_timeout)
+    row = await db.open(SIGN_IN_ANONYMOUS, anonymous_principal(address), *bucket.terms(cost))
+    return SignedIn(None, db, bucket.status(*_take(row)))
+
+
+# A verified token naming no principal the directory has: its sign-in statement took nothing.
+NO_PRINCIPAL = frozenset({TokenReason.UNKNOWN_USER, TokenReason.UNKNOWN_TENANT})
+
+
+async def address_pays(runtime: Runtime, bucket: CostBucket, cost: int, address: str | None) -> None:
+    """A token naming nobody the directory has pays its refusal from the client address's bucket,
+    and once that is empty is refused 429, not 401: whoever holds a signing key can mint a new
+    subject for every request, never a new address. A disabled account already paid from its own
+    bucket, in the statement that read it."""
+    signed_in = await anonymous(runtime, bucket, cost, address)
+    await signed_in.db.close()
+    if signed_in.throttle is not None and not signed_in.throttle.granted:
+        raise throttled(cost, signed_in.throttle)
 
 
 def bearer_token(authorization: object) -> str | None:
@@ -157,7 +185,12 @@ async def sign_in(runtime: Runtime, token: str, take: tuple[CostBucket, int] | N
             principal = user_principal(claims.tenant_id, claims.user_id)
             row = await db.open(SIGN_IN_USER, claims.user_id, principal, *bucket.terms(cost))
             viewer = user_from_row(row) if row is not None else None
-        return SignedIn(admitted(viewer, claims), db, bucket.status(*_take(row)))
+        taken = bucket.status(*_take(row))
+        # An empty bucket refuses before admission: a disabled account's token pays for each
+        # refusal like any caller's request, and is held back like one once it has spent it.
+        if taken is not None and not taken.granted:
+            raise throttled(cost, taken)
+        return SignedIn(admitted(viewer, claims), db, taken)
     except BaseException:
         await db.close()
         raise

@@ -16,6 +16,13 @@ alone 0.6 ms; folded into the sign-in it adds about 0.1 ms and no round trip; an
 bucket takes 0.003 ms but, reconciled in the background, lets N replicas grant up to N budgets
 between reconciliations, and needs a background task per process. The folded row was the better deal.
 ``CostBucket`` is the seam for an in-process or Redis bucket should that statement ever matter.
+
+Whose bucket pays is decided here (``principal_of``) and in ``gateway/authentication.py``: a
+token naming nobody the directory has pays from its client address's bucket, since whoever holds
+a signing key can mint a subject per request but not an address; the address is the connection's
+unless a proxy in ``PURCHASEGRAPH_TRUSTED_PROXIES`` forwarded it. A bucket full again is as good
+as no row: the lifecycle sweep deletes those (``prune_full_buckets``), so the table holds the
+callers of the last few seconds, not every address that ever called.
 """
 
 from __future__ import annotations
@@ -31,6 +38,20 @@ from purchasegraph.settings import ThrottleSettings
 
 # Refill since the last take (capped at the maximum), then take the cost if it fits.
 TAKE = "SELECT available, granted FROM throttle_take($1, $2, $3, $4)"
+
+# A bucket that has refilled to its maximum ($1 at $2 points a second) is as good as no row, since
+# a new row starts full: at most $3 such rows go per run, none a take is holding. With throttling
+# off ($2 <= 0) no row is read again, and all go. The lock re-reads a row a take has just changed,
+# so a bucket taken from since the scan stays.
+PRUNE_FULL = """
+DELETE FROM throttle_buckets
+ WHERE principal IN (SELECT principal FROM throttle_buckets
+                      WHERE $2 <= 0 OR available + $2 * extract(epoch FROM clock_timestamp() - updated_at) >= $1
+                      LIMIT $3 FOR UPDATE SKIP LOCKED)
+RETURNING principal
+"""
+# Rows a prune deletes at most: one run stays short however many idle clients came by.
+PRUNE_LIMIT = 10_000
 
 
 def user_principal(tenant_id: object, user_id: object) -> str:
@@ -109,6 +130,13 @@ class PostgresCostBucket:
         row = await db.fetchrow(TAKE, principal, *self.terms(cost))
         assert row is not None
         return self.status(row["available"], row["granted"])
+
+
+async def prune_full_buckets(db: Executor, settings: ThrottleSettings, limit: int = PRUNE_LIMIT) -> int:
+    """Delete the buckets that are full again (``PRUNE_FULL``), so the table holds the clients of
+    the last few seconds rather than every address that ever called; how many went."""
+    rows = await db.fetch(PRUNE_FULL, float(settings.maximum_available), float(settings.restore_rate), limit)
+    return len(rows)
 
 
 def principal_of(viewer: Principal | None, address: str | None) -> str:
