@@ -49,6 +49,7 @@ def everything(sortable: Sortable) -> PageArgs:
 
 TENANT_TABLES = """
 SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+       has_table_privilege('purchasegraph_gateway', c.oid, 'SELECT, INSERT, UPDATE, DELETE') AS gateway_may_touch,
        EXISTS (SELECT 1 FROM pg_policy p
                 WHERE p.polrelid = c.oid AND p.polcmd = '*'
                   AND pg_get_expr(p.polqual, p.polrelid) LIKE '%purchasegraph_reach()%'
@@ -96,10 +97,25 @@ async def test_every_table_with_a_tenant_id_column_has_rls_enabled_and_the_reach
 ) -> None:
     tables = await conn.fetch(TENANT_TABLES)
     assert len(tables) >= 14  # today's tables: a query that found none would pass for nothing
-    unguarded = [t["relname"] for t in tables if not (t["relrowsecurity"] and t["reach_policy"])]
+    # A table the gateway may not touch at all (the directory's reference tables, read by the owner
+    # only) needs no policy: the privilege check comes first. Any other is filtered by reach.
+    unguarded = [
+        t["relname"] for t in tables if t["gateway_may_touch"] and not (t["relrowsecurity"] and t["reach_policy"])
+    ]
     assert unguarded == []
     # Not forced: the owner (migrations, seed, sweep) works across tenants on purpose.
     assert [t["relname"] for t in tables if t["relforcerowsecurity"]] == []
+
+
+async def test_the_gateway_cannot_read_the_directory_of_every_tenants_sign_in_names_and_domains(
+    conn: asyncpg.Connection,
+) -> None:
+    """The reference tables list every tenant's users and domains: only the owner reads them."""
+    await act_for(conn, CONTOSO_ID)
+    for table in ("sign_in_names", "tenant_directory"):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            async with conn.transaction():
+                await conn.fetch(f"SELECT * FROM {table}")
 
 
 async def test_the_gateway_deletes_nothing_rewrites_no_audit_event_and_cannot_read_migrations(
@@ -323,7 +339,7 @@ async def test_a_partner_whose_relationships_ended_reaches_only_itself(conn: asy
 async def test_an_anonymous_connection_sees_no_tenants_rows_but_the_product_catalogue(
     conn: asyncpg.Connection,
 ) -> None:
-    tables = [t["relname"] for t in await conn.fetch(TENANT_TABLES)]
+    tables = [t["relname"] for t in await conn.fetch(TENANT_TABLES) if t["gateway_may_touch"]]
     await act_for(conn, None)
     seen = {table: await tenants_seen(conn, table) for table in tables}
     assert seen == {table: set() for table in tables}
