@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
 from purchasegraph.db.executor import RequestExecutor
@@ -22,7 +23,12 @@ from purchasegraph.db.migrate import migrate
 from purchasegraph.db.pool import GATEWAY_ROLE, create_pool
 from purchasegraph.db.replicas import Replica, ReplicaSet, ReplicaState, RouteReason, close_pools, parse_lsn
 from purchasegraph.db.standby import Standby, start_standby
-from purchasegraph.demo.actors import CONTOSO_ID
+from purchasegraph.demo.actors import CONTOSO_ID, PAULA
+from purchasegraph.settings import QueryLimits
+from tests.mutations import purchase_input
+from tests.settings import gateway_settings
+from tests.test_http import serving
+from tests.test_replicas import BUY, READ, bearer, until_replica_is
 
 # A short lag bound, so a standby that stopped streaming is found out within the test.
 MAX_LAG = 0.5
@@ -99,6 +105,98 @@ async def test_a_position_no_primary_has_reached_runs_on_the_primary_and_the_rep
             chosen = await executor.read_from(replicas.route(primary, executor.tenant_setting, position))
         assert (chosen.replica, chosen.reason) == (None, RouteReason.READ_AFTER_WAIT)
         assert replicas.replicas[0].state is ReplicaState.UP
+
+
+# -- What runs where: nothing that writes, or must see a write, runs on the replica ------------------
+
+
+@pytest.fixture(scope="module")
+async def client(primary_url: str, hot_standby: Standby) -> AsyncIterator[httpx.AsyncClient]:
+    settings = gateway_settings(
+        primary_url,
+        seed_demo=True,
+        replica_urls=(hot_standby.database_url,),
+        replica_max_lag=60.0,
+        limits=QueryLimits(max_batch=3),
+    )
+    async with serving(settings) as http:
+        await until_replica_is(http, "up")
+        yield http
+
+
+@asynccontextmanager
+async def replay_paused(standby: Standby) -> AsyncIterator[None]:
+    """The standby held back (still within the lag bound, so in rotation): a read there misses
+    every commit made meanwhile."""
+    await standby.pause_replay()
+    try:
+        yield
+    finally:
+        await standby.resume_replay()
+
+
+def bought_input() -> dict[str, object]:
+    return {"input": purchase_input(quantity=1, idempotencyKey=uuid.uuid4().hex)}
+
+
+async def counted(http: httpx.AsyncClient) -> int:
+    response = await http.post("/graphql", json={"query": READ}, headers=bearer(PAULA))
+    total: int = response.json()["data"]["viewer"]["homeTenant"]["subscriptions"]["totalCount"]
+    return total
+
+
+async def test_a_batch_holding_a_mutation_runs_its_queries_on_the_primary_after_the_commit(
+    client: httpx.AsyncClient, hot_standby: Standby
+) -> None:
+    async with replay_paused(hot_standby):
+        before = await counted(client)
+        batch = [{"query": BUY, "variables": bought_input()}, {"query": READ}]
+        response = await client.post("/graphql", json=batch, headers=bearer(PAULA))
+        bought, read = response.json()
+        assert bought["data"]["purchaseSubscription"]["userErrors"] == []
+        assert read["data"]["viewer"]["homeTenant"]["subscriptions"]["totalCount"] == before + 1
+        assert response.headers["X-Read-After"] == bought["extensions"]["readAfter"]
+        # The replica, held back, still answers the count from before the purchase.
+        assert await counted(client) == before
+
+
+async def test_the_operation_name_that_picks_a_mutation_sends_it_to_the_primary(
+    client: httpx.AsyncClient, hot_standby: Standby
+) -> None:
+    document = f"{READ}\n{BUY}"
+    async with replay_paused(hot_standby):
+        body = {"query": document, "operationName": "Buy", "variables": bought_input()}
+        response = await client.post("/graphql", json=body, headers=bearer(PAULA))
+        assert response.status_code == 200, response.text
+        assert response.json()["data"]["purchaseSubscription"]["userErrors"] == []
+        assert "X-Read-After" in response.headers
+        get = await client.get("/graphql", params={"query": document, "operationName": "Buy"}, headers=bearer(PAULA))
+        assert get.status_code == 405
+
+
+@pytest.mark.parametrize(
+    "extensions",
+    [{"readAfter": ["0/1"]}, {"readAfter": {"lsn": "0/1"}}, {"readAfter": True}, {"readAfter": 1.5}],
+)
+async def test_a_position_of_another_type_in_the_extensions_is_a_bad_request(
+    client: httpx.AsyncClient, extensions: dict[str, object]
+) -> None:
+    body = {"query": READ, "extensions": extensions}
+    response = await client.post("/graphql", json=body, headers=bearer(PAULA) | {"X-Read-After": "0/1"})
+    assert response.status_code == 400, response.text
+
+
+async def test_the_header_and_the_extensions_disagreeing_wait_for_the_furthest(
+    client: httpx.AsyncClient, hot_standby: Standby
+) -> None:
+    async with replay_paused(hot_standby):
+        bought = await client.post("/graphql", json={"query": BUY, "variables": bought_input()}, headers=bearer(PAULA))
+        position = bought.headers["X-Read-After"]
+        before = await counted(client)
+        for header, extension in (("0/1", position), (position, "0/1")):
+            body = {"query": READ, "extensions": {"readAfter": extension}}
+            response = await client.post("/graphql", json=body, headers=bearer(PAULA) | {"X-Read-After": header})
+            assert response.json()["data"]["viewer"]["homeTenant"]["subscriptions"]["totalCount"] == before + 1
 
 
 # -- Row-level security on the replica's connections -----------------------------------------------
