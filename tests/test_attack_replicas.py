@@ -69,10 +69,12 @@ async def gateway_pools(
 
 
 @asynccontextmanager
-async def executor_of(primary: asyncpg.Pool, tenant_id: uuid.UUID | None) -> AsyncIterator[RequestExecutor]:
+async def executor_of(
+    primary: asyncpg.Pool, tenant_id: uuid.UUID | None, acquire_timeout: float | None = None
+) -> AsyncIterator[RequestExecutor]:
     """A request's executor, closed however the block ends (a pool waits for every connection
     lent out before it closes)."""
-    executor = RequestExecutor(primary, tenant_id=tenant_id)
+    executor = RequestExecutor(primary, tenant_id=tenant_id, acquire_timeout=acquire_timeout)
     try:
         yield executor
     finally:
@@ -215,6 +217,36 @@ async def test_a_replica_connection_given_back_acts_for_no_tenant(primary_url: s
             chosen = await anonymous.read_from(replicas.route(primary, anonymous.tenant_setting, None))
             assert chosen.replica is replicas.replicas[0]
             assert await anonymous.fetchrow(TENANT_SETTING) == ("",)
+
+
+async def test_after_a_replica_failed_and_the_primary_was_busy_no_later_statement_runs_on_that_replica(
+    primary_url: str, hot_standby: Standby
+) -> None:
+    """The read's statement that found the replica gone answers 503 when the primary has no
+    connection free; a later statement of the same request (a sibling resolver) must not slip
+    back onto the replica that left the rotation, outside the route."""
+    async with gateway_pools(primary_url, hot_standby, max_size=1) as (primary, replicas):
+        [replica] = replicas.replicas
+        async with executor_of(primary, CONTOSO_ID, acquire_timeout=0.2) as executor:
+            chosen = await executor.read_from(replicas.route(primary, executor.tenant_setting, None))
+            assert chosen.replica is replica
+            await terminate(hot_standby, chosen.conn.get_server_pid())
+            async with primary.acquire():
+                with pytest.raises(TimeoutError):
+                    await executor.fetchrow(STANDBY)
+                assert replica.state is ReplicaState.DOWN
+            assert await executor.fetchrow(STANDBY) == (False,)
+
+
+STANDBY = "SELECT pg_is_in_recovery()"
+
+
+async def terminate(standby: Standby, pid: int) -> None:
+    superuser = await asyncpg.connect(standby.database_url)
+    try:
+        assert await superuser.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await superuser.close()
 
 
 # -- A standby that stopped streaming -----------------------------------------------------------------
