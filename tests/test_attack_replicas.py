@@ -22,7 +22,7 @@ from purchasegraph.db.executor import RequestExecutor
 from purchasegraph.db.migrate import migrate
 from purchasegraph.db.pool import GATEWAY_ROLE, create_pool
 from purchasegraph.db.replicas import Replica, ReplicaSet, ReplicaState, RouteReason, close_pools, parse_lsn
-from purchasegraph.db.standby import Standby, start_standby
+from purchasegraph.db.standby import HotStandby, Standby, start_standby
 from purchasegraph.demo.actors import CONTOSO_ID, PAULA
 from purchasegraph.settings import QueryLimits
 from tests.mutations import purchase_input
@@ -54,7 +54,7 @@ def hot_standby(primary_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
 
 @asynccontextmanager
 async def gateway_pools(
-    primary_url: str, standby: Standby, *, max_size: int = 2
+    primary_url: str, standby: HotStandby, *, max_size: int = 2
 ) -> AsyncIterator[tuple[asyncpg.Pool, ReplicaSet]]:
     """A gateway's primary pool and a replica set over the standby, probed once (found up)."""
     primary = await create_pool(primary_url, min_size=0, max_size=max_size, role=GATEWAY_ROLE)
@@ -247,6 +247,49 @@ async def terminate(standby: Standby, pid: int) -> None:
         assert await superuser.fetchval("SELECT pg_terminate_backend($1)", pid)
     finally:
         await superuser.close()
+
+
+# -- A replica that cannot serve: the gateway role refused there, or promoted --------------------------
+
+
+async def test_a_replica_whose_login_may_not_act_as_the_gateway_role_fails_no_read(
+    primary_url: str, hot_standby: Standby
+) -> None:
+    """The probe (any login) finds it a healthy standby; the pool's connections (as the gateway
+    role) are refused. Each read then runs on the primary, and the replica leaves the rotation."""
+    owner = await asyncpg.connect(primary_url)
+    try:
+        await owner.execute("CREATE ROLE outsider LOGIN")
+        await hot_standby.wait_until_replayed(await owner.fetchval("SELECT pg_current_wal_lsn()::text"))
+    finally:
+        await owner.close()
+    outsider = HotStandby(hot_standby.database_url.replace("postgres:@", "outsider:@"))
+    async with gateway_pools(primary_url, outsider) as (primary, replicas):
+        async with executor_of(primary, CONTOSO_ID) as executor:
+            chosen = await executor.read_from(replicas.route(primary, executor.tenant_setting, None))
+            assert (chosen.replica, chosen.reason) == (None, RouteReason.REPLICA_FAILED)
+            assert await executor.fetchrow(TENANT_SETTING) == (str(CONTOSO_ID),)
+        assert replicas.replicas[0].state is ReplicaState.DOWN
+
+
+async def test_a_promoted_replica_leaves_the_rotation(primary_url: str, tmp_path: Path) -> None:
+    """A standby promoted to a primary of its own has parted from the primary's data: reading
+    from it would be a split brain, so it serves nothing."""
+    promoted = start_standby(primary_url, tmp_path / "promoted")
+    try:
+        async with gateway_pools(primary_url, promoted) as (primary, replicas):
+            superuser = await asyncpg.connect(promoted.database_url)
+            try:
+                assert await superuser.fetchval("SELECT pg_promote(true, 10)")
+            finally:
+                await superuser.close()
+            await replicas.probe_all()
+            assert replicas.replicas[0].state is ReplicaState.DOWN
+            async with executor_of(primary, CONTOSO_ID) as executor:
+                chosen = await executor.read_from(replicas.route(primary, executor.tenant_setting, None))
+                assert (chosen.replica, chosen.reason) == (None, RouteReason.NONE_IN_ROTATION)
+    finally:
+        promoted.stop()
 
 
 # -- A standby that stopped streaming -----------------------------------------------------------------
