@@ -201,6 +201,21 @@ async def test_the_header_and_the_extensions_disagreeing_wait_for_the_furthest(
             assert response.json()["data"]["viewer"]["homeTenant"]["subscriptions"]["totalCount"] == before + 1
 
 
+async def test_a_position_sent_twice_in_the_header_waits_for_the_furthest(
+    client: httpx.AsyncClient, hot_standby: Standby
+) -> None:
+    """Two links of a client (or a proxy) may each add the header: the older position must not
+    hide the newer one."""
+    async with replay_paused(hot_standby):
+        bought = await client.post("/graphql", json={"query": BUY, "variables": bought_input()}, headers=bearer(PAULA))
+        position = bought.headers["X-Read-After"]
+        before = await counted(client)
+        for first, second in (("0/1", position), (position, "0/1")):
+            headers = [*bearer(PAULA).items(), ("X-Read-After", first), ("X-Read-After", second)]
+            response = await client.post("/graphql", json={"query": READ}, headers=headers)
+            assert response.json()["data"]["viewer"]["homeTenant"]["subscriptions"]["totalCount"] == before + 1
+
+
 # -- Row-level security on the replica's connections -----------------------------------------------
 
 
