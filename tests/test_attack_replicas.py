@@ -25,6 +25,7 @@ from purchasegraph.db.replicas import Replica, ReplicaSet, ReplicaState, RouteRe
 from purchasegraph.db.standby import HotStandby, Standby, start_standby
 from purchasegraph.demo.actors import CONTOSO_ID, PAULA
 from purchasegraph.settings import QueryLimits
+from tests.factories import create_tenant
 from tests.mutations import purchase_input
 from tests.settings import gateway_settings
 from tests.test_http import serving
@@ -351,3 +352,39 @@ async def commit_on(url: str) -> None:
         await conn.execute("INSERT INTO attack_commits VALUES (now())")
     finally:
         await conn.close()
+
+
+# -- The directory tables: a reference to a tenant names one that exists -------------------------------
+
+INSERT_RELATIONSHIP = """
+INSERT INTO partner_relationships (tenant_id, id, partner_tenant_id, display_name, roles, status, starts_at, ends_at)
+VALUES ($1, gen_random_uuid(), $2, 'Partner', ARRAY['global_reader'], 'active', now(), now() + interval '1 year')
+"""
+
+
+async def test_a_tenant_another_tenant_names_as_partner_cannot_be_deleted(conn: asyncpg.Connection) -> None:
+    customer, partner = await create_tenant(conn, users=0), await create_tenant(conn, users=0)
+    await conn.execute(INSERT_RELATIONSHIP, customer.tenant_id, partner.tenant_id)
+    # What the partner's own rows hold of it goes first; only the customer's relationship is left.
+    for table in ("directory_roles", "users", "audit_event_counters"):
+        await conn.execute(f"DELETE FROM {table} WHERE tenant_id = $1", partner.tenant_id)
+    with pytest.raises(asyncpg.ForeignKeyViolationError) as refused:
+        await conn.execute("DELETE FROM tenants WHERE id = $1", partner.tenant_id)
+    assert refused.value.constraint_name == "partner_relationships_partner_tenant_id_fkey"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="row triggers do not fire on TRUNCATE: the directory keeps the emptied tenants (needs "
+    "statement-level TRUNCATE triggers on tenants and users in a new migration)",
+)
+async def test_emptying_the_tenants_empties_the_directory_so_nothing_names_a_tenant_that_is_gone(
+    conn: asyncpg.Connection,
+) -> None:
+    gone = await create_tenant(conn, users=0)
+    await conn.execute("SET LOCAL lock_timeout = '5s'")
+    await conn.execute("TRUNCATE tenants CASCADE")
+    customer = await create_tenant(conn, users=0)
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        async with conn.transaction():
+            await conn.execute(INSERT_RELATIONSHIP, customer.tenant_id, gone.tenant_id)
