@@ -18,12 +18,14 @@ import asyncpg
 import httpx
 import pytest
 
+from purchasegraph.db.embedded import start_embedded_server
 from purchasegraph.db.executor import RequestExecutor
 from purchasegraph.db.migrate import migrate
 from purchasegraph.db.pool import GATEWAY_ROLE, create_pool
 from purchasegraph.db.replicas import Replica, ReplicaSet, ReplicaState, RouteReason, close_pools, parse_lsn
 from purchasegraph.db.standby import HotStandby, Standby, start_standby
 from purchasegraph.demo.actors import CONTOSO_ID, PAULA
+from purchasegraph.runtime import running
 from purchasegraph.settings import QueryLimits
 from tests.factories import create_tenant
 from tests.mutations import purchase_input
@@ -306,6 +308,20 @@ async def test_a_promoted_replica_leaves_the_rotation(primary_url: str, tmp_path
                 assert (chosen.replica, chosen.reason) == (None, RouteReason.NONE_IN_ROTATION)
     finally:
         promoted.stop()
+
+
+async def test_a_standby_of_another_cluster_serves_nothing(primary_url: str, tmp_path: Path) -> None:
+    """A replica URL naming a standby of some other primary (staging's, an old cluster's) would
+    answer with another database's rows, and compare read-after positions of another WAL."""
+    other = start_embedded_server(tmp_path / "other")
+    foreign = start_standby(other.database_url, tmp_path / "foreign")
+    try:
+        async with running(gateway_settings(primary_url, replica_urls=(foreign.database_url,))) as runtime:
+            await runtime.replicas.probe_all()
+            assert runtime.replicas.replicas[0].state is ReplicaState.DOWN
+    finally:
+        foreign.stop()
+        other.stop()
 
 
 # -- A standby that stopped streaming -----------------------------------------------------------------

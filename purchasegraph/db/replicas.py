@@ -52,6 +52,7 @@ REPLAY_POLL_SECONDS = 0.002
 # has replayed no transaction since it started cannot say how far behind it is (lag NULL).
 PROBE = """
 SELECT pg_is_in_recovery() AS standby,
+       (SELECT system_identifier FROM pg_control_system()) AS cluster,
        pg_last_wal_replay_lsn()::text AS replayed,
        CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()
                  AND EXISTS (SELECT FROM pg_stat_wal_receiver) THEN 0
@@ -166,10 +167,15 @@ class Chosen:
 class ReplicaSet:
     """The configured replicas of one process, probed in the background, and the choice of one."""
 
-    def __init__(self, replicas: Sequence[Replica], *, max_lag: float, read_after_wait: float) -> None:
+    def __init__(
+        self, replicas: Sequence[Replica], *, max_lag: float, read_after_wait: float, cluster: int | None = None
+    ) -> None:
         self.replicas = list(replicas)
         self.max_lag = max_lag
         self.read_after_wait = read_after_wait
+        # The primary's cluster (its system identifier; None: not checked). A standby of another
+        # cluster holds another database's rows and counts positions of another WAL.
+        self.cluster = cluster
         self._turn = itertools.count()
 
     async def probe(self, replica: Replica) -> None:
@@ -181,6 +187,11 @@ class ReplicaSet:
             replica.failed()
             return
         was = replica.state
+        if self.cluster is not None and row["cluster"] != self.cluster:
+            if was is not ReplicaState.DOWN:
+                log.error("replica %s is a copy of another cluster, not of the primary", replica.label)
+            replica.failed()
+            return
         replica.probed(row["standby"], row["replayed"], row["lag"], self.max_lag)
         if replica.state is not was:
             log.info("replica %s is %s (lag %s s)", replica.label, replica.state.value, replica.lag)
