@@ -46,6 +46,10 @@ class Runtime:
     startup_seconds: float = 0.0
 
 
+# Which cluster the primary is: its standbys report the same system identifier.
+CLUSTER = "SELECT system_identifier FROM pg_control_system()"
+
+
 def jwt_secret_for(settings: Settings) -> str | None:
     """The configured secret; in development, else the one kept in the data folder."""
     if settings.jwt_secret:
@@ -60,9 +64,10 @@ def jwt_secret_for(settings: Settings) -> str | None:
     return dev_secret(settings.data_dir)
 
 
-async def replica_set(settings: Settings) -> ReplicaSet:
+async def replica_set(settings: Settings, *, cluster: int | None = None) -> ReplicaSet:
     """A pool per configured replica, acting as the gateway role like the request pool. It opens
-    no connection until a probe or a read asks, so a replica that is down does not stop the start."""
+    no connection until a probe or a read asks, so a replica that is down does not stop the start.
+    ``cluster`` is the primary's system identifier: a replica of any other serves nothing."""
     replicas = [
         Replica(
             label=f"replica-{index}",
@@ -78,7 +83,9 @@ async def replica_set(settings: Settings) -> ReplicaSet:
         )
         for index, url in enumerate(settings.replica_urls)
     ]
-    return ReplicaSet(replicas, max_lag=settings.replica_max_lag, read_after_wait=settings.read_after_wait)
+    return ReplicaSet(
+        replicas, max_lag=settings.replica_max_lag, read_after_wait=settings.read_after_wait, cluster=cluster
+    )
 
 
 @asynccontextmanager
@@ -110,7 +117,8 @@ async def running(settings: Settings, *, seed: bool | None = None) -> AsyncItera
                 statement_timeout=settings.statement_timeout,
                 today=settings.today,
             )
-            replicas = await replica_set(settings)
+            cluster = await pool.fetchval(CLUSTER) if settings.replica_urls else None
+            replicas = await replica_set(settings, cluster=cluster)
             try:
                 secret = jwt_secret_for(settings)
                 runtime = Runtime(

@@ -162,6 +162,10 @@ class RequestExecutor(_Counting):
 
     async def _connection(self) -> asyncpg.Connection:
         self._check_open()
+        if self._conn is None and self._route is not None:
+            # A read whose server failed and whose next server was not reached: the route chooses
+            # again, so no statement runs on a replica it took out of rotation.
+            return (await self._take_route()).conn
         if self._conn is None:
             self._conn, _ = await self._acquire(SET_TENANT)
         return self._conn

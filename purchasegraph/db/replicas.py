@@ -44,23 +44,30 @@ REPLICA_TIMEOUT_SECONDS = 1.0
 # How often a read waiting for a position asks the replica again, in seconds.
 REPLAY_POLL_SECONDS = 0.002
 
-# A standby's health in one statement. A replica that has replayed all it received is not behind,
-# however old its last replayed transaction (an idle primary sends none); otherwise its lag is the
-# age of the last transaction it replayed.
+# A standby's health in one statement. A replica still streaming from the primary that has
+# replayed all it received is not behind, however old its last replayed transaction (an idle
+# primary sends none); otherwise its lag is the age of the last transaction it replayed. One whose
+# stream stopped has also replayed all it received, but the primary's commits no longer reach it,
+# so it cannot claim to be current. (Any role sees whether a WAL receiver runs: its pid.) One that
+# has replayed no transaction since it started cannot say how far behind it is (lag NULL).
 PROBE = """
 SELECT pg_is_in_recovery() AS standby,
+       (SELECT system_identifier FROM pg_control_system()) AS cluster,
        pg_last_wal_replay_lsn()::text AS replayed,
-       CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-            ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)::float8
+       CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()
+                 AND EXISTS (SELECT FROM pg_stat_wal_receiver) THEN 0
+            ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8
        END AS lag
 """
 # The tenant named on a replica's connection (as on the primary's: row-level security reads it)
 # and whether the replica has replayed the position a read asks for, in one round trip.
+# The position travels as text: asyncpg sends a pg_lsn as a signed 64-bit number, which cannot
+# hold the upper half of the positions a client may send (up to FFFFFFFF/FFFFFFFF).
 SET_TENANT_AFTER = """
 SELECT set_config('purchasegraph.tenant_id', $1, false),
-       pg_last_wal_replay_lsn() >= $2::pg_lsn AS replayed
+       pg_last_wal_replay_lsn() >= $2::text::pg_lsn AS replayed
 """
-REPLAYED = "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn"
+REPLAYED = "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn"
 
 # A WAL position as PostgreSQL prints a pg_lsn: two hexadecimal halves of up to 32 bits each.
 _LSN = re.compile(r"([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})")
@@ -72,6 +79,11 @@ def parse_lsn(text: str) -> int | None:
     if match is None:
         return None
     return (int(match[1], 16) << 32) | int(match[2], 16)
+
+
+def format_lsn(position: int) -> str:
+    """``position`` as PostgreSQL prints a pg_lsn (``0/3000148``)."""
+    return f"{position >> 32:X}/{position & 0xFFFFFFFF:X}"
 
 
 class ReplicaState(enum.StrEnum):
@@ -110,15 +122,16 @@ class Replica:
     replayed: int = 0
     prober: asyncpg.Connection | None = field(repr=False, default=None)
 
-    def probed(self, standby: bool, replayed: str | None, lag: float, max_lag: float) -> None:
+    def probed(self, standby: bool, replayed: str | None, lag: float | None, max_lag: float) -> None:
         """What a probe that answered found. A server no longer in recovery was promoted: its data
-        has parted from the primary's, so it serves nothing until it is a standby again."""
+        has parted from the primary's, so it serves nothing until it is a standby again. A lag
+        nobody can tell (None) counts as beyond the bound."""
         self.replayed = parse_lsn(replayed or "") or 0
         self.lag = lag if standby else None
         if not standby:
             self.state = ReplicaState.DOWN
         else:
-            self.state = ReplicaState.LAGGING if lag > max_lag else ReplicaState.UP
+            self.state = ReplicaState.LAGGING if lag is None or lag > max_lag else ReplicaState.UP
 
     def failed(self) -> None:
         self.state, self.lag = ReplicaState.DOWN, None
@@ -154,10 +167,15 @@ class Chosen:
 class ReplicaSet:
     """The configured replicas of one process, probed in the background, and the choice of one."""
 
-    def __init__(self, replicas: Sequence[Replica], *, max_lag: float, read_after_wait: float) -> None:
+    def __init__(
+        self, replicas: Sequence[Replica], *, max_lag: float, read_after_wait: float, cluster: int | None = None
+    ) -> None:
         self.replicas = list(replicas)
         self.max_lag = max_lag
         self.read_after_wait = read_after_wait
+        # The primary's cluster (its system identifier; None: not checked). A standby of another
+        # cluster holds another database's rows and counts positions of another WAL.
+        self.cluster = cluster
         self._turn = itertools.count()
 
     async def probe(self, replica: Replica) -> None:
@@ -169,6 +187,11 @@ class ReplicaSet:
             replica.failed()
             return
         was = replica.state
+        if self.cluster is not None and row["cluster"] != self.cluster:
+            if was is not ReplicaState.DOWN:
+                log.error("replica %s is a copy of another cluster, not of the primary", replica.label)
+            replica.failed()
+            return
         replica.probed(row["standby"], row["replayed"], row["lag"], self.max_lag)
         if replica.state is not was:
             log.info("replica %s is %s (lag %s s)", replica.label, replica.state.value, replica.lag)
@@ -225,7 +248,6 @@ class ReadRoute:
         self._replicas = replicas
         self._primary = primary
         self._tenant = tenant_setting
-        # asyncpg sends a pg_lsn as the number it stands for.
         self._after = read_after
         self._candidates = replicas.in_rotation()
         if read_after is not None:
@@ -264,9 +286,10 @@ class ReadRoute:
             if self._after is None:
                 await conn.fetchrow(SET_TENANT, self._tenant, timeout=REPLICA_TIMEOUT_SECONDS)
                 return Chosen(conn, replica.pool, replica, RouteReason.ROTATION)
-            row = await conn.fetchrow(SET_TENANT_AFTER, self._tenant, self._after, timeout=REPLICA_TIMEOUT_SECONDS)
+            after = format_lsn(self._after)
+            row = await conn.fetchrow(SET_TENANT_AFTER, self._tenant, after, timeout=REPLICA_TIMEOUT_SECONDS)
             assert row is not None
-            if row["replayed"] or await self._wait_for_replay(conn):
+            if row["replayed"] or await self._wait_for_replay(conn, after):
                 return Chosen(conn, replica.pool, replica, RouteReason.REPLAYED)
         except BaseException:
             await give_back(replica.pool, conn)
@@ -274,7 +297,7 @@ class ReadRoute:
         await give_back(replica.pool, conn)
         return None
 
-    async def _wait_for_replay(self, conn: asyncpg.Connection) -> bool:
+    async def _wait_for_replay(self, conn: asyncpg.Connection, after: str) -> bool:
         """Whether the replica replays the read's position within the wait: spent once per read,
         on the first replica that was not there yet."""
         if self._waited:
@@ -283,7 +306,7 @@ class ReadRoute:
         deadline = time.monotonic() + self._replicas.read_after_wait
         while time.monotonic() < deadline:
             await asyncio.sleep(REPLAY_POLL_SECONDS)
-            if await conn.fetchval(REPLAYED, self._after, timeout=REPLICA_TIMEOUT_SECONDS):
+            if await conn.fetchval(REPLAYED, after, timeout=REPLICA_TIMEOUT_SECONDS):
                 return True
         return False
 

@@ -103,10 +103,11 @@ READ_AFTER_HEADER = "X-Read-After"
 
 
 def read_after(request: Request, operations: list[GraphQLRequest]) -> int | None:
-    """The WAL position the request's reads must see: the furthest of the X-Read-After header and
-    its operations' ``extensions.readAfter``; None when it names none. A value that is no
-    position (``0/3000148``) is refused 400 BAD_REQUEST, never guessed at."""
-    sent: list[object] = [request.headers.get(READ_AFTER_HEADER)]
+    """The WAL position the request's reads must see: the furthest of the X-Read-After headers
+    (every one sent: an older position must not hide a newer one) and its operations'
+    ``extensions.readAfter``; None when it names none. A value that is no position
+    (``0/3000148``) is refused 400 BAD_REQUEST, never guessed at."""
+    sent: list[object] = list(request.headers.getlist(READ_AFTER_HEADER))
     sent += [(operation.extensions or {}).get("readAfter") for operation in operations]
     positions = []
     for value in sent:
