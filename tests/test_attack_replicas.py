@@ -389,11 +389,6 @@ async def test_a_tenant_another_tenant_names_as_partner_cannot_be_deleted(conn: 
     assert refused.value.constraint_name == "partner_relationships_partner_tenant_id_fkey"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="row triggers do not fire on TRUNCATE: the directory keeps the emptied tenants (needs "
-    "statement-level TRUNCATE triggers on tenants and users in a new migration)",
-)
 async def test_emptying_the_tenants_empties_the_directory_so_nothing_names_a_tenant_that_is_gone(
     conn: asyncpg.Connection,
 ) -> None:
@@ -404,3 +399,4 @@ async def test_emptying_the_tenants_empties_the_directory_so_nothing_names_a_ten
     with pytest.raises(asyncpg.ForeignKeyViolationError):
         async with conn.transaction():
             await conn.execute(INSERT_RELATIONSHIP, customer.tenant_id, gone.tenant_id)
+    assert await conn.fetchval("SELECT count(*) FROM sign_in_names WHERE tenant_id = $1", gone.tenant_id) == 0
