@@ -30,6 +30,7 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.event_latency import ADMIN, PURCHASER, percentile, token  # noqa: E402
-from bench.many_gateways import gateway_env, serve_process  # noqa: E402
+from bench.many_gateways import Served, cpu_seconds, database_cpu_seconds, gateway_env, serve_process  # noqa: E402
 from purchasegraph.db.embedded import start_embedded_server  # noqa: E402
 from purchasegraph.db.standby import start_standby  # noqa: E402
 from purchasegraph.demo.global_ids import PAULAS_POWER_BI  # noqa: E402
@@ -67,6 +68,12 @@ class Tally:
     errors: int = 0
     largest_lag: float = 0.0
     routes: dict[tuple[str, str], float] = field(default_factory=dict)
+    # CPU seconds spent meanwhile by the gateways, the primary and the standby (``measured``).
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def requests(self) -> int:
+        return len(self.read_latencies) + 2 * self.writes
 
 
 async def readers(https: list[httpx.AsyncClient], count: int, until: float, tally: Tally) -> None:
@@ -136,13 +143,14 @@ async def routes(https: list[httpx.AsyncClient]) -> dict[tuple[str, str], float]
     return counted
 
 
-async def drive(urls: list[str], args: argparse.Namespace) -> Tally:
+async def drive(urls: list[str], args: argparse.Namespace, cpu: Callable[[], dict[str, float]]) -> Tally:
     tally = Tally()
     https = [httpx.AsyncClient(base_url=url, timeout=30) for url in urls]
     try:
         # Warm up each gateway's caches (parsed documents, verified tokens, pools), then count.
         await readers(https, args.readers, time.monotonic() + 2, Tally())
         before = await routes(https)
+        cpu_before = cpu()
         started = time.monotonic()
         until = started + args.seconds
         await asyncio.gather(
@@ -151,6 +159,7 @@ async def drive(urls: list[str], args: argparse.Namespace) -> Tally:
             watch_lag(https, until, tally),
         )
         tally.seconds = time.monotonic() - started
+        tally.cpu = {name: spent - cpu_before[name] for name, spent in cpu().items()}
         after = await routes(https)
         tally.routes = {
             key: value - before.get(key, 0.0) for key, value in after.items() if value - before.get(key, 0.0)
@@ -159,6 +168,16 @@ async def drive(urls: list[str], args: argparse.Namespace) -> Tally:
         for http in https:
             await http.aclose()
     return tally
+
+
+def measured(gateways: list[Served], databases: dict[str, Path], args: argparse.Namespace) -> Tally:
+    """``drive`` over ``gateways``, with the CPU time they and each database server spent on it."""
+
+    def cpu() -> dict[str, float]:
+        spent = {"gateways": sum(cpu_seconds(g.pid) for g in gateways)}
+        return spent | {name: database_cpu_seconds(folder) for name, folder in databases.items()}
+
+    return asyncio.run(drive([g.url for g in gateways], args, cpu))
 
 
 def show(label: str, tally: Tally) -> None:
@@ -172,6 +191,10 @@ def show(label: str, tally: Tally) -> None:
     )
     print(f"  writes/s {tally.writes / tally.seconds:.1f}  stale reads after a write {tally.stale_reads}")
     print(f"  errors {tally.errors}  largest replica lag reported {tally.largest_lag * 1000:.0f} ms")
+    per_request = ", ".join(
+        f"{name} {spent / max(tally.requests, 1) * 1000:.2f} ms" for name, spent in tally.cpu.items()
+    )
+    print(f"  CPU per request (reads and writes, after the warm-up): {per_request}")
     if not tally.routes:
         print("  every read on the primary (no replica configured)")
         return
@@ -190,15 +213,17 @@ def main() -> None:
         primary = start_embedded_server(Path(folder) / "primary")
         stack.callback(primary.stop)
         env = gateway_env(OPEN_BUCKET, seed=True)
+        databases = {"primary": Path(folder) / "primary"}
         with serve_process(primary.database_url, env) as alone:
             # The first gateway seeded the demo world: the standby is taken from that.
-            show("primary: 1 gateway, no replica", asyncio.run(drive([alone.url], args)))
+            show("primary: 1 gateway, no replica", measured([alone], databases, args))
         standby = start_standby(primary, Path(folder) / "standby")
         stack.callback(standby.stop)
         replicated = env | {"PURCHASEGRAPH_REPLICA_URLS": standby.database_url}
         first = stack.enter_context(serve_process(primary.database_url, replicated))
         second = stack.enter_context(serve_process(primary.database_url, replicated))
-        show("primary + replica: 2 gateways", asyncio.run(drive([first.url, second.url], args)))
+        databases["standby"] = Path(folder) / "standby"
+        show("primary + replica: 2 gateways", measured([first, second], databases, args))
 
 
 if __name__ == "__main__":
