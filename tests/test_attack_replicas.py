@@ -8,6 +8,7 @@ stream and restores it), so nothing here touches the session's standby.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -110,6 +111,37 @@ async def test_a_position_no_primary_has_reached_runs_on_the_primary_and_the_rep
             chosen = await executor.read_from(replicas.route(primary, executor.tenant_setting, position))
         assert (chosen.replica, chosen.reason) == (None, RouteReason.READ_AFTER_WAIT)
         assert replicas.replicas[0].state is ReplicaState.UP
+
+
+async def test_reads_waiting_for_a_far_position_never_take_every_replica_connection(
+    primary_url: str, hot_standby: Standby
+) -> None:
+    """A position no commit has reached makes its read hold a replica connection for the whole
+    wait. At most half the pool may be held so: the next such read goes to the primary at once,
+    and a read that waits for nothing still finds a connection on the replica."""
+    far = parse_lsn("7FFFFFFF/FFFFFFFF")
+    async with gateway_pools(primary_url, hot_standby, max_size=2) as (primary, replicas):
+        replicas.read_after_wait = 30.0  # the first read waits until the test is done with it
+        replica = replicas.replicas[0]
+        async with executor_of(primary, CONTOSO_ID) as waiting:
+            held = asyncio.create_task(waiting.read_from(replicas.route(primary, waiting.tenant_setting, far)))
+            try:
+                while replica.waiting == 0:
+                    assert not held.done()
+                    await asyncio.sleep(0.01)
+                async with executor_of(primary, CONTOSO_ID) as second:
+                    # Not the 30 s wait: a far shorter bound tells "went on at once" from "waited".
+                    route = replicas.route(primary, second.tenant_setting, far)
+                    chosen = await asyncio.wait_for(second.read_from(route), timeout=10)
+                    assert (chosen.replica, chosen.reason) == (None, RouteReason.READ_AFTER_WAIT)
+                async with executor_of(primary, CONTOSO_ID) as plain:
+                    chosen = await plain.read_from(replicas.route(primary, plain.tenant_setting, None))
+                    assert (chosen.replica, chosen.reason) == (replica, RouteReason.ROTATION)
+            finally:
+                held.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await held
+        assert replica.waiting == 0
 
 
 # -- What runs where: nothing that writes, or must see a write, runs on the replica ------------------

@@ -121,6 +121,14 @@ class Replica:
     lag: float | None = None
     replayed: int = 0
     prober: asyncpg.Connection | None = field(repr=False, default=None)
+    # Reads holding one of its connections while they wait for it to replay their position.
+    waiting: int = 0
+
+    def may_wait(self) -> bool:
+        """Whether one more read may hold a connection while it waits for replay. At most half the
+        pool: positions no commit has reached yet (a client's typo, or one sent to slow others
+        down) must never leave the reads that wait for nothing without a connection."""
+        return self.waiting < max(1, int(self.pool.get_max_size()) // 2)
 
     def probed(self, standby: bool, replayed: str | None, lag: float | None, max_lag: float) -> None:
         """What a probe that answered found. A server no longer in recovery was promoted: its data
@@ -289,7 +297,7 @@ class ReadRoute:
             after = format_lsn(self._after)
             row = await conn.fetchrow(SET_TENANT_AFTER, self._tenant, after, timeout=REPLICA_TIMEOUT_SECONDS)
             assert row is not None
-            if row["replayed"] or await self._wait_for_replay(conn, after):
+            if row["replayed"] or await self._wait_for_replay(replica, conn, after):
                 return Chosen(conn, replica.pool, replica, RouteReason.REPLAYED)
         except BaseException:
             await give_back(replica.pool, conn)
@@ -297,18 +305,24 @@ class ReadRoute:
         await give_back(replica.pool, conn)
         return None
 
-    async def _wait_for_replay(self, conn: asyncpg.Connection, after: str) -> bool:
+    async def _wait_for_replay(self, replica: Replica, conn: asyncpg.Connection, after: str) -> bool:
         """Whether the replica replays the read's position within the wait: spent once per read,
-        on the first replica that was not there yet."""
+        on the first replica that was not there yet, if it has room for one more waiting read."""
         if self._waited:
             return False
         self._waited = True
-        deadline = time.monotonic() + self._replicas.read_after_wait
-        while time.monotonic() < deadline:
-            await asyncio.sleep(REPLAY_POLL_SECONDS)
-            if await conn.fetchval(REPLAYED, after, timeout=REPLICA_TIMEOUT_SECONDS):
-                return True
-        return False
+        if not replica.may_wait():
+            return False
+        replica.waiting += 1
+        try:
+            deadline = time.monotonic() + self._replicas.read_after_wait
+            while time.monotonic() < deadline:
+                await asyncio.sleep(REPLAY_POLL_SECONDS)
+                if await conn.fetchval(REPLAYED, after, timeout=REPLICA_TIMEOUT_SECONDS):
+                    return True
+            return False
+        finally:
+            replica.waiting -= 1
 
     async def _on_primary(self, acquire_timeout: float | None) -> Chosen:
         conn = await self._primary.acquire(timeout=acquire_timeout)
