@@ -19,7 +19,7 @@ import asyncpg
 import pytest
 
 from purchasegraph.cli import EXIT_USAGE, main
-from purchasegraph.db.executor import SET_TENANT
+from purchasegraph.db.lending import SET_TENANT
 from purchasegraph.db.pool import GATEWAY_ROLE, create_pool
 from purchasegraph.db.standby import HotStandby, Standby, is_standby_of, start_standby
 from purchasegraph.gateway.authentication import SIGN_IN_ANONYMOUS

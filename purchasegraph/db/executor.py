@@ -10,7 +10,6 @@ Both count the statements they send; every query of a request goes through its e
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -19,14 +18,13 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 import asyncpg
 
 from purchasegraph.db.availability import database_unavailable
+from purchasegraph.db.lending import SET_TENANT, give_back
 
 if TYPE_CHECKING:
     from purchasegraph.db.replicas import Chosen, ReadRoute
 
 Record: TypeAlias = asyncpg.Record
 T = TypeVar("T")
-
-log = logging.getLogger("purchasegraph.db")
 
 
 class Executor(Protocol):
@@ -92,11 +90,6 @@ class ConnectionExecutor(_Counting):
         # Inside a test's transaction this is a savepoint: the test still rolls everything back.
         async with self._lock, self._conn.transaction():
             yield self._conn
-
-
-# Session-level (not for one transaction): the request's reads run outside any transaction, and
-# its mutations inside one, on the same connection. asyncpg's RESET ALL on release clears it.
-SET_TENANT = "SELECT set_config('purchasegraph.tenant_id', $1, false)"
 
 
 class RequestExecutor(_Counting):
@@ -285,12 +278,3 @@ STALE_CONNECTION = (
     asyncpg.InterfaceError,
     asyncpg.exceptions.InternalClientError,
 )
-
-
-async def give_back(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
-    """Release. When the release-time reset fails, asyncpg terminates the connection and replaces
-    it; the request has its answer already, so that is logged, not raised."""
-    try:
-        await pool.release(conn)
-    except Exception:
-        log.warning("a broken connection was dropped on release", exc_info=True)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from purchasegraph.db.executor import SET_TENANT, give_back
+from purchasegraph.db.lending import SET_TENANT, give_back
 
 log = logging.getLogger("purchasegraph.replicas")
 
