@@ -423,6 +423,19 @@ async def test_a_connection_without_a_valid_token_is_closed_with_4403(
 
 
 @pytest.mark.live_server
+async def test_a_connect_whose_token_names_nobody_pays_from_the_address_as_over_http(
+    app: Served, owner: asyncpg.Connection
+) -> None:
+    """A signing key mints a subject per connection, never an address: the refused connect is
+    charged to the address's bucket, as a refused HTTP request is."""
+    bucket = "anonymous:127.0.0.1"
+    await owner.execute("DELETE FROM throttle_buckets WHERE principal = $1", bucket)
+    nobody = {"Authorization": f"Bearer {token_for('nobody@contoso.example', 'contoso.example')}"}
+    assert await closed_with(app, nobody) == 4403
+    assert await owner.fetchval("SELECT count(*) FROM throttle_buckets WHERE principal = $1", bucket) == 1
+
+
+@pytest.mark.live_server
 async def test_only_subscriptions_run_over_the_websocket_and_the_gateways_checks_apply(app: Served) -> None:
     async with connected(app, ALEX) as alex:
         await alex.subscribe("q", "{ viewer { user { displayName } } }")

@@ -67,6 +67,8 @@ class SocketSession:
     hub: EventHub
     connection_params: dict[str, Any] = field(default_factory=dict)
     token: str | None = None
+    # The client's address, whose throttle bucket pays for a connect refused for naming nobody.
+    address: str | None = None
 
 
 @dataclass

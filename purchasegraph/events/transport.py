@@ -24,6 +24,7 @@ could not be fetched close it with 1013 Try Again Later instead (reason
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 from collections import Counter
@@ -48,7 +49,14 @@ from strawberry.utils.aio import aclosing
 
 from purchasegraph.db.availability import database_unavailable
 from purchasegraph.events.stream import SocketSession, StreamContext
-from purchasegraph.gateway.authentication import bearer_token, refusal_reason, sign_in, unauthenticated
+from purchasegraph.gateway.authentication import (
+    NO_PRINCIPAL,
+    address_pays,
+    bearer_token,
+    refusal_reason,
+    sign_in,
+    unauthenticated,
+)
 from purchasegraph.gateway.documents import DocumentStore
 from purchasegraph.gateway.execution import Engine
 from purchasegraph.gateway.masking import masked
@@ -61,6 +69,8 @@ log = logging.getLogger("purchasegraph.events")
 
 # A client needs a handful (one per tenant it watches); each costs a queue and a query per event.
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 10
+# What a refused connect costs the address's bucket: a request's least.
+CONNECT_COST = 1
 # And a principal at most ten connections' worth in one process, however many sockets it opens:
 # a subscription is paid for once, but holds its queue and reads anew at every event for hours.
 MAX_SUBSCRIPTIONS_PER_PRINCIPAL = 100
@@ -276,6 +286,7 @@ class EventStreams(GraphQL[SocketSession, None]):
         self, engine: Engine, documents: DocumentStore, bucket: CostBucket, allowed_origins: frozenset[str]
     ) -> None:
         self.engine = engine
+        self.bucket = bucket
         super().__init__(
             # Duck-typed: the handler calls `stream` and nothing else of its schema.
             cast(BaseSchema, Subscriptions(engine, documents, bucket)),
@@ -291,7 +302,9 @@ class EventStreams(GraphQL[SocketSession, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> SocketSession:
         state = request.state
-        return SocketSession(runtime=state.runtime, hub=state.events)
+        return SocketSession(
+            runtime=state.runtime, hub=state.events, address=request.client.host if request.client else None
+        )
 
     async def on_ws_connect(self, context: SocketSession) -> UnsetType | dict[str, object] | None:
         """Accept the connection only with a valid token naming a principal that may sign in."""
@@ -303,7 +316,13 @@ class EventStreams(GraphQL[SocketSession, None]):
         try:
             signed = await sign_in(context.runtime, token)
         except RequestError as refused:
-            raise RefusedConnection(refusal_reason(refused) or TokenReason.UNKNOWN_USER) from None
+            reason = refusal_reason(refused) or TokenReason.UNKNOWN_USER
+            if reason in NO_PRINCIPAL:
+                # As over HTTP: a token naming nobody pays from the address's bucket (a signing key
+                # mints a subject per connection, never an address); an empty one refuses the same.
+                with contextlib.suppress(RequestError):
+                    await address_pays(context.runtime, self.bucket, CONNECT_COST, context.address)
+            raise RefusedConnection(reason) from None
         await signed.db.close()
         context.token = token
         return cast(UnsetType, UNSET)
