@@ -17,14 +17,18 @@ import pytest
 
 from purchasegraph.demo.actors import (
     ALEX,
+    BEA,
     CONTOSO,
     CONTOSO_ID,
     GUS,
     LEE,
+    LIA,
     MIA,
     OLGA,
+    PAT,
     PAULA,
     PETE,
+    RITA,
     WILL,
     demo_id,
     demo_tenant_id,
@@ -36,10 +40,6 @@ from tests.conftest import Api
 from tests.mutations import mutate, problems
 from tests.test_compiled_reads import agree
 
-BEA = "bea.billing@contoso.example"
-RITA = "rita.reader@contoso.example"
-PAT = "pat.partner@adatum-partners.example"  # Adatum: active relationship with Contoso, global-admin grant
-LIA = "lia.partner@litware-partners.example"  # Litware: its relationship with Contoso expired
 ADATUM_ID = demo_tenant_id("adatum-partners.example")
 SET_ADATUM_GRANT = "UPDATE partner_relationships SET roles = $3 WHERE tenant_id = $1 AND partner_tenant_id = $2"
 # The demo world's open request: Alex asked Dana (who has left) to cancel her Power BI Premium.

@@ -28,7 +28,7 @@ import pytest
 
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.demo.actors import PAULA
-from purchasegraph.demo.global_ids import subscription
+from purchasegraph.demo.global_ids import PAULAS_POWER_BI
 from purchasegraph.gateway.refusals import RequestCode
 from tests.npm import node_for
 from tests.test_http import token_for
@@ -38,7 +38,6 @@ pytestmark = pytest.mark.node
 
 CLIENTS_DIR = Path(__file__).parent / "clients"
 REPOSITORY = Path(__file__).parent.parent
-PAULAS_POWER_BI = subscription("paula-power-bi-pro")  # 10 licenses, 5 of them assigned
 NODE_TIMEOUT = 120.0
 SUBSCRIBED_TIMEOUT = 60.0
 

@@ -17,12 +17,11 @@ from pathlib import Path
 import pytest
 
 from purchasegraph.db.clock import clock_offset, clock_server_settings
-from purchasegraph.demo.actors import CONTOSO, CONTOSO_ID, demo_tenant_id
+from purchasegraph.demo.actors import CONTOSO, CONTOSO_ID, PAT, demo_tenant_id
 from purchasegraph.settings import settings_from_env
 from tests.conftest import Api
 from tests.mutations import travel_to
 
-PAT = "pat.partner@adatum-partners.example"
 ADATUM_ID = demo_tenant_id("adatum-partners.example")
 TENANT = "query ($t: ID!) { tenant(id: $t) { name } }"
 RELATIONSHIPS = "query ($t: ID!) { tenant(id: $t) { partnerRelationships { inForce } } }"

@@ -21,6 +21,7 @@ from strawberry.types import ExecutionResult
 from purchasegraph.catalogue import POWER_BI_PRO
 from purchasegraph.commerce import billing, purchasing
 from purchasegraph.demo.actors import ALEX, CONTOSO_ID, UNA
+from purchasegraph.demo.global_ids import CENTRAL_POWER_BI
 from purchasegraph.payments import SandboxProcessor
 from purchasegraph.schema.ids import encode_id
 from tests.conftest import Api
@@ -28,7 +29,6 @@ from tests.factories import INSERT_USER, create_tenant
 from tests.mutations import execute_as, mutate
 from tests.test_license_workflow import (
     APPROVE,
-    CENTRAL_POWER_BI,
     CENTRAL_POWER_BI_UUID,
     REQUEST_LICENSE,
     block_power_bi,

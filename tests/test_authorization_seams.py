@@ -22,11 +22,14 @@ from purchasegraph.db.executor import RequestExecutor
 from purchasegraph.demo.actors import (
     ADATUM,
     ALEX,
+    BEA,
     CONTOSO,
     CONTOSO_ID,
     GUS,
     LEE,
+    LIA,
     LITWARE,
+    PAT,
     PAULA,
     SAM,
     UNA,
@@ -55,9 +58,6 @@ from tests.conftest import Api
 from tests.factories import INSERT_ROLE, create_tenant
 from tests.mutations import add, assign, holders, mutate, problems, read, remove, travel_to, unassign
 
-BEA = "bea.billing@contoso.example"
-PAT = "pat.partner@adatum-partners.example"  # Adatum: active relationship with Contoso, global-admin grant
-LIA = "lia.partner@litware-partners.example"  # Litware: its relationship with Contoso expired
 ADATUM_ID = demo_tenant_id(ADATUM)
 LITWARE_ID = demo_tenant_id(LITWARE)
 PAULAS_POWER_APPS = subscription("paula-power-apps")

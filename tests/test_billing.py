@@ -11,13 +11,19 @@ from purchasegraph.catalogue import POWER_BI_PRO, VISIO_PLAN_1
 from purchasegraph.commerce.lifecycle import sweep
 from purchasegraph.db.executor import ConnectionExecutor
 from purchasegraph.demo.actors import ALEX, CONTOSO_ID, DANA, GUS, LEE, PAULA, PETE, UNA, WILL, demo_id, demo_user_id
-from purchasegraph.demo.global_ids import DANAS_PREMIUM, GOOD_CARD, PAULAS_POWER_BI, PAULAS_POWER_BI_UUID, user
+from purchasegraph.demo.global_ids import (
+    DANAS_PREMIUM,
+    DANAS_PREMIUM_UUID,
+    GOOD_CARD,
+    PAULAS_POWER_BI,
+    PAULAS_POWER_BI_UUID,
+    user,
+)
 from purchasegraph.schema.ids import decode_id, encode_id
 from tests.conftest import Api
 from tests.mutations import SUBSCRIPTION, assign, holders, mutate, problems, purchase, read, travel_to
 
 POWER_APPS = "CFQ7TTC0LH2H"  # no trial
-DANAS_PREMIUM_UUID = demo_id("subscription:dana-power-bi-premium")
 PETES_CARD = encode_id("PaymentMethod", demo_id(f"payment_method:{PETE}:current"), CONTOSO_ID)
 PAULAS_OLD_CARD = encode_id("PaymentMethod", demo_id(f"payment_method:{PAULA}:replaced"), CONTOSO_ID)
 

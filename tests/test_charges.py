@@ -21,7 +21,7 @@ import pytest
 from purchasegraph.commerce.lifecycle import sweep
 from purchasegraph.db.executor import ConnectionExecutor
 from purchasegraph.demo.actors import ALEX, CONTOSO_ID, PAULA, PETE, demo_id
-from purchasegraph.demo.global_ids import PETES_PROJECT_EXPIRED
+from purchasegraph.demo.global_ids import DANAS_PREMIUM_UUID, PETES_PROJECT_EXPIRED
 from purchasegraph.schema import schema
 from purchasegraph.schema.ids import decode_uuid
 from tests.conftest import Api
@@ -39,7 +39,6 @@ mutation ($s: ID!) {
 }
 """
 PETES_PROJECT_UUID = demo_id("subscription:pete-project-plan-3-expired")
-DANAS_PREMIUM_UUID = demo_id("subscription:dana-power-bi-premium")
 DANAS_TAKEN_OVER_UUID = demo_id("subscription:dana-power-apps-taken-over")
 
 

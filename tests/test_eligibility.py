@@ -17,17 +17,11 @@ from typing import Any
 import pytest
 
 from purchasegraph.catalogue import POWER_APPS_PER_USER, POWER_BI_PRO, PROJECT_PLAN_3, VISIO_PLAN_1, VISIO_PLAN_2
-from purchasegraph.demo.actors import DANA, GUS, PAULA, SAM
+from purchasegraph.demo.actors import BRUNO, DANA, ED, GAIL, GUS, INES, PAULA, SAM, VIC
 from purchasegraph.eligibility import Facts, Reason, assess
 from purchasegraph.gateway.refusals import RequestCode, RequestError
 from purchasegraph.schema.ids import encode_id
 from tests.conftest import Api, DemoUserIds
-
-BRUNO = "bruno@fabrikam.example"
-INES = "ines@tailspin.example"
-ED = "ed@northwind-school.example"
-GAIL = "gail@cityofsample.example"
-VIC = "vic@viral.example"
 
 CONTACT_IT_ADMIN = "Contact your IT admin"
 

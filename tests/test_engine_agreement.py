@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from purchasegraph.catalogue import POWER_BI_PRO
-from purchasegraph.demo.actors import ALEX, CONTOSO, DEMO_USERS, WILL, demo_id, demo_tenant_id, demo_user_id
+from purchasegraph.demo.actors import ALEX, CONTOSO, DEMO_USERS, PAT, WILL, demo_id, demo_tenant_id, demo_user_id
 from purchasegraph.demo.global_ids import PAULAS_POWER_BI
 from purchasegraph.identity import AppRole, mint_app_token, mint_token
 from purchasegraph.schema import schema
@@ -50,7 +50,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # hunt: PURCHASEGRAPH_AGREEMENT_EXAMPLES=2000 PURCHASEGRAPH_AGREEMENT_RANDOM=1.
 EXAMPLES = int(os.environ.get("PURCHASEGRAPH_AGREEMENT_EXAMPLES", "500"))
 RANDOM = bool(os.environ.get("PURCHASEGRAPH_AGREEMENT_RANDOM"))
-PAT = "pat.partner@adatum-partners.example"
 
 
 def month_end_ahead() -> datetime.date:

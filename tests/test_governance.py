@@ -9,19 +9,23 @@ from typing import Any
 
 import pytest
 
-from purchasegraph.catalogue import POWER_BI_PRO, VISIO_PLAN_1
+from purchasegraph.catalogue import POWER_BI_PRO, PROJECT_PLAN_3, VISIO_PLAN_1
 from purchasegraph.demo.actors import (
     ALEX,
+    BEA,
     CONTOSO_ID,
     DANA,
     GUS,
     LEE,
+    LIA,
     MIA,
     NOAH,
     OLGA,
     OLIVIA,
+    PAT,
     PAULA,
     PETE,
+    RITA,
     SAM,
     UNA,
     WILL,
@@ -31,6 +35,8 @@ from purchasegraph.demo.actors import (
     demo_user_id,
 )
 from purchasegraph.demo.global_ids import (
+    CENTRAL_POWER_APPS,
+    CENTRAL_POWER_BI,
     GOOD_CARD,
     PAULAS_POWER_BI,
     PAULAS_POWER_BI_UUID,
@@ -55,14 +61,6 @@ from tests.mutations import (
     unassign,
 )
 
-RITA = "rita.reader@contoso.example"
-BEA = "bea.billing@contoso.example"
-PAT = "pat.partner@adatum-partners.example"  # Adatum: active relationship with Contoso, global-admin grant
-LIA = "lia.partner@litware-partners.example"  # Litware: its relationship with Contoso expired
-PROJECT_PLAN_3 = "CFQ7TTC0HDB0"  # disabled at Contoso
-
-CENTRAL_POWER_BI = subscription("contoso-central-power-bi-pro")  # 50 licenses, 6 assigned
-CENTRAL_POWER_APPS = subscription("contoso-central-power-apps")
 DANAS_TAKEN_OVER = subscription("dana-power-apps-taken-over")
 PETES_TRIAL = subscription("pete-visio-plan-1-trial")
 

@@ -25,7 +25,7 @@ from graphql import GraphQLError
 from purchasegraph.catalogue import POWER_BI_PRO
 from purchasegraph.commerce.codes import ErrorCode
 from purchasegraph.demo.actors import CONTOSO, PAULA
-from purchasegraph.demo.global_ids import GOOD_CARD, subscription
+from purchasegraph.demo.global_ids import GOOD_CARD, PAULAS_POWER_BI
 from purchasegraph.gateway.refusals import RequestCode
 from purchasegraph.identity import TokenReason
 from tests.test_http import token_for
@@ -34,7 +34,6 @@ from tests.test_purchase_events import Served, served
 pytestmark = pytest.mark.live_server
 
 SCHEMA = (Path(__file__).parent.parent / "schema.graphql").read_text(encoding="utf-8")
-PAULAS_POWER_BI = subscription("paula-power-bi-pro")  # 10 licenses, 5 of them assigned
 WAIT = 10.0
 
 VIEWER = GraphQLRequest("query Viewer { viewer { user { id displayName } homeTenant { id name } } }")

@@ -12,36 +12,33 @@ from typing import Any
 import asyncpg
 import pytest
 
-from purchasegraph.catalogue import POWER_BI_PRO, VISIO_PLAN_1
+from purchasegraph.catalogue import POWER_BI_PRO, PROJECT_PLAN_3, VISIO_PLAN_1
 from purchasegraph.demo.actors import (
     ALEX,
+    BEA,
     CONTOSO,
     CONTOSO_ID,
     GUS,
     LEE,
+    LIA,
     MIA,
     NOAH,
     OLGA,
+    PAT,
     PAULA,
+    RITA,
     TESS,
     UNA,
     WILL,
     demo_id,
 )
-from purchasegraph.demo.global_ids import PAULAS_POWER_BI, subscription, user
+from purchasegraph.demo.global_ids import CENTRAL_POWER_APPS, CENTRAL_POWER_BI, PAULAS_POWER_BI, user
 from purchasegraph.identity import AppRole
 from purchasegraph.schema.ids import decode_id, encode_id
 from tests.conftest import Api
 from tests.mutations import mutate, problems
 
-BEA = "bea.billing@contoso.example"
-RITA = "rita.reader@contoso.example"
-PAT = "pat.partner@adatum-partners.example"  # Adatum: active relationship with Contoso, global-admin grant
-LIA = "lia.partner@litware-partners.example"  # Litware: its relationship with Contoso expired
-PROJECT_PLAN_3 = "CFQ7TTC0HDB0"  # disabled at Contoso
-CENTRAL_POWER_BI = subscription("contoso-central-power-bi-pro")  # 50 licenses, 6 assigned
 CENTRAL_POWER_BI_UUID = demo_id("subscription:contoso-central-power-bi-pro")
-CENTRAL_POWER_APPS = subscription("contoso-central-power-apps")
 LEES_REQUEST = encode_id("LicenseRequest", demo_id("license_request:lee-project-plan-3"), CONTOSO_ID)
 
 ERRORS = "userErrors { code field message }"

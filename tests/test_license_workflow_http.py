@@ -13,11 +13,9 @@ import pytest
 
 from purchasegraph.catalogue import POWER_BI_PRO
 from purchasegraph.demo.actors import ALEX, CONTOSO, TESS, UNA
-from purchasegraph.demo.global_ids import subscription, user
+from purchasegraph.demo.global_ids import CENTRAL_POWER_BI, user
 from tests.settings import gateway_settings
 from tests.test_http import serving, token_for
-
-CENTRAL_POWER_BI = subscription("contoso-central-power-bi-pro")
 
 SET_POLICY = f"""
 mutation {{ setSelfServicePolicy(tenantId: "{CONTOSO}", productId: "{POWER_BI_PRO}", value: DISABLED) {{

@@ -31,8 +31,10 @@ from purchasegraph.demo.actors import (
     CONTOSO_DOMAIN,
     GUS,
     KINSHASA,
+    LIA,
     LITWARE,
     OLGA,
+    PAT,
     PAULA,
     PROSEWARE,
     ROSA,
@@ -52,8 +54,6 @@ from tests.settings import SECRET, gateway_settings
 from tests.test_http import serving, token_for
 from tests.test_mutation_matrix import ERRORS
 
-PAT = "pat.partner@adatum-partners.example"
-LIA = "lia.partner@litware-partners.example"
 CONTOSO_ID = demo_tenant_id(CONTOSO_DOMAIN)
 ADATUM_ID = demo_tenant_id(ADATUM)
 LITWARE_ID = demo_tenant_id(LITWARE)

@@ -34,7 +34,10 @@ from purchasegraph.demo.actors import (
     ALEX,
     CONTOSO,
     CONTOSO_ID,
+    DANA,
+    LIA,
     OLGA,
+    PAT,
     PAULA,
     PETE,
     demo_id,
@@ -54,7 +57,6 @@ from tests.mutations import PURCHASE
 from tests.settings import SECRET, gateway_settings
 from tests.test_http import token_for
 
-PAT = "pat.partner@adatum-partners.example"  # Adatum: an active partner of Contoso (global admin)
 ADATUM_ID = demo_tenant_id("adatum-partners.example")
 PROTOCOL = Subprotocol("graphql-transport-ws")
 # Long enough for a loaded machine; an event normally arrives within milliseconds.
@@ -606,7 +608,6 @@ DISABLE_ACCOUNT = "UPDATE users SET account_enabled = $3 WHERE tenant_id = $1 AN
 REQUEST_CANCELLATION = (
     'mutation ($s: ID!) { requestCancellation(subscriptionId: $s, message: "bye") { userErrors { code } } }'
 )
-DANA = "dana.departed@contoso.example"  # left 20 days ago: her account is disabled
 
 
 @pytest.mark.live_server
@@ -684,7 +685,6 @@ async def test_an_expired_partner_relationship_ends_the_stream(
     assert [e["extensions"]["code"] for e in ended["payload"]["errors"]] == ["ACCESS_ENDED"]
 
 
-LIA = "lia.partner@litware-partners.example"  # Litware: its relationship with Contoso expired
 LITWARE_ID = demo_tenant_id("litware-partners.example")
 RELATIONSHIP = (
     "SELECT id, status, starts_at, ends_at FROM partner_relationships WHERE tenant_id = $1 AND partner_tenant_id = $2"

@@ -30,3 +30,6 @@ DANAS_PREMIUM = subscription("dana-power-bi-premium")
 SAMS_VISIO_DISABLED = subscription("sam-visio-plan-2-disabled")
 PETES_RPA_DELETED = subscription("pete-power-automate-rpa-deleted")
 PETES_PROJECT_EXPIRED = subscription("pete-project-plan-3-expired")  # 2 licenses: Pete and Olivia hold both
+DANAS_PREMIUM_UUID = demo_id("subscription:dana-power-bi-premium")
+CENTRAL_POWER_BI = subscription("contoso-central-power-bi-pro")  # 50 licenses, 6 assigned
+CENTRAL_POWER_APPS = subscription("contoso-central-power-apps")
