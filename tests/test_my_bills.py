@@ -42,6 +42,7 @@ from purchasegraph.identity import AppRole, mint_app_token
 from purchasegraph.schema.ids import encode_id
 from purchasegraph.settings import DEFAULT_AUDIENCE, DEV_ISSUER, ThrottleSettings
 from tests.conftest import Api, DemoUserIds
+from tests.relay_pages import node_ids, pages_backward, pages_forward
 from tests.settings import SECRET, gateway_settings
 from tests.test_app_principals import ACTORS, as_app, compiled_as_app
 from tests.test_compiled_roots import agree
@@ -333,25 +334,13 @@ async def test_viewer_invoices_page_forward_and_backward_through_every_bill(
 ) -> None:
     expected = [invoice_gid(r) for r in await own_invoices(conn, demo_ids[PAULA])]
     assert len(expected) > 3
-    seen: list[str] = []
-    after = None
-    while True:
-        page = (await both(api, MY_BILLS, PAULA, {"first": size, "after": after}))["viewer"]["invoices"]
-        seen += [e["node"]["id"] for e in page["edges"]]
-        assert page["pageInfo"]["hasPreviousPage"] is (after is not None)
-        if not page["pageInfo"]["hasNextPage"]:
-            break
-        after = page["pageInfo"]["endCursor"]
-    assert seen == expected
-    back: list[str] = []
-    before = None
-    while True:
-        page = (await both(api, MY_BILLS, PAULA, {"last": size, "before": before}))["viewer"]["invoices"]
-        back = [e["node"]["id"] for e in page["edges"]] + back
-        if not page["pageInfo"]["hasPreviousPage"]:
-            break
-        before = page["pageInfo"]["startCursor"]
-    assert back == expected
+
+    async def bills(paging: dict[str, Any]) -> dict[str, Any]:
+        page: dict[str, Any] = (await both(api, MY_BILLS, PAULA, paging))["viewer"]["invoices"]
+        return page
+
+    assert node_ids(await pages_forward(bills, size)) == expected
+    assert node_ids(await pages_backward(bills, size)) == expected
 
 
 async def test_viewer_invoices_sort_by_order_by(

@@ -19,6 +19,7 @@ from purchasegraph.demo.actors import ALEX, BEA, GUS, LEE, LIA, OLGA, PAT, PAULA
 from purchasegraph.schema.ids import encode_id
 from tests.conftest import Api, DemoUserIds
 from tests.mutations import mutate, problems
+from tests.relay_pages import node_ids, pages_backward, pages_forward
 from tests.test_app_principals import ACTORS, as_app, compiled_as_app
 from tests.test_compiled_roots import agree
 
@@ -133,27 +134,14 @@ async def test_notifications_page_forward_and_backward_with_cursors(
     await add(conn, demo_ids[PAULA], 10)  # several at one instant: the id orders them
     expected = await own(conn, demo_ids[PAULA])
     assert len(expected) > 3 * size
-    seen: list[str] = []
-    after = None
-    while True:
-        page = page_of(await both(api, PAULA, {"first": size, "after": after}))
-        seen += [e["node"]["id"] for e in page["edges"]]
-        assert page["pageInfo"]["hasPreviousPage"] is (after is not None)
-        assert page["totalCount"] == len(expected)
-        if not page["pageInfo"]["hasNextPage"]:
-            break
-        after = page["pageInfo"]["endCursor"]
-    assert seen == expected
-    back: list[str] = []
-    before = None
-    while True:
-        page = page_of(await both(api, PAULA, {"last": size, "before": before}))
-        back = [e["node"]["id"] for e in page["edges"]] + back
-        assert page["pageInfo"]["hasNextPage"] is (before is not None)
-        if not page["pageInfo"]["hasPreviousPage"]:
-            break
-        before = page["pageInfo"]["startCursor"]
-    assert back == expected
+
+    async def notifications(paging: dict[str, Any]) -> dict[str, Any]:
+        return page_of(await both(api, PAULA, paging))
+
+    forward = await pages_forward(notifications, size)
+    assert node_ids(forward) == expected
+    assert {page["totalCount"] for page in forward} == {len(expected)}
+    assert node_ids(await pages_backward(notifications, size)) == expected
 
 
 async def test_a_notification_arriving_between_pages_does_not_shift_the_next_page(
